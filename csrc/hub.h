@@ -1,0 +1,201 @@
+/* The channel hub: channels, members, reference-counted presence, typing,
+ * history and fan-out.  Pure C: it knows nothing of sockets, protocols or Lua.
+ *
+ * A connection is an sb_conn embedded in whatever the transport (or a test)
+ * uses to represent it; the hub reaches it only through its deliver hook.
+ * A member is a string id; a member is present in a channel while at least
+ * one of its connections is joined there (StreetJS semantics), so a reconnect
+ * that joins the new connection before the old one leaves never flickers.
+ *
+ * Every function that takes a channel or member takes (pointer, length);
+ * names need not be NUL-terminated.  Functions returning int use the SB_E*
+ * codes below for failures (always negative). */
+#ifndef SB_HUB_H
+#define SB_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+#define SB_CHANNEL_MAX 255
+#define SB_MEMBER_MAX 255
+
+enum {
+    SB_OK = 0,
+    SB_ENOMEM = -1,      /* allocation failed; hub state unchanged */
+    SB_ECHANNEL = -2,    /* channel name empty, too long or bad character */
+    SB_EMEMBER = -3,     /* member id empty, too long or control character */
+    SB_ELIMIT = -4,      /* connection already in max_channels channels */
+    SB_EJOINED = -5,     /* connection joined this channel as another member */
+    SB_ENOTFOUND = -6,   /* no such channel / member / connection */
+    SB_EGAP = -7         /* history cannot serve the requested position */
+};
+
+/* Protocols a message may be encoded for; index into sb_msg.enc. */
+enum { SB_PROTO_NATIVE, SB_PROTO_PHOENIX, SB_PROTO_SSE, SB_PROTO_COUNT };
+
+typedef struct sb_hub sb_hub;
+typedef struct sb_conn sb_conn;
+typedef struct sb_msg sb_msg;
+typedef struct sb_sub sb_sub;
+
+/* A published message.  Immutable once published except for the encoding
+ * cache: the first receiver of each protocol encodes it into enc[proto] and
+ * every later receiver of that protocol reuses that frame. */
+struct sb_msg {
+    int refs;
+    char *channel;       /* NUL-terminated copies, owned by the message */
+    size_t channel_len;
+    char *event;         /* "message" when published without an event */
+    size_t event_len;
+    char *payload;       /* JSON text, or raw bytes when binary */
+    size_t payload_len;
+    char *from;          /* sender uid or NULL (server) */
+    size_t from_len;
+    char *alias;         /* sender alias or NULL */
+    size_t alias_len;
+    int binary;          /* payload is raw bytes, not JSON */
+    int64_t date_ms;     /* wall clock at creation, epoch milliseconds */
+    uint64_t epoch;      /* channel epoch, set by sb_hub_publish */
+    uint64_t offset;     /* per-channel sequence, 1-based, set by publish */
+    sb_frame *enc[SB_PROTO_COUNT];
+};
+
+/* Builds a message with refs = 1.  event/from/alias may be NULL.  Returns
+ * NULL when memory ran out. */
+sb_msg *sb_msg_new(const char *channel, size_t channel_len,
+                   const char *event, size_t event_len,
+                   const char *payload, size_t payload_len,
+                   const char *from, size_t from_len,
+                   const char *alias, size_t alias_len, int binary);
+sb_msg *sb_msg_ref(sb_msg *m);
+void sb_msg_unref(sb_msg *m);
+
+/* Called for each receiver of a publish.  The hook must not keep `m` beyond
+ * the call without sb_msg_ref.  It may call back into the hub (join, leave,
+ * publish, disconnect of any connection): the hub iterates safely. */
+typedef void (*sb_deliver_fn)(sb_conn *c, sb_msg *m, void *ud);
+
+/* Embedded by transports.  Fields below `ud` are the hub's. */
+struct sb_conn {
+    sb_deliver_fn deliver;
+    void *ud;
+    sb_sub *subs;        /* this connection's subscriptions (hub-private) */
+    int nsubs;
+    uint64_t id;         /* unique per hub, assigned by sb_hub_attach */
+};
+
+typedef enum {
+    SB_EV_PRESENCE_JOIN,   /* member became present (0 -> 1 connections) */
+    SB_EV_PRESENCE_LEAVE,  /* member became absent (1 -> 0) */
+    SB_EV_TYPING,          /* member's typing flag changed (ev.typing) */
+    SB_EV_SESSION_JOIN,    /* a connection joined the channel */
+    SB_EV_SESSION_LEAVE    /* a connection left the channel */
+} sb_hub_event_type;
+
+typedef struct sb_hub_event {
+    sb_hub_event_type type;
+    const char *channel;
+    size_t channel_len;
+    const char *member;
+    size_t member_len;
+    sb_conn *conn;         /* NULL for typing expiry */
+    int typing;
+} sb_hub_event;
+
+/* Events fire after the hub state is updated, so the hook sees the new
+ * state and may call back into the hub. */
+typedef void (*sb_event_fn)(sb_hub *h, const sb_hub_event *ev, void *ud);
+
+typedef struct sb_hub_config {
+    size_t history;            /* messages kept per channel; 0 = off */
+    double history_ttl;        /* seconds a kept message lives; 0 = forever */
+    double typing_ttl;         /* seconds before typing clears; 0 = 5 */
+    int max_channels;          /* per connection; 0 = 100 */
+    size_t max_idle_channels;  /* empty channels kept for their history; 0 = 10000 */
+    double (*clock)(void *ud); /* monotonic seconds; NULL = CLOCK_MONOTONIC */
+    void *clock_ud;
+} sb_hub_config;
+
+sb_hub *sb_hub_new(const sb_hub_config *cfg);          /* NULL on OOM */
+void sb_hub_free(sb_hub *h);   /* detaches every connection, no events */
+void sb_hub_set_event_hook(sb_hub *h, sb_event_fn fn, void *ud);
+
+/* Initialises c (zeroes hub fields, assigns c->id). */
+void sb_hub_attach(sb_hub *h, sb_conn *c, sb_deliver_fn fn, void *ud);
+
+/* Returns 1 if the member became present, 0 if it already was or the
+ * connection was already joined as this member, or an SB_E* code. */
+int sb_hub_join(sb_hub *h, const char *ch, size_t chlen,
+                const char *member, size_t mlen, sb_conn *c);
+/* Returns 1 if the member became absent, 0 if it stays present or the
+ * connection was not joined, or an SB_E* code. */
+int sb_hub_leave(sb_hub *h, const char *ch, size_t chlen, sb_conn *c);
+/* Leaves every channel of c; safe to call twice. */
+void sb_hub_disconnect(sb_hub *h, sb_conn *c);
+
+/* Stamps m with the channel's epoch and next offset, keeps it in history,
+ * and hands it to every joined connection except `except` and connections
+ * of member `except_member`.  Returns the number of receivers (>= 0) or an
+ * SB_E* code.  Publishing to a channel nobody joined still stamps and keeps
+ * history when history is on. */
+int sb_hub_publish(sb_hub *h, sb_msg *m, const sb_conn *except,
+                   const char *except_member, size_t emlen);
+
+/* Queries.  Counts are 0 for unknown channels. */
+int sb_hub_is_present(sb_hub *h, const char *ch, size_t chlen,
+                      const char *member, size_t mlen);
+size_t sb_hub_member_count(sb_hub *h, const char *ch, size_t chlen);
+size_t sb_hub_connection_count(sb_hub *h, const char *ch, size_t chlen);
+/* Member id the connection joined the channel as, or NULL. */
+const char *sb_hub_member_of(sb_hub *h, const char *ch, size_t chlen,
+                             const sb_conn *c, size_t *mlen);
+
+typedef void (*sb_member_fn)(const char *member, size_t mlen, void *ud);
+typedef void (*sb_channel_fn)(const char *ch, size_t chlen, size_t members,
+                              size_t connections, void *ud);
+typedef void (*sb_conn_fn)(sb_conn *c, const char *member, size_t mlen, void *ud);
+void sb_hub_each_member(sb_hub *h, const char *ch, size_t chlen,
+                        sb_member_fn fn, void *ud);
+void sb_hub_each_connection(sb_hub *h, const char *ch, size_t chlen,
+                            sb_conn_fn fn, void *ud);
+void sb_hub_each_typing(sb_hub *h, const char *ch, size_t chlen,
+                        sb_member_fn fn, void *ud);
+/* Channels with at least one connection. */
+void sb_hub_each_channel(sb_hub *h, sb_channel_fn fn, void *ud);
+/* Channels connection c is joined to, with the member id it used. */
+void sb_hub_each_channel_of(sb_hub *h, const sb_conn *c,
+                            sb_channel_fn fn, void *ud);
+
+/* Sets or clears typing for a present member; fires SB_EV_TYPING when the
+ * flag changes.  Typing clears itself typing_ttl seconds after the last
+ * set (see sb_hub_tick).  Returns 1 if the flag changed, 0 if not, or an
+ * SB_E* code (SB_ENOTFOUND if the member is not present). */
+int sb_hub_set_typing(sb_hub *h, const char *ch, size_t chlen,
+                      const char *member, size_t mlen, int typing);
+/* Expires typing flags and history entries that are due; returns seconds
+ * until the next deadline, or -1 when nothing is pending.  The transport
+ * calls it from a timer; tests call it after moving their clock. */
+double sb_hub_tick(sb_hub *h);
+
+/* History.  Channel epoch and last offset (0, 0 if the channel does not
+ * exist). */
+void sb_hub_position(sb_hub *h, const char *ch, size_t chlen,
+                     uint64_t *epoch, uint64_t *offset);
+typedef void (*sb_msg_fn)(sb_msg *m, void *ud);
+/* Calls fn for every kept message with offset > after, in order, if the
+ * channel has epoch `epoch` and nothing after `after` has been dropped.
+ * Returns the number of messages replayed, or SB_EGAP (nothing replayed)
+ * when the epoch differs or messages after `after` are gone. */
+int sb_hub_replay(sb_hub *h, const char *ch, size_t chlen, uint64_t epoch,
+                  uint64_t after, sb_msg_fn fn, void *ud);
+
+/* Channel name rules: 1..SB_CHANNEL_MAX bytes of [A-Za-z0-9_.:@/-].
+ * Member ids: 1..SB_MEMBER_MAX bytes, no control characters (< 0x20, 0x7f).
+ * Return 1 if valid. */
+int sb_hub_valid_channel(const char *ch, size_t chlen);
+int sb_hub_valid_member(const char *m, size_t mlen);
+const char *sb_hub_strerror(int code);
+
+#endif

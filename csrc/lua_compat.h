@@ -1,0 +1,30 @@
+/* The few Lua C API differences between 5.1/LuaJIT and 5.4 that the
+ * bindings touch, papered over in one place. */
+#ifndef SB_LUA_COMPAT_H
+#define SB_LUA_COMPAT_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#if LUA_VERSION_NUM < 502
+#define lua_rawlen(L, i) lua_objlen((L), (i))
+#define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs((L), (l), 0))
+void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
+void *luaL_testudata(lua_State *L, int idx, const char *tname);
+#endif
+
+/* Metatable with __name, __index = methods, shared by every userdata type. */
+void sb_lua_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
+                     const luaL_Reg *methods);
+
+/* Calls the function below nargs arguments on the stack with a traceback
+ * handler; on error reports "switchboard: <where>: <traceback>" through
+ * the error reporter of the registry (or stderr) and returns nonzero.
+ * Leaves nresults values on success, nothing on failure. */
+int sb_lua_pcall(lua_State *L, int nargs, int nresults, const char *where);
+
+/* Pushes the value of a registry reference; LUA_NOREF pushes nil. */
+void sb_lua_getref(lua_State *L, int ref);
+void sb_lua_unref(lua_State *L, int *ref);
+
+#endif

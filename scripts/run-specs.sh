@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the busted specs on one Lua and records "LABEL: N passed, M failed".
+#   run-specs.sh lua5.4|lua5.1|luajit|valgrind CPATH_DIR
+set -uo pipefail
+label=$1 cdir=$2
+cd "$(dirname "$0")/.."
+mkdir -p .build
+log=.build/specs-$label.log
+export LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;"
+export LUA_CPATH="$cdir/?.so;;"
+export SB_SPEC_LUA=$label
+if [ "$label" = valgrind ]; then
+    export LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;/usr/share/lua/5.4/?.lua;/usr/share/lua/5.4/?/init.lua;;"
+    cmd=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+         --show-leak-kinds=definite lua5.4 /usr/bin/busted -o utfTerminal --pattern=^hub spec)
+else
+    cmd=(busted --lua="$label" -o utfTerminal spec)
+fi
+echo "== specs on $label"
+"${cmd[@]}" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+line=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors?' | tail -n 1)
+ok=$(grep -oE '^[0-9]+' <<<"$line" || echo 0)
+fail=$(grep -oE '[0-9]+ failures?' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+err=$(grep -oE '[0-9]+ errors?' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+[ -n "$line" ] || { ok=0; fail=1; }
+[ "$rc" -ne 0 ] && [ "$fail" -eq 0 ] && [ "$err" -eq 0 ] && fail=1
+echo "$label: $ok passed, $((fail + err)) failed" | tee -a .build/results.txt
+exit "$rc"

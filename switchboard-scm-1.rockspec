@@ -1,0 +1,50 @@
+rockspec_format = "3.0"
+package = "switchboard"
+version = "scm-1"
+source = {
+   url = "git+https://example.invalid/switchboard.git",
+}
+description = {
+   summary = "Realtime channels for Lua with a C core",
+   detailed = [[
+Named channels, presence, typing, history and fan-out in C on libwebsockets
+and libuv; room logic in Lua.  Speaks a native itty-sockets compatible
+protocol, Phoenix Channels V2 and Server-Sent Events.
+]],
+   license = "MIT",
+   labels = { "websocket", "realtime", "pubsub", "phoenix", "sse" },
+}
+dependencies = {
+   "lua >= 5.1",
+   "lua-cjson",
+}
+external_dependencies = {
+   LIBWEBSOCKETS = { header = "libwebsockets.h", library = "websockets" },
+   LIBUV = { header = "uv.h", library = "uv" },
+}
+build = {
+   type = "builtin",
+   modules = {
+      ["switchboard.core"] = {
+         sources = {
+            "csrc/buf.c",
+            "csrc/frame.c",
+            "csrc/hub.c",
+            "csrc/lua_compat.c",
+            "csrc/lua_core.c",
+            "csrc/lua_hub.c",
+         },
+         incdirs = { "csrc", "$(LIBWEBSOCKETS_INCDIR)", "$(LIBUV_INCDIR)" },
+         libdirs = { "$(LIBWEBSOCKETS_LIBDIR)", "$(LIBUV_LIBDIR)" },
+         libraries = { "websockets", "uv" },
+      },
+      ["switchboard"] = "lua/switchboard/init.lua",
+      ["switchboard.hub"] = "lua/switchboard/hub.lua",
+   },
+   install = {
+      bin = { switchboard = "bin/switchboard" },
+   },
+}
+test = {
+   type = "busted",
+}
