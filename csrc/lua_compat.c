@@ -36,7 +36,8 @@ void sb_lua_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
     luaL_setfuncs(L, meta, 0);
     lua_pushstring(L, name);
     lua_setfield(L, -2, "__name");
-    luaL_newlib(L, methods);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 }

@@ -8,6 +8,9 @@ int luaopen_switchboard_core(lua_State *L)
 {
     lua_newtable(L);
     sb_lua_hub_open(L);
+    sb_lua_loop_open(L);
+    sb_lua_server_open(L);
+    sb_lua_client_open(L);
     lua_pushliteral(L, "scm-1");
     lua_setfield(L, -2, "version");
     return 1;

@@ -1,0 +1,93 @@
+/* The per-connection send queue.  Frames are shared (refcounted) between
+ * every receiver of a publish; the queue only holds references.  It is
+ * bounded in bytes: a reader that falls that far behind is closed with
+ * 1013 so it costs the other connections nothing. */
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Closes a connection that cannot keep up, without waiting for it to read
+ * (it would not): the queue is dropped and lws closes it on its next turn. */
+static void sb_wsconn_kill_slow(sb_wsconn *c)
+{
+    sb_fqueue_clear(&c->q);
+    c->close_code = 1013;
+    strcpy(c->close_reason, "send queue full");
+    if (c->wsi) {
+        lws_close_reason(c->wsi, 1013, (unsigned char *)c->close_reason,
+                         strlen(c->close_reason));
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    }
+}
+
+size_t sb_server_max_queue(const sb_server *s);
+
+int sb_wsconn_send(sb_wsconn *c, sb_frame *f)
+{
+    if (!f || c->closed || c->close_code || !c->wsi)
+        return -1;
+    if (c->q.bytes + f->len > sb_server_max_queue(c->srv)) {
+        sb_wsconn_kill_slow(c);
+        return -1;
+    }
+    if (sb_fqueue_push(&c->q, f))
+        return -1;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+int sb_wsconn_send_text(sb_wsconn *c, const char *data, size_t n)
+{
+    sb_frame *f = sb_frame_new(data, n, 0);
+    int rc = sb_wsconn_send(c, f);
+
+    sb_frame_unref(f);
+    return rc;
+}
+
+void sb_wsconn_close(sb_wsconn *c, int code, const char *reason)
+{
+    size_t n;
+
+    if (c->closed || c->close_code)
+        return;
+    c->close_code = code ? code : 1000;
+    n = reason ? strlen(reason) : 0;
+    if (n >= sizeof c->close_reason)
+        n = sizeof c->close_reason - 1;
+    memcpy(c->close_reason, reason ? reason : "", n);
+    c->close_reason[n] = '\0';
+    if (c->wsi)
+        lws_callback_on_writable(c->wsi);
+}
+
+int sb_wsconn_flush(sb_wsconn *c)
+{
+    return sb_queue_flush(c->wsi, &c->q, c->close_code, c->close_reason);
+}
+
+static int sb_dup_into(char **dst, const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+
+    if (!p)
+        return -1;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    free(*dst);
+    *dst = p;
+    return 0;
+}
+
+int sb_wsconn_set_member(sb_wsconn *c, const char *member, size_t n)
+{
+    if (c->open)
+        return -1;
+    return sb_dup_into(&c->member, member, n);
+}
+
+int sb_wsconn_set_alias(sb_wsconn *c, const char *alias, size_t n)
+{
+    return sb_dup_into(&c->alias, alias, n);
+}

@@ -1,0 +1,120 @@
+#include "loop.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+/* The step timer only has to wake uv_run(UV_RUN_ONCE) up; the wake-up is the
+ * whole point, so its callback does nothing. */
+static void sb_loop_step_wake(uv_timer_t *t)
+{
+    (void)t;
+}
+
+sb_loop *sb_loop_new(void)
+{
+    sb_loop *l = calloc(1, sizeof *l);
+
+    if (!l)
+        return NULL;
+    if (uv_loop_init(&l->uv)) {
+        free(l);
+        return NULL;
+    }
+    uv_timer_init(&l->uv, &l->step_timer);
+    uv_unref((uv_handle_t *)&l->step_timer);
+    return l;
+}
+
+/* lws logs through its own logger; keep errors and warnings only, so a
+ * server's stderr is not flooded with notices. */
+static void sb_loop_log(int level, const char *line)
+{
+    (void)level;
+    fprintf(stderr, "switchboard(lws): %s", line);
+}
+
+struct lws_context *sb_loop_lws(sb_loop *l)
+{
+    struct lws_context_creation_info info;
+    void *loops[1];
+
+    if (l->lws || l->closing)
+        return l->lws;
+    memset(&info, 0, sizeof info);
+    loops[0] = &l->uv;
+    info.foreign_loops = loops;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                   LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+                   LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+    info.user = l;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.gid = -1;
+    info.uid = -1;
+    info.count_threads = 1;
+    info.timeout_secs = 10;
+    lws_set_log_level(LLL_ERR | LLL_WARN, sb_loop_log);
+    l->lws = lws_create_context(&info);
+    return l->lws;
+}
+
+void sb_loop_free(sb_loop *l)
+{
+    int spins;
+
+    if (!l)
+        return;
+    l->closing = 1;
+    if (l->lws) {
+        lws_context_destroy(l->lws);
+        l->lws = NULL;
+    }
+    uv_close((uv_handle_t *)&l->step_timer, NULL);
+    /* lws finishes tearing down from close callbacks; bounded so a stuck
+     * handle cannot hang the host at exit. */
+    for (spins = 0; spins < 1000 && uv_run(&l->uv, UV_RUN_NOWAIT); spins++)
+        ;
+    if (uv_loop_close(&l->uv) == 0)
+        free(l);
+    /* else: some handle is still open; leaking the loop is safer than
+     * freeing memory libuv still points at. */
+}
+
+int sb_loop_step(sb_loop *l, double timeout)
+{
+    int alive;
+
+    if (timeout == 0)
+        return uv_run(&l->uv, UV_RUN_NOWAIT);
+    if (timeout > 0) {
+        uint64_t ms = (uint64_t)(timeout * 1000.0 + 0.999);
+        uv_ref((uv_handle_t *)&l->step_timer);
+        uv_timer_start(&l->step_timer, sb_loop_step_wake, ms, 0);
+    }
+    alive = uv_run(&l->uv, UV_RUN_ONCE);
+    uv_timer_stop(&l->step_timer);
+    uv_unref((uv_handle_t *)&l->step_timer);
+    return alive;
+}
+
+int sb_loop_fd(sb_loop *l)
+{
+    return uv_backend_fd(&l->uv);
+}
+
+double sb_loop_timeout(sb_loop *l)
+{
+    int ms;
+
+    uv_update_time(&l->uv);
+    ms = uv_backend_timeout(&l->uv);
+    return ms < 0 ? -1.0 : ms / 1000.0;
+}
+
+int64_t sb_now_ms(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}

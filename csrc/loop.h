@@ -1,0 +1,40 @@
+/* The event loop: one libuv loop per switchboard instance, with one
+ * libwebsockets context running on it as a foreign loop.  Servers, clients
+ * and timers all live on it, so one process can be a server, a client or
+ * both, and other loops can drive it through its backend fd (pollfd). */
+#ifndef SB_LOOP_H
+#define SB_LOOP_H
+
+#include <uv.h>
+#include <libwebsockets.h>
+
+typedef struct sb_loop {
+    uv_loop_t uv;
+    struct lws_context *lws;   /* created on first use, see sb_loop_lws */
+    uv_timer_t step_timer;     /* bounds one step() */
+    int stop;                  /* set by stop(), cleared by run() */
+    int users;                 /* servers, clients and timers alive */
+    int closing;
+    void *host;                /* lua_State running the current step */
+    struct lws_vhost *client_vh; /* non-listening vhost for clients */
+} sb_loop;
+
+/* Returns NULL when libuv could not set up a loop. */
+sb_loop *sb_loop_new(void);
+/* Destroys the lws context, lets every handle close, frees the loop. */
+void sb_loop_free(sb_loop *l);
+/* The lws context, created on first use with protocols supplied per vhost.
+ * Returns NULL (and logs) when lws refused to start. */
+struct lws_context *sb_loop_lws(sb_loop *l);
+
+/* One turn: waits at most timeout seconds (0 = poll, < 0 = until an event)
+ * for events and runs their callbacks.  Returns nonzero if anything is still
+ * alive on the loop. */
+int sb_loop_step(sb_loop *l, double timeout);
+int sb_loop_fd(sb_loop *l);
+/* Seconds until the loop needs a step (0 = now, -1 = no deadline). */
+double sb_loop_timeout(sb_loop *l);
+/* Wall clock in epoch milliseconds, as messages carry it. */
+int64_t sb_now_ms(void);
+
+#endif

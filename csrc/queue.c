@@ -1,0 +1,94 @@
+#include "queue.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Doubles the ring, unrolling it so head becomes 0. */
+static int sb_fqueue_grow(sb_fqueue *q)
+{
+    size_t ncap = q->cap ? q->cap * 2 : 8, i;
+    sb_frame **nq = malloc(ncap * sizeof *nq);
+
+    if (!nq)
+        return -1;
+    for (i = 0; i < q->len; i++)
+        nq[i] = q->q[(q->head + i) % q->cap];
+    free(q->q);
+    q->q = nq;
+    q->cap = ncap;
+    q->head = 0;
+    return 0;
+}
+
+int sb_fqueue_push(sb_fqueue *q, sb_frame *f)
+{
+    if (q->len == q->cap && sb_fqueue_grow(q))
+        return -1;
+    q->q[(q->head + q->len) % q->cap] = sb_frame_ref(f);
+    q->len++;
+    q->bytes += f->len;
+    return 0;
+}
+
+sb_frame *sb_fqueue_peek(const sb_fqueue *q)
+{
+    return q->len ? q->q[q->head] : NULL;
+}
+
+void sb_fqueue_pop(sb_fqueue *q)
+{
+    sb_frame *f;
+
+    if (!q->len)
+        return;
+    f = q->q[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    q->bytes -= f->len;
+    sb_frame_unref(f);
+}
+
+void sb_fqueue_clear(sb_fqueue *q)
+{
+    while (q->len)
+        sb_fqueue_pop(q);
+}
+
+void sb_fqueue_free(sb_fqueue *q)
+{
+    sb_fqueue_clear(q);
+    free(q->q);
+    q->q = NULL;
+    q->cap = 0;
+}
+
+/* Writes queued frames while the socket takes them; called from the
+ * writeable callback of a server or client connection.  Returns -1 when
+ * lws should close the connection (write failed, or a requested close once
+ * the queue is flushed). */
+int sb_queue_flush(struct lws *wsi, sb_fqueue *q, int close_code,
+                   const char *close_reason)
+{
+    sb_frame *f;
+    int n = 0;
+
+    while ((f = sb_fqueue_peek(q))) {
+        int flags = f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
+
+        if (lws_write(wsi, f->data, f->len, flags) < (int)f->len)
+            return -1;
+        sb_fqueue_pop(q);
+        if (++n >= 32 || lws_send_pipe_choked(wsi))
+            break;
+    }
+    if (q->len) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (close_code) {
+        lws_close_reason(wsi, close_code, (unsigned char *)close_reason,
+                         strlen(close_reason));
+        return -1;
+    }
+    return 0;
+}

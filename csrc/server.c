@@ -1,0 +1,447 @@
+/* The server: an lws vhost on the shared loop.  One protocol callback
+ * handles HTTP and WebSocket for every route; the route is decided when the
+ * upgrade is confirmed, so refusals are real HTTP responses (403/404) that
+ * let clients back off, never an accept followed by a close. */
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "url.h"
+#include "ws_native.h"
+
+/* lws writes the WebSocket header into the frame's headroom. */
+typedef char sb_frame_pre_fits[(SB_FRAME_PRE >= LWS_PRE) ? 1 : -1];
+
+struct sb_server {
+    sb_loop *loop;
+    sb_hub *hub;
+    struct lws_vhost *vh;
+    struct lws_protocols protocols[3];
+    sb_server_hooks hooks;
+    sb_server_config cfg;
+    char *host;
+    char *static_dir;
+    int port;
+    int closing;
+    int refs;              /* owner + live vhost + each connection */
+    uint64_t uid_seq;      /* uids are a bijection of this counter */
+    uint64_t uid_salt;
+};
+
+#define SB_UID_SPACE 2176782336ULL   /* 36^6: six base-36 characters */
+#define SB_UID_MULT 1000003ULL       /* coprime with 36, so the map is 1:1 */
+
+/* Short, unique, unguessable-looking uids without a lookup: a bijection of
+ * a counter over 36^6 values. */
+static void sb_server_make_uid(sb_server *s, char *out)
+{
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    uint64_t x = (s->uid_seq++ * SB_UID_MULT + s->uid_salt) % SB_UID_SPACE;
+    int i;
+
+    for (i = 5; i >= 0; i--) {
+        out[i] = digits[x % 36];
+        x /= 36;
+    }
+    out[6] = '\0';
+}
+
+size_t sb_server_max_queue(const sb_server *s)
+{
+    return s->cfg.max_queue;
+}
+
+const sb_server_hooks *sb_server_hooks_of(const sb_server *s)
+{
+    return &s->hooks;
+}
+
+int sb_server_port(const sb_server *s)
+{
+    return s->port;
+}
+
+sb_hub *sb_server_hub(const sb_server *s)
+{
+    return s->hub;
+}
+
+sb_loop *sb_server_loop(const sb_server *s)
+{
+    return s->loop;
+}
+
+/* Answers a plain HTTP request with a status and a short text body. */
+static int sb_http_status(struct lws *wsi, unsigned int code, const char *body)
+{
+    lws_return_http_status(wsi, code, body);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int sb_copy_hdr(struct lws *wsi, enum lws_token_indexes h, char *buf, int len)
+{
+    int n = lws_hdr_copy(wsi, buf, len, h);
+
+    if (n < 0) {
+        buf[0] = '\0';
+        return -1;
+    }
+    return n;
+}
+
+static const char *sb_mime_of(const char *path)
+{
+    static const char *const map[][2] = {
+        { ".html", "text/html; charset=utf-8" }, { ".js", "text/javascript" },
+        { ".mjs", "text/javascript" }, { ".css", "text/css" },
+        { ".json", "application/json" }, { ".svg", "image/svg+xml" },
+        { ".png", "image/png" }, { ".ico", "image/x-icon" },
+        { ".txt", "text/plain; charset=utf-8" } };
+    const char *dot = strrchr(path, '.');
+    size_t i;
+
+    for (i = 0; dot && i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(dot, map[i][0]) == 0)
+            return map[i][1];
+    return "application/octet-stream";
+}
+
+/* Serves a file below static_dir; refuses anything that could climb out. */
+static int sb_serve_static(sb_server *s, struct lws *wsi, const char *path)
+{
+    char full[1024];
+    struct stat st;
+    int n;
+
+    if (!s->static_dir)
+        return sb_http_status(wsi, HTTP_STATUS_NOT_FOUND, "not found");
+    if (strstr(path, "..") || path[0] != '/')
+        return sb_http_status(wsi, HTTP_STATUS_FORBIDDEN, "forbidden");
+    n = snprintf(full, sizeof full, "%s%s%s", s->static_dir, path,
+                 path[strlen(path) - 1] == '/' ? "index.html" : "");
+    if (n <= 0 || (size_t)n >= sizeof full || stat(full, &st) || !S_ISREG(st.st_mode))
+        return sb_http_status(wsi, HTTP_STATUS_NOT_FOUND, "not found");
+    n = lws_serve_http_file(wsi, full, sb_mime_of(full), NULL, 0);
+    if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
+        return -1;
+    return 0;
+}
+
+static int sb_server_http(sb_server *s, struct lws *wsi, const char *path)
+{
+    if (strncmp(path, "/c/", 3) == 0)
+        return sb_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
+                              "this is a WebSocket endpoint");
+    return sb_serve_static(s, wsi, path);
+}
+
+static void sb_server_unref(sb_server *s)
+{
+    if (--s->refs > 0)
+        return;
+    free(s->host);
+    free(s->static_dir);
+    free(s);
+}
+
+static void sb_wsconn_free(sb_wsconn *c)
+{
+    sb_server *s = c->srv;
+
+    sb_fqueue_free(&c->q);
+    sb_buf_free(&c->rx);
+    free(c->channel);
+    free(c->member);
+    free(c->alias);
+    free(c);
+    sb_server_unref(s);
+}
+
+/* Reads the native options (alias/as, echo, announce, list) from the query. */
+static int sb_native_options(sb_wsconn *c, const char *query)
+{
+    sb_buf v;
+    int rc = 0;
+
+    sb_buf_init(&v, 0);
+    if (sb_query_get(query, strlen(query), "alias", &v) > 0 ||
+        sb_query_get(query, strlen(query), "as", &v) > 0)
+        rc = sb_wsconn_set_alias(c, (char *)sb_buf_data(&v), v.len);
+    c->echo = sb_query_get(query, strlen(query), "echo", &v) > 0 &&
+              v.len == 4 && memcmp(sb_buf_data(&v), "true", 4) == 0;
+    c->announce = sb_query_get(query, strlen(query), "announce", &v) > 0 &&
+                  v.len == 4 && memcmp(sb_buf_data(&v), "true", 4) == 0;
+    c->list = sb_query_get(query, strlen(query), "list", &v) > 0 &&
+              v.len == 4 && memcmp(sb_buf_data(&v), "true", 4) == 0;
+    sb_buf_free(&v);
+    return rc || (c->alias && !sb_hub_valid_member(c->alias, strlen(c->alias))) ? -1 : 0;
+}
+
+/* Decides what an upgrade request is, builds its connection and asks the
+ * app.  Returns 0 to proceed, -1 to hang up, 1 when a refusal was sent. */
+static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
+{
+    char path[1024], query[2048], reason[256];
+    sb_request req;
+    sb_wsconn *c;
+    sb_buf chan;
+    int status;
+
+    if (sb_copy_hdr(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 1 || s->closing)
+        return -1;
+    sb_copy_hdr(wsi, WSI_TOKEN_HTTP_URI_ARGS, query, sizeof query);
+    if (strncmp(path, "/c/", 3) != 0) {
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "no such endpoint");
+        return 1;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    c->srv = s;
+    s->refs++;
+    c->kind = SB_KIND_NATIVE;
+    c->ref = -2;
+    sb_buf_init(&c->rx, 0);
+    sb_hub_attach(s->hub, &c->hc, sb_native_deliver, c);
+    sb_server_make_uid(s, c->uid);
+    sb_buf_init(&chan, 0);
+    sb_url_decode_path(path + 3, strlen(path + 3), &chan);
+    if (chan.oom || !sb_buf_data(&chan) ||
+        !sb_hub_valid_channel((char *)sb_buf_data(&chan), chan.len) ||
+        sb_native_options(c, query) ||
+        sb_wsconn_set_member(c, c->uid, strlen(c->uid))) {
+        sb_buf_free(&chan);
+        sb_wsconn_free(c);
+        lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
+                               "bad channel name or options");
+        return 1;
+    }
+    c->channel = (char *)chan.mem;   /* no headroom: data == mem */
+    req.wsi = wsi;
+    req.path = path;
+    req.query = query;
+    req.kind = c->kind;
+    reason[0] = '\0';
+    status = s->hooks.connect ? s->hooks.connect(s->hooks.ud, c, &req, reason,
+                                                 sizeof reason) : 0;
+    if (status) {
+        sb_wsconn_free(c);
+        lws_return_http_status(wsi, (unsigned)status, reason[0] ? reason : "refused");
+        return 1;
+    }
+    c->wsi = wsi;
+    lws_set_opaque_user_data(wsi, c);
+    return 0;
+}
+
+/* Collects the fragments of one message, bounded by max_message.  Returns
+ * 1 when a whole message is in c->rx, 0 while more is to come, -1 when the
+ * message is too big (the connection is then closed with 1009). */
+static int sb_wsconn_collect(sb_wsconn *c, const void *in, size_t len)
+{
+    struct lws *wsi = c->wsi;
+
+    if (c->rx.len + len > c->srv->cfg.max_message) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                         (unsigned char *)"message too big", 15);
+        return -1;
+    }
+    if (lws_is_first_fragment(wsi))
+        c->rx_binary = lws_frame_is_binary(wsi);
+    sb_buf_add(&c->rx, in, len);
+    if (c->rx.oom)
+        return -1;
+    return lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+}
+
+static int sb_wsconn_established(sb_wsconn *c)
+{
+    int rc = sb_native_open(c);
+
+    if (rc < 0) {
+        const char *why = sb_hub_strerror(rc);
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                         (unsigned char *)why, strlen(why));
+        return -1;
+    }
+    if (c->srv->hooks.open)
+        c->srv->hooks.open(c->srv->hooks.ud, c);
+    return 0;
+}
+
+static int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len)
+{
+    int rc = sb_wsconn_collect(c, in, len);
+
+    if (rc <= 0)
+        return rc;
+    if (c->rx_binary) {
+        /* the native protocol is text only (itty clients cannot read
+         * binary); say so instead of dropping silently */
+        sb_wsconn_send_text(c, "{\"type\":\"error\",\"message\":\"binary frames are not supported\"}", 59);
+    } else {
+        sb_native_receive(c, (const char *)sb_buf_data(&c->rx), c->rx.len);
+    }
+    sb_buf_reset(&c->rx);
+    return 0;
+}
+
+/* The transport is gone: leave the hub (events fire), tell the app once. */
+static void sb_wsconn_gone(sb_wsconn *c, int code)
+{
+    if (c->closed)
+        return;
+    c->closed = 1;
+    sb_native_closed(c);
+    sb_hub_disconnect(c->srv->hub, &c->hc);
+    if (c->srv->hooks.close)
+        c->srv->hooks.close(c->srv->hooks.ud, c, code);
+    c->wsi = NULL;
+}
+
+static int sb_peer_close_code(const void *in, size_t len)
+{
+    const unsigned char *p = in;
+
+    return len >= 2 ? (p[0] << 8) | p[1] : 1005;
+}
+
+static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
+                        void *user, void *in, size_t len)
+{
+    struct lws_vhost *vh = lws_get_vhost(wsi);
+    sb_server *s = vh ? lws_vhost_user(vh) : NULL;
+    sb_wsconn *c = lws_get_opaque_user_data(wsi);
+
+    (void)user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return s ? sb_server_http(s, wsi, in) : -1;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return s ? sb_server_confirm_upgrade(s, wsi) : -1;
+    case LWS_CALLBACK_ESTABLISHED:
+        return c ? sb_wsconn_established(c) : -1;
+    case LWS_CALLBACK_RECEIVE:
+        return c && !c->closed ? sb_wsconn_receive(c, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return c && !c->closed ? sb_wsconn_flush(c) : 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (c)
+            c->close_code = sb_peer_close_code(in, len);
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        if (c)
+            sb_wsconn_gone(c, c->close_code ? c->close_code : 1006);
+        return 0;
+    case LWS_CALLBACK_PROTOCOL_DESTROY:
+        /* the vhost is finally gone: drop its reference (once, for the
+         * first protocol of the table) */
+        if (s && lws_get_protocol(wsi) == &s->protocols[0])
+            sb_server_unref(s);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (c) {
+            sb_wsconn_gone(c, 1006);
+            lws_set_opaque_user_data(wsi, NULL);
+            sb_wsconn_free(c);
+        }
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static char *sb_strdup_opt(const char *s)
+{
+    char *p;
+
+    if (!s)
+        return NULL;
+    p = malloc(strlen(s) + 1);
+    if (p)
+        strcpy(p, s);
+    return p;
+}
+
+sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
+                         const sb_server_hooks *hooks, char *err, size_t errlen)
+{
+    struct lws_context_creation_info info;
+    struct lws_context *ctx = sb_loop_lws(loop);
+    sb_server *s;
+
+    if (!ctx) {
+        snprintf(err, errlen, "cannot start libwebsockets");
+        return NULL;
+    }
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->loop = loop;
+    s->hub = hub;
+    s->refs = 1;
+    s->cfg = *cfg;
+    s->hooks = *hooks;
+    if (!s->cfg.max_message)
+        s->cfg.max_message = 64 * 1024;
+    if (!s->cfg.max_queue)
+        s->cfg.max_queue = 4 * 1024 * 1024;
+    s->host = sb_strdup_opt(cfg->host);
+    s->static_dir = sb_strdup_opt(cfg->static_dir);
+    s->uid_salt = ((uint64_t)sb_now_ms() ^ ((uint64_t)getpid() << 20)) % SB_UID_SPACE;
+    s->protocols[0].name = "switchboard";
+    s->protocols[0].callback = sb_server_cb;
+    s->protocols[0].rx_buffer_size = 0;
+    s->protocols[1].name = "phoenix";
+    s->protocols[1].callback = sb_server_cb;
+    memset(&info, 0, sizeof info);
+    info.port = cfg->port;
+    info.iface = s->host;
+    info.protocols = s->protocols;
+    info.vhost_name = "switchboard";
+    info.user = s;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.timeout_secs = 10;
+    s->vh = lws_create_vhost(ctx, &info);
+    if (s->vh)
+        s->refs++;
+    if (!s->vh || (cfg->static_dir && !s->static_dir) || (cfg->host && !s->host)) {
+        snprintf(err, errlen, "cannot listen on %s:%d", cfg->host ? cfg->host : "*",
+                 cfg->port);
+        sb_server_free(s);
+        return NULL;
+    }
+    s->port = lws_get_vhost_listen_port(s->vh);
+    loop->users++;
+    return s;
+}
+
+void sb_server_close(sb_server *s)
+{
+    if (!s || s->closing)
+        return;
+    s->closing = 1;
+    if (s->vh) {
+        struct lws_vhost *vh = s->vh;
+        s->vh = NULL;
+        s->loop->users--;
+        lws_vhost_destroy(vh);
+    }
+}
+
+/* The owner lets go: no more hooks; memory goes once lws has finished
+ * with the vhost and every connection is released. */
+void sb_server_free(sb_server *s)
+{
+    if (!s)
+        return;
+    memset(&s->hooks, 0, sizeof s->hooks);
+    sb_server_close(s);
+    sb_server_unref(s);
+}

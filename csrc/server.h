@@ -1,0 +1,102 @@
+/* A listening server: one lws vhost on the loop, routing each request by
+ * path to static files, a native WebSocket channel, a Phoenix socket or an
+ * SSE stream.  Everything application-specific reaches the app through the
+ * hooks (implemented by the Lua binding), so this file holds no Lua. */
+#ifndef SB_SERVER_H
+#define SB_SERVER_H
+
+#include "buf.h"
+#include "frame.h"
+#include "hub.h"
+#include "loop.h"
+#include "queue.h"
+
+typedef struct sb_server sb_server;
+typedef struct sb_wsconn sb_wsconn;
+
+typedef enum {
+    SB_KIND_NONE = 0,
+    SB_KIND_NATIVE,     /* ws://HOST/c/<channel> */
+    SB_KIND_PHOENIX,    /* ws://HOST/<mount>/websocket */
+    SB_KIND_SSE         /* GET http://HOST/sse/<channel> */
+} sb_kind;
+
+/* What the connect hook sees of the request (valid during the hook). */
+typedef struct sb_request {
+    struct lws *wsi;        /* for header look-ups */
+    const char *path;       /* decoded path */
+    const char *query;      /* raw query string, without '?' ("" if none) */
+    sb_kind kind;
+} sb_request;
+
+typedef struct sb_server_hooks {
+    /* Accept (return 0) or refuse with an HTTP status; reason is the body. */
+    int (*connect)(void *ud, sb_wsconn *c, const sb_request *req,
+                   char *reason, size_t reason_len);
+    /* The connection is open and joined; may send. */
+    void (*open)(void *ud, sb_wsconn *c);
+    /* A native message on a connection marked `handled`: return 1 to let
+     * the C relay publish it, 0 to drop it (the app handled it). */
+    int (*message)(void *ud, sb_wsconn *c, const char *data, size_t n);
+    /* The connection is gone (already left the hub). */
+    void (*close)(void *ud, sb_wsconn *c, int code);
+    void *ud;
+} sb_server_hooks;
+
+typedef struct sb_server_config {
+    const char *host;          /* NULL = all interfaces */
+    int port;                  /* 0 = pick a free one */
+    const char *static_dir;    /* NULL = no static files */
+    size_t max_message;        /* bytes per incoming message; 0 = 64 KiB */
+    size_t max_queue;          /* bytes queued per connection; 0 = 4 MiB */
+    int max_channel_len;
+} sb_server_config;
+
+/* A WebSocket (or SSE) connection of a server.  The hub sees `hc`. */
+struct sb_wsconn {
+    sb_conn hc;
+    sb_server *srv;
+    struct lws *wsi;
+    sb_kind kind;
+    int open;              /* established and joined */
+    int closed;            /* transport closed; object awaits release */
+    int handled;           /* app wants native messages (hooks.message) */
+    int echo, announce, list;
+    char uid[12];
+    char *channel;         /* native: the one channel */
+    char *member;          /* hub member id (defaults to uid) */
+    char *alias;
+    sb_fqueue q;           /* send queue */
+    sb_buf rx;             /* fragments of the message being received */
+    int rx_binary;
+    int close_code;        /* nonzero: close once the queue is flushed */
+    char close_reason[64];
+    int ref;               /* binding's handle for its Lua object */
+};
+
+sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
+                         const sb_server_hooks *hooks, char *err, size_t errlen);
+/* Closes every connection (code 1001) and the listener.  The server object
+ * stays valid until sb_server_free. */
+void sb_server_close(sb_server *s);
+void sb_server_free(sb_server *s);
+int sb_server_port(const sb_server *s);
+sb_hub *sb_server_hub(const sb_server *s);
+sb_loop *sb_server_loop(const sb_server *s);
+
+/* Queues a frame (takes a reference).  Returns 0, or -1 if the connection is
+ * closing or its queue is over the limit (it is then closed with 1013). */
+int sb_wsconn_send(sb_wsconn *c, sb_frame *f);
+/* Text convenience: copies data into a new frame. */
+int sb_wsconn_send_text(sb_wsconn *c, const char *data, size_t n);
+/* Flushes what is queued, then closes with code and reason. */
+void sb_wsconn_close(sb_wsconn *c, int code, const char *reason);
+int sb_wsconn_set_member(sb_wsconn *c, const char *member, size_t n);
+int sb_wsconn_set_alias(sb_wsconn *c, const char *alias, size_t n);
+
+/* For the transport files (server.c, conn.c, ws_*.c). */
+int sb_wsconn_flush(sb_wsconn *c);
+size_t sb_server_max_queue(const sb_server *s);
+const sb_server_hooks *sb_server_hooks_of(const sb_server *s);
+
+#endif

@@ -1,0 +1,291 @@
+#include "ws_native.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "proto_native.h"
+
+/* Depth limit for JSON a native client sends. */
+#define SB_NATIVE_MAX_DEPTH 64
+
+static sb_span sb_sp(const char *s)
+{
+    sb_span x;
+
+    x.p = s;
+    x.n = s ? strlen(s) : 0;
+    return x;
+}
+
+static sb_span sb_spn(const char *s, size_t n)
+{
+    sb_span x;
+
+    x.p = s;
+    x.n = n;
+    return x;
+}
+
+/* Sends f to every native connection of the channel except `except`. */
+struct sb_native_fan {
+    sb_frame *f;
+    const sb_conn *except;
+};
+
+static void sb_native_fan_cb(sb_conn *hc, const char *member, size_t mlen, void *ud)
+{
+    struct sb_native_fan *fan = ud;
+
+    (void)member;
+    (void)mlen;
+    if (hc != fan->except && hc->deliver == sb_native_deliver)
+        sb_wsconn_send(hc->ud, fan->f);
+}
+
+static void sb_native_fan(sb_wsconn *c, sb_frame *f, const sb_conn *except)
+{
+    struct sb_native_fan fan;
+
+    fan.f = f;
+    fan.except = except;
+    sb_hub_each_connection(c->srv ? sb_server_hub(c->srv) : NULL, c->channel,
+                           strlen(c->channel), sb_native_fan_cb, &fan);
+}
+
+static size_t sb_str_len(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
+
+/* Collects the announced native members of the channel (plus the joiner
+ * itself) for a 0.9 client that asked for the list with list=true. */
+struct sb_native_list {
+    sb_native_user *users;
+    size_t n, cap;
+    const sb_conn *self;
+};
+
+static void sb_native_list_cb(sb_conn *hc, const char *member, size_t mlen, void *ud)
+{
+    struct sb_native_list *l = ud;
+    sb_wsconn *c = hc->ud;
+
+    (void)member;
+    (void)mlen;
+    if (hc->deliver != sb_native_deliver || (!c->announce && hc != l->self) ||
+        l->n == l->cap)
+        return;
+    l->users[l->n].uid = sb_sp(c->uid);
+    l->users[l->n].alias = sb_sp(c->alias);
+    l->users[l->n].self = hc == l->self;
+    l->n++;
+}
+
+/* Builds a join or leave event; `self` adds uid, alias and self:true (the
+ * joiner's own copy), otherwise uid/alias appear only when announced. */
+static sb_frame *sb_native_presence_frame(sb_wsconn *c, int leave,
+                                          size_t users, int self)
+{
+    sb_buf b;
+    sb_native_presence p;
+    struct sb_native_list l;
+    sb_frame *f;
+
+    memset(&p, 0, sizeof p);
+    memset(&l, 0, sizeof l);
+    p.leave = leave;
+    p.users = users;
+    p.total = 1;
+    p.date = sb_now_ms();
+    if (self || c->announce) {
+        p.uid = sb_sp(c->uid);
+        p.alias = sb_sp(c->alias);
+    }
+    p.self = self;
+    if (self && c->list) {
+        l.cap = users;
+        l.self = &c->hc;
+        l.users = calloc(users ? users : 1, sizeof *l.users);
+        if (l.users)
+            sb_hub_each_connection(sb_server_hub(c->srv), c->channel,
+                                   strlen(c->channel), sb_native_list_cb, &l);
+        p.list = l.users;
+        p.nlist = l.n;
+    }
+    sb_buf_init(&b, SB_FRAME_PRE);
+    sb_native_presence_event(&b, &p);
+    f = sb_frame_from_buf(&b, 0);
+    sb_buf_free(&b);
+    free(l.users);
+    return f;
+}
+
+static void sb_native_send_error(sb_wsconn *c, const char *text)
+{
+    sb_buf b;
+    sb_frame *f;
+
+    sb_buf_init(&b, SB_FRAME_PRE);
+    sb_native_error(&b, sb_sp(text), sb_now_ms());
+    f = sb_frame_from_buf(&b, 0);
+    sb_buf_free(&b);
+    sb_wsconn_send(c, f);
+    sb_frame_unref(f);
+}
+
+int sb_native_open(sb_wsconn *c)
+{
+    sb_hub *hub = sb_server_hub(c->srv);
+    size_t users;
+    sb_frame *others, *self;
+    int rc;
+
+    rc = sb_hub_join(hub, c->channel, strlen(c->channel), c->member,
+                     strlen(c->member), &c->hc);
+    if (rc < 0)
+        return rc;
+    c->open = 1;
+    users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
+    others = sb_native_presence_frame(c, 0, users, 0);
+    self = sb_native_presence_frame(c, 0, users, 1);
+    if (others)
+        sb_native_fan(c, others, &c->hc);
+    sb_wsconn_send(c, self);
+    sb_frame_unref(others);
+    sb_frame_unref(self);
+    return 0;
+}
+
+/* Finds the native connection with a given uid in the channel. */
+struct sb_native_find {
+    const char *uid;
+    size_t len;
+    sb_wsconn *found;
+};
+
+static void sb_native_find_cb(sb_conn *hc, const char *member, size_t mlen, void *ud)
+{
+    struct sb_native_find *q = ud;
+    sb_wsconn *c;
+
+    (void)member;
+    (void)mlen;
+    if (q->found || hc->deliver != sb_native_deliver)
+        return;
+    c = hc->ud;
+    if (strlen(c->uid) == q->len && memcmp(c->uid, q->uid, q->len) == 0)
+        q->found = c;
+}
+
+/* A direct message goes to the one connection with that uid in the same
+ * channel, never echoed; an unknown uid gets the sender an error event. */
+static void sb_native_direct(sb_wsconn *c, const sb_native_in *in)
+{
+    struct sb_native_find q;
+    sb_msg *m;
+    char text[SB_MEMBER_MAX + 32];
+
+    q.uid = in->to.p;
+    q.len = in->to.n;
+    q.found = NULL;
+    sb_hub_each_connection(sb_server_hub(c->srv), c->channel,
+                           strlen(c->channel), sb_native_find_cb, &q);
+    if (!q.found) {
+        snprintf(text, sizeof text, "user %.*s not found",
+                 (int)(in->to.n > SB_MEMBER_MAX ? SB_MEMBER_MAX : in->to.n), in->to.p);
+        sb_native_send_error(c, text);
+        return;
+    }
+    m = sb_msg_new(c->channel, strlen(c->channel), NULL, 0, in->json.p, in->json.n,
+                   c->uid, strlen(c->uid), c->alias, sb_str_len(c->alias), 0);
+    if (m) {
+        sb_wsconn_send(q.found, sb_native_frame(m));
+        sb_msg_unref(m);
+    }
+}
+
+void sb_native_receive(sb_wsconn *c, const char *data, size_t n)
+{
+    sb_native_in in;
+    sb_codec_err e;
+    sb_msg *m;
+    char err[128];
+    const sb_server_hooks *hooks = sb_server_hooks_of(c->srv);
+
+    if (sb_native_decode(data, n, SB_NATIVE_MAX_DEPTH, &in, &e) < 0) {
+        snprintf(err, sizeof err, "%s at byte %lu: %s",
+                 e.code == SB_CODEC_EDM ? "bad direct message" : "invalid JSON",
+                 (unsigned long)e.pos, e.msg ? e.msg : "?");
+        sb_native_send_error(c, err);
+        return;
+    }
+    if (c->handled && hooks->message && !hooks->message(hooks->ud, c, data, n))
+        return;
+    if (in.direct) {
+        sb_native_direct(c, &in);
+        return;
+    }
+    m = sb_msg_new(c->channel, strlen(c->channel), NULL, 0, in.json.p, in.json.n,
+                   c->uid, strlen(c->uid), c->alias, sb_str_len(c->alias), 0);
+    if (!m) {
+        sb_native_send_error(c, "server out of memory");
+        return;
+    }
+    sb_hub_publish(sb_server_hub(c->srv), m, c->echo ? NULL : &c->hc, NULL, 0);
+    sb_msg_unref(m);
+}
+
+void sb_native_closed(sb_wsconn *c)
+{
+    sb_hub *hub = sb_server_hub(c->srv);
+    sb_frame *f;
+    size_t users;
+
+    if (!c->open)
+        return;
+    c->open = 0;
+    sb_hub_disconnect(hub, &c->hc);
+    users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
+    if (!users)
+        return;
+    f = sb_native_presence_frame(c, 1, users, 0);
+    if (f)
+        sb_native_fan(c, f, NULL);
+    sb_frame_unref(f);
+}
+
+sb_frame *sb_native_frame(sb_msg *m)
+{
+    sb_buf b;
+
+    if (m->enc[SB_PROTO_NATIVE])
+        return m->enc[SB_PROTO_NATIVE];
+    if (m->binary)
+        return NULL;
+    sb_buf_init(&b, SB_FRAME_PRE);
+    if (m->from) {
+        sb_native_message(&b, sb_spn(m->from, m->from_len),
+                          sb_spn(m->alias, m->alias_len), m->date_ms,
+                          sb_spn(m->payload, m->payload_len));
+    } else if (m->event_len == 7 && memcmp(m->event, "message", 7) == 0) {
+        sb_native_message(&b, sb_sp("server"), sb_spn(NULL, 0), m->date_ms,
+                          sb_spn(m->payload, m->payload_len));
+    } else {
+        sb_native_server_event(&b, sb_spn(m->event, m->event_len),
+                               sb_spn(m->payload, m->payload_len), m->date_ms);
+    }
+    m->enc[SB_PROTO_NATIVE] = sb_frame_from_buf(&b, 0);
+    sb_buf_free(&b);
+    return m->enc[SB_PROTO_NATIVE];
+}
+
+void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud)
+{
+    sb_frame *f = sb_native_frame(m);
+
+    (void)hc;
+    if (f)
+        sb_wsconn_send(ud, f);
+}

@@ -1,0 +1,21 @@
+/* The native protocol on a server connection (PROTOCOLS.md section 2, the
+ * itty-sockets wire format): one channel per connection, join/leave events,
+ * relay to the channel through the hub, direct messages by uid. */
+#ifndef SB_WS_NATIVE_H
+#define SB_WS_NATIVE_H
+
+#include "server.h"
+
+/* Joins the hub and announces the join; returns 0 or an SB_E* code. */
+int sb_native_open(sb_wsconn *c);
+/* One complete incoming text message. */
+void sb_native_receive(sb_wsconn *c, const char *data, size_t n);
+/* Leaves the hub and announces the leave to the rest of the channel. */
+void sb_native_closed(sb_wsconn *c);
+/* The hub's deliver hook for native connections. */
+void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud);
+/* Encodes m as a native frame (cached in m->enc); NULL if it cannot be sent
+ * to native clients (binary payload) or memory ran out. */
+sb_frame *sb_native_frame(sb_msg *m);
+
+#endif
