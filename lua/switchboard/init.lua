@@ -1,17 +1,96 @@
 --- switchboard: realtime channels for Lua with a C core.
 -- This module gathers the public API; each piece lives in its own module.
+-- One event loop per Lua state runs every server, client and timer.
 local core = require "switchboard.core"
-local hub = require "switchboard.hub"
 
 local M = {
     core = core,
     version = core.version,
+    now_ms = core.now_ms,
 }
 
+local default_loop
+
+--- The event loop of this Lua state (made on first use).
+function M.loop()
+    if not default_loop then
+        default_loop = assert(core.loop_new())
+    end
+    return default_loop
+end
+
+--- Runs until switchboard.stop() or until no server, client or timer is left.
+function M.run()
+    M.loop():run()
+end
+
+--- One bounded turn of the loop: waits at most `timeout` seconds (default 0).
+-- Returns true while anything is still alive on the loop.
+function M.step(timeout)
+    if timeout ~= nil and type(timeout) ~= "number" then
+        error("switchboard.step: timeout must be a number of seconds", 2)
+    end
+    return M.loop():step(timeout or 0)
+end
+
+function M.stop()
+    M.loop():stop()
+end
+
+--- A file descriptor that becomes readable when the loop has work, for
+-- driving switchboard from another loop (cqueues, luv, copas...).
+function M.pollfd()
+    return M.loop():pollfd()
+end
+
+--- Seconds until the loop wants a step (nil: no deadline, wait for pollfd).
+function M.timeout()
+    return M.loop():timeout()
+end
+
+local function check_timer_args(name, s, fn)
+    if type(s) ~= "number" or s < 0 then
+        error("switchboard." .. name .. ": seconds must be a number >= 0", 3)
+    end
+    if type(fn) ~= "function" then
+        error("switchboard." .. name .. ": callback must be a function", 3)
+    end
+end
+
+--- Calls fn once after s seconds; returns a timer with :cancel().
+function M.after(s, fn)
+    check_timer_args("after", s, fn)
+    return M.loop():timer(s, 0, fn)
+end
+
+--- Calls fn every s seconds; returns a timer with :cancel().
+function M.every(s, fn)
+    check_timer_args("every", s, fn)
+    if s == 0 then
+        error("switchboard.every: interval must be > 0", 2)
+    end
+    return M.loop():timer(s, s, fn)
+end
+
+--- Where errors raised inside callbacks go: fn(where, message).  The
+-- default prints them with their traceback on stderr.
+function M.onerror(fn)
+    core.set_onerror(fn)
+end
+
 --- A hub with no sockets at all, for unit tests of room logic.
--- @tparam[opt] table opts { typing_ttl = s, history = n, clock = fn }
 function M.hub(opts)
-    return hub.new(opts)
+    return require("switchboard.hub").new(opts)
+end
+
+--- Starts a server: see README ("Server").
+function M.listen(opts)
+    return require("switchboard.server").listen(M.loop(), opts)
+end
+
+--- A client in the itty-sockets shape: see README ("Client").
+function M.connect(url, opts)
+    return require("switchboard.client").connect(M.loop(), url, opts)
 end
 
 return M

@@ -1,0 +1,320 @@
+--- The Lua client, in the shape of npm itty-sockets:
+--   sb.connect(url, opts):on("message", fn):send(msg)
+-- It opens lazily (on the first on/send/open), queues what is sent while
+-- offline and flushes it in order on open, and reconnects after an
+-- unexpected close with exponential backoff and jitter, keeping listeners
+-- and the queue.
+local core = require "switchboard.core"
+local json = require "switchboard.json"
+
+local M = {}
+
+local Client = {}
+Client.__index = Client
+Client.__name = "switchboard.client"
+
+-- Options that shape the client itself and are not sent to the server.
+local LOCAL_OPTS = {
+    reconnect = true, backoff = true, origin = true, insecure = true,
+    query = true, max_queue = true, recover = true,
+}
+
+local DEFAULT_BACKOFF = { initial = 0.1, max = 10, factor = 2, jitter = 0.5 }
+
+local function urlencode(s)
+    return (tostring(s):gsub("[^%w%-%._~]", function(c)
+        return ("%%%02X"):format(c:byte())
+    end))
+end
+
+--- Splits ws[s]://host[:port]/path?query; returns nil, err when malformed.
+function M.parse_url(url)
+    local scheme, rest = url:match("^(wss?)://(.+)$")
+    if not scheme then
+        return nil, "URL must start with ws:// or wss://"
+    end
+    local authority, path = rest:match("^([^/?]*)(.*)$")
+    local host, port = authority:match("^%[(.+)%]:?(%d*)$")
+    if not host then
+        host, port = authority:match("^([^:]+):?(%d*)$")
+    end
+    if not host or host == "" then
+        return nil, "URL has no host"
+    end
+    if path == "" or path:sub(1, 1) == "?" then
+        path = "/" .. path
+    end
+    return {
+        tls = scheme == "wss", host = host,
+        port = tonumber(port) or (scheme == "wss" and 443 or 80), path = path,
+    }
+end
+
+-- The query string itty-sockets would send: every option except ours.
+local function query_of(opts)
+    local keys = {}
+    for k, v in pairs(opts) do
+        if not LOCAL_OPTS[k] and type(k) == "string" and v ~= nil and v ~= false then
+            keys[#keys + 1] = k
+        end
+    end
+    for k, v in pairs(opts.query or {}) do
+        keys[#keys + 1] = k
+        opts[k] = opts[k] == nil and v or opts[k]
+    end
+    table.sort(keys)
+    local parts = {}
+    for _, k in ipairs(keys) do
+        parts[#parts + 1] = urlencode(k) .. "=" .. urlencode(opts[k])
+    end
+    return table.concat(parts, "&")
+end
+
+--- sb.connect(url, { alias, announce, echo, list, reconnect = true,
+--   backoff = { initial, max, factor, jitter }, origin, insecure, query })
+function M.connect(loop, url, opts)
+    if type(url) ~= "string" then
+        error("switchboard.connect: url must be a string", 3)
+    end
+    if opts ~= nil and type(opts) ~= "table" then
+        error("switchboard.connect: options must be a table", 3)
+    end
+    opts = opts or {}
+    local target, err = M.parse_url(url)
+    if not target then
+        error("switchboard.connect: " .. err .. ": " .. url, 3)
+    end
+    local q = query_of(opts)
+    if q ~= "" then
+        target.path = target.path .. (target.path:find("?", 1, true) and "&" or "?") .. q
+    end
+    target.origin = opts.origin
+    target.insecure = opts.insecure
+    local backoff = {}
+    for k, v in pairs(DEFAULT_BACKOFF) do
+        backoff[k] = (opts.backoff or {})[k] or v
+    end
+    return setmetatable({
+        url = url, _loop = loop, _target = target, _opts = opts,
+        _listeners = {}, _filters = {}, _queue = {},
+        _reconnect = opts.reconnect ~= false, _backoff = backoff, _attempt = 0,
+        _state = "idle",
+    }, Client)
+end
+
+local function emit(self, name, e)
+    local list = self._listeners[name]
+    if not list then
+        return
+    end
+    local copy = {}
+    for i, fn in ipairs(list) do
+        copy[i] = fn
+    end
+    for _, fn in ipairs(copy) do
+        fn(e, self)
+    end
+end
+
+-- Routing as itty-sockets 0.6 does it: object messages are merged under the
+-- envelope; listeners for the envelope's type, else the message's type;
+-- untyped envelopes also go to "message"; filters see every event.
+local function dispatch(self, data)
+    local s = json.decode(data)
+    if type(s) ~= "table" then
+        emit(self, "error", { message = "unreadable frame from server", data = data })
+        return
+    end
+    local e = {}
+    local m = s.message
+    if type(m) == "table" and m[1] == nil then
+        for k, v in pairs(m) do
+            e[k] = v
+        end
+    end
+    for k, v in pairs(s) do
+        e[k] = v
+    end
+    if s.type ~= nil then
+        emit(self, s.type, e)
+    elseif type(m) == "table" and type(m.type) == "string" then
+        emit(self, m.type, e)
+    end
+    if not s.type then
+        emit(self, "message", e)
+    end
+    for _, f in ipairs(self._filters) do
+        if f.test(e) then
+            f.fn(e, self)
+        end
+    end
+end
+
+local function flush(self)
+    while self._ws and self._ws:is_open() and #self._queue > 0 do
+        local frame = table.remove(self._queue, 1)
+        if not self._ws:send(frame) then
+            table.insert(self._queue, 1, frame)
+            return
+        end
+    end
+    if self._push_close and #self._queue == 0 and self._ws then
+        self._ws:close(1000, "")
+    end
+end
+
+local function schedule_reconnect(self)
+    local b = self._backoff
+    local delay = math.min(b.max, b.initial * b.factor ^ self._attempt)
+    delay = delay * (1 - b.jitter * math.random())
+    self._attempt = self._attempt + 1
+    self._state = "waiting"
+    self._timer = self._loop:timer(delay, 0, function()
+        self._timer = nil
+        if self._state == "waiting" then
+            self:open()
+        end
+    end)
+end
+
+--- Opens the connection (a no-op while open or opening).
+function Client:open()
+    if self._state == "open" or self._state == "connecting" then
+        return self
+    end
+    if self._timer then
+        self._timer:cancel()
+        self._timer = nil
+    end
+    self._state = "connecting"
+    self._closing = false
+    local ws, err
+    ws, err = core.ws_connect(self._loop, self._target, {
+        open = function()
+            if self._ws ~= ws then
+                return
+            end
+            self._state = "open"
+            self._attempt = 0
+            emit(self, "open", {})
+            flush(self)
+        end,
+        message = function(data, binary)
+            if self._ws == ws and not binary then
+                dispatch(self, data)
+            end
+        end,
+        error = function(message)
+            if self._ws == ws then
+                emit(self, "error", { message = message })
+            end
+        end,
+        close = function(code, reason)
+            if self._ws ~= ws then
+                return
+            end
+            self._ws = nil
+            local wanted = self._closing
+            self._state = "closed"
+            emit(self, "close", { code = code, reason = reason })
+            if not wanted and self._reconnect then
+                schedule_reconnect(self)
+            end
+        end,
+    })
+    if not ws then
+        self._state = "closed"
+        emit(self, "error", { message = err })
+        if self._reconnect then
+            schedule_reconnect(self)
+        end
+        return self
+    end
+    self._ws = ws
+    return self
+end
+
+--- on(event, fn) or on(filter_fn, fn); opens the connection.
+function Client:on(event, fn)
+    if type(fn) ~= "function" then
+        error("client:on: listener must be a function", 2)
+    end
+    if type(event) == "function" then
+        self._filters[#self._filters + 1] = { test = event, fn = fn }
+    elseif type(event) == "string" then
+        local list = self._listeners[event] or {}
+        list[#list + 1] = fn
+        self._listeners[event] = list
+    else
+        error("client:on: event must be a name or a filter function", 2)
+    end
+    if self._state == "idle" then
+        self:open()
+    end
+    return self
+end
+
+--- remove(event, fn): removes a listener added with on().
+function Client:remove(event, fn)
+    if type(event) == "function" then
+        for i = #self._filters, 1, -1 do
+            if self._filters[i].test == event and (fn == nil or self._filters[i].fn == fn) then
+                table.remove(self._filters, i)
+            end
+        end
+        return self
+    end
+    local list = self._listeners[event] or {}
+    for i = #list, 1, -1 do
+        if list[i] == fn then
+            table.remove(list, i)
+        end
+    end
+    return self
+end
+
+--- send(message [, uid]): any JSON value; with uid, a direct message.
+-- Queued until the connection is open.
+function Client:send(message, uid)
+    local ok, text = pcall(json.encode, message)
+    if not ok then
+        error("client:send: message cannot be encoded as JSON: " .. tostring(text), 2)
+    end
+    if uid ~= nil then
+        text = "\31" .. tostring(uid) .. "\31" .. text
+    end
+    self._queue[#self._queue + 1] = text
+    if self._state == "idle" or (self._state == "closed" and not self._closing) then
+        self:open()
+    end
+    flush(self)
+    return self
+end
+
+--- push(message [, uid]): send, then close once it has gone out.
+function Client:push(message, uid)
+    self._push_close = true
+    self._closing = true
+    return self:send(message, uid)
+end
+
+--- close([code [, reason]]): closes and stops reconnecting.
+function Client:close(code, reason)
+    self._closing = true
+    if self._timer then
+        self._timer:cancel()
+        self._timer = nil
+    end
+    if self._ws then
+        self._ws:close(code or 1000, reason or "")
+    else
+        self._state = "closed"
+    end
+    return self
+end
+
+function Client:is_open()
+    return self._state == "open"
+end
+
+return M
