@@ -33,6 +33,7 @@ build = {
             "csrc/lua_compat.c",
             "csrc/lua_core.c",
             "csrc/lua_hub.c",
+            "csrc/map.c",
          },
          incdirs = { "csrc", "$(LIBWEBSOCKETS_INCDIR)", "$(LIBUV_INCDIR)" },
          libdirs = { "$(LIBWEBSOCKETS_LIBDIR)", "$(LIBUV_LIBDIR)" },

@@ -2,7 +2,7 @@
 
 #include <stdio.h>
 
-#if LUA_VERSION_NUM < 502
+#ifdef SB_LUA_COMPAT_FUNCS
 void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup)
 {
     luaL_checkstack(L, nup, "too many upvalues");
@@ -36,6 +36,7 @@ void sb_lua_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
     luaL_setfuncs(L, meta, 0);
     lua_pushstring(L, name);
     lua_setfield(L, -2, "__name");
+    /* luaL_newlib needs an array, not a pointer (sizes it with sizeof). */
     lua_newtable(L);
     luaL_setfuncs(L, methods, 0);
     lua_setfield(L, -2, "__index");

@@ -8,10 +8,21 @@
 
 #if LUA_VERSION_NUM < 502
 #define lua_rawlen(L, i) lua_objlen((L), (i))
+/* LuaJIT 2.1 already has these 5.2 functions (and luaL_newlibtable). */
+#ifndef luaL_newlibtable
+#define SB_LUA_COMPAT_FUNCS 1
 #define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs((L), (l), 0))
 void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
 void *luaL_testudata(lua_State *L, int idx, const char *tname);
 #endif
+/* 5.1 userdata environments serve as 5.2+ user values (tables only). */
+#define lua_setuservalue(L, i) lua_setfenv((L), (i))
+#define lua_getuservalue(L, i) lua_getfenv((L), (i))
+#endif
+
+/* Absolute stack index (lua_absindex is 5.2+). */
+#define sb_lua_absindex(L, i) \
+    ((i) > 0 || (i) <= LUA_REGISTRYINDEX ? (i) : lua_gettop(L) + (i) + 1)
 
 /* Metatable with __name, __index = methods, shared by every userdata type. */
 void sb_lua_newclass(lua_State *L, const char *name, const luaL_Reg *meta,

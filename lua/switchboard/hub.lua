@@ -1,0 +1,326 @@
+--- switchboard.hub: channels, presence, typing and history for Lua.
+-- The state and fan-out live in C (switchboard.core hub); this module adds
+-- the conveniences: argument checks, JSON encoding of payloads (once per
+-- publish), sorted lists and several listeners per event.
+local core = require "switchboard.core"
+local cjson = require("cjson").new()
+
+local M = {}
+
+local Hub = {}
+Hub.__index = Hub
+Hub.__name = "switchboard.Hub"
+
+local EVENTS = {
+    ["presence:join"] = true,
+    ["presence:leave"] = true,
+    ["typing"] = true,
+    ["session:join"] = true,
+    ["session:leave"] = true,
+}
+
+local OPTIONS = {
+    typing_ttl = "number", history = "number", history_ttl = "number",
+    max_channels = "number", max_idle_channels = "number", clock = "function",
+}
+
+local PUBLISH_OPTIONS = {
+    except = true, except_member = true, from = true, alias = true,
+}
+
+-- Misuse (a wrong type) raises, pointing at the caller of the method.
+local function check_type(method, what, value, want)
+    if type(value) ~= want then
+        error(("hub:%s: %s must be a %s, got %s"):format(method, what, want, type(value)), 3)
+    end
+end
+
+-- Member ids are strings; integral numbers are accepted as their digits.
+local function member_arg(method, member)
+    if type(member) == "number" and member == math.floor(member) then
+        return ("%d"):format(member)
+    end
+    check_type(method, "member id", member, "string")
+    return member
+end
+
+local function check_conn(method, conn)
+    local t = type(conn)
+    if t ~= "userdata" and t ~= "table" then
+        error(("hub:%s: connection expected, got %s"):format(method, t), 3)
+    end
+end
+
+local function bad_channel(channel)
+    return nil, ("invalid channel name %q: want 1..255 bytes of [A-Za-z0-9_.:@/-]"):format(channel), "ECHANNEL"
+end
+
+local function bad_member(member)
+    return nil, ("invalid member id %q: want 1..255 bytes, no control characters"):format(member), "EMEMBER"
+end
+
+-- JSON text to a Lua value; "null" becomes nil, undecodable text stays text.
+local function decode(json, info)
+    if info and info.binary then
+        return json
+    end
+    local ok, value = pcall(cjson.decode, json)
+    if not ok then
+        return json
+    end
+    if value == cjson.null then
+        return nil
+    end
+    return value
+end
+
+local function sorted(list)
+    table.sort(list)
+    return list
+end
+
+-- Calls every listener of `name`; a copy of the list is walked so that
+-- listeners may add or remove listeners.
+local function dispatch(self, name, channel, member, conn, typing)
+    local list = self.listeners[name]
+    if not list or #list == 0 then
+        return
+    end
+    local copy = {}
+    for i = 1, #list do
+        copy[i] = list[i]
+    end
+    for i = 1, #copy do
+        if name == "typing" then
+            copy[i](channel, member, typing)
+        else
+            copy[i](channel, member, conn)
+        end
+    end
+end
+
+--- A new hub.
+-- @tparam[opt] table opts { typing_ttl = s, history = n, history_ttl = s,
+--   max_channels = n, max_idle_channels = n, clock = fn }
+function M.new(opts)
+    if opts == nil then
+        opts = {}
+    end
+    if type(opts) ~= "table" then
+        error("switchboard.hub: options must be a table, got " .. type(opts), 2)
+    end
+    for k, v in pairs(opts) do
+        local want = OPTIONS[k]
+        if not want then
+            error(("switchboard.hub: unknown option %q"):format(tostring(k)), 2)
+        end
+        if type(v) ~= want or (want == "number" and v < 0) then
+            error(("switchboard.hub: option %s must be a %s%s"):format(k, want,
+                want == "number" and " >= 0" or ""), 2)
+        end
+    end
+    local self = setmetatable({ core = core.hub_new(opts), listeners = {} }, Hub)
+    for name in pairs(EVENTS) do
+        self.listeners[name] = {}
+    end
+    self.core:on_event(function(name, channel, member, conn, typing)
+        dispatch(self, name, channel, member, conn, typing)
+    end)
+    return self
+end
+
+--- A fake connection: fn(channel, event, payload, info) gets each message.
+function Hub:attach(fn)
+    check_type("attach", "callback", fn, "function")
+    return self.core:attach(function(channel, event, json, info)
+        fn(channel, event, decode(json, info), info)
+    end)
+end
+
+--- Joins conn to channel as member_id; returns true when the member just
+-- became present, false if it already was, or nil, err.
+function Hub:join(channel, member_id, conn)
+    check_type("join", "channel", channel, "string")
+    member_id = member_arg("join", member_id)
+    check_conn("join", conn)
+    return self.core:join(channel, member_id, conn)
+end
+
+--- Leaves channel; returns true when the member became absent, false if it
+-- stays present or conn was not joined, or nil, err.
+function Hub:leave(channel, member_id, conn)
+    check_type("leave", "channel", channel, "string")
+    member_id = member_arg("leave", member_id)
+    check_conn("leave", conn)
+    if not core.hub_valid_channel(channel) then
+        return bad_channel(channel)
+    end
+    if not core.hub_valid_member(member_id) then
+        return bad_member(member_id)
+    end
+    local joined_as = self.core:member_of(channel, conn)
+    if joined_as and joined_as ~= member_id then
+        return nil, ("connection %s joined channel %q as member %q, not %q"):format(
+            tostring(conn.id), channel, joined_as, member_id), "EJOINED"
+    end
+    return self.core:leave(channel, conn)
+end
+
+--- Leaves every channel of conn.
+function Hub:disconnect(conn)
+    check_conn("disconnect", conn)
+    self.core:disconnect(conn)
+end
+
+--- Publishes payload (any JSON-encodable value, encoded once) to channel;
+-- returns the number of receivers, or nil, err.
+function Hub:publish(channel, event, payload, opts)
+    check_type("publish", "channel", channel, "string")
+    if event == nil then
+        event = "message"
+    end
+    check_type("publish", "event", event, "string")
+    if opts == nil then
+        opts = {}
+    end
+    check_type("publish", "options", opts, "table")
+    for k in pairs(opts) do
+        if not PUBLISH_OPTIONS[k] then
+            error(("hub:publish: unknown option %q"):format(tostring(k)), 2)
+        end
+    end
+    if opts.except ~= nil then
+        check_conn("publish", opts.except)
+    end
+    local except_member = opts.except_member
+    if except_member ~= nil then
+        except_member = member_arg("publish", except_member)
+    end
+    if not core.hub_valid_channel(channel) then
+        return bad_channel(channel)
+    end
+    local ok, json = pcall(cjson.encode, payload)
+    if not ok then
+        error("hub:publish: payload cannot be encoded as JSON: " .. tostring(json), 2)
+    end
+    return self.core:publish(channel, event, json, opts.except, except_member,
+        opts.from, opts.alias, false)
+end
+
+--- Sorted member ids present in channel.
+function Hub:presence(channel)
+    check_type("presence", "channel", channel, "string")
+    return sorted(self.core:presence(channel))
+end
+
+function Hub:is_present(channel, member_id)
+    check_type("is_present", "channel", channel, "string")
+    return self.core:is_present(channel, member_arg("is_present", member_id))
+end
+
+function Hub:member_count(channel)
+    check_type("member_count", "channel", channel, "string")
+    return self.core:member_count(channel)
+end
+
+function Hub:connection_count(channel)
+    check_type("connection_count", "channel", channel, "string")
+    return self.core:connection_count(channel)
+end
+
+--- The member id conn joined channel as, or nil.
+function Hub:member_of(channel, conn)
+    check_type("member_of", "channel", channel, "string")
+    check_conn("member_of", conn)
+    return self.core:member_of(channel, conn)
+end
+
+--- Sets or clears the typing flag of a present member (cleared again
+-- typing_ttl seconds after the last set); returns true if it changed,
+-- false if not, or nil, err.  With conn, it must be joined as member_id.
+function Hub:set_typing(channel, member_id, typing, conn)
+    check_type("set_typing", "channel", channel, "string")
+    member_id = member_arg("set_typing", member_id)
+    check_type("set_typing", "typing", typing, "boolean")
+    if conn ~= nil then
+        check_conn("set_typing", conn)
+        if core.hub_valid_channel(channel) and self.core:member_of(channel, conn) ~= member_id then
+            return nil, ("connection %s is not joined to channel %q as member %q"):format(
+                tostring(conn.id), channel, member_id), "ENOTFOUND"
+        end
+    end
+    return self.core:set_typing(channel, member_id, typing)
+end
+
+--- Sorted member ids typing in channel.
+function Hub:typing(channel)
+    check_type("typing", "channel", channel, "string")
+    return sorted(self.core:typing(channel))
+end
+
+--- Channels with at least one connection, sorted by name:
+-- { { name =, members =, connections = }, ... }
+function Hub:channels()
+    local list = self.core:channels()
+    table.sort(list, function(a, b) return a.name < b.name end)
+    return list
+end
+
+--- Adds a listener; returns the hub.
+function Hub:on(name, fn)
+    check_type("on", "event name", name, "string")
+    if not EVENTS[name] then
+        error(("hub:on: unknown event %q (want presence:join, presence:leave, typing, "
+            .. "session:join or session:leave)"):format(name), 2)
+    end
+    check_type("on", "listener", fn, "function")
+    local list = self.listeners[name]
+    list[#list + 1] = fn
+    return self
+end
+
+--- Removes a listener; returns true if it was registered.
+function Hub:off(name, fn)
+    check_type("off", "event name", name, "string")
+    if not EVENTS[name] then
+        error(("hub:off: unknown event %q"):format(name), 2)
+    end
+    local list = self.listeners[name]
+    for i = #list, 1, -1 do
+        if list[i] == fn then
+            table.remove(list, i)
+            return true
+        end
+    end
+    return false
+end
+
+--- Expires typing flags and history; returns seconds until the next
+-- deadline, or nil when nothing is pending.
+function Hub:tick()
+    return self.core:tick()
+end
+
+--- Channel epoch and last offset (0, 0 for an unknown channel).
+function Hub:position(channel)
+    check_type("position", "channel", channel, "string")
+    return self.core:position(channel)
+end
+
+--- Calls fn(channel, event, payload, info) for each kept message after
+-- offset `after` of epoch `epoch`; returns the count, or nil, "gap".
+function Hub:replay(channel, epoch, after, fn)
+    check_type("replay", "channel", channel, "string")
+    check_type("replay", "epoch", epoch, "number")
+    check_type("replay", "offset", after, "number")
+    check_type("replay", "callback", fn, "function")
+    return self.core:replay(channel, epoch, after, function(ch, event, json, info)
+        fn(ch, event, decode(json, info), info)
+    end)
+end
+
+function Hub:__tostring()
+    return "switchboard.Hub (" .. tostring(self.core) .. ")"
+end
+
+return M
