@@ -28,11 +28,18 @@ build = {
       ["switchboard.core"] = {
          sources = {
             "csrc/buf.c",
+            "csrc/codec.c",
             "csrc/frame.c",
             "csrc/hub.c",
             "csrc/lua_compat.c",
             "csrc/lua_core.c",
             "csrc/lua_hub.c",
+            "csrc/json.c",
+            "csrc/proto_native.c",
+            "csrc/proto_phoenix.c",
+            "csrc/proto_sse.c",
+            "csrc/url.c",
+            "csrc/utf8.c",
          },
          incdirs = { "csrc", "$(LIBWEBSOCKETS_INCDIR)", "$(LIBUV_INCDIR)" },
          libdirs = { "$(LIBWEBSOCKETS_LIBDIR)", "$(LIBUV_LIBDIR)" },
