@@ -72,18 +72,26 @@ static const struct { enum lws_token_indexes tok; const char *name; } sb_hdrs[] 
 static void sb_lua_push_request(lua_State *L, const sb_request *req)
 {
     char buf[4096];
-    size_t i;
+    size_t h;
+    const char *v;
+    int i;
 
     lua_newtable(L);
     lua_pushstring(L, req->path);
     lua_setfield(L, -2, "path");
-    lua_pushstring(L, req->query);
-    lua_setfield(L, -2, "rawquery");
     lua_newtable(L);
-    for (i = 0; i < sizeof sb_hdrs / sizeof sb_hdrs[0]; i++) {
-        if (lws_hdr_copy(req->wsi, buf, sizeof buf, sb_hdrs[i].tok) > 0) {
+    for (i = 0; sb_request_arg(req->wsi, i, buf, sizeof buf, &v) >= 0; i++) {
+        if (buf[0]) {
+            lua_pushstring(L, v);
+            lua_setfield(L, -2, buf);
+        }
+    }
+    lua_setfield(L, -2, "query");
+    lua_newtable(L);
+    for (h = 0; h < sizeof sb_hdrs / sizeof sb_hdrs[0]; h++) {
+        if (lws_hdr_copy(req->wsi, buf, sizeof buf, sb_hdrs[h].tok) > 0) {
             lua_pushstring(L, buf);
-            lua_setfield(L, -2, sb_hdrs[i].name);
+            lua_setfield(L, -2, sb_hdrs[h].name);
         }
     }
     lua_setfield(L, -2, "headers");

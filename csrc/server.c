@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "url.h"
 #include "ws_native.h"
 
 /* lws writes the WebSocket header into the frame's headroom. */
@@ -75,6 +74,18 @@ sb_loop *sb_server_loop(const sb_server *s)
 }
 
 /* Answers a plain HTTP request with a status and a short text body. */
+static char *sb_strdup_opt(const char *s)
+{
+    char *p;
+
+    if (!s)
+        return NULL;
+    p = malloc(strlen(s) + 1);
+    if (p)
+        strcpy(p, s);
+    return p;
+}
+
 static int sb_http_status(struct lws *wsi, unsigned int code, const char *body)
 {
     lws_return_http_status(wsi, code, body);
@@ -160,40 +171,65 @@ static void sb_wsconn_free(sb_wsconn *c)
     sb_server_unref(s);
 }
 
-/* Reads the native options (alias/as, echo, announce, list) from the query. */
-static int sb_native_options(sb_wsconn *c, const char *query)
+int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
+                   const char **value)
 {
-    sb_buf v;
-    int rc = 0;
+    int n = lws_hdr_copy_fragment(wsi, out, outlen, WSI_TOKEN_HTTP_URI_ARGS, idx);
+    char *eq;
 
-    sb_buf_init(&v, 0);
-    if (sb_query_get(query, strlen(query), "alias", &v) > 0 ||
-        sb_query_get(query, strlen(query), "as", &v) > 0)
-        rc = sb_wsconn_set_alias(c, (char *)sb_buf_data(&v), v.len);
-    c->echo = sb_query_get(query, strlen(query), "echo", &v) > 0 &&
-              v.len == 4 && memcmp(sb_buf_data(&v), "true", 4) == 0;
-    c->announce = sb_query_get(query, strlen(query), "announce", &v) > 0 &&
-                  v.len == 4 && memcmp(sb_buf_data(&v), "true", 4) == 0;
-    c->list = sb_query_get(query, strlen(query), "list", &v) > 0 &&
-              v.len == 4 && memcmp(sb_buf_data(&v), "true", 4) == 0;
-    sb_buf_free(&v);
-    return rc || (c->alias && !sb_hub_valid_member(c->alias, strlen(c->alias))) ? -1 : 0;
+    if (n < 0)
+        return -1;
+    eq = strchr(out, '=');
+    *value = eq ? eq + 1 : out + n;
+    if (eq)
+        *eq = '\0';
+    return n;
+}
+
+const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len)
+{
+    const char *v, *found = NULL;
+    char tmp[1024];
+    int i;
+
+    for (i = 0; sb_request_arg(wsi, i, tmp, sizeof tmp, &v) >= 0; i++) {
+        if (strcmp(tmp, key) == 0 && (int)strlen(v) < len) {
+            strcpy(buf, v);
+            found = buf;
+        }
+    }
+    return found;
+}
+
+/* Which protocol a WebSocket path speaks; sets *channel for protocols
+ * that name their one channel in the path. */
+static const sb_proto_ops *sb_server_route(sb_server *s, const char *path,
+                                           const char **channel)
+{
+    (void)s;
+    if (strncmp(path, "/c/", 3) == 0) {
+        *channel = path + 3;
+        return &sb_native_ops;
+    }
+    return NULL;
 }
 
 /* Decides what an upgrade request is, builds its connection and asks the
  * app.  Returns 0 to proceed, -1 to hang up, 1 when a refusal was sent. */
 static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
 {
-    char path[1024], query[2048], reason[256];
+    char path[1024], reason[256];
     sb_request req;
     sb_wsconn *c;
-    sb_buf chan;
+    const sb_proto_ops *ops;
+    const char *chan = NULL;
     int status;
 
+    /* lws hands over the path already percent-decoded */
     if (sb_copy_hdr(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 1 || s->closing)
         return -1;
-    sb_copy_hdr(wsi, WSI_TOKEN_HTTP_URI_ARGS, query, sizeof query);
-    if (strncmp(path, "/c/", 3) != 0) {
+    ops = sb_server_route(s, path, &chan);
+    if (!ops) {
         lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "no such endpoint");
         return 1;
     }
@@ -202,27 +238,24 @@ static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
         return -1;
     c->srv = s;
     s->refs++;
-    c->kind = SB_KIND_NATIVE;
+    c->ops = ops;
+    c->kind = ops->kind;
     c->ref = -2;
     sb_buf_init(&c->rx, 0);
-    sb_hub_attach(s->hub, &c->hc, sb_native_deliver, c);
+    sb_hub_attach(s->hub, &c->hc, ops->deliver, c);
     sb_server_make_uid(s, c->uid);
-    sb_buf_init(&chan, 0);
-    sb_url_decode_path(path + 3, strlen(path + 3), &chan);
-    if (chan.oom || !sb_buf_data(&chan) ||
-        !sb_hub_valid_channel((char *)sb_buf_data(&chan), chan.len) ||
-        sb_native_options(c, query) ||
+    if (chan && !(c->channel = sb_strdup_opt(chan)))
+        chan = "";
+    if ((chan && !sb_hub_valid_channel(chan, strlen(chan))) ||
+        (ops->prepare && ops->prepare(c, wsi)) ||
         sb_wsconn_set_member(c, c->uid, strlen(c->uid))) {
-        sb_buf_free(&chan);
         sb_wsconn_free(c);
         lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
                                "bad channel name or options");
         return 1;
     }
-    c->channel = (char *)chan.mem;   /* no headroom: data == mem */
     req.wsi = wsi;
     req.path = path;
-    req.query = query;
     req.kind = c->kind;
     reason[0] = '\0';
     status = s->hooks.connect ? s->hooks.connect(s->hooks.ud, c, &req, reason,
@@ -259,7 +292,7 @@ static int sb_wsconn_collect(sb_wsconn *c, const void *in, size_t len)
 
 static int sb_wsconn_established(sb_wsconn *c)
 {
-    int rc = sb_native_open(c);
+    int rc = c->ops->open(c);
 
     if (rc < 0) {
         const char *why = sb_hub_strerror(rc);
@@ -278,13 +311,7 @@ static int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len)
 
     if (rc <= 0)
         return rc;
-    if (c->rx_binary) {
-        /* the native protocol is text only (itty clients cannot read
-         * binary); say so instead of dropping silently */
-        sb_wsconn_send_text(c, "{\"type\":\"error\",\"message\":\"binary frames are not supported\"}", 59);
-    } else {
-        sb_native_receive(c, (const char *)sb_buf_data(&c->rx), c->rx.len);
-    }
+    c->ops->receive(c, (const char *)sb_buf_data(&c->rx), c->rx.len, c->rx_binary);
     sb_buf_reset(&c->rx);
     return 0;
 }
@@ -295,7 +322,7 @@ static void sb_wsconn_gone(sb_wsconn *c, int code)
     if (c->closed)
         return;
     c->closed = 1;
-    sb_native_closed(c);
+    c->ops->closed(c);
     sb_hub_disconnect(c->srv->hub, &c->hc);
     if (c->srv->hooks.close)
         c->srv->hooks.close(c->srv->hooks.ud, c, code);
@@ -353,18 +380,6 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
         break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
-}
-
-static char *sb_strdup_opt(const char *s)
-{
-    char *p;
-
-    if (!s)
-        return NULL;
-    p = malloc(strlen(s) + 1);
-    if (p)
-        strcpy(p, s);
-    return p;
 }
 
 sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,

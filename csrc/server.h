@@ -24,8 +24,7 @@ typedef enum {
 /* What the connect hook sees of the request (valid during the hook). */
 typedef struct sb_request {
     struct lws *wsi;        /* for header look-ups */
-    const char *path;       /* decoded path */
-    const char *query;      /* raw query string, without '?' ("" if none) */
+    const char *path;       /* decoded path (lws decodes it) */
     sb_kind kind;
 } sb_request;
 
@@ -52,11 +51,29 @@ typedef struct sb_server_config {
     int max_channel_len;
 } sb_server_config;
 
+/* What a protocol does with a connection of its kind (ws_native.c,
+ * ws_phoenix.c, ...).  `deliver` is its hub deliver hook. */
+typedef struct sb_proto_ops {
+    sb_kind kind;
+    const char *name;
+    /* Parses per-protocol request options; 0 or -1 (answered with 400). */
+    int (*prepare)(sb_wsconn *c, struct lws *wsi);
+    /* The connection is established; nonzero closes it (policy). */
+    int (*open)(sb_wsconn *c);
+    /* One complete incoming message. */
+    void (*receive)(sb_wsconn *c, const char *data, size_t n, int binary);
+    /* The transport is gone; leave the hub, tell the others. */
+    void (*closed)(sb_wsconn *c);
+    sb_deliver_fn deliver;
+} sb_proto_ops;
+
 /* A WebSocket (or SSE) connection of a server.  The hub sees `hc`. */
 struct sb_wsconn {
     sb_conn hc;
     sb_server *srv;
     struct lws *wsi;
+    const sb_proto_ops *ops;
+    void *proto;           /* protocol-private state (ws_phoenix.c...) */
     sb_kind kind;
     int open;              /* established and joined */
     int closed;            /* transport closed; object awaits release */
@@ -93,6 +110,17 @@ int sb_wsconn_send_text(sb_wsconn *c, const char *data, size_t n);
 void sb_wsconn_close(sb_wsconn *c, int code, const char *reason);
 int sb_wsconn_set_member(sb_wsconn *c, const char *member, size_t n);
 int sb_wsconn_set_alias(sb_wsconn *c, const char *alias, size_t n);
+
+/* Query arg number idx of a request, as lws hands them over (one per
+ * `key=value`, already percent- and '+'-decoded): copies it into out,
+ * splits it at the first '=' (out becomes the key, *value the value) and
+ * returns its length, or -1 past the last one. */
+int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
+                   const char **value);
+
+/* Value of the last query arg named key ("" for a bare key) copied into
+ * buf, or NULL when absent or longer than len - 1. */
+const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len);
 
 /* For the transport files (server.c, conn.c, ws_*.c). */
 int sb_wsconn_flush(sb_wsconn *c);

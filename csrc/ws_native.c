@@ -135,7 +135,30 @@ static void sb_native_send_error(sb_wsconn *c, const char *text)
     sb_frame_unref(f);
 }
 
-int sb_native_open(sb_wsconn *c)
+static int sb_request_flag(struct lws *wsi, const char *key)
+{
+    char v[8];
+
+    return sb_request_get(wsi, key, v, sizeof v) && strcmp(v, "true") == 0;
+}
+
+/* Reads the native options (alias/as, echo, announce, list) from the query. */
+static int sb_native_prepare(sb_wsconn *c, struct lws *wsi)
+{
+    char v[SB_MEMBER_MAX + 1];
+
+    if (sb_request_get(wsi, "alias", v, sizeof v) || sb_request_get(wsi, "as", v, sizeof v)) {
+        if (!sb_hub_valid_member(v, strlen(v)) || sb_wsconn_set_alias(c, v, strlen(v)))
+            return -1;
+    }
+    c->echo = sb_request_flag(wsi, "echo");
+    c->announce = sb_request_flag(wsi, "announce");
+    c->list = sb_request_flag(wsi, "list");
+    return 0;
+}
+
+/* Joins the hub and announces the join; returns 0 or an SB_E* code. */
+static int sb_native_open(sb_wsconn *c)
 {
     sb_hub *hub = sb_server_hub(c->srv);
     size_t users;
@@ -206,7 +229,8 @@ static void sb_native_direct(sb_wsconn *c, const sb_native_in *in)
     }
 }
 
-void sb_native_receive(sb_wsconn *c, const char *data, size_t n)
+static void sb_native_receive(sb_wsconn *c, const char *data, size_t n,
+                              int binary)
 {
     sb_native_in in;
     sb_codec_err e;
@@ -214,6 +238,11 @@ void sb_native_receive(sb_wsconn *c, const char *data, size_t n)
     char err[128];
     const sb_server_hooks *hooks = sb_server_hooks_of(c->srv);
 
+    if (binary) {
+        /* itty clients cannot read binary; say so instead of dropping */
+        sb_native_send_error(c, "binary frames are not supported here");
+        return;
+    }
     if (sb_native_decode(data, n, SB_NATIVE_MAX_DEPTH, &in, &e) < 0) {
         snprintf(err, sizeof err, "%s at byte %lu: %s",
                  e.code == SB_CODEC_EDM ? "bad direct message" : "invalid JSON",
@@ -237,7 +266,8 @@ void sb_native_receive(sb_wsconn *c, const char *data, size_t n)
     sb_msg_unref(m);
 }
 
-void sb_native_closed(sb_wsconn *c)
+/* Leaves the hub and announces the leave to the rest of the channel. */
+static void sb_native_closed(sb_wsconn *c)
 {
     sb_hub *hub = sb_server_hub(c->srv);
     sb_frame *f;
@@ -289,3 +319,8 @@ void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud)
     if (f)
         sb_wsconn_send(ud, f);
 }
+
+const sb_proto_ops sb_native_ops = {
+    SB_KIND_NATIVE, "native", sb_native_prepare, sb_native_open,
+    sb_native_receive, sb_native_closed, sb_native_deliver
+};

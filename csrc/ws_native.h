@@ -6,12 +6,8 @@
 
 #include "server.h"
 
-/* Joins the hub and announces the join; returns 0 or an SB_E* code. */
-int sb_native_open(sb_wsconn *c);
-/* One complete incoming text message. */
-void sb_native_receive(sb_wsconn *c, const char *data, size_t n);
-/* Leaves the hub and announces the leave to the rest of the channel. */
-void sb_native_closed(sb_wsconn *c);
+extern const sb_proto_ops sb_native_ops;
+
 /* The hub's deliver hook for native connections. */
 void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud);
 /* Encodes m as a native frame (cached in m->enc); NULL if it cannot be sent

@@ -132,7 +132,6 @@ local function on_connect(self, handle, req)
         alias = info.alias, channel = info.channel, protocol = info.protocol,
         echo = info.echo, announce = info.announce, assigns = {}, server = self,
     }, Conn)
-    req.query = core.parse_query(req.rawquery or "") or {}
     for _, fn in ipairs(self._listeners.connect) do
         local ok, reason, status = fn(conn, req)
         if ok == false then
