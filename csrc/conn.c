@@ -3,6 +3,7 @@
  * bounded in bytes: a reader that falls that far behind is closed with
  * 1013 so it costs the other connections nothing. */
 #include "server.h"
+#include "http_sse.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +34,21 @@ int sb_wsconn_send(sb_wsconn *c, sb_frame *f)
     }
     if (sb_fqueue_push(&c->q, f))
         return -1;
+    sb_server_stats_of(c->srv)->delivered++;
     lws_callback_on_writable(c->wsi);
     return 0;
 }
 
 int sb_wsconn_send_text(sb_wsconn *c, const char *data, size_t n)
 {
-    sb_frame *f = sb_frame_new(data, n, 0);
-    int rc = sb_wsconn_send(c, f);
+    sb_frame *f;
+    int rc;
+
+    /* a stream needs SSE framing, not a raw WebSocket payload */
+    if (c->kind == SB_KIND_SSE)
+        return sb_sse_send_text(c, data, n);
+    f = sb_frame_new(data, n, 0);
+    rc = sb_wsconn_send(c, f);
 
     sb_frame_unref(f);
     return rc;

@@ -5,6 +5,7 @@
  * the app asked to handle.  The relay path itself never enters Lua. */
 #include "lua_bindings.h"
 #include "server.h"
+#include "http_sse.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,34 @@ static void sb_lua_on_close(void *ud, sb_wsconn *c, int code)
     }
 }
 
+/* publish hook (POST /sse/<channel>): hook(req, channel, event,
+ * payload_json) -> ok [, reason [, status]].  Refusals default to 403; a
+ * hook that raises refuses with 500. */
+static int sb_lua_on_publish(void *ud, const sb_request *req, const char *channel,
+                             const char *event, const char *payload, size_t n,
+                             char *reason, size_t reason_len)
+{
+    lua_State *L = sb_lua_server_hook(ud, "publish");
+    int status = 0;
+
+    if (!L)
+        return 0;
+    sb_lua_push_request(L, req);
+    lua_pushstring(L, channel);
+    lua_pushstring(L, event);
+    lua_pushlstring(L, payload, n);
+    if (sb_lua_pcall(L, 4, 3, "publish hook")) {
+        snprintf(reason, reason_len, "publish hook failed");
+        return 500;
+    }
+    if (!lua_toboolean(L, -3)) {
+        snprintf(reason, reason_len, "%s", lua_isstring(L, -2) ? lua_tostring(L, -2) : "refused");
+        status = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 403;
+    }
+    lua_pop(L, 3);
+    return status;
+}
+
 static size_t sb_opt_size(lua_State *L, int idx, const char *key, size_t def)
 {
     size_t v = def;
@@ -208,6 +237,7 @@ static int sb_lua_listen(lua_State *L)
     sb_lua_server *ls;
     char err[256];
 
+    memset(&hooks, 0, sizeof hooks);
     luaL_checktype(L, 3, LUA_TTABLE);
     luaL_checktype(L, 4, LUA_TTABLE);
     memset(&cfg, 0, sizeof cfg);
@@ -219,6 +249,14 @@ static int sb_lua_listen(lua_State *L)
     cfg.static_dir = lua_tostring(L, -1);
     cfg.max_message = sb_opt_size(L, 3, "max_message", 0);
     cfg.max_queue = sb_opt_size(L, 3, "max_queue", 0);
+    /* SSE options, flattened by server.lua */
+    lua_getfield(L, 3, "sse_keepalive");
+    cfg.sse.keepalive = lua_tonumber(L, -1);
+    lua_getfield(L, 3, "sse_retry");
+    cfg.sse.retry_ms = (long)lua_tointeger(L, -1);
+    lua_getfield(L, 3, "sse_cors");
+    cfg.sse.cors = lua_tostring(L, -1);
+    cfg.sse.max_body = sb_opt_size(L, 3, "sse_max_body", 0);
     ls = lua_newuserdata(L, sizeof *ls);
     memset(ls, 0, sizeof *ls);
     ls->hooks_ref = ls->hub_ref = ls->loop_ref = LUA_NOREF;
@@ -229,6 +267,7 @@ static int sb_lua_listen(lua_State *L)
     hooks.open = sb_lua_on_open;
     hooks.message = sb_lua_on_message;
     hooks.close = sb_lua_on_close;
+    hooks.publish = sb_lua_on_publish;
     hooks.ud = ls;
     ls->srv = sb_server_new(loop, hub, &cfg, &hooks, err, sizeof err);
     if (!ls->srv) {
@@ -285,14 +324,16 @@ static int sb_lua_server_gc(lua_State *L)
     return 0;
 }
 
-/* handle:send(text) -> true | nil, "closed" */
+/* handle:send(text [, sse_event]) -> true | nil, "closed" */
 static int sb_lua_wsconn_send(lua_State *L)
 {
     sb_wsconn *c = sb_lua_checkwsconn(L, 1);
     size_t n;
     const char *s = luaL_checklstring(L, 2, &n);
+    const char *event = luaL_optstring(L, 3, NULL);
 
-    if (!c || sb_wsconn_send_text(c, s, n)) {
+    if (!c || (c->kind == SB_KIND_SSE ? sb_sse_send_event(c, event, s, n)
+                                      : sb_wsconn_send_text(c, s, n))) {
         lua_pushnil(L);
         lua_pushliteral(L, "closed");
         return 2;

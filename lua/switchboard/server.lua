@@ -16,7 +16,7 @@ local Conn = {}
 Conn.__index = Conn
 Conn.__name = "switchboard.conn"
 
-local SERVER_EVENTS = { connect = true, open = true, close = true }
+local SERVER_EVENTS = { connect = true, open = true, close = true, publish = true }
 
 --- Sends a message to this one connection, as the server.  On native
 -- connections it arrives as a message envelope from uid "server" (or
@@ -25,6 +25,10 @@ function Conn:send(payload, event)
     local h = self._h
     if not h:alive() then
         return nil, "closed"
+    end
+    if self.protocol == "sse" then
+        -- a stream gets one SSE event: data = the payload's JSON
+        return h:send(json.encode(payload == nil and json.null or payload), event)
     end
     local frame
     if event == nil or event == "message" then
@@ -64,6 +68,43 @@ local function check_opts(opts)
     return opts
 end
 
+-- sse = { keepalive = s, retry = ms | false, cors = "*" | { origin, ... },
+-- max_body = bytes }, checked and flattened for the C core.
+local function sse_opts(sse)
+    if sse == nil then
+        return {}
+    end
+    if type(sse) ~= "table" then
+        error("switchboard.listen: sse must be a table", 4)
+    end
+    local function num(k)
+        local v = sse[k]
+        if v ~= nil and (type(v) ~= "number" or v < 0) then
+            error("switchboard.listen: sse." .. k .. " must be a number >= 0", 5)
+        end
+        return v
+    end
+    local cors = sse.cors
+    if type(cors) == "table" then
+        for _, o in ipairs(cors) do
+            if type(o) ~= "string" or o:find("[%s,]") then
+                error("switchboard.listen: sse.cors origins must be strings without spaces or commas", 4)
+            end
+        end
+        cors = table.concat(cors, " ")
+    elseif cors ~= nil and type(cors) ~= "string" then
+        error("switchboard.listen: sse.cors must be \"*\" or a list of origins", 4)
+    end
+    local retry = sse.retry
+    if retry == false then
+        retry = -1
+    else
+        retry = num("retry")
+        retry = retry and math.floor(retry)
+    end
+    return { keepalive = num("keepalive"), retry = retry, cors = cors, max_body = num("max_body") }
+end
+
 --- Channel handler matching a topic: exact names first, then the longest
 -- `prefix*` pattern (Phoenix style).
 function Server:handler_for(topic)
@@ -100,11 +141,13 @@ function Server:channel(pattern, handlers)
     return self
 end
 
---- server:on("connect" | "open" | "close", fn).  A connect listener gets
--- (conn, req) and may return false, reason [, http_status] to refuse.
+--- server:on("connect" | "open" | "close" | "publish", fn).  A connect
+-- listener gets (conn, req) and may return false, reason [, http_status] to
+-- refuse.  A publish listener (POST /sse/<channel>) gets (req, channel,
+-- event, payload) and may refuse the same way (default status 403).
 function Server:on(event, fn)
     if not SERVER_EVENTS[event] then
-        error("server:on: unknown event '" .. tostring(event) .. "' (connect, open, close)", 2)
+        error("server:on: unknown event '" .. tostring(event) .. "' (connect, open, close, publish)", 2)
     end
     if type(fn) ~= "function" then
         error("server:on: listener must be a function", 2)
@@ -177,6 +220,18 @@ local function on_message(self, handle, data)
     return fn(conn, conn.channel, msg) ~= false
 end
 
+-- POST /sse/<channel>: every publish listener may refuse.
+local function on_publish(self, req, channel, event, payload_json)
+    local payload = json.decode(payload_json)
+    for _, fn in ipairs(self._listeners.publish) do
+        local ok, reason, status = fn(req, channel, event, payload)
+        if ok == false then
+            return false, reason or "refused", status or 403
+        end
+    end
+    return true
+end
+
 local function on_close(self, handle, code)
     local conn = self._conns[handle]
     if not conn then
@@ -200,7 +255,7 @@ function M.listen(loop, opts)
     local self = setmetatable({
         host = opts.host or "127.0.0.1",
         _handlers = {}, _conns = {},
-        _listeners = { connect = {}, open = {}, close = {} },
+        _listeners = { connect = {}, open = {}, close = {}, publish = {} },
     }, Server)
     self.hub = opts.hub or hubmod.new({ history = opts.history, typing_ttl = opts.typing_ttl })
     local hooks = {
@@ -213,10 +268,16 @@ function M.listen(loop, opts)
         end,
         message = function(handle, data) return on_message(self, handle, data) end,
         close = function(handle, code) return on_close(self, handle, code) end,
+        publish = function(req, channel, event, payload)
+            return on_publish(self, req, channel, event, payload)
+        end,
     }
+    local sse = sse_opts(opts.sse)
     local srv, err = core.listen(loop, self.hub.core, {
         host = self.host, port = opts.port or 8080, static = opts.static,
         max_message = opts.max_message, max_queue = opts.max_queue,
+        sse_keepalive = sse.keepalive, sse_retry = sse.retry, sse_cors = sse.cors,
+        sse_max_body = sse.max_body,
     }, hooks)
     if not srv then
         return nil, err
