@@ -191,6 +191,15 @@ typedef void (*sb_msg_fn)(sb_msg *m, void *ud);
 int sb_hub_replay(sb_hub *h, const char *ch, size_t chlen, uint64_t epoch,
                   uint64_t after, sb_msg_fn fn, void *ud);
 
+/* Per-channel history (added for SSE recovery): channels created from now
+ * on whose name matches `pattern` keep `count` messages for `ttl` seconds
+ * (0 = forever) instead of the config's history/history_ttl.  A pattern is
+ * an exact name, "prefix*" or "*"; the longest match wins and an exact name
+ * beats every pattern.  Setting a pattern again replaces its rule.  Returns
+ * SB_OK or SB_ENOMEM. */
+int sb_hub_set_history(sb_hub *h, const char *pattern, size_t len,
+                       size_t count, double ttl);
+
 /* Channel name rules: 1..SB_CHANNEL_MAX bytes of [A-Za-z0-9_.:@/-].
  * Member ids: 1..SB_MEMBER_MAX bytes, no control characters (< 0x20, 0x7f).
  * Return 1 if valid. */

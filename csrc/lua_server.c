@@ -445,6 +445,25 @@ static int sb_lua_wsconn_alive(lua_State *L)
     return 1;
 }
 
+/* core.hub_set_history(hub, pattern, count, ttl): a per-pattern history
+ * rule (see sb_hub_set_history); lives here, next to the server options
+ * that use it, to keep lua_hub.c untouched. */
+static int sb_lua_hub_set_history(lua_State *L)
+{
+    sb_hub *hub = sb_lua_checkhub(L, 1);
+    size_t n;
+    const char *pattern = luaL_checklstring(L, 2, &n);
+    lua_Number count = luaL_checknumber(L, 3);
+    lua_Number ttl = luaL_optnumber(L, 4, 0);
+
+    luaL_argcheck(L, n > 0, 2, "pattern must not be empty");
+    luaL_argcheck(L, count >= 0 && count <= 1e6, 3, "count must be 0..1000000");
+    luaL_argcheck(L, ttl >= 0, 4, "ttl must be >= 0");
+    if (sb_hub_set_history(hub, pattern, n, (size_t)count, (double)ttl))
+        return luaL_error(L, "out of memory");
+    return 0;
+}
+
 void sb_lua_server_open(lua_State *L)
 {
     static const luaL_Reg server_meta[] = { { "__gc", sb_lua_server_gc }, { NULL, NULL } };
@@ -462,4 +481,6 @@ void sb_lua_server_open(lua_State *L)
     sb_lua_newclass(L, SB_WSCONN_MT, conn_meta, conn_methods);
     lua_pushcfunction(L, sb_lua_listen);
     lua_setfield(L, -2, "listen");
+    lua_pushcfunction(L, sb_lua_hub_set_history);
+    lua_setfield(L, -2, "hub_set_history");
 }

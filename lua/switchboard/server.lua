@@ -158,6 +158,10 @@ function Server:on(event, fn)
 end
 
 function Server:close()
+    if self._sweep then
+        self._sweep:cancel()
+        self._sweep = nil
+    end
     if self._srv then
         self._srv:close()
     end
@@ -248,8 +252,42 @@ local function on_close(self, handle, code)
     self._conns[handle] = nil
 end
 
+-- history = n (every channel keeps n messages; history_ttl = s), or
+-- history = { [pattern] = { count = n, ttl = s } | n, ... } where a pattern
+-- is an exact channel name, "prefix*" or "*"; the longest match wins and
+-- channels matching nothing keep no history.  Returns the hub options and
+-- the rules.
+local function history_opts(opts)
+    local h = opts.history
+    if h == nil or type(h) == "number" then
+        if h ~= nil and h < 0 then
+            error("switchboard.listen: history must be >= 0", 4)
+        end
+        return h, opts.history_ttl, nil
+    end
+    if type(h) ~= "table" then
+        error("switchboard.listen: history must be a number or a table of pattern = { count, ttl }", 4)
+    end
+    local rules = {}
+    for pattern, rule in pairs(h) do
+        if type(rule) == "number" then
+            rule = { count = rule }
+        end
+        if type(pattern) ~= "string" or pattern == "" or type(rule) ~= "table"
+            or type(rule.count) ~= "number" or rule.count < 0
+            or (rule.ttl ~= nil and (type(rule.ttl) ~= "number" or rule.ttl < 0)) then
+            error(("switchboard.listen: history[%q] must be { count = n >= 0, ttl = s >= 0 }")
+                :format(tostring(pattern)), 4)
+        end
+        rules[#rules + 1] = { pattern, math.floor(rule.count), rule.ttl or 0 }
+    end
+    return nil, nil, rules
+end
+
 --- sb.listen{ host = "127.0.0.1", port = 8080, static = dir, hub = hub,
--- history = n, max_message = bytes, max_queue = bytes }
+-- history = n | { [pattern] = { count = n, ttl = s } }, history_ttl = s,
+-- sse = { keepalive = s, retry = ms | false, cors = "*" | { origins }, max_body = bytes },
+-- max_message = bytes, max_queue = bytes }
 function M.listen(loop, opts)
     opts = check_opts(opts)
     local self = setmetatable({
@@ -257,7 +295,14 @@ function M.listen(loop, opts)
         _handlers = {}, _conns = {},
         _listeners = { connect = {}, open = {}, close = {}, publish = {} },
     }, Server)
-    self.hub = opts.hub or hubmod.new({ history = opts.history, typing_ttl = opts.typing_ttl })
+    local history, history_ttl, rules = history_opts(opts)
+    self.hub = opts.hub or hubmod.new({ history = history, history_ttl = history_ttl,
+        typing_ttl = opts.typing_ttl })
+    local ttl_sweep = history_ttl and history_ttl > 0
+    for _, r in ipairs(rules or {}) do
+        core.hub_set_history(self.hub.core, r[1], r[2], r[3])
+        ttl_sweep = ttl_sweep or r[3] > 0
+    end
     local hooks = {
         connect = function(handle, req) return on_connect(self, handle, req) end,
         open = function(handle)
@@ -284,6 +329,10 @@ function M.listen(loop, opts)
     end
     self._srv = srv
     self.port = srv:port()
+    if ttl_sweep then
+        -- frees expired history (replay also checks ages on its own)
+        self._sweep = loop:timer(1, 1, function() self.hub:tick() end)
+    end
     return self
 end
 
