@@ -33,7 +33,10 @@ enum {
 };
 
 /* Protocols a message may be encoded for; index into sb_msg.enc. */
-enum { SB_PROTO_NATIVE, SB_PROTO_PHOENIX, SB_PROTO_SSE, SB_PROTO_COUNT };
+/* SB_PROTO_NATIVE_ID: native envelopes with an "id" key, for connections
+ * that opted in to recovery (ws_native_resume.c). */
+enum { SB_PROTO_NATIVE, SB_PROTO_PHOENIX, SB_PROTO_SSE, SB_PROTO_NATIVE_ID,
+       SB_PROTO_COUNT };
 
 typedef struct sb_hub sb_hub;
 typedef struct sb_conn sb_conn;

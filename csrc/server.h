@@ -115,6 +115,8 @@ struct sb_wsconn {
     char close_reason[64];
     int ref;               /* binding's handle for its Lua object */
     int counted;           /* in stats.open[kind] */
+    int recover;           /* native: opted in to message ids (issue 5) */
+    char since[48];        /* native: resume position from ?since= */
 };
 
 sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
