@@ -75,7 +75,9 @@ async function recreated() {
     await waitFor(() => got1.length >= 1, 'first tick');
     const oldId = got1[0].id;
     es1.close();
-    await sleep(200);   // the last subscriber left: the channel is gone
+    // the last subscriber left; the server notices at its next keep-alive
+    // write (0.3 s in the spec) and drops the history-less channel
+    await sleep(1000);
     const es2 = new EventSource(`${base}/sse/fleeting`);
     await opened(es2);  // recreates it (new epoch)
     const es3 = new EventSource(`${base}/sse/fleeting`, {
