@@ -962,9 +962,10 @@ double sb_hub_tick(sb_hub *h)
     for (ch = h->all; ch; ch = nx) {
         nx = ch->anext;
         history_expire(h, ch, now);
-        if (ch->ring_len && ch->hist_ttl > 0) {
+        if (ch->ring_len) {
+            /* channels without a ttl keep their history until evicted */
             due = ch->ring[ch->ring_start].t + ch->hist_ttl - now;
-            if (next < 0 || due < next)
+            if (ch->hist_ttl > 0 && (next < 0 || due < next))
                 next = due;
         } else if (ch->idle && !ch->holds) {
             channel_destroy(ch);
