@@ -24,6 +24,16 @@ static void sb_wsconn_kill_slow(sb_wsconn *c)
 
 size_t sb_server_max_queue(const sb_server *s);
 
+/* Asks for a writeable callback; SSE streams keep rx off between writes
+ * (http_sse.c explains why) and must turn it on for lws to see POLLOUT. */
+static void sb_wsconn_want_write(sb_wsconn *c)
+{
+    if (c->kind == SB_KIND_SSE)
+        sb_sse_want_write(c);
+    else
+        lws_callback_on_writable(c->wsi);
+}
+
 int sb_wsconn_send(sb_wsconn *c, sb_frame *f)
 {
     if (!f || c->closed || c->close_code || !c->wsi)
@@ -35,7 +45,7 @@ int sb_wsconn_send(sb_wsconn *c, sb_frame *f)
     if (sb_fqueue_push(&c->q, f))
         return -1;
     sb_server_stats_of(c->srv)->delivered++;
-    lws_callback_on_writable(c->wsi);
+    sb_wsconn_want_write(c);
     return 0;
 }
 
@@ -67,7 +77,7 @@ void sb_wsconn_close(sb_wsconn *c, int code, const char *reason)
     memcpy(c->close_reason, reason ? reason : "", n);
     c->close_reason[n] = '\0';
     if (c->wsi)
-        lws_callback_on_writable(c->wsi);
+        sb_wsconn_want_write(c);
 }
 
 int sb_wsconn_flush(sb_wsconn *c)

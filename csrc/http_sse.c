@@ -9,13 +9,22 @@
  * m->enc[SB_PROTO_SSE] and shared by every stream of the channel.
  *
  * The vhost runs with timeout_secs; a stream cancels its pending timeout
- * once the headers are out, and its keep-alive comments (an lws wsi timer)
- * detect dead peers through failed writes. */
+ * once the headers are out.
+ *
+ * Peer close: while a response is in progress lws 4.1.6 keeps the wsi in
+ * LRS_DOING_TRANSACTION, where it never reads, so a closed peer leaves the
+ * socket readable and lws spinning on POLLIN.  A stream therefore keeps its
+ * rx off (lws_rx_flow_control) except while it has something to write (lws
+ * skips POLLOUT of a flow-controlled h1 wsi), and its wsi timer checks
+ * about every second whether the peer has gone (recv with MSG_PEEK sees the
+ * EOF), besides sending the keep-alive comment when it is due. */
 #include "http_sse.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "json.h"
 #include "proto_sse.h"
@@ -30,6 +39,7 @@ typedef struct sb_sse_state {
     char last_id[SB_SSE_ID_MAX + 1];
     size_t last_len;
     int has_last;
+    lws_usec_t next_keepalive;   /* when the next ":" comment is due */
 } sb_sse_state;
 
 /* A POST being received (lws per-request user data, zeroed by lws). */
@@ -375,6 +385,24 @@ static lws_usec_t sb_sse_keepalive_us(sb_server *s)
     return (lws_usec_t)((k > 0 ? k : 15) * 1e6);
 }
 
+/* How often the stream's timer runs: the peer-close check needs about a
+ * second at most, the keep-alive may want less. */
+static lws_usec_t sb_sse_tick_us(sb_server *s)
+{
+    lws_usec_t k = sb_sse_keepalive_us(s);
+
+    return k < LWS_US_PER_SEC ? k : LWS_US_PER_SEC;
+}
+
+/* 1 when the peer has closed (or reset) its side of the stream. */
+static int sb_sse_peer_gone(struct lws *wsi)
+{
+    char b;
+    ssize_t n = recv(lws_get_socket_fd(wsi), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 /* GET /sse/<channel>: accept (connect hook), headers, retry:, resume or
  * recovery-failed, join, then live. */
 static int sb_sse_stream(sb_server *s, struct lws *wsi, const char *path,
@@ -396,6 +424,7 @@ static int sb_sse_stream(sb_server *s, struct lws *wsi, const char *path,
     if (sb_sse_write_headers(s, wsi))
         return -1;
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    lws_rx_flow_control(wsi, 0);   /* see "Peer close" above */
     if (retry >= 0) {
         sb_buf_init(&b, 0);
         sb_sse_queue(c, sb_chunk_from(&b, sb_sse_retry(&b, (uint64_t)(retry ? retry : 2000))));
@@ -404,9 +433,16 @@ static int sb_sse_stream(sb_server *s, struct lws *wsi, const char *path,
         return -1;
     if (sb_server_hooks_of(s)->open)
         sb_server_hooks_of(s)->open(sb_server_hooks_of(s)->ud, c);
-    lws_set_timer_usecs(wsi, sb_sse_keepalive_us(s));
-    lws_callback_on_writable(wsi);
+    ((sb_sse_state *)c->proto)->next_keepalive = lws_now_usecs() + sb_sse_keepalive_us(s);
+    lws_set_timer_usecs(wsi, sb_sse_tick_us(s));
+    sb_sse_want_write(c);
     return 0;
+}
+
+void sb_sse_want_write(sb_wsconn *c)
+{
+    lws_rx_flow_control(c->wsi, 1);
+    lws_callback_on_writable(c->wsi);
 }
 
 /* One chunk per writeable callback, as lws wants for HTTP bodies. */
@@ -425,8 +461,10 @@ int sb_sse_writeable(sb_wsconn *c)
             return 0;
         }
     }
-    if (!c->close_code)
+    if (!c->close_code) {
+        lws_rx_flow_control(c->wsi, 0);   /* idle again: no POLLIN spin */
         return 0;
+    }
     /* the app closed the stream: end the chunked body properly */
     memcpy(fin + LWS_PRE, end_chunk, sizeof end_chunk - 1);
     lws_write(c->wsi, fin + LWS_PRE, sizeof end_chunk - 1, LWS_WRITE_HTTP_FINAL);
@@ -435,11 +473,18 @@ int sb_sse_writeable(sb_wsconn *c)
 
 int sb_sse_timer(sb_wsconn *c)
 {
+    sb_sse_state *st = c->proto;
+    lws_usec_t now = lws_now_usecs();
     sb_buf b;
 
-    sb_buf_init(&b, 0);
-    sb_sse_queue(c, sb_chunk_from(&b, sb_sse_keepalive(&b)));
-    lws_set_timer_usecs(c->wsi, sb_sse_keepalive_us(c->srv));
+    if (sb_sse_peer_gone(c->wsi))
+        return -1;
+    if (now >= st->next_keepalive) {
+        sb_buf_init(&b, 0);
+        sb_sse_queue(c, sb_chunk_from(&b, sb_sse_keepalive(&b)));
+        st->next_keepalive = now + sb_sse_keepalive_us(c->srv);
+    }
+    lws_set_timer_usecs(c->wsi, sb_sse_tick_us(c->srv));
     return 0;
 }
 

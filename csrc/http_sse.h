@@ -18,6 +18,8 @@ int sb_sse_http(sb_server *s, struct lws *wsi, const char *path);
 /* LWS_CALLBACK_HTTP for /metrics. */
 int sb_metrics_http(sb_server *s, struct lws *wsi);
 
+/* Requests a writeable callback for a stream (rx is off between writes). */
+void sb_sse_want_write(sb_wsconn *c);
 /* A stream's writeable callback and keep-alive timer. */
 int sb_sse_writeable(sb_wsconn *c);
 int sb_sse_timer(sb_wsconn *c);
