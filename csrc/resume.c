@@ -64,6 +64,13 @@ int sb_resume(sb_wsconn *c, const char *id, size_t idlen,
 void sb_resume_fail_json(sb_buf *b, const sb_resume_fail *f, const char *id,
                          size_t idlen)
 {
+    size_t i;
+
+    /* the id comes from the client: echo it only when it is plain ASCII,
+     * so the JSON stays valid UTF-8 whatever was sent */
+    for (i = 0; i < idlen; i++)
+        if ((unsigned char)id[i] < 0x20 || (unsigned char)id[i] > 0x7e)
+            idlen = 0;
     sb_buf_adds(b, "{\"reason\":");
     sb_buf_add_json_string(b, f->reason, strlen(f->reason));
     sb_buf_adds(b, ",\"lastEventId\":");

@@ -175,8 +175,8 @@ describe("SSE transport", function()
         local c = http.open(port, "GET", "/sse/metered", {})
         assert.is_true(c:wait(function(x) return x.status ~= nil end))
         assert.is_true(http.wait(function() return server.hub:connection_count("metered") == 1 end))
-        -- streams closed by earlier tests are noticed at their next
-        -- keep-alive write (0.2 s here)
+        -- streams closed by earlier tests are noticed by their timer
+        -- (every 0.2 s here, at most a second by default)
         assert.is_true(http.wait(function() return #server.hub:channels() == 1 end))
         local r = http.request(port, "GET", "/metrics")
         assert.are.equal(200, r.status)

@@ -71,7 +71,11 @@ local function query_of(opts)
 end
 
 --- sb.connect(url, { alias, announce, echo, list, reconnect = true,
---   backoff = { initial, max, factor, jitter }, origin, insecure, query })
+--   backoff = { initial, max, factor, jitter }, origin, insecure, query,
+--   recover })
+-- recover = true: messages carry an `id`; a reconnect asks for what was
+-- missed (since=<last id>) and gets it in order, or a "recovery-failed"
+-- event whose message says why ({ reason, lastEventId, epoch, offset }).
 function M.connect(loop, url, opts)
     if type(url) ~= "string" then
         error("switchboard.connect: url must be a string", 3)

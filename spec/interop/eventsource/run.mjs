@@ -75,8 +75,8 @@ async function recreated() {
     await waitFor(() => got1.length >= 1, 'first tick');
     const oldId = got1[0].id;
     es1.close();
-    // the last subscriber left; the server notices at its next keep-alive
-    // write (0.3 s in the spec) and drops the history-less channel
+    // the last subscriber left; the stream's timer notices (every 0.3 s in
+    // the spec) and the history-less channel goes
     await sleep(1000);
     const es2 = new EventSource(`${base}/sse/fleeting`);
     await opened(es2);  // recreates it (new epoch)
