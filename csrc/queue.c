@@ -66,6 +66,27 @@ void sb_fqueue_free(sb_fqueue *q)
  * writeable callback of a server or client connection.  Returns -1 when
  * lws should close the connection (write failed, or a requested close once
  * the queue is flushed). */
+/* lws 4.1 loses the close frame whenever the close starts outside a
+ * receive callback (returning -1 from a writeable callback marks the
+ * socket unusable; an async kill skips the close handshake), and its
+ * LWS_WRITE_CLOSE is private.  Its value has been 4 in every lws release,
+ * so write the close frame ourselves, then hang up on the next turn. */
+#define SB_LWS_WRITE_CLOSE 4
+
+static void sb_queue_send_close(struct lws *wsi, int code, const char *reason)
+{
+    unsigned char frame[LWS_PRE + 2 + 123];
+    size_t n = strlen(reason);
+
+    if (n > 123)
+        n = 123;
+    frame[LWS_PRE] = (unsigned char)(code >> 8);
+    frame[LWS_PRE + 1] = (unsigned char)(code & 0xff);
+    memcpy(frame + LWS_PRE + 2, reason, n);
+    lws_write(wsi, frame + LWS_PRE, n + 2, (enum lws_write_protocol)SB_LWS_WRITE_CLOSE);
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 int sb_queue_flush(struct lws *wsi, sb_fqueue *q, int close_code,
                    const char *close_reason)
 {
@@ -86,9 +107,8 @@ int sb_queue_flush(struct lws *wsi, sb_fqueue *q, int close_code,
         return 0;
     }
     if (close_code) {
-        lws_close_reason(wsi, close_code, (unsigned char *)close_reason,
-                         strlen(close_reason));
-        return -1;
+        sb_queue_send_close(wsi, close_code, close_reason);
+        return 1;
     }
     return 0;
 }

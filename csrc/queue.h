@@ -24,8 +24,9 @@ void sb_fqueue_pop(sb_fqueue *q);
 void sb_fqueue_clear(sb_fqueue *q);
 void sb_fqueue_free(sb_fqueue *q);
 /* Writes queued frames while the socket takes them (from a writeable
- * callback).  Returns -1 when lws should close the connection: a write
- * failed, or close_code is set and the queue is now empty. */
+ * callback).  Returns -1 when a write failed (lws should drop the
+ * connection); when close_code is set and the queue is now empty, sends
+ * the close frame, has lws hang up, and returns 1 (call no more). */
 int sb_queue_flush(struct lws *wsi, sb_fqueue *q, int close_code,
                    const char *close_reason);
 
