@@ -934,3 +934,22 @@ int sb_hub_replay(sb_hub *h, const char *ch, size_t chlen, uint64_t epoch,
     free(list);
     return (int)n;
 }
+
+void sb_hub_get_stats(sb_hub *h, sb_hub_stats *st)
+{
+    sb_channel *ch;
+    sb_member *m;
+    sb_sub *s;
+
+    memset(st, 0, sizeof *st);
+    for (ch = h->all; ch; ch = ch->anext) {
+        st->channels++;
+        st->idle_channels += ch->idle != 0;
+        st->members += ch->members.count;
+        st->kept_messages += ch->ring_len;
+        for (s = ch->subs; s; s = s->cnext)
+            st->subscriptions++;
+    }
+    for (m = h->typing_head; m; m = m->tnext)
+        st->typing++;
+}

@@ -198,6 +198,19 @@ typedef void (*sb_msg_fn)(sb_msg *m, void *ud);
 int sb_hub_replay(sb_hub *h, const char *ch, size_t chlen, uint64_t epoch,
                   uint64_t after, sb_msg_fn fn, void *ud);
 
+/* Totals for metrics and leak checks, counted by walking the hub
+ * (O(channels + subscriptions)).  subscriptions includes dead nodes still
+ * parked for a running publish. */
+typedef struct sb_hub_stats {
+    size_t channels;        /* every channel, idle ones included */
+    size_t idle_channels;   /* kept only for their history */
+    size_t subscriptions;
+    size_t members;         /* (channel, member) pairs present */
+    size_t typing;
+    size_t kept_messages;   /* history entries */
+} sb_hub_stats;
+void sb_hub_get_stats(sb_hub *h, sb_hub_stats *st);
+
 /* Channel name rules: 1..SB_CHANNEL_MAX bytes of [A-Za-z0-9_.:@/-].
  * Member ids: 1..SB_MEMBER_MAX bytes, no control characters (< 0x20, 0x7f).
  * Return 1 if valid. */

@@ -333,6 +333,41 @@ describe("hub re-entrancy", function()
     end)
 end)
 
+describe("hub deliver errors", function()
+    it("reports a raising deliver hook and still reaches the others", function()
+        local hub = sb.hub()
+        local reported = {}
+        local reg = debug.getregistry()
+        local saved = reg["switchboard.onerror"]
+        reg["switchboard.onerror"] = function(where, err) reported[#reported + 1] = where .. ": " .. err end
+        local bad = hub:attach(function() error("deliver failed") end)
+        local good, inbox = recorder(hub)
+        hub:join("room", "bad", bad)
+        hub:join("room", "good", good)
+        local n = hub:publish("room", "x", "hi")
+        reg["switchboard.onerror"] = saved
+        assert.equal(2, n)
+        assert.equal(1, #inbox)
+        assert.equal(1, #reported)
+        assert.matches("hub deliver: .*deliver failed", reported[1])
+    end)
+end)
+
+describe("hub stats", function()
+    it("counts idle channels, kept messages, typing and dead-free subscriptions", function()
+        local hub = sb.hub { history = 2 }
+        local a = recorder(hub)
+        hub:join("room", "alice", a)
+        hub:set_typing("room", "alice", true)
+        for i = 1, 3 do hub:publish("room", "n", i) end
+        assert.same({ channels = 1, idle_channels = 0, subscriptions = 1, members = 1,
+            typing = 1, kept_messages = 2 }, hub:stats())
+        a:close()
+        assert.same({ channels = 1, idle_channels = 1, subscriptions = 0, members = 0,
+            typing = 0, kept_messages = 2 }, hub:stats())
+    end)
+end)
+
 describe("hub typing", function()
     local now
     local function clock() return now end
@@ -586,6 +621,8 @@ describe("hub memory", function()
         collectgarbage()
         collectgarbage()
         assert.same({}, hub:channels())
+        assert.same({ channels = 0, idle_channels = 0, subscriptions = 0, members = 0,
+            typing = 0, kept_messages = 0 }, hub:stats())
         assert.is_true(collectgarbage("count") - before < 64, "Lua heap grew")
     end)
 

@@ -319,6 +319,13 @@ function Hub:replay(channel, epoch, after, fn)
     end)
 end
 
+--- Totals of the C hub: { channels =, idle_channels =, subscriptions =,
+-- members =, typing =, kept_messages = } (idle channels are kept only for
+-- their history).
+function Hub:stats()
+    return self.core:stats()
+end
+
 function Hub:__tostring()
     return "switchboard.Hub (" .. tostring(self.core) .. ")"
 end
