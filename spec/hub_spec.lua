@@ -254,6 +254,8 @@ describe("hub publish", function()
         local hub = sb.hub()
         assert.has_error(function() hub:publish(42, "x", 1) end, "hub:publish: channel must be a string, got number")
         assert.has_error(function() hub:publish("room", "x", 1, { nope = 1 }) end)
+        assert.has_error(function() hub:publish("room", "x", 1, { from = 7 }) end,
+            "hub:publish: option from must be a string, got number")
         assert.has_error(function() hub:publish("room", "x", function() end) end)
         assert.has_error(function() hub:join("room", "alice", nil) end)
         assert.has_error(function() hub:join("room", {}, hub:attach(function() end)) end)

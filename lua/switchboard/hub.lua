@@ -196,6 +196,11 @@ function Hub:publish(channel, event, payload, opts)
     if except_member ~= nil then
         except_member = member_arg("publish", except_member)
     end
+    for _, k in ipairs { "from", "alias" } do
+        if opts[k] ~= nil and type(opts[k]) ~= "string" then
+            error(("hub:publish: option %s must be a string, got %s"):format(k, type(opts[k])), 2)
+        end
+    end
     if not core.hub_valid_channel(channel) then
         return bad_channel(channel)
     end
