@@ -271,7 +271,12 @@ function Hub:channels()
     return list
 end
 
---- Adds a listener; returns the hub.
+--- Adds a listener; returns the hub.  Listeners run after the state
+-- changed and may call the hub.  Order: a join fires session:join then
+-- presence:join (when the member became present); a leave fires typing
+-- (false, when a typing member became absent), presence:leave (when it
+-- became absent), then session:leave.  Arguments: channel, member_id, conn;
+-- for typing: channel, member_id, typing.
 function Hub:on(name, fn)
     check_type("on", "event name", name, "string")
     if not EVENTS[name] then
