@@ -196,6 +196,11 @@ function Hub:publish(channel, event, payload, opts)
     if except_member ~= nil then
         except_member = member_arg("publish", except_member)
     end
+    for _, k in ipairs { "from", "alias" } do
+        if opts[k] ~= nil and type(opts[k]) ~= "string" then
+            error(("hub:publish: option %s must be a string, got %s"):format(k, type(opts[k])), 2)
+        end
+    end
     if not core.hub_valid_channel(channel) then
         return bad_channel(channel)
     end
@@ -266,7 +271,12 @@ function Hub:channels()
     return list
 end
 
---- Adds a listener; returns the hub.
+--- Adds a listener; returns the hub.  Listeners run after the state
+-- changed and may call the hub.  Order: a join fires session:join then
+-- presence:join (when the member became present); a leave fires typing
+-- (false, when a typing member became absent), presence:leave (when it
+-- became absent), then session:leave.  Arguments: channel, member_id, conn;
+-- for typing: channel, member_id, typing.
 function Hub:on(name, fn)
     check_type("on", "event name", name, "string")
     if not EVENTS[name] then
@@ -317,6 +327,13 @@ function Hub:replay(channel, epoch, after, fn)
     return self.core:replay(channel, epoch, after, function(ch, event, json, info)
         fn(ch, event, decode(json, info), info)
     end)
+end
+
+--- Totals of the C hub: { channels =, idle_channels =, subscriptions =,
+-- members =, typing =, kept_messages = } (idle channels are kept only for
+-- their history).
+function Hub:stats()
+    return self.core:stats()
 end
 
 function Hub:__tostring()
