@@ -209,6 +209,13 @@ static void test_decode_binary(check_ctx *t)
                                    &m, &e), SB_CODEC_EKIND);
     CHECK_INT(sb_phx_decode_binary((const unsigned char *)"\x02\0\0", 3, &m,
                                    &e), SB_CODEC_ETRUNC);
+    CHECK_INT(sb_phx_decode_binary((const unsigned char *)
+                                   "\x00\x00\x00\x01\x01" "\xff" "e", 7,
+                                   &m, &e), SB_CODEC_EFIELD);
+    CHECK_INT(e.pos, 5);
+    CHECK_INT(sb_phx_decode_binary((const unsigned char *)
+                                   "\x00\x01\x00\x01\x01" "\xc3" "te", 8,
+                                   &m, &e), SB_CODEC_EFIELD);
     memset(big, 'x', sizeof big);
     big[0] = 0;
     big[1] = 255;
