@@ -3,7 +3,7 @@
 -- the conveniences: argument checks, JSON encoding of payloads (once per
 -- publish), sorted lists and several listeners per event.
 local core = require "switchboard.core"
-local cjson = require("cjson").new()
+local json = require "switchboard.json"
 
 local M = {}
 
@@ -60,15 +60,15 @@ local function bad_member(member)
 end
 
 -- JSON text to a Lua value; "null" becomes nil, undecodable text stays text.
-local function decode(json, info)
+local function decode(text, info)
     if info and info.binary then
-        return json
+        return text
     end
-    local ok, value = pcall(cjson.decode, json)
-    if not ok then
-        return json
+    local value = json.decode(text)
+    if value == nil then
+        return text
     end
-    if value == cjson.null then
+    if value == json.null then
         return nil
     end
     return value
@@ -132,8 +132,8 @@ end
 --- A fake connection: fn(channel, event, payload, info) gets each message.
 function Hub:attach(fn)
     check_type("attach", "callback", fn, "function")
-    return self.core:attach(function(channel, event, json, info)
-        fn(channel, event, decode(json, info), info)
+    return self.core:attach(function(channel, event, text, info)
+        fn(channel, event, decode(text, info), info)
     end)
 end
 
@@ -204,11 +204,11 @@ function Hub:publish(channel, event, payload, opts)
     if not core.hub_valid_channel(channel) then
         return bad_channel(channel)
     end
-    local ok, json = pcall(cjson.encode, payload)
+    local ok, text = pcall(json.encode, payload)
     if not ok then
-        error("hub:publish: payload cannot be encoded as JSON: " .. tostring(json), 2)
+        error("hub:publish: payload cannot be encoded as JSON: " .. tostring(text), 2)
     end
-    return self.core:publish(channel, event, json, opts.except, except_member,
+    return self.core:publish(channel, event, text, opts.except, except_member,
         opts.from, opts.alias, false)
 end
 
@@ -324,8 +324,8 @@ function Hub:replay(channel, epoch, after, fn)
     check_type("replay", "epoch", epoch, "number")
     check_type("replay", "offset", after, "number")
     check_type("replay", "callback", fn, "function")
-    return self.core:replay(channel, epoch, after, function(ch, event, json, info)
-        fn(ch, event, decode(json, info), info)
+    return self.core:replay(channel, epoch, after, function(ch, event, text, info)
+        fn(ch, event, decode(text, info), info)
     end)
 end
 
