@@ -170,6 +170,20 @@ describe("native protocol", function()
         a:close() b:close()
     end)
 
+    it("delivers back-to-back frames of every length encoding intact and in order", function()
+        local a = raw(url("/c/sizes"))
+        a:wait_frames(1)
+        local sizes = { 5, 125, 126, 300, 65535, 70000, 3, 1 }
+        for i, n in ipairs(sizes) do
+            server.hub:publish("sizes", "message", string.rep(string.char(96 + i), n))
+        end
+        a:wait_frames(1 + #sizes)
+        for i, n in ipairs(sizes) do
+            assert.same(string.rep(string.char(96 + i), n), a.frames[i + 1].message)
+        end
+        a:close()
+    end)
+
     it("closes a connection that sends an oversize message with 1009; others go on", function()
         server:close()
         server = assert(sb.listen{ port = 0, max_message = 1024 })
