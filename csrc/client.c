@@ -15,6 +15,7 @@ struct sb_client {
     int done;           /* close hook delivered */
     int owned;          /* the owner has not called sb_client_free yet */
     int close_code;     /* requested close, sent after the queue */
+    int close_sent;
     int peer_code;      /* close code the server sent */
     char close_reason[64];
     char peer_reason[124];
@@ -63,6 +64,7 @@ static int sb_client_cb(struct lws *wsi, enum lws_callback_reasons reason,
                         void *user, void *in, size_t len)
 {
     sb_client *cl = lws_get_opaque_user_data(wsi);
+    int n;
 
     switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
@@ -77,7 +79,11 @@ static int sb_client_cb(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_CLIENT_RECEIVE:
         return cl ? sb_client_receive(cl, in, len) : -1;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return cl ? sb_queue_flush(wsi, &cl->q, cl->close_code, cl->close_reason) : -1;
+        if (!cl || cl->close_sent)
+            return cl ? 0 : -1;
+        n = sb_queue_flush(wsi, &cl->q, 0, cl->close_code, cl->close_reason);
+        cl->close_sent = n > 0;
+        return n < 0 ? -1 : 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (cl && len >= 2) {
             const unsigned char *p = in;
@@ -102,7 +108,9 @@ static int sb_client_cb(struct lws *wsi, enum lws_callback_reasons reason,
         if (cl) {
             lws_set_opaque_user_data(wsi, NULL);
             cl->wsi = NULL;
-            sb_client_finish(cl, 1006, "");
+            /* lws does not always say CLIENT_CLOSED first; the close
+             * frame's code, if one came, is still the truth */
+            sb_client_finish(cl, cl->peer_code ? cl->peer_code : 1006, cl->peer_reason);
             if (!cl->owned)
                 sb_client_release(cl);
         }

@@ -82,7 +82,14 @@ void sb_wsconn_close(sb_wsconn *c, int code, const char *reason)
 
 int sb_wsconn_flush(sb_wsconn *c)
 {
-    return sb_queue_flush(c->wsi, &c->q, c->close_code, c->close_reason);
+    int rc;
+
+    if (c->close_sent)
+        return 0;
+    rc = sb_queue_flush(c->wsi, &c->q, 1, c->close_code, c->close_reason);
+    if (rc > 0)
+        c->close_sent = 1;
+    return rc < 0 ? -1 : 0;
 }
 
 static int sb_dup_into(char **dst, const char *s, size_t n)

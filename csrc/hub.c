@@ -635,13 +635,40 @@ static void sub_kill(sb_sub *s)
         graveyard_free(ch);
 }
 
+/* Subscribes c to an existing or just created channel: finds or adds the
+ * member, then the subscription.  Returns the member, or NULL on OOM after
+ * undoing its own additions (*fresh says whether the member is new). */
+static sb_member *join_alloc(sb_channel *chan, const char *member,
+                             size_t mlen, sb_conn *c, int *fresh)
+{
+    sb_member *m = member_get(chan, member, mlen);
+
+    *fresh = m == NULL;
+    if (!m && !(m = member_new(chan, member, mlen)))
+        return NULL;
+    if (!sub_new(chan, m, c)) {
+        if (*fresh)
+            free(sb_map_del(&chan->members, member, mlen));
+        return NULL;
+    }
+    return m;
+}
+
+/* 0 if c is joined to chan as this member already, else SB_EJOINED. */
+static int join_again(const sb_sub *s, const char *member, size_t mlen)
+{
+    if (s->member->len == mlen && memcmp(s->member->id, member, mlen) == 0)
+        return 0;
+    return SB_EJOINED;
+}
+
 int sb_hub_join(sb_hub *h, const char *ch, size_t chlen,
                 const char *member, size_t mlen, sb_conn *c)
 {
     sb_channel *chan;
     sb_member *m;
     sb_sub *s;
-    int created = 0, fresh = 0;
+    int created = 0, fresh;
 
     if (!sb_hub_valid_channel(ch, chlen))
         return SB_ECHANNEL;
@@ -649,10 +676,7 @@ int sb_hub_join(sb_hub *h, const char *ch, size_t chlen,
         return SB_EMEMBER;
     chan = channel_get(h, ch, chlen);
     if (chan && (s = sub_get(chan, c)) != NULL)
-        return s->member->len == mlen &&
-                       memcmp(s->member->id, member, mlen) == 0
-                   ? 0
-                   : SB_EJOINED;
+        return join_again(s, member, mlen);
     if (c->nsubs >= h->cfg.max_channels)
         return SB_ELIMIT;
     if (!chan) {
@@ -660,14 +684,7 @@ int sb_hub_join(sb_hub *h, const char *ch, size_t chlen,
             return SB_ENOMEM;
         created = 1;
     }
-    m = member_get(chan, member, mlen);
-    if (!m) {
-        m = member_new(chan, member, mlen);
-        fresh = 1;
-    }
-    if (!m || !sub_new(chan, m, c)) {
-        if (m && fresh)
-            free(sb_map_del(&chan->members, member, mlen));
+    if (!(m = join_alloc(chan, member, mlen, c, &fresh))) {
         if (created)
             channel_destroy(chan);
         return SB_ENOMEM;
@@ -1014,4 +1031,23 @@ int sb_hub_replay(sb_hub *h, const char *ch, size_t chlen, uint64_t epoch,
     }
     free(list);
     return (int)n;
+}
+
+void sb_hub_get_stats(sb_hub *h, sb_hub_stats *st)
+{
+    sb_channel *ch;
+    sb_member *m;
+    sb_sub *s;
+
+    memset(st, 0, sizeof *st);
+    for (ch = h->all; ch; ch = ch->anext) {
+        st->channels++;
+        st->idle_channels += ch->idle != 0;
+        st->members += ch->members.count;
+        st->kept_messages += ch->ring_len;
+        for (s = ch->subs; s; s = s->cnext)
+            st->subscriptions++;
+    }
+    for (m = h->typing_head; m; m = m->tnext)
+        st->typing++;
 }

@@ -108,7 +108,11 @@ typedef struct sb_hub_event {
 } sb_hub_event;
 
 /* Events fire after the hub state is updated, so the hook sees the new
- * state and may call back into the hub. */
+ * state and may call back into the hub.  Order: a join fires SESSION_JOIN
+ * then PRESENCE_JOIN (if the member became present); a leave is its mirror
+ * image: TYPING with typing = 0 (if the member became absent while typing),
+ * PRESENCE_LEAVE (if it became absent), then SESSION_LEAVE.  A disconnect
+ * is a leave per channel.  The hook must not call sb_hub_free. */
 typedef void (*sb_event_fn)(sb_hub *h, const sb_hub_event *ev, void *ud);
 
 typedef struct sb_hub_config {
@@ -142,7 +146,8 @@ void sb_hub_disconnect(sb_hub *h, sb_conn *c);
  * and hands it to every joined connection except `except` and connections
  * of member `except_member`.  Returns the number of receivers (>= 0) or an
  * SB_E* code.  Publishing to a channel nobody joined still stamps and keeps
- * history when history is on. */
+ * history when history is on.  Publish a message once: its stamps are
+ * overwritten by a second publish. */
 int sb_hub_publish(sb_hub *h, sb_msg *m, const sb_conn *except,
                    const char *except_member, size_t emlen);
 
@@ -165,9 +170,11 @@ void sb_hub_each_connection(sb_hub *h, const char *ch, size_t chlen,
                             sb_conn_fn fn, void *ud);
 void sb_hub_each_typing(sb_hub *h, const char *ch, size_t chlen,
                         sb_member_fn fn, void *ud);
-/* Channels with at least one connection. */
+/* The each_* functions visit in no particular order; fn must not change
+ * the hub (collect, then act).  Channels with at least one connection. */
 void sb_hub_each_channel(sb_hub *h, sb_channel_fn fn, void *ud);
-/* Channels connection c is joined to, with the member id it used. */
+/* Channels connection c is joined to (the member id it used there comes
+ * from sb_hub_member_of: sb_channel_fn has no member parameter). */
 void sb_hub_each_channel_of(sb_hub *h, const sb_conn *c,
                             sb_channel_fn fn, void *ud);
 
@@ -193,6 +200,19 @@ typedef void (*sb_msg_fn)(sb_msg *m, void *ud);
  * when the epoch differs or messages after `after` are gone. */
 int sb_hub_replay(sb_hub *h, const char *ch, size_t chlen, uint64_t epoch,
                   uint64_t after, sb_msg_fn fn, void *ud);
+
+/* Totals for metrics and leak checks, counted by walking the hub
+ * (O(channels + subscriptions)).  subscriptions includes dead nodes still
+ * parked for a running publish. */
+typedef struct sb_hub_stats {
+    size_t channels;        /* every channel, idle ones included */
+    size_t idle_channels;   /* kept only for their history */
+    size_t subscriptions;
+    size_t members;         /* (channel, member) pairs present */
+    size_t typing;
+    size_t kept_messages;   /* history entries */
+} sb_hub_stats;
+void sb_hub_get_stats(sb_hub *h, sb_hub_stats *st);
 
 /* Per-channel history (added for SSE recovery): channels created from now
  * on whose name matches `pattern` keep `count` messages for `ttl` seconds

@@ -34,13 +34,13 @@ static void sb_loop_log(int level, const char *line)
     fprintf(stderr, "switchboard(lws): %s", line);
 }
 
-struct lws_context *sb_loop_lws(sb_loop *l)
+struct lws_context *sb_loop_new_lws(sb_loop *l)
 {
     struct lws_context_creation_info info;
     void *loops[1];
 
-    if (l->lws || l->closing)
-        return l->lws;
+    if (l->closing)
+        return NULL;
     memset(&info, 0, sizeof info);
     loops[0] = &l->uv;
     info.foreign_loops = loops;
@@ -54,7 +54,13 @@ struct lws_context *sb_loop_lws(sb_loop *l)
     info.count_threads = 1;
     info.timeout_secs = 10;
     lws_set_log_level(LLL_ERR | LLL_WARN, sb_loop_log);
-    l->lws = lws_create_context(&info);
+    return lws_create_context(&info);
+}
+
+struct lws_context *sb_loop_lws(sb_loop *l)
+{
+    if (!l->lws)
+        l->lws = sb_loop_new_lws(l);
     return l->lws;
 }
 
@@ -88,6 +94,11 @@ int sb_loop_step(sb_loop *l, double timeout)
         return uv_run(&l->uv, UV_RUN_NOWAIT);
     if (timeout > 0) {
         uint64_t ms = (uint64_t)(timeout * 1000.0 + 0.999);
+        /* timers count from the loop's cached time, which is stale after
+         * the host ran Lua between steps: without this the wake-up is
+         * already due when uv_run starts, fires before the poll, and the
+         * poll then blocks until some unrelated timer (lws: ~30 s) */
+        uv_update_time(&l->uv);
         uv_ref((uv_handle_t *)&l->step_timer);
         uv_timer_start(&l->step_timer, sb_loop_step_wake, ms, 0);
     }

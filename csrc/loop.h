@@ -23,9 +23,14 @@ typedef struct sb_loop {
 sb_loop *sb_loop_new(void);
 /* Destroys the lws context, lets every handle close, frees the loop. */
 void sb_loop_free(sb_loop *l);
-/* The lws context, created on first use with protocols supplied per vhost.
- * Returns NULL (and logs) when lws refused to start. */
+/* The lws context clients share, created on first use.  Returns NULL
+ * when lws refused to start. */
 struct lws_context *sb_loop_lws(sb_loop *l);
+/* A new lws context on the loop (vhosts added explicitly).  Each server
+ * gets its own: destroying a context is the only way lws 4.1 lets go of a
+ * listening socket at once (a destroyed vhost keeps it bound, and a new
+ * vhost on that port would silently share it). */
+struct lws_context *sb_loop_new_lws(sb_loop *l);
 
 /* One turn: waits at most timeout seconds (0 = poll, < 0 = until an event)
  * for events and runs their callbacks.  Returns nonzero if anything is still

@@ -14,7 +14,10 @@ void sb_lua_client_open(lua_State *L);
 
 /* For other bindings: the hub inside a hub userdata (raises if idx is not
  * one), and the mapping between a connection and the Lua object that
- * represents it, so hub events and hub:join can cross the boundary. */
+ * represents it, so hub events and hub:join can cross the boundary.
+ * The mapping lives in the hub userdata's user value and holds the object
+ * strongly: unbind after sb_hub_disconnect, when the connection is gone.
+ * hub:join/leave/publish accept exactly the objects bound here. */
 sb_hub *sb_lua_checkhub(lua_State *L, int idx);
 void sb_lua_hub_bind_conn(lua_State *L, int hubidx, sb_conn *c, int objidx);
 void sb_lua_hub_unbind_conn(lua_State *L, int hubidx, sb_conn *c);

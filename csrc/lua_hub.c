@@ -824,6 +824,30 @@ static int lhub_replay(lua_State *L)
     return 1;
 }
 
+/* hub:stats() -> { channels=, idle_channels=, subscriptions=, members=,
+ * typing=, kept_messages= } */
+static int lhub_stats(lua_State *L)
+{
+    lhub *lh = check_lhub(L, 1);
+    sb_hub_stats st;
+
+    sb_hub_get_stats(lh->h, &st);
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, (lua_Integer)st.channels);
+    lua_setfield(L, -2, "channels");
+    lua_pushinteger(L, (lua_Integer)st.idle_channels);
+    lua_setfield(L, -2, "idle_channels");
+    lua_pushinteger(L, (lua_Integer)st.subscriptions);
+    lua_setfield(L, -2, "subscriptions");
+    lua_pushinteger(L, (lua_Integer)st.members);
+    lua_setfield(L, -2, "members");
+    lua_pushinteger(L, (lua_Integer)st.typing);
+    lua_setfield(L, -2, "typing");
+    lua_pushinteger(L, (lua_Integer)st.kept_messages);
+    lua_setfield(L, -2, "kept_messages");
+    return 1;
+}
+
 static lconn *check_lconn(lua_State *L, int idx)
 {
     return luaL_checkudata(L, idx, CONN_MT);
@@ -896,6 +920,7 @@ static const luaL_Reg hub_methods[] = {
     {"tick", lhub_tick},
     {"position", lhub_position},
     {"replay", lhub_replay},
+    {"stats", lhub_stats},
     {NULL, NULL}};
 
 static const luaL_Reg conn_meta[] = {

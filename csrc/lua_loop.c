@@ -214,13 +214,108 @@ static int sb_lua_timer_gc(lua_State *L)
     return 0;
 }
 
+/* A signal watcher shares the timer's bookkeeping: a registry ref to the
+ * callback and one to itself while armed.  It does not count as a loop
+ * user, so run() still ends when nothing else is left. */
+typedef struct sb_sig {
+    uv_signal_t h;
+    sb_loop *loop;
+    int fn_ref;
+    int self_ref;
+} sb_sig;
+
+typedef struct sb_lua_sig {
+    sb_sig *s;
+} sb_lua_sig;
+
+#define SB_SIGNAL_MT "switchboard.signal"
+
+static void sb_sig_fire(uv_signal_t *h, int signum)
+{
+    sb_sig *s = h->data;
+    lua_State *L = s->loop->host;
+
+    if (!L || s->loop->closing)
+        return;
+    sb_lua_getref(L, s->fn_ref);
+    lua_pushinteger(L, signum);
+    sb_lua_pcall(L, 1, 0, "signal handler");
+}
+
+static void sb_sig_release(lua_State *L, sb_sig *s)
+{
+    uv_signal_stop(&s->h);
+    sb_lua_unref(L, &s->fn_ref);
+    sb_lua_unref(L, &s->self_ref);
+}
+
+/* loop:signal(signum, fn) -> watcher with :cancel(); fn(signum) runs on
+ * the loop, so it may call anything (stop the loop, close servers). */
+static int sb_lua_loop_signal(lua_State *L)
+{
+    sb_loop *l = sb_lua_checkloop(L, 1);
+    int signum = (int)luaL_checkinteger(L, 2);
+    sb_lua_sig *ud;
+    sb_sig *s;
+
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    ud = lua_newuserdata(L, sizeof *ud);
+    ud->s = NULL;
+    luaL_getmetatable(L, SB_SIGNAL_MT);
+    lua_setmetatable(L, -2);
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return luaL_error(L, "out of memory");
+    uv_signal_init(&l->uv, &s->h);
+    s->h.data = s;
+    s->loop = l;
+    if (uv_signal_start(&s->h, sb_sig_fire, signum)) {
+        uv_close((uv_handle_t *)&s->h, sb_timer_closed);
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot watch signal %d", signum);
+        return 2;
+    }
+    uv_unref((uv_handle_t *)&s->h);
+    lua_pushvalue(L, 3);
+    s->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, -1);
+    s->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    ud->s = s;
+    return 1;
+}
+
+static int sb_lua_sig_cancel(lua_State *L)
+{
+    sb_lua_sig *ud = luaL_checkudata(L, 1, SB_SIGNAL_MT);
+
+    if (ud->s)
+        sb_sig_release(L, ud->s);
+    return 0;
+}
+
+static int sb_lua_sig_gc(lua_State *L)
+{
+    sb_lua_sig *ud = luaL_checkudata(L, 1, SB_SIGNAL_MT);
+
+    if (ud->s) {
+        sb_sig_release(L, ud->s);
+        uv_close((uv_handle_t *)&ud->s->h, sb_timer_closed);
+        ud->s = NULL;
+    }
+    return 0;
+}
+
+/* "switchboard.timer: 0x..." from the metatable's __name. */
 static int sb_lua_tostring_ptr(lua_State *L)
 {
-    lua_pushfstring(L, "%s: %p", luaL_typename(L, 1), lua_touserdata(L, 1));
+    const char *name = "userdata";
+
     if (lua_getmetatable(L, 1)) {
         lua_getfield(L, -1, "__name");
-        lua_pushfstring(L, "%s: %p", lua_tostring(L, -1), lua_touserdata(L, 1));
+        if (lua_isstring(L, -1))
+            name = lua_tostring(L, -1);
     }
+    lua_pushfstring(L, "%s: %p", name, lua_touserdata(L, 1));
     return 1;
 }
 
@@ -233,7 +328,12 @@ void sb_lua_loop_open(lua_State *L)
         { "step", sb_lua_loop_step }, { "run", sb_lua_loop_run },
         { "stop", sb_lua_loop_stop }, { "pollfd", sb_lua_loop_pollfd },
         { "timeout", sb_lua_loop_timeout }, { "timer", sb_lua_loop_timer },
-        { "users", sb_lua_loop_users }, { NULL, NULL } };
+        { "users", sb_lua_loop_users }, { "signal", sb_lua_loop_signal },
+        { NULL, NULL } };
+    static const luaL_Reg sig_meta[] = {
+        { "__gc", sb_lua_sig_gc }, { NULL, NULL } };
+    static const luaL_Reg sig_methods[] = {
+        { "cancel", sb_lua_sig_cancel }, { NULL, NULL } };
     static const luaL_Reg timer_meta[] = {
         { "__gc", sb_lua_timer_gc }, { "__tostring", sb_lua_tostring_ptr },
         { NULL, NULL } };
@@ -243,6 +343,7 @@ void sb_lua_loop_open(lua_State *L)
 
     sb_lua_newclass(L, SB_LOOP_MT, loop_meta, loop_methods);
     sb_lua_newclass(L, SB_TIMER_MT, timer_meta, timer_methods);
+    sb_lua_newclass(L, SB_SIGNAL_MT, sig_meta, sig_methods);
     lua_pushcfunction(L, sb_lua_loop_new);
     lua_setfield(L, -2, "loop_new");
     lua_pushcfunction(L, sb_lua_now_ms);

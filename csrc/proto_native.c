@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "utf8.h"
+
 static int done(const sb_buf *b)
 {
     return b->oom ? SB_CODEC_ENOMEM : SB_CODEC_OK;
@@ -18,7 +20,9 @@ static size_t legacy_end(const char *s, size_t n)
     return 0;
 }
 
-/* Uids are server-made alphanumerics; anything odd is a client bug. */
+/* Uids are server-made alphanumerics; anything odd is a client bug.  The
+ * uid is echoed in the "not found" error event, and invalid UTF-8 in a
+ * text frame would make the browser drop the connection. */
 static int valid_uid(const char *p, size_t n)
 {
     size_t i;
@@ -28,7 +32,7 @@ static int valid_uid(const char *p, size_t n)
     for (i = 0; i < n; i++)
         if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
             return 0;
-    return 1;
+    return sb_utf8_valid(p, n);
 }
 
 /* Splits off a direct-message prefix; *start is where the JSON begins. */

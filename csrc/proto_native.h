@@ -27,9 +27,10 @@ typedef struct sb_native_in {
     sb_span json;    /* the message, validated JSON text, exact bytes */
 } sb_native_in;
 
-/* Decodes one text frame.  Errors: SB_CODEC_EDM (prefix without its end,
- * empty, over-long or control-character uid), SB_CODEC_EJSON (the message
- * is not JSON, e.g. `undefined`; e->pos is an offset into the frame). */
+/* Decodes one text frame.  Errors: SB_CODEC_EDM (prefix without its end;
+ * empty, over-long, control-character or non-UTF-8 uid), SB_CODEC_EJSON
+ * (the message is not JSON, e.g. `undefined`; e->pos is an offset into
+ * the frame).  The transport answers either with an error event. */
 int sb_native_decode(const char *s, size_t n, int max_depth, sb_native_in *m,
                      sb_codec_err *e);
 

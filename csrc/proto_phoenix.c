@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "utf8.h"
+
 static const sb_span null_span = { NULL, 0 };
 
 static void msg_init(sb_phx_msg *m)
@@ -181,6 +183,10 @@ int sb_phx_decode_binary(const unsigned char *s, size_t n, sb_phx_msg *m,
                                  "binary field runs past the frame end");
         dst[i]->p = (const char *)s + off;
         dst[i]->n = len[i];
+        /* these come back in text frames, which must be UTF-8 */
+        if (!sb_utf8_valid(dst[i]->p, len[i]))
+            return sb_codec_fail(e, SB_CODEC_EFIELD, off,
+                                 "binary string field is not UTF-8");
         off += len[i];
     }
     if (m->join_ref.n == 0)

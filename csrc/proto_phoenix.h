@@ -47,7 +47,8 @@ int sb_phx_decode_v2(const char *s, size_t n, int max_depth, sb_phx_msg *m,
 int sb_phx_decode_v1(const char *s, size_t n, int max_depth, sb_phx_msg *m,
                      sb_codec_err *e);
 /* Client binary push: 0|len(jr)|len(ref)|len(topic)|len(event)|...|payload.
- * Errors: SB_CODEC_EKIND (byte 0 not 0), SB_CODEC_ETRUNC. */
+ * Errors: SB_CODEC_EKIND (byte 0 not 0), SB_CODEC_ETRUNC, SB_CODEC_EFIELD
+ * (a string field is not UTF-8). */
 int sb_phx_decode_binary(const unsigned char *s, size_t n, sb_phx_msg *m,
                          sb_codec_err *e);
 void sb_phx_msg_free(sb_phx_msg *m);

@@ -18,6 +18,7 @@ typedef char sb_frame_pre_fits[(SB_FRAME_PRE >= LWS_PRE) ? 1 : -1];
 struct sb_server {
     sb_loop *loop;
     sb_hub *hub;
+    struct lws_context *ctx;   /* this server's own (see sb_loop_new_lws) */
     struct lws_vhost *vh;
     struct lws_protocols protocols[3];
     sb_server_hooks hooks;
@@ -27,6 +28,7 @@ struct sb_server {
     int port;
     int closing;
     int refs;              /* owner + live vhost + each connection */
+    sb_wsconn *conns;      /* accepted connections, for close and stats */
     uint64_t uid_seq;      /* uids are a bijection of this counter */
     uint64_t uid_salt;
     char *cors;            /* copy of cfg.sse.cors */
@@ -177,6 +179,41 @@ static void sb_server_unref(sb_server *s)
     free(s);
 }
 
+static void sb_server_link(sb_server *s, sb_wsconn *c)
+{
+    c->prev = NULL;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+}
+
+static void sb_server_unlink(sb_server *s, sb_wsconn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (s->conns == c)
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* Stops listening: the server's whole lws context goes, which closes the
+ * listening socket now (lws finishes on the loop's next turns). */
+static void sb_server_drop_vhost(sb_server *s)
+{
+    struct lws_context *ctx = s->ctx;
+
+    if (!ctx)
+        return;
+    if (s->vh)
+        s->loop->users--;
+    s->ctx = NULL;
+    s->vh = NULL;
+    lws_context_destroy(ctx);
+}
+
 static void sb_wsconn_free(sb_wsconn *c)
 {
     sb_server *s = c->srv;
@@ -185,6 +222,9 @@ static void sb_wsconn_free(sb_wsconn *c)
         s->stats.open[c->kind]--;
     if (c->kind == SB_KIND_SSE)
         sb_sse_release(c);
+    sb_server_unlink(s, c);
+    if (s->closing && !s->conns)
+        sb_server_drop_vhost(s);
     sb_fqueue_free(&c->q);
     sb_buf_free(&c->rx);
     free(c->channel);
@@ -252,6 +292,12 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
 
     *status = 0;
     reason[0] = '\0';
+    if (s->closing) {
+        free(c);
+        *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+        snprintf(reason, reason_len, "server closing");
+        return NULL;
+    }
     if (!c)
         return NULL;
     c->srv = s;
@@ -285,6 +331,7 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
     }
     c->counted = 1;
     s->stats.open[c->kind]++;
+    sb_server_link(s, c);   /* sb_server_close reaches every kind */
     return c;
 }
 
@@ -451,16 +498,17 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
                          const sb_server_hooks *hooks, char *err, size_t errlen)
 {
     struct lws_context_creation_info info;
-    struct lws_context *ctx = sb_loop_lws(loop);
     sb_server *s;
 
-    if (!ctx) {
-        snprintf(err, errlen, "cannot start libwebsockets");
-        return NULL;
-    }
     s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->ctx = sb_loop_new_lws(loop);
+    if (!s->ctx) {
+        snprintf(err, errlen, "cannot start libwebsockets");
+        free(s);
         return NULL;
     }
     s->loop = loop;
@@ -492,9 +540,11 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     info.user = s;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.timeout_secs = 10;
-    s->vh = lws_create_vhost(ctx, &info);
-    if (s->vh)
+    s->vh = lws_create_vhost(s->ctx, &info);
+    if (s->vh) {
         s->refs++;
+        loop->users++;
+    }
     if (!s->vh || (cfg->static_dir && !s->static_dir) || (cfg->host && !s->host) ||
         (cfg->sse.cors && !s->cors)) {
         snprintf(err, errlen, "cannot listen on %s:%d", cfg->host ? cfg->host : "*",
@@ -503,21 +553,29 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
         return NULL;
     }
     s->port = lws_get_vhost_listen_port(s->vh);
-    loop->users++;
     return s;
 }
 
+/* lws 4.1's vhost destroy only stops listening: connections stay up until
+ * they end by themselves.  So close each one ourselves with 1001 (going
+ * away: clients reconnect) after what is queued, make sure a peer that
+ * does not read cannot hold that up for long, and let the vhost go with
+ * the last connection (sb_wsconn_free). */
 void sb_server_close(sb_server *s)
 {
+    sb_wsconn *c;
+
     if (!s || s->closing)
         return;
     s->closing = 1;
-    if (s->vh) {
-        struct lws_vhost *vh = s->vh;
-        s->vh = NULL;
-        s->loop->users--;
-        lws_vhost_destroy(vh);
+    for (c = s->conns; c; c = c->next) {
+        if (c->wsi && !c->closed) {
+            sb_wsconn_close(c, 1001, "server closing");
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 5);
+        }
     }
+    if (!s->conns)
+        sb_server_drop_vhost(s);
 }
 
 /* The owner lets go: no more hooks; memory goes once lws has finished

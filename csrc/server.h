@@ -112,11 +112,13 @@ struct sb_wsconn {
     sb_buf rx;             /* fragments of the message being received */
     int rx_binary;
     int close_code;        /* nonzero: close once the queue is flushed */
+    int close_sent;
     char close_reason[64];
     int ref;               /* binding's handle for its Lua object */
     int counted;           /* in stats.open[kind] */
     int recover;           /* native: opted in to message ids (issue 5) */
     char since[48];        /* native: resume position from ?since= */
+    sb_wsconn *prev, *next;   /* the server's list of connections */
 };
 
 sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,

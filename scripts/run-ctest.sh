@@ -26,7 +26,8 @@ for t in spec/c/test_*.c; do
     "$out/$name" >"$out/$name.log" 2>&1
     rc=$?
     cat "$out/$name.log"
-    line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed$" "$out/$name.log" | tail -n 1)
+    line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed$" "$out/$name.log" |
+           tail -n 1)
     if [ -z "$line" ]; then
         echo "$name: crashed (exit $rc)"
         fail=$((fail + 1))

@@ -3,7 +3,7 @@
 -- the conveniences: argument checks, JSON encoding of payloads (once per
 -- publish), sorted lists and several listeners per event.
 local core = require "switchboard.core"
-local cjson = require("cjson").new()
+local json = require "switchboard.json"
 
 local M = {}
 
@@ -60,15 +60,15 @@ local function bad_member(member)
 end
 
 -- JSON text to a Lua value; "null" becomes nil, undecodable text stays text.
-local function decode(json, info)
+local function decode(text, info)
     if info and info.binary then
-        return json
+        return text
     end
-    local ok, value = pcall(cjson.decode, json)
-    if not ok then
-        return json
+    local value = json.decode(text)
+    if value == nil then
+        return text
     end
-    if value == cjson.null then
+    if value == json.null then
         return nil
     end
     return value
@@ -132,8 +132,8 @@ end
 --- A fake connection: fn(channel, event, payload, info) gets each message.
 function Hub:attach(fn)
     check_type("attach", "callback", fn, "function")
-    return self.core:attach(function(channel, event, json, info)
-        fn(channel, event, decode(json, info), info)
+    return self.core:attach(function(channel, event, text, info)
+        fn(channel, event, decode(text, info), info)
     end)
 end
 
@@ -196,14 +196,19 @@ function Hub:publish(channel, event, payload, opts)
     if except_member ~= nil then
         except_member = member_arg("publish", except_member)
     end
+    for _, k in ipairs { "from", "alias" } do
+        if opts[k] ~= nil and type(opts[k]) ~= "string" then
+            error(("hub:publish: option %s must be a string, got %s"):format(k, type(opts[k])), 2)
+        end
+    end
     if not core.hub_valid_channel(channel) then
         return bad_channel(channel)
     end
-    local ok, json = pcall(cjson.encode, payload)
+    local ok, text = pcall(json.encode, payload)
     if not ok then
-        error("hub:publish: payload cannot be encoded as JSON: " .. tostring(json), 2)
+        error("hub:publish: payload cannot be encoded as JSON: " .. tostring(text), 2)
     end
-    return self.core:publish(channel, event, json, opts.except, except_member,
+    return self.core:publish(channel, event, text, opts.except, except_member,
         opts.from, opts.alias, false)
 end
 
@@ -266,7 +271,12 @@ function Hub:channels()
     return list
 end
 
---- Adds a listener; returns the hub.
+--- Adds a listener; returns the hub.  Listeners run after the state
+-- changed and may call the hub.  Order: a join fires session:join then
+-- presence:join (when the member became present); a leave fires typing
+-- (false, when a typing member became absent), presence:leave (when it
+-- became absent), then session:leave.  Arguments: channel, member_id, conn;
+-- for typing: channel, member_id, typing.
 function Hub:on(name, fn)
     check_type("on", "event name", name, "string")
     if not EVENTS[name] then
@@ -314,9 +324,16 @@ function Hub:replay(channel, epoch, after, fn)
     check_type("replay", "epoch", epoch, "number")
     check_type("replay", "offset", after, "number")
     check_type("replay", "callback", fn, "function")
-    return self.core:replay(channel, epoch, after, function(ch, event, json, info)
-        fn(ch, event, decode(json, info), info)
+    return self.core:replay(channel, epoch, after, function(ch, event, text, info)
+        fn(ch, event, decode(text, info), info)
     end)
+end
+
+--- Totals of the C hub: { channels =, idle_channels =, subscriptions =,
+-- members =, typing =, kept_messages = } (idle channels are kept only for
+-- their history).
+function Hub:stats()
+    return self.core:stats()
 end
 
 function Hub:__tostring()

@@ -43,6 +43,12 @@ function M.pollfd()
     return M.loop():pollfd()
 end
 
+--- Always "r": the pollfd becomes readable when there is work (for the
+-- cqueues/lua-http pollable shape: pollfd, events, timeout).
+function M.events()
+    return "r"
+end
+
 --- Seconds until the loop wants a step (nil: no deadline, wait for pollfd).
 function M.timeout()
     return M.loop():timeout()
@@ -70,6 +76,22 @@ function M.every(s, fn)
         error("switchboard.every: interval must be > 0", 2)
     end
     return M.loop():timer(s, s, fn)
+end
+
+local SIGNALS = { INT = 2, TERM = 15, HUP = 1, USR1 = 10, USR2 = 12 }
+
+--- Calls fn(signum) on the loop when the process gets a signal ("INT",
+-- "TERM", "HUP", "USR1", "USR2" or a number); returns a watcher with
+-- :cancel().  Watching a signal does not keep run() going by itself.
+function M.on_signal(sig, fn)
+    local num = SIGNALS[sig] or (type(sig) == "number" and sig)
+    if not num then
+        error("switchboard.on_signal: unknown signal '" .. tostring(sig) .. "'", 2)
+    end
+    if type(fn) ~= "function" then
+        error("switchboard.on_signal: handler must be a function", 2)
+    end
+    return M.loop():signal(num, fn)
 end
 
 --- Where errors raised inside callbacks go: fn(where, message).  The

@@ -170,7 +170,8 @@ static void test_array(check_ctx *t)
 
 static void test_object_get(check_ctx *t)
 {
-    const char *s = "{\"a\":1, \"b\" : {\"a\":2} ,\"c\\u0064\":\"x\",\"a\":[3]}";
+    const char *s =
+        "{\"a\":1, \"b\" : {\"a\":2} ,\"c\\u0064\":\"x\",\"a\":[3]}";
     size_t n = strlen(s);
     sb_span v;
 

@@ -63,6 +63,9 @@ static void test_decode_errors(check_ctx *t)
     CHECK_INT(DECODE("\x1F", &m, &e), SB_CODEC_EDM);
     CHECK_INT(DECODE("\x1F\x1F{}", &m, &e), SB_CODEC_EDM);
     CHECK_INT(DECODE("\x1F" "a\nb\x1F{}", &m, &e), SB_CODEC_EDM);
+    CHECK_INT(DECODE("\x1F\xff\x1F{}", &m, &e), SB_CODEC_EDM);
+    CHECK_INT(DECODE("@@\xc3@@{}", &m, &e), SB_CODEC_EDM);
+    CHECK_INT(DECODE("\x1F\xc3\xa9\x1F{}", &m, &e), 0);
     CHECK_INT(DECODE("@@u00002{}", &m, &e), SB_CODEC_EDM);
     CHECK_INT(DECODE("@@@@{}", &m, &e), SB_CODEC_EDM);
     CHECK_INT(DECODE("@@", &m, &e), SB_CODEC_EDM);

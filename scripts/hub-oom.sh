@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds and runs spec/c/hub_oom.c (the C hub with every allocation made to
+# fail in turn) under valgrind: ENOMEM must leave the state unchanged and
+# nothing may leak.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .build
+gcc -O0 -g -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE -Icsrc \
+    spec/c/hub_oom.c csrc/hub.c csrc/map.c csrc/buf.c csrc/frame.c \
+    -Wl,--wrap=malloc,--wrap=calloc -o .build/hub_oom
+valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+    .build/hub_oom
