@@ -686,6 +686,7 @@ int sb_metrics_http(sb_server *s, struct lws *wsi)
     static const char *const kinds[] = { "native", "phoenix", "sse" };
     sb_server_stats *st = sb_server_stats_of(s);
     size_t channels = 0, i;
+    sb_hub_stats hs;
     sb_buf b;
     int rc;
 
@@ -702,6 +703,11 @@ int sb_metrics_http(sb_server *s, struct lws *wsi)
     }
     sb_metric(&b, "switchboard_channels", "gauge",
               "Channels with at least one connection.", channels);
+    sb_hub_get_stats(sb_server_hub(s), &hs);
+    sb_metric(&b, "switchboard_idle_channels", "gauge",
+              "Channels kept only for their history.", hs.idle_channels);
+    sb_metric(&b, "switchboard_history_messages", "gauge",
+              "Messages kept in channel histories.", hs.kept_messages);
     sb_metric(&b, "switchboard_messages_published_total", "counter",
               "Messages published by clients and POST /sse.", st->published);
     sb_metric(&b, "switchboard_messages_delivered_total", "counter",
