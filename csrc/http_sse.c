@@ -372,6 +372,9 @@ static int sb_sse_write_headers(sb_server *s, struct lws *wsi)
     for (i = 0; i < n; i++)
         if (sb_add_hdr(wsi, h[i].name, h[i].value, h[i].value_len, &p, end))
             return -1;
+    /* an origin echoed from an allow-list varies with the request */
+    if (o.p && strcmp(o.p, "*") != 0 && sb_add_hdr(wsi, "vary:", "Origin", 6, &p, end))
+        return -1;
     if (sb_add_hdr(wsi, "transfer-encoding:", "chunked", 7, &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
