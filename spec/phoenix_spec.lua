@@ -32,7 +32,7 @@ local function start(opts)
             srv.seen[#srv.seen + 1] = topic .. ":" .. why
         end,
         on = {
-            new_msg = function(conn, topic, payload)
+            new_msg = function(_, topic, payload)
                 srv.hub:publish(topic, "new_msg", payload)
                 return {}
             end,
@@ -123,9 +123,11 @@ describe("phoenix endpoint", function()
     it("refuses a join with the reason, again on retry, and answers the leave", function()
         local c = H.open(srv.port)
         c:send('["9","9","room:secret","phx_join",{}]')
-        assert.equal('["9","9","room:secret","phx_reply",{"status":"error","response":{"reason":"unauthorized"}}]', c:frame(1))
+        assert.equal('["9","9","room:secret","phx_reply",'
+            .. '{"status":"error","response":{"reason":"unauthorized"}}]', c:frame(1))
         c:send('["13","13","room:secret","phx_join",{}]')
-        assert.equal('["13","13","room:secret","phx_reply",{"status":"error","response":{"reason":"unauthorized"}}]', c:frame(2))
+        assert.equal('["13","13","room:secret","phx_reply",'
+            .. '{"status":"error","response":{"reason":"unauthorized"}}]', c:frame(2))
         c:send('["13","17","room:secret","phx_leave",{}]')
         assert.equal('["13","17","room:secret","phx_reply",{"status":"ok","response":{}}]', c:frame(3))
         c:close()
@@ -134,16 +136,19 @@ describe("phoenix endpoint", function()
     it("answers unknown topics with unmatched topic and a null join_ref", function()
         local c = H.open(srv.port)
         c:send('["6","6","nope:1","phx_join",{}]')
-        assert.equal('[null,"6","nope:1","phx_reply",{"status":"error","response":{"reason":"unmatched topic"}}]', c:frame(1))
+        assert.equal('[null,"6","nope:1","phx_reply",'
+            .. '{"status":"error","response":{"reason":"unmatched topic"}}]', c:frame(1))
         c:send('["6","7","nope:1","anything",{}]')
-        assert.equal('[null,"7","nope:1","phx_reply",{"status":"error","response":{"reason":"unmatched topic"}}]', c:frame(2))
+        assert.equal('[null,"7","nope:1","phx_reply",'
+            .. '{"status":"error","response":{"reason":"unmatched topic"}}]', c:frame(2))
         c:close()
     end)
 
     it("replies join crashed when the join raises", function()
         local c = H.open(srv.port)
         c:send('["3","3","room:boom","phx_join",{}]')
-        assert.equal('["3","3","room:boom","phx_reply",{"status":"error","response":{"reason":"join crashed"}}]', c:frame(1))
+        assert.equal('["3","3","room:boom","phx_reply",'
+            .. '{"status":"error","response":{"reason":"join crashed"}}]', c:frame(1))
         assert.equal(1, #errors)
         c:close()
     end)
@@ -200,7 +205,8 @@ describe("phoenix endpoint", function()
         assert.equal('["6","7","room:r","phx_reply",{"status":"error","response":{"reason":"no way"}}]', c:frame(3))
         c:send('["6","8","room:r","silent",{}]')
         c:send('["6","9","room:r","nosuch",{}]')
-        assert.equal('["6","9","room:r","phx_reply",{"status":"error","response":{"reason":"unhandled event"}}]', c:frame(4))
+        assert.equal('["6","9","room:r","phx_reply",'
+            .. '{"status":"error","response":{"reason":"unhandled event"}}]', c:frame(4))
         c:close()
     end)
 
@@ -292,7 +298,8 @@ describe("phoenix endpoint", function()
         c:send('["1","1","room:1","phx_join",{}]')
         c:send('["2","2","room:2","phx_join",{}]')
         c:send('["3","3","room:3","phx_join",{}]')
-        assert.equal('["3","3","room:3","phx_reply",{"status":"error","response":{"reason":"too many channels joined"}}]', c:frame(5))
+        assert.equal('["3","3","room:3","phx_reply",'
+            .. '{"status":"error","response":{"reason":"too many channels joined"}}]', c:frame(5))
         c:close()
     end)
 
