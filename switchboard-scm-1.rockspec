@@ -61,6 +61,7 @@ build = {
       ["switchboard.json"] = "lua/switchboard/json.lua",
       ["switchboard.server"] = "lua/switchboard/server.lua",
       ["switchboard.client"] = "lua/switchboard/client.lua",
+      ["switchboard.phoenix"] = "lua/switchboard/phoenix.lua",
    },
    install = {
       bin = { switchboard = "bin/switchboard" },
