@@ -2,7 +2,6 @@
 -- spec/interop/phoenix/run.js) against a server in this process.  The spec
 -- steps the loop while node runs, then checks what every scenario saw.
 -- Pending (with the reason) when node or the npm fixture is missing.
-local sb = require "switchboard"
 local json = require "switchboard.json"
 local H = require "phx_helper"
 local rooms = require "phx_rooms"
