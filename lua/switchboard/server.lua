@@ -26,6 +26,10 @@ function Conn:send(payload, event)
     if not h:alive() then
         return nil, "closed"
     end
+    if self.protocol == "phoenix" then
+        -- a native envelope would break a Phoenix client (PROTOCOLS.md 1.10)
+        return nil, "use conn:push(topic, event, payload) on Phoenix connections"
+    end
     local frame
     if event == nil or event == "message" then
         frame = json.encode({ uid = "server", date = core.now_ms(), message = payload })
