@@ -122,6 +122,29 @@ describe("lua phoenix client", function()
         assert.equal(0, closes)
     end)
 
+    it("closes on a missing heartbeat reply, reconnects and rejoins", function()
+        local s = socket({}, { heartbeat = 0.2 })
+        -- lose heartbeat replies (as a dead server would) until the timeout fired
+        local on_message, lose, reasons = s._on_message, true, {}
+        s._on_message = function(self, data, binary)
+            if lose and data:find('"phoenix","phx_reply"', 1, true) then
+                return
+            end
+            return on_message(self, data, binary)
+        end
+        s:on("close", function(_, reason)
+            reasons[#reasons + 1] = reason
+            lose = false
+        end)
+        local ch = s:channel("room:hb")
+        local errors, oks = {}, 0
+        ch:on_error(function(p) errors[#errors + 1] = p end)
+        ch:join():receive("ok", function() oks = oks + 1 end)
+        assert.truthy(H.wait(function() return oks == 2 end, 4))
+        assert.same({ "heartbeat timeout" }, reasons)
+        assert.same({ { source = "transport", reason = "heartbeat_timeout" } }, errors)
+    end)
+
     it("reconnects and rejoins (with a fresh presence_state) after the server drops it", function()
         local s = socket()
         local ch = s:channel("room:r", { user = "eve" })

@@ -504,16 +504,16 @@ function Socket:_schedule_heartbeat()
             self._hb_timer = nil
             if self._hb_ref then
                 self._hb_ref = nil
-                self:_abnormal_close("heartbeat timeout")
+                self:_abnormal_close("heartbeat timeout", "heartbeat_timeout")
             end
         end)
     end)
 end
 
-function Socket:_abnormal_close(reason)
+function Socket:_abnormal_close(reason, channel_reason)
     local ws = self._ws
     if ws then
-        self:_on_close(1000, reason)
+        self:_on_close(1000, reason, channel_reason)
         ws:close(1000, reason)
     end
 end
@@ -564,7 +564,9 @@ function Socket:_on_message(data, binary)
     end
 end
 
-function Socket:_on_close(code, reason)
+-- channel_reason: what errored channels are told (the JS client says
+-- "heartbeat_timeout" for a heartbeat timeout, else the close reason).
+function Socket:_on_close(code, reason, channel_reason)
     if self._ws == nil then
         return
     end
@@ -580,7 +582,7 @@ function Socket:_on_close(code, reason)
                 ch._join_push:_cancel()
                 for _, b in ipairs(ch.bindings) do
                     if b.event == "phx_error" then
-                        b.fn({ source = "transport", reason = reason })
+                        b.fn({ source = "transport", reason = channel_reason or reason })
                     end
                 end
             end
