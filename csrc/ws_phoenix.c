@@ -29,6 +29,7 @@ typedef struct sb_phx_conn {
     size_t n, cap;
     char *token;
     size_t token_len;
+    int v1;                /* vsn 1.0.x: JSON objects, no binary frames */
 } sb_phx_conn;
 
 static sb_span sb_sp(const char *s)
@@ -52,6 +53,11 @@ static sb_span sb_spn(const char *s, size_t n)
 static sb_phx_conn *sb_phx_state(const sb_wsconn *c)
 {
     return c->proto;
+}
+
+static int sb_phx_is_v1(const sb_wsconn *c)
+{
+    return c->proto && sb_phx_state(c)->v1;
 }
 
 static sb_phx_chan *sb_phx_find(const sb_wsconn *c, const char *t, size_t n)
@@ -174,7 +180,8 @@ static void sb_phx_reply(sb_wsconn *c, sb_span jr, sb_span ref, sb_span topic,
     sb_buf b;
 
     sb_buf_init(&b, SB_FRAME_PRE);
-    if (sb_phx_v2_reply(&b, jr, ref, topic, sb_sp(status), response) == 0)
+    if ((sb_phx_is_v1(c) ? sb_phx_v1_reply(&b, ref, topic, sb_sp(status), response)
+                         : sb_phx_v2_reply(&b, jr, ref, topic, sb_sp(status), response)) == 0)
         sb_phx_send_buf(c, &b, 0, NULL);
     else
         sb_buf_free(&b);
@@ -201,9 +208,11 @@ static void sb_phx_send_close(sb_wsconn *c, sb_span jr, sb_span topic, int error
     sb_buf b;
     static const char crash[] = "{\"reason\":\"channel_crash\"}";
 
+    sb_span payload = error ? sb_spn(crash, sizeof crash - 1) : sb_spn(NULL, 0);
+
     sb_buf_init(&b, SB_FRAME_PRE);
-    if (sb_phx_v2_close(&b, jr, topic, error,
-                        error ? sb_spn(crash, sizeof crash - 1) : sb_spn(NULL, 0)) == 0)
+    if ((sb_phx_is_v1(c) ? sb_phx_v1_close(&b, jr, topic, error, payload)
+                         : sb_phx_v2_close(&b, jr, topic, error, payload)) == 0)
         sb_phx_send_buf(c, &b, 0, NULL);
     else
         sb_buf_free(&b);
@@ -363,7 +372,10 @@ static void sb_phx_event(sb_wsconn *c, const sb_phx_msg *m)
         return;
     }
     if (rc > 0 && !out.oom) {
-        if (binary) {
+        if (binary && sb_phx_is_v1(c)) {
+            /* V1 has no binary frames: the status still goes out */
+            sb_phx_reply(c, sb_phx_jr(ch), m->ref, m->topic, status, sb_spn(NULL, 0));
+        } else if (binary) {
             sb_buf b;
             sb_buf_init(&b, SB_FRAME_PRE);
             if (sb_phx_bin_reply(&b, sb_phx_jr(ch), m->ref, m->topic, sb_sp(status),
@@ -399,8 +411,12 @@ static void sb_phx_receive(sb_wsconn *c, const char *data, size_t n, int binary)
     int rc;
 
     sb_phx_touch(c);
+    if (binary && sb_phx_is_v1(c))
+        return;
     if (binary)
         rc = sb_phx_decode_binary((const unsigned char *)data, n, &m, &e);
+    else if (sb_phx_is_v1(c))
+        rc = sb_phx_decode_v1(data, n, SB_PHX_MAX_DEPTH, &m, &e);
     else
         rc = sb_phx_decode_v2(data, n, SB_PHX_MAX_DEPTH, &m, &e);
     if (rc < 0)
@@ -475,18 +491,27 @@ static int sb_phx_read_token(sb_phx_conn *p, struct lws *wsi)
     return 0;
 }
 
-/* Checks vsn (2.0.x only: V1 is refused with 403, see README) and reads
+/* Picks the serializer from vsn as Phoenix does (missing = 1.0.0; 1.0.x
+ * V1 objects, 2.0.x V2 arrays, anything else refused with 403) and reads
  * the authToken.  Returns 0, or an HTTP status to refuse with. */
 static int sb_phx_prepare(sb_wsconn *c, struct lws *wsi)
 {
     char vsn[32];
     sb_phx_conn *p;
+    int v1;
 
-    if (!sb_request_get(wsi, "vsn", vsn, sizeof vsn) || strncmp(vsn, "2.0.", 4) != 0)
+    if (!sb_request_get(wsi, "vsn", vsn, sizeof vsn))
+        strcpy(vsn, "1.0.0");
+    if (strncmp(vsn, "2.0.", 4) == 0)
+        v1 = 0;
+    else if (strncmp(vsn, "1.0.", 4) == 0)
+        v1 = 1;
+    else
         return 403;
     p = calloc(1, sizeof *p);
     if (!p)
         return -1;
+    p->v1 = v1;
     c->proto = p;
     if (sb_phx_read_token(p, wsi))
         return 400;
@@ -543,10 +568,13 @@ int sb_phx_push(sb_wsconn *c, const char *topic, size_t tlen, const char *event,
     sb_buf b;
     int rc;
 
-    if (!ch)
+    if (!ch || (binary && sb_phx_is_v1(c)))
         return -1;
     sb_buf_init(&b, SB_FRAME_PRE);
-    if (binary)
+    if (sb_phx_is_v1(c))
+        rc = sb_phx_v1_push(&b, sb_spn(topic, tlen), sb_spn(event, elen),
+                            sb_spn(payload, plen));
+    else if (binary)
         rc = sb_phx_bin_push(&b, sb_phx_jr(ch), sb_spn(topic, tlen),
                              sb_spn(event, elen), payload, plen);
     else
@@ -583,17 +611,20 @@ void sb_phx_each_topic(sb_wsconn *c, void (*fn)(const char *topic, void *ud), vo
  * envelope {uid, alias, date, message} as payload; other events keep their
  * name and payload (wrapped as {"message": P} when P is not an object, as
  * text frames must carry objects); binary payloads become binary
- * broadcasts. */
-static sb_frame *sb_phx_frame(sb_msg *m)
+ * broadcasts (V2 only: V1 connections get NULL, nothing to send). */
+static sb_frame *sb_phx_frame(sb_msg *m, int v1)
 {
+    int slot = v1 ? SB_PROTO_PHOENIX_V1 : SB_PROTO_PHOENIX;
     sb_buf b, env;
     sb_span topic = sb_spn(m->channel, m->channel_len);
     sb_span event = sb_spn(m->event, m->event_len);
     sb_span payload = sb_spn(m->payload, m->payload_len);
     int rc;
 
-    if (m->enc[SB_PROTO_PHOENIX])
-        return m->enc[SB_PROTO_PHOENIX];
+    if (m->enc[slot])
+        return m->enc[slot];
+    if (m->binary && v1)
+        return NULL;
     sb_buf_init(&b, SB_FRAME_PRE);
     sb_buf_init(&env, 0);
     if (m->binary) {
@@ -610,16 +641,21 @@ static sb_frame *sb_phx_frame(sb_msg *m)
         }
         if (env.len)
             payload = sb_spn((const char *)sb_buf_data(&env), env.len);
-        rc = env.oom ? -1 : sb_phx_v2_broadcast(&b, topic, event, payload);
+        if (env.oom)
+            rc = -1;
+        else if (v1)
+            rc = sb_phx_v1_push(&b, topic, event, payload);
+        else
+            rc = sb_phx_v2_broadcast(&b, topic, event, payload);
     }
     sb_buf_free(&env);
     if (rc) {
         sb_buf_free(&b);
         return NULL;
     }
-    m->enc[SB_PROTO_PHOENIX] = sb_frame_from_buf(&b, m->binary);
+    m->enc[slot] = sb_frame_from_buf(&b, m->binary);
     sb_buf_free(&b);
-    return m->enc[SB_PROTO_PHOENIX];
+    return m->enc[slot];
 }
 
 void sb_phx_deliver(sb_conn *hc, sb_msg *m, void *ud)
@@ -631,7 +667,7 @@ void sb_phx_deliver(sb_conn *hc, sb_msg *m, void *ud)
     (void)hc;
     if (!ch)
         return;
-    f = sb_phx_frame(m);
+    f = sb_phx_frame(m, sb_phx_is_v1(c));
     if (!f)
         return;
     if (ch->joining)

@@ -254,14 +254,35 @@ describe("phoenix endpoint", function()
         c:close()
     end)
 
-    it("refuses a missing or V1 vsn with 403", function()
-        local c = H.raw(srv.port, "/socket/websocket")
-        H.wait(function() return c.state ~= "connecting" end)
-        assert.are_not.equal("open", c.state)
-        c = H.raw(srv.port, "/socket/websocket?vsn=1.0.0")
+    it("refuses an unsupported vsn with 403", function()
+        local c = H.raw(srv.port, "/socket/websocket?vsn=3.0.0")
         H.wait(function() return c.state ~= "connecting" end)
         assert.are_not.equal("open", c.state)
     end)
+
+    for _, path in ipairs({ "/socket/websocket?vsn=1.0.0", "/socket/websocket" }) do
+        it("speaks V1 objects for " .. path, function()
+            local c = H.open(srv.port, path)
+            c:send('{"topic":"room:lobby","event":"phx_join","payload":{},"ref":"1","join_ref":"1"}')
+            assert.equal('{"topic":"room:lobby","event":"phx_reply","payload":{"status":"ok",'
+                .. '"response":{"welcome":true}},"ref":"1"}', c:frame(1))
+            assert.equal('{"topic":"room:lobby","event":"presence_state","payload":{},"ref":null}', c:frame(2))
+            c:send('{"topic":"room:lobby","event":"new_msg","payload":{"body":"hi"},"ref":"2"}')
+            assert.equal('{"topic":"room:lobby","event":"new_msg","payload":{"body":"hi"},"ref":null}', c:frame(3))
+            assert.equal('{"topic":"room:lobby","event":"phx_reply","payload":{"status":"ok",'
+                .. '"response":{}},"ref":"2"}', c:frame(4))
+            c:send('{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"3"}')
+            assert.equal('{"topic":"phoenix","event":"phx_reply","payload":{"status":"ok",'
+                .. '"response":{}},"ref":"3"}', c:frame(5))
+            -- binary content cannot reach a V1 client: nothing is sent
+            srv.hub:publish("room:lobby", "bin", "\1", { binary = true })
+            c:send('{"topic":"room:lobby","event":"phx_leave","payload":{},"ref":"4"}')
+            assert.equal('{"topic":"room:lobby","event":"phx_reply","payload":{"status":"ok",'
+                .. '"response":{}},"ref":"4"}', c:frame(6))
+            assert.equal('{"topic":"room:lobby","event":"phx_close","payload":{},"ref":"1"}', c:frame(7))
+            c:close()
+        end)
+    end
 
     it("refuses at the handshake when the connect hook says no, and sees params", function()
         local got

@@ -368,7 +368,7 @@ local function on_close(self, handle, code)
     end
     local handler = conn.channel and self:handler_for(conn.channel)
     if handler and handler.leave then
-        handler.leave(conn, conn.channel)
+        handler.leave(conn, conn.channel, "closed")
     end
     for _, fn in ipairs(self._listeners.close) do
         fn(conn, code)
