@@ -324,6 +324,17 @@ describe("phoenix endpoint", function()
         c:close()
     end)
 
+    it("allows more than the default 100 channels when configured", function()
+        srv:close()
+        srv = start({ max_channels = 150 })
+        local c = H.open(srv.port)
+        for i = 1, 120 do
+            c:send(('["%d","%d","room:%d","phx_join",{}]'):format(i, i, i))
+        end
+        assert.equal('["120","120","room:120","phx_reply",{"status":"ok","response":{"welcome":true}}]', c:frame(239))
+        c:close()
+    end)
+
     it("checks Origin against the allow-list (missing Origin allowed)", function()
         srv:close()
         srv = start({ origins = { "http://ok.example", "//*.good.example" } })

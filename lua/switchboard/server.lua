@@ -389,7 +389,8 @@ function M.listen(loop, opts)
         _handlers = {}, _conns = {},
         _listeners = { connect = {}, open = {}, close = {} },
     }, Server)
-    self.hub = opts.hub or hubmod.new({ history = opts.history, typing_ttl = opts.typing_ttl })
+    self.hub = opts.hub or hubmod.new({ history = opts.history, typing_ttl = opts.typing_ttl,
+        max_channels = opts.max_channels })
     local hooks = {
         connect = function(handle, req) return on_connect(self, handle, req) end,
         open = function(handle)
