@@ -52,6 +52,7 @@ build = {
             "csrc/url.c",
             "csrc/utf8.c",
             "csrc/ws_native.c",
+            "csrc/ws_phoenix.c",
             "csrc/ws_native_resume.c",
          },
          incdirs = { "csrc", "$(LIBWEBSOCKETS_INCDIR)", "$(LIBUV_INCDIR)" },
@@ -63,6 +64,7 @@ build = {
       ["switchboard.json"] = "lua/switchboard/json.lua",
       ["switchboard.server"] = "lua/switchboard/server.lua",
       ["switchboard.client"] = "lua/switchboard/client.lua",
+      ["switchboard.phoenix"] = "lua/switchboard/phoenix.lua",
    },
    install = {
       bin = { switchboard = "bin/switchboard" },

@@ -266,7 +266,7 @@ void sb_sse_release(sb_wsconn *c)
 
 const sb_proto_ops sb_sse_ops = {
     SB_KIND_SSE, "sse", sb_sse_prepare, sb_sse_open,
-    sb_sse_receive, sb_sse_closed, sb_sse_deliver
+    sb_sse_receive, sb_sse_closed, sb_sse_deliver, sb_sse_release
 };
 
 /* The Access-Control-Allow-Origin value for this request: "*", the
@@ -610,6 +610,7 @@ int sb_sse_post_done(sb_server *s, struct lws *wsi, void *state)
         event = ev;
     }
     snprintf(path, sizeof path, "/sse/%s", ps->channel);
+    memset(&req, 0, sizeof req);
     req.wsi = wsi;
     req.path = path;
     req.kind = SB_KIND_SSE;

@@ -35,7 +35,8 @@ enum {
 /* Protocols a message may be encoded for; index into sb_msg.enc. */
 /* SB_PROTO_NATIVE_ID: native envelopes with an "id" key, for connections
  * that opted in to recovery (ws_native_resume.c). */
-enum { SB_PROTO_NATIVE, SB_PROTO_PHOENIX, SB_PROTO_SSE, SB_PROTO_NATIVE_ID,
+enum { SB_PROTO_NATIVE, SB_PROTO_PHOENIX, SB_PROTO_SSE, SB_PROTO_PHOENIX_V1,
+       SB_PROTO_NATIVE_ID,
        SB_PROTO_COUNT };
 
 typedef struct sb_hub sb_hub;

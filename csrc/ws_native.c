@@ -324,5 +324,5 @@ void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud)
 
 const sb_proto_ops sb_native_ops = {
     SB_KIND_NATIVE, "native", sb_native_prepare, sb_native_open,
-    sb_native_receive, sb_native_closed, sb_native_deliver
+    sb_native_receive, sb_native_closed, sb_native_deliver, NULL
 };
