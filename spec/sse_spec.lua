@@ -156,6 +156,27 @@ describe("SSE transport", function()
             ws:close()
         end)
 
+        it("reaches Phoenix subscribers", function()
+            local phx = require "phx_helper"
+            server:channel("phx:*", {})
+            local c = phx.open(port, "/socket/websocket?vsn=2.0.0")
+            c.ws:send('["1","1","phx:news","phx_join",{}]')
+            assert.is_true(http.wait(function() return #c.frames >= 1 end))
+            local r = http.request(port, "POST", "/sse/phx:news?event=headline", {}, '{"title":"p"}')
+            assert.are.equal(202, r.status)
+            assert.are.equal(1, r.json.receivers)
+            assert.is_true(http.wait(function()
+                for _, f in ipairs(c.frames) do
+                    if f.data:find("headline", 1, true) then
+                        return true
+                    end
+                end
+            end))
+            local last = cjson.decode(c.frames[#c.frames].data)
+            assert.are.same({ cjson.null, cjson.null, "phx:news", "headline", { title = "p" } }, last)
+            c.ws:close(1000, "")
+        end)
+
         it("answers 400 for bad JSON, 413 over the body limit, 403 when the hook refuses", function()
             local bad = http.request(port, "POST", "/sse/news", {}, '{"title":')
             assert.are.equal(400, bad.status)
