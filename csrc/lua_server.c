@@ -26,30 +26,15 @@ typedef struct sb_lua_wsconn {
     sb_wsconn *c;    /* NULL once the connection is gone */
 } sb_lua_wsconn;
 
-sb_loop *sb_lua_checkloop(lua_State *L, int idx);
-
 static sb_wsconn *sb_lua_checkwsconn(lua_State *L, int idx)
 {
     sb_lua_wsconn *h = luaL_checkudata(L, idx, SB_WSCONN_MT);
     return h->c;
 }
 
-/* Pushes the hook `name` of server ls; returns 0 (nothing pushed) when the
- * hook is absent or Lua cannot be entered now (no step in progress). */
 static lua_State *sb_lua_server_hook(sb_lua_server *ls, const char *name)
 {
-    lua_State *L = ls->loop->host;
-
-    if (!L || ls->loop->closing)
-        return NULL;
-    sb_lua_getref(L, ls->hooks_ref);
-    lua_getfield(L, -1, name);
-    lua_remove(L, -2);
-    if (!lua_isfunction(L, -1)) {
-        lua_pop(L, 1);
-        return NULL;
-    }
-    return L;
+    return sb_lua_loop_hook(ls->loop, ls->hooks_ref, name);
 }
 
 static void sb_lua_push_handle(lua_State *L, sb_wsconn *c)

@@ -32,24 +32,6 @@ typedef struct sb_phx_conn {
     int v1;                /* vsn 1.0.x: JSON objects, no binary frames */
 } sb_phx_conn;
 
-static sb_span sb_sp(const char *s)
-{
-    sb_span x;
-
-    x.p = s;
-    x.n = s ? strlen(s) : 0;
-    return x;
-}
-
-static sb_span sb_spn(const char *s, size_t n)
-{
-    sb_span x;
-
-    x.p = s;
-    x.n = n;
-    return x;
-}
-
 static sb_phx_conn *sb_phx_state(const sb_wsconn *c)
 {
     return c->proto;
@@ -153,7 +135,7 @@ static void sb_phx_unlink(sb_wsconn *c, sb_phx_chan *ch)
 
 static sb_span sb_phx_jr(const sb_phx_chan *ch)
 {
-    return sb_spn(ch->jr, ch->jr_len);
+    return sb_span_of(ch->jr, ch->jr_len);
 }
 
 /* Turns a finished buffer into a frame and queues it (or holds it while
@@ -180,8 +162,8 @@ static void sb_phx_reply(sb_wsconn *c, sb_span jr, sb_span ref, sb_span topic,
     sb_buf b;
 
     sb_buf_init(&b, SB_FRAME_PRE);
-    if ((sb_phx_is_v1(c) ? sb_phx_v1_reply(&b, ref, topic, sb_sp(status), response)
-                         : sb_phx_v2_reply(&b, jr, ref, topic, sb_sp(status), response)) == 0)
+    if ((sb_phx_is_v1(c) ? sb_phx_v1_reply(&b, ref, topic, sb_span_str(status), response)
+                         : sb_phx_v2_reply(&b, jr, ref, topic, sb_span_str(status), response)) == 0)
         sb_phx_send_buf(c, &b, 0, NULL);
     else
         sb_buf_free(&b);
@@ -199,7 +181,7 @@ static void sb_phx_reply_error(sb_wsconn *c, sb_span jr, sb_span ref,
     sb_buf_addc(&r, '}');
     if (!r.oom)
         sb_phx_reply(c, jr, ref, topic, "error",
-                     sb_spn((const char *)sb_buf_data(&r), r.len));
+                     sb_span_of((const char *)sb_buf_data(&r), r.len));
     sb_buf_free(&r);
 }
 
@@ -208,7 +190,7 @@ static void sb_phx_send_close(sb_wsconn *c, sb_span jr, sb_span topic, int error
     sb_buf b;
     static const char crash[] = "{\"reason\":\"channel_crash\"}";
 
-    sb_span payload = error ? sb_spn(crash, sizeof crash - 1) : sb_spn(NULL, 0);
+    sb_span payload = error ? sb_span_of(crash, sizeof crash - 1) : sb_span_of(NULL, 0);
 
     sb_buf_init(&b, SB_FRAME_PRE);
     if ((sb_phx_is_v1(c) ? sb_phx_v1_close(&b, jr, topic, error, payload)
@@ -232,7 +214,7 @@ static void sb_phx_drop(sb_wsconn *c, sb_phx_chan *ch, int send, const char *why
     if (hooks->phx_leave)
         hooks->phx_leave(hooks->ud, c, ch->topic, ch->topic_len, why);
     if (send)
-        sb_phx_send_close(c, sb_phx_jr(ch), sb_spn(ch->topic, ch->topic_len), send == 2);
+        sb_phx_send_close(c, sb_phx_jr(ch), sb_span_of(ch->topic, ch->topic_len), send == 2);
     sb_phx_chan_free(ch);
 }
 
@@ -276,7 +258,7 @@ static void sb_phx_join(sb_wsconn *c, const sb_phx_msg *m)
     if (ch) /* duplicate join: the old instance ends with its own join_ref */
         sb_phx_drop(c, ch, 1, "rejoin");
     if (!hooks->phx_join || !sb_hub_valid_channel(m->topic.p, m->topic.n)) {
-        sb_phx_reply_error(c, sb_spn(NULL, 0), m->ref, m->topic, "unmatched topic");
+        sb_phx_reply_error(c, sb_span_of(NULL, 0), m->ref, m->topic, "unmatched topic");
         return;
     }
     if ((int)p->n >= sb_server_config_of(c->srv)->phoenix_max_channels) {
@@ -304,8 +286,8 @@ static void sb_phx_join(sb_wsconn *c, const sb_phx_msg *m)
         } else {
             ch->subscribed = 1;
             sb_phx_reply(c, jr, m->ref, m->topic, "ok",
-                         out.oom ? sb_spn(NULL, 0)
-                                 : sb_spn((const char *)sb_buf_data(&out), out.len));
+                         out.oom ? sb_span_of(NULL, 0)
+                                 : sb_span_of((const char *)sb_buf_data(&out), out.len));
             sb_phx_release_held(c, ch);
         }
     } else {
@@ -313,10 +295,10 @@ static void sb_phx_join(sb_wsconn *c, const sb_phx_msg *m)
         sb_phx_unlink(c, ch);
         sb_phx_chan_free(ch);
         if (rc == SB_PHX_JOIN_UNMATCHED)
-            sb_phx_reply_error(c, sb_spn(NULL, 0), m->ref, m->topic, "unmatched topic");
+            sb_phx_reply_error(c, sb_span_of(NULL, 0), m->ref, m->topic, "unmatched topic");
         else if (rc == SB_PHX_JOIN_REFUSED && out.len && !out.oom)
             sb_phx_reply(c, jr, m->ref, m->topic, "error",
-                         sb_spn((const char *)sb_buf_data(&out), out.len));
+                         sb_span_of((const char *)sb_buf_data(&out), out.len));
         else
             sb_phx_reply_error(c, jr, m->ref, m->topic,
                                rc == SB_PHX_JOIN_REFUSED ? "join refused" : "join crashed");
@@ -330,12 +312,12 @@ static void sb_phx_leave(sb_wsconn *c, const sb_phx_msg *m)
 
     if (!ch) {
         /* the client leaves rejected channels too: answer ok anyway */
-        sb_phx_reply(c, m->join_ref, m->ref, m->topic, "ok", sb_spn(NULL, 0));
+        sb_phx_reply(c, m->join_ref, m->ref, m->topic, "ok", sb_span_of(NULL, 0));
         return;
     }
     if (sb_phx_stale(ch, m->join_ref))
         return;
-    sb_phx_reply(c, sb_phx_jr(ch), m->ref, m->topic, "ok", sb_spn(NULL, 0));
+    sb_phx_reply(c, sb_phx_jr(ch), m->ref, m->topic, "ok", sb_span_of(NULL, 0));
     sb_phx_drop(c, ch, 1, "leave");
 }
 
@@ -348,7 +330,7 @@ static void sb_phx_event(sb_wsconn *c, const sb_phx_msg *m)
     int rc, binary = 0;
 
     if (!ch) {
-        sb_phx_reply_error(c, sb_spn(NULL, 0), m->ref, m->topic, "unmatched topic");
+        sb_phx_reply_error(c, sb_span_of(NULL, 0), m->ref, m->topic, "unmatched topic");
         return;
     }
     if (sb_phx_stale(ch, m->join_ref) || ch->joining)
@@ -374,19 +356,19 @@ static void sb_phx_event(sb_wsconn *c, const sb_phx_msg *m)
     if (rc > 0 && !out.oom) {
         if (binary && sb_phx_is_v1(c)) {
             /* V1 has no binary frames: the status still goes out */
-            sb_phx_reply(c, sb_phx_jr(ch), m->ref, m->topic, status, sb_spn(NULL, 0));
+            sb_phx_reply(c, sb_phx_jr(ch), m->ref, m->topic, status, sb_span_of(NULL, 0));
         } else if (binary) {
             sb_buf b;
             sb_buf_init(&b, SB_FRAME_PRE);
-            if (sb_phx_bin_reply(&b, sb_phx_jr(ch), m->ref, m->topic, sb_sp(status),
+            if (sb_phx_bin_reply(&b, sb_phx_jr(ch), m->ref, m->topic, sb_span_str(status),
                                  sb_buf_data(&out), out.len) == 0)
                 sb_phx_send_buf(c, &b, 1, NULL);
             else
                 sb_buf_free(&b);
         } else {
             sb_phx_reply(c, sb_phx_jr(ch), m->ref, m->topic, status,
-                         out.len ? sb_spn((const char *)sb_buf_data(&out), out.len)
-                                 : sb_spn(NULL, 0));
+                         out.len ? sb_span_of((const char *)sb_buf_data(&out), out.len)
+                                 : sb_span_of(NULL, 0));
         }
     }
     sb_buf_free(&out);
@@ -427,7 +409,7 @@ static void sb_phx_receive(sb_wsconn *c, const char *data, size_t n, int binary)
         return;
     }
     if (sb_phx_span_eq(m.topic, "phoenix") && sb_phx_span_eq(m.event, "heartbeat"))
-        sb_phx_reply(c, sb_spn(NULL, 0), m.ref, m.topic, "ok", sb_spn(NULL, 0));
+        sb_phx_reply(c, sb_span_of(NULL, 0), m.ref, m.topic, "ok", sb_span_of(NULL, 0));
     else if (sb_phx_span_eq(m.event, "phx_join"))
         sb_phx_join(c, &m);
     else if (sb_phx_span_eq(m.event, "phx_leave"))
@@ -572,14 +554,14 @@ int sb_phx_push(sb_wsconn *c, const char *topic, size_t tlen, const char *event,
         return -1;
     sb_buf_init(&b, SB_FRAME_PRE);
     if (sb_phx_is_v1(c))
-        rc = sb_phx_v1_push(&b, sb_spn(topic, tlen), sb_spn(event, elen),
-                            sb_spn(payload, plen));
+        rc = sb_phx_v1_push(&b, sb_span_of(topic, tlen), sb_span_of(event, elen),
+                            sb_span_of(payload, plen));
     else if (binary)
-        rc = sb_phx_bin_push(&b, sb_phx_jr(ch), sb_spn(topic, tlen),
-                             sb_spn(event, elen), payload, plen);
+        rc = sb_phx_bin_push(&b, sb_phx_jr(ch), sb_span_of(topic, tlen),
+                             sb_span_of(event, elen), payload, plen);
     else
-        rc = sb_phx_v2_push(&b, sb_phx_jr(ch), sb_spn(topic, tlen),
-                            sb_spn(event, elen), sb_spn(payload, plen));
+        rc = sb_phx_v2_push(&b, sb_phx_jr(ch), sb_span_of(topic, tlen),
+                            sb_span_of(event, elen), sb_span_of(payload, plen));
     if (rc) {
         sb_buf_free(&b);
         return -1;
@@ -616,9 +598,9 @@ static sb_frame *sb_phx_frame(sb_msg *m, int v1)
 {
     int slot = v1 ? SB_PROTO_PHOENIX_V1 : SB_PROTO_PHOENIX;
     sb_buf b, env;
-    sb_span topic = sb_spn(m->channel, m->channel_len);
-    sb_span event = sb_spn(m->event, m->event_len);
-    sb_span payload = sb_spn(m->payload, m->payload_len);
+    sb_span topic = sb_span_of(m->channel, m->channel_len);
+    sb_span event = sb_span_of(m->event, m->event_len);
+    sb_span payload = sb_span_of(m->payload, m->payload_len);
     int rc;
 
     if (m->enc[slot])
@@ -631,16 +613,16 @@ static sb_frame *sb_phx_frame(sb_msg *m, int v1)
         rc = sb_phx_bin_broadcast(&b, topic, event, m->payload, m->payload_len);
     } else {
         if (m->from) {
-            sb_native_message(&env, sb_spn(m->from, m->from_len),
-                              sb_spn(m->alias, m->alias_len), m->date_ms, payload);
-            event = sb_sp("message");
+            sb_native_message(&env, sb_span_of(m->from, m->from_len),
+                              sb_span_of(m->alias, m->alias_len), m->date_ms, payload);
+            event = sb_span_str("message");
         } else if (sb_json_type_of(m->payload, m->payload_len) != SB_JSON_OBJECT) {
             sb_buf_adds(&env, "{\"message\":");
             sb_buf_add(&env, m->payload, m->payload_len);
             sb_buf_addc(&env, '}');
         }
         if (env.len)
-            payload = sb_spn((const char *)sb_buf_data(&env), env.len);
+            payload = sb_span_of((const char *)sb_buf_data(&env), env.len);
         if (env.oom)
             rc = -1;
         else if (v1)
