@@ -51,15 +51,6 @@ typedef struct sb_sse_post {
     char channel[SB_CHANNEL_MAX + 1];
 } sb_sse_post;
 
-static sb_span sb_sp(const char *p, size_t n)
-{
-    sb_span x;
-
-    x.p = p;
-    x.n = n;
-    return x;
-}
-
 static size_t sb_sse_max_body(sb_server *s)
 {
     size_t n = sb_server_config_of(s)->sse.max_body;
@@ -118,10 +109,10 @@ sb_frame *sb_sse_frame(sb_msg *m)
     if (m->epoch)
         sb_sse_format_id(&id, m->epoch, m->offset);
     rc = id.oom ? SB_CODEC_ENOMEM
-                : sb_sse_event(&ev, sb_sp(m->epoch ? (const char *)sb_buf_data(&id) : NULL,
+                : sb_sse_event(&ev, sb_span_of(m->epoch ? (const char *)sb_buf_data(&id) : NULL,
                                           id.len),
-                               sb_sp(m->event, m->event_len),
-                               sb_sp(m->payload, m->payload_len));
+                               sb_span_of(m->event, m->event_len),
+                               sb_span_of(m->payload, m->payload_len));
     sb_buf_free(&id);
     m->enc[SB_PROTO_SSE] = sb_chunk_from(&ev, rc);
     return m->enc[SB_PROTO_SSE];
@@ -154,8 +145,8 @@ int sb_sse_send_event(sb_wsconn *c, const char *event, const char *data, size_t 
     if (event && strcmp(event, "message") == 0)
         event = NULL;
     sb_buf_init(&ev, 0);
-    rc = sb_sse_event(&ev, sb_sp(NULL, 0), sb_sp(event, event ? strlen(event) : 0),
-                      sb_sp(data, n));
+    rc = sb_sse_event(&ev, sb_span_of(NULL, 0), sb_span_of(event, event ? strlen(event) : 0),
+                      sb_span_of(data, n));
     return sb_sse_queue(c, sb_chunk_from(&ev, rc));
 }
 
@@ -214,9 +205,9 @@ static void sb_sse_send_failure(sb_wsconn *c, const sb_sse_state *st,
         sb_sse_format_id(&id, fail->epoch, fail->offset);
     sb_resume_fail_json(&data, fail, st->last_id, st->last_len);
     rc = (id.oom || data.oom) ? SB_CODEC_ENOMEM
-         : sb_sse_event(&ev, sb_sp(fail->epoch ? (const char *)sb_buf_data(&id) : NULL, id.len),
-                        sb_sp("recovery-failed", 15),
-                        sb_sp((const char *)sb_buf_data(&data), data.len));
+         : sb_sse_event(&ev, sb_span_of(fail->epoch ? (const char *)sb_buf_data(&id) : NULL, id.len),
+                        sb_span_of("recovery-failed", 15),
+                        sb_span_of((const char *)sb_buf_data(&data), data.len));
     sb_buf_free(&id);
     sb_buf_free(&data);
     sb_sse_queue(c, sb_chunk_from(&ev, rc));
@@ -278,12 +269,12 @@ static sb_span sb_cors_origin(sb_server *s, struct lws *wsi, char *buf, int len)
     int k;
 
     if (!cors)
-        return sb_sp(NULL, 0);
+        return sb_span_of(NULL, 0);
     if (strcmp(cors, "*") == 0)
-        return sb_sp("*", 1);
+        return sb_span_of("*", 1);
     k = lws_hdr_copy(wsi, buf, len, WSI_TOKEN_ORIGIN);
     if (k <= 0)
-        return sb_sp(NULL, 0);
+        return sb_span_of(NULL, 0);
     n = (size_t)k;
     for (p = cors; *p; ) {
         size_t w;
@@ -291,10 +282,10 @@ static sb_span sb_cors_origin(sb_server *s, struct lws *wsi, char *buf, int len)
             p++;
         w = strcspn(p, " ,");
         if (w == n && memcmp(p, buf, n) == 0)
-            return sb_sp(buf, n);
+            return sb_span_of(buf, n);
         p += w;
     }
-    return sb_sp(NULL, 0);
+    return sb_span_of(NULL, 0);
 }
 
 static int sb_add_hdr(struct lws *wsi, const char *name, const char *value,

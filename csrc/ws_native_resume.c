@@ -76,10 +76,8 @@ void sb_native_resume(sb_wsconn *c)
     sb_buf_init(&data, 0);
     sb_resume_fail_json(&data, &fail, c->since, strlen(c->since));
     sb_buf_init(&b, SB_FRAME_PRE);
-    ev.p = "recovery-failed";
-    ev.n = 15;
-    payload.p = (const char *)sb_buf_data(&data);
-    payload.n = data.len;
+    ev = sb_span_of("recovery-failed", 15);
+    payload = sb_span_of((const char *)sb_buf_data(&data), data.len);
     if (!data.oom)
         sb_native_server_event(&b, ev, payload, sb_now_ms());
     f = data.oom ? NULL : sb_frame_from_buf(&b, 0);
