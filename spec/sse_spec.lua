@@ -128,6 +128,15 @@ describe("SSE transport", function()
         no:close()
     end)
 
+    it("answers a CORS preflight for fetch-based clients", function()
+        local r = http.request(port, "OPTIONS", "/sse/cors", {
+            Origin = "http://ok.example", ["Access-Control-Request-Headers"] = "last-event-id" })
+        assert.are.equal(204, r.status)
+        assert.are.equal("http://ok.example", r.headers["access-control-allow-origin"])
+        assert.matches("Last%-Event%-ID", r.headers["access-control-allow-headers"])
+        assert.matches("GET", r.headers["access-control-allow-methods"])
+    end)
+
     describe("POST /sse/<channel>", function()
         it("publishes the JSON body with ?event= and answers 202 with the receivers", function()
             local c = http.open(port, "GET", "/sse/news", {})
