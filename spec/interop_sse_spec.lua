@@ -4,7 +4,7 @@
 -- the loop until the script is done or a deadline passes.
 local sb = require "switchboard"
 local cjson = require "cjson"
-local http = require "support.http"
+local http = require "http_helper"
 
 local dir = "spec/interop/eventsource"
 

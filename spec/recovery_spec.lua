@@ -4,7 +4,7 @@
 -- live ones; positions history cannot serve get recovery-failed.
 local sb = require "switchboard"
 local cjson = require "cjson"
-local http = require "support.http"
+local http = require "http_helper"
 
 local function ns(list)
     local out = {}

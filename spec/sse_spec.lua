@@ -2,7 +2,7 @@
 -- with raw HTTP (spec/support/http.lua).
 local sb = require "switchboard"
 local cjson = require "cjson"
-local http = require "support.http"
+local http = require "http_helper"
 
 describe("SSE transport", function()
     local server, port, refuse_publish, events
