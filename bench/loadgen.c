@@ -7,11 +7,11 @@
  * compute loss per subscriber and merge latency histograms at the end.
  *
  * Connection i joins channel i % channels; connections 0..pubs-1 publish.
- * Every published message is JSON {"t":<ns>,"s":<seq>,"i":<publisher>,"p":"x.."}
- * padded to --payload bytes; t is CLOCK_MONOTONIC (one clock for all
- * processes), so a receiver gets latency by subtraction.  Only messages
- * stamped inside the measured window count, so warm-up and drain do not skew
- * rates, loss or latency.
+ * Every published message is JSON
+ * {"t":<ns>,"s":<seq>,"i":<publisher>,"p":"x.."} padded to --payload bytes; t
+ * is CLOCK_MONOTONIC (one clock for all processes), so a receiver gets latency
+ * by subtraction.  Only messages stamped inside the measured window count, so
+ * warm-up and drain do not skew rates, loss or latency.
  *
  * Only loopback targets are accepted: this is a bench for one machine.
  */
@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -53,7 +54,14 @@
 #define HIST_N (HIST_LIN + 31 * HIST_SUB)
 
 enum proto { P_NATIVE, P_MQTT, P_MIRROR };
-enum state { S_CONNECTING, S_HS_SENT, S_MQTT_CONNACK, S_MQTT_SUBACK, S_READY, S_CLOSED };
+enum state {
+    S_CONNECTING,
+    S_HS_SENT,
+    S_MQTT_CONNACK,
+    S_MQTT_SUBACK,
+    S_READY,
+    S_CLOSED
+};
 
 struct opts {
     enum proto proto;
@@ -67,8 +75,8 @@ struct opts {
 };
 
 struct pstat {
-    uint64_t connected, conn_fail, closed, recv_total, recv_meas, self_echo, dup,
-        ooo, sent_total, backlog_drop, other_frames, bad_msgs;
+    uint64_t connected, conn_fail, closed, recv_total, recv_meas, self_echo,
+        dup, ooo, sent_total, backlog_drop, other_frames, bad_msgs;
     uint64_t hist[HIST_N];
 };
 
@@ -100,7 +108,7 @@ struct conn {
     uint32_t frag_len, frag_cap;
     /* publisher */
     uint32_t seq, acked;
-    int probe;  /* local index of the reader whose receipt acks our messages */
+    int probe; /* local index of the reader whose receipt acks our messages */
     int64_t last_ack;
     /* subscriber: last seq seen per publisher rank in this channel */
     uint32_t *last_seq;
@@ -149,7 +157,8 @@ static void hist_add(uint64_t *h, uint64_t us)
         return;
     }
     int msb = 63 - __builtin_clzll(us);
-    int idx = HIST_LIN + (msb - 10) * HIST_SUB + (int)((us >> (msb - 6)) & (HIST_SUB - 1));
+    int idx = HIST_LIN + (msb - 10) * HIST_SUB +
+              (int)((us >> (msb - 6)) & (HIST_SUB - 1));
     if (idx >= HIST_N)
         idx = HIST_N - 1;
     h[idx]++;
@@ -180,7 +189,8 @@ static uint64_t hist_pct(const uint64_t *h, uint64_t total, double p)
     return hist_value(HIST_N - 1);
 }
 
-static void buf_append(char **buf, uint32_t *len, uint32_t *cap, const void *src, size_t n)
+static void buf_append(char **buf, uint32_t *len, uint32_t *cap,
+                       const void *src, size_t n)
 {
     if (*len + n > *cap) {
         size_t nc = *cap ? *cap : 256;
@@ -232,7 +242,8 @@ static void set_events(struct conn *c)
 static int conn_flush(struct conn *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                         MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 break;
@@ -276,7 +287,8 @@ static void ws_queue(struct conn *c, int opcode, const void *data, size_t len)
             hdr[h++] = (uint8_t)((uint64_t)len >> (8 * i));
     }
     uint32_t key = rnd();
-    uint8_t m[4] = {(uint8_t)key, (uint8_t)(key >> 8), (uint8_t)(key >> 16), (uint8_t)(key >> 24)};
+    uint8_t m[4] = {(uint8_t)key, (uint8_t)(key >> 8), (uint8_t)(key >> 16),
+                    (uint8_t)(key >> 24)};
     memcpy(hdr + h, m, 4);
     h += 4;
     buf_append(&c->out, &c->out_len, &c->out_cap, hdr, h);
@@ -300,7 +312,8 @@ static size_t mqtt_varlen(uint8_t *p, size_t n)
     return k;
 }
 
-static void mqtt_queue(struct conn *c, uint8_t type, const uint8_t *body, size_t len)
+static void mqtt_queue(struct conn *c, uint8_t type, const uint8_t *body,
+                       size_t len)
 {
     uint8_t tmp[2048 + 16];
     uint8_t *pkt = len + 8 <= sizeof tmp ? tmp : malloc(len + 8);
@@ -401,7 +414,8 @@ static void on_message(struct conn *c, const char *m, size_t n, int64_t now)
     }
     PS->recv_total++;
     int li = (int)i - LO;
-    if (li >= 0 && li < NLOC && C[li].probe == (int)(c - C) && (uint32_t)s > C[li].acked) {
+    if (li >= 0 && li < NLOC && C[li].probe == (int)(c - C) &&
+        (uint32_t)s > C[li].acked) {
         C[li].acked = (uint32_t)s;
         C[li].last_ack = now;
     }
@@ -482,7 +496,8 @@ partial:
 }
 
 /* A complete WebSocket data message (fragments already joined). */
-static void on_ws_data(struct conn *c, int opcode, const char *d, size_t n, int64_t now)
+static void on_ws_data(struct conn *c, int opcode, const char *d, size_t n,
+                       int64_t now)
 {
     if (O.proto == P_MQTT) {
         if (opcode != 2)
@@ -589,38 +604,47 @@ static void on_handshake(struct conn *c, char *buf, size_t n, int64_t now)
         return;
     }
     size_t hl = (size_t)(e - c->msg) + 4, rest = c->msg_len - hl;
-    char tail[4096];
-    if (rest > sizeof tail)
-        rest = sizeof tail;
-    memcpy(tail, c->msg + hl, rest);
+    /* frames may follow the 101 in the same read: parse them from a copy,
+     * since the MQTT stream reuses c->msg */
+    char *tail = rest ? malloc(rest) : NULL;
+    if (rest && !tail)
+        die("out of memory");
+    if (rest)
+        memcpy(tail, c->msg + hl, rest);
     c->msg_len = 0;
     if (O.proto == P_MQTT) {
         mqtt_connect(c);
         c->state = S_MQTT_CONNACK;
-        if (conn_flush(c))
+        if (conn_flush(c)) {
+            free(tail);
             return;
+        }
     } else {
         conn_ready(c);
     }
     if (rest) {
         size_t used = ws_parse(c, tail, rest, now);
         if (c->state != S_CLOSED && used < rest) {
-            c->part = malloc(rest - used);
-            memcpy(c->part, tail + used, rest - used);
+            memmove(tail, tail + used, rest - used);
+            c->part = tail;
             c->part_len = (uint32_t)(rest - used);
+            tail = NULL;
         }
     }
+    free(tail);
 }
 
 static void on_readable(struct conn *c, int64_t now)
 {
-    for (int rounds = 0; rounds < 4 && c->state != S_CLOSED && !c->stopped; rounds++) {
+    for (int rounds = 0; rounds < 4 && c->state != S_CLOSED && !c->stopped;
+         rounds++) {
         uint32_t pl = c->part_len;
         if (pl)
             memcpy(SCR, c->part, pl);
         ssize_t r = recv(c->fd, SCR + pl, SCRATCH - pl, 0);
         if (r <= 0) {
-            if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            if (r < 0 &&
+                (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
                 return;
             conn_close(c, 1);
             return;
@@ -651,13 +675,15 @@ static void on_readable(struct conn *c, int64_t now)
 static void send_handshake(struct conn *c)
 {
     char req[1024], path[256], key[25];
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     uint8_t raw[18];
     for (int i = 0; i < 16; i++)
         raw[i] = (uint8_t)rnd();
     raw[16] = raw[17] = 0;
     for (int i = 0, k = 0; i < 18; i += 3) {
-        uint32_t v = ((uint32_t)raw[i] << 16) | ((uint32_t)raw[i + 1] << 8) | raw[i + 2];
+        uint32_t v =
+            ((uint32_t)raw[i] << 16) | ((uint32_t)raw[i + 1] << 8) | raw[i + 2];
         key[k++] = b64[(v >> 18) & 63];
         key[k++] = b64[(v >> 12) & 63];
         key[k++] = b64[(v >> 6) & 63];
@@ -669,14 +695,16 @@ static void send_handshake(struct conn *c)
     if (O.proto == P_NATIVE)
         snprintf(path, sizeof path, "/c/%s%d", O.prefix, c->ch);
     else if (O.proto == P_MIRROR)
-        snprintf(path, sizeof path, "/?mirror=%s%d", O.prefix, c->ch), sub = "lws-mirror-protocol";
+        snprintf(path, sizeof path, "/?mirror=%s%d", O.prefix, c->ch),
+            sub = "lws-mirror-protocol";
     else
         snprintf(path, sizeof path, "/mqtt"), sub = "mqtt";
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                      "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
-                     path, O.host, O.port, key, *sub ? "Sec-WebSocket-Protocol: " : "", sub,
+                     path, O.host, O.port, key,
+                     *sub ? "Sec-WebSocket-Protocol: " : "", sub,
                      *sub ? "\r\n" : "");
     buf_append(&c->out, &c->out_len, &c->out_cap, req, (size_t)n);
     c->state = S_HS_SENT;
@@ -700,7 +728,8 @@ static int conn_start(struct conn *c)
     if (O.src_ips > 1) {
         memset(&sa, 0, sizeof sa);
         sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(c->idx % O.src_ips));
+        sa.sin_addr.s_addr =
+            htonl(0x7f000001u + (uint32_t)(c->idx % O.src_ips));
         setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
         if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
             close(fd);
@@ -714,12 +743,14 @@ static int conn_start(struct conn *c)
     c->fd = fd;
     c->state = S_CONNECTING;
     c->want_out = 1;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)(c - C)};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT,
+                             .data.u32 = (uint32_t)(c - C)};
     if (epoll_ctl(EP, EPOLL_CTL_ADD, fd, &ev) < 0) {
         close(fd);
         return -1;
     }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 &&
+        errno != EINPROGRESS) {
         epoll_ctl(EP, EPOLL_CTL_DEL, fd, NULL);
         close(fd);
         return -1;
@@ -729,7 +760,8 @@ static int conn_start(struct conn *c)
 
 static void make_payload(char *buf, int idx, uint32_t seq, int64_t t)
 {
-    int n = snprintf(buf, 128, "{\"t\":%lld,\"s\":%u,\"i\":%d,\"p\":\"", (long long)t, seq, idx);
+    int n = snprintf(buf, 128, "{\"t\":%lld,\"s\":%u,\"i\":%d,\"p\":\"",
+                     (long long)t, seq, idx);
     int pad = O.payload - n - 2;
     if (pad < 0)
         pad = 0;
@@ -818,11 +850,13 @@ static void child_main(int proc)
         /* slow consumers: spread evenly, never publishers */
         if (!c->is_pub && O.slow_pct > 0) {
             long k = c->idx - O.pubs;
-            c->slow = (long)((double)(k + 1) * O.slow_pct / 100.0) != (long)((double)k * O.slow_pct / 100.0);
+            c->slow = (long)((double)(k + 1) * O.slow_pct / 100.0) !=
+                      (long)((double)k * O.slow_pct / 100.0);
         }
         if (c->reads)
             c->last_seq = calloc((size_t)ppc, sizeof(uint32_t));
-        FLAGS[c->idx] = (uint8_t)((c->slow ? F_SLOW : 0) | (c->reads ? F_READER : 0));
+        FLAGS[c->idx] =
+            (uint8_t)((c->slow ? F_SLOW : 0) | (c->reads ? F_READER : 0));
     }
     /* each publisher's probe: the last healthy reader of its channel here */
     for (int i = 0; i < NLOC; i++) {
@@ -836,7 +870,8 @@ static void child_main(int proc)
     }
     struct epoll_event evs[512];
     int next = 0, pending = 0, reported = 0;
-    int64_t t_begin = now_ns(), conn_deadline = t_begin + (int64_t)(O.connect_timeout * 1e9);
+    int64_t t_begin = now_ns(),
+            conn_deadline = t_begin + (int64_t)(O.connect_timeout * 1e9);
     int64_t period = O.rate > 0 ? (int64_t)(1e9 / O.rate) : 0;
     int npub = 0;
     for (int i = 0; i < NLOC; i++)
@@ -846,7 +881,8 @@ static void child_main(int proc)
         if (C[i].is_pub)
             pubs[k++] = i;
     int64_t next_check = 0;
-    uint64_t tick = 0; /* rate mode: global send counter over all local publishers */
+    uint64_t tick =
+        0; /* rate mode: global send counter over all local publishers */
     int slowed = 0;
     for (;;) {
         int64_t now = now_ns();
@@ -887,7 +923,9 @@ static void child_main(int proc)
             if (now >= SH->t_start && now < SH->t_meas_end && npub) {
                 if (period) {
                     for (;;) {
-                        int64_t due = SH->t_start + (int64_t)((double)tick * (double)period / npub);
+                        int64_t due =
+                            SH->t_start +
+                            (int64_t)((double)tick * (double)period / npub);
                         if (due > now) {
                             int64_t ms = (due - now + 999999) / 1000000;
                             timeout = ms < timeout ? (int)ms : timeout;
@@ -902,12 +940,14 @@ static void child_main(int proc)
                         struct conn *c = &C[pubs[k]];
                         if (c->state != S_READY || c->probe < 0)
                             continue;
-                        if (c->seq - c->acked >= (uint32_t)O.window && now - c->last_ack > 5000000000LL) {
-                            c->acked = c->seq; /* lost messages must not stall the loop */
+                        if (c->seq - c->acked >= (uint32_t)O.window &&
+                            now - c->last_ack > 5000000000LL) {
+                            c->acked = c->seq; /* lost messages must not stall
+                                                  the loop */
                             c->last_ack = now;
                         }
-                        while (c->seq - c->acked < (uint32_t)O.window && c->state == S_READY &&
-                               c->out_len == 0) {
+                        while (c->seq - c->acked < (uint32_t)O.window &&
+                               c->state == S_READY && c->out_len == 0) {
                             if (c->seq == c->acked)
                                 c->last_ack = now;
                             if (publish(c, now))
@@ -969,9 +1009,11 @@ static int64_t proc_cpu_us(int pid)
         return -1;
     unsigned long long ut = 0, st = 0;
     /* fields after comm: state(3) ... utime(14) stime(15) */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+               &ut, &st) != 2)
         return -1;
-    return (int64_t)((ut + st) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
+    return (int64_t)((ut + st) * 1000000ull /
+                     (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
 static long proc_status_kb(int pid, const char *key)
@@ -1005,36 +1047,56 @@ static void sleep_until(int64_t t)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: loadgen --proto native|mqtt|lws-mirror --port P [options]\n"
-            "  --host 127.0.0.1    loopback address of the server (127.0.0.0/8 only)\n"
-            "  --conns N           connections (connection i joins channel i %% channels)\n"
-            "  --pubs N            connections 0..N-1 publish (default 1)\n"
-            "  --channels N        channels (default 1)\n"
-            "  --rate R            msgs/s per publisher; 0 = max rate, window-limited\n"
-            "  --window W          max-rate messages in flight per publisher (default 8)\n"
-            "  --payload B         message size in bytes (default 64)\n"
-            "  --pub-reads         publishers also count as subscribers (rooms)\n"
-            "  --slow PCT          percent of subscribers that stop reading\n"
-            "  --warmup S --duration S --drain S   phases (defaults 2, 5, 2); drain is\n"
-            "                      a maximum: it ends once every reader has all\n"
-            "                      the messages stamped in the window\n"
-            "  --procs K           fork K processes (default 1)\n"
-            "  --src-ips K         spread source addresses over 127.0.0.1..K\n"
-            "  --max-pending N     handshakes in flight per process (default 256)\n"
-            "  --connect-timeout S (default 60)\n"
-            "  --server-pid PID    measure the server's CPU and RSS from /proc\n"
-            "  --label NAME        copied into the output\n"
-            "  --prefix STR        channel name prefix (default bench)\n");
+    fprintf(
+        stderr,
+        "usage: loadgen --proto native|mqtt|lws-mirror --port P [options]\n"
+        "  --host 127.0.0.1    loopback address of the server (127.0.0.0/8 "
+        "only)\n"
+        "  --conns N           connections (connection i joins channel i %% "
+        "channels)\n"
+        "  --pubs N            connections 0..N-1 publish (default 1)\n"
+        "  --channels N        channels (default 1)\n"
+        "  --rate R            msgs/s per publisher; 0 = max rate, "
+        "window-limited\n"
+        "  --window W          max-rate messages in flight per publisher "
+        "(default 8)\n"
+        "  --payload B         message size in bytes (default 64)\n"
+        "  --pub-reads         publishers also count as subscribers (rooms)\n"
+        "  --slow PCT          percent of subscribers that stop reading\n"
+        "  --warmup S --duration S --drain S   phases (defaults 2, 5, 2); "
+        "drain is\n"
+        "                      a maximum: it ends once every reader has all\n"
+        "                      the messages stamped in the window\n"
+        "  --procs K           fork K processes (default 1)\n"
+        "  --src-ips K         spread source addresses over 127.0.0.1..K\n"
+        "  --max-pending N     handshakes in flight per process (default 256)\n"
+        "  --connect-timeout S (default 60)\n"
+        "  --server-pid PID    measure the server's CPU and RSS from /proc\n"
+        "  --label NAME        copied into the output\n"
+        "  --prefix STR        channel name prefix (default bench)\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    O = (struct opts){.proto = P_NATIVE, .host = "127.0.0.1", .port = 0, .conns = 2, .pubs = 1,
-                      .channels = 1, .procs = 1, .src_ips = 1, .window = 8, .max_pending = 256,
-                      .rate = 0, .warmup = 2, .duration = 5, .drain = 2, .connect_timeout = 60,
-                      .payload = 64, .label = "run", .prefix = "bench"};
+    O = (struct opts){.proto = P_NATIVE,
+                      .host = "127.0.0.1",
+                      .port = 0,
+                      .conns = 2,
+                      .pubs = 1,
+                      .channels = 1,
+                      .procs = 1,
+                      .src_ips = 1,
+                      .window = 8,
+                      .max_pending = 256,
+                      .rate = 0,
+                      .warmup = 2,
+                      .duration = 5,
+                      .drain = 2,
+                      .connect_timeout = 60,
+                      .payload = 64,
+                      .label = "run",
+                      .prefix = "bench"};
     const char *proto_name = "native";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1096,10 +1158,10 @@ int main(int argc, char **argv)
     struct in_addr ia;
     if (inet_pton(AF_INET, O.host, &ia) != 1 || (ntohl(ia.s_addr) >> 24) != 127)
         die("--host must be an IPv4 loopback address (127.0.0.0/8)");
-    if (O.port <= 0 || O.conns < 1 || O.pubs < 0 || O.pubs > O.conns || O.channels < 1 ||
-        O.procs < 1 || O.procs > MAX_PROCS || O.src_ips < 1 || O.src_ips > 254 ||
-        O.payload < 48 || O.payload > 65536 || O.window < 1 || O.duration <= 0 ||
-        O.max_pending < 1)
+    if (O.port <= 0 || O.conns < 1 || O.pubs < 0 || O.pubs > O.conns ||
+        O.channels < 1 || O.procs < 1 || O.procs > MAX_PROCS || O.src_ips < 1 ||
+        O.src_ips > 254 || O.payload < 48 || O.payload > 65536 ||
+        O.window < 1 || O.duration <= 0 || O.max_pending < 1)
         die("bad arguments (see --help)");
     /* bounded run: no phase may be unbounded */
     if (O.warmup + O.duration + O.drain > 3600 || O.connect_timeout > 600)
@@ -1110,17 +1172,26 @@ int main(int argc, char **argv)
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
     if ((rlim_t)(O.conns / O.procs + 64) > rl.rlim_cur)
-        die("%d connections per process exceed the fd limit %llu: use --procs", O.conns / O.procs,
-            (unsigned long long)rl.rlim_cur);
+        die("%d connections per process exceed the fd limit %llu: use --procs",
+            O.conns / O.procs, (unsigned long long)rl.rlim_cur);
 
     size_t shsz = sizeof(struct shm) + (size_t)O.conns * 9;
-    SH = mmap(NULL, shsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    SH = mmap(NULL, shsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+              -1, 0);
     if (SH == MAP_FAILED)
         die("mmap failed");
     WIN_COUNT = (uint32_t *)(SH + 1);
     GOT = WIN_COUNT + O.conns;
     FLAGS = (uint8_t *)(GOT + O.conns);
 
+    /* other work on the machine skews every number: say how busy it was */
+    double loadavg = -1;
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (fscanf(la, "%lf", &loadavg) != 1)
+            loadavg = -1;
+        fclose(la);
+    }
     int sp = O.server_pid;
     long rss_base = sp ? proc_status_kb(sp, "VmRSS") : -1;
     pid_t kids[MAX_PROCS];
@@ -1129,10 +1200,16 @@ int main(int argc, char **argv)
         kids[k] = fork();
         if (kids[k] < 0)
             die("fork failed");
-        if (kids[k] == 0)
+        if (kids[k] == 0) {
+            /* a killed run leaves no load behind */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() == 1)
+                _exit(1);
             child_main(k);
+        }
     }
-    int64_t t0 = now_ns(), deadline = t0 + (int64_t)((O.connect_timeout + 10) * 1e9);
+    int64_t t0 = now_ns(),
+            deadline = t0 + (int64_t)((O.connect_timeout + 10) * 1e9);
     while (SH->ready < O.procs && now_ns() < deadline)
         usleep(10000);
     int64_t t_conn = now_ns() - t0;
@@ -1195,12 +1272,14 @@ int main(int argc, char **argv)
     }
     /* loss per healthy subscriber: messages its channel's other publishers
      * stamped in the window, against what it received */
-    uint64_t *chsum = calloc((size_t)O.channels, sizeof(uint64_t)), sent_win = 0;
+    uint64_t *chsum = calloc((size_t)O.channels, sizeof(uint64_t)),
+             sent_win = 0;
     for (int i = 0; i < O.pubs; i++) {
         chsum[i % O.channels] += WIN_COUNT[i];
         sent_win += WIN_COUNT[i];
     }
-    uint64_t expected = 0, got_ok = 0, got_slow = 0, subs_loss = 0, nslow = 0, nsubs = 0;
+    uint64_t expected = 0, got_ok = 0, got_slow = 0, subs_loss = 0, nslow = 0,
+             nsubs = 0;
     for (int j = 0; j < O.conns; j++) {
         if (!(FLAGS[j] & F_READER))
             continue;
@@ -1220,38 +1299,63 @@ int main(int argc, char **argv)
     uint64_t lat_n = 0;
     for (int i = 0; i < HIST_N; i++)
         lat_n += T.hist[i];
-    double loss_pct = expected ? 100.0 * (double)(expected - (got_ok < expected ? got_ok : expected)) /
-                                     (double)expected
-                               : 0;
+    double loss_pct =
+        expected
+            ? 100.0 *
+                  (double)(expected - (got_ok < expected ? got_ok : expected)) /
+                  (double)expected
+            : 0;
     double dps = (double)(got_ok + got_slow) / dur;
-    double cpu_pct = cpu1 >= 0 && cpu0 >= 0 ? (double)(cpu1 - cpu0) / (dur * 1e4) : -1;
-    double cpu_per = cpu1 >= 0 && got_ok + got_slow ? (double)(cpu1 - cpu0) / (double)(got_ok + got_slow) : -1;
-    double rss_per_conn = rss_conn >= 0 && T.connected ? (double)(rss_conn - rss_base) * 1024.0 / (double)T.connected : -1;
-    uint64_t p50 = hist_pct(T.hist, lat_n, 0.50), p99 = hist_pct(T.hist, lat_n, 0.99),
-             p999 = hist_pct(T.hist, lat_n, 0.999), pmax = hist_pct(T.hist, lat_n, 1.0);
-    printf("RESULT label=%s proto=%s conns=%d connected=%llu conn_fail=%llu connect_s=%.2f pubs=%d "
-           "channels=%d payload=%d rate=%g window=%d procs=%d duration=%g sent=%llu msgs_per_s=%.1f "
-           "expected=%llu received=%llu deliveries_per_s=%.1f loss_pct=%.4f subs_with_loss=%llu "
-           "subs=%llu slow=%llu slow_received=%llu closed=%llu dup=%llu gaps=%llu self_echo=%llu "
-           "backlog_drop=%llu lat_p50_us=%llu lat_p99_us=%llu lat_p999_us=%llu lat_max_us=%llu "
-           "srv_cpu_pct=%.1f srv_cpu_us_per_delivery=%.3f srv_rss_base_kb=%ld srv_rss_conn_kb=%ld "
-           "srv_rss_end_kb=%ld srv_hwm_kb=%ld srv_rss_per_conn_b=%.0f lg_cpu_pct=%.1f\n",
+    double cpu_pct =
+        cpu1 >= 0 && cpu0 >= 0 ? (double)(cpu1 - cpu0) / (dur * 1e4) : -1;
+    double cpu_per = cpu1 >= 0 && got_ok + got_slow
+                         ? (double)(cpu1 - cpu0) / (double)(got_ok + got_slow)
+                         : -1;
+    double rss_per_conn =
+        rss_conn >= 0 && T.connected
+            ? (double)(rss_conn - rss_base) * 1024.0 / (double)T.connected
+            : -1;
+    uint64_t p50 = hist_pct(T.hist, lat_n, 0.50),
+             p99 = hist_pct(T.hist, lat_n, 0.99),
+             p999 = hist_pct(T.hist, lat_n, 0.999),
+             pmax = hist_pct(T.hist, lat_n, 1.0);
+    printf("RESULT label=%s proto=%s conns=%d connected=%llu conn_fail=%llu "
+           "connect_s=%.2f pubs=%d "
+           "channels=%d payload=%d rate=%g window=%d procs=%d duration=%g "
+           "sent=%llu msgs_per_s=%.1f "
+           "expected=%llu received=%llu deliveries_per_s=%.1f loss_pct=%.4f "
+           "subs_with_loss=%llu "
+           "subs=%llu slow=%llu slow_received=%llu closed=%llu dup=%llu "
+           "gaps=%llu self_echo=%llu "
+           "backlog_drop=%llu lat_p50_us=%llu lat_p99_us=%llu lat_p999_us=%llu "
+           "lat_max_us=%llu "
+           "srv_cpu_pct=%.1f srv_cpu_us_per_delivery=%.3f srv_rss_base_kb=%ld "
+           "srv_rss_conn_kb=%ld "
+           "srv_rss_end_kb=%ld srv_hwm_kb=%ld srv_rss_per_conn_b=%.0f "
+           "lg_cpu_pct=%.1f loadavg=%.2f\n",
            O.label, proto_name, O.conns, (unsigned long long)T.connected,
-           (unsigned long long)T.conn_fail, (double)t_conn / 1e9, O.pubs, O.channels, O.payload,
-           O.rate, O.window, O.procs, dur, (unsigned long long)sent_win, (double)sent_win / dur,
-           (unsigned long long)expected, (unsigned long long)got_ok, dps, loss_pct,
-           (unsigned long long)subs_loss, (unsigned long long)nsubs, (unsigned long long)nslow,
-           (unsigned long long)got_slow, (unsigned long long)T.closed, (unsigned long long)T.dup,
+           (unsigned long long)T.conn_fail, (double)t_conn / 1e9, O.pubs,
+           O.channels, O.payload, O.rate, O.window, O.procs, dur,
+           (unsigned long long)sent_win, (double)sent_win / dur,
+           (unsigned long long)expected, (unsigned long long)got_ok, dps,
+           loss_pct, (unsigned long long)subs_loss, (unsigned long long)nsubs,
+           (unsigned long long)nslow, (unsigned long long)got_slow,
+           (unsigned long long)T.closed, (unsigned long long)T.dup,
            (unsigned long long)T.ooo, (unsigned long long)T.self_echo,
-           (unsigned long long)T.backlog_drop, (unsigned long long)p50, (unsigned long long)p99,
-           (unsigned long long)p999, (unsigned long long)pmax, cpu_pct, cpu_per, rss_base, rss_conn,
-           rss_meas, hwm, rss_per_conn, 100.0 * lg_cpu / ((double)(now_ns() - t0) / 1e9));
-    printf("# %s [%s]: %llu/%d connected, %.0f msg/s -> %.0f deliveries/s, loss %.3f%% "
-           "(%llu of %llu subs), latency p50 %.2f ms p99 %.2f ms p999 %.2f ms, server cpu %.1f%% "
+           (unsigned long long)T.backlog_drop, (unsigned long long)p50,
+           (unsigned long long)p99, (unsigned long long)p999,
+           (unsigned long long)pmax, cpu_pct, cpu_per, rss_base, rss_conn,
+           rss_meas, hwm, rss_per_conn,
+           100.0 * lg_cpu / ((double)(now_ns() - t0) / 1e9), loadavg);
+    printf("# %s [%s]: %llu/%d connected, %.0f msg/s -> %.0f deliveries/s, "
+           "loss %.3f%% "
+           "(%llu of %llu subs), latency p50 %.2f ms p99 %.2f ms p999 %.2f ms, "
+           "server cpu %.1f%% "
            "(%.2f us/delivery), rss %ld kB (%.0f B/conn)\n",
-           O.label, proto_name, (unsigned long long)T.connected, O.conns, (double)sent_win / dur,
-           dps, loss_pct, (unsigned long long)subs_loss, (unsigned long long)nsubs, p50 / 1e3,
-           p99 / 1e3, p999 / 1e3, cpu_pct, cpu_per, rss_meas, rss_per_conn);
+           O.label, proto_name, (unsigned long long)T.connected, O.conns,
+           (double)sent_win / dur, dps, loss_pct, (unsigned long long)subs_loss,
+           (unsigned long long)nsubs, p50 / 1e3, p99 / 1e3, p999 / 1e3, cpu_pct,
+           cpu_per, rss_meas, rss_per_conn);
     free(chsum);
     return 0;
 }

@@ -113,13 +113,12 @@ protocol websockets
 EOF
             unshare -n sh -c "ip link set lo up && exec mosquitto -c '$conf'" >"$log" 2>&1 &
             SRV_PID=$!
-            RUNIN=(nsenter --net=/proc/$SRV_PID/ns/net) ;;
+            RUNIN=(nsenter "--net=/proc/$SRV_PID/ns/net") ;;
         lws-mirror)
             libwebsockets-test-server --port="$port" --interface=lo -d 0 >"$log" 2>&1 &
             SRV_PID=$! ;;
     esac
-    local i
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         if ! kill -0 "$SRV_PID" 2>/dev/null; then
             echo "bench: $name exited at start:" >&2; tail -5 "$log" >&2; return 1
         fi
@@ -134,13 +133,13 @@ EOF
 stop_server() {
     [ -n "$SRV_PID" ] || return 0
     kill "$SRV_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$SRV_PID" 2>/dev/null || true
     wait "$SRV_PID" 2>/dev/null || true
     SRV_PID=
 }
-trap 'stop_server' EXIT INT TERM
+trap 'stop_server' EXIT
+trap 'stop_server; exit 130' INT TERM
 
 ACTIVE=()
 for s in $SERVERS; do
@@ -164,7 +163,7 @@ run_one() {
     PORT_NEXT=$((PORT_NEXT + 2))
     start_server "$srv" "$port" || { note "$scen/$srv/rep$rep: server did not start"; return 0; }
     local line
-    line=$(timeout 900 "${RUNIN[@]}" "$LOADGEN" --proto "$(proto_of "$srv")" --port "$port" \
+    line=$(timeout --foreground 900 "${RUNIN[@]}" "$LOADGEN" --proto "$(proto_of "$srv")" --port "$port" \
         --server-pid "$SRV_PID" --label "$scen" "$@" 2>>"$LOGDIR/loadgen.err" | tee -a "$LOGDIR/loadgen.out" | grep '^RESULT' || true)
     stop_server
     if [ -z "$line" ]; then
@@ -189,6 +188,17 @@ else
 fi
 srcips() { if [ "$1" -gt 5000 ]; then echo "--src-ips 4"; else echo "--src-ips 1"; fi; }
 
+# The bench shares the machine: say so when something else is loading it.
+busy_check() {
+    local load cores
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    cores=$(nproc)
+    # $2: the load this bench itself accounts for, in cores
+    if python3 -c "import sys; sys.exit(0 if $load > $cores * 0.5 + $2 else 1)"; then
+        note "machine busy $1: load average $load on $cores cores; numbers are skewed by other work"
+    fi
+}
+busy_check "at start" 0
 echo "bench: servers: ${ACTIVE[*]:-none}; reps $REPS; results in $RESULTS"
 for scen_kind in $ONLY; do
 case $scen_kind in
@@ -245,5 +255,6 @@ slow)
 esac
 done
 
+busy_check "at the end" 2
 python3 bench/table.py --table <"$RESULTS" | tee "$OUT/table-$STAMP.txt"
 echo "bench: raw results $RESULTS, table $OUT/table-$STAMP.txt"
