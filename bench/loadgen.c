@@ -76,7 +76,7 @@ struct opts {
 
 struct pstat {
     uint64_t connected, conn_fail, closed, recv_total, recv_meas, self_echo,
-        dup, ooo, sent_total, backlog_drop, other_frames, bad_msgs;
+        dup, ooo, sent_total, backlog_drop, other_frames, bad_msgs, slow_closed;
     uint64_t hist[HIST_N];
 };
 
@@ -222,8 +222,11 @@ static void conn_close(struct conn *c, int counted)
         return;
     if (c->state != S_READY)
         PS->conn_fail++;
-    else if (counted)
+    else if (counted) {
         PS->closed++;
+        if (c->stopped)
+            PS->slow_closed++;
+    }
     epoll_ctl(EP, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->state = S_CLOSED;
@@ -981,11 +984,36 @@ static void child_main(int proc)
                 }
                 continue;
             }
+            if (c->stopped) {
+                /* a stopped reader only hears of errors (level-triggered) */
+                if (e & (EPOLLERR | EPOLLHUP))
+                    conn_close(c, 1);
+                continue;
+            }
             if (e & EPOLLOUT)
                 if (conn_flush(c))
                     continue;
             if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
                 on_readable(c, now);
+        }
+    }
+    /* Did the server cut the stopped readers off?  Their EOF is behind
+     * whatever is still buffered, so read up to it (bounded). */
+    for (int i = 0; i < NLOC; i++) {
+        struct conn *c = &C[i];
+        if (!c->stopped || c->state == S_CLOSED)
+            continue;
+        for (size_t total = 0; total < (64u << 20);) {
+            ssize_t r = recv(c->fd, SCR, SCRATCH, MSG_DONTWAIT);
+            if (r > 0) {
+                total += (size_t)r;
+                continue;
+            }
+            if (r == 0 ||
+                (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                conn_close(c, 1);
+            }
+            break;
         }
     }
     for (int i = 0; i < NLOC; i++)
@@ -1267,6 +1295,7 @@ int main(int argc, char **argv)
         T.backlog_drop += p->backlog_drop;
         T.other_frames += p->other_frames;
         T.bad_msgs += p->bad_msgs;
+        T.slow_closed += p->slow_closed;
         for (int i = 0; i < HIST_N; i++)
             T.hist[i] += p->hist[i];
     }
@@ -1332,7 +1361,7 @@ int main(int argc, char **argv)
            "srv_cpu_pct=%.1f srv_cpu_us_per_delivery=%.3f srv_rss_base_kb=%ld "
            "srv_rss_conn_kb=%ld "
            "srv_rss_end_kb=%ld srv_hwm_kb=%ld srv_rss_per_conn_b=%.0f "
-           "lg_cpu_pct=%.1f loadavg=%.2f\n",
+           "lg_cpu_pct=%.1f loadavg=%.2f slow_closed=%llu bad_msgs=%llu\n",
            O.label, proto_name, O.conns, (unsigned long long)T.connected,
            (unsigned long long)T.conn_fail, (double)t_conn / 1e9, O.pubs,
            O.channels, O.payload, O.rate, O.window, O.procs, dur,
@@ -1346,7 +1375,8 @@ int main(int argc, char **argv)
            (unsigned long long)p99, (unsigned long long)p999,
            (unsigned long long)pmax, cpu_pct, cpu_per, rss_base, rss_conn,
            rss_meas, hwm, rss_per_conn,
-           100.0 * lg_cpu / ((double)(now_ns() - t0) / 1e9), loadavg);
+           100.0 * lg_cpu / ((double)(now_ns() - t0) / 1e9), loadavg,
+           (unsigned long long)T.slow_closed, (unsigned long long)T.bad_msgs);
     printf("# %s [%s]: %llu/%d connected, %.0f msg/s -> %.0f deliveries/s, "
            "loss %.3f%% "
            "(%llu of %llu subs), latency p50 %.2f ms p99 %.2f ms p999 %.2f ms, "

@@ -184,7 +184,7 @@ if [ "$QUICK" = 1 ]; then
     ROOM_CONNS=1000; ROOMS=100; IDLE=2000; SLOW_SUBS=200
 else
     W=(--warmup 3 --duration 10 --drain 10); FAN_SUBS="1000 10000"; FAN_SIZES="64 1024"
-    ROOM_CONNS=5000; ROOMS=500; IDLE=10000; SLOW_SUBS=1000
+    ROOM_CONNS=5000; ROOMS=500; IDLE=10000; SLOW_SUBS=200
 fi
 srcips() { if [ "$1" -gt 5000 ]; then echo "--src-ips 4"; else echo "--src-ips 1"; fi; }
 

@@ -24,7 +24,7 @@ METRICS = {
     "idle": [("connected", "connected", 1), ("srv_rss_per_conn_b", "rss B/conn", -1),
              ("srv_rss_conn_kb", "rss kB", -1)],
     "slow": [("loss_pct", "healthy loss %", -1), ("lat_p99_us", "healthy p99 us", -1),
-             ("closed", "conns closed", 0), ("slow_received", "slow got", 0),
+             ("slow_closed", "slow cut off", 0), ("slow_received", "slow got", 0),
              ("srv_hwm_kb", "peak rss kB", -1)],
 }
 
