@@ -73,7 +73,11 @@ ulimit -n "$(ulimit -Hn)"
 # its own network namespace (mosquitto: see below).
 SRV_PID=
 RUNIN=()
-PORT_NEXT=$((20000 + RANDOM % 20000))
+# Server ports come from below the ephemeral range, so that no client
+# socket on the machine can hold one; a port found taken is skipped.
+EPH_LO=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+PORT_SPAN=$(( EPH_LO > 12000 ? EPH_LO - 11000 : 1000 ))
+PORT_NEXT=$((10000 + RANDOM % (PORT_SPAN / 2)))
 proto_of() {
     case $1 in
         mosquitto) echo mqtt ;;
@@ -159,9 +163,23 @@ done
 # RESULT line tagged and appended to $RESULTS.
 run_one() {
     local scen=$1 srv=$2 rep=$3; shift 3
-    local port=$PORT_NEXT
-    PORT_NEXT=$((PORT_NEXT + 2))
-    start_server "$srv" "$port" || { note "$scen/$srv/rep$rep: server did not start"; return 0; }
+    local port='' fails=0 _
+    for _ in $(seq 100); do
+        PORT_NEXT=$((PORT_NEXT + 2))
+        if ss -ltnH "( sport = :$PORT_NEXT or sport = :$((PORT_NEXT + 1)) )" | grep -q .; then
+            continue
+        fi
+        if start_server "$srv" "$PORT_NEXT"; then
+            port=$PORT_NEXT
+            break
+        fi
+        fails=$((fails + 1))
+        [ $fails -lt 3 ] || break
+    done
+    if [ -z "$port" ]; then
+        note "$scen/$srv/rep$rep: server did not start (see $LOGDIR)"
+        return 0
+    fi
     local line
     line=$(timeout --foreground 900 "${RUNIN[@]}" "$LOADGEN" --proto "$(proto_of "$srv")" --port "$port" \
         --server-pid "$SRV_PID" --label "$scen" "$@" 2>>"$LOGDIR/loadgen.err" | tee -a "$LOGDIR/loadgen.out" | grep '^RESULT' || true)
