@@ -8,7 +8,8 @@
 import statistics
 import sys
 
-# Which numbers matter for each kind of scenario, and whether higher is better.
+# Which numbers matter for each kind of scenario, and whether higher is
+# better (1), lower is better (-1), or neither, so no ratio is shown (0).
 METRICS = {
     "max": [("deliveries_per_s", "deliv/s", 1), ("loss_pct", "loss %", -1),
             ("lat_p99_us", "p99 us", -1), ("srv_cpu_us_per_delivery", "cpu us/deliv", -1),
@@ -94,12 +95,14 @@ def table(rows, notes):
     head = ["scenario", "metric"] + servers + ["%s/%s" % (base, p) for p in peers]
     out = [head]
     for sc in scens:
-        for key, name, _better in METRICS[kind(sc)]:
+        # the machine's load during the run, to read the rest against
+        for key, name, better in METRICS[kind(sc)] + [("loadavg", "load avg", 0)]:
             vals = {s: median(rows, sc, s, key) for s in servers}
             line = [sc, name] + [fmt(vals[s]) for s in servers]
             for p in peers:
                 b, v = vals.get(base), vals.get(p)
-                line.append("x%.2f" % (b / v) if b is not None and v not in (None, 0) else "-")
+                ok = better and b is not None and v not in (None, 0)
+                line.append("x%.2f" % (b / v) if ok else "-")
             out.append(line)
     widths = [max(len(r[i]) for r in out) for i in range(len(head))]
     reps = max((int(r.get("rep", 1)) for r in rows), default=0)
