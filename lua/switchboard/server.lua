@@ -410,7 +410,7 @@ function M.listen(loop, opts)
         host = self.host, port = opts.port or 8080, static = opts.static,
         max_message = opts.max_message, max_queue = opts.max_queue,
         phoenix = opts.phoenix, phoenix_max_channels = opts.max_channels,
-        phoenix_timeout = opts.phoenix_timeout,
+        phoenix_timeout = opts.phoenix_timeout, presence_events = opts.presence_events,
     }, hooks)
     if not srv then
         return nil, err
