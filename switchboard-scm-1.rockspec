@@ -60,6 +60,8 @@ build = {
       ["switchboard.json"] = "lua/switchboard/json.lua",
       ["switchboard.server"] = "lua/switchboard/server.lua",
       ["switchboard.client"] = "lua/switchboard/client.lua",
+      ["switchboard.cli"] = "lua/switchboard/cli.lua",
+      ["switchboard.relay"] = "lua/switchboard/relay.lua",
    },
    install = {
       bin = { switchboard = "bin/switchboard" },
