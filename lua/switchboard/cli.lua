@@ -127,17 +127,30 @@ function M.run_until_signal(sb, server, opts)
     return stopped
 end
 
---- Closes the server and turns the loop a little (at most `grace` seconds)
--- so that connections see a close instead of a reset.
+--- Closes every connection with 1001 "going away", waits for them (at most
+-- `grace` seconds), then closes the server.  `server` is a switchboard
+-- server or an app object holding one in `.server` and having :close().
 function M.shutdown(sb, server, grace)
-    if server then
-        server:close()
+    if not server then
+        return
     end
     local deadline = sb.now_ms() + (grace or 0.5) * 1000
-    while sb.now_ms() < deadline do
-        if not sb.step(0.05) then
-            break
+    -- server:close() drops live connections without a close frame (their
+    -- clients see 1006), so say goodbye first.  The server keeps no public
+    -- list of its connections: _conns is server.lua's own table.
+    local conns = (server.server or server)._conns
+    if type(conns) == "table" then
+        for _, conn in pairs(conns) do
+            conn:close(1001, "server shutting down")
         end
+        while next(conns) ~= nil and sb.now_ms() < deadline do
+            sb.step(0.02)
+        end
+    end
+    server:close()
+    -- a few short turns let the vhost and its sockets go
+    for _ = 1, 5 do
+        sb.step(0.01)
     end
 end
 
