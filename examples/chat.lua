@@ -90,14 +90,15 @@ local function start_bot(server, host)
     return bot
 end
 
---- Starts the chat: opts { host, port (0 picks one), static, bot = false }.
+--- Starts the chat: opts { host, port (0 picks one), static, bot = false,
+-- typing_ttl = seconds (default 5) }.
 -- Returns { server, hub, bot, host, port, close } or nil, err.
 function app.start(opts)
     opts = opts or {}
     local host = opts.host or app.defaults.host
     local server, err = sb.listen({
         host = host, port = opts.port or app.defaults.port,
-        static = opts.static or common.public,
+        static = opts.static or common.public, typing_ttl = opts.typing_ttl,
     })
     if not server then
         return nil, err
@@ -189,8 +190,9 @@ function app.start(opts)
         end
     end)
 
-    -- typing flags expire typing_ttl seconds after the last keystroke
-    local ticker = sb.every(1, function()
+    -- typing flags expire typing_ttl seconds after the last keystroke, when
+    -- the hub is ticked
+    local ticker = sb.every(math.min(1, (opts.typing_ttl or 5) / 4), function()
         hub:tick()
     end)
 

@@ -114,6 +114,10 @@ function M.run_until_signal(sb, server, opts)
     end)
     local ok, err = pcall(function()
         while not stopped do
+            -- sb.timeout() refreshes libuv's clock; without it a step that
+            -- follows slow Lua work can sleep until the next lws timer
+            -- (up to 30 s) instead of `tick` (csrc/loop.c sb_loop_step)
+            sb.timeout()
             sb.step(tick)
         end
     end)
@@ -144,12 +148,14 @@ function M.shutdown(sb, server, grace)
             conn:close(1001, "server shutting down")
         end
         while next(conns) ~= nil and sb.now_ms() < deadline do
+            sb.timeout()
             sb.step(0.02)
         end
     end
     server:close()
     -- a few short turns let the vhost and its sockets go
     for _ = 1, 5 do
+        sb.timeout()
         sb.step(0.01)
     end
 end
