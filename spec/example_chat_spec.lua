@@ -1,7 +1,7 @@
 -- examples/chat.lua: rooms, presence keyed by user, typing, new_msg, the
 -- /time bot, and the room rules the Phoenix side relies on (checked here
 -- through the handlers and a socket-less hub connection).
-local async = require "support.async"
+local async = require "async_helpers"
 local chat = require "examples.chat"
 
 local function same_set(list)

@@ -1,6 +1,6 @@
 -- examples/lobby.lua: the lobby channel announces game rooms and their
 -- player counts as they change; game rooms refuse players over the limit.
-local async = require "support.async"
+local async = require "async_helpers"
 local lobby = require "examples.lobby"
 
 local function rooms_of(rec)

@@ -1,6 +1,6 @@
 -- examples/relay.lua and switchboard.relay (the `switchboard relay`
 -- command): any channel, no app logic, messages relayed between clients.
-local async = require "support.async"
+local async = require "async_helpers"
 local relay_example = require "examples.relay"
 local relay = require "switchboard.relay"
 local cli = require "switchboard.cli"

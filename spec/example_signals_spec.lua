@@ -1,6 +1,6 @@
 -- The examples as processes, the way people run them: each prints where it
 -- listens and, on SIGINT, closes its connections and exits with status 0.
-local async = require "support.async"
+local async = require "async_helpers"
 
 -- the interpreter running this spec, so the child finds the same C module
 local LUA = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))

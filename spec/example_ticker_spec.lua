@@ -1,6 +1,6 @@
 -- examples/ticker.lua: a counter on `ticker` at a fixed interval, and the
 -- live session count re-broadcast whenever a session joins or leaves.
-local async = require "support.async"
+local async = require "async_helpers"
 local ticker = require "examples.ticker"
 
 describe("examples/ticker.lua", function()

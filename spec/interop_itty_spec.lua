@@ -7,7 +7,7 @@
 local sb = require "switchboard"
 local json = require "switchboard.json"
 local relay = require "switchboard.relay"
-local async = require "support.async"
+local async = require "async_helpers"
 
 local FIXTURE = "spec/interop/itty"
 local DEADLINE = 60

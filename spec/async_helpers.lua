@@ -1,5 +1,6 @@
---- Helpers for specs that drive the switchboard loop: bounded waits (never
--- fixed sleeps) and clients that record every event they see.
+--- Helpers for the example and interop specs that drive the switchboard
+-- loop: bounded waits (never fixed sleeps) and clients that record every
+-- event they see.
 local sb = require "switchboard"
 
 local M = {}
