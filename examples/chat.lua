@@ -64,9 +64,30 @@ local function answer(conn, reply, err)
     return reply
 end
 
---- A snapshot of a room, as the page shows it.
-local function room_state(hub, topic)
-    return { users = hub:presence(topic), typing = hub:typing(topic) }
+--- A snapshot of a room, as the page shows it.  Native users are hub
+-- members keyed by user; a Phoenix connection joins the hub under its own
+-- uid (left out here) and is present by its hub:track key instead.
+local function room_state(hub, topic, phoenix_uids)
+    local seen, users = {}, {}
+    local function add(user)
+        if not seen[user] then
+            seen[user] = true
+            users[#users + 1] = user
+        end
+    end
+    local skip = phoenix_uids[topic] or {}
+    for _, member in ipairs(hub:presence(topic)) do
+        if not skip[member] then
+            add(member)
+        end
+    end
+    if type(hub.presence_state) == "function" then
+        for key in pairs(hub:presence_state(topic)) do
+            add(key)
+        end
+    end
+    table.sort(users)
+    return { users = users, typing = hub:typing(topic) }
 end
 
 -- The bot: an ordinary native client of this very server, in room:lobby.
@@ -105,8 +126,11 @@ function app.start(opts)
     end
     local hub = server.hub
 
+    -- topic -> { [hub member id of a Phoenix connection] = count }
+    local phoenix_uids = {}
+
     local function announce_presence(topic)
-        hub:publish(topic, "presence", room_state(hub, topic))
+        hub:publish(topic, "presence", room_state(hub, topic, phoenix_uids))
     end
 
     server:channel("room:*", {
@@ -121,15 +145,38 @@ function app.start(opts)
                 -- native presence is the hub membership: key it by user,
                 -- so two tabs of one user are one presence
                 conn.member = user
-            elseif type(hub.track) == "function" then
-                -- Phoenix presence (presence_state / presence_diff)
-                hub:track(conn, topic, user, { online_at = sb.now_ms() })
+            else
+                local uid = conn.member or conn.uid
+                if uid then
+                    local uids = phoenix_uids[topic] or {}
+                    phoenix_uids[topic] = uids
+                    uids[uid] = (uids[uid] or 0) + 1
+                end
+                if type(hub.track) == "function" then
+                    -- Phoenix presence (presence_state / presence_diff)
+                    hub:track(conn, topic, user, { online_at = sb.now_ms() })
+                end
+                -- native pages learn about Phoenix users too, once the
+                -- join has gone through
+                sb.after(0, function() announce_presence(topic) end)
             end
             return { user = user }
         end,
         leave = function(conn, topic)
             if conn.assigns.rooms then
                 conn.assigns.rooms[topic] = nil
+            end
+            if conn.protocol ~= "native" then
+                local uid = conn.member or conn.uid
+                local uids = phoenix_uids[topic]
+                if uid and uids and uids[uid] then
+                    uids[uid] = uids[uid] > 1 and uids[uid] - 1 or nil
+                    if next(uids) == nil then
+                        phoenix_uids[topic] = nil
+                    end
+                end
+                -- the server untracks after this handler returns
+                sb.after(0, function() announce_presence(topic) end)
             end
         end,
         on = {
@@ -186,7 +233,7 @@ function app.start(opts)
     -- that tab needs the list too
     server:on("open", function(conn)
         if conn and conn.protocol == "native" and is_room(conn.channel) then
-            conn:send(room_state(hub, conn.channel), "presence")
+            conn:send(room_state(hub, conn.channel, phoenix_uids), "presence")
         end
     end)
 
