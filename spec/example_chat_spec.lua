@@ -1,6 +1,7 @@
 -- examples/chat.lua: rooms, presence keyed by user, typing, new_msg, the
 -- /time bot, and the room rules the Phoenix side relies on (checked here
 -- through the handlers and a socket-less hub connection).
+local sb = require "switchboard"
 local async = require "async_helpers"
 local chat = require "examples.chat"
 
@@ -136,6 +137,51 @@ describe("examples/chat.lua", function()
         assert.truthy(async.wait_for(function()
             return #async.of_type(plain, "new_msg", function(e) return e.user == "bot" end) > 0
         end))
+    end)
+
+    it("serves room:<name> to the Lua Phoenix client, with native pages in the same room", function()
+        if not sb.phoenix then
+            pending("the Phoenix endpoint and sb.phoenix are not in this build yet")
+            return
+        end
+        local alice = join("lobby", "alice")
+        assert.truthy(async.wait_for(function() return alice.opened end))
+        local sock = sb.phoenix.socket(("ws://127.0.0.1:%d/socket"):format(app.port), {})
+        sock:connect()
+        local got, status = {}, {}
+        local ch = sock:channel("room:lobby", { user = "carol" })
+        ch:on("new_msg", function(p) got[#got + 1] = p end)
+        ch:on("typing", function(p) got[#got + 1] = { typing = p } end)
+        ch:join():receive("ok", function(r) status.join = r end)
+        sock:channel("room:other", {}):join():receive("error", function(r) status.refused = r end)
+        assert.truthy(async.wait_for(function() return status.join and status.refused end))
+        assert.same({ user = "carol" }, status.join)
+        assert.same({ reason = "user required" }, status.refused)
+        -- the native page lists carol by her user name
+        assert.truthy(async.wait_for(function() return presence_is(alice, { "alice", "bot", "carol" }) end))
+
+        ch:push("new_msg", { body = "/time" }):receive("ok", function(r) status.push = r end)
+        assert.truthy(async.wait_for(function() return status.push and #got >= 2 end))
+        assert.same({ user = "carol", body = "/time" }, got[1])
+        assert.equal("bot", got[2].user)
+        assert.truthy(async.wait_for(function()
+            return #async.of_type(alice, "new_msg", function(e) return e.user == "carol" end) == 1
+        end))
+
+        alice.c:send({ type = "typing", typing = true })
+        assert.truthy(async.wait_for(function() return got[#got].typing end))
+        assert.same({ user = "alice", typing = true }, got[#got].typing)
+        ch:push("typing", { typing = true })
+        assert.truthy(async.wait_for(function()
+            local t = async.last(alice, "typing")
+            return t and t.user == "carol"
+        end))
+
+        ch:leave()
+        assert.truthy(async.wait_for(function() return presence_is(alice, { "alice", "bot" }) end))
+        if sock.disconnect then
+            sock:disconnect()
+        end
     end)
 
     describe("room rules for Phoenix clients", function()
