@@ -2,6 +2,7 @@
 -- their player counts as they change, and game rooms `game-<id>` admit at
 -- most --max-players players (the rule lives here, in Lua).
 --   lua5.4 examples/lobby.lua [--host 127.0.0.1] [--port 8080] [--max-players 4]
+-- Page:   http://HOST:PORT/lobby.html
 -- Watch:  ws://HOST/c/lobby        -> {"type":"rooms","message":{"rooms":[...]}}
 -- Play:   ws://HOST/c/game-42      (refused with HTTP 403 "game-42 is full"
 --                                   once it holds max-players players)
@@ -28,7 +29,7 @@ function app.start(opts)
     local max_players = opts.max_players or app.defaults.max_players
     local server, err = sb.listen({
         host = opts.host or app.defaults.host, port = opts.port or app.defaults.port,
-        static = opts.static,
+        static = opts.static or common.public,
     })
     if not server then
         return nil, err
