@@ -180,6 +180,15 @@ function Server:close()
     end
 end
 
+--- The connections this server holds now (conn objects), in no order.
+function Server:connections()
+    local list = {}
+    for _, conn in pairs(self._conns) do
+        list[#list + 1] = conn
+    end
+    return list
+end
+
 function Server:url(path)
     return ("ws://%s:%d%s"):format(self.host, self.port, path or "")
 end
