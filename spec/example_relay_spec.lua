@@ -54,7 +54,14 @@ describe("switchboard.cli", function()
     it("parses --host, --port and --history", function()
         local opts = assert(cli.parse_args({ "--port", "9000", "--host=0.0.0.0", "--history", "5" },
             relay.defaults))
-        assert.same({ host = "0.0.0.0", port = 9000, history = 5 }, opts)
+        assert.same({ host = "0.0.0.0", port = 9000, history = 5, no_events = false }, opts)
+    end)
+
+    it("takes boolean options as switches", function()
+        local opts = assert(cli.parse_args({ "--no-events", "--port", "9" }, relay.defaults))
+        assert.same({ true, 9 }, { opts.no_events, opts.port })
+        local _, err = cli.parse_args({ "--no-events=maybe" }, relay.defaults)
+        assert.truthy(err:find("switch", 1, true))
     end)
 
     it("refuses unknown options and bad numbers with a message", function()

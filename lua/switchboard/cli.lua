@@ -19,10 +19,9 @@ function M.parse_args(argv, defaults)
             i = i + 1
         else
             local name, value = a:match("^%-%-([%w_-]+)=(.*)$")
-            if not name then
+            local flag = not name
+            if flag then
                 name = a:match("^%-%-([%w_-]+)$")
-                value = argv[i + 1]
-                i = i + 1
             end
             if not name then
                 return nil, ("unexpected argument %q"):format(a)
@@ -31,10 +30,22 @@ function M.parse_args(argv, defaults)
             if defaults[name] == nil then
                 return nil, ("unknown option --%s"):format(name)
             end
+            if flag and type(defaults[name]) == "boolean" then
+                value = "true"            -- a switch: --no-events
+            elseif flag then
+                value = argv[i + 1]
+                i = i + 1
+            end
+            if type(defaults[name]) == "boolean" then
+                if value ~= "true" and value ~= "false" then
+                    return nil, ("option --%s is a switch (true or false), got %q"):format(name, value)
+                end
+                value = value == "true"
+            end
             if value == nil then
                 return nil, ("option --%s needs a value"):format(name)
             end
-            if type(defaults[name]) == "number" then
+            if type(defaults[name]) == "number" and type(value) ~= "boolean" then
                 local n = tonumber(value)
                 if not n or n < 0 or n ~= math.floor(n) then
                     return nil, ("option --%s wants a whole number >= 0, got %q"):format(name, value)
@@ -65,7 +76,11 @@ function M.usage(defaults)
     end)
     local parts = {}
     for _, k in ipairs(names) do
-        parts[#parts + 1] = ("[--%s %s]"):format(k:gsub("_", "-"), tostring(defaults[k]))
+        if type(defaults[k]) == "boolean" then
+            parts[#parts + 1] = ("[--%s]"):format((k:gsub("_", "-")))
+        else
+            parts[#parts + 1] = ("[--%s %s]"):format(k:gsub("_", "-"), tostring(defaults[k]))
+        end
     end
     return table.concat(parts, " ")
 end

@@ -7,9 +7,11 @@ local cli = require "switchboard.cli"
 
 local M = {}
 
-M.defaults = { host = "127.0.0.1", port = 8080, history = 0 }
+M.defaults = { host = "127.0.0.1", port = 8080, history = 0, no_events = false }
 
---- Starts the relay: { host, port, history = n, static = dir }.
+--- Starts the relay: { host, port, history = n, static = dir, no_events }.
+-- no_events: native clients get no join/leave events about others (with
+-- thousands of subscribers on one channel each join would reach them all).
 -- Returns the server, or nil, err.
 function M.listen(opts)
     opts = opts or {}
@@ -22,6 +24,7 @@ function M.listen(opts)
         port = opts.port or M.defaults.port,
         history = history,
         static = opts.static,
+        presence_events = not opts.no_events,
     })
 end
 
