@@ -96,3 +96,9 @@ clean:
 .PHONY: ctest
 ctest: .build/deps.stamp
 	@bash scripts/run-ctest.sh
+
+# Load test against the peers (Node ws, mosquitto, lws mirror) and, once
+# examples/relay.lua exists, switchboard itself: `make bench BENCH_ARGS=--quick`.
+.PHONY: bench
+bench: deps
+	bash bench/run.sh $(BENCH_ARGS)

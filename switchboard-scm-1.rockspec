@@ -65,6 +65,8 @@ build = {
       ["switchboard.server"] = "lua/switchboard/server.lua",
       ["switchboard.client"] = "lua/switchboard/client.lua",
       ["switchboard.phoenix"] = "lua/switchboard/phoenix.lua",
+      ["switchboard.cli"] = "lua/switchboard/cli.lua",
+      ["switchboard.relay"] = "lua/switchboard/relay.lua",
    },
    install = {
       bin = { switchboard = "bin/switchboard" },

@@ -96,6 +96,9 @@ typedef struct sb_server_config {
     size_t max_message;        /* bytes per incoming message; 0 = 64 KiB */
     size_t max_queue;          /* bytes queued per connection; 0 = 4 MiB */
     int max_channel_len;
+    /* 1: native clients get no join/leave events (a relay with thousands
+     * of subscribers on one channel: n joins would cost n * n frames) */
+    int native_quiet;
     /* Phoenix mount points ("/socket" serves "/socket/websocket"); NULL =
      * { "/socket" }, phoenix_nmounts 0 with a non-NULL list = none. */
     const char *const *phoenix_mounts;

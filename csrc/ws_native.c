@@ -154,7 +154,9 @@ static int sb_native_open(sb_wsconn *c)
         return rc;
     c->open = 1;
     users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
-    others = sb_native_presence_frame(c, 0, users, 0);
+    /* quiet servers still tell the joiner its uid, but nobody else */
+    others = sb_server_config_of(c->srv)->native_quiet ? NULL
+             : sb_native_presence_frame(c, 0, users, 0);
     self = sb_native_presence_frame(c, 0, users, 1);
     if (others)
         sb_native_fan(c, others, &c->hc);
@@ -262,7 +264,7 @@ static void sb_native_closed(sb_wsconn *c)
     c->open = 0;
     sb_hub_disconnect(hub, &c->hc);
     users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
-    if (!users)
+    if (!users || sb_server_config_of(c->srv)->native_quiet)
         return;
     f = sb_native_presence_frame(c, 1, users, 0);
     if (f)

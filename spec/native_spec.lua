@@ -54,6 +54,23 @@ describe("native protocol", function()
         a:close() b:close() c:close()
     end)
 
+    it("sends no join or leave events to others with presence_events = false", function()
+        server:close()
+        server = assert(sb.listen{ port = 0, presence_events = false })
+        local a = raw(url("/c/quiet"))
+        local self_join = a:wait_frames(1)[1]
+        assert.same({ "join", true }, { self_join.type, self_join.self })
+        local b = raw(url("/c/quiet"))
+        b:wait_frames(1)
+        b:send('"hi"')
+        local m = a:wait_frames(2)[2]
+        assert.same("hi", m.message)
+        b:close()
+        support.settle(0.1)
+        assert.same(2, #a.frames)
+        a:close()
+    end)
+
     it("relays a message to the others as an envelope, never back to the sender", function()
         local a = raw(url("/c/r?as=alice&announce=true"))
         a:wait_frames(1)

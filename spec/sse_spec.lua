@@ -1,5 +1,5 @@
 -- GET /sse/<channel>, POST /sse/<channel> and /metrics, checked on the wire
--- with raw HTTP (spec/support/http.lua).
+-- with raw HTTP (spec/http_helper.lua).
 local sb = require "switchboard"
 local cjson = require "cjson"
 local http = require "http_helper"

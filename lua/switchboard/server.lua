@@ -227,6 +227,15 @@ function Server:close()
     end
 end
 
+--- The connections this server holds now (conn objects), in no order.
+function Server:connections()
+    local list = {}
+    for _, conn in pairs(self._conns) do
+        list[#list + 1] = conn
+    end
+    return list
+end
+
 function Server:url(path)
     return ("ws://%s:%d%s"):format(self.host, self.port, path or "")
 end
@@ -513,7 +522,7 @@ function M.listen(loop, opts)
         host = self.host, port = opts.port or 8080, static = opts.static,
         max_message = opts.max_message, max_queue = opts.max_queue,
         phoenix = opts.phoenix, phoenix_max_channels = opts.max_channels,
-        phoenix_timeout = opts.phoenix_timeout,
+        phoenix_timeout = opts.phoenix_timeout, presence_events = opts.presence_events,
         sse_keepalive = sse.keepalive, sse_retry = sse.retry, sse_cors = sse.cors,
         sse_max_body = sse.max_body,
     }, hooks)
