@@ -7,7 +7,7 @@ local cli = require "switchboard.cli"
 
 local M = {}
 
-M.defaults = { host = "127.0.0.1", port = 8080, history = 0, no_events = false }
+M.defaults = { host = "127.0.0.1", port = 8080, history = 100, no_events = false }
 
 --- Starts the relay: { host, port, history = n, static = dir, no_events }.
 -- no_events: native clients get no join/leave events about others (with
