@@ -74,6 +74,7 @@ struct sb_hub {
     uint64_t next_conn_id;
     uint64_t epoch_base, epoch_count;
     uint64_t seed;
+    int refs;               /* sb_hub_new's + one per sb_hub_retain */
 };
 
 static void channel_settle(sb_channel *ch);
@@ -234,7 +235,23 @@ sb_hub *sb_hub_new(const sb_hub_config *cfg)
     h->epoch_base = (uint64_t)now_wall_ms() << 12;
     h->seed = (uint64_t)now_wall_ms() * 2654435761ULL ^ (uint64_t)(uintptr_t)h;
     sb_map_init(&h->channels, h->seed);
+    h->refs = 1;
     return h;
+}
+
+void sb_hub_retain(sb_hub *h)
+{
+    h->refs++;
+}
+
+void sb_hub_drop_hooks(sb_hub *h)
+{
+    if (!h)
+        return;
+    h->on_event = NULL;
+    h->event_ud = NULL;
+    h->cfg.clock = NULL;
+    h->cfg.clock_ud = NULL;
 }
 
 void sb_hub_set_event_hook(sb_hub *h, sb_event_fn fn, void *ud)
@@ -463,7 +480,7 @@ static void channel_release(sb_channel *ch)
 
 void sb_hub_free(sb_hub *h)
 {
-    if (!h)
+    if (!h || --h->refs > 0)
         return;
     while (h->all)
         channel_destroy(h->all);

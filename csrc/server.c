@@ -155,6 +155,7 @@ static void sb_server_unref(sb_server *s)
 {
     if (--s->refs > 0)
         return;
+    sb_hub_free(s->hub);   /* the reference taken in sb_server_new */
     free(s->host);
     free(s->static_dir);
     free(s);
@@ -442,6 +443,9 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     }
     s->loop = loop;
     s->hub = hub;
+    /* connections still use the hub while lws closes them, which can be
+     * after the hub's owner let go (lua_close collects in any order) */
+    sb_hub_retain(hub);
     s->refs = 1;
     s->cfg = *cfg;
     s->hooks = *hooks;
