@@ -469,6 +469,15 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     info.user = s;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.timeout_secs = 10;
+    /* TLS: lws loads the pair when the vhost is made, so a bad path or a
+     * key that does not match fails sb_server_new, not the first client */
+    if (cfg->tls_cert && cfg->tls_key) {
+        /* lws 4.1 turns TLS off for a vhost whose own options lack this,
+         * whatever the context says */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+    }
     s->vh = lws_create_vhost(s->ctx, &info);
     if (s->vh) {
         s->refs++;

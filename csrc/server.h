@@ -49,6 +49,8 @@ typedef struct sb_server_config {
     size_t max_message;        /* bytes per incoming message; 0 = 64 KiB */
     size_t max_queue;          /* bytes queued per connection; 0 = 4 MiB */
     int max_channel_len;
+    const char *tls_cert;      /* PEM paths: both set = TLS (wss://, https://) */
+    const char *tls_key;
 } sb_server_config;
 
 /* What a protocol does with a connection of its kind (ws_native.c,

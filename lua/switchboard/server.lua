@@ -61,6 +61,10 @@ local function check_opts(opts)
     if opts.static ~= nil and type(opts.static) ~= "string" then
         error("switchboard.listen: static must be a directory path", 3)
     end
+    local tls = opts.tls
+    if tls ~= nil and (type(tls) ~= "table" or type(tls.cert) ~= "string" or type(tls.key) ~= "string") then
+        error("switchboard.listen: tls must be { cert = path, key = path } (PEM files)", 3)
+    end
     return opts
 end
 
@@ -121,7 +125,18 @@ function Server:close()
 end
 
 function Server:url(path)
-    return ("ws://%s:%d%s"):format(self.host, self.port, path or "")
+    return ("%s://%s:%d%s"):format(self.tls and "wss" or "ws", self.host, self.port, path or "")
+end
+
+-- A readable file, or nil and a message naming it (lws would only say
+-- that the vhost could not be made).
+local function check_readable(what, path)
+    local f, err = io.open(path, "rb")
+    if not f then
+        return nil, ("switchboard.listen: cannot read TLS %s: %s"):format(what, err)
+    end
+    f:close()
+    return true
 end
 
 -- connect hook: builds the conn object, asks the app, binds it to the hub.
@@ -194,11 +209,21 @@ local function on_close(self, handle, code)
 end
 
 --- sb.listen{ host = "127.0.0.1", port = 8080, static = dir, hub = hub,
--- history = n, max_message = bytes, max_queue = bytes }
+-- history = n, max_message = bytes, max_queue = bytes,
+-- tls = { cert = "cert.pem", key = "key.pem" } }
 function M.listen(loop, opts)
     opts = check_opts(opts)
+    if opts.tls then
+        local ok, err = check_readable("cert", opts.tls.cert)
+        if ok then
+            ok, err = check_readable("key", opts.tls.key)
+        end
+        if not ok then
+            return nil, err
+        end
+    end
     local self = setmetatable({
-        host = opts.host or "127.0.0.1",
+        host = opts.host or "127.0.0.1", tls = opts.tls ~= nil,
         _handlers = {}, _conns = {},
         _listeners = { connect = {}, open = {}, close = {} },
     }, Server)
@@ -216,7 +241,7 @@ function M.listen(loop, opts)
     }
     local srv, err = core.listen(loop, self.hub.core, {
         host = self.host, port = opts.port or 8080, static = opts.static,
-        max_message = opts.max_message, max_queue = opts.max_queue,
+        max_message = opts.max_message, max_queue = opts.max_queue, tls = opts.tls,
     }, hooks)
     if not srv then
         return nil, err
