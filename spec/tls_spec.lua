@@ -81,6 +81,17 @@ describe("TLS", function()
         b:close()
     end)
 
+    it("verifies the certificate by default: a self-signed one is refused", function()
+        local opened, failed = false, false
+        local c = sb.connect(server:url("/c/secure"), { reconnect = false })
+        c:on("open", function() opened = true end)
+        c:on("error", function() failed = true end)
+        c:on("close", function() failed = true end)
+        assert.truthy(support.wait_until(function() return failed or opened end))
+        assert.is_false(opened)
+        c:close()
+    end)
+
     it("refuses a certificate it cannot read with a clear error", function()
         local s, err = sb.listen{ port = 0, tls = { cert = dir .. "/nope.pem", key = key } }
         assert.is_nil(s)
