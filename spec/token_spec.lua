@@ -97,6 +97,7 @@ describe("switchboard.token", function()
         assert.has_error(function() token.sign("x", "k") end)
         assert.has_error(function() token.sign({}, "k", { ttl = -1 }) end)
         assert.has_error(function() token.verify("a.b.c", nil) end)
+        assert.has_error(function() token.verify("a.b.c", "k", { leeway = "5" }) end)
     end)
 
     describe("in a connect hook", function()

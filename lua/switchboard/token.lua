@@ -63,6 +63,9 @@ function M.verify(token, secret, opts)
         error("switchboard.token.verify: options must be a table", 2)
     end
     opts = opts or {}
+    if opts.leeway ~= nil and (type(opts.leeway) ~= "number" or opts.leeway < 0) then
+        error("switchboard.token.verify: leeway must be a number of seconds >= 0", 2)
+    end
     if token == nil or token == "" then
         return nil, "missing token"
     end
