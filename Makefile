@@ -23,8 +23,9 @@ PORT ?= 8080
 
 deps: .build/deps.stamp
 
-# Installs only what is missing, so a second run costs no apt call.
-.build/deps.stamp:
+# Installs only what is missing, so a second run costs no apt call.  Redone
+# when the Makefile changes, so a machine picks up packages added to DEB_PKGS.
+.build/deps.stamp: Makefile
 	@mkdir -p .build
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
