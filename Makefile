@@ -7,7 +7,7 @@ SHELL := /bin/bash
 DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev \
 	luajit libluajit-5.1-dev luarocks lua-busted lua-cjson lua-check \
 	libwebsockets-dev libuv1-dev redis-server libhiredis-dev lua-luv \
-	lua-cqueues lua-socket valgrind
+	lua-cqueues lua-socket valgrind clang libclang-rt-14-dev libssl-dev openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 CFLAGS_SB ?= -O2 -g -fPIC -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE
@@ -23,8 +23,9 @@ PORT ?= 8080
 
 deps: .build/deps.stamp
 
-# Installs only what is missing, so a second run costs no apt call.
-.build/deps.stamp:
+# Installs only what is missing, so a second run costs no apt call.  Redone
+# when the Makefile changes, so a machine picks up packages added to DEB_PKGS.
+.build/deps.stamp: Makefile
 	@mkdir -p .build
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
@@ -84,7 +85,8 @@ specs: specs-54 specs-51 specs-jit valgrind
 
 test: deps build-all lint node-deps
 	@rm -f .build/results.txt
-	@$(MAKE) --no-print-directory -k specs-54 specs-51 specs-jit valgrind ctest; rc=$$?; \
+	@$(MAKE) --no-print-directory -k specs-54 specs-51 specs-jit valgrind ctest \
+	  fuzz-smoke test-asan; rc=$$?; \
 	  bash scripts/summary.sh; exit $$rc
 
 clean:
@@ -102,3 +104,29 @@ ctest: .build/deps.stamp
 .PHONY: bench
 bench: deps
 	bash bench/run.sh $(BENCH_ARGS)
+
+# libFuzzer targets (fuzz/fuzz_*.c), one per codec and parser, each run for
+# FUZZ_SECONDS from its seed corpus in fuzz/corpus/; appends
+# "fuzz: N passed, M failed" to .build/results.txt.  fuzz-smoke is the
+# short run CI does.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz fuzz-smoke
+fuzz: .build/deps.stamp
+	@bash scripts/run-fuzz.sh $(FUZZ_SECONDS)
+fuzz-smoke: .build/deps.stamp
+	@bash scripts/run-fuzz.sh 30
+
+# The whole busted suite on Lua 5.4 against a build of the C module with
+# AddressSanitizer and UBSan (own tree, so the normal build stays fast);
+# appends "asan: N passed, M failed".
+TREEASAN := .build/asan
+CFLAGS_ASAN := -O1 -g -fPIC -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+.PHONY: test-asan
+$(TREEASAN)/.stamp: .build/deps.stamp $(SOURCES)
+	luarocks --lua-version 5.4 --tree $(TREEASAN) make --deps-mode=none $(ROCKSPEC) \
+	  CFLAGS="$(CFLAGS_ASAN)" LIBFLAG="-shared -fsanitize=address,undefined" \
+	  >.build/build-asan.log 2>&1 || { cat .build/build-asan.log; exit 1; }
+	@touch $@
+test-asan: $(TREEASAN)/.stamp
+	@bash scripts/run-specs.sh asan $(TREEASAN)/lib/lua/5.4

@@ -21,6 +21,8 @@ dependencies = {
 external_dependencies = {
    LIBWEBSOCKETS = { header = "libwebsockets.h", library = "websockets" },
    LIBUV = { header = "uv.h", library = "uv" },
+   -- HMAC-SHA256 and CRYPTO_memcmp for switchboard.token
+   OPENSSL = { header = "openssl/hmac.h", library = "crypto" },
 }
 build = {
    type = "builtin",
@@ -42,6 +44,7 @@ build = {
             "csrc/lua_hub.c",
             "csrc/lua_loop.c",
             "csrc/lua_server.c",
+            "csrc/lua_token.c",
             "csrc/map.c",
             "csrc/proto_native.c",
             "csrc/proto_phoenix.c",
@@ -49,15 +52,16 @@ build = {
             "csrc/queue.c",
             "csrc/resume.c",
             "csrc/server.c",
+            "csrc/token.c",
             "csrc/url.c",
             "csrc/utf8.c",
             "csrc/ws_native.c",
             "csrc/ws_phoenix.c",
             "csrc/ws_native_resume.c",
          },
-         incdirs = { "csrc", "$(LIBWEBSOCKETS_INCDIR)", "$(LIBUV_INCDIR)" },
-         libdirs = { "$(LIBWEBSOCKETS_LIBDIR)", "$(LIBUV_LIBDIR)" },
-         libraries = { "websockets", "uv" },
+         incdirs = { "csrc", "$(LIBWEBSOCKETS_INCDIR)", "$(LIBUV_INCDIR)", "$(OPENSSL_INCDIR)" },
+         libdirs = { "$(LIBWEBSOCKETS_LIBDIR)", "$(LIBUV_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+         libraries = { "websockets", "uv", "crypto" },
       },
       ["switchboard"] = "lua/switchboard/init.lua",
       ["switchboard.hub"] = "lua/switchboard/hub.lua",
@@ -67,6 +71,7 @@ build = {
       ["switchboard.phoenix"] = "lua/switchboard/phoenix.lua",
       ["switchboard.cli"] = "lua/switchboard/cli.lua",
       ["switchboard.relay"] = "lua/switchboard/relay.lua",
+      ["switchboard.token"] = "lua/switchboard/token.lua",
    },
    install = {
       bin = { switchboard = "bin/switchboard" },

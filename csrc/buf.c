@@ -123,6 +123,10 @@ void sb_buf_add_json_string(sb_buf *b, const char *s, size_t n)
             sb_buf_add(b, esc, 6);
         }
     }
-    sb_buf_add(b, s + run, n - run);
+    /* s may be NULL for an empty string (an empty sb_buf's data is
+     * NULL), and NULL + 0 is undefined behaviour, so only touch s when
+     * there is a tail to copy (found by fuzz/fuzz_json.c). */
+    if (n > run)
+        sb_buf_add(b, s + run, n - run);
     sb_buf_addc(b, '"');
 }

@@ -89,6 +89,8 @@ static int sb_client_cb(struct lws *wsi, enum lws_callback_reasons reason,
             const unsigned char *p = in;
             size_t n = len - 2 < sizeof cl->peer_reason - 1 ? len - 2 : sizeof cl->peer_reason - 1;
             cl->peer_code = (p[0] << 8) | p[1];
+            /* lws is closing now: no more sends or writeable requests */
+            cl->open = 0;
             memcpy(cl->peer_reason, p + 2, n);
             cl->peer_reason[n] = '\0';
         }

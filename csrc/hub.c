@@ -87,6 +87,7 @@ struct sb_hub {
     } *rules;
     size_t nrules;
     int rules_ttl;          /* some rule has a ttl: tick must sweep */
+    int refs;               /* sb_hub_new's + one per sb_hub_retain */
 };
 
 static void channel_settle(sb_channel *ch);
@@ -247,7 +248,23 @@ sb_hub *sb_hub_new(const sb_hub_config *cfg)
     h->epoch_base = (uint64_t)now_wall_ms() << 12;
     h->seed = (uint64_t)now_wall_ms() * 2654435761ULL ^ (uint64_t)(uintptr_t)h;
     sb_map_init(&h->channels, h->seed);
+    h->refs = 1;
     return h;
+}
+
+void sb_hub_retain(sb_hub *h)
+{
+    h->refs++;
+}
+
+void sb_hub_drop_hooks(sb_hub *h)
+{
+    if (!h)
+        return;
+    h->on_event = NULL;
+    h->event_ud = NULL;
+    h->cfg.clock = NULL;
+    h->cfg.clock_ud = NULL;
 }
 
 void sb_hub_set_event_hook(sb_hub *h, sb_event_fn fn, void *ud)
@@ -535,7 +552,7 @@ static void channel_release(sb_channel *ch)
 
 void sb_hub_free(sb_hub *h)
 {
-    if (!h)
+    if (!h || --h->refs > 0)
         return;
     while (h->all)
         channel_destroy(h->all);

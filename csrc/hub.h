@@ -127,7 +127,16 @@ typedef struct sb_hub_config {
 } sb_hub_config;
 
 sb_hub *sb_hub_new(const sb_hub_config *cfg);          /* NULL on OOM */
-void sb_hub_free(sb_hub *h);   /* detaches every connection, no events */
+/* Drops one reference; the last one detaches every connection (no events)
+ * and frees the hub.  sb_hub_new gives the caller the first reference. */
+void sb_hub_free(sb_hub *h);
+/* One more reference, for a server whose connections may outlive the
+ * hub's owner: at lua_close the Lua hub can be collected before the loop
+ * that still closes the server's connections (found by make test-asan). */
+void sb_hub_retain(sb_hub *h);
+/* The owner is going away: forget its event hook and clock, which point
+ * at it, so a hub kept alive by others never calls into a dead owner. */
+void sb_hub_drop_hooks(sb_hub *h);
 void sb_hub_set_event_hook(sb_hub *h, sb_event_fn fn, void *ud);
 
 /* Initialises c (zeroes hub fields, assigns c->id). */

@@ -64,12 +64,30 @@ struct lws_context *sb_loop_lws(sb_loop *l)
     return l->lws;
 }
 
+void sb_loop_destroy_lws(sb_loop *l, struct lws_context *ctx)
+{
+    if (l->ndoomed < (int)(sizeof l->doomed / sizeof l->doomed[0])) {
+        l->doomed[l->ndoomed++] = ctx;
+        return;
+    }
+    lws_context_destroy(ctx);   /* full: better now than leaked */
+}
+
+/* Runs the destructions sb_loop_destroy_lws put off; called only between
+ * loop turns, never from inside an lws callback. */
+static void sb_loop_reap(sb_loop *l)
+{
+    while (l->ndoomed > 0)
+        lws_context_destroy(l->doomed[--l->ndoomed]);
+}
+
 void sb_loop_free(sb_loop *l)
 {
     int spins;
 
     if (!l)
         return;
+    sb_loop_reap(l);
     l->closing = 1;
     if (l->lws) {
         lws_context_destroy(l->lws);
@@ -90,8 +108,11 @@ int sb_loop_step(sb_loop *l, double timeout)
 {
     int alive;
 
-    if (timeout == 0)
-        return uv_run(&l->uv, UV_RUN_NOWAIT);
+    if (timeout == 0) {
+        alive = uv_run(&l->uv, UV_RUN_NOWAIT);
+        sb_loop_reap(l);
+        return alive;
+    }
     if (timeout > 0) {
         uint64_t ms = (uint64_t)(timeout * 1000.0 + 0.999);
         /* timers count from the loop's cached time, which is stale after
@@ -103,6 +124,7 @@ int sb_loop_step(sb_loop *l, double timeout)
         uv_timer_start(&l->step_timer, sb_loop_step_wake, ms, 0);
     }
     alive = uv_run(&l->uv, UV_RUN_ONCE);
+    sb_loop_reap(l);
     uv_timer_stop(&l->step_timer);
     uv_unref((uv_handle_t *)&l->step_timer);
     return alive;

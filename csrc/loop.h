@@ -17,6 +17,8 @@ typedef struct sb_loop {
     int closing;
     void *host;                /* lua_State running the current step */
     struct lws_vhost *client_vh; /* non-listening vhost for clients */
+    struct lws_context *doomed[16]; /* destroyed after the current turn */
+    int ndoomed;
 } sb_loop;
 
 /* Returns NULL when libuv could not set up a loop. */
@@ -31,6 +33,10 @@ struct lws_context *sb_loop_lws(sb_loop *l);
  * listening socket at once (a destroyed vhost keeps it bound, and a new
  * vhost on that port would silently share it). */
 struct lws_context *sb_loop_new_lws(sb_loop *l);
+/* Destroys ctx once the current loop turn is over: a server's last
+ * connection is freed from inside an lws callback of that very context,
+ * and destroying a context from within its own callbacks is not safe. */
+void sb_loop_destroy_lws(sb_loop *l, struct lws_context *ctx);
 
 /* One turn: waits at most timeout seconds (0 = poll, < 0 = until an event)
  * for events and runs their callbacks.  Returns nonzero if anything is still

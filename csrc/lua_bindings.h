@@ -20,6 +20,7 @@ lua_State *sb_lua_loop_hook(sb_loop *l, int hooks_ref, const char *name);
 void sb_lua_loop_open(lua_State *L);
 void sb_lua_server_open(lua_State *L);
 void sb_lua_client_open(lua_State *L);
+void sb_lua_token_open(lua_State *L);
 
 /* For other bindings: the hub inside a hub userdata (raises if idx is not
  * one), and the mapping between a connection and the Lua object that

@@ -424,6 +424,9 @@ static int lhub_gc(lua_State *L)
 {
     lhub *lh = luaL_checkudata(L, 1, HUB_MT);
 
+    /* a server may keep the C hub alive a little longer (sb_hub_retain);
+     * it must not call back into this dying object */
+    sb_hub_drop_hooks(lh->h);
     sb_hub_free(lh->h);
     lh->h = NULL;
     return 0;

@@ -357,6 +357,15 @@ static int sb_lua_listen(lua_State *L)
     lua_getfield(L, 3, "sse_cors");
     cfg.sse.cors = lua_tostring(L, -1);
     cfg.sse.max_body = sb_opt_size(L, 3, "sse_max_body", 0);
+    /* tls = { cert = path, key = path }; the strings stay referenced by
+     * the opts table on the stack until sb_server_new has loaded them */
+    lua_getfield(L, 3, "tls");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "cert");
+        cfg.tls_cert = lua_tostring(L, -1);
+        lua_getfield(L, -2, "key");
+        cfg.tls_key = lua_tostring(L, -1);
+    }
     ls = lua_newuserdata(L, sizeof *ls);
     memset(ls, 0, sizeof *ls);
     ls->hooks_ref = ls->hub_ref = ls->loop_ref = LUA_NOREF;

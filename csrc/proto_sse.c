@@ -18,9 +18,14 @@ static int line_safe(sb_span v)
     return 1;
 }
 
+/* Clients drop ONE space after the colon (`data: x` reads as "x"), so a
+ * value that itself starts with a space gets an extra one in front, or
+ * its first space would be lost (found by fuzz/fuzz_sse.c). */
 static void add_field(sb_buf *b, const char *name, const char *p, size_t n)
 {
     sb_buf_adds(b, name);
+    if (n && p[0] == ' ')
+        sb_buf_addc(b, ' ');
     sb_buf_add(b, p, n);
     sb_buf_addc(b, '\n');
 }

@@ -179,6 +179,7 @@ static void sb_server_unref(sb_server *s)
     while (s->phx_nmounts > 0)
         free(s->phx_mounts[--s->phx_nmounts]);
     free(s->phx_mounts);
+    sb_hub_free(s->hub);   /* the reference taken in sb_server_new */
     free(s->host);
     free(s->static_dir);
     free(s->cors);
@@ -221,7 +222,7 @@ static void sb_server_drop_vhost(sb_server *s)
      * ~400 KB, stays allocated); calling it again once the handles have
      * closed frees memory libuv still points at, so servers are best made
      * once per process */
-    lws_context_destroy(ctx);
+    sb_loop_destroy_lws(s->loop, ctx);
 }
 
 static void sb_wsconn_free(sb_wsconn *c)
@@ -439,11 +440,6 @@ static void sb_wsconn_gone(sb_wsconn *c, int code)
 {
     if (c->closed)
         return;
-    if (!c->srv->hub) {   /* the owner let go: see sb_server_free */
-        c->closed = 1;
-        c->wsi = NULL;
-        return;
-    }
     c->closed = 1;
     c->ops->closed(c);
     sb_hub_disconnect(c->srv->hub, &c->hc);
@@ -490,9 +486,9 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return s ? sb_server_confirm_upgrade(s, wsi) : -1;
     case LWS_CALLBACK_ESTABLISHED:
-        return c && c->srv->hub ? sb_wsconn_established(c) : -1;
+        return c ? sb_wsconn_established(c) : -1;
     case LWS_CALLBACK_RECEIVE:
-        return c && !c->closed && c->srv->hub ? sb_wsconn_receive(c, in, len) : -1;
+        return c && !c->closed ? sb_wsconn_receive(c, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return c && !c->closed ? sb_wsconn_flush(c) : 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -566,6 +562,9 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     }
     s->loop = loop;
     s->hub = hub;
+    /* connections still use the hub while lws closes them, which can be
+     * after the hub's owner let go (lua_close collects in any order) */
+    sb_hub_retain(hub);
     s->refs = 1;
     s->cfg = *cfg;
     s->hooks = *hooks;
@@ -603,6 +602,15 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     info.user = s;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.timeout_secs = 10;
+    /* TLS: lws loads the pair when the vhost is made, so a bad path or a
+     * key that does not match fails sb_server_new, not the first client */
+    if (cfg->tls_cert && cfg->tls_key) {
+        /* lws 4.1 turns TLS off for a vhost whose own options lack this,
+         * whatever the context says */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+    }
     s->vh = lws_create_vhost(s->ctx, &info);
     if (s->vh) {
         s->refs++;
@@ -645,17 +653,9 @@ void sb_server_close(sb_server *s)
  * with the vhost and every connection is released. */
 void sb_server_free(sb_server *s)
 {
-    sb_wsconn *c;
-
     if (!s)
         return;
     memset(&s->hooks, 0, sizeof s->hooks);
     sb_server_close(s);
-    /* Connections may outlive this call (their close is asynchronous) but
-     * the hub may not (at lua_close it is collected before the loop), so
-     * they leave it now and never touch it again. */
-    for (c = s->conns; c; c = c->next)
-        sb_hub_disconnect(s->hub, &c->hc);
-    s->hub = NULL;
     sb_server_unref(s);
 }

@@ -106,6 +106,8 @@ typedef struct sb_server_config {
     int phoenix_max_channels;  /* joined topics per connection; 0 = 100 */
     int phoenix_timeout;       /* seconds of silence before closing; 0 = 60, <0 = never */
     sb_sse_config sse;
+    const char *tls_cert;      /* PEM paths: both set = TLS (wss://, https://) */
+    const char *tls_key;
 } sb_server_config;
 
 /* What a protocol does with a connection of its kind (ws_native.c,

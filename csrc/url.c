@@ -28,19 +28,25 @@ static int next_byte(const char *s, size_t n, size_t *i, int plus)
 static int decode(const char *s, size_t n, int plus, sb_buf *out)
 {
     size_t i = 0, old = out->len;
-    int c;
+    int c, bad = 0;
 
+    /* A refusal is remembered rather than read from i: next_byte has
+     * already stepped over a %00, so a NUL escape at the very end used to
+     * leave i == n and was dropped silently ("a%00" decoded to "a"), which
+     * also disagreed with sb_query_get (found by fuzz/fuzz_url.c). */
     while (i < n) {
         c = next_byte(s, n, &i, plus);
-        if (c < 0)
+        if (c < 0) {
+            bad = 1;
             break;
+        }
         sb_buf_addc(out, (char)c);
     }
     if (out->oom) {
         out->len = old;
         return SB_CODEC_ENOMEM;
     }
-    if (i < n || (out->len > old &&
+    if (bad || (out->len > old &&
                   !sb_utf8_valid((const char *)sb_buf_data(out) + old,
                                  out->len - old))) {
         out->len = old;

@@ -3,6 +3,9 @@
 # fail in turn) under valgrind: ENOMEM must leave the state unchanged and
 # nothing may leak.
 set -euo pipefail
+# under make test-asan the ASan runtime is preloaded; valgrind and ASan
+# cannot share a process
+unset LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS
 cd "$(dirname "$0")/.."
 mkdir -p .build
 gcc -O0 -g -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE -Icsrc \

@@ -12,13 +12,13 @@ flags=(-std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1
        -fsanitize=address,undefined -fno-sanitize-recover=all
        -fno-omit-frame-pointer -Icsrc -Ispec/c)
 srcs=(csrc/buf.c csrc/codec.c csrc/utf8.c csrc/json.c csrc/url.c
-      csrc/proto_native.c csrc/proto_phoenix.c csrc/proto_sse.c)
+      csrc/proto_native.c csrc/proto_phoenix.c csrc/proto_sse.c csrc/token.c)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 pass=0 fail=0
 for t in spec/c/test_*.c; do
     name=$(basename "$t" .c)
-    if ! "$CC" "${flags[@]}" -o "$out/$name" "$t" "${srcs[@]}"; then
+    if ! "$CC" "${flags[@]}" -o "$out/$name" "$t" "${srcs[@]}" -lcrypto; then
         echo "$name: build failed"
         fail=$((fail + 1))
         continue

@@ -100,6 +100,9 @@ function M.onerror(fn)
     core.set_onerror(fn)
 end
 
+--- Signed tokens (HS256 JWTs): sb.token.sign / sb.token.verify.
+M.token = require "switchboard.token"
+
 --- A hub with no sockets at all, for unit tests of room logic.
 function M.hub(opts)
     return require("switchboard.hub").new(opts)

@@ -125,6 +125,10 @@ local function check_opts(opts)
             end
         end
     end
+    local tls = opts.tls
+    if tls ~= nil and (type(tls) ~= "table" or type(tls.cert) ~= "string" or type(tls.key) ~= "string") then
+        error("switchboard.listen: tls must be { cert = path, key = path } (PEM files)", 3)
+    end
     return opts
 end
 
@@ -237,7 +241,18 @@ function Server:connections()
 end
 
 function Server:url(path)
-    return ("ws://%s:%d%s"):format(self.host, self.port, path or "")
+    return ("%s://%s:%d%s"):format(self.tls and "wss" or "ws", self.host, self.port, path or "")
+end
+
+-- A readable file, or nil and a message naming it (lws would only say
+-- that the vhost could not be made).
+local function check_readable(what, path)
+    local f, err = io.open(path, "rb")
+    if not f then
+        return nil, ("switchboard.listen: cannot read TLS %s: %s"):format(what, err)
+    end
+    f:close()
+    return true
 end
 
 -- Splits an origin "scheme://host[:port]" (or an allow-list entry, whose
@@ -483,11 +498,22 @@ end
 -- max_message = bytes, max_queue = bytes,
 -- phoenix = { "/socket" } (mounts), origins = { "https://example.com", ... },
 -- max_channels = 100 (Phoenix topics per connection),
--- phoenix_timeout = 60 (seconds without a frame before a Phoenix socket closes) }
+-- phoenix_timeout = 60 (seconds without a frame before a Phoenix socket closes),
+-- presence_events = false (native clients hear no joins/leaves of others),
+-- tls = { cert = "cert.pem", key = "key.pem" } }
 function M.listen(loop, opts)
     opts = check_opts(opts)
+    if opts.tls then
+        local ok, err = check_readable("cert", opts.tls.cert)
+        if ok then
+            ok, err = check_readable("key", opts.tls.key)
+        end
+        if not ok then
+            return nil, err
+        end
+    end
     local self = setmetatable({
-        host = opts.host or "127.0.0.1",
+        host = opts.host or "127.0.0.1", tls = opts.tls ~= nil,
         _handlers = {}, _conns = {},
         _listeners = { connect = {}, open = {}, close = {}, publish = {} },
     }, Server)
@@ -520,7 +546,7 @@ function M.listen(loop, opts)
     local sse = sse_opts(opts.sse)
     local srv, err = core.listen(loop, self.hub.core, {
         host = self.host, port = opts.port or 8080, static = opts.static,
-        max_message = opts.max_message, max_queue = opts.max_queue,
+        max_message = opts.max_message, max_queue = opts.max_queue, tls = opts.tls,
         phoenix = opts.phoenix, phoenix_max_channels = opts.max_channels,
         phoenix_timeout = opts.phoenix_timeout, presence_events = opts.presence_events,
         sse_keepalive = sse.keepalive, sse_retry = sse.retry, sse_cors = sse.cors,

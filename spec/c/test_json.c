@@ -251,6 +251,19 @@ static void test_numbers(check_ctx *t)
     CHECK(sb_json_double("abc", 3, &d) == -1);
 }
 
+/* An empty string may come as (NULL, 0), e.g. the data of an empty
+ * sb_buf; NULL + 0 is undefined behaviour that UBSan reports (found by
+ * fuzz/fuzz_json.c). */
+static void test_empty_string_null(check_ctx *t)
+{
+    sb_buf b;
+
+    sb_buf_init(&b, 0);
+    sb_buf_add_json_string(&b, NULL, 0);
+    CHECK_BUF(&b, "\"\"");
+    sb_buf_free(&b);
+}
+
 int main(void)
 {
     check_ctx ctx = { "test_json", 0, 0 }, *t = &ctx;
@@ -265,5 +278,6 @@ int main(void)
     test_object_get(t);
     test_unescape(t);
     test_numbers(t);
+    test_empty_string_null(t);
     return check_report(t);
 }

@@ -150,6 +150,19 @@ static void test_headers(check_ctx *t)
     CHECK_INT(sb_sse_headers(h, 3, NOSPAN, 0, 0), SB_CODEC_ENOMEM);
 }
 
+/* Clients strip one space after the colon, so a leading space in a value
+ * must be protected by a second one (found by fuzz/fuzz_sse.c: data " x"
+ * reached the browser as "x"). */
+static void test_leading_space(check_ctx *t)
+{
+    sb_buf b;
+
+    sb_buf_init(&b, 0);
+    CHECK_INT(sb_sse_event(&b, S(" 7"), S(" greet"), S(" x\n  y\nz")), 0);
+    CHECK_BUF(&b, "id:  7\nevent:  greet\ndata:  x\ndata:   y\ndata:z\n\n");
+    sb_buf_free(&b);
+}
+
 int main(void)
 {
     check_ctx ctx = { "test_proto_sse", 0, 0 }, *t = &ctx;
@@ -158,5 +171,6 @@ int main(void)
     test_retry_keepalive(t);
     test_ids(t);
     test_headers(t);
+    test_leading_space(t);
     return check_report(t);
 }

@@ -10,7 +10,9 @@ static void test_decode(check_ctx *t)
     CHECK_INT(sb_url_decode_path("/c/my%20room%3Ax+y", 18, &b), 0);
     CHECK_BUF(&b, "/c/my room:x+y");
     sb_buf_reset(&b);
-    CHECK_INT(sb_url_decode_query("a+b%2Bc%5Bid%5d", 16, &b), 0);
+    /* 15 bytes: this used to pass 16, counting the literal's NUL, which
+     * only worked because a trailing NUL was dropped (test_trailing_nul) */
+    CHECK_INT(sb_url_decode_query("a+b%2Bc%5Bid%5d", 15, &b), 0);
     CHECK_BUF(&b, "a b+c[id]");
     sb_buf_reset(&b);
     CHECK_INT(sb_url_decode_query("%C3%A9t%c3%a9", 13, &b), 0);
@@ -110,6 +112,23 @@ static void test_get(check_ctx *t)
     sb_buf_free(&b);
 }
 
+/* A NUL as the LAST byte (escaped or raw) used to be dropped instead of
+ * refused, so "a%00" decoded to "a" while sb_query_get did not match it
+ * (found by fuzz/fuzz_url.c). */
+static void test_trailing_nul(check_ctx *t)
+{
+    sb_buf b;
+
+    sb_buf_init(&b, 0);
+    CHECK_INT(sb_url_decode_query("a%00", 4, &b), SB_CODEC_EURL);
+    CHECK_INT(sb_url_decode_query("%00", 3, &b), SB_CODEC_EURL);
+    CHECK_INT(sb_url_decode_path("a\0", 2, &b), SB_CODEC_EURL);
+    CHECK_INT(b.len, 0);
+    CHECK_INT(sb_query_get("a%00=1&a=2", 10, "a", &b), 1);
+    CHECK_BUF(&b, "2");
+    sb_buf_free(&b);
+}
+
 int main(void)
 {
     check_ctx ctx = { "test_url", 0, 0 }, *t = &ctx;
@@ -117,5 +136,6 @@ int main(void)
     test_decode(t);
     test_iter(t);
     test_get(t);
+    test_trailing_nul(t);
     return check_report(t);
 }
