@@ -21,6 +21,7 @@ dependencies = {
 external_dependencies = {
    LIBWEBSOCKETS = { header = "libwebsockets.h", library = "websockets" },
    LIBUV = { header = "uv.h", library = "uv" },
+   HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },
 }
 build = {
    type = "builtin",
@@ -29,6 +30,7 @@ build = {
          sources = {
             "csrc/buf.c",
             "csrc/client.c",
+            "csrc/cluster.c",
             "csrc/codec.c",
             "csrc/conn.c",
             "csrc/frame.c",
@@ -36,6 +38,7 @@ build = {
             "csrc/json.c",
             "csrc/loop.c",
             "csrc/lua_client.c",
+            "csrc/lua_cluster.c",
             "csrc/lua_compat.c",
             "csrc/lua_core.c",
             "csrc/lua_hub.c",
@@ -46,14 +49,15 @@ build = {
             "csrc/proto_phoenix.c",
             "csrc/proto_sse.c",
             "csrc/queue.c",
+            "csrc/redis.c",
             "csrc/server.c",
             "csrc/url.c",
             "csrc/utf8.c",
             "csrc/ws_native.c",
          },
-         incdirs = { "csrc", "$(LIBWEBSOCKETS_INCDIR)", "$(LIBUV_INCDIR)" },
-         libdirs = { "$(LIBWEBSOCKETS_LIBDIR)", "$(LIBUV_LIBDIR)" },
-         libraries = { "websockets", "uv" },
+         incdirs = { "csrc", "$(LIBWEBSOCKETS_INCDIR)", "$(LIBUV_INCDIR)", "$(HIREDIS_INCDIR)" },
+         libdirs = { "$(LIBWEBSOCKETS_LIBDIR)", "$(LIBUV_LIBDIR)", "$(HIREDIS_LIBDIR)" },
+         libraries = { "websockets", "uv", "hiredis" },
       },
       ["switchboard"] = "lua/switchboard/init.lua",
       ["switchboard.hub"] = "lua/switchboard/hub.lua",

@@ -115,9 +115,18 @@ function Server:on(event, fn)
 end
 
 function Server:close()
+    if self._own_cluster then
+        self.hub:leave_cluster()
+        self._own_cluster = nil
+    end
     if self._srv then
         self._srv:close()
     end
+end
+
+--- Counters of the Redis link (see hub:cluster_stats), or nil.
+function Server:cluster_stats()
+    return self.hub:cluster_stats()
 end
 
 function Server:url(path)
@@ -194,7 +203,8 @@ local function on_close(self, handle, code)
 end
 
 --- sb.listen{ host = "127.0.0.1", port = 8080, static = dir, hub = hub,
--- history = n, max_message = bytes, max_queue = bytes }
+-- history = n, max_message = bytes, max_queue = bytes,
+-- redis = "redis://HOST:PORT/DB", node = name, node_ttl = s, redis_log = fn }
 function M.listen(loop, opts)
     opts = check_opts(opts)
     local self = setmetatable({
@@ -223,6 +233,17 @@ function M.listen(loop, opts)
     end
     self._srv = srv
     self.port = srv:port()
+    if opts.redis ~= nil then
+        local ok, cerr = self.hub:join_cluster({
+            redis = opts.redis, node = opts.node, ttl = opts.node_ttl, log = opts.redis_log,
+        }, loop)
+        if not ok then
+            srv:close()
+            return nil, cerr
+        end
+        self._own_cluster = true
+        self.node = self.hub.node
+    end
     return self
 end
 
