@@ -110,7 +110,7 @@ static int sb_lua_cluster_close(lua_State *L)
 
 static void sb_setint(lua_State *L, const char *k, uint64_t v)
 {
-    lua_pushnumber(L, (lua_Number)v);
+    lua_pushinteger(L, (lua_Integer)v);
     lua_setfield(L, -2, k);
 }
 
