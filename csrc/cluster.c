@@ -79,9 +79,13 @@ typedef struct cl_channel {
     char name[];
 } cl_channel;
 
+/* A dead node is remembered for a while, so that a snapshot read before
+ * its death (Redis still held its entries) cannot bring its members back;
+ * only a heartbeat revives it. */
 typedef struct cl_node {
     double last_seen;       /* loop clock, seconds */
     double ttl;
+    int dead;
 } cl_node;
 
 struct sb_cluster {
@@ -315,11 +319,17 @@ static int publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
     return send_argv(cl, tag, 3, argv, lens);
 }
 
-/* Node table. */
+/* Node table.  Marks the node alive now; returns NULL if it is dead
+ * (unless a heartbeat revives it) or memory ran out. */
 static cl_node *node_touch(sb_cluster *cl, const char *name, size_t n,
-                           double ttl)
+                           double ttl, int revive)
 {
     cl_node *nd = sb_map_get(&cl->nodes, name, n);
+
+    if (nd && nd->dead && !revive)
+        return NULL;
+    if (nd && nd->dead)
+        nd->dead = 0;
 
     if (!nd) {
         if (!(nd = calloc(1, sizeof *nd)))
@@ -352,10 +362,10 @@ static void remote_set(sb_cluster *cl, const char *ch, size_t chlen,
     cur = sb_map_get(&cc->remote, key, klen);
     was = cur == REMOTE_PRESENT || cur == REMOTE_TOUCHED;
     if (present) {
-        if (sb_map_put(&cc->remote, key, klen,
+        if (!node_touch(cl, key, (size_t)(bar - key), 0, 0) ||
+            sb_map_put(&cc->remote, key, klen,
                        mark && cc->snapshot ? REMOTE_TOUCHED : REMOTE_PRESENT))
             return;
-        node_touch(cl, key, (size_t)(bar - key), 0);
         if (!was)
             sb_hub_remote_join(cl->hub, ch, chlen, bar + 1,
                                klen - (size_t)(bar - key) - 1);
@@ -398,10 +408,18 @@ static void node_gone(sb_cluster *cl, const char *name, size_t n)
     cl_channel *cc;
     char copy[SB_NODE_MAX + 1];
 
+    cl_node *nd;
+
     if (n > SB_NODE_MAX)
         return;
     memcpy(copy, name, n);
-    free(sb_map_del(&cl->nodes, copy, n));
+    nd = sb_map_get(&cl->nodes, copy, n);
+    if (nd && nd->dead)
+        return;
+    if (!nd && !(nd = node_touch(cl, copy, n, 0, 0)))
+        return;
+    nd->dead = 1;
+    nd->last_seen = now_s(cl);
     cl->st.dead_nodes++;
     memset(&l, 0, sizeof l);
     sb_map_iter_init(&ci);
@@ -449,10 +467,10 @@ static void follow(sb_cluster *cl, cl_channel *cc)
 
     if (cc->subscribed || cc->unsubscribing || !sb_redis_is_up(cl->r))
         return;
-    if (sb_redis_subscribe(cl->r, key, n) == 0) {
+    /* the snapshot waits for the confirmation (on_subscribed): read
+     * earlier, it could miss a member whose delta also came too early */
+    if (sb_redis_subscribe(cl->r, key, n) == 0)
         cc->subscribed = 1;
-        request_snapshot(cl, cc);
-    }
 }
 
 static void channel_free(cl_channel *cc)
@@ -490,7 +508,7 @@ static void collect_member(sb_conn *c, const char *m, size_t mlen, void *ud)
 /* After (re)connecting: this node's members of the channel replace what
  * Redis had for it (EVAL of SYNC_SCRIPT), and an "s" message tells the
  * followers the same. */
-static void announce_channel(sb_cluster *cl, cl_channel *cc)
+static void announce_channel(sb_cluster *cl, cl_channel *cc, int leaving)
 {
     member_acc a;
     sb_buf b;
@@ -500,7 +518,8 @@ static void announce_channel(sb_cluster *cl, cl_channel *cc)
 
     memset(&a, 0, sizeof a);
     sb_map_init(&a.seen, (uint64_t)(uintptr_t)cl);
-    sb_hub_each_connection(cl->hub, cc->name, cc->len, collect_member, &a);
+    if (!leaving)
+        sb_hub_each_connection(cl->hub, cc->name, cc->len, collect_member, &a);
     argc = 6 + a.list.n;
     argv = malloc(argc * sizeof *argv);
     lens = malloc(argc * sizeof *lens);
@@ -526,7 +545,8 @@ static void announce_channel(sb_cluster *cl, cl_channel *cc)
             ns_add(&b, a.list.s[i], a.list.len[i]);
         }
         send_argv(cl, TAG_OTHER, (int)argc, argv, lens);
-        publish_raw(cl, TAG_OTHER, cc->name, cc->len, &b);
+        if (!leaving)
+            publish_raw(cl, TAG_OTHER, cc->name, cc->len, &b);
     }
     free(argv);
     free(lens);
@@ -589,7 +609,8 @@ static void on_up(sb_redis *r, void *ud)
     /* other nodes could not be heard while down: give them a fresh TTL */
     sb_map_iter_init(&it);
     while (sb_map_next(&cl->nodes, &it, NULL, NULL, &val))
-        ((cl_node *)val)->last_seen = t;
+        if (!((cl_node *)val)->dead)
+            ((cl_node *)val)->last_seen = t;
     heartbeat(cl);
     cl->next_beat = t + cl->ttl / 4;
     sb_redis_subscribe(cl->r, NODES_CHANNEL, strlen(NODES_CHANNEL));
@@ -607,7 +628,7 @@ static void on_up(sb_redis *r, void *ud)
             continue;
         }
         follow(cl, cc);
-        announce_channel(cl, cc);
+        announce_channel(cl, cc, 0);
     }
     strlist_free(&names);
 }
@@ -727,6 +748,20 @@ static void on_unsubscribed(sb_redis *r, const char *ch, size_t chlen,
         forget_channel(cl, cc);
 }
 
+static void on_subscribed(sb_redis *r, const char *ch, size_t chlen, void *ud)
+{
+    sb_cluster *cl = ud;
+    size_t pl = strlen(CH_PREFIX);
+    cl_channel *cc;
+
+    (void)r;
+    if (chlen <= pl || memcmp(ch, CH_PREFIX, pl) != 0)
+        return;
+    cc = sb_map_get(&cl->channels, ch + pl, chlen - pl);
+    if (cc && cc->active && cc->subscribed && !cc->unsubscribing)
+        request_snapshot(cl, cc);
+}
+
 /* An "m" message from another node: into the local fan-out. */
 static void deliver_remote(sb_cluster *cl, const char *ch, size_t chlen,
                            const field *f, int n)
@@ -796,6 +831,26 @@ static void sync_remote(sb_cluster *cl, cl_channel *cc, const field *node,
     strlist_free(&leaves);
 }
 
+/* A heartbeat.  A node coming back from the dead (a stall longer than
+ * its TTL) is asked for nothing: every followed channel is re-read. */
+static void node_heard(sb_cluster *cl, const char *name, size_t n, double ttl)
+{
+    cl_node *nd = sb_map_get(&cl->nodes, name, n);
+    int was_dead = nd && nd->dead;
+    sb_map_iter it;
+    void *val;
+
+    node_touch(cl, name, n, ttl, 1);
+    if (!was_dead)
+        return;
+    sb_map_iter_init(&it);
+    while (sb_map_next(&cl->channels, &it, NULL, NULL, &val)) {
+        cl_channel *cc = val;
+        if (cc->active && cc->subscribed && !cc->unsubscribing && !cc->snapshot)
+            request_snapshot(cl, cc);
+    }
+}
+
 static void on_message(sb_redis *r, const char *ch, size_t chlen,
                        const char *data, size_t len, void *ud)
 {
@@ -822,7 +877,7 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
         return; /* our own, delivered locally already */
     if (chlen == strlen(NODES_CHANNEL) && memcmp(ch, NODES_CHANNEL, chlen) == 0) {
         if (f[1].p[0] == 'h' && n >= 5)
-            node_touch(cl, f[2].p, f[2].n, (double)field_u64(&f[4]) / 1000.0);
+            node_heard(cl, f[2].p, f[2].n, (double)field_u64(&f[4]) / 1000.0);
         else if (f[1].p[0] == 'b')
             node_gone(cl, f[2].p, f[2].n);
         return;
@@ -834,7 +889,8 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
     cc = sb_map_get(&cl->channels, ch, chlen);
     if (!cc || !cc->active)
         return; /* stopped following it; the unsubscribe is on its way */
-    node_touch(cl, f[2].p, f[2].n, 0);
+    if (!node_touch(cl, f[2].p, f[2].n, 0, 0) && f[1].p[0] != 'm')
+        return; /* presence of a node declared dead: wait for a heartbeat */
     switch (f[1].p[0]) {
     case 'm':
         deliver_remote(cl, ch, chlen, f, n);
@@ -993,11 +1049,16 @@ static void on_tick(uv_timer_t *t)
     sb_map_iter_init(&it);
     while (sb_map_next(&cl->nodes, &it, &name, &n, &val)) {
         cl_node *nd = val;
-        if (now - nd->last_seen > nd->ttl * 0.85)
+        if (now - nd->last_seen > (nd->dead ? nd->ttl * 3 : nd->ttl * 0.85))
             strlist_add(&dead, name, n);
     }
-    for (i = 0; i < dead.n; i++)
-        node_gone(cl, dead.s[i], dead.len[i]);
+    for (i = 0; i < dead.n; i++) {
+        cl_node *nd = sb_map_get(&cl->nodes, dead.s[i], dead.len[i]);
+        if (nd && nd->dead)
+            free(sb_map_del(&cl->nodes, dead.s[i], dead.len[i]));
+        else
+            node_gone(cl, dead.s[i], dead.len[i]);
+    }
     strlist_free(&dead);
 }
 
@@ -1046,6 +1107,7 @@ sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
     rh.message = on_message;
     rh.reply = on_reply;
     rh.unsubscribed = on_unsubscribed;
+    rh.subscribed = on_subscribed;
     rh.ud = cl;
     uv_timer_init(loop, &cl->tick);
     cl->tick.data = cl;
@@ -1078,6 +1140,12 @@ void sb_cluster_free(sb_cluster *cl)
         return;
     sb_hub_set_cluster_hooks(cl->hub, NULL);
     if (sb_redis_is_up(cl->r)) {
+        /* this node's entries go from the presence hashes, so nodes that
+         * start following a channel later do not even see them */
+        sb_map_iter_init(&it);
+        while (sb_map_next(&cl->channels, &it, NULL, NULL, &val))
+            if (((cl_channel *)val)->active)
+                announce_channel(cl, val, 1);
         sb_buf_init(&b, 0);
         wire_head(cl, &b, "b");
         publish_raw(cl, TAG_OTHER, NULL, 0, &b);
@@ -1104,9 +1172,15 @@ void sb_cluster_free(sb_cluster *cl)
 
 void sb_cluster_get_stats(const sb_cluster *cl, sb_cluster_stats *st)
 {
+    sb_map_iter it;
+    void *val;
+
     *st = cl->st;
     st->connected = sb_redis_is_up(cl->r);
-    st->nodes = cl->nodes.count;
+    st->nodes = 0;
+    sb_map_iter_init(&it);
+    while (sb_map_next(&cl->nodes, &it, NULL, NULL, &val))
+        st->nodes += !((cl_node *)val)->dead;
     st->channels = cl->channels.count;
 }
 

@@ -334,6 +334,9 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
         if (r->hooks.message)
             r->hooks.message(r, ch->str, ch->len, rep->element[2]->str,
                              rep->element[2]->len, r->hooks.ud);
+    } else if (strcmp(kind->str, "subscribe") == 0) {
+        if (r->hooks.subscribed)
+            r->hooks.subscribed(r, ch->str, ch->len, r->hooks.ud);
     } else if (strcmp(kind->str, "unsubscribe") == 0) {
         if (r->hooks.unsubscribed)
             r->hooks.unsubscribed(r, ch->str, ch->len, r->hooks.ud);

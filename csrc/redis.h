@@ -32,6 +32,9 @@ typedef struct sb_redis_hooks {
      * channel and drops it on this reply, so a channel must not be
      * subscribed again before it (the caller defers until then). */
     void (*unsubscribed)(sb_redis *r, const char *ch, size_t chlen, void *ud);
+    /* Redis confirmed a SUBSCRIBE: from now on nothing published on the
+     * channel is missed, so state read after this is complete. */
+    void (*subscribed)(sb_redis *r, const char *ch, size_t chlen, void *ud);
     void *ud;
 } sb_redis_hooks;
 
