@@ -6,12 +6,16 @@
  * free it on purpose), so a disconnect callback for a context we no longer
  * point at is one we tore down ourselves and needs no action.  The struct
  * is freed only when closing and both contexts and the retry timer are
- * gone, because hiredis and libuv call back into it until then. */
+ * gone, because hiredis and libuv call back into it until then.
+ *
+ * The libuv glue is our own rather than hiredis' adapters/libuv.h: that
+ * adapter ignores a poll error, and libuv reports a refused connection as
+ * one (and stops the handle), so a reconnect to a Redis that is still down
+ * would wait forever. */
 #include "redis.h"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libuv.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -81,6 +85,83 @@ int sb_redis_parse_url(const char *url, char *host, size_t hostlen, int *port,
         }
         *db = (int)v;
     }
+    return 0;
+}
+
+/* One context's socket on the loop. */
+typedef struct sb_redis_watch {
+    redisAsyncContext *ac;  /* NULL once hiredis let go (cleanup) */
+    uv_poll_t poll;
+    int events;
+} sb_redis_watch;
+
+static void watch_cb(uv_poll_t *h, int status, int events)
+{
+    sb_redis_watch *w = h->data;
+
+    if (!w->ac)
+        return;
+    if (status < 0) {
+        /* POLLERR: hiredis reads the socket error itself and calls the
+         * connect or disconnect callback */
+        if (w->ac->c.flags & REDIS_CONNECTED)
+            redisAsyncHandleRead(w->ac);
+        else
+            redisAsyncHandleWrite(w->ac);
+        return;
+    }
+    if (events & UV_READABLE)
+        redisAsyncHandleRead(w->ac);
+    if (w->ac && (events & UV_WRITABLE))
+        redisAsyncHandleWrite(w->ac);
+}
+
+static void watch_set(sb_redis_watch *w, int add, int flag)
+{
+    w->events = add ? (w->events | flag) : (w->events & ~flag);
+    if (w->events)
+        uv_poll_start(&w->poll, w->events, watch_cb);
+    else
+        uv_poll_stop(&w->poll);
+}
+
+static void watch_add_read(void *p) { watch_set(p, 1, UV_READABLE); }
+static void watch_del_read(void *p) { watch_set(p, 0, UV_READABLE); }
+static void watch_add_write(void *p) { watch_set(p, 1, UV_WRITABLE); }
+static void watch_del_write(void *p) { watch_set(p, 0, UV_WRITABLE); }
+
+static void watch_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void watch_cleanup(void *p)
+{
+    sb_redis_watch *w = p;
+
+    w->ac = NULL;
+    uv_close((uv_handle_t *)&w->poll, watch_closed);
+}
+
+/* Returns 0, or -1 with nothing attached. */
+static int watch_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    sb_redis_watch *w = calloc(1, sizeof *w);
+
+    if (!w)
+        return -1;
+    if (uv_poll_init(loop, &w->poll, ac->c.fd) != 0) {
+        free(w);
+        return -1;
+    }
+    w->ac = ac;
+    w->poll.data = w;
+    ac->ev.data = w;
+    ac->ev.addRead = watch_add_read;
+    ac->ev.delRead = watch_del_read;
+    ac->ev.addWrite = watch_add_write;
+    ac->ev.delWrite = watch_del_write;
+    ac->ev.cleanup = watch_cleanup;
     return 0;
 }
 
@@ -211,7 +292,7 @@ static redisAsyncContext *open_ctx(sb_redis *r, char *err, size_t errlen)
         return NULL;
     }
     ac->data = r;
-    if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+    if (watch_attach(ac, r->loop) != 0) {
         snprintf(err, errlen, "cannot watch the Redis socket");
         redisAsyncFree(ac);
         return NULL;
