@@ -344,7 +344,11 @@ function M.default_node()
     if host == "" then
         host = "node"
     end
-    return ("%s-%x%04x"):format(host, math.floor(core.now_ms()) % 0x1000000, math.random(0, 0xffff))
+    -- a table's address differs between processes (ASLR) even where an
+    -- unseeded math.random does not (Lua 5.1, LuaJIT)
+    local addr = tonumber((tostring({}):match("0x(%x+)") or "0"):sub(-4), 16) or 0
+    return ("%s-%x%04x"):format(host, math.floor(core.now_ms()) % 0x1000000,
+        (math.random(0, 0xffff) + addr) % 0x10000)
 end
 
 --- Joins this hub to the other nodes sharing a Redis: every publish also
