@@ -8,7 +8,8 @@
  *                (flags: 1 binary, 2 has from, 4 has alias, 8 has except)
  *   p  presence  "+" or "-", member        (member present/absent on node)
  *   s  sync      member, member, ...       (node's full member list there)
- *   h  heartbeat ttl_ms                    (on sb:nodes)
+ *   h  heartbeat ttl_ms, instance          (on sb:nodes; instance is a
+ *                                          random number per process)
  *   b  goodbye                             (on sb:nodes)
  * m, p and s travel on sb:ch:<channel>.  Keys: hash sb:pres:<channel> with
  * fields "<node>|<member>" = sequence, and sb:node:<node> with a TTL.
@@ -102,6 +103,8 @@ struct sb_cluster {
     uint64_t seq;
     int closing;
     int ever_up;
+    int twin_logged;        /* another process uses our node name */
+    uint64_t instance;
     sb_cluster_stats st;
     void (*log)(const char *line, void *ud);
     void *log_ud;
@@ -577,6 +580,7 @@ static void heartbeat(sb_cluster *cl)
     sb_buf_init(&b, 0);
     wire_head(cl, &b, "h");
     ns_adds(&b, ms);
+    ns_add_u64(&b, cl->instance);
     publish_raw(cl, TAG_OTHER, NULL, 0, &b);
     sb_buf_free(&b);
 }
@@ -873,8 +877,21 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
         cl->st.bad_messages++;
         return;
     }
-    if (f[2].n == cl->node_len && memcmp(f[2].p, cl->node, f[2].n) == 0)
-        return; /* our own, delivered locally already */
+    if (f[2].n == cl->node_len && memcmp(f[2].p, cl->node, f[2].n) == 0) {
+        /* our own, delivered locally already; but a heartbeat of another
+         * instance means two processes share a name and ignore each other */
+        if (f[1].p[0] == 'h' && n >= 6 && field_u64(&f[5]) != cl->instance &&
+            !cl->twin_logged) {
+            char line[256];
+            cl->twin_logged = 1;
+            snprintf(line, sizeof line,
+                     "switchboard(redis): another process also uses node name "
+                     "%s: they will not see each other's messages; give every "
+                     "node its own name", cl->node);
+            logf_line(cl, line);
+        }
+        return;
+    }
     if (chlen == strlen(NODES_CHANNEL) && memcmp(ch, NODES_CHANNEL, chlen) == 0) {
         if (f[1].p[0] == 'h' && n >= 5)
             node_heard(cl, f[2].p, f[2].n, (double)field_u64(&f[4]) / 1000.0);
@@ -1094,6 +1111,9 @@ sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
     cl->loop = loop;
     cl->ttl = cfg->ttl > 0 ? cfg->ttl : 10;
     cl->down_since = -1;
+    /* 53 bits: survives a trip through a Lua 5.1 number if ever exposed */
+    cl->instance = (((uint64_t)uv_hrtime() << 20) ^ (uint64_t)(uintptr_t)cl) &
+                   ((1ULL << 53) - 1);
     cl->log = cfg->log;
     cl->log_ud = cfg->log_ud;
     snprintf(cl->url, sizeof cl->url, "%s", cfg->url);

@@ -145,6 +145,14 @@ describe("cluster through Redis", function()
         assert.matches("node name", err)
     end)
 
+    it("logs when two processes share a node name", function()
+        local a, b = hub("twin", 0.4), hub("twin", 0.4)
+        assert.is_true(both_connected(a, b))
+        assert.is_true(wait_until(function()
+            return table.concat(logs, "\n"):find("also uses node name twin", 1, true) ~= nil
+        end, 3))
+    end)
+
     it("delivers a publish on node A to subscribers on node B once, and not twice on A", function()
         local a, b = hub("pub-a"), hub("pub-b")
         assert.is_true(both_connected(a, b))
