@@ -73,8 +73,9 @@ specs-51: $(TREE51)/.stamp
 specs-jit: $(TREEJIT)/.stamp
 	@bash scripts/run-specs.sh luajit $(TREEJIT)/lib/lua/5.1
 
-# The C core under valgrind: the hub specs (pure C behind a thin binding)
-# must show no memory error and no definite leak.
+# The C core under valgrind: the hub and transport specs must show no
+# memory error and no definite leak (lws context internals suppressed,
+# see scripts/valgrind.supp).
 valgrind: $(TREE54)/.stamp
 	@bash scripts/run-specs.sh valgrind $(TREE54)/lib/lua/5.4
 
@@ -95,3 +96,9 @@ clean:
 .PHONY: ctest
 ctest: .build/deps.stamp
 	@bash scripts/run-ctest.sh
+
+# Load test against the peers (Node ws, mosquitto, lws mirror) and, once
+# examples/relay.lua exists, switchboard itself: `make bench BENCH_ARGS=--quick`.
+.PHONY: bench
+bench: deps
+	bash bench/run.sh $(BENCH_ARGS)

@@ -54,6 +54,7 @@ build = {
             "csrc/url.c",
             "csrc/utf8.c",
             "csrc/ws_native.c",
+            "csrc/ws_phoenix.c",
          },
          incdirs = { "csrc", "$(LIBWEBSOCKETS_INCDIR)", "$(LIBUV_INCDIR)", "$(HIREDIS_INCDIR)" },
          libdirs = { "$(LIBWEBSOCKETS_LIBDIR)", "$(LIBUV_LIBDIR)", "$(HIREDIS_LIBDIR)" },
@@ -64,6 +65,9 @@ build = {
       ["switchboard.json"] = "lua/switchboard/json.lua",
       ["switchboard.server"] = "lua/switchboard/server.lua",
       ["switchboard.client"] = "lua/switchboard/client.lua",
+      ["switchboard.phoenix"] = "lua/switchboard/phoenix.lua",
+      ["switchboard.cli"] = "lua/switchboard/cli.lua",
+      ["switchboard.relay"] = "lua/switchboard/relay.lua",
    },
    install = {
       bin = { switchboard = "bin/switchboard" },

@@ -68,7 +68,7 @@ int sb_wsconn_flush(sb_wsconn *c)
 
     if (c->close_sent)
         return 0;
-    rc = sb_queue_flush(c->wsi, &c->q, c->close_code, c->close_reason);
+    rc = sb_queue_flush(c->wsi, &c->q, 1, c->close_code, c->close_reason);
     if (rc > 0)
         c->close_sent = 1;
     return rc < 0 ? -1 : 0;

@@ -33,7 +33,8 @@ enum {
 };
 
 /* Protocols a message may be encoded for; index into sb_msg.enc. */
-enum { SB_PROTO_NATIVE, SB_PROTO_PHOENIX, SB_PROTO_SSE, SB_PROTO_COUNT };
+enum { SB_PROTO_NATIVE, SB_PROTO_PHOENIX, SB_PROTO_SSE, SB_PROTO_PHOENIX_V1,
+       SB_PROTO_COUNT };
 
 typedef struct sb_hub sb_hub;
 typedef struct sb_conn sb_conn;

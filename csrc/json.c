@@ -33,7 +33,7 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static int hex_val(char c)
+int sb_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -44,6 +44,20 @@ static int hex_val(char c)
     return -1;
 }
 
+sb_span sb_span_str(const char *s)
+{
+    return sb_span_of(s, s ? strlen(s) : 0);
+}
+
+sb_span sb_span_of(const char *s, size_t n)
+{
+    sb_span x;
+
+    x.p = s;
+    x.n = n;
+    return x;
+}
+
 /* Value of the 4 hex digits at s (caller guarantees 4 bytes), or -1. */
 static long hex4(const char *s)
 {
@@ -51,7 +65,7 @@ static long hex4(const char *s)
     int i, d;
 
     for (i = 0; i < 4; i++) {
-        d = hex_val(s[i]);
+        d = sb_hex_digit(s[i]);
         if (d < 0)
             return -1;
         v = v * 16 + d;

@@ -22,6 +22,12 @@ typedef struct sb_span {
     size_t n;
 } sb_span;
 
+/* Spans from a C string (NULL stays absent) and from pointer + length. */
+sb_span sb_span_str(const char *s);
+sb_span sb_span_of(const char *s, size_t n);
+/* Value of one hex digit, or -1 (shared by the JSON and URL decoders). */
+int sb_hex_digit(char c);
+
 typedef struct sb_json_err {
     size_t pos;       /* byte offset of the problem */
     const char *msg;  /* static text */

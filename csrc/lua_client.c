@@ -17,22 +17,9 @@ typedef struct sb_lua_client {
     int loop_ref;
 } sb_lua_client;
 
-sb_loop *sb_lua_checkloop(lua_State *L, int idx);
-
 static lua_State *sb_lua_client_hook(sb_lua_client *lc, const char *name)
 {
-    lua_State *L = lc->loop->host;
-
-    if (!L || lc->loop->closing)
-        return NULL;
-    sb_lua_getref(L, lc->hooks_ref);
-    lua_getfield(L, -1, name);
-    lua_remove(L, -2);
-    if (!lua_isfunction(L, -1)) {
-        lua_pop(L, 1);
-        return NULL;
-    }
-    return L;
+    return sb_lua_loop_hook(lc->loop, lc->hooks_ref, name);
 }
 
 static void sb_lua_client_on_open(void *ud, sb_client *cl)

@@ -28,6 +28,22 @@ sb_loop *sb_lua_checkloop(lua_State *L, int idx)
     return *lp;
 }
 
+lua_State *sb_lua_loop_hook(sb_loop *l, int hooks_ref, const char *name)
+{
+    lua_State *L = l->host;
+
+    if (!L || l->closing)
+        return NULL;
+    sb_lua_getref(L, hooks_ref);
+    lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    return L;
+}
+
 static int sb_lua_loop_new(lua_State *L)
 {
     sb_loop **lp = lua_newuserdata(L, sizeof *lp);

@@ -5,6 +5,7 @@
  * the app asked to handle.  The relay path itself never enters Lua. */
 #include "lua_bindings.h"
 #include "server.h"
+#include "ws_phoenix.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,30 +25,15 @@ typedef struct sb_lua_wsconn {
     sb_wsconn *c;    /* NULL once the connection is gone */
 } sb_lua_wsconn;
 
-sb_loop *sb_lua_checkloop(lua_State *L, int idx);
-
 static sb_wsconn *sb_lua_checkwsconn(lua_State *L, int idx)
 {
     sb_lua_wsconn *h = luaL_checkudata(L, idx, SB_WSCONN_MT);
     return h->c;
 }
 
-/* Pushes the hook `name` of server ls; returns 0 (nothing pushed) when the
- * hook is absent or Lua cannot be entered now (no step in progress). */
 static lua_State *sb_lua_server_hook(sb_lua_server *ls, const char *name)
 {
-    lua_State *L = ls->loop->host;
-
-    if (!L || ls->loop->closing)
-        return NULL;
-    sb_lua_getref(L, ls->hooks_ref);
-    lua_getfield(L, -1, name);
-    lua_remove(L, -2);
-    if (!lua_isfunction(L, -1)) {
-        lua_pop(L, 1);
-        return NULL;
-    }
-    return L;
+    return sb_lua_loop_hook(ls->loop, ls->hooks_ref, name);
 }
 
 static void sb_lua_push_handle(lua_State *L, sb_wsconn *c)
@@ -95,6 +81,10 @@ static void sb_lua_push_request(lua_State *L, const sb_request *req)
         }
     }
     lua_setfield(L, -2, "headers");
+    if (req->token) {
+        lua_pushlstring(L, req->token, req->token_len);
+        lua_setfield(L, -2, "token");
+    }
     lws_get_peer_simple(req->wsi, buf, sizeof buf);
     lua_pushstring(L, buf);
     lua_setfield(L, -2, "ip");
@@ -187,6 +177,90 @@ static void sb_lua_on_close(void *ud, sb_wsconn *c, int code)
     }
 }
 
+/* Copies the string at the top of the stack into out (if a string) and
+ * pops it. */
+static void sb_lua_take_string(lua_State *L, sb_buf *out)
+{
+    size_t n;
+    const char *s;
+
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        s = lua_tolstring(L, -1, &n);
+        sb_buf_add(out, s, n);
+    }
+    lua_pop(L, 1);
+}
+
+/* phx_join hook: hook(handle, topic, params_json) -> "ok" | "error" |
+ * "unmatched", response_json.  server.lua runs the app's join. */
+static int sb_lua_on_phx_join(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+                              const char *params, size_t n, sb_buf *out)
+{
+    lua_State *L = sb_lua_server_hook(ud, "phx_join");
+    int rc = SB_PHX_JOIN_UNMATCHED;
+    const char *what;
+
+    if (!L)
+        return rc;
+    sb_lua_push_handle(L, c);
+    lua_pushlstring(L, topic, tlen);
+    lua_pushlstring(L, params, n);
+    if (sb_lua_pcall(L, 3, 2, "phoenix join handler"))
+        return -1;
+    what = lua_tostring(L, -2);
+    if (what && strcmp(what, "ok") == 0)
+        rc = SB_PHX_JOIN_OK;
+    else if (what && strcmp(what, "error") == 0)
+        rc = SB_PHX_JOIN_REFUSED;
+    sb_lua_take_string(L, out);
+    lua_pop(L, 1);
+    return rc;
+}
+
+/* phx_event hook: hook(handle, topic, event, payload, binary) -> nil (no
+ * reply) | status, response [, binary]. */
+static int sb_lua_on_phx_event(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+                               const char *event, size_t elen, const char *payload,
+                               size_t n, int binary, char *status, size_t status_len,
+                               sb_buf *out, int *out_binary)
+{
+    lua_State *L = sb_lua_server_hook(ud, "phx_event");
+    int rc = 0;
+
+    if (!L)
+        return 0;
+    sb_lua_push_handle(L, c);
+    lua_pushlstring(L, topic, tlen);
+    lua_pushlstring(L, event, elen);
+    lua_pushlstring(L, payload, n);
+    lua_pushboolean(L, binary);
+    if (sb_lua_pcall(L, 5, 3, "phoenix event handler"))
+        return -1;
+    if (lua_type(L, -3) == LUA_TSTRING) {
+        snprintf(status, status_len, "%s", lua_tostring(L, -3));
+        *out_binary = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        sb_lua_take_string(L, out);
+        lua_pop(L, 1);
+        return 1;
+    }
+    lua_pop(L, 3);
+    return rc;
+}
+
+static void sb_lua_on_phx_leave(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+                                const char *why)
+{
+    lua_State *L = sb_lua_server_hook(ud, "phx_leave");
+
+    if (!L)
+        return;
+    sb_lua_push_handle(L, c);
+    lua_pushlstring(L, topic, tlen);
+    lua_pushstring(L, why);
+    sb_lua_pcall(L, 3, 0, "phoenix leave handler");
+}
+
 static size_t sb_opt_size(lua_State *L, int idx, const char *key, size_t def)
 {
     size_t v = def;
@@ -198,6 +272,8 @@ static size_t sb_opt_size(lua_State *L, int idx, const char *key, size_t def)
     return v;
 }
 
+#define SB_MAX_MOUNTS 16
+
 /* core.listen(loop, hub, opts, hooks) -> server | nil, err */
 static int sb_lua_listen(lua_State *L)
 {
@@ -207,6 +283,7 @@ static int sb_lua_listen(lua_State *L)
     sb_server_hooks hooks;
     sb_lua_server *ls;
     char err[256];
+    const char *mounts[SB_MAX_MOUNTS];
 
     luaL_checktype(L, 3, LUA_TTABLE);
     luaL_checktype(L, 4, LUA_TTABLE);
@@ -219,6 +296,29 @@ static int sb_lua_listen(lua_State *L)
     cfg.static_dir = lua_tostring(L, -1);
     cfg.max_message = sb_opt_size(L, 3, "max_message", 0);
     cfg.max_queue = sb_opt_size(L, 3, "max_queue", 0);
+    lua_getfield(L, 3, "presence_events");
+    cfg.native_quiet = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    cfg.phoenix_max_channels = (int)sb_opt_size(L, 3, "phoenix_max_channels", 0);
+    lua_getfield(L, 3, "phoenix_timeout");
+    if (lua_isnumber(L, -1))
+        cfg.phoenix_timeout = lua_tonumber(L, -1) > 0 ? (int)lua_tonumber(L, -1) : -1;
+    lua_pop(L, 1);
+    /* the mount strings stay referenced by opts.phoenix during the call */
+    lua_getfield(L, 3, "phoenix");
+    if (lua_istable(L, -1)) {
+        int i;
+        for (i = 0; i < SB_MAX_MOUNTS; i++) {
+            lua_rawgeti(L, -1, i + 1);
+            mounts[i] = lua_tostring(L, -1);
+            lua_pop(L, 1);
+            if (!mounts[i])
+                break;
+        }
+        cfg.phoenix_mounts = mounts;
+        cfg.phoenix_nmounts = i;
+    }
+    lua_pop(L, 1);
     ls = lua_newuserdata(L, sizeof *ls);
     memset(ls, 0, sizeof *ls);
     ls->hooks_ref = ls->hub_ref = ls->loop_ref = LUA_NOREF;
@@ -229,6 +329,9 @@ static int sb_lua_listen(lua_State *L)
     hooks.open = sb_lua_on_open;
     hooks.message = sb_lua_on_message;
     hooks.close = sb_lua_on_close;
+    hooks.phx_join = sb_lua_on_phx_join;
+    hooks.phx_event = sb_lua_on_phx_event;
+    hooks.phx_leave = sb_lua_on_phx_leave;
     hooks.ud = ls;
     ls->srv = sb_server_new(loop, hub, &cfg, &hooks, err, sizeof err);
     if (!ls->srv) {
@@ -396,6 +499,67 @@ static int sb_lua_wsconn_unbind(lua_State *L)
     return 0;
 }
 
+/* handle:phx_push(topic, event, payload [, binary]) -> true | nil, err */
+static int sb_lua_wsconn_phx_push(lua_State *L)
+{
+    sb_wsconn *c = sb_lua_checkwsconn(L, 1);
+    size_t tn, en, pn;
+    const char *t = luaL_checklstring(L, 2, &tn);
+    const char *e = luaL_checklstring(L, 3, &en);
+    const char *p = luaL_checklstring(L, 4, &pn);
+
+    if (!c || sb_phx_push(c, t, tn, e, en, p, pn, lua_toboolean(L, 5))) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "not joined to that topic");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* handle:phx_end(topic [, error]) -> true | nil, err */
+static int sb_lua_wsconn_phx_end(lua_State *L)
+{
+    sb_wsconn *c = sb_lua_checkwsconn(L, 1);
+    size_t tn;
+    const char *t = luaL_checklstring(L, 2, &tn);
+
+    if (!c || sb_phx_end(c, t, tn, lua_toboolean(L, 3))) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "not joined to that topic");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+struct sb_topic_list {
+    lua_State *L;
+    int n;
+};
+
+static void sb_lua_add_topic(const char *topic, void *ud)
+{
+    struct sb_topic_list *x = ud;
+
+    lua_pushstring(x->L, topic);
+    lua_rawseti(x->L, -2, ++x->n);
+}
+
+/* handle:phx_topics() -> { topic, ... } */
+static int sb_lua_wsconn_phx_topics(lua_State *L)
+{
+    sb_wsconn *c = sb_lua_checkwsconn(L, 1);
+    struct sb_topic_list x;
+
+    lua_newtable(L);
+    x.L = L;
+    x.n = 0;
+    if (c)
+        sb_phx_each_topic(c, sb_lua_add_topic, &x);
+    return 1;
+}
+
 static int sb_lua_wsconn_alive(lua_State *L)
 {
     sb_wsconn *c = sb_lua_checkwsconn(L, 1);
@@ -415,7 +579,9 @@ void sb_lua_server_open(lua_State *L)
         { "send", sb_lua_wsconn_send }, { "close", sb_lua_wsconn_close },
         { "info", sb_lua_wsconn_info }, { "set", sb_lua_wsconn_set },
         { "bind", sb_lua_wsconn_bind }, { "unbind", sb_lua_wsconn_unbind },
-        { "alive", sb_lua_wsconn_alive }, { NULL, NULL } };
+        { "alive", sb_lua_wsconn_alive }, { "phx_push", sb_lua_wsconn_phx_push },
+        { "phx_end", sb_lua_wsconn_phx_end }, { "phx_topics", sb_lua_wsconn_phx_topics },
+        { NULL, NULL } };
 
     sb_lua_newclass(L, SB_SERVER_MT, server_meta, server_methods);
     sb_lua_newclass(L, SB_WSCONN_MT, conn_meta, conn_methods);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ws_native.h"
+#include "ws_phoenix.h"
 
 /* lws writes the WebSocket header into the frame's headroom. */
 typedef char sb_frame_pre_fits[(SB_FRAME_PRE >= LWS_PRE) ? 1 : -1];
@@ -24,6 +25,8 @@ struct sb_server {
     sb_server_config cfg;
     char *host;
     char *static_dir;
+    char **phx_mounts;     /* owned copies of cfg.phoenix_mounts */
+    int phx_nmounts;
     int port;
     int closing;
     int refs;              /* owner + live vhost + each connection */
@@ -58,6 +61,11 @@ size_t sb_server_max_queue(const sb_server *s)
 const sb_server_hooks *sb_server_hooks_of(const sb_server *s)
 {
     return &s->hooks;
+}
+
+const sb_server_config *sb_server_config_of(const sb_server *s)
+{
+    return &s->cfg;
 }
 
 int sb_server_port(const sb_server *s)
@@ -155,6 +163,9 @@ static void sb_server_unref(sb_server *s)
 {
     if (--s->refs > 0)
         return;
+    while (s->phx_nmounts > 0)
+        free(s->phx_mounts[--s->phx_nmounts]);
+    free(s->phx_mounts);
     free(s->host);
     free(s->static_dir);
     free(s);
@@ -192,6 +203,10 @@ static void sb_server_drop_vhost(sb_server *s)
         s->loop->users--;
     s->ctx = NULL;
     s->vh = NULL;
+    /* lws 4.1 never completes this on a foreign loop (the context,
+     * ~400 KB, stays allocated); calling it again once the handles have
+     * closed frees memory libuv still points at, so servers are best made
+     * once per process */
     lws_context_destroy(ctx);
 }
 
@@ -202,6 +217,8 @@ static void sb_wsconn_free(sb_wsconn *c)
     sb_server_unlink(s, c);
     if (s->closing && !s->conns)
         sb_server_drop_vhost(s);
+    if (c->ops && c->ops->release)
+        c->ops->release(c);
     sb_fqueue_free(&c->q);
     sb_buf_free(&c->rx);
     free(c->channel);
@@ -246,10 +263,19 @@ const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len)
 static const sb_proto_ops *sb_server_route(sb_server *s, const char *path,
                                            const char **channel)
 {
-    (void)s;
+    size_t n = strlen(path);
+    int i;
+
     if (strncmp(path, "/c/", 3) == 0) {
         *channel = path + 3;
         return &sb_native_ops;
+    }
+    /* Phoenix clients always append /websocket to the mount point */
+    for (i = 0; i < s->phx_nmounts; i++) {
+        size_t m = strlen(s->phx_mounts[i]);
+        if (n == m + 10 && strncmp(path, s->phx_mounts[i], m) == 0 &&
+            strcmp(path + m, "/websocket") == 0)
+            return &sb_phoenix_ops;
     }
     return NULL;
 }
@@ -263,7 +289,7 @@ static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
     sb_wsconn *c;
     const sb_proto_ops *ops;
     const char *chan = NULL;
-    int status;
+    int status, prep = 0;
 
     /* lws hands over the path already percent-decoded */
     if (sb_copy_hdr(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 1 || s->closing)
@@ -287,16 +313,22 @@ static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
     if (chan && !(c->channel = sb_strdup_opt(chan)))
         chan = "";
     if ((chan && !sb_hub_valid_channel(chan, strlen(chan))) ||
-        (ops->prepare && ops->prepare(c, wsi)) ||
+        (ops->prepare && (prep = ops->prepare(c, wsi)) != 0) ||
         sb_wsconn_set_member(c, c->uid, strlen(c->uid))) {
         sb_wsconn_free(c);
-        lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
-                               "bad channel name or options");
+        if (prep > 0)
+            lws_return_http_status(wsi, (unsigned)prep, "refused");
+        else
+            lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
+                                   "bad channel name or options");
         return 1;
     }
     req.wsi = wsi;
     req.path = path;
     req.kind = c->kind;
+    req.token = c->kind == SB_KIND_PHOENIX ? sb_phx_token(c, &req.token_len) : NULL;
+    if (!req.token)
+        req.token_len = 0;
     reason[0] = '\0';
     status = s->hooks.connect ? s->hooks.connect(s->hooks.ud, c, &req, reason,
                                                  sizeof reason) : 0;
@@ -362,6 +394,11 @@ static void sb_wsconn_gone(sb_wsconn *c, int code)
 {
     if (c->closed)
         return;
+    if (!c->srv->hub) {   /* the owner let go: see sb_server_free */
+        c->closed = 1;
+        c->wsi = NULL;
+        return;
+    }
     c->closed = 1;
     c->ops->closed(c);
     sb_hub_disconnect(c->srv->hub, &c->hc);
@@ -391,9 +428,9 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return s ? sb_server_confirm_upgrade(s, wsi) : -1;
     case LWS_CALLBACK_ESTABLISHED:
-        return c ? sb_wsconn_established(c) : -1;
+        return c && c->srv->hub ? sb_wsconn_established(c) : -1;
     case LWS_CALLBACK_RECEIVE:
-        return c && !c->closed ? sb_wsconn_receive(c, in, len) : -1;
+        return c && !c->closed && c->srv->hub ? sb_wsconn_receive(c, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return c && !c->closed ? sb_wsconn_flush(c) : 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -423,6 +460,31 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/* Keeps owned copies of the Phoenix mounts (default "/socket"), without a
+ * trailing slash so "/socket/" and "/socket" route alike. */
+static int sb_server_copy_mounts(sb_server *s, const sb_server_config *cfg)
+{
+    static const char *const def[] = { "/socket" };
+    const char *const *list = cfg->phoenix_mounts ? cfg->phoenix_mounts : def;
+    int i, n = cfg->phoenix_mounts ? cfg->phoenix_nmounts : 1;
+
+    s->phx_mounts = calloc(n > 0 ? (size_t)n : 1, sizeof *s->phx_mounts);
+    if (!s->phx_mounts)
+        return -1;
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(list[i]);
+        while (len > 0 && list[i][len - 1] == '/')
+            len--;
+        s->phx_mounts[i] = malloc(len + 1);
+        if (!s->phx_mounts[i])
+            return -1;
+        memcpy(s->phx_mounts[i], list[i], len);
+        s->phx_mounts[i][len] = '\0';
+        s->phx_nmounts++;
+    }
+    return 0;
+}
+
 sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
                          const sb_server_hooks *hooks, char *err, size_t errlen)
 {
@@ -449,6 +511,16 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
         s->cfg.max_message = 64 * 1024;
     if (!s->cfg.max_queue)
         s->cfg.max_queue = 4 * 1024 * 1024;
+    if (!s->cfg.phoenix_max_channels)
+        s->cfg.phoenix_max_channels = 100;
+    if (!s->cfg.phoenix_timeout)
+        s->cfg.phoenix_timeout = 60;
+    if (sb_server_copy_mounts(s, cfg)) {
+        snprintf(err, errlen, "out of memory");
+        sb_server_unref(s);
+        return NULL;
+    }
+    s->cfg.phoenix_mounts = NULL;
     s->host = sb_strdup_opt(cfg->host);
     s->static_dir = sb_strdup_opt(cfg->static_dir);
     s->uid_salt = ((uint64_t)sb_now_ms() ^ ((uint64_t)getpid() << 20)) % SB_UID_SPACE;
@@ -506,9 +578,17 @@ void sb_server_close(sb_server *s)
  * with the vhost and every connection is released. */
 void sb_server_free(sb_server *s)
 {
+    sb_wsconn *c;
+
     if (!s)
         return;
     memset(&s->hooks, 0, sizeof s->hooks);
     sb_server_close(s);
+    /* Connections may outlive this call (their close is asynchronous) but
+     * the hub may not (at lua_close it is collected before the loop), so
+     * they leave it now and never touch it again. */
+    for (c = s->conns; c; c = c->next)
+        sb_hub_disconnect(s->hub, &c->hc);
+    s->hub = NULL;
     sb_server_unref(s);
 }

@@ -26,7 +26,12 @@ typedef struct sb_request {
     struct lws *wsi;        /* for header look-ups */
     const char *path;       /* decoded path (lws decodes it) */
     sb_kind kind;
+    const char *token;      /* Phoenix authToken (decoded) or NULL */
+    size_t token_len;
 } sb_request;
+
+/* What the app's Phoenix join hook decided. */
+enum { SB_PHX_JOIN_OK = 0, SB_PHX_JOIN_REFUSED = 1, SB_PHX_JOIN_UNMATCHED = 2 };
 
 typedef struct sb_server_hooks {
     /* Accept (return 0) or refuse with an HTTP status; reason is the body. */
@@ -39,6 +44,24 @@ typedef struct sb_server_hooks {
     int (*message)(void *ud, sb_wsconn *c, const char *data, size_t n);
     /* The connection is gone (already left the hub). */
     void (*close)(void *ud, sb_wsconn *c, int code);
+    /* Phoenix (ws_phoenix.c).  phx_join runs the app's join of topic with
+     * the join params (JSON) and writes the reply's response object (JSON)
+     * into out; returns SB_PHX_JOIN_*, or -1 when the app's join crashed. */
+    int (*phx_join)(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+                    const char *params, size_t n, sb_buf *out);
+    /* An app event on a joined topic (payload is JSON, or raw bytes when
+     * binary).  Returns 0 for no reply, 1 to reply with `status` and the
+     * response in out (JSON object, or raw bytes when *out_binary), -1
+     * when the handler crashed (the channel then ends with phx_error). */
+    int (*phx_event)(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+                     const char *event, size_t elen, const char *payload,
+                     size_t n, int binary, char *status, size_t status_len,
+                     sb_buf *out, int *out_binary);
+    /* A joined topic ended (why: "leave", "rejoin", "crash", "kick",
+     * "error", "closed", "refused"); the connection already left the hub
+     * channel. */
+    void (*phx_leave)(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+                      const char *why);
     void *ud;
 } sb_server_hooks;
 
@@ -49,6 +72,15 @@ typedef struct sb_server_config {
     size_t max_message;        /* bytes per incoming message; 0 = 64 KiB */
     size_t max_queue;          /* bytes queued per connection; 0 = 4 MiB */
     int max_channel_len;
+    /* 1: native clients get no join/leave events (a relay with thousands
+     * of subscribers on one channel: n joins would cost n * n frames) */
+    int native_quiet;
+    /* Phoenix mount points ("/socket" serves "/socket/websocket"); NULL =
+     * { "/socket" }, phoenix_nmounts 0 with a non-NULL list = none. */
+    const char *const *phoenix_mounts;
+    int phoenix_nmounts;
+    int phoenix_max_channels;  /* joined topics per connection; 0 = 100 */
+    int phoenix_timeout;       /* seconds of silence before closing; 0 = 60, <0 = never */
 } sb_server_config;
 
 /* What a protocol does with a connection of its kind (ws_native.c,
@@ -56,7 +88,8 @@ typedef struct sb_server_config {
 typedef struct sb_proto_ops {
     sb_kind kind;
     const char *name;
-    /* Parses per-protocol request options; 0 or -1 (answered with 400). */
+    /* Parses per-protocol request options; 0, -1 (answered with 400) or an
+     * HTTP status to refuse with. */
     int (*prepare)(sb_wsconn *c, struct lws *wsi);
     /* The connection is established; nonzero closes it (policy). */
     int (*open)(sb_wsconn *c);
@@ -65,6 +98,8 @@ typedef struct sb_proto_ops {
     /* The transport is gone; leave the hub, tell the others. */
     void (*closed)(sb_wsconn *c);
     sb_deliver_fn deliver;
+    /* Frees `proto` (also after a refused handshake); may be NULL. */
+    void (*release)(sb_wsconn *c);
 } sb_proto_ops;
 
 /* A WebSocket (or SSE) connection of a server.  The hub sees `hc`. */
@@ -128,5 +163,6 @@ const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len)
 int sb_wsconn_flush(sb_wsconn *c);
 size_t sb_server_max_queue(const sb_server *s);
 const sb_server_hooks *sb_server_hooks_of(const sb_server *s);
+const sb_server_config *sb_server_config_of(const sb_server *s);
 
 #endif

@@ -4,17 +4,6 @@
 
 #include "utf8.h"
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The byte that starts at s[*i] after decoding, advancing *i; -1 for a
  * malformed escape or a NUL. */
 static int next_byte(const char *s, size_t n, size_t *i, int plus)
@@ -23,8 +12,8 @@ static int next_byte(const char *s, size_t n, size_t *i, int plus)
     char c = s[*i];
 
     if (c == '%') {
-        if (n - *i < 3 || (hi = hex_val(s[*i + 1])) < 0 ||
-            (lo = hex_val(s[*i + 2])) < 0)
+        if (n - *i < 3 || (hi = sb_hex_digit(s[*i + 1])) < 0 ||
+            (lo = sb_hex_digit(s[*i + 2])) < 0)
             return -1;
         *i += 3;
         c = (char)(hi * 16 + lo);

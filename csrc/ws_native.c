@@ -10,24 +10,6 @@
 /* Depth limit for JSON a native client sends. */
 #define SB_NATIVE_MAX_DEPTH 64
 
-static sb_span sb_sp(const char *s)
-{
-    sb_span x;
-
-    x.p = s;
-    x.n = s ? strlen(s) : 0;
-    return x;
-}
-
-static sb_span sb_spn(const char *s, size_t n)
-{
-    sb_span x;
-
-    x.p = s;
-    x.n = n;
-    return x;
-}
-
 /* Sends f to every native connection of the channel except `except`. */
 struct sb_native_fan {
     sb_frame *f;
@@ -77,8 +59,8 @@ static void sb_native_list_cb(sb_conn *hc, const char *member, size_t mlen, void
     if (hc->deliver != sb_native_deliver || (!c->announce && hc != l->self) ||
         l->n == l->cap)
         return;
-    l->users[l->n].uid = sb_sp(c->uid);
-    l->users[l->n].alias = sb_sp(c->alias);
+    l->users[l->n].uid = sb_span_str(c->uid);
+    l->users[l->n].alias = sb_span_str(c->alias);
     l->users[l->n].self = hc == l->self;
     l->n++;
 }
@@ -100,8 +82,8 @@ static sb_frame *sb_native_presence_frame(sb_wsconn *c, int leave,
     p.total = 1;
     p.date = sb_now_ms();
     if (self || c->announce) {
-        p.uid = sb_sp(c->uid);
-        p.alias = sb_sp(c->alias);
+        p.uid = sb_span_str(c->uid);
+        p.alias = sb_span_str(c->alias);
     }
     p.self = self;
     if (self && c->list) {
@@ -128,7 +110,7 @@ static void sb_native_send_error(sb_wsconn *c, const char *text)
     sb_frame *f;
 
     sb_buf_init(&b, SB_FRAME_PRE);
-    sb_native_error(&b, sb_sp(text), sb_now_ms());
+    sb_native_error(&b, sb_span_str(text), sb_now_ms());
     f = sb_frame_from_buf(&b, 0);
     sb_buf_free(&b);
     sb_wsconn_send(c, f);
@@ -171,7 +153,9 @@ static int sb_native_open(sb_wsconn *c)
         return rc;
     c->open = 1;
     users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
-    others = sb_native_presence_frame(c, 0, users, 0);
+    /* quiet servers still tell the joiner its uid, but nobody else */
+    others = sb_server_config_of(c->srv)->native_quiet ? NULL
+             : sb_native_presence_frame(c, 0, users, 0);
     self = sb_native_presence_frame(c, 0, users, 1);
     if (others)
         sb_native_fan(c, others, &c->hc);
@@ -278,7 +262,7 @@ static void sb_native_closed(sb_wsconn *c)
     c->open = 0;
     sb_hub_disconnect(hub, &c->hc);
     users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
-    if (!users)
+    if (!users || sb_server_config_of(c->srv)->native_quiet)
         return;
     f = sb_native_presence_frame(c, 1, users, 0);
     if (f)
@@ -296,15 +280,15 @@ sb_frame *sb_native_frame(sb_msg *m)
         return NULL;
     sb_buf_init(&b, SB_FRAME_PRE);
     if (m->from) {
-        sb_native_message(&b, sb_spn(m->from, m->from_len),
-                          sb_spn(m->alias, m->alias_len), m->date_ms,
-                          sb_spn(m->payload, m->payload_len));
+        sb_native_message(&b, sb_span_of(m->from, m->from_len),
+                          sb_span_of(m->alias, m->alias_len), m->date_ms,
+                          sb_span_of(m->payload, m->payload_len));
     } else if (m->event_len == 7 && memcmp(m->event, "message", 7) == 0) {
-        sb_native_message(&b, sb_sp("server"), sb_spn(NULL, 0), m->date_ms,
-                          sb_spn(m->payload, m->payload_len));
+        sb_native_message(&b, sb_span_str("server"), sb_span_of(NULL, 0), m->date_ms,
+                          sb_span_of(m->payload, m->payload_len));
     } else {
-        sb_native_server_event(&b, sb_spn(m->event, m->event_len),
-                               sb_spn(m->payload, m->payload_len), m->date_ms);
+        sb_native_server_event(&b, sb_span_of(m->event, m->event_len),
+                               sb_span_of(m->payload, m->payload_len), m->date_ms);
     }
     m->enc[SB_PROTO_NATIVE] = sb_frame_from_buf(&b, 0);
     sb_buf_free(&b);
@@ -322,5 +306,5 @@ void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud)
 
 const sb_proto_ops sb_native_ops = {
     SB_KIND_NATIVE, "native", sb_native_prepare, sb_native_open,
-    sb_native_receive, sb_native_closed, sb_native_deliver
+    sb_native_receive, sb_native_closed, sb_native_deliver, NULL
 };

@@ -54,6 +54,23 @@ describe("native protocol", function()
         a:close() b:close() c:close()
     end)
 
+    it("sends no join or leave events to others with presence_events = false", function()
+        server:close()
+        server = assert(sb.listen{ port = 0, presence_events = false })
+        local a = raw(url("/c/quiet"))
+        local self_join = a:wait_frames(1)[1]
+        assert.same({ "join", true }, { self_join.type, self_join.self })
+        local b = raw(url("/c/quiet"))
+        b:wait_frames(1)
+        b:send('"hi"')
+        local m = a:wait_frames(2)[2]
+        assert.same("hi", m.message)
+        b:close()
+        support.settle(0.1)
+        assert.same(2, #a.frames)
+        a:close()
+    end)
+
     it("relays a message to the others as an envelope, never back to the sender", function()
         local a = raw(url("/c/r?as=alice&announce=true"))
         a:wait_frames(1)
@@ -168,6 +185,20 @@ describe("native protocol", function()
         end
         assert.is_true(ok)
         a:close() b:close()
+    end)
+
+    it("delivers back-to-back frames of every length encoding intact and in order", function()
+        local a = raw(url("/c/sizes"))
+        a:wait_frames(1)
+        local sizes = { 5, 125, 126, 300, 65535, 70000, 3, 1 }
+        for i, n in ipairs(sizes) do
+            server.hub:publish("sizes", "message", string.rep(string.char(96 + i), n))
+        end
+        a:wait_frames(1 + #sizes)
+        for i, n in ipairs(sizes) do
+            assert.same(string.rep(string.char(96 + i), n), a.frames[i + 1].message)
+        end
+        a:close()
     end)
 
     it("closes a connection that sends an oversize message with 1009; others go on", function()

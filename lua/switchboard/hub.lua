@@ -25,7 +25,7 @@ local OPTIONS = {
 }
 
 local PUBLISH_OPTIONS = {
-    except = true, except_member = true, from = true, alias = true,
+    except = true, except_member = true, from = true, alias = true, binary = true,
 }
 
 -- Misuse (a wrong type) raises, pointing at the caller of the method.
@@ -124,8 +124,15 @@ function M.new(opts)
         self.listeners[name] = {}
     end
     self.core:on_event(function(name, channel, member, conn, typing)
+        -- a connection that leaves a channel takes its presence metas along
+        if name == "session:leave" and conn ~= nil then
+            self:untrack(conn, channel)
+        end
         dispatch(self, name, channel, member, conn, typing)
     end)
+    self.metas = {}      -- topic -> key -> { { conn =, meta = }, ... }
+    self.tracked = {}    -- conn -> topic -> key
+    self.ref_seq = 0
     return self
 end
 
@@ -203,6 +210,13 @@ function Hub:publish(channel, event, payload, opts)
     end
     if not core.hub_valid_channel(channel) then
         return bad_channel(channel)
+    end
+    if opts.binary then
+        -- raw bytes: Phoenix subscribers get a binary broadcast frame,
+        -- native and SSE subscribers nothing (they cannot carry bytes)
+        check_type("publish", "binary payload", payload, "string")
+        return self.core:publish(channel, event, payload, opts.except, except_member,
+            opts.from, opts.alias, true)
     end
     local ok, text = pcall(json.encode, payload)
     if not ok then
@@ -403,6 +417,142 @@ end
 --   outages, dead_nodes, bad_messages, nodes, channels }
 function Hub:cluster_stats()
     return self._cluster and self._cluster:stats()
+-- Phoenix-style presence (PROTOCOLS.md 1.8).  One meta per (conn, topic),
+-- each with a unique phx_ref; keys are the app's presence keys (user ids).
+-- Changes are broadcast to the topic as "presence_diff"; joiners get a
+-- "presence_state" snapshot (server.lua pushes it after every join).
+
+local function new_ref(self)
+    self.ref_seq = self.ref_seq + 1
+    return ("%.0f.%d"):format(core.now_ms(), self.ref_seq)
+end
+
+local function copy(t)
+    local c = {}
+    for k, v in pairs(t) do
+        c[k] = v
+    end
+    return c
+end
+
+local function entry(meta)
+    return { metas = { meta } }
+end
+
+local function diff(self, topic, joins, leaves)
+    -- cjson writes an empty table as {}, so both keys are always objects
+    self:publish(topic, "presence_diff", { joins = joins, leaves = leaves })
+end
+
+--- Tracks conn under presence key `key` in topic with a meta table (copied;
+-- phx_ref added).  Returns the phx_ref, or nil, err when conn is already
+-- tracked in topic.  Broadcasts a presence_diff join.
+function Hub:track(conn, topic, key, meta)
+    check_conn("track", conn)
+    check_type("track", "topic", topic, "string")
+    key = member_arg("track", key)
+    if meta == nil then
+        meta = {}
+    end
+    check_type("track", "meta", meta, "table")
+    local mine = self.tracked[conn]
+    if mine and mine[topic] then
+        return nil, "already tracked", "EJOINED"
+    end
+    local m = copy(meta)
+    m.phx_ref = new_ref(self)
+    local keys = self.metas[topic] or {}
+    self.metas[topic] = keys
+    local list = keys[key] or {}
+    keys[key] = list
+    list[#list + 1] = { conn = conn, meta = m }
+    mine = mine or {}
+    self.tracked[conn] = mine
+    mine[topic] = key
+    diff(self, topic, { [key] = entry(m) }, {})
+    return m.phx_ref
+end
+
+-- Removes conn's entry in topic; returns key, meta (or nil).
+local function remove(self, conn, topic)
+    local mine = self.tracked[conn]
+    local key = mine and mine[topic]
+    if not key then
+        return nil
+    end
+    mine[topic] = nil
+    if next(mine) == nil then
+        self.tracked[conn] = nil
+    end
+    local keys = self.metas[topic]
+    local list = keys[key]
+    local meta
+    for i = #list, 1, -1 do
+        if list[i].conn == conn then
+            meta = table.remove(list, i).meta
+        end
+    end
+    if #list == 0 then
+        keys[key] = nil
+        if next(keys) == nil then
+            self.metas[topic] = nil
+        end
+    end
+    return key, meta
+end
+
+--- Stops tracking conn in topic; broadcasts a presence_diff leave.
+-- Returns true if it was tracked.
+function Hub:untrack(conn, topic)
+    check_conn("untrack", conn)
+    check_type("untrack", "topic", topic, "string")
+    local key, meta = remove(self, conn, topic)
+    if not key then
+        return false
+    end
+    diff(self, topic, {}, { [key] = entry(meta) })
+    return true
+end
+
+--- Replaces conn's meta in topic: the new meta gets a new phx_ref and
+-- phx_ref_prev = the old one; one presence_diff carries the new meta as a
+-- join and the old as a leave.  Returns the new phx_ref or nil, err.
+function Hub:update(conn, topic, meta)
+    check_conn("update", conn)
+    check_type("update", "topic", topic, "string")
+    check_type("update", "meta", meta, "table")
+    local mine = self.tracked[conn]
+    local key = mine and mine[topic]
+    if not key then
+        return nil, "not tracked", "ENOTFOUND"
+    end
+    for _, e in ipairs(self.metas[topic][key]) do
+        if e.conn == conn then
+            local old = e.meta
+            local m = copy(meta)
+            m.phx_ref = new_ref(self)
+            m.phx_ref_prev = old.phx_ref
+            e.meta = m
+            diff(self, topic, { [key] = entry(m) }, { [key] = entry(old) })
+            return m.phx_ref
+        end
+    end
+    return nil, "not tracked", "ENOTFOUND"
+end
+
+--- The topic's presences in the Phoenix wire shape:
+-- { key = { metas = { meta, ... } }, ... } (metas in tracking order).
+function Hub:presence_state(topic)
+    check_type("presence_state", "topic", topic, "string")
+    local state = {}
+    for key, list in pairs(self.metas[topic] or {}) do
+        local metas = {}
+        for i, e in ipairs(list) do
+            metas[i] = e.meta
+        end
+        state[key] = { metas = metas }
+    end
+    return state
 end
 
 function Hub:__tostring()

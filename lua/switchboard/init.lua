@@ -137,4 +137,15 @@ function M.connect(url, opts)
     return require("switchboard.client").connect(M.loop(), url, opts)
 end
 
+--- The Phoenix Channels client: sb.phoenix.socket(url, params, opts),
+-- sb.phoenix.presence(channel); see lua/switchboard/phoenix.lua.
+M.phoenix = {
+    socket = function(url, params, opts)
+        return require("switchboard.phoenix").socket(M.loop(), url, params, opts)
+    end,
+    presence = function(channel, opts)
+        return require("switchboard.phoenix").presence(channel, opts)
+    end,
+}
+
 return M

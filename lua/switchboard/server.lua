@@ -26,6 +26,10 @@ function Conn:send(payload, event)
     if not h:alive() then
         return nil, "closed"
     end
+    if self.protocol == "phoenix" then
+        -- a native envelope would break a Phoenix client (PROTOCOLS.md 1.10)
+        return nil, "use conn:push(topic, event, payload) on Phoenix connections"
+    end
     local frame
     if event == nil or event == "message" then
         frame = json.encode({ uid = "server", date = core.now_ms(), message = payload })
@@ -38,6 +42,49 @@ end
 --- Closes the connection after what is queued has been sent.
 function Conn:close(code, reason)
     self._h:close(code or 1000, reason or "")
+end
+
+-- JSON text of a Lua table for a Phoenix payload: always an object.
+local function encode_object(v)
+    if v == nil or (type(v) == "table" and next(v) == nil) then
+        return "{}"
+    end
+    return json.encode(v)
+end
+
+--- Pushes an event to this Phoenix connection on a joined topic, carrying
+-- that join's join_ref.  A string payload goes out as a binary frame; a
+-- table as JSON.  Inside (or right after) a join it is sent after the
+-- join reply.
+function Conn:push(topic, event, payload)
+    if self.protocol ~= "phoenix" then
+        return nil, "conn:push is for Phoenix connections (use conn:send)"
+    end
+    if type(topic) ~= "string" or type(event) ~= "string" then
+        error("conn:push: topic and event must be strings", 2)
+    end
+    if type(payload) == "string" then
+        return self._h:phx_push(topic, event, payload, true)
+    end
+    return self._h:phx_push(topic, event, encode_object(payload), false)
+end
+
+--- Ends a joined Phoenix topic from the server: the channel's leave
+-- handler runs and the client gets phx_close (no rejoin), or phx_error
+-- when `error` is true (the client rejoins).
+function Conn:kick(topic, error_)
+    if self.protocol ~= "phoenix" then
+        return nil, "conn:kick is for Phoenix connections"
+    end
+    return self._h:phx_end(topic, error_ and true or false)
+end
+
+--- Topics this Phoenix connection has joined.
+function Conn:topics()
+    if self.protocol ~= "phoenix" then
+        return { self.channel }
+    end
+    return self._h:phx_topics()
 end
 
 function Conn:alive()
@@ -60,6 +107,19 @@ local function check_opts(opts)
     end
     if opts.static ~= nil and type(opts.static) ~= "string" then
         error("switchboard.listen: static must be a directory path", 3)
+    end
+    for _, k in ipairs({ "phoenix", "origins" }) do
+        local list = opts[k]
+        if list ~= nil then
+            if type(list) ~= "table" then
+                error("switchboard.listen: " .. k .. " must be a list of strings", 3)
+            end
+            for _, v in ipairs(list) do
+                if type(v) ~= "string" then
+                    error("switchboard.listen: " .. k .. " must be a list of strings", 3)
+                end
+            end
+        end
     end
     return opts
 end
@@ -129,8 +189,47 @@ function Server:cluster_stats()
     return self.hub:cluster_stats()
 end
 
+--- The connections this server holds now (conn objects), in no order.
+function Server:connections()
+    local list = {}
+    for _, conn in pairs(self._conns) do
+        list[#list + 1] = conn
+    end
+    return list
+end
+
 function Server:url(path)
     return ("ws://%s:%d%s"):format(self.host, self.port, path or "")
+end
+
+-- Splits an origin "scheme://host[:port]" (or an allow-list entry, whose
+-- scheme may be missing: "//host", "host") into its parts.
+local function parse_origin(s)
+    local scheme, rest = s:match("^(%a[%w+.-]*)://(.*)$")
+    if not scheme then
+        rest = s:match("^//(.*)$") or s
+    end
+    rest = rest:gsub("/.*$", "")
+    local host, port = rest:match("^(.-):(%d+)$")
+    return scheme and scheme:lower(), (host or rest):lower(), port
+end
+
+-- Phoenix's check_origin rules: the scheme and port must match when the
+-- entry names them; "*.example.com" matches any subdomain.
+local function origin_allowed(list, origin)
+    local scheme, host, port = parse_origin(origin)
+    for _, entry in ipairs(list) do
+        local es, eh, ep = parse_origin(entry)
+        local host_ok = eh == host
+        if not host_ok and eh:sub(1, 2) == "*." then
+            local suffix = eh:sub(2)
+            host_ok = #host > #suffix and host:sub(-#suffix) == suffix
+        end
+        if host_ok and (not es or es == scheme) and (not ep or ep == port) then
+            return true
+        end
+    end
+    return false
 end
 
 -- connect hook: builds the conn object, asks the app, binds it to the hub.
@@ -140,7 +239,13 @@ local function on_connect(self, handle, req)
         _h = handle, id = info.id, uid = info.uid, member = info.member,
         alias = info.alias, channel = info.channel, protocol = info.protocol,
         echo = info.echo, announce = info.announce, assigns = {}, server = self,
+        _topics = {},
     }, Conn)
+    -- a missing Origin (non-browser clients) is allowed, as in Phoenix
+    local origin = req.headers and req.headers.origin
+    if self._origins and origin and not origin_allowed(self._origins, origin) then
+        return false, "origin not allowed", 403
+    end
     for _, fn in ipairs(self._listeners.connect) do
         local ok, reason, status = fn(conn, req)
         if ok == false then
@@ -186,6 +291,94 @@ local function on_message(self, handle, data)
     return fn(conn, conn.channel, msg) ~= false
 end
 
+-- Phoenix join: find the channel by pattern and run its join.  Returns
+-- "ok" | "error" | "unmatched" and the reply's response as JSON.  A join
+-- that raises leaves nothing tracked and is re-raised (C answers "join
+-- crashed" and reports the error).
+local function on_phx_join(self, handle, topic, params_json)
+    local conn = self._conns[handle]
+    local handler = conn and self:handler_for(topic)
+    if not handler then
+        return "unmatched"
+    end
+    local params = json.decode(params_json)
+    if type(params) ~= "table" then
+        params = {}
+    end
+    local reply, reason = true, nil
+    if handler.join then
+        local ok
+        ok, reply, reason = pcall(handler.join, conn, topic, params)
+        if not ok then
+            self.hub:untrack(conn, topic)
+            error(reply, 0)
+        end
+    end
+    if not reply then
+        self.hub:untrack(conn, topic)
+        return "error", json.encode({ reason = tostring(reason or "join refused") })
+    end
+    conn._topics[topic] = handler
+    -- C holds pushes made now until the join reply is out, so this
+    -- snapshot reaches the client after the reply (PROTOCOLS.md 1.8)
+    if handler.presence ~= false then
+        conn:push(topic, "presence_state", self.hub:presence_state(topic))
+    end
+    return "ok", encode_object(type(reply) == "table" and reply or nil)
+end
+
+-- A Phoenix event on a joined topic: handlers.on[event](conn, topic,
+-- payload, info).  A table reply -> ok with it, true -> ok {}, a string
+-- -> ok with a binary response, nil, err -> error {reason = err},
+-- nothing -> no reply.  An event with no handler gets an error reply
+-- {reason = "unhandled event"} so the client does not wait for a timeout.
+local function on_phx_event(self, handle, topic, event, payload, binary)
+    local conn = self._conns[handle]
+    local handler = conn and (conn._topics[topic] or self:handler_for(topic))
+    local fn = handler and handler.on and handler.on[event]
+    if not fn then
+        return "error", '{"reason":"unhandled event"}'
+    end
+    local value = payload
+    if not binary then
+        value = json.decode(payload)
+    end
+    local reply, err = fn(conn, topic, value, { binary = binary, event = event })
+    if reply == nil or reply == false then
+        if err ~= nil then
+            return "error", json.encode({ reason = tostring(err) })
+        end
+        return nil
+    end
+    if reply == true then
+        return "ok", "{}"
+    end
+    if type(reply) == "string" then
+        return "ok", reply, true
+    end
+    return "ok", encode_object(reply)
+end
+
+-- A Phoenix topic ended (leave, duplicate join, crash, kick, disconnect):
+-- the app's leave handler, then the presence entry goes.
+local function on_phx_leave(self, handle, topic, why)
+    local conn = self._conns[handle]
+    if not conn then
+        return
+    end
+    local handler = conn._topics[topic]
+    conn._topics[topic] = nil
+    if handler and handler.leave then
+        local ok, err = pcall(handler.leave, conn, topic, why)
+        self.hub:untrack(conn, topic)
+        if not ok then
+            error(err, 0)
+        end
+    else
+        self.hub:untrack(conn, topic)
+    end
+end
+
 local function on_close(self, handle, code)
     local conn = self._conns[handle]
     if not conn then
@@ -193,7 +386,7 @@ local function on_close(self, handle, code)
     end
     local handler = conn.channel and self:handler_for(conn.channel)
     if handler and handler.leave then
-        handler.leave(conn, conn.channel)
+        handler.leave(conn, conn.channel, "closed")
     end
     for _, fn in ipairs(self._listeners.close) do
         fn(conn, code)
@@ -204,7 +397,10 @@ end
 
 --- sb.listen{ host = "127.0.0.1", port = 8080, static = dir, hub = hub,
 -- history = n, max_message = bytes, max_queue = bytes,
--- redis = "redis://HOST:PORT/DB", node = name, node_ttl = s, redis_log = fn }
+-- redis = "redis://HOST:PORT/DB", node = name, node_ttl = s, redis_log = fn,
+-- phoenix = { "/socket" } (mounts), origins = { "https://example.com", ... },
+-- max_channels = 100 (Phoenix topics per connection),
+-- phoenix_timeout = 60 (seconds without a frame before a Phoenix socket closes) }
 function M.listen(loop, opts)
     opts = check_opts(opts)
     local self = setmetatable({
@@ -212,7 +408,8 @@ function M.listen(loop, opts)
         _handlers = {}, _conns = {},
         _listeners = { connect = {}, open = {}, close = {} },
     }, Server)
-    self.hub = opts.hub or hubmod.new({ history = opts.history, typing_ttl = opts.typing_ttl })
+    self.hub = opts.hub or hubmod.new({ history = opts.history, typing_ttl = opts.typing_ttl,
+        max_channels = opts.max_channels })
     local hooks = {
         connect = function(handle, req) return on_connect(self, handle, req) end,
         open = function(handle)
@@ -223,10 +420,16 @@ function M.listen(loop, opts)
         end,
         message = function(handle, data) return on_message(self, handle, data) end,
         close = function(handle, code) return on_close(self, handle, code) end,
+        phx_join = function(...) return on_phx_join(self, ...) end,
+        phx_event = function(...) return on_phx_event(self, ...) end,
+        phx_leave = function(...) return on_phx_leave(self, ...) end,
     }
+    self._origins = opts.origins
     local srv, err = core.listen(loop, self.hub.core, {
         host = self.host, port = opts.port or 8080, static = opts.static,
         max_message = opts.max_message, max_queue = opts.max_queue,
+        phoenix = opts.phoenix, phoenix_max_channels = opts.max_channels,
+        phoenix_timeout = opts.phoenix_timeout, presence_events = opts.presence_events,
     }, hooks)
     if not srv then
         return nil, err

@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# Benchmark: switchboard against its peers (Node ws relay, mosquitto over
+# WebSocket, the libwebsockets mirror test server), every scenario on a
+# freshly started server, every server in the same run, N repetitions,
+# medians, and one table at the end.
+#
+#   bench/run.sh [--quick] [--reps N] [--servers "switchboard node-ws ..."]
+#                [--only "fanout rooms idle slow"]
+#
+# SB_CMD is the switchboard server command, PORT replaced by the port; it
+# must speak the native protocol on ws://127.0.0.1:PORT/c/<channel> and
+# accept --no-events (no join/leave frames, as the peers are run).
+# Everything listens on and targets 127.0.0.0/8 only; every load run is
+# bounded in connections and time (loadgen refuses runs over an hour and
+# each run is wrapped in `timeout`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+SB_CMD_DEFAULT='lua5.4 examples/relay.lua --port PORT --no-events'
+SB_CMD=${SB_CMD:-$SB_CMD_DEFAULT}
+QUICK=0
+REPS=
+SERVERS="switchboard node-ws mosquitto lws-mirror"
+ONLY="fanout rooms idle slow"
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) QUICK=1 ;;
+        --reps) REPS=$2; shift ;;
+        --servers) SERVERS=$2; shift ;;
+        --only) ONLY=$2; shift ;;
+        -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+        *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+if [ "$QUICK" = 1 ]; then REPS=${REPS:-1}; else REPS=${REPS:-3}; fi
+
+OUT=$ROOT/.build/bench
+mkdir -p "$OUT"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RESULTS=$OUT/results-$STAMP.txt
+LOGDIR=$OUT/logs-$STAMP
+mkdir -p "$LOGDIR"
+: >"$RESULTS"
+note() { echo "bench: $*" >&2; echo "NOTE $*" >>"$RESULTS"; }
+
+# --- what the peers need (Debian 12 packages, the npm lockfile) ----------
+SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+need=()
+command -v gcc >/dev/null || need+=(gcc)
+command -v node >/dev/null || need+=(nodejs npm)
+command -v mosquitto >/dev/null || need+=(mosquitto)
+command -v libwebsockets-test-server >/dev/null || need+=(libwebsockets-test-server)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "bench: installing ${need[*]}"
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NODE_DIR=bench/peers/node-ws
+if [ ! -d $NODE_DIR/node_modules ] || [ $NODE_DIR/package-lock.json -nt $NODE_DIR/node_modules ]; then
+    (cd $NODE_DIR && npm ci --no-audit --no-fund --loglevel=error)
+fi
+LOADGEN=$OUT/loadgen
+if [ ! -x "$LOADGEN" ] || [ bench/loadgen.c -nt "$LOADGEN" ]; then
+    gcc -O2 -std=c99 -Wall -Wextra -Werror -o "$LOADGEN" bench/loadgen.c
+fi
+ulimit -n "$(ulimit -Hn)"
+
+# --- servers --------------------------------------------------------------
+# start_server NAME PORT: sets SRV_PID, and RUNIN for a server that lives in
+# its own network namespace (mosquitto: see below).
+SRV_PID=
+RUNIN=()
+# Server ports come from below the ephemeral range, so that no client
+# socket on the machine can hold one; a port found taken is skipped.
+EPH_LO=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+PORT_SPAN=$(( EPH_LO > 12000 ? EPH_LO - 11000 : 1000 ))
+PORT_NEXT=$((10000 + RANDOM % (PORT_SPAN / 2)))
+proto_of() {
+    case $1 in
+        mosquitto) echo mqtt ;;
+        lws-mirror) echo lws-mirror ;;
+        *) echo native ;;
+    esac
+}
+start_server() {
+    local name=$1 port=$2 log=$LOGDIR/$1-$2.log
+    RUNIN=()
+    case $name in
+        switchboard)
+            LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="lua_modules/lib/lua/5.4/?.so;;" \
+                bash -c "exec ${SB_CMD//PORT/$port}" >"$log" 2>&1 &
+            SRV_PID=$! ;;
+        node-ws)
+            node $NODE_DIR/relay.js --host 127.0.0.1 --port "$port" --no-events >"$log" 2>&1 &
+            SRV_PID=$! ;;
+        mosquitto)
+            # mosquitto 2.0.11 binds its websockets listener to every
+            # address whatever the config says, and exits if it has no
+            # plain listener; so it runs in a network namespace of its own
+            # that has only loopback, and loadgen joins that namespace.
+            local conf=$LOGDIR/mosquitto-$port.conf
+            cat >"$conf" <<EOF
+per_listener_settings false
+allow_anonymous true
+persistence false
+log_dest stderr
+log_type error
+log_type warning
+max_connections -1
+max_queued_messages 1000
+listener $((port + 1)) 127.0.0.1
+listener $port 127.0.0.1
+protocol websockets
+EOF
+            unshare -n sh -c "ip link set lo up && exec mosquitto -c '$conf'" >"$log" 2>&1 &
+            SRV_PID=$!
+            RUNIN=(nsenter "--net=/proc/$SRV_PID/ns/net") ;;
+        lws-mirror)
+            libwebsockets-test-server --port="$port" --interface=lo -d 0 >"$log" 2>&1 &
+            SRV_PID=$! ;;
+    esac
+    for _ in $(seq 100); do
+        if ! kill -0 "$SRV_PID" 2>/dev/null; then
+            echo "bench: $name exited at start:" >&2; tail -5 "$log" >&2; return 1
+        fi
+        if "${RUNIN[@]}" ss -ltnH "sport = :$port" 2>/dev/null | grep -q LISTEN; then
+            sleep 0.2; return 0
+        fi
+        sleep 0.1
+    done
+    echo "bench: $name did not listen on $port within 10 s" >&2
+    stop_server; return 1
+}
+stop_server() {
+    [ -n "$SRV_PID" ] || return 0
+    kill "$SRV_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SRV_PID" 2>/dev/null || true
+    wait "$SRV_PID" 2>/dev/null || true
+    SRV_PID=
+}
+trap 'stop_server' EXIT
+trap 'stop_server; exit 130' INT TERM
+
+ACTIVE=()
+for s in $SERVERS; do
+    if [ "$s" = switchboard ] && [ "$SB_CMD" = "$SB_CMD_DEFAULT" ] && [ ! -f examples/relay.lua ]; then
+        note "switchboard skipped: examples/relay.lua does not exist yet (set SB_CMD to bench another command)"
+        continue
+    fi
+    if [ "$s" = mosquitto ] && ! unshare -n true 2>/dev/null; then
+        note "mosquitto skipped: no network namespace here, and its websockets listener would bind every address"
+        continue
+    fi
+    ACTIVE+=("$s")
+done
+
+# --- one measured run -----------------------------------------------------
+# run_one SCENARIO SERVER REP LOADGEN-ARGS...: fresh server, one loadgen run,
+# RESULT line tagged and appended to $RESULTS.
+run_one() {
+    local scen=$1 srv=$2 rep=$3; shift 3
+    local port='' fails=0 _
+    for _ in $(seq 100); do
+        PORT_NEXT=$((PORT_NEXT + 2))
+        if ss -ltnH "( sport = :$PORT_NEXT or sport = :$((PORT_NEXT + 1)) )" | grep -q .; then
+            continue
+        fi
+        if start_server "$srv" "$PORT_NEXT"; then
+            port=$PORT_NEXT
+            break
+        fi
+        fails=$((fails + 1))
+        [ $fails -lt 3 ] || break
+    done
+    if [ -z "$port" ]; then
+        note "$scen/$srv/rep$rep: server did not start (see $LOGDIR)"
+        return 0
+    fi
+    local line
+    line=$(timeout --foreground 900 "${RUNIN[@]}" "$LOADGEN" --proto "$(proto_of "$srv")" --port "$port" \
+        --server-pid "$SRV_PID" --label "$scen" "$@" 2>>"$LOGDIR/loadgen.err" | tee -a "$LOGDIR/loadgen.out" | grep '^RESULT' || true)
+    stop_server
+    if [ -z "$line" ]; then
+        note "$scen/$srv/rep$rep: loadgen gave no result (see $LOGDIR/loadgen.err)"
+        return 0
+    fi
+    echo "$line server=$srv rep=$rep" >>"$RESULTS"
+    echo "  $srv rep$rep: $(python3 bench/table.py --brief <<<"$line")"
+}
+
+# median of KEY over the RESULT lines of SCENARIO for SERVER
+median_of() {
+    python3 bench/table.py --median "$1" "$2" "$3" <"$RESULTS"
+}
+
+if [ "$QUICK" = 1 ]; then
+    W=(--warmup 1 --duration 3 --drain 5); FAN_SUBS="1000"; FAN_SIZES="64"
+    ROOM_CONNS=1000; ROOMS=100; IDLE=2000; SLOW_SUBS=200
+else
+    W=(--warmup 3 --duration 10 --drain 10); FAN_SUBS="1000 10000"; FAN_SIZES="64 1024"
+    ROOM_CONNS=5000; ROOMS=500; IDLE=10000; SLOW_SUBS=200
+fi
+srcips() { if [ "$1" -gt 5000 ]; then echo "--src-ips 4"; else echo "--src-ips 1"; fi; }
+
+# The bench shares the machine: say so when something else is loading it.
+busy_check() {
+    local load cores
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    cores=$(nproc)
+    # $2: the load this bench itself accounts for, in cores
+    if python3 -c "import sys; sys.exit(0 if $load > $cores * 0.5 + $2 else 1)"; then
+        note "machine busy $1: load average $load on $cores cores; numbers are skewed by other work"
+    fi
+}
+busy_check "at start" 0
+echo "bench: servers: ${ACTIVE[*]:-none}; reps $REPS; results in $RESULTS"
+for scen_kind in $ONLY; do
+case $scen_kind in
+fanout)
+    for n in $FAN_SUBS; do for b in $FAN_SIZES; do
+        scen=fanout-$n-${b}B
+        # max rate = closed loop: about 8000 deliveries in flight, so the
+        # server always has work queued but latency stays bounded
+        win=$(( 8000 / n > 2 ? 8000 / n : 2 ))
+        echo "== $scen-max: 1 publisher, $n subscribers, $b B, max rate ($win messages in flight)"
+        for rep in $(seq "$REPS"); do for s in "${ACTIVE[@]}"; do
+            # shellcheck disable=SC2046
+            run_one "$scen-max" "$s" "$rep" --conns $((n + 1)) --payload "$b" --rate 0 \
+                --window "$win" $(srcips "$n") "${W[@]}"
+        done; done
+        echo "== $scen-half: same at half of each server's own max rate (latency)"
+        for rep in $(seq "$REPS"); do for s in "${ACTIVE[@]}"; do
+            max=$(median_of "$scen-max" "$s" msgs_per_s)
+            half=$(python3 -c "print(max(1.0, float('${max:-0}' or 0) / 2))")
+            # shellcheck disable=SC2046
+            run_one "$scen-half" "$s" "$rep" --conns $((n + 1)) --payload "$b" --rate "$half" \
+                $(srcips "$n") "${W[@]}"
+        done; done
+    done; done ;;
+rooms)
+    echo "== rooms: $ROOM_CONNS connections in $ROOMS rooms, each publishing 1 msg/s, then max rate"
+    for rep in $(seq "$REPS"); do for s in "${ACTIVE[@]}"; do
+        if [ "$s" = lws-mirror ]; then
+            [ "$rep" = 1 ] && note "rooms: lws-mirror skipped (its mirror protocol allows 10 instances)"
+            continue
+        fi
+        run_one rooms-1s "$s" "$rep" --conns "$ROOM_CONNS" --channels "$ROOMS" --pubs "$ROOM_CONNS" \
+            --pub-reads --rate 1 "${W[@]}"
+        run_one rooms-max "$s" "$rep" --conns "$ROOM_CONNS" --channels "$ROOMS" --pubs "$ROOM_CONNS" \
+            --pub-reads --rate 0 --window 2 "${W[@]}"
+    done; done ;;
+idle)
+    echo "== idle: $IDLE connections, no traffic: server RSS per connection"
+    for rep in $(seq "$REPS"); do for s in "${ACTIVE[@]}"; do
+        # shellcheck disable=SC2046
+        run_one "idle-$IDLE" "$s" "$rep" --conns "$IDLE" --channels 10 --pubs 0 \
+            $(srcips "$IDLE") --warmup 0 --duration 2 --drain 0
+    done; done ;;
+slow)
+    # 8 KiB at 100 msg/s: each stopped reader falls 800 KB/s behind, enough
+    # to pass kernel buffers within the run at a delivery rate all peers hold
+    echo "== slow: 1 publisher at 100 msg/s of 8 KiB, $SLOW_SUBS subscribers, 1% stop reading"
+    for rep in $(seq "$REPS"); do for s in "${ACTIVE[@]}"; do
+        # shellcheck disable=SC2046
+        run_one "slow-$SLOW_SUBS" "$s" "$rep" --conns $((SLOW_SUBS + 1)) --payload 8192 --rate 100 \
+            --slow 1 $(srcips "$SLOW_SUBS") "${W[@]}"
+    done; done ;;
+*) echo "run.sh: unknown scenario $scen_kind" >&2; exit 2 ;;
+esac
+done
+
+busy_check "at the end" 2
+python3 bench/table.py --table <"$RESULTS" | tee "$OUT/table-$STAMP.txt"
+echo "bench: raw results $RESULTS, table $OUT/table-$STAMP.txt"

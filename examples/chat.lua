@@ -1,0 +1,268 @@
+--- Chat rooms with aliases, a presence list and typing indicators.
+--   lua5.4 examples/chat.lua [--host 127.0.0.1] [--port 8080]
+-- then open http://127.0.0.1:8080/ in two tabs.  Rooms are the channels
+-- `room:<name>`; the page (examples/public/) speaks the native protocol,
+-- ws://HOST/c/room:<name>?alias=<user>&announce=true, and a Phoenix client
+-- joins the same topics with params { user = "name" }.  A bot in this
+-- process sits in room:lobby and answers /time.
+--
+-- Events in a room, for every protocol (native clients get
+-- {"type":EVENT,"message":PAYLOAD,"date":ms}):
+--   client -> server  new_msg {body}           typing {typing = bool}
+--   server -> room    new_msg {user, body}     (everyone, sender included)
+--                     typing {user, typing}    (everyone but that user)
+--                     presence {users, typing} (whenever who is here changes)
+-- Plain itty-sockets messages (no `type`) are relayed untouched.
+local dir = debug.getinfo(1, "S").source:match("^@(.-)[^/\\]*$") or "./"
+package.path = dir .. "../?.lua;" .. dir .. "../lua/?.lua;" .. dir .. "../lua/?/init.lua;" .. package.path
+
+local sb = require "switchboard"
+local common = require "examples.common"
+
+local app = {}
+
+app.defaults = { host = "127.0.0.1", port = 8080 }
+
+local MAX_BODY = 2000
+local BOT = "bot"
+
+local function is_room(topic)
+    return type(topic) == "string" and topic:sub(1, 5) == "room:"
+end
+
+-- The user a connection is in a room: Phoenix joins say { user = "name" };
+-- a native client is named by its alias (?alias= or ?as=), else its uid.
+local function user_for_join(conn, params)
+    local user = type(params) == "table" and params.user or nil
+    if (user == nil or user == "") and conn.protocol == "native" then
+        user = conn.alias or conn.uid
+    end
+    if type(user) ~= "string" or user == "" then
+        return nil
+    end
+    return user
+end
+
+local function user_of(conn, topic)
+    local rooms = conn.assigns.rooms
+    return rooms and rooms[topic]
+end
+
+-- What a handler answers: a native message must not also be relayed raw
+-- (returning false keeps it from the relay; errors go back as an error
+-- event); a Phoenix push gets a reply or an error reply.
+local function answer(conn, reply, err)
+    if conn.protocol == "native" then
+        if err then
+            conn:send(err, "error")
+        end
+        return false
+    end
+    if err then
+        return nil, err
+    end
+    return reply
+end
+
+--- A snapshot of a room, as the page shows it.  Native users are hub
+-- members keyed by user; a Phoenix connection joins the hub under its own
+-- uid (left out here) and is present by its hub:track key instead.
+local function room_state(hub, topic, phoenix_uids)
+    local seen, users = {}, {}
+    local function add(user)
+        if not seen[user] then
+            seen[user] = true
+            users[#users + 1] = user
+        end
+    end
+    local skip = phoenix_uids[topic] or {}
+    for _, member in ipairs(hub:presence(topic)) do
+        if not skip[member] then
+            add(member)
+        end
+    end
+    if type(hub.presence_state) == "function" then
+        for key in pairs(hub:presence_state(topic)) do
+            add(key)
+        end
+    end
+    table.sort(users)
+    return { users = users, typing = hub:typing(topic) }
+end
+
+-- The bot: an ordinary native client of this very server, in room:lobby.
+local function start_bot(server, host)
+    local url = ("ws://%s:%d/c/room:lobby"):format(host, server.port)
+    local bot = sb.connect(url, { alias = BOT, announce = true })
+    local function time_text()
+        return "It is " .. os.date("!%H:%M:%S") .. " UTC"
+    end
+    bot:on("new_msg", function(e)
+        if e.user ~= BOT and type(e.body) == "string" and e.body:match("^%s*/time%s*$") then
+            bot:send({ type = "new_msg", body = time_text() })
+        end
+    end)
+    -- plain itty-sockets clients in the room say "/time" as a bare string
+    bot:on("message", function(e)
+        if e.message == "/time" then
+            bot:send({ type = "new_msg", body = time_text() })
+        end
+    end)
+    return bot
+end
+
+--- Starts the chat: opts { host, port (0 picks one), static, bot = false,
+-- typing_ttl = seconds (default 5) }.
+-- Returns { server, hub, bot, host, port, close } or nil, err.
+function app.start(opts)
+    opts = opts or {}
+    local host = opts.host or app.defaults.host
+    local server, err = sb.listen({
+        host = host, port = opts.port or app.defaults.port,
+        static = opts.static or common.public, typing_ttl = opts.typing_ttl,
+    })
+    if not server then
+        return nil, err
+    end
+    local hub = server.hub
+
+    -- topic -> { [hub member id of a Phoenix connection] = count }
+    local phoenix_uids = {}
+
+    local function announce_presence(topic)
+        hub:publish(topic, "presence", room_state(hub, topic, phoenix_uids))
+    end
+
+    server:channel("room:*", {
+        join = function(conn, topic, params)
+            local user = user_for_join(conn, params)
+            if not user then
+                return nil, "user required"
+            end
+            conn.assigns.rooms = conn.assigns.rooms or {}
+            conn.assigns.rooms[topic] = user
+            if conn.protocol == "native" then
+                -- native presence is the hub membership: key it by user,
+                -- so two tabs of one user are one presence
+                conn.member = user
+            else
+                local uid = conn.member or conn.uid
+                if uid then
+                    local uids = phoenix_uids[topic] or {}
+                    phoenix_uids[topic] = uids
+                    uids[uid] = (uids[uid] or 0) + 1
+                end
+                if type(hub.track) == "function" then
+                    -- Phoenix presence (presence_state / presence_diff)
+                    hub:track(conn, topic, user, { online_at = sb.now_ms() })
+                end
+                -- native pages learn about Phoenix users too, once the
+                -- join has gone through
+                sb.after(0, function() announce_presence(topic) end)
+            end
+            return { user = user }
+        end,
+        leave = function(conn, topic)
+            if conn.assigns.rooms then
+                conn.assigns.rooms[topic] = nil
+            end
+            if conn.protocol ~= "native" then
+                local uid = conn.member or conn.uid
+                local uids = phoenix_uids[topic]
+                if uid and uids and uids[uid] then
+                    uids[uid] = uids[uid] > 1 and uids[uid] - 1 or nil
+                    if next(uids) == nil then
+                        phoenix_uids[topic] = nil
+                    end
+                end
+                -- the server untracks after this handler returns
+                sb.after(0, function() announce_presence(topic) end)
+            end
+        end,
+        on = {
+            new_msg = function(conn, topic, payload)
+                local user = user_of(conn, topic)
+                local body = type(payload) == "table" and payload.body or nil
+                if not user then
+                    return answer(conn, nil, "join first")
+                end
+                if type(body) ~= "string" or body == "" then
+                    return answer(conn, nil, "body required")
+                end
+                if #body > MAX_BODY then
+                    return answer(conn, nil, "body too long")
+                end
+                hub:publish(topic, "new_msg", { user = user, body = body })
+                return answer(conn, { ok = true })
+            end,
+            typing = function(conn, topic, payload)
+                local user = user_of(conn, topic)
+                if not user then
+                    return answer(conn, nil, "join first")
+                end
+                local typing = type(payload) == "table" and payload.typing == true
+                local changed = hub:set_typing(topic, user, typing)
+                if changed == nil then
+                    -- not a hub member (a Phoenix join before hub:track
+                    -- exists): tell the others directly
+                    hub:publish(topic, "typing", { user = user, typing = typing }, { except = conn })
+                end
+                return answer(conn, { ok = true })
+            end,
+        },
+    })
+
+    -- the hub tells us when someone arrives, leaves or starts/stops typing
+    -- (including typing that expired), whatever protocol they use
+    hub:on("presence:join", function(topic)
+        if is_room(topic) then
+            announce_presence(topic)
+        end
+    end)
+    hub:on("presence:leave", function(topic)
+        if is_room(topic) then
+            announce_presence(topic)
+        end
+    end)
+    hub:on("typing", function(topic, user, typing)
+        if is_room(topic) then
+            hub:publish(topic, "typing", { user = user, typing = typing }, { except_member = user })
+        end
+    end)
+    -- a second tab of someone already present changes no presence, but
+    -- that tab needs the list too
+    server:on("open", function(conn)
+        if conn and conn.protocol == "native" and is_room(conn.channel) then
+            conn:send(room_state(hub, conn.channel, phoenix_uids), "presence")
+        end
+    end)
+
+    -- typing flags expire typing_ttl seconds after the last keystroke, when
+    -- the hub is ticked
+    local ticker = sb.every(math.min(1, (opts.typing_ttl or 5) / 4), function()
+        hub:tick()
+    end)
+
+    local self = { server = server, hub = hub, host = server.host, port = server.port }
+    if opts.bot ~= false then
+        local bot_host = (host == "0.0.0.0" or host == "::" or host == "*") and "127.0.0.1" or host
+        self.bot = start_bot(server, bot_host)
+    end
+    function self.close()
+        ticker:cancel()
+        if self.bot then
+            self.bot:close()
+        end
+        server:close()
+    end
+    return self
+end
+
+function app.main(argv)
+    return common.main(sb, argv, app.defaults, app.start, "chat")
+end
+
+if common.is_script("examples.chat", ...) then
+    os.exit(app.main(arg))
+end
+return app

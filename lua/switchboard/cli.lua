@@ -1,0 +1,156 @@
+--- Command-line helpers shared by the `switchboard` command and the
+-- example scripts: option parsing, the "listening on" line, and running
+-- the loop until SIGINT or SIGTERM, then shutting the server down cleanly.
+local M = {}
+
+--- Parses `--name value` and `--name=value` options into a table.
+-- `defaults` names every accepted option and gives its default; a number
+-- default makes the option numeric.  Returns opts, or nil, message.
+function M.parse_args(argv, defaults)
+    local opts = {}
+    for k, v in pairs(defaults) do
+        opts[k] = v
+    end
+    local i = 1
+    while argv[i] ~= nil do
+        local a = argv[i]
+        if a == "-h" or a == "--help" then
+            opts.help = true
+            i = i + 1
+        else
+            local name, value = a:match("^%-%-([%w_-]+)=(.*)$")
+            local flag = not name
+            if flag then
+                name = a:match("^%-%-([%w_-]+)$")
+            end
+            if not name then
+                return nil, ("unexpected argument %q"):format(a)
+            end
+            name = name:gsub("-", "_")
+            if defaults[name] == nil then
+                return nil, ("unknown option --%s"):format(name)
+            end
+            if flag and type(defaults[name]) == "boolean" then
+                value = "true"            -- a switch: --no-events
+            elseif flag then
+                value = argv[i + 1]
+                i = i + 1
+            end
+            if type(defaults[name]) == "boolean" then
+                if value ~= "true" and value ~= "false" then
+                    return nil, ("option --%s is a switch (true or false), got %q"):format(name, value)
+                end
+                value = value == "true"
+            end
+            if value == nil then
+                return nil, ("option --%s needs a value"):format(name)
+            end
+            if type(defaults[name]) == "number" and type(value) ~= "boolean" then
+                local n = tonumber(value)
+                if not n or n < 0 or n ~= math.floor(n) then
+                    return nil, ("option --%s wants a whole number >= 0, got %q"):format(name, value)
+                end
+                value = n
+            end
+            opts[name] = value
+            i = i + 1
+        end
+    end
+    return opts
+end
+
+--- A usage line from the defaults: "[--host 127.0.0.1] [--port 8080]".
+function M.usage(defaults)
+    local names = {}
+    for k in pairs(defaults) do
+        names[#names + 1] = k
+    end
+    table.sort(names, function(a, b)
+        -- host and port first, the rest by name
+        local order = { host = 1, port = 2 }
+        local x, y = order[a] or 3, order[b] or 3
+        if x ~= y then
+            return x < y
+        end
+        return a < b
+    end)
+    local parts = {}
+    for _, k in ipairs(names) do
+        if type(defaults[k]) == "boolean" then
+            parts[#parts + 1] = ("[--%s]"):format((k:gsub("_", "-")))
+        else
+            parts[#parts + 1] = ("[--%s %s]"):format(k:gsub("_", "-"), tostring(defaults[k]))
+        end
+    end
+    return table.concat(parts, " ")
+end
+
+
+--- Runs the loop until SIGINT or SIGTERM (watched on the loop, so either
+-- wakes it at once), then closes `server`: every connection gets 1001
+-- "going away" after what is queued for it.  Returns the signal's name.
+function M.run_until_signal(sb, server, opts)
+    opts = opts or {}
+    local stopped
+    local watchers = {
+        sb.on_signal("INT", function() stopped = stopped or "SIGINT"; sb.stop() end),
+        sb.on_signal("TERM", function() stopped = stopped or "SIGTERM"; sb.stop() end),
+    }
+    if opts.onerror then
+        sb.onerror(opts.onerror)
+    end
+    while not stopped do
+        sb.run()
+        if not stopped and sb.loop():users() == 0 then
+            break
+        end
+    end
+    for _, w in ipairs(watchers) do
+        w:cancel()
+    end
+    M.shutdown(sb, server)
+    return stopped
+end
+
+--- Closes the server (each connection gets 1001 after its queue) and turns
+-- the loop until they are gone, at most `grace` seconds.  `server` is a
+-- switchboard server or an app object holding one in `.server`.
+function M.shutdown(sb, server, grace)
+    if not server then
+        return
+    end
+    local srv = server.server or server
+    local deadline = sb.now_ms() + (grace or 2) * 1000
+    server:close()
+    while #srv:connections() > 0 and sb.now_ms() < deadline do
+        sb.step(0.02)
+    end
+end
+
+--- The whole life of a command: parse argv against defaults, call
+-- start(opts) -> server (or nil, err), print where it listens, run until a
+-- signal.  Returns a process exit code.
+function M.main(sb, argv, defaults, start, name)
+    local opts, err = M.parse_args(argv or {}, defaults)
+    local usage = ("usage: %s %s"):format(name or "switchboard", M.usage(defaults))
+    if not opts then
+        io.stderr:write(err, "\n", usage, "\n")
+        return 2
+    end
+    if opts.help then
+        print(usage)
+        return 0
+    end
+    local server, serr = start(opts)
+    if not server then
+        io.stderr:write(("%s: %s\n"):format(name or "switchboard", tostring(serr)))
+        return 1
+    end
+    print(("listening on http://%s:%d"):format(server.host, server.port))
+    io.stdout:flush()
+    local signal = M.run_until_signal(sb, server)
+    io.stderr:write(("%s: %s, stopped\n"):format(name or "switchboard", signal))
+    return 0
+end
+
+return M

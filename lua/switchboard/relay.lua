@@ -1,0 +1,37 @@
+--- A zero-config public relay in the manner of itty.ws: any channel, no
+-- app logic, so every message takes the C fast path (decode once, encode
+-- once per protocol, fan out).  Used by `switchboard relay` and by
+-- examples/relay.lua; benchmarks run it.
+local sb = require "switchboard"
+local cli = require "switchboard.cli"
+
+local M = {}
+
+M.defaults = { host = "127.0.0.1", port = 8080, history = 0, no_events = false }
+
+--- Starts the relay: { host, port, history = n, static = dir, no_events }.
+-- no_events: native clients get no join/leave events about others (with
+-- thousands of subscribers on one channel each join would reach them all).
+-- Returns the server, or nil, err.
+function M.listen(opts)
+    opts = opts or {}
+    local history = opts.history
+    if history == 0 then
+        history = nil
+    end
+    return sb.listen({
+        host = opts.host or M.defaults.host,
+        port = opts.port or M.defaults.port,
+        history = history,
+        static = opts.static,
+        presence_events = not opts.no_events,
+    })
+end
+
+--- Command-line entry: parses argv, serves until SIGINT/SIGTERM; returns
+-- an exit code.
+function M.main(argv, name)
+    return cli.main(sb, argv, M.defaults, M.listen, name or "switchboard relay")
+end
+
+return M

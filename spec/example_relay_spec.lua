@@ -1,0 +1,78 @@
+-- examples/relay.lua and switchboard.relay (the `switchboard relay`
+-- command): any channel, no app logic, messages relayed between clients.
+local async = require "async_helpers"
+local relay_example = require "examples.relay"
+local relay = require "switchboard.relay"
+local cli = require "switchboard.cli"
+
+describe("examples/relay.lua", function()
+    local app, clients
+
+    before_each(function()
+        app = assert(relay_example.start({ port = 0, history = 10 }))
+        clients = {}
+    end)
+
+    after_each(function()
+        async.cleanup(clients, { app })
+    end)
+
+    local function connect(path, opts)
+        local rec = async.client(app.port, path, opts)
+        clients[#clients + 1] = rec
+        return rec
+    end
+
+    it("relays between two clients on any channel", function()
+        local a = connect("/c/anything:at/all", { alias = "alice", announce = true })
+        assert.truthy(async.wait_for(function() return async.last(a, "join") end))
+        local b = connect("/c/anything:at/all", { alias = "bob", announce = true })
+        assert.truthy(async.wait_for(function()
+            local j = async.last(a, "join")
+            return j.users == 2 and j.alias == "bob"
+        end))
+        b.c:send({ type = "chat", text = "hello" })
+        b.c:send("plain string")
+        assert.truthy(async.wait_for(function() return #a.events >= 4 end))
+        local chat = async.last(a, "chat")
+        assert.equal("hello", chat.text)
+        assert.equal("bob", chat.alias)
+        assert.equal(b.c and async.last(b, "join").uid, chat.uid)
+        local last = a.events[#a.events]
+        assert.equal("plain string", last.message)
+        -- no echo by default
+        async.settle(0.05)
+        assert.is_nil(async.last(b, "chat"))
+    end)
+
+    it("runs no Lua for messages: no channel handlers are registered", function()
+        assert.is_nil(app:handler_for("x"))
+    end)
+end)
+
+describe("switchboard.cli", function()
+    it("parses --host, --port and --history", function()
+        local opts = assert(cli.parse_args({ "--port", "9000", "--host=0.0.0.0", "--history", "5" },
+            relay.defaults))
+        assert.same({ host = "0.0.0.0", port = 9000, history = 5, no_events = false }, opts)
+    end)
+
+    it("takes boolean options as switches", function()
+        local opts = assert(cli.parse_args({ "--no-events", "--port", "9" }, relay.defaults))
+        assert.same({ true, 9 }, { opts.no_events, opts.port })
+        local _, err = cli.parse_args({ "--no-events=maybe" }, relay.defaults)
+        assert.truthy(err:find("switch", 1, true))
+    end)
+
+    it("refuses unknown options and bad numbers with a message", function()
+        local opts, err = cli.parse_args({ "--bogus", "1" }, relay.defaults)
+        assert.is_nil(opts)
+        assert.equal("unknown option --bogus", err)
+        opts, err = cli.parse_args({ "--port", "http" }, relay.defaults)
+        assert.is_nil(opts)
+        assert.truthy(err:find("whole number", 1, true))
+        opts, err = cli.parse_args({ "--port" }, relay.defaults)
+        assert.is_nil(opts)
+        assert.truthy(err:find("needs a value", 1, true))
+    end)
+end)

@@ -1,0 +1,65 @@
+-- The examples as processes, the way people run them: each prints where it
+-- listens and, on SIGINT, closes its connections and exits with status 0.
+local async = require "async_helpers"
+
+-- the interpreter running this spec, so the child finds the same C module
+local LUA = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+
+local function readfile(path)
+    local f = io.open(path, "rb")
+    if not f then
+        return nil
+    end
+    local s = f:read("*a")
+    f:close()
+    return s
+end
+
+local function alive(pid)
+    return readfile("/proc/" .. pid .. "/stat") ~= nil
+end
+
+-- Starts `script` on port 0 in the background; returns the output path
+-- and a function reading the pid once the shell has written it.
+local function spawn(script, args)
+    local out = os.tmpname()
+    local pidfile = out .. ".pid"
+    os.execute(("sh -c '%s %s --port 0 %s >%s 2>&1 & echo $! >%s; wait $!; echo exit=$? >>%s' &")
+        :format(LUA, script, args or "", out, pidfile, out))
+    return out, pidfile
+end
+
+describe("example scripts as processes", function()
+    local cases = {
+        { "examples/relay.lua", "/c/anything", "--history 10" },
+        { "examples/chat.lua", "/c/room:lobby?alias=tester" },
+        { "examples/lobby.lua", "/c/lobby", "--max-players 3" },
+        { "examples/ticker.lua", "/c/ticker" },
+    }
+    for _, case in ipairs(cases) do
+        local script, path, args = case[1], case[2], case[3]
+        it(script .. " prints where it listens and exits 0 on SIGINT", function()
+            local out, pidfile = spawn(script, args)
+            local port = async.wait_for(function()
+                return (readfile(out) or ""):match("listening on http://127%.0%.0%.1:(%d+)")
+            end, 10)
+            local pid = (readfile(pidfile) or ""):match("%d+")
+            os.remove(pidfile)
+            assert.truthy(port, "no 'listening on' line: " .. tostring(readfile(out)))
+            assert.truthy(pid)
+            local client = async.client(tonumber(port), path, {})
+            assert.truthy(async.wait_for(function() return client.opened end))
+
+            os.execute("kill -INT " .. pid)
+            assert.truthy(async.wait_for(function() return client.closed end, 5))
+            assert.truthy(async.wait_for(function()
+                return not alive(pid) and (readfile(out) or ""):find("exit=%d+")
+            end, 5))
+            local text = readfile(out)
+            os.remove(out)
+            assert.truthy(text:find("SIGINT, stopped", 1, true), text)
+            assert.equal("0", text:match("exit=(%d+)"), text)
+            client.c:close()
+        end)
+    end
+end)

@@ -1,0 +1,76 @@
+--- Shared helpers of the Phoenix specs: a raw WebSocket client that keeps
+-- every frame it receives, and a bounded wait that drives the loop.
+local sb = require "switchboard"
+
+local H = {}
+
+--- Steps the loop until cond() is true or `timeout` seconds passed;
+-- returns cond()'s last value.
+function H.wait(cond, timeout)
+    local deadline = sb.now_ms() + (timeout or 3) * 1000
+    local v = cond()
+    while not v and sb.now_ms() < deadline do
+        sb.step(0.01)
+        v = cond()
+    end
+    return v
+end
+
+--- Steps the loop for `s` seconds (only to prove that nothing arrives).
+function H.settle(s)
+    local deadline = sb.now_ms() + (s or 0.1) * 1000
+    while sb.now_ms() < deadline do
+        sb.step(0.01)
+    end
+end
+
+--- A raw client on path: c.frames holds { data, binary } in order;
+-- c.state is "connecting", "open", "closed" or "error".
+function H.raw(port, path, opts)
+    opts = opts or {}
+    local c = { frames = {}, state = "connecting" }
+    c.ws = assert(sb.core.ws_connect(sb.loop(), {
+        host = "127.0.0.1", port = port, path = path,
+        origin = opts.origin, protocols = opts.protocols,
+    }, {
+        open = function() c.state = "open" end,
+        message = function(data, binary)
+            c.frames[#c.frames + 1] = { data = data, binary = binary }
+        end,
+        error = function(msg) c.state = "error"; c.error = msg end,
+        close = function(code, reason) c.state = "closed"; c.code = code; c.reason = reason end,
+    }))
+    function c.send(_, data, binary)
+        return c.ws:send(data, binary)
+    end
+    -- Waits for the n-th frame (1-based, counting from the start).
+    function c.frame(_, n, timeout)
+        H.wait(function() return #c.frames >= n end, timeout)
+        local f = c.frames[n]
+        return f and f.data, f and f.binary
+    end
+    function c.close()
+        c.ws:close(1000, "")
+    end
+    return c
+end
+
+--- Connects and waits for open; raises otherwise.
+function H.open(port, path, opts)
+    local c = H.raw(port, path or "/socket/websocket?vsn=2.0.0", opts)
+    H.wait(function() return c.state ~= "connecting" end)
+    assert(c.state == "open", "not open: " .. c.state .. " " .. tostring(c.error))
+    return c
+end
+
+--- Bytes as lowercase hex, for binary frames.
+function H.hex(s)
+    return (s:gsub(".", function(ch) return ("%02x"):format(ch:byte()) end))
+end
+
+function H.unhex(h)
+    h = h:gsub("[^%x]", "")
+    return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end))
+end
+
+return H
