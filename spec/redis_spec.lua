@@ -395,6 +395,48 @@ describe("cluster through Redis", function()
             assert.is_true(both_connected(s.hub))
         end)
 
-        pending("Phoenix and SSE clients across nodes (those protocols are not served on this branch yet)")
+        it("joins Phoenix clients on one node and native clients on the other", function()
+            local json = require "switchboard.json"
+            local H = require "phx_helper"
+            local s1, s2 = listen("phx-a"), listen("phx-b")
+            for _, s in ipairs { s1, s2 } do
+                s:channel("room:*", {
+                    join = function() return {} end,
+                    on = { new_msg = function(_, topic, payload)
+                        s.hub:publish(topic, "new_msg", payload)
+                        return {}
+                    end },
+                })
+            end
+            assert.is_true(both_connected(s1.hub, s2.hub))
+            local p = H.open(s1.port)
+            p:send('["1","1","room:x","phx_join",{}]')
+            assert.truthy(p:frame(2))
+            local n = raw(s2:url("/c/room:x?alias=Nat"))
+            n:wait_frames(1)
+            assert.is_true(wait_until(function() return s1.hub:member_count("room:x") == 2 end))
+            n:send('{"text":"from native on B"}')
+            local got
+            assert.is_true(wait_until(function()
+                for _, f in ipairs(p.frames) do
+                    local m = json.decode(f.data)
+                    if type(m) == "table" and m[4] == "message" then
+                        got = m[5]
+                        return true
+                    end
+                end
+                return false
+            end))
+            assert.equal("Nat", got.alias)
+            assert.same({ text = "from native on B" }, got.message)
+            p:send('["1","2","room:x","new_msg",{"body":"from phoenix on A"}]')
+            assert.is_true(wait_until(function() return #n:of_type("new_msg") == 1 end))
+            assert.same({ body = "from phoenix on A" }, n:of_type("new_msg")[1].message)
+            p:close()
+            n:close()
+        end)
+
+        pending("SSE clients across nodes (SSE is not served on this branch yet)")
+        pending("Phoenix presence_state across nodes (presence_diff crosses nodes as a broadcast; the state pushed on join is per node)")
     end)
 end)
