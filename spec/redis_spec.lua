@@ -437,6 +437,7 @@ describe("cluster through Redis", function()
         end)
 
         pending("SSE clients across nodes (SSE is not served on this branch yet)")
-        pending("Phoenix presence_state across nodes (presence_diff crosses nodes as a broadcast; the state pushed on join is per node)")
+        pending("Phoenix presence_state across nodes (presence_diff crosses nodes as a broadcast; "
+            .. "the state pushed on join is per node)")
     end)
 end)
