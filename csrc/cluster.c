@@ -595,6 +595,7 @@ static void on_up(sb_redis *r, void *ud)
     double t = now_s(cl);
     strlist names;
     size_t i;
+    int outage = cl->down_since >= 0;
 
     (void)r;
     if (cl->down_since >= 0 && cl->ever_up) {
@@ -633,6 +634,10 @@ static void on_up(sb_redis *r, void *ud)
         }
         follow(cl, cc);
         announce_channel(cl, cc, 0);
+        /* messages other nodes published during the outage are missing
+         * from this node's history: recovery must see a gap */
+        if (outage)
+            sb_hub_history_break(cl->hub, cc->name, cc->len);
     }
     strlist_free(&names);
 }

@@ -79,6 +79,7 @@ struct sb_hub {
 };
 
 static void channel_settle(sb_channel *ch);
+static void history_reset(sb_hub *h, sb_channel *chan);
 
 static double now_mono(void)
 {
@@ -595,7 +596,7 @@ int sb_hub_join(sb_hub *h, const char *ch, size_t chlen,
     sb_channel *chan;
     sb_member *m;
     sb_sub *s;
-    int created = 0, fresh;
+    int created = 0, fresh, was_idle;
 
     if (!sb_hub_valid_channel(ch, chlen))
         return SB_ECHANNEL;
@@ -616,10 +617,17 @@ int sb_hub_join(sb_hub *h, const char *ch, size_t chlen,
             channel_destroy(chan);
         return SB_ENOMEM;
     }
+    was_idle = chan->idle;
     idle_unlink(h, chan);
     chan->holds++;
-    if (chan->nconns == 1 && h->cluster.channel_active)
+    if (chan->nconns == 1 && h->cluster.channel_active) {
+        /* while idle the node did not follow the channel, so what other
+         * nodes published meanwhile is missing from its history: a new
+         * epoch makes recovery report a gap instead of a silent hole */
+        if (was_idle)
+            history_reset(h, chan);
         h->cluster.channel_active(h, chan->name, chan->len, 1, h->cluster.ud);
+    }
     if (m->conns == 1 && h->cluster.local_presence)
         h->cluster.local_presence(h, chan->name, chan->len, m->id, m->len, 1,
                                   h->cluster.ud);
@@ -628,6 +636,32 @@ int sb_hub_join(sb_hub *h, const char *ch, size_t chlen,
         fire(h, SB_EV_PRESENCE_JOIN, chan, m, c, 0);
     channel_release(chan);
     return fresh;
+}
+
+/* Forgets the channel's history and gives it a new epoch (offsets start
+ * again at 1). */
+static void history_reset(sb_hub *h, sb_channel *chan)
+{
+    size_t i;
+
+    for (i = 0; i < chan->ring_len; i++) {
+        sb_kept *k = &chan->ring[(chan->ring_start + i) % h->cfg.history];
+        sb_msg_unref(k->m);
+        k->m = NULL;
+    }
+    chan->ring_start = chan->ring_len = 0;
+    chan->offset = 0;
+    chan->epoch = next_epoch(h);
+}
+
+int sb_hub_history_break(sb_hub *h, const char *ch, size_t chlen)
+{
+    sb_channel *chan = channel_get(h, ch, chlen);
+
+    if (!chan)
+        return 0;
+    history_reset(h, chan);
+    return 1;
 }
 
 /* With no local connection left the node no longer follows the channel,

@@ -187,6 +187,12 @@ int sb_hub_remote_join(sb_hub *h, const char *ch, size_t chlen,
 int sb_hub_remote_leave(sb_hub *h, const char *ch, size_t chlen,
                         const char *member, size_t mlen);
 
+/* Forgets the channel's history and starts a new epoch, so a client
+ * recovering from the old one is told about the gap (cluster.c calls it
+ * for the channels it followed when Redis was unreachable).  Returns 1 if
+ * the channel exists, else 0. */
+int sb_hub_history_break(sb_hub *h, const char *ch, size_t chlen);
+
 /* Queries.  Counts are 0 for unknown channels. */
 int sb_hub_is_present(sb_hub *h, const char *ch, size_t chlen,
                       const char *member, size_t mlen);
