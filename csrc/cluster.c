@@ -440,6 +440,30 @@ static void node_gone(sb_cluster *cl, const char *name, size_t n)
     strlist_free(&l);
 }
 
+/* Ends a snapshot window: "touched" keys become plain present ones and
+ * tombstones go, so the next snapshot judges every key afresh. */
+static void settle_marks(cl_channel *cc)
+{
+    strlist fix;
+    sb_map_iter it;
+    const void *key;
+    size_t klen, i;
+    void *val;
+
+    memset(&fix, 0, sizeof fix);
+    sb_map_iter_init(&it);
+    while (sb_map_next(&cc->remote, &it, &key, &klen, &val))
+        if (val != REMOTE_PRESENT)
+            strlist_add(&fix, key, klen);
+    for (i = 0; i < fix.n; i++) {
+        if (sb_map_get(&cc->remote, fix.s[i], fix.len[i]) == REMOTE_TOMB)
+            sb_map_del(&cc->remote, fix.s[i], fix.len[i]);
+        else
+            sb_map_put(&cc->remote, fix.s[i], fix.len[i], REMOTE_PRESENT);
+    }
+    strlist_free(&fix);
+}
+
 /* Channel following. */
 static void request_snapshot(sb_cluster *cl, cl_channel *cc)
 {
@@ -627,6 +651,9 @@ static void on_up(sb_redis *r, void *ud)
         cl_channel *cc = sb_map_get(&cl->channels, names.s[i], names.len[i]);
         if (!cc)
             continue;
+        /* a snapshot lost with the old link must not leave its marks:
+         * they would shield stale keys from the next snapshot */
+        settle_marks(cc);
         cc->subscribed = cc->unsubscribing = cc->snapshot = 0;
         if (!cc->active) {
             forget_channel(cl, cc);
@@ -666,7 +693,7 @@ static void on_down(sb_redis *r, const char *why, void *ud)
 static void on_snapshot(sb_cluster *cl, redisReply *rep)
 {
     cl_channel *cc;
-    strlist joins, leaves, fix;
+    strlist joins, leaves;
     sb_map snap;
     sb_map_iter it;
     const void *key;
@@ -683,7 +710,6 @@ static void on_snapshot(sb_cluster *cl, redisReply *rep)
     cc->snapshot = 0;
     memset(&joins, 0, sizeof joins);
     memset(&leaves, 0, sizeof leaves);
-    memset(&fix, 0, sizeof fix);
     sb_map_init(&snap, (uint64_t)(uintptr_t)cc);
     for (i = 1; i < rep->elements; i++) {
         e = rep->element[i];
@@ -702,22 +728,14 @@ static void on_snapshot(sb_cluster *cl, redisReply *rep)
         if (val == REMOTE_PRESENT && !sb_map_get(&snap, key, klen)) {
             strlist_add(&leaves, cc->name, cc->len);
             strlist_add(&leaves, key, klen);
-        } else if (val != REMOTE_PRESENT) {
-            strlist_add(&fix, key, klen);
         }
     }
-    for (i = 0; i < fix.n; i++) {
-        if (sb_map_get(&cc->remote, fix.s[i], fix.len[i]) == REMOTE_TOMB)
-            sb_map_del(&cc->remote, fix.s[i], fix.len[i]);
-        else
-            sb_map_put(&cc->remote, fix.s[i], fix.len[i], REMOTE_PRESENT);
-    }
+    settle_marks(cc);
     sb_map_clear(&snap);
     apply_pairs(cl, &leaves, 0);
     apply_pairs(cl, &joins, 1);
     strlist_free(&joins);
     strlist_free(&leaves);
-    strlist_free(&fix);
 }
 
 static void on_reply(sb_redis *r, int tag, redisReply *rep, void *ud)

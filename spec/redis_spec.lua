@@ -361,6 +361,87 @@ describe("cluster through Redis", function()
         assert.matches("reconnected", logs[#logs] .. table.concat(logs, "\n"))
     end)
 
+    -- Random joins and leaves on three nodes (optionally with Redis killed
+    -- and restarted midway); afterwards every node following a channel
+    -- must list exactly the members joined anywhere.
+    local function churn(seed, restart)
+        math.randomseed(seed)
+        local hubs, conns = {}, {}
+        for i = 1, 3 do
+            hubs[i] = hub(("churn%d-%d"):format(i, seed))
+            conns[i] = {}
+            for j = 1, 6 do
+                conns[i][j] = { c = hubs[i]:attach(function() end), joined = {} }
+            end
+        end
+        assert.is_true(both_connected(hubs[1], hubs[2], hubs[3]))
+        local chans, members = { "c1", "c2", "c3" }, { "m1", "m2", "m3", "m4" }
+        for step = 1, 500 do
+            local i = math.random(3)
+            local x = conns[i][math.random(6)]
+            local ch = chans[math.random(#chans)]
+            if x.joined[ch] then
+                hubs[i]:leave(ch, x.joined[ch], x.c)
+                x.joined[ch] = nil
+            else
+                local m = members[math.random(#members)]
+                if hubs[i]:join(ch, m, x.c) ~= nil then
+                    x.joined[ch] = m
+                end
+            end
+            if math.random() < 0.1 then
+                sb.step(0)
+            end
+            if restart and step == 200 then
+                redis:kill()
+            elseif restart and step == 350 then
+                redis:launch()
+            end
+        end
+        assert.is_true(both_connected(hubs[1], hubs[2], hubs[3]))
+        local function expected(ch)
+            local set, list = {}, {}
+            for i = 1, 3 do
+                for j = 1, 6 do
+                    local m = conns[i][j].joined[ch]
+                    if m and not set[m] then
+                        set[m] = true
+                        list[#list + 1] = m
+                    end
+                end
+            end
+            table.sort(list)
+            return list
+        end
+        local mismatch
+        local function converged()
+            for _, ch in ipairs(chans) do
+                local want = table.concat(expected(ch), ",")
+                for i = 1, 3 do
+                    local followed = false
+                    for j = 1, 6 do
+                        followed = followed or conns[i][j].joined[ch] ~= nil
+                    end
+                    local got = table.concat(hubs[i]:presence(ch), ",")
+                    if followed and got ~= want then
+                        mismatch = ("%s on node %d: %s, want %s"):format(ch, i, got, want)
+                        return false
+                    end
+                end
+            end
+            return true
+        end
+        assert.is_true(wait_until(converged, 5), mismatch)
+    end
+
+    it("converges on the same presence everywhere after churn", function()
+        churn(7)
+    end)
+
+    it("converges after churn across a Redis restart", function()
+        churn(8, true)
+    end)
+
     describe("servers", function()
         local function listen(node)
             local s = assert(sb.listen{ port = 0, redis = redis.url, node = node,
