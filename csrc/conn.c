@@ -3,6 +3,7 @@
  * bounded in bytes: a reader that falls that far behind is closed with
  * 1013 so it costs the other connections nothing. */
 #include "server.h"
+#include "http_sse.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,16 @@ static void sb_wsconn_kill_slow(sb_wsconn *c)
 
 size_t sb_server_max_queue(const sb_server *s);
 
+/* Asks for a writeable callback; SSE streams keep rx off between writes
+ * (http_sse.c explains why) and must turn it on for lws to see POLLOUT. */
+static void sb_wsconn_want_write(sb_wsconn *c)
+{
+    if (c->kind == SB_KIND_SSE)
+        sb_sse_want_write(c);
+    else
+        lws_callback_on_writable(c->wsi);
+}
+
 int sb_wsconn_send(sb_wsconn *c, sb_frame *f)
 {
     if (!f || c->closed || c->close_code || !c->wsi)
@@ -33,14 +44,21 @@ int sb_wsconn_send(sb_wsconn *c, sb_frame *f)
     }
     if (sb_fqueue_push(&c->q, f))
         return -1;
-    lws_callback_on_writable(c->wsi);
+    sb_server_stats_of(c->srv)->delivered++;
+    sb_wsconn_want_write(c);
     return 0;
 }
 
 int sb_wsconn_send_text(sb_wsconn *c, const char *data, size_t n)
 {
-    sb_frame *f = sb_frame_new(data, n, 0);
-    int rc = sb_wsconn_send(c, f);
+    sb_frame *f;
+    int rc;
+
+    /* a stream needs SSE framing, not a raw WebSocket payload */
+    if (c->kind == SB_KIND_SSE)
+        return sb_sse_send_text(c, data, n);
+    f = sb_frame_new(data, n, 0);
+    rc = sb_wsconn_send(c, f);
 
     sb_frame_unref(f);
     return rc;
@@ -59,7 +77,7 @@ void sb_wsconn_close(sb_wsconn *c, int code, const char *reason)
     memcpy(c->close_reason, reason ? reason : "", n);
     c->close_reason[n] = '\0';
     if (c->wsi)
-        lws_callback_on_writable(c->wsi);
+        sb_wsconn_want_write(c);
 }
 
 int sb_wsconn_flush(sb_wsconn *c)

@@ -54,6 +54,8 @@ struct sb_channel {
     int holds;              /* calls in progress using the channel */
     int fanouts;            /* publishes iterating the subs */
     uint64_t epoch, offset;
+    size_t hist_cap;        /* ring size, fixed at creation (history rules) */
+    double hist_ttl;
     sb_kept *ring;          /* history, allocated on first publish */
     size_t ring_start, ring_len;
     int idle;               /* no connection, kept for its history */
@@ -76,6 +78,17 @@ struct sb_hub {
     uint64_t epoch_base, epoch_count;
     uint64_t seed;
     sb_hub_cluster_hooks cluster;  /* all NULL without scale-out */
+    /* Per-pattern history overrides (sb_hub_set_history), added for the SSE
+     * work: a channel takes the longest matching rule when it is created,
+     * else cfg.history / cfg.history_ttl. */
+    struct sb_hist_rule {
+        char *pattern;      /* "name" exact, "prefix*", or "*" */
+        size_t len;
+        size_t count;
+        double ttl;
+    } *rules;
+    size_t nrules;
+    int rules_ttl;          /* some rule has a ttl: tick must sweep */
 };
 
 static void channel_settle(sb_channel *ch);
@@ -321,15 +334,73 @@ static void idle_unlink(sb_hub *h, sb_channel *ch)
     h->nidle--;
 }
 
-/* Drops history entries older than history_ttl. */
+/* History size and ttl for a channel name: the longest matching rule
+ * (an exact name beats any pattern), else the hub's defaults. */
+static void history_policy(sb_hub *h, const char *name, size_t len,
+                           size_t *cap, double *ttl)
+{
+    size_t i, best = 0;
+    int found = 0;
+
+    *cap = h->cfg.history;
+    *ttl = h->cfg.history_ttl;
+    for (i = 0; i < h->nrules; i++) {
+        const struct sb_hist_rule *r = &h->rules[i];
+        int star = r->len && r->pattern[r->len - 1] == '*';
+        size_t plen = star ? r->len - 1 : r->len, score = star ? plen : plen + 1;
+        int match = star ? len >= plen && memcmp(name, r->pattern, plen) == 0
+                         : len == plen && memcmp(name, r->pattern, plen) == 0;
+        if (match && (!found || score > best)) {
+            found = 1;
+            best = score;
+            *cap = r->count;
+            *ttl = r->ttl;
+        }
+    }
+}
+
+int sb_hub_set_history(sb_hub *h, const char *pattern, size_t len,
+                       size_t count, double ttl)
+{
+    struct sb_hist_rule *r;
+    size_t i;
+    char *p;
+
+    for (i = 0; i < h->nrules; i++) {
+        r = &h->rules[i];
+        if (r->len == len && memcmp(r->pattern, pattern, len) == 0)
+            break;
+    }
+    if (i == h->nrules) {
+        if (!(p = dup_bytes(pattern, len)))
+            return SB_ENOMEM;
+        r = realloc(h->rules, (h->nrules + 1) * sizeof *r);
+        if (!r) {
+            free(p);
+            return SB_ENOMEM;
+        }
+        h->rules = r;
+        r = &h->rules[h->nrules++];
+        r->pattern = p;
+        r->len = len;
+    }
+    r->count = count;
+    r->ttl = ttl > 0 ? ttl : 0;
+    if (r->ttl > 0)
+        h->rules_ttl = 1;
+    return SB_OK;
+}
+
+/* Drops history entries older than the channel's ttl. */
 static void history_expire(sb_hub *h, sb_channel *ch, double now)
 {
-    size_t cap = h->cfg.history;
+    size_t cap = ch->hist_cap;
 
-    if (h->cfg.history_ttl <= 0)
+    (void)h;
+    if (ch->hist_ttl <= 0)
         return;
     while (ch->ring_len && now - ch->ring[ch->ring_start].t >=
-                               h->cfg.history_ttl) {
+                               ch->hist_ttl) {
         sb_msg_unref(ch->ring[ch->ring_start].m);
         ch->ring[ch->ring_start].m = NULL;
         ch->ring_start = (ch->ring_start + 1) % cap;
@@ -354,6 +425,7 @@ static sb_channel *channel_new(sb_hub *h, const char *name, size_t len)
         return NULL;
     }
     ch->epoch = next_epoch(h);
+    history_policy(h, name, len, &ch->hist_cap, &ch->hist_ttl);
     ch->anext = h->all;
     if (h->all)
         h->all->aprev = ch;
@@ -393,7 +465,7 @@ static void channel_destroy(sb_channel *ch)
         free(val);
     }
     for (i = 0; i < ch->ring_len; i++)
-        sb_msg_unref(ch->ring[(ch->ring_start + i) % h->cfg.history].m);
+        sb_msg_unref(ch->ring[(ch->ring_start + i) % ch->hist_cap].m);
     free(ch->ring);
     sb_map_clear(&ch->by_conn);
     sb_map_clear(&ch->members);
@@ -452,7 +524,7 @@ static void channel_settle(sb_channel *ch)
     graveyard_free(ch);
     if (ch->nconns || ch->idle)
         return;
-    if (h->cfg.history && ch->ring_len)
+    if (ch->hist_cap && ch->ring_len)
         idle_push(h, ch);
     else
         channel_destroy(ch);
@@ -470,6 +542,9 @@ void sb_hub_free(sb_hub *h)
         return;
     while (h->all)
         channel_destroy(h->all);
+    while (h->nrules)
+        free(h->rules[--h->nrules].pattern);
+    free(h->rules);
     sb_map_clear(&h->channels);
     free(h);
 }
@@ -645,7 +720,7 @@ static void history_reset(sb_hub *h, sb_channel *chan)
     size_t i;
 
     for (i = 0; i < chan->ring_len; i++) {
-        sb_kept *k = &chan->ring[(chan->ring_start + i) % h->cfg.history];
+        sb_kept *k = &chan->ring[(chan->ring_start + i) % chan->hist_cap];
         sb_msg_unref(k->m);
         k->m = NULL;
     }
@@ -743,7 +818,7 @@ void sb_hub_disconnect(sb_hub *h, sb_conn *c)
  * not be allocated. */
 static int history_keep(sb_hub *h, sb_channel *ch, sb_msg *m)
 {
-    size_t cap = h->cfg.history;
+    size_t cap = ch->hist_cap;
     sb_kept *k;
 
     if (!ch->ring && !(ch->ring = calloc(cap, sizeof *ch->ring)))
@@ -799,16 +874,21 @@ static int publish_local(sb_hub *h, sb_msg *m, const sb_conn *except,
 {
     sb_channel *ch;
     int created = 0;
+    size_t cap;
+    double ttl;
 
     ch = channel_get(h, m->channel, m->channel_len);
-    if (!ch && !h->cfg.history)
-        return 0;
+    if (!ch) {
+        history_policy(h, m->channel, m->channel_len, &cap, &ttl);
+        if (!cap)
+            return 0;
+    }
     if (!ch) {
         if (!(ch = channel_new(h, m->channel, m->channel_len)))
             return SB_ENOMEM;
         created = 1;
     }
-    if (h->cfg.history) {
+    if (ch->hist_cap) {
         if (history_keep(h, ch, m)) {
             if (created)
                 channel_destroy(ch);
@@ -1053,14 +1133,15 @@ double sb_hub_tick(sb_hub *h)
     }
     if (h->typing_head)
         next = h->typing_head->typing_until - now;
-    if (h->cfg.history_ttl <= 0)
+    if (h->cfg.history_ttl <= 0 && !h->rules_ttl)
         return next;
     for (ch = h->all; ch; ch = nx) {
         nx = ch->anext;
         history_expire(h, ch, now);
         if (ch->ring_len) {
-            due = ch->ring[ch->ring_start].t + h->cfg.history_ttl - now;
-            if (next < 0 || due < next)
+            /* channels without a ttl keep their history until evicted */
+            due = ch->ring[ch->ring_start].t + ch->hist_ttl - now;
+            if (ch->hist_ttl > 0 && (next < 0 || due < next))
                 next = due;
         } else if (ch->idle && !ch->holds) {
             channel_destroy(ch);
@@ -1102,7 +1183,7 @@ int sb_hub_replay(sb_hub *h, const char *ch, size_t chlen, uint64_t epoch,
     skip = chan->ring_len - n;
     for (i = 0; i < n; i++)
         list[i] = sb_msg_ref(
-            chan->ring[(chan->ring_start + skip + i) % h->cfg.history].m);
+            chan->ring[(chan->ring_start + skip + i) % chan->hist_cap].m);
     for (i = 0; i < n; i++) {
         fn(list[i], ud);
         sb_msg_unref(list[i]);

@@ -33,7 +33,10 @@ enum {
 };
 
 /* Protocols a message may be encoded for; index into sb_msg.enc. */
+/* SB_PROTO_NATIVE_ID: native envelopes with an "id" key, for connections
+ * that opted in to recovery (ws_native_resume.c). */
 enum { SB_PROTO_NATIVE, SB_PROTO_PHOENIX, SB_PROTO_SSE, SB_PROTO_PHOENIX_V1,
+       SB_PROTO_NATIVE_ID,
        SB_PROTO_COUNT };
 
 typedef struct sb_hub sb_hub;
@@ -255,6 +258,15 @@ typedef struct sb_hub_stats {
     size_t kept_messages;   /* history entries */
 } sb_hub_stats;
 void sb_hub_get_stats(sb_hub *h, sb_hub_stats *st);
+
+/* Per-channel history (added for SSE recovery): channels created from now
+ * on whose name matches `pattern` keep `count` messages for `ttl` seconds
+ * (0 = forever) instead of the config's history/history_ttl.  A pattern is
+ * an exact name, "prefix*" or "*"; the longest match wins and an exact name
+ * beats every pattern.  Setting a pattern again replaces its rule.  Returns
+ * SB_OK or SB_ENOMEM. */
+int sb_hub_set_history(sb_hub *h, const char *pattern, size_t len,
+                       size_t count, double ttl);
 
 /* Channel name rules: 1..SB_CHANNEL_MAX bytes of [A-Za-z0-9_.:@/-].
  * Member ids: 1..SB_MEMBER_MAX bytes, no control characters (< 0x20, 0x7f).

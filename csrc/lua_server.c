@@ -6,6 +6,7 @@
 #include "lua_bindings.h"
 #include "server.h"
 #include "ws_phoenix.h"
+#include "http_sse.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,34 @@ static void sb_lua_on_close(void *ud, sb_wsconn *c, int code)
     }
 }
 
+/* publish hook (POST /sse/<channel>): hook(req, channel, event,
+ * payload_json) -> ok [, reason [, status]].  Refusals default to 403; a
+ * hook that raises refuses with 500. */
+static int sb_lua_on_publish(void *ud, const sb_request *req, const char *channel,
+                             const char *event, const char *payload, size_t n,
+                             char *reason, size_t reason_len)
+{
+    lua_State *L = sb_lua_server_hook(ud, "publish");
+    int status = 0;
+
+    if (!L)
+        return 0;
+    sb_lua_push_request(L, req);
+    lua_pushstring(L, channel);
+    lua_pushstring(L, event);
+    lua_pushlstring(L, payload, n);
+    if (sb_lua_pcall(L, 4, 3, "publish hook")) {
+        snprintf(reason, reason_len, "publish hook failed");
+        return 500;
+    }
+    if (!lua_toboolean(L, -3)) {
+        snprintf(reason, reason_len, "%s", lua_isstring(L, -2) ? lua_tostring(L, -2) : "refused");
+        status = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 403;
+    }
+    lua_pop(L, 3);
+    return status;
+}
+
 /* Copies the string at the top of the stack into out (if a string) and
  * pops it. */
 static void sb_lua_take_string(lua_State *L, sb_buf *out)
@@ -285,6 +314,7 @@ static int sb_lua_listen(lua_State *L)
     char err[256];
     const char *mounts[SB_MAX_MOUNTS];
 
+    memset(&hooks, 0, sizeof hooks);
     luaL_checktype(L, 3, LUA_TTABLE);
     luaL_checktype(L, 4, LUA_TTABLE);
     memset(&cfg, 0, sizeof cfg);
@@ -319,6 +349,14 @@ static int sb_lua_listen(lua_State *L)
         cfg.phoenix_nmounts = i;
     }
     lua_pop(L, 1);
+    /* SSE options, flattened by server.lua */
+    lua_getfield(L, 3, "sse_keepalive");
+    cfg.sse.keepalive = lua_tonumber(L, -1);
+    lua_getfield(L, 3, "sse_retry");
+    cfg.sse.retry_ms = (long)lua_tointeger(L, -1);
+    lua_getfield(L, 3, "sse_cors");
+    cfg.sse.cors = lua_tostring(L, -1);
+    cfg.sse.max_body = sb_opt_size(L, 3, "sse_max_body", 0);
     ls = lua_newuserdata(L, sizeof *ls);
     memset(ls, 0, sizeof *ls);
     ls->hooks_ref = ls->hub_ref = ls->loop_ref = LUA_NOREF;
@@ -332,6 +370,7 @@ static int sb_lua_listen(lua_State *L)
     hooks.phx_join = sb_lua_on_phx_join;
     hooks.phx_event = sb_lua_on_phx_event;
     hooks.phx_leave = sb_lua_on_phx_leave;
+    hooks.publish = sb_lua_on_publish;
     hooks.ud = ls;
     ls->srv = sb_server_new(loop, hub, &cfg, &hooks, err, sizeof err);
     if (!ls->srv) {
@@ -388,14 +427,16 @@ static int sb_lua_server_gc(lua_State *L)
     return 0;
 }
 
-/* handle:send(text) -> true | nil, "closed" */
+/* handle:send(text [, sse_event]) -> true | nil, "closed" */
 static int sb_lua_wsconn_send(lua_State *L)
 {
     sb_wsconn *c = sb_lua_checkwsconn(L, 1);
     size_t n;
     const char *s = luaL_checklstring(L, 2, &n);
+    const char *event = luaL_optstring(L, 3, NULL);
 
-    if (!c || sb_wsconn_send_text(c, s, n)) {
+    if (!c || (c->kind == SB_KIND_SSE ? sb_sse_send_event(c, event, s, n)
+                                      : sb_wsconn_send_text(c, s, n))) {
         lua_pushnil(L);
         lua_pushliteral(L, "closed");
         return 2;
@@ -568,6 +609,25 @@ static int sb_lua_wsconn_alive(lua_State *L)
     return 1;
 }
 
+/* core.hub_set_history(hub, pattern, count, ttl): a per-pattern history
+ * rule (see sb_hub_set_history); lives here, next to the server options
+ * that use it, to keep lua_hub.c untouched. */
+static int sb_lua_hub_set_history(lua_State *L)
+{
+    sb_hub *hub = sb_lua_checkhub(L, 1);
+    size_t n;
+    const char *pattern = luaL_checklstring(L, 2, &n);
+    lua_Number count = luaL_checknumber(L, 3);
+    lua_Number ttl = luaL_optnumber(L, 4, 0);
+
+    luaL_argcheck(L, n > 0, 2, "pattern must not be empty");
+    luaL_argcheck(L, count >= 0 && count <= 1e6, 3, "count must be 0..1000000");
+    luaL_argcheck(L, ttl >= 0, 4, "ttl must be >= 0");
+    if (sb_hub_set_history(hub, pattern, n, (size_t)count, (double)ttl))
+        return luaL_error(L, "out of memory");
+    return 0;
+}
+
 void sb_lua_server_open(lua_State *L)
 {
     static const luaL_Reg server_meta[] = { { "__gc", sb_lua_server_gc }, { NULL, NULL } };
@@ -587,4 +647,6 @@ void sb_lua_server_open(lua_State *L)
     sb_lua_newclass(L, SB_WSCONN_MT, conn_meta, conn_methods);
     lua_pushcfunction(L, sb_lua_listen);
     lua_setfield(L, -2, "listen");
+    lua_pushcfunction(L, sb_lua_hub_set_history);
+    lua_setfield(L, -2, "hub_set_history");
 }

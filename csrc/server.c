@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http_sse.h"
 #include "ws_native.h"
 #include "ws_phoenix.h"
 
@@ -33,6 +34,8 @@ struct sb_server {
     sb_wsconn *conns;      /* accepted connections, for close and stats */
     uint64_t uid_seq;      /* uids are a bijection of this counter */
     uint64_t uid_salt;
+    char *cors;            /* copy of cfg.sse.cors */
+    sb_server_stats stats;
 };
 
 #define SB_UID_SPACE 2176782336ULL   /* 36^6: six base-36 characters */
@@ -66,6 +69,11 @@ const sb_server_hooks *sb_server_hooks_of(const sb_server *s)
 const sb_server_config *sb_server_config_of(const sb_server *s)
 {
     return &s->cfg;
+}
+
+sb_server_stats *sb_server_stats_of(sb_server *s)
+{
+    return &s->stats;
 }
 
 int sb_server_port(const sb_server *s)
@@ -153,6 +161,11 @@ static int sb_serve_static(sb_server *s, struct lws *wsi, const char *path)
 
 static int sb_server_http(sb_server *s, struct lws *wsi, const char *path)
 {
+    /* SSE streams, POST publish and metrics live in http_sse.c */
+    if (strncmp(path, "/sse/", 5) == 0)
+        return sb_sse_http(s, wsi, path);
+    if (strcmp(path, "/metrics") == 0)
+        return sb_metrics_http(s, wsi);
     if (strncmp(path, "/c/", 3) == 0)
         return sb_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
                               "this is a WebSocket endpoint");
@@ -168,6 +181,7 @@ static void sb_server_unref(sb_server *s)
     free(s->phx_mounts);
     free(s->host);
     free(s->static_dir);
+    free(s->cors);
     free(s);
 }
 
@@ -214,6 +228,8 @@ static void sb_wsconn_free(sb_wsconn *c)
 {
     sb_server *s = c->srv;
 
+    if (c->counted)
+        s->stats.open[c->kind]--;
     sb_server_unlink(s, c);
     if (s->closing && !s->conns)
         sb_server_drop_vhost(s);
@@ -280,28 +296,30 @@ static const sb_proto_ops *sb_server_route(sb_server *s, const char *path,
     return NULL;
 }
 
-/* Decides what an upgrade request is, builds its connection and asks the
- * app.  Returns 0 to proceed, -1 to hang up, 1 when a refusal was sent. */
-static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
+void sb_server_discard(sb_wsconn *c)
 {
-    char path[1024], reason[256];
-    sb_request req;
-    sb_wsconn *c;
-    const sb_proto_ops *ops;
-    const char *chan = NULL;
-    int status, prep = 0;
+    sb_wsconn_free(c);
+}
 
-    /* lws hands over the path already percent-decoded */
-    if (sb_copy_hdr(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 1 || s->closing)
-        return -1;
-    ops = sb_server_route(s, path, &chan);
-    if (!ops) {
-        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "no such endpoint");
-        return 1;
+sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
+                            const sb_proto_ops *ops, const char *path,
+                            const char *chan, int *status, char *reason,
+                            size_t reason_len)
+{
+    sb_request req;
+    sb_wsconn *c = calloc(1, sizeof *c);
+    int prep = 0;
+
+    *status = 0;
+    reason[0] = '\0';
+    if (s->closing) {
+        free(c);
+        *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+        snprintf(reason, reason_len, "server closing");
+        return NULL;
     }
-    c = calloc(1, sizeof *c);
     if (!c)
-        return -1;
+        return NULL;
     c->srv = s;
     s->refs++;
     c->ops = ops;
@@ -316,12 +334,9 @@ static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
         (ops->prepare && (prep = ops->prepare(c, wsi)) != 0) ||
         sb_wsconn_set_member(c, c->uid, strlen(c->uid))) {
         sb_wsconn_free(c);
-        if (prep > 0)
-            lws_return_http_status(wsi, (unsigned)prep, "refused");
-        else
-            lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
-                                   "bad channel name or options");
-        return 1;
+        *status = prep > 0 ? prep : HTTP_STATUS_BAD_REQUEST;
+        snprintf(reason, reason_len, "%s", prep > 0 ? "refused" : "bad channel name or options");
+        return NULL;
     }
     req.wsi = wsi;
     req.path = path;
@@ -329,17 +344,47 @@ static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
     req.token = c->kind == SB_KIND_PHOENIX ? sb_phx_token(c, &req.token_len) : NULL;
     if (!req.token)
         req.token_len = 0;
-    reason[0] = '\0';
-    status = s->hooks.connect ? s->hooks.connect(s->hooks.ud, c, &req, reason,
-                                                 sizeof reason) : 0;
-    if (status) {
+    *status = s->hooks.connect ? s->hooks.connect(s->hooks.ud, c, &req, reason,
+                                                  reason_len) : 0;
+    if (*status) {
         sb_wsconn_free(c);
-        lws_return_http_status(wsi, (unsigned)status, reason[0] ? reason : "refused");
+        if (!reason[0])
+            snprintf(reason, reason_len, "refused");
+        return NULL;
+    }
+    c->counted = 1;
+    s->stats.open[c->kind]++;
+    sb_server_link(s, c);   /* sb_server_close reaches every kind */
+    return c;
+}
+
+/* Decides what an upgrade request is, builds its connection and asks the
+ * app.  Returns 0 to proceed, -1 to hang up, 1 when a refusal was sent. */
+static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
+{
+    char path[1024], reason[256];
+    sb_wsconn *c;
+    const sb_proto_ops *ops;
+    const char *chan = NULL;
+    int status;
+
+    /* lws hands over the path already percent-decoded */
+    if (sb_copy_hdr(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 1 || s->closing)
+        return -1;
+    ops = sb_server_route(s, path, &chan);
+    if (!ops) {
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "no such endpoint");
+        return 1;
+    }
+    c = sb_server_accept(s, wsi, ops, path, chan, &status, reason, sizeof reason);
+    if (!c) {
+        if (!status)
+            return -1;
+        lws_return_http_status(wsi, (unsigned)status, reason);
         return 1;
     }
     c->wsi = wsi;
     lws_set_opaque_user_data(wsi, c);
-    sb_server_link(s, c);
     return 0;
 }
 
@@ -425,6 +470,23 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return s ? sb_server_http(s, wsi, in) : -1;
+    case LWS_CALLBACK_HTTP_BODY:
+        return s ? sb_sse_post_body(s, wsi, user, in, len) : -1;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return s ? sb_sse_post_done(s, wsi, user) : -1;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        /* only SSE streams write from here; static files are lws's */
+        if (c && c->kind == SB_KIND_SSE)
+            return c->closed ? -1 : sb_sse_writeable(c);
+        break;
+    case LWS_CALLBACK_TIMER:
+        return c && c->kind == SB_KIND_SSE && !c->closed ? sb_sse_timer(c) : 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        sb_sse_post_free(user);
+        if (c && c->kind == SB_KIND_SSE)
+            sb_wsconn_gone(c, 1001);
+        break;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return s ? sb_server_confirm_upgrade(s, wsi) : -1;
     case LWS_CALLBACK_ESTABLISHED:
@@ -523,10 +585,14 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     s->cfg.phoenix_mounts = NULL;
     s->host = sb_strdup_opt(cfg->host);
     s->static_dir = sb_strdup_opt(cfg->static_dir);
+    s->cors = sb_strdup_opt(cfg->sse.cors);
+    s->cfg.sse.cors = s->cors;
     s->uid_salt = ((uint64_t)sb_now_ms() ^ ((uint64_t)getpid() << 20)) % SB_UID_SPACE;
     s->protocols[0].name = "switchboard";
     s->protocols[0].callback = sb_server_cb;
     s->protocols[0].rx_buffer_size = 0;
+    /* per-request state of POST /sse bodies */
+    s->protocols[0].per_session_data_size = sb_sse_post_state_size();
     s->protocols[1].name = "phoenix";
     s->protocols[1].callback = sb_server_cb;
     memset(&info, 0, sizeof info);
@@ -542,7 +608,8 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
         s->refs++;
         loop->users++;
     }
-    if (!s->vh || (cfg->static_dir && !s->static_dir) || (cfg->host && !s->host)) {
+    if (!s->vh || (cfg->static_dir && !s->static_dir) || (cfg->host && !s->host) ||
+        (cfg->sse.cors && !s->cors)) {
         snprintf(err, errlen, "cannot listen on %s:%d", cfg->host ? cfg->host : "*",
                  cfg->port);
         sb_server_free(s);

@@ -62,8 +62,32 @@ typedef struct sb_server_hooks {
      * channel. */
     void (*phx_leave)(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
                       const char *why);
+    /* POST /sse/<channel> (http_sse.c): accept (0) or refuse with an HTTP
+     * status; reason is the error text.  payload is the JSON body. */
+    int (*publish)(void *ud, const sb_request *req, const char *channel,
+                   const char *event, const char *payload, size_t n,
+                   char *reason, size_t reason_len);
     void *ud;
 } sb_server_hooks;
+
+/* SSE options (http_sse.c), part of the server config. */
+typedef struct sb_sse_config {
+    double keepalive;      /* seconds between ":" comments; 0 = 15 */
+    long retry_ms;         /* retry: sent on connect; 0 = 2000, < 0 = none */
+    const char *cors;      /* NULL: no CORS headers; "*"; or allowed
+                              origins separated by spaces */
+    size_t max_body;       /* POST body limit in bytes; 0 = 64 KiB */
+} sb_sse_config;
+
+/* Counters for GET /metrics; plain integers, the loop is single-threaded. */
+typedef struct sb_server_stats {
+    uint64_t open[4];            /* open connections by sb_kind */
+    uint64_t published;          /* messages published by clients and POST */
+    uint64_t delivered;          /* frames queued to connections */
+    uint64_t recovered;          /* successful history replays */
+    uint64_t recovery_failed;    /* resumes that could not be served */
+    uint64_t post_refused;       /* POST /sse answered 4xx */
+} sb_server_stats;
 
 typedef struct sb_server_config {
     const char *host;          /* NULL = all interfaces */
@@ -81,6 +105,7 @@ typedef struct sb_server_config {
     int phoenix_nmounts;
     int phoenix_max_channels;  /* joined topics per connection; 0 = 100 */
     int phoenix_timeout;       /* seconds of silence before closing; 0 = 60, <0 = never */
+    sb_sse_config sse;
 } sb_server_config;
 
 /* What a protocol does with a connection of its kind (ws_native.c,
@@ -125,6 +150,9 @@ struct sb_wsconn {
     int close_sent;
     char close_reason[64];
     int ref;               /* binding's handle for its Lua object */
+    int counted;           /* in stats.open[kind] */
+    int recover;           /* native: opted in to message ids (issue 5) */
+    char since[48];        /* native: resume position from ?since= */
     sb_wsconn *prev, *next;   /* the server's list of connections */
 };
 
@@ -159,8 +187,20 @@ int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
  * buf, or NULL when absent or longer than len - 1. */
 const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len);
 
-/* For the transport files (server.c, conn.c, ws_*.c). */
+/* For the transport files (server.c, conn.c, ws_*.c, http_sse.c). */
 int sb_wsconn_flush(sb_wsconn *c);
+sb_server_stats *sb_server_stats_of(sb_server *s);
+/* Builds a hub connection of protocol ops for a request, runs its prepare
+ * and the app's connect hook.  Returns the connection (not yet bound to
+ * wsi), or NULL with *status set (HTTP status, reason filled) or 0 when
+ * memory ran out. */
+sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
+                            const sb_proto_ops *ops, const char *path,
+                            const char *chan, int *status, char *reason,
+                            size_t reason_len);
+/* Frees a connection that sb_server_accept returned but that was never
+ * bound to its wsi. */
+void sb_server_discard(sb_wsconn *c);
 size_t sb_server_max_queue(const sb_server *s);
 const sb_server_hooks *sb_server_hooks_of(const sb_server *s);
 const sb_server_config *sb_server_config_of(const sb_server *s);

@@ -136,7 +136,7 @@ static int sb_native_prepare(sb_wsconn *c, struct lws *wsi)
     c->echo = sb_request_flag(wsi, "echo");
     c->announce = sb_request_flag(wsi, "announce");
     c->list = sb_request_flag(wsi, "list");
-    return 0;
+    return sb_native_resume_prepare(c, wsi);
 }
 
 /* Joins the hub and announces the join; returns 0 or an SB_E* code. */
@@ -147,6 +147,7 @@ static int sb_native_open(sb_wsconn *c)
     sb_frame *others, *self;
     int rc;
 
+    sb_native_resume(c);   /* opt-in replay, same turn as the join */
     rc = sb_hub_join(hub, c->channel, strlen(c->channel), c->member,
                      strlen(c->member), &c->hc);
     if (rc < 0)
@@ -246,7 +247,8 @@ static void sb_native_receive(sb_wsconn *c, const char *data, size_t n,
         sb_native_send_error(c, "server out of memory");
         return;
     }
-    sb_hub_publish(sb_server_hub(c->srv), m, c->echo ? NULL : &c->hc, NULL, 0);
+    if (sb_hub_publish(sb_server_hub(c->srv), m, c->echo ? NULL : &c->hc, NULL, 0) >= 0)
+        sb_server_stats_of(c->srv)->published++;
     sb_msg_unref(m);
 }
 
@@ -297,7 +299,7 @@ sb_frame *sb_native_frame(sb_msg *m)
 
 void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud)
 {
-    sb_frame *f = sb_native_frame(m);
+    sb_frame *f = ((sb_wsconn *)ud)->recover ? sb_native_id_frame(m) : sb_native_frame(m);
 
     (void)hc;
     if (f)

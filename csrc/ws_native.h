@@ -14,4 +14,11 @@ void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud);
  * to native clients (binary payload) or memory ran out. */
 sb_frame *sb_native_frame(sb_msg *m);
 
+/* Opt-in recovery (ws_native_resume.c): reads ?recover= and ?since=,
+ * replays or reports recovery-failed before the join, and encodes messages
+ * with their "id" for connections that asked. */
+int sb_native_resume_prepare(sb_wsconn *c, struct lws *wsi);
+void sb_native_resume(sb_wsconn *c);
+sb_frame *sb_native_id_frame(sb_msg *m);
+
 #endif

@@ -71,7 +71,11 @@ local function query_of(opts)
 end
 
 --- sb.connect(url, { alias, announce, echo, list, reconnect = true,
---   backoff = { initial, max, factor, jitter }, origin, insecure, query })
+--   backoff = { initial, max, factor, jitter }, origin, insecure, query,
+--   recover })
+-- recover = true: messages carry an `id`; a reconnect asks for what was
+-- missed (since=<last id>) and gets it in order, or a "recovery-failed"
+-- event whose message says why ({ reason, lastEventId, epoch, offset }).
 function M.connect(loop, url, opts)
     if type(url) ~= "string" then
         error("switchboard.connect: url must be a string", 3)
@@ -85,9 +89,14 @@ function M.connect(loop, url, opts)
         error("switchboard.connect: " .. err .. ": " .. url, 3)
     end
     local q = query_of(opts)
+    if opts.recover then
+        -- opt in to message ids; reconnects add since=<last id> (open)
+        q = q .. (q ~= "" and "&" or "") .. "recover=true"
+    end
     if q ~= "" then
         target.path = target.path .. (target.path:find("?", 1, true) and "&" or "?") .. q
     end
+    target.base_path = target.path
     target.origin = opts.origin
     target.insecure = opts.insecure
     local backoff = {}
@@ -119,11 +128,25 @@ end
 -- Routing as itty-sockets 0.6 does it: object messages are merged under the
 -- envelope; listeners for the envelope's type, else the message's type;
 -- untyped envelopes also go to "message"; filters see every event.
+-- Recovery (opts.recover): remember the newest message id, or after a
+-- recovery-failed the channel's current position, for the next reconnect.
+local function track_position(self, s)
+    if type(s.id) == "string" then
+        self._last_id = s.id
+    elseif s.type == "recovery-failed" and type(s.message) == "table"
+        and type(s.message.epoch) == "number" and s.message.epoch > 0 then
+        self._last_id = ("%.0f-%.0f"):format(s.message.epoch, s.message.offset or 0)
+    end
+end
+
 local function dispatch(self, data)
     local s = json.decode(data)
     if type(s) ~= "table" then
         emit(self, "error", { message = "unreadable frame from server", data = data })
         return
+    end
+    if self._opts.recover then
+        track_position(self, s)
     end
     local e = {}
     local m = s.message
@@ -188,6 +211,9 @@ function Client:open()
     end
     self._state = "connecting"
     self._closing = false
+    if self._opts.recover and self._last_id then
+        self._target.path = self._target.base_path .. "&since=" .. urlencode(self._last_id)
+    end
     local ws, err
     ws, err = core.ws_connect(self._loop, self._target, {
         open = function()
@@ -311,6 +337,11 @@ function Client:close(code, reason)
         self._state = "closed"
     end
     return self
+end
+
+--- The id of the newest message received (opts.recover), or nil.
+function Client:last_id()
+    return self._last_id
 end
 
 function Client:is_open()

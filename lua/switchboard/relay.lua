@@ -8,7 +8,7 @@ local cli = require "switchboard.cli"
 local M = {}
 
 -- redis/node: "" = a single node (see README "Cluster").
-M.defaults = { host = "127.0.0.1", port = 8080, history = 0, no_events = false,
+M.defaults = { host = "127.0.0.1", port = 8080, history = 100, no_events = false,
     redis = "", node = "" }
 
 --- Starts the relay: { host, port, history = n, static = dir, no_events,

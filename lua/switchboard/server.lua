@@ -16,7 +16,7 @@ local Conn = {}
 Conn.__index = Conn
 Conn.__name = "switchboard.conn"
 
-local SERVER_EVENTS = { connect = true, open = true, close = true }
+local SERVER_EVENTS = { connect = true, open = true, close = true, publish = true }
 
 --- Sends a message to this one connection, as the server.  On native
 -- connections it arrives as a message envelope from uid "server" (or
@@ -29,6 +29,10 @@ function Conn:send(payload, event)
     if self.protocol == "phoenix" then
         -- a native envelope would break a Phoenix client (PROTOCOLS.md 1.10)
         return nil, "use conn:push(topic, event, payload) on Phoenix connections"
+    end
+    if self.protocol == "sse" then
+        -- a stream gets one SSE event: data = the payload's JSON
+        return h:send(json.encode(payload == nil and json.null or payload), event)
     end
     local frame
     if event == nil or event == "message" then
@@ -124,6 +128,43 @@ local function check_opts(opts)
     return opts
 end
 
+-- sse = { keepalive = s, retry = ms | false, cors = "*" | { origin, ... },
+-- max_body = bytes }, checked and flattened for the C core.
+local function sse_opts(sse)
+    if sse == nil then
+        return {}
+    end
+    if type(sse) ~= "table" then
+        error("switchboard.listen: sse must be a table", 4)
+    end
+    local function num(k)
+        local v = sse[k]
+        if v ~= nil and (type(v) ~= "number" or v < 0) then
+            error("switchboard.listen: sse." .. k .. " must be a number >= 0", 5)
+        end
+        return v
+    end
+    local cors = sse.cors
+    if type(cors) == "table" then
+        for _, o in ipairs(cors) do
+            if type(o) ~= "string" or o:find("[%s,]") then
+                error("switchboard.listen: sse.cors origins must be strings without spaces or commas", 4)
+            end
+        end
+        cors = table.concat(cors, " ")
+    elseif cors ~= nil and type(cors) ~= "string" then
+        error("switchboard.listen: sse.cors must be \"*\" or a list of origins", 4)
+    end
+    local retry = sse.retry
+    if retry == false then
+        retry = -1
+    else
+        retry = num("retry")
+        retry = retry and math.floor(retry)
+    end
+    return { keepalive = num("keepalive"), retry = retry, cors = cors, max_body = num("max_body") }
+end
+
 --- Channel handler matching a topic: exact names first, then the longest
 -- `prefix*` pattern (Phoenix style).
 function Server:handler_for(topic)
@@ -160,11 +201,13 @@ function Server:channel(pattern, handlers)
     return self
 end
 
---- server:on("connect" | "open" | "close", fn).  A connect listener gets
--- (conn, req) and may return false, reason [, http_status] to refuse.
+--- server:on("connect" | "open" | "close" | "publish", fn).  A connect
+-- listener gets (conn, req) and may return false, reason [, http_status] to
+-- refuse.  A publish listener (POST /sse/<channel>) gets (req, channel,
+-- event, payload) and may refuse the same way (default status 403).
 function Server:on(event, fn)
     if not SERVER_EVENTS[event] then
-        error("server:on: unknown event '" .. tostring(event) .. "' (connect, open, close)", 2)
+        error("server:on: unknown event '" .. tostring(event) .. "' (connect, open, close, publish)", 2)
     end
     if type(fn) ~= "function" then
         error("server:on: listener must be a function", 2)
@@ -178,6 +221,10 @@ function Server:close()
     if self._own_cluster then
         self.hub:leave_cluster()
         self._own_cluster = nil
+    end
+    if self._sweep then
+        self._sweep:cancel()
+        self._sweep = nil
     end
     if self._srv then
         self._srv:close()
@@ -291,6 +338,18 @@ local function on_message(self, handle, data)
     return fn(conn, conn.channel, msg) ~= false
 end
 
+-- POST /sse/<channel>: every publish listener may refuse.
+local function on_publish(self, req, channel, event, payload_json)
+    local payload = json.decode(payload_json)
+    for _, fn in ipairs(self._listeners.publish) do
+        local ok, reason, status = fn(req, channel, event, payload)
+        if ok == false then
+            return false, reason or "refused", status or 403
+        end
+    end
+    return true
+end
+
 -- Phoenix join: find the channel by pattern and run its join.  Returns
 -- "ok" | "error" | "unmatched" and the reply's response as JSON.  A join
 -- that raises leaves nothing tracked and is re-raised (C answers "join
@@ -395,8 +454,42 @@ local function on_close(self, handle, code)
     self._conns[handle] = nil
 end
 
+-- history = n (every channel keeps n messages; history_ttl = s), or
+-- history = { [pattern] = { count = n, ttl = s } | n, ... } where a pattern
+-- is an exact channel name, "prefix*" or "*"; the longest match wins and
+-- channels matching nothing keep no history.  Returns the hub options and
+-- the rules.
+local function history_opts(opts)
+    local h = opts.history
+    if h == nil or type(h) == "number" then
+        if h ~= nil and h < 0 then
+            error("switchboard.listen: history must be >= 0", 4)
+        end
+        return h, opts.history_ttl, nil
+    end
+    if type(h) ~= "table" then
+        error("switchboard.listen: history must be a number or a table of pattern = { count, ttl }", 4)
+    end
+    local rules = {}
+    for pattern, rule in pairs(h) do
+        if type(rule) == "number" then
+            rule = { count = rule }
+        end
+        if type(pattern) ~= "string" or pattern == "" or type(rule) ~= "table"
+            or type(rule.count) ~= "number" or rule.count < 0
+            or (rule.ttl ~= nil and (type(rule.ttl) ~= "number" or rule.ttl < 0)) then
+            error(("switchboard.listen: history[%q] must be { count = n >= 0, ttl = s >= 0 }")
+                :format(tostring(pattern)), 4)
+        end
+        rules[#rules + 1] = { pattern, math.floor(rule.count), rule.ttl or 0 }
+    end
+    return nil, nil, rules
+end
+
 --- sb.listen{ host = "127.0.0.1", port = 8080, static = dir, hub = hub,
--- history = n, max_message = bytes, max_queue = bytes,
+-- history = n | { [pattern] = { count = n, ttl = s } }, history_ttl = s,
+-- sse = { keepalive = s, retry = ms | false, cors = "*" | { origins }, max_body = bytes },
+-- max_message = bytes, max_queue = bytes,
 -- redis = "redis://HOST:PORT/DB", node = name, node_ttl = s, redis_log = fn,
 -- phoenix = { "/socket" } (mounts), origins = { "https://example.com", ... },
 -- max_channels = 100 (Phoenix topics per connection),
@@ -406,10 +499,16 @@ function M.listen(loop, opts)
     local self = setmetatable({
         host = opts.host or "127.0.0.1",
         _handlers = {}, _conns = {},
-        _listeners = { connect = {}, open = {}, close = {} },
+        _listeners = { connect = {}, open = {}, close = {}, publish = {} },
     }, Server)
-    self.hub = opts.hub or hubmod.new({ history = opts.history, typing_ttl = opts.typing_ttl,
-        max_channels = opts.max_channels })
+    local history, history_ttl, rules = history_opts(opts)
+    self.hub = opts.hub or hubmod.new({ history = history, history_ttl = history_ttl,
+        typing_ttl = opts.typing_ttl, max_channels = opts.max_channels })
+    local ttl_sweep = history_ttl and history_ttl > 0
+    for _, r in ipairs(rules or {}) do
+        core.hub_set_history(self.hub.core, r[1], r[2], r[3])
+        ttl_sweep = ttl_sweep or r[3] > 0
+    end
     local hooks = {
         connect = function(handle, req) return on_connect(self, handle, req) end,
         open = function(handle)
@@ -423,13 +522,19 @@ function M.listen(loop, opts)
         phx_join = function(...) return on_phx_join(self, ...) end,
         phx_event = function(...) return on_phx_event(self, ...) end,
         phx_leave = function(...) return on_phx_leave(self, ...) end,
+        publish = function(req, channel, event, payload)
+            return on_publish(self, req, channel, event, payload)
+        end,
     }
     self._origins = opts.origins
+    local sse = sse_opts(opts.sse)
     local srv, err = core.listen(loop, self.hub.core, {
         host = self.host, port = opts.port or 8080, static = opts.static,
         max_message = opts.max_message, max_queue = opts.max_queue,
         phoenix = opts.phoenix, phoenix_max_channels = opts.max_channels,
         phoenix_timeout = opts.phoenix_timeout, presence_events = opts.presence_events,
+        sse_keepalive = sse.keepalive, sse_retry = sse.retry, sse_cors = sse.cors,
+        sse_max_body = sse.max_body,
     }, hooks)
     if not srv then
         return nil, err
@@ -446,6 +551,10 @@ function M.listen(loop, opts)
         end
         self._own_cluster = true
         self.node = self.hub.node
+    end
+    if ttl_sweep then
+        -- frees expired history (replay also checks ages on its own)
+        self._sweep = loop:timer(1, 1, function() self.hub:tick() end)
     end
     return self
 end
