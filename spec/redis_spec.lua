@@ -542,7 +542,25 @@ describe("cluster through Redis", function()
             n:close()
         end)
 
-        pending("SSE clients across nodes (SSE is not served on this branch yet)")
+        it("streams to an SSE client on one node what a native client sends on the other", function()
+            local http = require "http_helper"
+            local cjson = require "cjson"
+            local s1, s2 = listen("sse-a"), listen("sse-b")
+            assert.is_true(both_connected(s1.hub, s2.hub))
+            local c = http.open(s2.port, "GET", "/sse/feed", { Accept = "text/event-stream" })
+            assert.is_true(c:wait(function(x) return #x:events() >= 1 end))
+            local n = raw(s1:url("/c/feed?alias=Nat"))
+            n:wait_frames(1)
+            assert.is_true(wait_until(function() return s1.hub:connection_count("feed") == 1
+                and s1.hub:member_count("feed") == 2 end))
+            n:send('{"text":"to sse on B"}')
+            assert.is_true(c:wait(function(x) return #x:messages() >= 1 end))
+            local m = c:messages()[1]
+            assert.equal("message", m.event)
+            assert.same({ text = "to sse on B" }, cjson.decode(m.data))
+            c:close()
+            n:close()
+        end)
         pending("Phoenix presence_state across nodes (presence_diff crosses nodes as a broadcast; "
             .. "the state pushed on join is per node)")
     end)
