@@ -23,6 +23,7 @@ external_dependencies = {
    LIBUV = { header = "uv.h", library = "uv" },
    -- HMAC-SHA256 and CRYPTO_memcmp for switchboard.token
    OPENSSL = { header = "openssl/hmac.h", library = "crypto" },
+   HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },
 }
 build = {
    type = "builtin",
@@ -31,6 +32,7 @@ build = {
          sources = {
             "csrc/buf.c",
             "csrc/client.c",
+            "csrc/cluster.c",
             "csrc/codec.c",
             "csrc/conn.c",
             "csrc/frame.c",
@@ -39,6 +41,7 @@ build = {
             "csrc/json.c",
             "csrc/loop.c",
             "csrc/lua_client.c",
+            "csrc/lua_cluster.c",
             "csrc/lua_compat.c",
             "csrc/lua_core.c",
             "csrc/lua_hub.c",
@@ -50,6 +53,7 @@ build = {
             "csrc/proto_phoenix.c",
             "csrc/proto_sse.c",
             "csrc/queue.c",
+            "csrc/redis.c",
             "csrc/resume.c",
             "csrc/server.c",
             "csrc/token.c",
@@ -59,9 +63,11 @@ build = {
             "csrc/ws_phoenix.c",
             "csrc/ws_native_resume.c",
          },
-         incdirs = { "csrc", "$(LIBWEBSOCKETS_INCDIR)", "$(LIBUV_INCDIR)", "$(OPENSSL_INCDIR)" },
-         libdirs = { "$(LIBWEBSOCKETS_LIBDIR)", "$(LIBUV_LIBDIR)", "$(OPENSSL_LIBDIR)" },
-         libraries = { "websockets", "uv", "crypto" },
+         incdirs = { "csrc", "$(LIBWEBSOCKETS_INCDIR)", "$(LIBUV_INCDIR)", "$(OPENSSL_INCDIR)",
+                     "$(HIREDIS_INCDIR)" },
+         libdirs = { "$(LIBWEBSOCKETS_LIBDIR)", "$(LIBUV_LIBDIR)", "$(OPENSSL_LIBDIR)",
+                     "$(HIREDIS_LIBDIR)" },
+         libraries = { "websockets", "uv", "crypto", "hiredis" },
       },
       ["switchboard"] = "lua/switchboard/init.lua",
       ["switchboard.hub"] = "lua/switchboard/hub.lua",

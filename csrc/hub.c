@@ -21,6 +21,7 @@ typedef struct sb_member sb_member;
 struct sb_member {
     sb_channel *ch;
     int conns;              /* live connections joined as this member */
+    int remote;             /* other nodes where it is present (cluster) */
     int typing;             /* also: linked in the hub's typing list */
     double typing_until;
     sb_member *tprev, *tnext;
@@ -76,6 +77,7 @@ struct sb_hub {
     uint64_t next_conn_id;
     uint64_t epoch_base, epoch_count;
     uint64_t seed;
+    sb_hub_cluster_hooks cluster;  /* all NULL without scale-out */
     /* Per-pattern history overrides (sb_hub_set_history), added for the SSE
      * work: a channel takes the longest matching rule when it is created,
      * else cfg.history / cfg.history_ttl. */
@@ -91,6 +93,7 @@ struct sb_hub {
 };
 
 static void channel_settle(sb_channel *ch);
+static void history_reset(sb_hub *h, sb_channel *chan);
 
 static double now_mono(void)
 {
@@ -685,7 +688,7 @@ int sb_hub_join(sb_hub *h, const char *ch, size_t chlen,
     sb_channel *chan;
     sb_member *m;
     sb_sub *s;
-    int created = 0, fresh;
+    int created = 0, fresh, was_idle;
 
     if (!sb_hub_valid_channel(ch, chlen))
         return SB_ECHANNEL;
@@ -706,13 +709,69 @@ int sb_hub_join(sb_hub *h, const char *ch, size_t chlen,
             channel_destroy(chan);
         return SB_ENOMEM;
     }
+    was_idle = chan->idle;
     idle_unlink(h, chan);
     chan->holds++;
+    if (chan->nconns == 1 && h->cluster.channel_active) {
+        /* while idle the node did not follow the channel, so what other
+         * nodes published meanwhile is missing from its history: a new
+         * epoch makes recovery report a gap instead of a silent hole */
+        if (was_idle)
+            history_reset(h, chan);
+        h->cluster.channel_active(h, chan->name, chan->len, 1, h->cluster.ud);
+    }
+    if (m->conns == 1 && h->cluster.local_presence)
+        h->cluster.local_presence(h, chan->name, chan->len, m->id, m->len, 1,
+                                  h->cluster.ud);
     fire(h, SB_EV_SESSION_JOIN, chan, m, c, 0);
     if (fresh)
         fire(h, SB_EV_PRESENCE_JOIN, chan, m, c, 0);
     channel_release(chan);
     return fresh;
+}
+
+/* Forgets the channel's history and gives it a new epoch (offsets start
+ * again at 1). */
+static void history_reset(sb_hub *h, sb_channel *chan)
+{
+    size_t i;
+
+    for (i = 0; i < chan->ring_len; i++) {
+        sb_kept *k = &chan->ring[(chan->ring_start + i) % chan->hist_cap];
+        sb_msg_unref(k->m);
+        k->m = NULL;
+    }
+    chan->ring_start = chan->ring_len = 0;
+    chan->offset = 0;
+    chan->epoch = next_epoch(h);
+}
+
+int sb_hub_history_break(sb_hub *h, const char *ch, size_t chlen)
+{
+    sb_channel *chan = channel_get(h, ch, chlen);
+
+    if (!chan)
+        return 0;
+    history_reset(h, chan);
+    return 1;
+}
+
+/* With no local connection left the node no longer follows the channel,
+ * so the members only other nodes had are forgotten, without events. */
+static void drop_remote_members(sb_hub *h, sb_channel *chan)
+{
+    sb_map_iter it;
+    void *val;
+
+    if (!chan->members.count)
+        return;
+    sb_map_iter_init(&it);
+    while (sb_map_next(&chan->members, &it, NULL, NULL, &val)) {
+        typing_unlink(h, val);
+        free(val);
+    }
+    sb_map_clear(&chan->members);
+    sb_map_init(&chan->members, h->seed);
 }
 
 /* Removes one subscription and fires, in order: typing cleared (if the
@@ -727,7 +786,14 @@ static int sub_leave(sb_hub *h, sb_sub *s)
 
     chan->holds++;
     sub_kill(s);
-    gone = m->conns == 0;
+    /* locally gone is what the cluster announces; gone (from the whole
+     * cluster) is what the events and the return value report */
+    if (m->conns == 0 && h->cluster.local_presence)
+        h->cluster.local_presence(h, chan->name, chan->len, m->id, m->len, 0,
+                                  h->cluster.ud);
+    if (chan->nconns == 0 && h->cluster.channel_active)
+        h->cluster.channel_active(h, chan->name, chan->len, 0, h->cluster.ud);
+    gone = m->conns == 0 && m->remote == 0;
     if (gone) {
         sb_map_del(&chan->members, m->id, m->len);
         was_typing = m->typing;
@@ -740,6 +806,8 @@ static int sub_leave(sb_hub *h, sb_sub *s)
     fire(h, SB_EV_SESSION_LEAVE, chan, m, c, 0);
     if (gone)
         free(m);
+    if (chan->nconns == 0)
+        drop_remote_members(h, chan);
     channel_release(chan);
     return gone;
 }
@@ -818,16 +886,14 @@ static int fanout(sb_channel *ch, sb_msg *m, const sb_conn *except,
     return n;
 }
 
-int sb_hub_publish(sb_hub *h, sb_msg *m, const sb_conn *except,
-                   const char *except_member, size_t emlen)
+static int publish_local(sb_hub *h, sb_msg *m, const sb_conn *except,
+                         const char *except_member, size_t emlen)
 {
     sb_channel *ch;
     int created = 0;
     size_t cap;
     double ttl;
 
-    if (!sb_hub_valid_channel(m->channel, m->channel_len))
-        return SB_ECHANNEL;
     ch = channel_get(h, m->channel, m->channel_len);
     if (!ch) {
         history_policy(h, m->channel, m->channel_len, &cap, &ttl);
@@ -850,6 +916,99 @@ int sb_hub_publish(sb_hub *h, sb_msg *m, const sb_conn *except,
         m->offset = ++ch->offset;
     }
     return fanout(ch, m, except, except_member, emlen);
+}
+
+int sb_hub_publish(sb_hub *h, sb_msg *m, const sb_conn *except,
+                   const char *except_member, size_t emlen)
+{
+    if (!sb_hub_valid_channel(m->channel, m->channel_len))
+        return SB_ECHANNEL;
+    if (h->cluster.published)
+        h->cluster.published(h, m, except_member, emlen, h->cluster.ud);
+    return publish_local(h, m, except, except_member, emlen);
+}
+
+int sb_hub_publish_remote(sb_hub *h, sb_msg *m, const char *except_member,
+                          size_t emlen)
+{
+    if (!sb_hub_valid_channel(m->channel, m->channel_len))
+        return SB_ECHANNEL;
+    return publish_local(h, m, NULL, except_member, emlen);
+}
+
+void sb_hub_set_cluster_hooks(sb_hub *h, const sb_hub_cluster_hooks *hooks)
+{
+    if (hooks)
+        h->cluster = *hooks;
+    else
+        memset(&h->cluster, 0, sizeof h->cluster);
+}
+
+/* The channel a remote presence change applies to: it must have a local
+ * connection, since only then does this node follow it. */
+static sb_channel *followed(sb_hub *h, const char *ch, size_t chlen,
+                            const char *member, size_t mlen, int *rc)
+{
+    sb_channel *chan;
+
+    *rc = SB_OK;
+    if (!sb_hub_valid_channel(ch, chlen))
+        *rc = SB_ECHANNEL;
+    else if (!sb_hub_valid_member(member, mlen))
+        *rc = SB_EMEMBER;
+    else if (!(chan = channel_get(h, ch, chlen)) || !chan->nconns)
+        *rc = SB_ENOTFOUND;
+    else
+        return chan;
+    return NULL;
+}
+
+int sb_hub_remote_join(sb_hub *h, const char *ch, size_t chlen,
+                       const char *member, size_t mlen)
+{
+    int rc, fresh;
+    sb_channel *chan = followed(h, ch, chlen, member, mlen, &rc);
+    sb_member *m;
+
+    if (!chan)
+        return rc;
+    m = member_get(chan, member, mlen);
+    fresh = m == NULL;
+    if (!m && !(m = member_new(chan, member, mlen)))
+        return SB_ENOMEM;
+    m->remote++;
+    if (fresh) {
+        chan->holds++;
+        fire(h, SB_EV_PRESENCE_JOIN, chan, m, NULL, 0);
+        channel_release(chan);
+    }
+    return fresh;
+}
+
+int sb_hub_remote_leave(sb_hub *h, const char *ch, size_t chlen,
+                        const char *member, size_t mlen)
+{
+    int rc, was_typing;
+    sb_channel *chan = followed(h, ch, chlen, member, mlen, &rc);
+    sb_member *m;
+
+    if (!chan)
+        return rc;
+    m = member_get(chan, member, mlen);
+    if (!m || m->remote == 0)
+        return 0;
+    if (--m->remote || m->conns)
+        return 0;
+    sb_map_del(&chan->members, m->id, m->len);
+    was_typing = m->typing;
+    typing_unlink(h, m);
+    chan->holds++;
+    if (was_typing)
+        fire(h, SB_EV_TYPING, chan, m, NULL, 0);
+    fire(h, SB_EV_PRESENCE_LEAVE, chan, m, NULL, 0);
+    free(m);
+    channel_release(chan);
+    return 1;
 }
 
 int sb_hub_is_present(sb_hub *h, const char *ch, size_t chlen,

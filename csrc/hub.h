@@ -161,6 +161,50 @@ void sb_hub_disconnect(sb_hub *h, sb_conn *c);
 int sb_hub_publish(sb_hub *h, sb_msg *m, const sb_conn *except,
                    const char *except_member, size_t emlen);
 
+/* Scale-out (cluster.c).  The hub stays the single source of presence: a
+ * member counts as present while it has a local connection OR is present on
+ * at least one other node (remote count, fed by sb_hub_remote_join/leave).
+ * presence:join fires when a member becomes present cluster-wide and
+ * presence:leave when it is absent everywhere, so moving a user between
+ * nodes never flickers.  These hooks tell the cluster layer what to send;
+ * they must not call back into the hub. */
+typedef struct sb_hub_cluster_hooks {
+    /* A publish made on this node (not one injected by publish_remote),
+     * called before the local fan-out so Redis sees publishes in order. */
+    void (*published)(sb_hub *h, const sb_msg *m, const char *except_member,
+                      size_t emlen, void *ud);
+    /* A member's local connections went 0 -> 1 (present = 1) or 1 -> 0. */
+    void (*local_presence)(sb_hub *h, const char *ch, size_t chlen,
+                           const char *member, size_t mlen, int present,
+                           void *ud);
+    /* The channel got its first local connection (active = 1) or lost its
+     * last one (0); remote members are dropped silently at 0, since the
+     * node stops following the channel. */
+    void (*channel_active)(sb_hub *h, const char *ch, size_t chlen,
+                           int active, void *ud);
+    void *ud;
+} sb_hub_cluster_hooks;
+/* NULL clears the hooks. */
+void sb_hub_set_cluster_hooks(sb_hub *h, const sb_hub_cluster_hooks *hooks);
+/* Local fan-out of a message that came from another node: like
+ * sb_hub_publish, but the published hook is not called. */
+int sb_hub_publish_remote(sb_hub *h, sb_msg *m, const char *except_member,
+                          size_t emlen);
+/* Counts one more (or one fewer) node on which the member is present.
+ * The channel must have a local connection (SB_ENOTFOUND otherwise).
+ * Returns 1 if the member became present (join) / absent (leave)
+ * cluster-wide, 0 if not, or an SB_E* code.  Events carry conn = NULL. */
+int sb_hub_remote_join(sb_hub *h, const char *ch, size_t chlen,
+                       const char *member, size_t mlen);
+int sb_hub_remote_leave(sb_hub *h, const char *ch, size_t chlen,
+                        const char *member, size_t mlen);
+
+/* Forgets the channel's history and starts a new epoch, so a client
+ * recovering from the old one is told about the gap (cluster.c calls it
+ * for the channels it followed when Redis was unreachable).  Returns 1 if
+ * the channel exists, else 0. */
+int sb_hub_history_break(sb_hub *h, const char *ch, size_t chlen);
+
 /* Queries.  Counts are 0 for unknown channels. */
 int sb_hub_is_present(sb_hub *h, const char *ch, size_t chlen,
                       const char *member, size_t mlen);

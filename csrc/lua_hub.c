@@ -594,6 +594,35 @@ static void add_member(const char *m, size_t mlen, void *ud)
     lua_rawseti(x->L, -2, ++x->n);
 }
 
+/* hub:remote_join(channel, member) / hub:remote_leave(channel, member)
+ *   -> changed_cluster_wide | nil, err, code
+ * What cluster.c does when another node reports a member; exposed so the
+ * presence rules can be specified without Redis. */
+static int lhub_remote(lua_State *L, int join)
+{
+    lhub *lh = check_lhub(L, 1);
+    size_t chlen, mlen;
+    const char *ch = luaL_checklstring(L, 2, &chlen);
+    const char *m = luaL_checklstring(L, 3, &mlen);
+    int rc;
+
+    ENTER(lh, L);
+    rc = join ? sb_hub_remote_join(lh->h, ch, chlen, m, mlen)
+              : sb_hub_remote_leave(lh->h, ch, chlen, m, mlen);
+    LEAVE(lh);
+    return push_flag(L, rc, 2, 3);
+}
+
+static int lhub_remote_join(lua_State *L)
+{
+    return lhub_remote(L, 1);
+}
+
+static int lhub_remote_leave(lua_State *L)
+{
+    return lhub_remote(L, 0);
+}
+
 /* hub:presence(channel) -> { member, ... } in no particular order */
 static int lhub_presence(lua_State *L)
 {
@@ -924,6 +953,8 @@ static const luaL_Reg hub_methods[] = {
     {"position", lhub_position},
     {"replay", lhub_replay},
     {"stats", lhub_stats},
+    {"remote_join", lhub_remote_join},
+    {"remote_leave", lhub_remote_leave},
     {NULL, NULL}};
 
 static const luaL_Reg conn_meta[] = {

@@ -21,7 +21,8 @@ local common = require "examples.common"
 
 local app = {}
 
-app.defaults = { host = "127.0.0.1", port = 8080 }
+-- redis/node: "" = a single node; --redis URL joins a cluster (README).
+app.defaults = { host = "127.0.0.1", port = 8080, redis = "", node = "" }
 
 local MAX_BODY = 2000
 local BOT = "bot"
@@ -120,6 +121,8 @@ function app.start(opts)
     local server, err = sb.listen({
         host = host, port = opts.port or app.defaults.port,
         static = opts.static or common.public, typing_ttl = opts.typing_ttl,
+        redis = opts.redis ~= "" and opts.redis or nil,
+        node = opts.node ~= "" and opts.node or nil,
     })
     if not server then
         return nil, err

@@ -54,7 +54,14 @@ describe("switchboard.cli", function()
     it("parses --host, --port and --history", function()
         local opts = assert(cli.parse_args({ "--port", "9000", "--host=0.0.0.0", "--history", "5" },
             relay.defaults))
-        assert.same({ host = "0.0.0.0", port = 9000, history = 5, no_events = false }, opts)
+        assert.same({ host = "0.0.0.0", port = 9000, history = 5, no_events = false,
+            redis = "", node = "" }, opts)
+    end)
+
+    it("parses --redis and --node for a cluster", function()
+        local opts = assert(cli.parse_args({ "--redis", "redis://127.0.0.1:6379/0", "--node=n1" },
+            relay.defaults))
+        assert.same({ "redis://127.0.0.1:6379/0", "n1" }, { opts.redis, opts.node })
     end)
 
     it("takes boolean options as switches", function()

@@ -79,7 +79,9 @@ function M.usage(defaults)
         if type(defaults[k]) == "boolean" then
             parts[#parts + 1] = ("[--%s]"):format((k:gsub("_", "-")))
         else
-            parts[#parts + 1] = ("[--%s %s]"):format(k:gsub("_", "-"), tostring(defaults[k]))
+            -- an empty default (an option that is off) shows its name
+            local shown = defaults[k] == "" and k:upper() or tostring(defaults[k])
+            parts[#parts + 1] = ("[--%s %s]"):format((k:gsub("_", "-")), shown)
         end
     end
     return table.concat(parts, " ")

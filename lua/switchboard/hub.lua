@@ -350,6 +350,75 @@ function Hub:stats()
     return self.core:stats()
 end
 
+local CLUSTER_OPTIONS = { redis = "string", node = "string", ttl = "number", log = "function" }
+
+--- A node name when none is given: unique enough for one cluster.
+function M.default_node()
+    local host = (os.getenv("HOSTNAME") or "node"):gsub("[^%w_.:-]", ""):sub(1, 40)
+    if host == "" then
+        host = "node"
+    end
+    -- a table's address differs between processes (ASLR) even where an
+    -- unseeded math.random does not (Lua 5.1, LuaJIT)
+    local addr = tonumber((tostring({}):match("0x(%x+)") or "0"):sub(-4), 16) or 0
+    return ("%s-%x%04x"):format(host, math.floor(core.now_ms()) % 0x1000000,
+        (math.random(0, 0xffff) + addr) % 0x10000)
+end
+
+--- Joins this hub to the other nodes sharing a Redis: every publish also
+-- reaches their subscribers, and presence (hub:presence, member_count,
+-- presence:join / presence:leave) covers the whole cluster.
+-- opts { redis = "redis://HOST:PORT/DB", node = name (default: unique),
+--        ttl = seconds a silent node stays alive (10), log = fn(line) }.
+-- Returns the hub, or nil, err.  `loop` defaults to switchboard.loop().
+function Hub:join_cluster(opts, loop)
+    check_type("join_cluster", "options", opts, "table")
+    for k, v in pairs(opts) do
+        local want = CLUSTER_OPTIONS[k]
+        if not want then
+            error(("hub:join_cluster: unknown option %q"):format(tostring(k)), 2)
+        end
+        if type(v) ~= want then
+            error(("hub:join_cluster: option %s must be a %s, got %s"):format(k, want, type(v)), 2)
+        end
+    end
+    if self._cluster then
+        error("hub:join_cluster: this hub already belongs to a cluster", 2)
+    end
+    if opts.redis == nil then
+        error("hub:join_cluster: option redis (redis://HOST:PORT/DB) is required", 2)
+    end
+    local node = opts.node or M.default_node()
+    if not core.cluster_valid_node(node) then
+        return nil, ("invalid node name %q: want 1..64 bytes of [A-Za-z0-9_.:-]"):format(node)
+    end
+    loop = loop or require("switchboard").loop()
+    local cluster, err = core.cluster_new(loop, self.core, {
+        redis = opts.redis, node = node, ttl = opts.ttl, log = opts.log,
+    })
+    if not cluster then
+        return nil, err
+    end
+    self._cluster = cluster
+    self.node = node
+    return self
+end
+
+--- Leaves the cluster: the other nodes drop this node's members at once.
+function Hub:leave_cluster()
+    if self._cluster then
+        self._cluster:close()
+        self._cluster = nil
+    end
+end
+
+--- Counters of the Redis link, or nil without a cluster:
+-- { connected, node, published, received, lost, presence_deferred,
+--   outages, dead_nodes, bad_messages, nodes, channels }
+function Hub:cluster_stats()
+    return self._cluster and self._cluster:stats()
+end
+
 -- Phoenix-style presence (PROTOCOLS.md 1.8).  One meta per (conn, topic),
 -- each with a unique phx_ref; keys are the app's presence keys (user ids).
 -- Changes are broadcast to the topic as "presence_diff"; joiners get a

@@ -104,8 +104,30 @@ end
 M.token = require "switchboard.token"
 
 --- A hub with no sockets at all, for unit tests of room logic.
+-- With opts.redis (and node, node_ttl, redis_log) it joins a cluster.
 function M.hub(opts)
-    return require("switchboard.hub").new(opts)
+    local hubmod = require("switchboard.hub")
+    if type(opts) ~= "table" or opts.redis == nil then
+        return hubmod.new(opts)
+    end
+    local rest, cluster = {}, {}
+    for k, v in pairs(opts) do
+        if k == "redis" or k == "node" then
+            cluster[k] = v
+        elseif k == "node_ttl" then
+            cluster.ttl = v
+        elseif k == "redis_log" then
+            cluster.log = v
+        else
+            rest[k] = v
+        end
+    end
+    local hub = hubmod.new(rest)
+    local ok, err = hub:join_cluster(cluster, M.loop())
+    if not ok then
+        return nil, err
+    end
+    return hub
 end
 
 --- Starts a server: see README ("Server").

@@ -7,9 +7,12 @@ local cli = require "switchboard.cli"
 
 local M = {}
 
-M.defaults = { host = "127.0.0.1", port = 8080, history = 100, no_events = false }
+-- redis/node: "" = a single node (see README "Cluster").
+M.defaults = { host = "127.0.0.1", port = 8080, history = 100, no_events = false,
+    redis = "", node = "" }
 
---- Starts the relay: { host, port, history = n, static = dir, no_events }.
+--- Starts the relay: { host, port, history = n, static = dir, no_events,
+-- redis = "redis://HOST:PORT/DB", node = name }.
 -- no_events: native clients get no join/leave events about others (with
 -- thousands of subscribers on one channel each join would reach them all).
 -- Returns the server, or nil, err.
@@ -25,6 +28,8 @@ function M.listen(opts)
         history = history,
         static = opts.static,
         presence_events = not opts.no_events,
+        redis = opts.redis ~= "" and opts.redis or nil,
+        node = opts.node ~= "" and opts.node or nil,
     })
 end
 

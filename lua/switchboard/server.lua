@@ -222,6 +222,10 @@ function Server:on(event, fn)
 end
 
 function Server:close()
+    if self._own_cluster then
+        self.hub:leave_cluster()
+        self._own_cluster = nil
+    end
     if self._sweep then
         self._sweep:cancel()
         self._sweep = nil
@@ -229,6 +233,11 @@ function Server:close()
     if self._srv then
         self._srv:close()
     end
+end
+
+--- Counters of the Redis link (see hub:cluster_stats), or nil.
+function Server:cluster_stats()
+    return self.hub:cluster_stats()
 end
 
 --- The connections this server holds now (conn objects), in no order.
@@ -496,6 +505,7 @@ end
 -- history = n | { [pattern] = { count = n, ttl = s } }, history_ttl = s,
 -- sse = { keepalive = s, retry = ms | false, cors = "*" | { origins }, max_body = bytes },
 -- max_message = bytes, max_queue = bytes,
+-- redis = "redis://HOST:PORT/DB", node = name, node_ttl = s, redis_log = fn,
 -- phoenix = { "/socket" } (mounts), origins = { "https://example.com", ... },
 -- max_channels = 100 (Phoenix topics per connection),
 -- phoenix_timeout = 60 (seconds without a frame before a Phoenix socket closes),
@@ -557,6 +567,17 @@ function M.listen(loop, opts)
     end
     self._srv = srv
     self.port = srv:port()
+    if opts.redis ~= nil then
+        local ok, cerr = self.hub:join_cluster({
+            redis = opts.redis, node = opts.node, ttl = opts.node_ttl, log = opts.redis_log,
+        }, loop)
+        if not ok then
+            srv:close()
+            return nil, cerr
+        end
+        self._own_cluster = true
+        self.node = self.hub.node
+    end
     if ttl_sweep then
         -- frees expired history (replay also checks ages on its own)
         self._sweep = loop:timer(1, 1, function() self.hub:tick() end)

@@ -1,0 +1,63 @@
+/* Scale-out: one hub per node, nodes joined through Redis.
+ *
+ * Publish: every publish made on this node is also PUBLISHed on the Redis
+ * channel sb:ch:<channel>; a node SUBSCRIBEs only to channels it has local
+ * connections in, and injects what other nodes publish into its hub with
+ * sb_hub_publish_remote (its own messages carry its node name and are
+ * skipped, so nothing is delivered twice).
+ *
+ * Presence: each node announces its local members per channel (hash
+ * sb:pres:<channel>, field "<node>|<member>", plus a delta on the channel),
+ * reads a snapshot when it starts following a channel, and feeds the hub's
+ * remote counts.  Nodes heartbeat on sb:nodes and keep sb:node:<node>
+ * alive with a TTL; a node silent for its TTL is dead and its members
+ * leave.  The wire format is documented in cluster.c. */
+#ifndef SB_CLUSTER_H
+#define SB_CLUSTER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "hub.h"
+
+#define SB_NODE_MAX 64
+
+typedef struct sb_cluster sb_cluster;
+
+typedef struct sb_cluster_config {
+    const char *url;        /* redis://HOST[:PORT][/DB] */
+    const char *node;       /* 1..SB_NODE_MAX of [A-Za-z0-9_.:-] */
+    double ttl;             /* seconds without heartbeat = dead; 0 = 10 */
+    /* One line per outage and recovery; NULL = stderr. */
+    void (*log)(const char *line, void *ud);
+    void *log_ud;
+} sb_cluster_config;
+
+typedef struct sb_cluster_stats {
+    int connected;
+    uint64_t published;     /* messages sent to Redis */
+    uint64_t received;      /* messages from other nodes delivered here */
+    uint64_t lost;          /* local publishes not sent (link down/error) */
+    uint64_t presence_deferred; /* presence changes made while down
+                                   (re-announced in full on reconnect) */
+    uint64_t outages;       /* times the link went down */
+    uint64_t dead_nodes;    /* nodes expired by TTL or goodbye */
+    uint64_t bad_messages;  /* undecodable messages from Redis */
+    size_t nodes;           /* other nodes currently known alive */
+    size_t channels;        /* channels followed */
+} sb_cluster_stats;
+
+/* Hooks the hub and starts connecting (failures only log and retry).
+ * Returns NULL with a message in err for a bad URL or node name, or when
+ * memory ran out.  The hub must outlive the cluster. */
+sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
+                           const sb_cluster_config *cfg, char *err,
+                           size_t errlen);
+/* Says goodbye (other nodes drop this node's members at once), unhooks
+ * the hub and frees once the loop has closed the handles. */
+void sb_cluster_free(sb_cluster *cl);
+void sb_cluster_get_stats(const sb_cluster *cl, sb_cluster_stats *st);
+const char *sb_cluster_node(const sb_cluster *cl);
+int sb_cluster_valid_node(const char *node, size_t n);
+
+#endif
