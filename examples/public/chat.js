@@ -1,4 +1,5 @@
-// The chat page's own small client for switchboard's native protocol
+// The chat page's own small client for switchboard's native protocol (or,
+// chosen in the form, Phoenix Channels V2 on /socket/websocket)
 // (itty-sockets compatible): one WebSocket per room at
 // ws://HOST/c/room:<name>?alias=<user>&announce=true.  Frames from the
 // server are JSON envelopes: {type, message, date} for server events
@@ -71,8 +72,44 @@
         if (on) text.focus();
     }
 
+    // Phoenix mode: V2 frames [join_ref, ref, topic, event, payload] on
+    // /socket/websocket, translated to the native shapes onFrame knows.
+    var proto = "native", ref = 0, joinRef = null, heartbeat = null, phxPresence = {};
+
     function send(obj) {
-        if (ws && ws.readyState === 1) ws.send(JSON.stringify(obj));
+        if (!ws || ws.readyState !== 1) return;
+        if (proto === "phoenix") {
+            var event = obj.type, payload = {};
+            Object.keys(obj).forEach(function (k) { if (k !== "type") payload[k] = obj[k]; });
+            ws.send(JSON.stringify([joinRef, String(++ref), "room:" + room, event, payload]));
+        } else {
+            ws.send(JSON.stringify(obj));
+        }
+    }
+
+    function phxPresenceChanged() {
+        onFrame({ type: "presence", message: { users: Object.keys(phxPresence).sort(),
+            typing: Object.keys(typingUsers) } });
+    }
+
+    function onPhoenixFrame(f) {
+        var event = f[3], payload = f[4] || {};
+        if (event === "phx_reply" && f[1] === joinRef && payload.status !== "ok") {
+            line("error", null, "join refused: " + show(payload.response && payload.response.reason));
+        } else if (event === "presence_state") {
+            phxPresence = {};
+            Object.keys(payload).forEach(function (k) { phxPresence[k] = true; });
+            phxPresenceChanged();
+        } else if (event === "presence_diff") {
+            Object.keys(payload.joins || {}).forEach(function (k) { phxPresence[k] = true; });
+            Object.keys(payload.leaves || {}).forEach(function (k) {
+                if (!(payload.joins || {})[k]) delete phxPresence[k];
+            });
+            phxPresenceChanged();
+        } else if (event === "new_msg" || event === "typing" || event === "presence") {
+            // "presence" is the chat app's own list (native and Phoenix users)
+            onFrame({ type: event, message: payload, date: Date.now() });
+        }
     }
 
     function setTyping(on) {
@@ -125,8 +162,9 @@
     }
 
     function connect() {
-        var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host +
-            "/c/room:" + encodeURIComponent(room) +
+        var base = (location.protocol === "https:" ? "wss://" : "ws://") + location.host;
+        var url = proto === "phoenix" ? base + "/socket/websocket?vsn=2.0.0" :
+            base + "/c/room:" + encodeURIComponent(room) +
             "?alias=" + encodeURIComponent(me) + "&announce=true";
         var sock = new WebSocket(url);
         ws = sock;
@@ -134,6 +172,16 @@
         sock.onopen = function () {
             if (ws !== sock) return;
             attempt = 0;
+            if (proto === "phoenix") {
+                joinRef = String(++ref);
+                phxPresence = {};
+                sock.send(JSON.stringify([joinRef, joinRef, "room:" + room, "phx_join", { user: me }]));
+                clearInterval(heartbeat);
+                heartbeat = setInterval(function () {
+                    if (sock.readyState === 1)
+                        sock.send(JSON.stringify([null, String(++ref), "phoenix", "heartbeat", {}]));
+                }, 30000);
+            }
             status(me + " in room:" + room);
             enable(true);
         };
@@ -141,11 +189,13 @@
             if (ws !== sock) return;
             var s;
             try { s = JSON.parse(ev.data); } catch (e) { return; }
-            if (s && typeof s === "object") onFrame(s);
+            if (proto === "phoenix" && Array.isArray(s)) onPhoenixFrame(s);
+            else if (s && typeof s === "object") onFrame(s);
         };
         sock.onclose = function () {
             if (ws !== sock) return;
             ws = null;
+            clearInterval(heartbeat);
             enable(false);
             typingSent = false;
             if (!wanted) { status("not connected"); return; }
@@ -168,6 +218,7 @@
         if (ws) { var old = ws; ws = null; old.close(); }
         me = name;
         room = r;
+        proto = $("proto").value;
         present = [];
         typingUsers = {};
         renderPeople();
