@@ -1,127 +1,17 @@
 /* Scale-out through Redis: see cluster.h.
  *
- * Wire format.  Every Redis pub/sub payload is a list of netstrings
- * ("<len>:<bytes>,"), binary-safe and cheap to parse; the first three are
- * always "sb1", a kind letter and the origin node, the fourth the origin's
- * sequence number (one counter per node, across all its messages):
- *   m  message   flags, date_ms, event, payload, from, alias, except_member
- *                (flags: 1 binary, 2 has from, 4 has alias, 8 has except)
- *   p  presence  "+" or "-", member        (member present/absent on node)
- *   s  sync      member, member, ...       (node's full member list there)
- *   h  heartbeat ttl_ms, instance          (on sb:nodes; instance is a
- *                                          random number per process)
- *   b  goodbye                             (on sb:nodes)
- * m, p and s travel on sb:ch:<channel>.  Keys: hash sb:pres:<channel> with
- * fields "<node>|<member>" = sequence, and sb:node:<node> with a TTL.
- *
- * Remote presence is kept per followed channel as a set of "<node>|<member>"
- * keys; every change of that set is mirrored into the hub with
- * sb_hub_remote_join/leave, which decides on presence events.  Hub calls
- * run Lua listeners that may join or leave (changing these maps), so batch
- * changes are computed into a list first and applied one by one, each
- * looking its channel up again. */
-#include "cluster.h"
-#include "buf.h"
-#include "map.h"
-#include "redis.h"
-
-#include <hiredis/hiredis.h>
+ * This file holds the Redis link and channel following: publishing
+ * local messages, delivering other nodes' messages, subscribing to the
+ * channels with local connections, and outage/reconnect handling.  The
+ * wire format is documented in cluster_wire.c; remote presence, node
+ * heartbeats and liveness live in cluster_presence.c. */
+#include "cluster_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CH_PREFIX "sb:ch:"
-#define PRES_PREFIX "sb:pres:"
-#define NODE_PREFIX "sb:node:"
-#define NODES_CHANNEL "sb:nodes"
-#define KEY_MAX (SB_NODE_MAX + 1 + SB_MEMBER_MAX)
-#define FIELDS_MAX 12
-
-enum { TAG_PUBLISH = 1, TAG_SNAPSHOT, TAG_OTHER };
-
-/* States of a remote key.  While a snapshot is pending, deltas leave
- * "touched" marks so the snapshot (possibly read before them) does not
- * undo them. */
-#define REMOTE_PRESENT ((void *)1)
-#define REMOTE_TOUCHED ((void *)2)
-#define REMOTE_TOMB ((void *)3)
-
-/* Returns the channel name: the followed channels' remote member sets. */
-static const char SNAPSHOT_SCRIPT[] =
-    "local out = {ARGV[1]}\n"
-    "local all = redis.call('HGETALL', KEYS[1])\n"
-    "for i = 1, #all, 2 do\n"
-    "  local node = string.match(all[i], '^([^|]*)|')\n"
-    "  if node and redis.call('EXISTS', ARGV[2] .. node) == 1 then\n"
-    "    out[#out + 1] = all[i]\n"
-    "  else\n"
-    "    redis.call('HDEL', KEYS[1], all[i])\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
-
-/* Replaces this node's fields in a presence hash (after an outage). */
-static const char SYNC_SCRIPT[] =
-    "local p = ARGV[1] .. '|'\n"
-    "for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
-    "  if string.sub(f, 1, #p) == p then redis.call('HDEL', KEYS[1], f) end\n"
-    "end\n"
-    "for i = 3, #ARGV do redis.call('HSET', KEYS[1], p .. ARGV[i], ARGV[2]) end\n"
-    "return 0\n";
-
-typedef struct cl_channel {
-    sb_map remote;          /* "<node>|<member>" -> REMOTE_* */
-    int active;             /* has local connections */
-    int subscribed;         /* SUBSCRIBE sent on the current link */
-    int unsubscribing;      /* UNSUBSCRIBE sent, confirmation pending */
-    int snapshot;           /* snapshot requested, reply pending */
-    size_t len;
-    char name[];
-} cl_channel;
-
-/* A dead node is remembered for a while, so that a snapshot read before
- * its death (Redis still held its entries) cannot bring its members back;
- * only a heartbeat revives it. */
-typedef struct cl_node {
-    double last_seen;       /* loop clock, seconds */
-    double ttl;
-    int dead;
-} cl_node;
-
-struct sb_cluster {
-    sb_hub *hub;
-    uv_loop_t *loop;
-    sb_redis *r;
-    uv_timer_t tick;
-    sb_map channels;        /* name -> cl_channel* */
-    sb_map nodes;           /* other node name -> cl_node* */
-    double ttl;
-    double next_beat;
-    double down_since;      /* < 0 while up */
-    uint64_t lost_at_down;
-    uint64_t seq;
-    int closing;
-    int ever_up;
-    int twin_logged;        /* another process uses our node name */
-    uint64_t instance;
-    sb_cluster_stats st;
-    void (*log)(const char *line, void *ud);
-    void *log_ud;
-    char url[300];
-    size_t node_len;
-    char node[SB_NODE_MAX + 1];
-};
-
-/* A list of owned byte strings, for changes computed before applying. */
-typedef struct strlist {
-    char **s;
-    size_t *len;
-    size_t n, cap;
-    int oom;
-} strlist;
-
-static void strlist_add(strlist *l, const char *p, size_t n)
+void strlist_add(strlist *l, const char *p, size_t n)
 {
     char *copy;
 
@@ -152,7 +42,7 @@ static void strlist_add(strlist *l, const char *p, size_t n)
     l->len[l->n++] = n;
 }
 
-static void strlist_free(strlist *l)
+void strlist_free(strlist *l)
 {
     size_t i;
 
@@ -163,7 +53,7 @@ static void strlist_free(strlist *l)
     memset(l, 0, sizeof *l);
 }
 
-static double now_s(sb_cluster *cl)
+double now_s(sb_cluster *cl)
 {
     return (double)uv_now(cl->loop) / 1000.0;
 }
@@ -192,95 +82,9 @@ int sb_cluster_valid_node(const char *node, size_t n)
     return 1;
 }
 
-/* Netstring helpers. */
-static void ns_add(sb_buf *b, const char *p, size_t n)
-{
-    sb_buf_add_u64(b, n);
-    sb_buf_addc(b, ':');
-    if (n)
-        sb_buf_add(b, p, n);
-    sb_buf_addc(b, ',');
-}
-
-static void ns_adds(sb_buf *b, const char *s)
-{
-    ns_add(b, s, strlen(s));
-}
-
-static void ns_add_u64(sb_buf *b, uint64_t v)
-{
-    char tmp[24];
-    snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-    ns_adds(b, tmp);
-}
-
-/* The common head: sb1, kind, node, sequence. */
-static void wire_head(sb_cluster *cl, sb_buf *b, const char *kind)
-{
-    ns_adds(b, "sb1");
-    ns_adds(b, kind);
-    ns_add(b, cl->node, cl->node_len);
-    ns_add_u64(b, ++cl->seq);
-}
-
-typedef struct field {
-    const char *p;
-    size_t n;
-} field;
-
-/* The next netstring of p[0..n) at *pos: 1 and *out, 0 at the end, -1
- * when malformed. */
-static int wire_next(const char *p, size_t n, size_t *pos, field *out)
-{
-    size_t i = *pos, len = 0;
-
-    if (i >= n)
-        return 0;
-    if (p[i] < '0' || p[i] > '9')
-        return -1;
-    while (i < n && p[i] >= '0' && p[i] <= '9') {
-        len = len * 10 + (size_t)(p[i++] - '0');
-        if (len > n)
-            return -1;
-    }
-    if (i >= n || p[i] != ':' || n - i - 1 < len + 1 || p[i + 1 + len] != ',')
-        return -1;
-    out->p = p + i + 1;
-    out->n = len;
-    *pos = i + len + 2;
-    return 1;
-}
-
-/* Splits into at most max netstrings; returns the count or -1. */
-static int wire_split(const char *p, size_t n, field *f, int max)
-{
-    size_t pos = 0;
-    int count = 0, rc;
-
-    while ((rc = wire_next(p, n, &pos, &f[count])) == 1)
-        if (++count == max && pos < n)
-            return -1;
-    return rc < 0 ? -1 : count;
-}
-
-static uint64_t field_u64(const field *f)
-{
-    uint64_t v = 0;
-    size_t i;
-
-    for (i = 0; i < f->n && f->p[i] >= '0' && f->p[i] <= '9'; i++)
-        v = v * 10 + (uint64_t)(f->p[i] - '0');
-    return v;
-}
-
-static int field_is(const field *f, const char *s)
-{
-    return f->n == strlen(s) && memcmp(f->p, s, f->n) == 0;
-}
-
 /* "<prefix><name>" into buf; returns its length or 0 if it does not fit. */
-static size_t make_key(char *buf, size_t cap, const char *prefix,
-                       const char *name, size_t n)
+size_t make_key(char *buf, size_t cap, const char *prefix,
+                const char *name, size_t n)
 {
     size_t pl = strlen(prefix);
 
@@ -292,15 +96,15 @@ static size_t make_key(char *buf, size_t cap, const char *prefix,
     return pl + n;
 }
 
-static int send_argv(sb_cluster *cl, int tag, int argc, const char **argv,
-                     const size_t *lens)
+int send_argv(sb_cluster *cl, int tag, int argc, const char **argv,
+              const size_t *lens)
 {
     return sb_redis_command(cl->r, tag, argc, argv, lens);
 }
 
 /* PUBLISH payload on sb:ch:<channel> (or on sb:nodes when ch is NULL). */
-static int publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
-                       sb_buf *payload)
+int publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
+                sb_buf *payload)
 {
     char key[sizeof CH_PREFIX + SB_CHANNEL_MAX];
     const char *argv[3];
@@ -322,171 +126,7 @@ static int publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
     return send_argv(cl, tag, 3, argv, lens);
 }
 
-/* Node table.  Marks the node alive now; returns NULL if it is dead
- * (unless a heartbeat revives it) or memory ran out. */
-static cl_node *node_touch(sb_cluster *cl, const char *name, size_t n,
-                           double ttl, int revive)
-{
-    cl_node *nd = sb_map_get(&cl->nodes, name, n);
-
-    if (nd && nd->dead && !revive)
-        return NULL;
-    if (nd && nd->dead)
-        nd->dead = 0;
-
-    if (!nd) {
-        if (!(nd = calloc(1, sizeof *nd)))
-            return NULL;
-        if (sb_map_put(&cl->nodes, name, n, nd)) {
-            free(nd);
-            return NULL;
-        }
-        nd->ttl = cl->ttl;
-    }
-    nd->last_seen = now_s(cl);
-    if (ttl > 0)
-        nd->ttl = ttl;
-    return nd;
-}
-
-/* Applies one remote presence change for key "<node>|<member>" in a
- * channel, looking the channel up afresh.  With mark, a pending snapshot
- * is told not to override it.  The hub call (and so Lua) comes last. */
-static void remote_set(sb_cluster *cl, const char *ch, size_t chlen,
-                       const char *key, size_t klen, int present, int mark)
-{
-    cl_channel *cc = sb_map_get(&cl->channels, ch, chlen);
-    const char *bar;
-    void *cur;
-    int was;
-
-    if (!cc || !cc->active || !(bar = memchr(key, '|', klen)))
-        return;
-    cur = sb_map_get(&cc->remote, key, klen);
-    was = cur == REMOTE_PRESENT || cur == REMOTE_TOUCHED;
-    if (present) {
-        if (!node_touch(cl, key, (size_t)(bar - key), 0, 0) ||
-            sb_map_put(&cc->remote, key, klen,
-                       mark && cc->snapshot ? REMOTE_TOUCHED : REMOTE_PRESENT))
-            return;
-        if (!was)
-            sb_hub_remote_join(cl->hub, ch, chlen, bar + 1,
-                               klen - (size_t)(bar - key) - 1);
-    } else {
-        if (mark && cc->snapshot) {
-            if (sb_map_put(&cc->remote, key, klen, REMOTE_TOMB))
-                sb_map_del(&cc->remote, key, klen);
-        } else {
-            sb_map_del(&cc->remote, key, klen);
-        }
-        if (was)
-            sb_hub_remote_leave(cl->hub, ch, chlen, bar + 1,
-                                klen - (size_t)(bar - key) - 1);
-    }
-}
-
-/* Applies a list of (channel, key) pairs, stored alternately. */
-static void apply_pairs(sb_cluster *cl, strlist *l, int present)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < l->n; i += 2)
-        remote_set(cl, l->s[i], l->len[i], l->s[i + 1], l->len[i + 1],
-                   present, 0);
-}
-
-static int has_prefix(const char *k, size_t klen, const char *p, size_t n)
-{
-    return klen > n && memcmp(k, p, n) == 0 && k[n] == '|';
-}
-
-/* A node died (TTL) or said goodbye: its members leave every channel. */
-static void node_gone(sb_cluster *cl, const char *name, size_t n)
-{
-    strlist l;
-    sb_map_iter ci, ki;
-    const void *chname, *key;
-    size_t chlen, klen;
-    void *val, *st;
-    cl_channel *cc;
-    char copy[SB_NODE_MAX + 1];
-
-    cl_node *nd;
-
-    if (n > SB_NODE_MAX)
-        return;
-    memcpy(copy, name, n);
-    nd = sb_map_get(&cl->nodes, copy, n);
-    if (nd && nd->dead)
-        return;
-    if (!nd && !(nd = node_touch(cl, copy, n, 0, 0)))
-        return;
-    nd->dead = 1;
-    nd->last_seen = now_s(cl);
-    cl->st.dead_nodes++;
-    memset(&l, 0, sizeof l);
-    sb_map_iter_init(&ci);
-    while (sb_map_next(&cl->channels, &ci, &chname, &chlen, &val)) {
-        cc = val;
-        sb_map_iter_init(&ki);
-        while (sb_map_next(&cc->remote, &ki, &key, &klen, &st)) {
-            if (has_prefix(key, klen, copy, n)) {
-                strlist_add(&l, chname, chlen);
-                strlist_add(&l, key, klen);
-            }
-        }
-    }
-    apply_pairs(cl, &l, 0);
-    strlist_free(&l);
-}
-
-/* Ends a snapshot window: "touched" keys become plain present ones and
- * tombstones go, so the next snapshot judges every key afresh. */
-static void settle_marks(cl_channel *cc)
-{
-    strlist fix;
-    sb_map_iter it;
-    const void *key;
-    size_t klen, i;
-    void *val;
-
-    memset(&fix, 0, sizeof fix);
-    sb_map_iter_init(&it);
-    while (sb_map_next(&cc->remote, &it, &key, &klen, &val))
-        if (val != REMOTE_PRESENT)
-            strlist_add(&fix, key, klen);
-    for (i = 0; i < fix.n; i++) {
-        if (sb_map_get(&cc->remote, fix.s[i], fix.len[i]) == REMOTE_TOMB)
-            sb_map_del(&cc->remote, fix.s[i], fix.len[i]);
-        else
-            sb_map_put(&cc->remote, fix.s[i], fix.len[i], REMOTE_PRESENT);
-    }
-    strlist_free(&fix);
-}
-
 /* Channel following. */
-static void request_snapshot(sb_cluster *cl, cl_channel *cc)
-{
-    char key[sizeof PRES_PREFIX + SB_CHANNEL_MAX];
-    const char *argv[6];
-    size_t lens[6];
-
-    argv[0] = "EVAL";
-    argv[1] = SNAPSHOT_SCRIPT;
-    argv[2] = "1";
-    argv[3] = key;
-    argv[4] = cc->name;
-    argv[5] = NODE_PREFIX;
-    lens[0] = 4;
-    lens[1] = sizeof SNAPSHOT_SCRIPT - 1;
-    lens[2] = 1;
-    lens[3] = make_key(key, sizeof key, PRES_PREFIX, cc->name, cc->len);
-    lens[4] = cc->len;
-    lens[5] = strlen(NODE_PREFIX);
-    if (send_argv(cl, TAG_SNAPSHOT, 6, argv, lens) == 0)
-        cc->snapshot = 1;
-}
-
 static void follow(sb_cluster *cl, cl_channel *cc)
 {
     char key[sizeof CH_PREFIX + SB_CHANNEL_MAX];
@@ -510,103 +150,6 @@ static void forget_channel(sb_cluster *cl, cl_channel *cc)
 {
     sb_map_del(&cl->channels, cc->name, cc->len);
     channel_free(cc);
-}
-
-/* Collects the local members of a channel (hub iteration may not change
- * the hub, so this only copies). */
-typedef struct member_acc {
-    sb_map seen;
-    strlist list;
-} member_acc;
-
-static void collect_member(sb_conn *c, const char *m, size_t mlen, void *ud)
-{
-    member_acc *a = ud;
-
-    (void)c;
-    if (sb_map_get(&a->seen, m, mlen))
-        return;
-    if (sb_map_put(&a->seen, m, mlen, a))
-        a->list.oom = 1;
-    else
-        strlist_add(&a->list, m, mlen);
-}
-
-/* After (re)connecting: this node's members of the channel replace what
- * Redis had for it (EVAL of SYNC_SCRIPT), and an "s" message tells the
- * followers the same. */
-static void announce_channel(sb_cluster *cl, cl_channel *cc, int leaving)
-{
-    member_acc a;
-    sb_buf b;
-    const char **argv;
-    size_t *lens, i, argc;
-    char key[sizeof PRES_PREFIX + SB_CHANNEL_MAX], seq[24];
-
-    memset(&a, 0, sizeof a);
-    sb_map_init(&a.seen, (uint64_t)(uintptr_t)cl);
-    if (!leaving)
-        sb_hub_each_connection(cl->hub, cc->name, cc->len, collect_member, &a);
-    argc = 6 + a.list.n;
-    argv = malloc(argc * sizeof *argv);
-    lens = malloc(argc * sizeof *lens);
-    sb_buf_init(&b, 0);
-    wire_head(cl, &b, "s");
-    if (argv && lens && !a.list.oom) {
-        snprintf(seq, sizeof seq, "%llu", (unsigned long long)cl->seq);
-        argv[0] = "EVAL";
-        lens[0] = 4;
-        argv[1] = SYNC_SCRIPT;
-        lens[1] = sizeof SYNC_SCRIPT - 1;
-        argv[2] = "1";
-        lens[2] = 1;
-        argv[3] = key;
-        lens[3] = make_key(key, sizeof key, PRES_PREFIX, cc->name, cc->len);
-        argv[4] = cl->node;
-        lens[4] = cl->node_len;
-        argv[5] = seq;
-        lens[5] = strlen(seq);
-        for (i = 0; i < a.list.n; i++) {
-            argv[6 + i] = a.list.s[i];
-            lens[6 + i] = a.list.len[i];
-            ns_add(&b, a.list.s[i], a.list.len[i]);
-        }
-        send_argv(cl, TAG_OTHER, (int)argc, argv, lens);
-        if (!leaving)
-            publish_raw(cl, TAG_OTHER, cc->name, cc->len, &b);
-    }
-    free(argv);
-    free(lens);
-    sb_buf_free(&b);
-    strlist_free(&a.list);
-    sb_map_clear(&a.seen);
-}
-
-static void heartbeat(sb_cluster *cl)
-{
-    char key[sizeof NODE_PREFIX + SB_NODE_MAX], ms[24];
-    const char *argv[5];
-    size_t lens[5];
-    sb_buf b;
-
-    snprintf(ms, sizeof ms, "%llu", (unsigned long long)(cl->ttl * 1000));
-    argv[0] = "SET";
-    lens[0] = 3;
-    argv[1] = key;
-    lens[1] = make_key(key, sizeof key, NODE_PREFIX, cl->node, cl->node_len);
-    argv[2] = "1";
-    lens[2] = 1;
-    argv[3] = "PX";
-    lens[3] = 2;
-    argv[4] = ms;
-    lens[4] = strlen(ms);
-    send_argv(cl, TAG_OTHER, 5, argv, lens);
-    sb_buf_init(&b, 0);
-    wire_head(cl, &b, "h");
-    ns_adds(&b, ms);
-    ns_add_u64(&b, cl->instance);
-    publish_raw(cl, TAG_OTHER, NULL, 0, &b);
-    sb_buf_free(&b);
 }
 
 /* Redis link hooks. */
@@ -689,55 +232,6 @@ static void on_down(sb_redis *r, const char *why, void *ud)
     logf_line(cl, line);
 }
 
-/* Applies a snapshot reply: {channel, "<node>|<member>", ...}. */
-static void on_snapshot(sb_cluster *cl, redisReply *rep)
-{
-    cl_channel *cc;
-    strlist joins, leaves;
-    sb_map snap;
-    sb_map_iter it;
-    const void *key;
-    size_t klen, i;
-    void *val;
-    redisReply *e;
-
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
-        rep->element[0]->type != REDIS_REPLY_STRING)
-        return;
-    cc = sb_map_get(&cl->channels, rep->element[0]->str, rep->element[0]->len);
-    if (!cc || !cc->active || !cc->snapshot)
-        return;
-    cc->snapshot = 0;
-    memset(&joins, 0, sizeof joins);
-    memset(&leaves, 0, sizeof leaves);
-    sb_map_init(&snap, (uint64_t)(uintptr_t)cc);
-    for (i = 1; i < rep->elements; i++) {
-        e = rep->element[i];
-        if (e->type != REDIS_REPLY_STRING ||
-            has_prefix(e->str, e->len, cl->node, cl->node_len))
-            continue;
-        sb_map_put(&snap, e->str, e->len, cc);
-        if (!sb_map_get(&cc->remote, e->str, e->len)) {
-            strlist_add(&joins, cc->name, cc->len);
-            strlist_add(&joins, e->str, e->len);
-        }
-    }
-    /* untouched keys the snapshot lacks are gone; marks are done with */
-    sb_map_iter_init(&it);
-    while (sb_map_next(&cc->remote, &it, &key, &klen, &val)) {
-        if (val == REMOTE_PRESENT && !sb_map_get(&snap, key, klen)) {
-            strlist_add(&leaves, cc->name, cc->len);
-            strlist_add(&leaves, key, klen);
-        }
-    }
-    settle_marks(cc);
-    sb_map_clear(&snap);
-    apply_pairs(cl, &leaves, 0);
-    apply_pairs(cl, &joins, 1);
-    strlist_free(&joins);
-    strlist_free(&leaves);
-}
-
 static void on_reply(sb_redis *r, int tag, redisReply *rep, void *ud)
 {
     sb_cluster *cl = ud;
@@ -810,72 +304,6 @@ static void deliver_remote(sb_cluster *cl, const char *ch, size_t chlen,
     cl->st.received++;
     sb_hub_publish_remote(cl->hub, m, flags & 8 ? f[10].p : NULL, f[10].n);
     sb_msg_unref(m);
-}
-
-/* An "s" message: the node's full member list in the channel. */
-static void sync_remote(sb_cluster *cl, cl_channel *cc, const field *node,
-                        const char *data, size_t len, size_t pos)
-{
-    strlist joins, leaves;
-    field mem;
-    sb_map listed;
-    sb_map_iter it;
-    const void *key;
-    size_t klen;
-    void *val;
-    char k[KEY_MAX + 1];
-    size_t i;
-
-    memset(&joins, 0, sizeof joins);
-    memset(&leaves, 0, sizeof leaves);
-    sb_map_init(&listed, (uint64_t)(uintptr_t)cc);
-    while (wire_next(data, len, &pos, &mem) == 1) {
-        if (node->n + 1 + mem.n > KEY_MAX)
-            continue;
-        memcpy(k, node->p, node->n);
-        k[node->n] = '|';
-        memcpy(k + node->n + 1, mem.p, mem.n);
-        sb_map_put(&listed, k, node->n + 1 + mem.n, cc);
-        strlist_add(&joins, cc->name, cc->len);
-        strlist_add(&joins, k, node->n + 1 + mem.n);
-    }
-    sb_map_iter_init(&it);
-    while (sb_map_next(&cc->remote, &it, &key, &klen, &val)) {
-        if (has_prefix(key, klen, node->p, node->n) &&
-            !sb_map_get(&listed, key, klen)) {
-            strlist_add(&leaves, cc->name, cc->len);
-            strlist_add(&leaves, key, klen);
-        }
-    }
-    sb_map_clear(&listed);
-    for (i = 0; i + 1 < leaves.n; i += 2)
-        remote_set(cl, leaves.s[i], leaves.len[i], leaves.s[i + 1],
-                   leaves.len[i + 1], 0, 1);
-    for (i = 0; i + 1 < joins.n; i += 2)
-        remote_set(cl, joins.s[i], joins.len[i], joins.s[i + 1],
-                   joins.len[i + 1], 1, 1);
-    strlist_free(&joins);
-    strlist_free(&leaves);
-}
-
-/* A heartbeat.  A node coming back from the dead (a stall longer than
- * its TTL) is asked for nothing: every followed channel is re-read. */
-static void node_heard(sb_cluster *cl, const char *name, size_t n, double ttl)
-{
-    cl_node *nd = sb_map_get(&cl->nodes, name, n);
-    int was_dead = nd && nd->dead;
-    sb_map_iter it;
-    void *val;
-
-    node_touch(cl, name, n, ttl, 1);
-    if (!was_dead)
-        return;
-    sb_map_iter_init(&it);
-    while (sb_map_next(&cl->channels, &it, NULL, NULL, &val)) {
-        cl_channel *cc = val;
-        if (cc->active && cc->subscribed && !cc->unsubscribing && !cc->snapshot)
-            request_snapshot(cl, cc);
-    }
 }
 
 static void on_message(sb_redis *r, const char *ch, size_t chlen,
@@ -988,42 +416,6 @@ static void on_published(sb_hub *h, const sb_msg *m, const char *em,
     sb_buf_free(&b);
 }
 
-static void on_local_presence(sb_hub *h, const char *ch, size_t chlen,
-                              const char *member, size_t mlen, int present,
-                              void *ud)
-{
-    sb_cluster *cl = ud;
-    char key[sizeof PRES_PREFIX + SB_CHANNEL_MAX], field_[KEY_MAX + 1], seq[24];
-    const char *argv[4];
-    size_t lens[4];
-    sb_buf b;
-
-    (void)h;
-    if (!sb_redis_is_up(cl->r) || cl->node_len + 1 + mlen > KEY_MAX) {
-        cl->st.presence_deferred++;
-        return;
-    }
-    sb_buf_init(&b, 0);
-    wire_head(cl, &b, "p");
-    ns_adds(&b, present ? "+" : "-");
-    ns_add(&b, member, mlen);
-    memcpy(field_, cl->node, cl->node_len);
-    field_[cl->node_len] = '|';
-    memcpy(field_ + cl->node_len + 1, member, mlen);
-    snprintf(seq, sizeof seq, "%llu", (unsigned long long)cl->seq);
-    argv[0] = present ? "HSET" : "HDEL";
-    lens[0] = 4;
-    argv[1] = key;
-    lens[1] = make_key(key, sizeof key, PRES_PREFIX, ch, chlen);
-    argv[2] = field_;
-    lens[2] = cl->node_len + 1 + mlen;
-    argv[3] = seq;
-    lens[3] = strlen(seq);
-    send_argv(cl, TAG_OTHER, present ? 4 : 3, argv, lens);
-    publish_raw(cl, TAG_OTHER, ch, chlen, &b);
-    sb_buf_free(&b);
-}
-
 static void on_channel_active(sb_hub *h, const char *ch, size_t chlen,
                               int active, void *ud)
 {
@@ -1065,41 +457,6 @@ static void on_channel_active(sb_hub *h, const char *ch, size_t chlen,
         return;
     }
     forget_channel(cl, cc);
-}
-
-/* Heartbeats and node expiry, ttl/20 apart.  Expiry waits while the link
- * is down: silence then says nothing about the other nodes. */
-static void on_tick(uv_timer_t *t)
-{
-    sb_cluster *cl = t->data;
-    double now = now_s(cl);
-    sb_map_iter it;
-    const void *name;
-    size_t n, i;
-    void *val;
-    strlist dead;
-
-    if (!sb_redis_is_up(cl->r))
-        return;
-    if (now >= cl->next_beat) {
-        heartbeat(cl);
-        cl->next_beat = now + cl->ttl / 4;
-    }
-    memset(&dead, 0, sizeof dead);
-    sb_map_iter_init(&it);
-    while (sb_map_next(&cl->nodes, &it, &name, &n, &val)) {
-        cl_node *nd = val;
-        if (now - nd->last_seen > (nd->dead ? nd->ttl * 3 : nd->ttl * 0.85))
-            strlist_add(&dead, name, n);
-    }
-    for (i = 0; i < dead.n; i++) {
-        cl_node *nd = sb_map_get(&cl->nodes, dead.s[i], dead.len[i]);
-        if (nd && nd->dead)
-            free(sb_map_del(&cl->nodes, dead.s[i], dead.len[i]));
-        else
-            node_gone(cl, dead.s[i], dead.len[i]);
-    }
-    strlist_free(&dead);
 }
 
 /* The timer's close callback frees the cluster (its data). */

@@ -4,7 +4,8 @@
  *                         Last-Event-ID or ?lastEventId=
  *   POST /sse/<channel>   publishes the JSON body (event from ?event=)
  *   GET  /metrics         Prometheus text
- * server.c routes the lws HTTP callbacks here. */
+ * server.c routes the lws HTTP callbacks here; POST and /metrics are in
+ * http_publish.h. */
 #ifndef SB_HTTP_SSE_H
 #define SB_HTTP_SSE_H
 
@@ -15,8 +16,6 @@ extern const sb_proto_ops sb_sse_ops;
 /* LWS_CALLBACK_HTTP for a path below /sse/.  Returns what the callback
  * returns (0 keep going, -1 close). */
 int sb_sse_http(sb_server *s, struct lws *wsi, const char *path);
-/* LWS_CALLBACK_HTTP for /metrics. */
-int sb_metrics_http(sb_server *s, struct lws *wsi);
 
 /* Requests a writeable callback for a stream (rx is off between writes). */
 void sb_sse_want_write(sb_wsconn *c);
@@ -29,13 +28,6 @@ void sb_sse_release(sb_wsconn *c);
 int sb_sse_send_text(sb_wsconn *c, const char *data, size_t n);
 /* The same with an event name (NULL or "message": unnamed). */
 int sb_sse_send_event(sb_wsconn *c, const char *event, const char *data, size_t n);
-
-/* POST bodies: lws's per-request user data holds their state. */
-size_t sb_sse_post_state_size(void);
-int sb_sse_post_body(sb_server *s, struct lws *wsi, void *state,
-                     const void *in, size_t len);
-int sb_sse_post_done(sb_server *s, struct lws *wsi, void *state);
-void sb_sse_post_free(void *state);
 
 /* The hub deliver hook of SSE connections, and the cached encoding of a
  * message as one chunk of an SSE stream. */

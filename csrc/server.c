@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http_publish.h"
 #include "http_sse.h"
 #include "ws_native.h"
 #include "ws_phoenix.h"
@@ -161,7 +162,8 @@ static int sb_serve_static(sb_server *s, struct lws *wsi, const char *path)
 
 static int sb_server_http(sb_server *s, struct lws *wsi, const char *path)
 {
-    /* SSE streams, POST publish and metrics live in http_sse.c */
+    /* SSE streams live in http_sse.c, POST publish and metrics in
+     * http_publish.c */
     if (strncmp(path, "/sse/", 5) == 0)
         return sb_sse_http(s, wsi, path);
     if (strcmp(path, "/metrics") == 0)

@@ -1,0 +1,485 @@
+/* Cluster-wide presence and node liveness (see cluster.h).
+ *
+ * Remote presence is kept per followed channel as a set of "<node>|<member>"
+ * keys; every change of that set is mirrored into the hub with
+ * sb_hub_remote_join/leave, which decides on presence events.  Hub calls
+ * run Lua listeners that may join or leave (changing these maps), so batch
+ * changes are computed into a list first and applied one by one, each
+ * looking its channel up again. */
+#include "cluster_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Returns the channel name: the followed channels' remote member sets. */
+static const char SNAPSHOT_SCRIPT[] =
+    "local out = {ARGV[1]}\n"
+    "local all = redis.call('HGETALL', KEYS[1])\n"
+    "for i = 1, #all, 2 do\n"
+    "  local node = string.match(all[i], '^([^|]*)|')\n"
+    "  if node and redis.call('EXISTS', ARGV[2] .. node) == 1 then\n"
+    "    out[#out + 1] = all[i]\n"
+    "  else\n"
+    "    redis.call('HDEL', KEYS[1], all[i])\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* Replaces this node's fields in a presence hash (after an outage). */
+static const char SYNC_SCRIPT[] =
+    "local p = ARGV[1] .. '|'\n"
+    "for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
+    "  if string.sub(f, 1, #p) == p then redis.call('HDEL', KEYS[1], f) end\n"
+    "end\n"
+    "for i = 3, #ARGV do redis.call('HSET', KEYS[1], p .. ARGV[i], ARGV[2]) end\n"
+    "return 0\n";
+
+/* Node table.  Marks the node alive now; returns NULL if it is dead
+ * (unless a heartbeat revives it) or memory ran out. */
+cl_node *node_touch(sb_cluster *cl, const char *name, size_t n,
+                    double ttl, int revive)
+{
+    cl_node *nd = sb_map_get(&cl->nodes, name, n);
+
+    if (nd && nd->dead && !revive)
+        return NULL;
+    if (nd && nd->dead)
+        nd->dead = 0;
+
+    if (!nd) {
+        if (!(nd = calloc(1, sizeof *nd)))
+            return NULL;
+        if (sb_map_put(&cl->nodes, name, n, nd)) {
+            free(nd);
+            return NULL;
+        }
+        nd->ttl = cl->ttl;
+    }
+    nd->last_seen = now_s(cl);
+    if (ttl > 0)
+        nd->ttl = ttl;
+    return nd;
+}
+
+/* Applies one remote presence change for key "<node>|<member>" in a
+ * channel, looking the channel up afresh.  With mark, a pending snapshot
+ * is told not to override it.  The hub call (and so Lua) comes last. */
+void remote_set(sb_cluster *cl, const char *ch, size_t chlen,
+                const char *key, size_t klen, int present, int mark)
+{
+    cl_channel *cc = sb_map_get(&cl->channels, ch, chlen);
+    const char *bar;
+    void *cur;
+    int was;
+
+    if (!cc || !cc->active || !(bar = memchr(key, '|', klen)))
+        return;
+    cur = sb_map_get(&cc->remote, key, klen);
+    was = cur == REMOTE_PRESENT || cur == REMOTE_TOUCHED;
+    if (present) {
+        if (!node_touch(cl, key, (size_t)(bar - key), 0, 0) ||
+            sb_map_put(&cc->remote, key, klen,
+                       mark && cc->snapshot ? REMOTE_TOUCHED : REMOTE_PRESENT))
+            return;
+        if (!was)
+            sb_hub_remote_join(cl->hub, ch, chlen, bar + 1,
+                               klen - (size_t)(bar - key) - 1);
+    } else {
+        if (mark && cc->snapshot) {
+            if (sb_map_put(&cc->remote, key, klen, REMOTE_TOMB))
+                sb_map_del(&cc->remote, key, klen);
+        } else {
+            sb_map_del(&cc->remote, key, klen);
+        }
+        if (was)
+            sb_hub_remote_leave(cl->hub, ch, chlen, bar + 1,
+                                klen - (size_t)(bar - key) - 1);
+    }
+}
+
+/* Applies a list of (channel, key) pairs, stored alternately. */
+static void apply_pairs(sb_cluster *cl, strlist *l, int present)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < l->n; i += 2)
+        remote_set(cl, l->s[i], l->len[i], l->s[i + 1], l->len[i + 1],
+                   present, 0);
+}
+
+static int has_prefix(const char *k, size_t klen, const char *p, size_t n)
+{
+    return klen > n && memcmp(k, p, n) == 0 && k[n] == '|';
+}
+
+/* A node died (TTL) or said goodbye: its members leave every channel. */
+void node_gone(sb_cluster *cl, const char *name, size_t n)
+{
+    strlist l;
+    sb_map_iter ci, ki;
+    const void *chname, *key;
+    size_t chlen, klen;
+    void *val, *st;
+    cl_channel *cc;
+    char copy[SB_NODE_MAX + 1];
+
+    cl_node *nd;
+
+    if (n > SB_NODE_MAX)
+        return;
+    memcpy(copy, name, n);
+    nd = sb_map_get(&cl->nodes, copy, n);
+    if (nd && nd->dead)
+        return;
+    if (!nd && !(nd = node_touch(cl, copy, n, 0, 0)))
+        return;
+    nd->dead = 1;
+    nd->last_seen = now_s(cl);
+    cl->st.dead_nodes++;
+    memset(&l, 0, sizeof l);
+    sb_map_iter_init(&ci);
+    while (sb_map_next(&cl->channels, &ci, &chname, &chlen, &val)) {
+        cc = val;
+        sb_map_iter_init(&ki);
+        while (sb_map_next(&cc->remote, &ki, &key, &klen, &st)) {
+            if (has_prefix(key, klen, copy, n)) {
+                strlist_add(&l, chname, chlen);
+                strlist_add(&l, key, klen);
+            }
+        }
+    }
+    apply_pairs(cl, &l, 0);
+    strlist_free(&l);
+}
+
+/* Ends a snapshot window: "touched" keys become plain present ones and
+ * tombstones go, so the next snapshot judges every key afresh. */
+void settle_marks(cl_channel *cc)
+{
+    strlist fix;
+    sb_map_iter it;
+    const void *key;
+    size_t klen, i;
+    void *val;
+
+    memset(&fix, 0, sizeof fix);
+    sb_map_iter_init(&it);
+    while (sb_map_next(&cc->remote, &it, &key, &klen, &val))
+        if (val != REMOTE_PRESENT)
+            strlist_add(&fix, key, klen);
+    for (i = 0; i < fix.n; i++) {
+        if (sb_map_get(&cc->remote, fix.s[i], fix.len[i]) == REMOTE_TOMB)
+            sb_map_del(&cc->remote, fix.s[i], fix.len[i]);
+        else
+            sb_map_put(&cc->remote, fix.s[i], fix.len[i], REMOTE_PRESENT);
+    }
+    strlist_free(&fix);
+}
+
+/* Asks for the channel's remote member set (SNAPSHOT_SCRIPT); the reply
+ * goes to on_snapshot. */
+void request_snapshot(sb_cluster *cl, cl_channel *cc)
+{
+    char key[sizeof PRES_PREFIX + SB_CHANNEL_MAX];
+    const char *argv[6];
+    size_t lens[6];
+
+    argv[0] = "EVAL";
+    argv[1] = SNAPSHOT_SCRIPT;
+    argv[2] = "1";
+    argv[3] = key;
+    argv[4] = cc->name;
+    argv[5] = NODE_PREFIX;
+    lens[0] = 4;
+    lens[1] = sizeof SNAPSHOT_SCRIPT - 1;
+    lens[2] = 1;
+    lens[3] = make_key(key, sizeof key, PRES_PREFIX, cc->name, cc->len);
+    lens[4] = cc->len;
+    lens[5] = strlen(NODE_PREFIX);
+    if (send_argv(cl, TAG_SNAPSHOT, 6, argv, lens) == 0)
+        cc->snapshot = 1;
+}
+
+/* Collects the local members of a channel (hub iteration may not change
+ * the hub, so this only copies). */
+typedef struct member_acc {
+    sb_map seen;
+    strlist list;
+} member_acc;
+
+static void collect_member(sb_conn *c, const char *m, size_t mlen, void *ud)
+{
+    member_acc *a = ud;
+
+    (void)c;
+    if (sb_map_get(&a->seen, m, mlen))
+        return;
+    if (sb_map_put(&a->seen, m, mlen, a))
+        a->list.oom = 1;
+    else
+        strlist_add(&a->list, m, mlen);
+}
+
+/* After (re)connecting: this node's members of the channel replace what
+ * Redis had for it (EVAL of SYNC_SCRIPT), and an "s" message tells the
+ * followers the same. */
+void announce_channel(sb_cluster *cl, cl_channel *cc, int leaving)
+{
+    member_acc a;
+    sb_buf b;
+    const char **argv;
+    size_t *lens, i, argc;
+    char key[sizeof PRES_PREFIX + SB_CHANNEL_MAX], seq[24];
+
+    memset(&a, 0, sizeof a);
+    sb_map_init(&a.seen, (uint64_t)(uintptr_t)cl);
+    if (!leaving)
+        sb_hub_each_connection(cl->hub, cc->name, cc->len, collect_member, &a);
+    argc = 6 + a.list.n;
+    argv = malloc(argc * sizeof *argv);
+    lens = malloc(argc * sizeof *lens);
+    sb_buf_init(&b, 0);
+    wire_head(cl, &b, "s");
+    if (argv && lens && !a.list.oom) {
+        snprintf(seq, sizeof seq, "%llu", (unsigned long long)cl->seq);
+        argv[0] = "EVAL";
+        lens[0] = 4;
+        argv[1] = SYNC_SCRIPT;
+        lens[1] = sizeof SYNC_SCRIPT - 1;
+        argv[2] = "1";
+        lens[2] = 1;
+        argv[3] = key;
+        lens[3] = make_key(key, sizeof key, PRES_PREFIX, cc->name, cc->len);
+        argv[4] = cl->node;
+        lens[4] = cl->node_len;
+        argv[5] = seq;
+        lens[5] = strlen(seq);
+        for (i = 0; i < a.list.n; i++) {
+            argv[6 + i] = a.list.s[i];
+            lens[6 + i] = a.list.len[i];
+            ns_add(&b, a.list.s[i], a.list.len[i]);
+        }
+        send_argv(cl, TAG_OTHER, (int)argc, argv, lens);
+        if (!leaving)
+            publish_raw(cl, TAG_OTHER, cc->name, cc->len, &b);
+    }
+    free(argv);
+    free(lens);
+    sb_buf_free(&b);
+    strlist_free(&a.list);
+    sb_map_clear(&a.seen);
+}
+
+void heartbeat(sb_cluster *cl)
+{
+    char key[sizeof NODE_PREFIX + SB_NODE_MAX], ms[24];
+    const char *argv[5];
+    size_t lens[5];
+    sb_buf b;
+
+    snprintf(ms, sizeof ms, "%llu", (unsigned long long)(cl->ttl * 1000));
+    argv[0] = "SET";
+    lens[0] = 3;
+    argv[1] = key;
+    lens[1] = make_key(key, sizeof key, NODE_PREFIX, cl->node, cl->node_len);
+    argv[2] = "1";
+    lens[2] = 1;
+    argv[3] = "PX";
+    lens[3] = 2;
+    argv[4] = ms;
+    lens[4] = strlen(ms);
+    send_argv(cl, TAG_OTHER, 5, argv, lens);
+    sb_buf_init(&b, 0);
+    wire_head(cl, &b, "h");
+    ns_adds(&b, ms);
+    ns_add_u64(&b, cl->instance);
+    publish_raw(cl, TAG_OTHER, NULL, 0, &b);
+    sb_buf_free(&b);
+}
+
+/* Applies a snapshot reply: {channel, "<node>|<member>", ...}. */
+void on_snapshot(sb_cluster *cl, redisReply *rep)
+{
+    cl_channel *cc;
+    strlist joins, leaves;
+    sb_map snap;
+    sb_map_iter it;
+    const void *key;
+    size_t klen, i;
+    void *val;
+    redisReply *e;
+
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+        rep->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    cc = sb_map_get(&cl->channels, rep->element[0]->str, rep->element[0]->len);
+    if (!cc || !cc->active || !cc->snapshot)
+        return;
+    cc->snapshot = 0;
+    memset(&joins, 0, sizeof joins);
+    memset(&leaves, 0, sizeof leaves);
+    sb_map_init(&snap, (uint64_t)(uintptr_t)cc);
+    for (i = 1; i < rep->elements; i++) {
+        e = rep->element[i];
+        if (e->type != REDIS_REPLY_STRING ||
+            has_prefix(e->str, e->len, cl->node, cl->node_len))
+            continue;
+        sb_map_put(&snap, e->str, e->len, cc);
+        if (!sb_map_get(&cc->remote, e->str, e->len)) {
+            strlist_add(&joins, cc->name, cc->len);
+            strlist_add(&joins, e->str, e->len);
+        }
+    }
+    /* untouched keys the snapshot lacks are gone; marks are done with */
+    sb_map_iter_init(&it);
+    while (sb_map_next(&cc->remote, &it, &key, &klen, &val)) {
+        if (val == REMOTE_PRESENT && !sb_map_get(&snap, key, klen)) {
+            strlist_add(&leaves, cc->name, cc->len);
+            strlist_add(&leaves, key, klen);
+        }
+    }
+    settle_marks(cc);
+    sb_map_clear(&snap);
+    apply_pairs(cl, &leaves, 0);
+    apply_pairs(cl, &joins, 1);
+    strlist_free(&joins);
+    strlist_free(&leaves);
+}
+
+/* An "s" message: the node's full member list in the channel. */
+void sync_remote(sb_cluster *cl, cl_channel *cc, const field *node,
+                 const char *data, size_t len, size_t pos)
+{
+    strlist joins, leaves;
+    field mem;
+    sb_map listed;
+    sb_map_iter it;
+    const void *key;
+    size_t klen;
+    void *val;
+    char k[KEY_MAX + 1];
+    size_t i;
+
+    memset(&joins, 0, sizeof joins);
+    memset(&leaves, 0, sizeof leaves);
+    sb_map_init(&listed, (uint64_t)(uintptr_t)cc);
+    while (wire_next(data, len, &pos, &mem) == 1) {
+        if (node->n + 1 + mem.n > KEY_MAX)
+            continue;
+        memcpy(k, node->p, node->n);
+        k[node->n] = '|';
+        memcpy(k + node->n + 1, mem.p, mem.n);
+        sb_map_put(&listed, k, node->n + 1 + mem.n, cc);
+        strlist_add(&joins, cc->name, cc->len);
+        strlist_add(&joins, k, node->n + 1 + mem.n);
+    }
+    sb_map_iter_init(&it);
+    while (sb_map_next(&cc->remote, &it, &key, &klen, &val)) {
+        if (has_prefix(key, klen, node->p, node->n) &&
+            !sb_map_get(&listed, key, klen)) {
+            strlist_add(&leaves, cc->name, cc->len);
+            strlist_add(&leaves, key, klen);
+        }
+    }
+    sb_map_clear(&listed);
+    for (i = 0; i + 1 < leaves.n; i += 2)
+        remote_set(cl, leaves.s[i], leaves.len[i], leaves.s[i + 1],
+                   leaves.len[i + 1], 0, 1);
+    for (i = 0; i + 1 < joins.n; i += 2)
+        remote_set(cl, joins.s[i], joins.len[i], joins.s[i + 1],
+                   joins.len[i + 1], 1, 1);
+    strlist_free(&joins);
+    strlist_free(&leaves);
+}
+
+/* A heartbeat.  A node coming back from the dead (a stall longer than
+ * its TTL) is asked for nothing: every followed channel is re-read. */
+void node_heard(sb_cluster *cl, const char *name, size_t n, double ttl)
+{
+    cl_node *nd = sb_map_get(&cl->nodes, name, n);
+    int was_dead = nd && nd->dead;
+    sb_map_iter it;
+    void *val;
+
+    node_touch(cl, name, n, ttl, 1);
+    if (!was_dead)
+        return;
+    sb_map_iter_init(&it);
+    while (sb_map_next(&cl->channels, &it, NULL, NULL, &val)) {
+        cl_channel *cc = val;
+        if (cc->active && cc->subscribed && !cc->unsubscribing && !cc->snapshot)
+            request_snapshot(cl, cc);
+    }
+}
+
+void on_local_presence(sb_hub *h, const char *ch, size_t chlen,
+                       const char *member, size_t mlen, int present,
+                       void *ud)
+{
+    sb_cluster *cl = ud;
+    char key[sizeof PRES_PREFIX + SB_CHANNEL_MAX], field_[KEY_MAX + 1], seq[24];
+    const char *argv[4];
+    size_t lens[4];
+    sb_buf b;
+
+    (void)h;
+    if (!sb_redis_is_up(cl->r) || cl->node_len + 1 + mlen > KEY_MAX) {
+        cl->st.presence_deferred++;
+        return;
+    }
+    sb_buf_init(&b, 0);
+    wire_head(cl, &b, "p");
+    ns_adds(&b, present ? "+" : "-");
+    ns_add(&b, member, mlen);
+    memcpy(field_, cl->node, cl->node_len);
+    field_[cl->node_len] = '|';
+    memcpy(field_ + cl->node_len + 1, member, mlen);
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long)cl->seq);
+    argv[0] = present ? "HSET" : "HDEL";
+    lens[0] = 4;
+    argv[1] = key;
+    lens[1] = make_key(key, sizeof key, PRES_PREFIX, ch, chlen);
+    argv[2] = field_;
+    lens[2] = cl->node_len + 1 + mlen;
+    argv[3] = seq;
+    lens[3] = strlen(seq);
+    send_argv(cl, TAG_OTHER, present ? 4 : 3, argv, lens);
+    publish_raw(cl, TAG_OTHER, ch, chlen, &b);
+    sb_buf_free(&b);
+}
+
+/* Heartbeats and node expiry, ttl/20 apart.  Expiry waits while the link
+ * is down: silence then says nothing about the other nodes. */
+void on_tick(uv_timer_t *t)
+{
+    sb_cluster *cl = t->data;
+    double now = now_s(cl);
+    sb_map_iter it;
+    const void *name;
+    size_t n, i;
+    void *val;
+    strlist dead;
+
+    if (!sb_redis_is_up(cl->r))
+        return;
+    if (now >= cl->next_beat) {
+        heartbeat(cl);
+        cl->next_beat = now + cl->ttl / 4;
+    }
+    memset(&dead, 0, sizeof dead);
+    sb_map_iter_init(&it);
+    while (sb_map_next(&cl->nodes, &it, &name, &n, &val)) {
+        cl_node *nd = val;
+        if (now - nd->last_seen > (nd->dead ? nd->ttl * 3 : nd->ttl * 0.85))
+            strlist_add(&dead, name, n);
+    }
+    for (i = 0; i < dead.n; i++) {
+        cl_node *nd = sb_map_get(&cl->nodes, dead.s[i], dead.len[i]);
+        if (nd && nd->dead)
+            free(sb_map_del(&cl->nodes, dead.s[i], dead.len[i]));
+        else
+            node_gone(cl, dead.s[i], dead.len[i]);
+    }
+    strlist_free(&dead);
+}

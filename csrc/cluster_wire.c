@@ -1,0 +1,100 @@
+/* Wire format of the cluster's messages on Redis (see cluster.h).
+ *
+ * Wire format.  Every Redis pub/sub payload is a list of netstrings
+ * ("<len>:<bytes>,"), binary-safe and cheap to parse; the first three are
+ * always "sb1", a kind letter and the origin node, the fourth the origin's
+ * sequence number (one counter per node, across all its messages):
+ *   m  message   flags, date_ms, event, payload, from, alias, except_member
+ *                (flags: 1 binary, 2 has from, 4 has alias, 8 has except)
+ *   p  presence  "+" or "-", member        (member present/absent on node)
+ *   s  sync      member, member, ...       (node's full member list there)
+ *   h  heartbeat ttl_ms, instance          (on sb:nodes; instance is a
+ *                                          random number per process)
+ *   b  goodbye                             (on sb:nodes)
+ * m, p and s travel on sb:ch:<channel>.  Keys: hash sb:pres:<channel> with
+ * fields "<node>|<member>" = sequence, and sb:node:<node> with a TTL. */
+#include "cluster_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Netstring helpers. */
+void ns_add(sb_buf *b, const char *p, size_t n)
+{
+    sb_buf_add_u64(b, n);
+    sb_buf_addc(b, ':');
+    if (n)
+        sb_buf_add(b, p, n);
+    sb_buf_addc(b, ',');
+}
+
+void ns_adds(sb_buf *b, const char *s)
+{
+    ns_add(b, s, strlen(s));
+}
+
+void ns_add_u64(sb_buf *b, uint64_t v)
+{
+    char tmp[24];
+    snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    ns_adds(b, tmp);
+}
+
+/* The common head: sb1, kind, node, sequence. */
+void wire_head(sb_cluster *cl, sb_buf *b, const char *kind)
+{
+    ns_adds(b, "sb1");
+    ns_adds(b, kind);
+    ns_add(b, cl->node, cl->node_len);
+    ns_add_u64(b, ++cl->seq);
+}
+
+/* The next netstring of p[0..n) at *pos: 1 and *out, 0 at the end, -1
+ * when malformed. */
+int wire_next(const char *p, size_t n, size_t *pos, field *out)
+{
+    size_t i = *pos, len = 0;
+
+    if (i >= n)
+        return 0;
+    if (p[i] < '0' || p[i] > '9')
+        return -1;
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        len = len * 10 + (size_t)(p[i++] - '0');
+        if (len > n)
+            return -1;
+    }
+    if (i >= n || p[i] != ':' || n - i - 1 < len + 1 || p[i + 1 + len] != ',')
+        return -1;
+    out->p = p + i + 1;
+    out->n = len;
+    *pos = i + len + 2;
+    return 1;
+}
+
+/* Splits into at most max netstrings; returns the count or -1. */
+int wire_split(const char *p, size_t n, field *f, int max)
+{
+    size_t pos = 0;
+    int count = 0, rc;
+
+    while ((rc = wire_next(p, n, &pos, &f[count])) == 1)
+        if (++count == max && pos < n)
+            return -1;
+    return rc < 0 ? -1 : count;
+}
+
+uint64_t field_u64(const field *f)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    for (i = 0; i < f->n && f->p[i] >= '0' && f->p[i] <= '9'; i++)
+        v = v * 10 + (uint64_t)(f->p[i] - '0');
+    return v;
+}
+
+int field_is(const field *f, const char *s)
+{
+    return f->n == strlen(s) && memcmp(f->p, s, f->n) == 0;
+}
