@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void strlist_add(strlist *l, const char *p, size_t n)
+void sb_cl_strlist_add(strlist *l, const char *p, size_t n)
 {
     char *copy;
 
@@ -42,7 +42,7 @@ void strlist_add(strlist *l, const char *p, size_t n)
     l->len[l->n++] = n;
 }
 
-void strlist_free(strlist *l)
+void sb_cl_strlist_free(strlist *l)
 {
     size_t i;
 
@@ -53,7 +53,7 @@ void strlist_free(strlist *l)
     memset(l, 0, sizeof *l);
 }
 
-double now_s(sb_cluster *cl)
+double sb_cl_now_s(sb_cluster *cl)
 {
     return (double)uv_now(cl->loop) / 1000.0;
 }
@@ -83,7 +83,7 @@ int sb_cluster_valid_node(const char *node, size_t n)
 }
 
 /* "<prefix><name>" into buf; returns its length or 0 if it does not fit. */
-size_t make_key(char *buf, size_t cap, const char *prefix,
+size_t sb_cl_make_key(char *buf, size_t cap, const char *prefix,
                 const char *name, size_t n)
 {
     size_t pl = strlen(prefix);
@@ -96,14 +96,14 @@ size_t make_key(char *buf, size_t cap, const char *prefix,
     return pl + n;
 }
 
-int send_argv(sb_cluster *cl, int tag, int argc, const char **argv,
+int sb_cl_send_argv(sb_cluster *cl, int tag, int argc, const char **argv,
               const size_t *lens)
 {
     return sb_redis_command(cl->r, tag, argc, argv, lens);
 }
 
 /* PUBLISH payload on sb:ch:<channel> (or on sb:nodes when ch is NULL). */
-int publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
+int sb_cl_publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
                 sb_buf *payload)
 {
     char key[sizeof CH_PREFIX + SB_CHANNEL_MAX];
@@ -115,7 +115,7 @@ int publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
     argv[0] = "PUBLISH";
     lens[0] = 7;
     if (ch) {
-        lens[1] = make_key(key, sizeof key, CH_PREFIX, ch, chlen);
+        lens[1] = sb_cl_make_key(key, sizeof key, CH_PREFIX, ch, chlen);
         argv[1] = key;
     } else {
         argv[1] = NODES_CHANNEL;
@@ -123,14 +123,14 @@ int publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
     }
     argv[2] = (const char *)sb_buf_data(payload);
     lens[2] = payload->len;
-    return send_argv(cl, tag, 3, argv, lens);
+    return sb_cl_send_argv(cl, tag, 3, argv, lens);
 }
 
 /* Channel following. */
 static void follow(sb_cluster *cl, cl_channel *cc)
 {
     char key[sizeof CH_PREFIX + SB_CHANNEL_MAX];
-    size_t n = make_key(key, sizeof key, CH_PREFIX, cc->name, cc->len);
+    size_t n = sb_cl_make_key(key, sizeof key, CH_PREFIX, cc->name, cc->len);
 
     if (cc->subscribed || cc->unsubscribing || !sb_redis_is_up(cl->r))
         return;
@@ -159,7 +159,7 @@ static void on_up(sb_redis *r, void *ud)
     sb_map_iter it;
     void *val;
     char line[1024];
-    double t = now_s(cl);
+    double t = sb_cl_now_s(cl);
     strlist names;
     size_t i;
     int outage = cl->down_since >= 0;
@@ -183,33 +183,33 @@ static void on_up(sb_redis *r, void *ud)
     while (sb_map_next(&cl->nodes, &it, NULL, NULL, &val))
         if (!((cl_node *)val)->dead)
             ((cl_node *)val)->last_seen = t;
-    heartbeat(cl);
+    sb_cl_heartbeat(cl);
     cl->next_beat = t + cl->ttl / 4;
     sb_redis_subscribe(cl->r, NODES_CHANNEL, strlen(NODES_CHANNEL));
     memset(&names, 0, sizeof names);
     sb_map_iter_init(&it);
     while (sb_map_next(&cl->channels, &it, NULL, NULL, &val))
-        strlist_add(&names, ((cl_channel *)val)->name, ((cl_channel *)val)->len);
+        sb_cl_strlist_add(&names, ((cl_channel *)val)->name, ((cl_channel *)val)->len);
     for (i = 0; i < names.n; i++) {
         cl_channel *cc = sb_map_get(&cl->channels, names.s[i], names.len[i]);
         if (!cc)
             continue;
         /* a snapshot lost with the old link must not leave its marks:
          * they would shield stale keys from the next snapshot */
-        settle_marks(cc);
+        sb_cl_settle_marks(cc);
         cc->subscribed = cc->unsubscribing = cc->snapshot = 0;
         if (!cc->active) {
             forget_channel(cl, cc);
             continue;
         }
         follow(cl, cc);
-        announce_channel(cl, cc, 0);
+        sb_cl_announce_channel(cl, cc, 0);
         /* messages other nodes published during the outage are missing
          * from this node's history: recovery must see a gap */
         if (outage)
             sb_hub_history_break(cl->hub, cc->name, cc->len);
     }
-    strlist_free(&names);
+    sb_cl_strlist_free(&names);
 }
 
 static void on_down(sb_redis *r, const char *why, void *ud)
@@ -220,7 +220,7 @@ static void on_down(sb_redis *r, const char *why, void *ud)
     (void)r;
     if (cl->down_since >= 0)
         return; /* a failed retry of the same outage */
-    cl->down_since = now_s(cl);
+    cl->down_since = sb_cl_now_s(cl);
     cl->lost_at_down = cl->st.lost;
     cl->st.connected = 0;
     cl->st.outages++;
@@ -238,7 +238,7 @@ static void on_reply(sb_redis *r, int tag, redisReply *rep, void *ud)
 
     (void)r;
     if (tag == TAG_SNAPSHOT) {
-        on_snapshot(cl, rep);
+        sb_cl_on_snapshot(cl, rep);
         return;
     }
     if (tag == TAG_PUBLISH && (!rep || rep->type == REDIS_REPLY_ERROR)) {
@@ -280,7 +280,7 @@ static void on_subscribed(sb_redis *r, const char *ch, size_t chlen, void *ud)
         return;
     cc = sb_map_get(&cl->channels, ch + pl, chlen - pl);
     if (cc && cc->active && cc->subscribed && !cc->unsubscribing)
-        request_snapshot(cl, cc);
+        sb_cl_request_snapshot(cl, cc);
 }
 
 /* An "m" message from another node: into the local fan-out. */
@@ -294,13 +294,13 @@ static void deliver_remote(sb_cluster *cl, const char *ch, size_t chlen,
         cl->st.bad_messages++;
         return;
     }
-    flags = (unsigned)field_u64(&f[4]);
+    flags = (unsigned)sb_cl_field_u64(&f[4]);
     m = sb_msg_new(ch, chlen, f[6].p, f[6].n, f[7].p, f[7].n,
                    flags & 2 ? f[8].p : NULL, f[8].n,
                    flags & 4 ? f[9].p : NULL, f[9].n, (int)(flags & 1));
     if (!m)
         return;
-    m->date_ms = (int64_t)field_u64(&f[5]);
+    m->date_ms = (int64_t)sb_cl_field_u64(&f[5]);
     cl->st.received++;
     sb_hub_publish_remote(cl->hub, m, flags & 8 ? f[10].p : NULL, f[10].n);
     sb_msg_unref(m);
@@ -318,12 +318,12 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
 
     (void)r;
     /* the head first: an "s" message may list any number of members */
-    while (n < 4 && wire_next(data, len, &pos, &f[n]) == 1)
+    while (n < 4 && sb_cl_wire_next(data, len, &pos, &f[n]) == 1)
         n++;
     if (n == 4 && f[1].n == 1 && f[1].p[0] != 's') {
-        n = wire_split(data, len, f, FIELDS_MAX);
+        n = sb_cl_wire_split(data, len, f, FIELDS_MAX);
     }
-    if (n < 4 || !field_is(&f[0], "sb1") || f[1].n != 1 ||
+    if (n < 4 || !sb_cl_field_is(&f[0], "sb1") || f[1].n != 1 ||
         !sb_cluster_valid_node(f[2].p, f[2].n)) {
         cl->st.bad_messages++;
         return;
@@ -331,7 +331,7 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
     if (f[2].n == cl->node_len && memcmp(f[2].p, cl->node, f[2].n) == 0) {
         /* our own, delivered locally already; but a heartbeat of another
          * instance means two processes share a name and ignore each other */
-        if (f[1].p[0] == 'h' && n >= 6 && field_u64(&f[5]) != cl->instance &&
+        if (f[1].p[0] == 'h' && n >= 6 && sb_cl_field_u64(&f[5]) != cl->instance &&
             !cl->twin_logged) {
             char line[256];
             cl->twin_logged = 1;
@@ -345,9 +345,9 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
     }
     if (chlen == strlen(NODES_CHANNEL) && memcmp(ch, NODES_CHANNEL, chlen) == 0) {
         if (f[1].p[0] == 'h' && n >= 5)
-            node_heard(cl, f[2].p, f[2].n, (double)field_u64(&f[4]) / 1000.0);
+            sb_cl_node_heard(cl, f[2].p, f[2].n, (double)sb_cl_field_u64(&f[4]) / 1000.0);
         else if (f[1].p[0] == 'b')
-            node_gone(cl, f[2].p, f[2].n);
+            sb_cl_node_gone(cl, f[2].p, f[2].n);
         return;
     }
     if (chlen <= pl || memcmp(ch, CH_PREFIX, pl) != 0)
@@ -357,7 +357,7 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
     cc = sb_map_get(&cl->channels, ch, chlen);
     if (!cc || !cc->active)
         return; /* stopped following it; the unsubscribe is on its way */
-    if (!node_touch(cl, f[2].p, f[2].n, 0, 0) && f[1].p[0] != 'm')
+    if (!sb_cl_node_touch(cl, f[2].p, f[2].n, 0, 0) && f[1].p[0] != 'm')
         return; /* presence of a node declared dead: wait for a heartbeat */
     switch (f[1].p[0]) {
     case 'm':
@@ -371,11 +371,11 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
         memcpy(k, f[2].p, f[2].n);
         k[f[2].n] = '|';
         memcpy(k + f[2].n + 1, f[5].p, f[5].n);
-        remote_set(cl, ch, chlen, k, f[2].n + 1 + f[5].n,
-                   field_is(&f[4], "+"), 1);
+        sb_cl_remote_set(cl, ch, chlen, k, f[2].n + 1 + f[5].n,
+                   sb_cl_field_is(&f[4], "+"), 1);
         break;
     case 's':
-        sync_remote(cl, cc, &f[2], data, len, pos);
+        sb_cl_sync_remote(cl, cc, &f[2], data, len, pos);
         break;
     default:
         cl->st.bad_messages++;
@@ -399,17 +399,17 @@ static void on_published(sb_hub *h, const sb_msg *m, const char *em,
     flags = (m->binary ? 1u : 0u) | (m->from ? 2u : 0u) | (m->alias ? 4u : 0u) |
             (em ? 8u : 0u);
     sb_buf_init(&b, 0);
-    wire_head(cl, &b, "m");
+    sb_cl_wire_head(cl, &b, "m");
     snprintf(tmp, sizeof tmp, "%u", flags);
-    ns_adds(&b, tmp);
+    sb_cl_ns_adds(&b, tmp);
     snprintf(tmp, sizeof tmp, "%lld", (long long)m->date_ms);
-    ns_adds(&b, tmp);
-    ns_add(&b, m->event, m->event_len);
-    ns_add(&b, m->payload, m->payload_len);
-    ns_add(&b, m->from, m->from_len);
-    ns_add(&b, m->alias, m->alias_len);
-    ns_add(&b, em, em ? emlen : 0);
-    if (publish_raw(cl, TAG_PUBLISH, m->channel, m->channel_len, &b) == 0)
+    sb_cl_ns_adds(&b, tmp);
+    sb_cl_ns_add(&b, m->event, m->event_len);
+    sb_cl_ns_add(&b, m->payload, m->payload_len);
+    sb_cl_ns_add(&b, m->from, m->from_len);
+    sb_cl_ns_add(&b, m->alias, m->alias_len);
+    sb_cl_ns_add(&b, em, em ? emlen : 0);
+    if (sb_cl_publish_raw(cl, TAG_PUBLISH, m->channel, m->channel_len, &b) == 0)
         cl->st.published++;
     else
         cl->st.lost++;
@@ -450,7 +450,7 @@ static void on_channel_active(sb_hub *h, const char *ch, size_t chlen,
     sb_map_init(&cc->remote, (uint64_t)(uintptr_t)cc);
     if (cc->unsubscribing)
         return;
-    n = make_key(key, sizeof key, CH_PREFIX, ch, chlen);
+    n = sb_cl_make_key(key, sizeof key, CH_PREFIX, ch, chlen);
     if (cc->subscribed && sb_redis_unsubscribe(cl->r, key, n) == 0) {
         cc->subscribed = 0;
         cc->unsubscribing = 1;
@@ -512,7 +512,7 @@ sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
     uv_timer_init(loop, &cl->tick);
     cl->tick.data = cl;
     every = (uint64_t)(cl->ttl * 1000 / 20);
-    uv_timer_start(&cl->tick, on_tick, every ? every : 1, every ? every : 1);
+    uv_timer_start(&cl->tick, sb_cl_on_tick, every ? every : 1, every ? every : 1);
     if (!(cl->r = sb_redis_new(loop, host, port, db, &rh))) {
         snprintf(err, errlen, "out of memory");
         uv_close((uv_handle_t *)&cl->tick, on_tick_closed);
@@ -520,7 +520,7 @@ sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
     }
     memset(&hh, 0, sizeof hh);
     hh.published = on_published;
-    hh.local_presence = on_local_presence;
+    hh.local_presence = sb_cl_on_local_presence;
     hh.channel_active = on_channel_active;
     hh.ud = cl;
     sb_hub_set_cluster_hooks(hub, &hh);
@@ -545,16 +545,16 @@ void sb_cluster_free(sb_cluster *cl)
         sb_map_iter_init(&it);
         while (sb_map_next(&cl->channels, &it, NULL, NULL, &val))
             if (((cl_channel *)val)->active)
-                announce_channel(cl, val, 1);
+                sb_cl_announce_channel(cl, val, 1);
         sb_buf_init(&b, 0);
-        wire_head(cl, &b, "b");
-        publish_raw(cl, TAG_OTHER, NULL, 0, &b);
+        sb_cl_wire_head(cl, &b, "b");
+        sb_cl_publish_raw(cl, TAG_OTHER, NULL, 0, &b);
         sb_buf_free(&b);
         argv[0] = "DEL";
         lens[0] = 3;
         argv[1] = key;
-        lens[1] = make_key(key, sizeof key, NODE_PREFIX, cl->node, cl->node_len);
-        send_argv(cl, TAG_OTHER, 2, argv, lens);
+        lens[1] = sb_cl_make_key(key, sizeof key, NODE_PREFIX, cl->node, cl->node_len);
+        sb_cl_send_argv(cl, TAG_OTHER, 2, argv, lens);
     }
     sb_redis_free(cl->r);
     cl->r = NULL;

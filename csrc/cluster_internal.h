@@ -85,70 +85,70 @@ typedef struct field {
 
 /* cluster.c */
 /* Appends a copy of p[0..n) (sets oom on failure). */
-void strlist_add(strlist *l, const char *p, size_t n);
+void sb_cl_strlist_add(strlist *l, const char *p, size_t n);
 /* Frees the strings and empties the list. */
-void strlist_free(strlist *l);
+void sb_cl_strlist_free(strlist *l);
 /* The loop clock in seconds. */
-double now_s(sb_cluster *cl);
+double sb_cl_now_s(sb_cluster *cl);
 /* "<prefix><name>" into buf; returns its length or 0 if it does not fit. */
-size_t make_key(char *buf, size_t cap, const char *prefix,
+size_t sb_cl_make_key(char *buf, size_t cap, const char *prefix,
                 const char *name, size_t n);
 /* Sends a Redis command on the cluster's link; the tag comes back in on_reply. */
-int send_argv(sb_cluster *cl, int tag, int argc, const char **argv,
+int sb_cl_send_argv(sb_cluster *cl, int tag, int argc, const char **argv,
               const size_t *lens);
 /* PUBLISH payload on sb:ch:<channel> (or on sb:nodes when ch is NULL). */
-int publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
+int sb_cl_publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
                 sb_buf *payload);
 
 /* cluster_wire.c */
 /* Appends p[0..n) as one netstring. */
-void ns_add(sb_buf *b, const char *p, size_t n);
+void sb_cl_ns_add(sb_buf *b, const char *p, size_t n);
 /* Appends a C string as one netstring. */
-void ns_adds(sb_buf *b, const char *s);
+void sb_cl_ns_adds(sb_buf *b, const char *s);
 /* Appends a decimal number as one netstring. */
-void ns_add_u64(sb_buf *b, uint64_t v);
+void sb_cl_ns_add_u64(sb_buf *b, uint64_t v);
 /* The common head: sb1, kind, node, sequence (increments cl->seq). */
-void wire_head(sb_cluster *cl, sb_buf *b, const char *kind);
+void sb_cl_wire_head(sb_cluster *cl, sb_buf *b, const char *kind);
 /* The next netstring of p[0..n) at *pos: 1 and *out, 0 at the end, -1
  * when malformed. */
-int wire_next(const char *p, size_t n, size_t *pos, field *out);
+int sb_cl_wire_next(const char *p, size_t n, size_t *pos, field *out);
 /* Splits into at most max netstrings; returns the count or -1. */
-int wire_split(const char *p, size_t n, field *f, int max);
+int sb_cl_wire_split(const char *p, size_t n, field *f, int max);
 /* The field's leading decimal digits as a number. */
-uint64_t field_u64(const field *f);
+uint64_t sb_cl_field_u64(const field *f);
 /* 1 when the field equals the C string s. */
-int field_is(const field *f, const char *s);
+int sb_cl_field_is(const field *f, const char *s);
 
 /* cluster_presence.c */
 /* Marks a node alive now; returns NULL if it is dead (unless revive) or
  * memory ran out. */
-cl_node *node_touch(sb_cluster *cl, const char *name, size_t n,
+cl_node *sb_cl_node_touch(sb_cluster *cl, const char *name, size_t n,
                     double ttl, int revive);
 /* Applies one remote presence change for key "<node>|<member>". */
-void remote_set(sb_cluster *cl, const char *ch, size_t chlen,
+void sb_cl_remote_set(sb_cluster *cl, const char *ch, size_t chlen,
                 const char *key, size_t klen, int present, int mark);
 /* A node died (TTL) or said goodbye: its members leave every channel. */
-void node_gone(sb_cluster *cl, const char *name, size_t n);
+void sb_cl_node_gone(sb_cluster *cl, const char *name, size_t n);
 /* Ends a snapshot window: marks and tombstones go. */
-void settle_marks(cl_channel *cc);
-/* Asks Redis for the channel's remote member set (reply in on_snapshot). */
-void request_snapshot(sb_cluster *cl, cl_channel *cc);
+void sb_cl_settle_marks(cl_channel *cc);
+/* Asks Redis for the channel's remote member set (reply in sb_cl_on_snapshot). */
+void sb_cl_request_snapshot(sb_cluster *cl, cl_channel *cc);
 /* Replaces this node's members of the channel in Redis and tells followers. */
-void announce_channel(sb_cluster *cl, cl_channel *cc, int leaving);
+void sb_cl_announce_channel(sb_cluster *cl, cl_channel *cc, int leaving);
 /* Refreshes sb:node:<node> and publishes a heartbeat on sb:nodes. */
-void heartbeat(sb_cluster *cl);
+void sb_cl_heartbeat(sb_cluster *cl);
 /* Applies a snapshot reply: {channel, "<node>|<member>", ...}. */
-void on_snapshot(sb_cluster *cl, redisReply *rep);
+void sb_cl_on_snapshot(sb_cluster *cl, redisReply *rep);
 /* An "s" message: the node's full member list in the channel. */
-void sync_remote(sb_cluster *cl, cl_channel *cc, const field *node,
+void sb_cl_sync_remote(sb_cluster *cl, cl_channel *cc, const field *node,
                  const char *data, size_t len, size_t pos);
 /* A heartbeat from another node (revives it if it was dead). */
-void node_heard(sb_cluster *cl, const char *name, size_t n, double ttl);
+void sb_cl_node_heard(sb_cluster *cl, const char *name, size_t n, double ttl);
 /* The hub hook for a local member joining or leaving a channel. */
-void on_local_presence(sb_hub *h, const char *ch, size_t chlen,
+void sb_cl_on_local_presence(sb_hub *h, const char *ch, size_t chlen,
                        const char *member, size_t mlen, int present,
                        void *ud);
 /* The cluster's timer: heartbeats and node expiry. */
-void on_tick(uv_timer_t *t);
+void sb_cl_on_tick(uv_timer_t *t);
 
 #endif

@@ -37,7 +37,7 @@ static const char SYNC_SCRIPT[] =
 
 /* Node table.  Marks the node alive now; returns NULL if it is dead
  * (unless a heartbeat revives it) or memory ran out. */
-cl_node *node_touch(sb_cluster *cl, const char *name, size_t n,
+cl_node *sb_cl_node_touch(sb_cluster *cl, const char *name, size_t n,
                     double ttl, int revive)
 {
     cl_node *nd = sb_map_get(&cl->nodes, name, n);
@@ -56,7 +56,7 @@ cl_node *node_touch(sb_cluster *cl, const char *name, size_t n,
         }
         nd->ttl = cl->ttl;
     }
-    nd->last_seen = now_s(cl);
+    nd->last_seen = sb_cl_now_s(cl);
     if (ttl > 0)
         nd->ttl = ttl;
     return nd;
@@ -65,7 +65,7 @@ cl_node *node_touch(sb_cluster *cl, const char *name, size_t n,
 /* Applies one remote presence change for key "<node>|<member>" in a
  * channel, looking the channel up afresh.  With mark, a pending snapshot
  * is told not to override it.  The hub call (and so Lua) comes last. */
-void remote_set(sb_cluster *cl, const char *ch, size_t chlen,
+void sb_cl_remote_set(sb_cluster *cl, const char *ch, size_t chlen,
                 const char *key, size_t klen, int present, int mark)
 {
     cl_channel *cc = sb_map_get(&cl->channels, ch, chlen);
@@ -78,7 +78,7 @@ void remote_set(sb_cluster *cl, const char *ch, size_t chlen,
     cur = sb_map_get(&cc->remote, key, klen);
     was = cur == REMOTE_PRESENT || cur == REMOTE_TOUCHED;
     if (present) {
-        if (!node_touch(cl, key, (size_t)(bar - key), 0, 0) ||
+        if (!sb_cl_node_touch(cl, key, (size_t)(bar - key), 0, 0) ||
             sb_map_put(&cc->remote, key, klen,
                        mark && cc->snapshot ? REMOTE_TOUCHED : REMOTE_PRESENT))
             return;
@@ -104,7 +104,7 @@ static void apply_pairs(sb_cluster *cl, strlist *l, int present)
     size_t i;
 
     for (i = 0; i + 1 < l->n; i += 2)
-        remote_set(cl, l->s[i], l->len[i], l->s[i + 1], l->len[i + 1],
+        sb_cl_remote_set(cl, l->s[i], l->len[i], l->s[i + 1], l->len[i + 1],
                    present, 0);
 }
 
@@ -114,7 +114,7 @@ static int has_prefix(const char *k, size_t klen, const char *p, size_t n)
 }
 
 /* A node died (TTL) or said goodbye: its members leave every channel. */
-void node_gone(sb_cluster *cl, const char *name, size_t n)
+void sb_cl_node_gone(sb_cluster *cl, const char *name, size_t n)
 {
     strlist l;
     sb_map_iter ci, ki;
@@ -132,10 +132,10 @@ void node_gone(sb_cluster *cl, const char *name, size_t n)
     nd = sb_map_get(&cl->nodes, copy, n);
     if (nd && nd->dead)
         return;
-    if (!nd && !(nd = node_touch(cl, copy, n, 0, 0)))
+    if (!nd && !(nd = sb_cl_node_touch(cl, copy, n, 0, 0)))
         return;
     nd->dead = 1;
-    nd->last_seen = now_s(cl);
+    nd->last_seen = sb_cl_now_s(cl);
     cl->st.dead_nodes++;
     memset(&l, 0, sizeof l);
     sb_map_iter_init(&ci);
@@ -144,18 +144,18 @@ void node_gone(sb_cluster *cl, const char *name, size_t n)
         sb_map_iter_init(&ki);
         while (sb_map_next(&cc->remote, &ki, &key, &klen, &st)) {
             if (has_prefix(key, klen, copy, n)) {
-                strlist_add(&l, chname, chlen);
-                strlist_add(&l, key, klen);
+                sb_cl_strlist_add(&l, chname, chlen);
+                sb_cl_strlist_add(&l, key, klen);
             }
         }
     }
     apply_pairs(cl, &l, 0);
-    strlist_free(&l);
+    sb_cl_strlist_free(&l);
 }
 
 /* Ends a snapshot window: "touched" keys become plain present ones and
  * tombstones go, so the next snapshot judges every key afresh. */
-void settle_marks(cl_channel *cc)
+void sb_cl_settle_marks(cl_channel *cc)
 {
     strlist fix;
     sb_map_iter it;
@@ -167,19 +167,19 @@ void settle_marks(cl_channel *cc)
     sb_map_iter_init(&it);
     while (sb_map_next(&cc->remote, &it, &key, &klen, &val))
         if (val != REMOTE_PRESENT)
-            strlist_add(&fix, key, klen);
+            sb_cl_strlist_add(&fix, key, klen);
     for (i = 0; i < fix.n; i++) {
         if (sb_map_get(&cc->remote, fix.s[i], fix.len[i]) == REMOTE_TOMB)
             sb_map_del(&cc->remote, fix.s[i], fix.len[i]);
         else
             sb_map_put(&cc->remote, fix.s[i], fix.len[i], REMOTE_PRESENT);
     }
-    strlist_free(&fix);
+    sb_cl_strlist_free(&fix);
 }
 
 /* Asks for the channel's remote member set (SNAPSHOT_SCRIPT); the reply
- * goes to on_snapshot. */
-void request_snapshot(sb_cluster *cl, cl_channel *cc)
+ * goes to sb_cl_on_snapshot. */
+void sb_cl_request_snapshot(sb_cluster *cl, cl_channel *cc)
 {
     char key[sizeof PRES_PREFIX + SB_CHANNEL_MAX];
     const char *argv[6];
@@ -194,10 +194,10 @@ void request_snapshot(sb_cluster *cl, cl_channel *cc)
     lens[0] = 4;
     lens[1] = sizeof SNAPSHOT_SCRIPT - 1;
     lens[2] = 1;
-    lens[3] = make_key(key, sizeof key, PRES_PREFIX, cc->name, cc->len);
+    lens[3] = sb_cl_make_key(key, sizeof key, PRES_PREFIX, cc->name, cc->len);
     lens[4] = cc->len;
     lens[5] = strlen(NODE_PREFIX);
-    if (send_argv(cl, TAG_SNAPSHOT, 6, argv, lens) == 0)
+    if (sb_cl_send_argv(cl, TAG_SNAPSHOT, 6, argv, lens) == 0)
         cc->snapshot = 1;
 }
 
@@ -218,13 +218,13 @@ static void collect_member(sb_conn *c, const char *m, size_t mlen, void *ud)
     if (sb_map_put(&a->seen, m, mlen, a))
         a->list.oom = 1;
     else
-        strlist_add(&a->list, m, mlen);
+        sb_cl_strlist_add(&a->list, m, mlen);
 }
 
 /* After (re)connecting: this node's members of the channel replace what
  * Redis had for it (EVAL of SYNC_SCRIPT), and an "s" message tells the
  * followers the same. */
-void announce_channel(sb_cluster *cl, cl_channel *cc, int leaving)
+void sb_cl_announce_channel(sb_cluster *cl, cl_channel *cc, int leaving)
 {
     member_acc a;
     sb_buf b;
@@ -240,7 +240,7 @@ void announce_channel(sb_cluster *cl, cl_channel *cc, int leaving)
     argv = malloc(argc * sizeof *argv);
     lens = malloc(argc * sizeof *lens);
     sb_buf_init(&b, 0);
-    wire_head(cl, &b, "s");
+    sb_cl_wire_head(cl, &b, "s");
     if (argv && lens && !a.list.oom) {
         snprintf(seq, sizeof seq, "%llu", (unsigned long long)cl->seq);
         argv[0] = "EVAL";
@@ -250,7 +250,7 @@ void announce_channel(sb_cluster *cl, cl_channel *cc, int leaving)
         argv[2] = "1";
         lens[2] = 1;
         argv[3] = key;
-        lens[3] = make_key(key, sizeof key, PRES_PREFIX, cc->name, cc->len);
+        lens[3] = sb_cl_make_key(key, sizeof key, PRES_PREFIX, cc->name, cc->len);
         argv[4] = cl->node;
         lens[4] = cl->node_len;
         argv[5] = seq;
@@ -258,20 +258,20 @@ void announce_channel(sb_cluster *cl, cl_channel *cc, int leaving)
         for (i = 0; i < a.list.n; i++) {
             argv[6 + i] = a.list.s[i];
             lens[6 + i] = a.list.len[i];
-            ns_add(&b, a.list.s[i], a.list.len[i]);
+            sb_cl_ns_add(&b, a.list.s[i], a.list.len[i]);
         }
-        send_argv(cl, TAG_OTHER, (int)argc, argv, lens);
+        sb_cl_send_argv(cl, TAG_OTHER, (int)argc, argv, lens);
         if (!leaving)
-            publish_raw(cl, TAG_OTHER, cc->name, cc->len, &b);
+            sb_cl_publish_raw(cl, TAG_OTHER, cc->name, cc->len, &b);
     }
     free(argv);
     free(lens);
     sb_buf_free(&b);
-    strlist_free(&a.list);
+    sb_cl_strlist_free(&a.list);
     sb_map_clear(&a.seen);
 }
 
-void heartbeat(sb_cluster *cl)
+void sb_cl_heartbeat(sb_cluster *cl)
 {
     char key[sizeof NODE_PREFIX + SB_NODE_MAX], ms[24];
     const char *argv[5];
@@ -282,24 +282,24 @@ void heartbeat(sb_cluster *cl)
     argv[0] = "SET";
     lens[0] = 3;
     argv[1] = key;
-    lens[1] = make_key(key, sizeof key, NODE_PREFIX, cl->node, cl->node_len);
+    lens[1] = sb_cl_make_key(key, sizeof key, NODE_PREFIX, cl->node, cl->node_len);
     argv[2] = "1";
     lens[2] = 1;
     argv[3] = "PX";
     lens[3] = 2;
     argv[4] = ms;
     lens[4] = strlen(ms);
-    send_argv(cl, TAG_OTHER, 5, argv, lens);
+    sb_cl_send_argv(cl, TAG_OTHER, 5, argv, lens);
     sb_buf_init(&b, 0);
-    wire_head(cl, &b, "h");
-    ns_adds(&b, ms);
-    ns_add_u64(&b, cl->instance);
-    publish_raw(cl, TAG_OTHER, NULL, 0, &b);
+    sb_cl_wire_head(cl, &b, "h");
+    sb_cl_ns_adds(&b, ms);
+    sb_cl_ns_add_u64(&b, cl->instance);
+    sb_cl_publish_raw(cl, TAG_OTHER, NULL, 0, &b);
     sb_buf_free(&b);
 }
 
 /* Applies a snapshot reply: {channel, "<node>|<member>", ...}. */
-void on_snapshot(sb_cluster *cl, redisReply *rep)
+void sb_cl_on_snapshot(sb_cluster *cl, redisReply *rep)
 {
     cl_channel *cc;
     strlist joins, leaves;
@@ -327,28 +327,28 @@ void on_snapshot(sb_cluster *cl, redisReply *rep)
             continue;
         sb_map_put(&snap, e->str, e->len, cc);
         if (!sb_map_get(&cc->remote, e->str, e->len)) {
-            strlist_add(&joins, cc->name, cc->len);
-            strlist_add(&joins, e->str, e->len);
+            sb_cl_strlist_add(&joins, cc->name, cc->len);
+            sb_cl_strlist_add(&joins, e->str, e->len);
         }
     }
     /* untouched keys the snapshot lacks are gone; marks are done with */
     sb_map_iter_init(&it);
     while (sb_map_next(&cc->remote, &it, &key, &klen, &val)) {
         if (val == REMOTE_PRESENT && !sb_map_get(&snap, key, klen)) {
-            strlist_add(&leaves, cc->name, cc->len);
-            strlist_add(&leaves, key, klen);
+            sb_cl_strlist_add(&leaves, cc->name, cc->len);
+            sb_cl_strlist_add(&leaves, key, klen);
         }
     }
-    settle_marks(cc);
+    sb_cl_settle_marks(cc);
     sb_map_clear(&snap);
     apply_pairs(cl, &leaves, 0);
     apply_pairs(cl, &joins, 1);
-    strlist_free(&joins);
-    strlist_free(&leaves);
+    sb_cl_strlist_free(&joins);
+    sb_cl_strlist_free(&leaves);
 }
 
 /* An "s" message: the node's full member list in the channel. */
-void sync_remote(sb_cluster *cl, cl_channel *cc, const field *node,
+void sb_cl_sync_remote(sb_cluster *cl, cl_channel *cc, const field *node,
                  const char *data, size_t len, size_t pos)
 {
     strlist joins, leaves;
@@ -364,56 +364,56 @@ void sync_remote(sb_cluster *cl, cl_channel *cc, const field *node,
     memset(&joins, 0, sizeof joins);
     memset(&leaves, 0, sizeof leaves);
     sb_map_init(&listed, (uint64_t)(uintptr_t)cc);
-    while (wire_next(data, len, &pos, &mem) == 1) {
+    while (sb_cl_wire_next(data, len, &pos, &mem) == 1) {
         if (node->n + 1 + mem.n > KEY_MAX)
             continue;
         memcpy(k, node->p, node->n);
         k[node->n] = '|';
         memcpy(k + node->n + 1, mem.p, mem.n);
         sb_map_put(&listed, k, node->n + 1 + mem.n, cc);
-        strlist_add(&joins, cc->name, cc->len);
-        strlist_add(&joins, k, node->n + 1 + mem.n);
+        sb_cl_strlist_add(&joins, cc->name, cc->len);
+        sb_cl_strlist_add(&joins, k, node->n + 1 + mem.n);
     }
     sb_map_iter_init(&it);
     while (sb_map_next(&cc->remote, &it, &key, &klen, &val)) {
         if (has_prefix(key, klen, node->p, node->n) &&
             !sb_map_get(&listed, key, klen)) {
-            strlist_add(&leaves, cc->name, cc->len);
-            strlist_add(&leaves, key, klen);
+            sb_cl_strlist_add(&leaves, cc->name, cc->len);
+            sb_cl_strlist_add(&leaves, key, klen);
         }
     }
     sb_map_clear(&listed);
     for (i = 0; i + 1 < leaves.n; i += 2)
-        remote_set(cl, leaves.s[i], leaves.len[i], leaves.s[i + 1],
+        sb_cl_remote_set(cl, leaves.s[i], leaves.len[i], leaves.s[i + 1],
                    leaves.len[i + 1], 0, 1);
     for (i = 0; i + 1 < joins.n; i += 2)
-        remote_set(cl, joins.s[i], joins.len[i], joins.s[i + 1],
+        sb_cl_remote_set(cl, joins.s[i], joins.len[i], joins.s[i + 1],
                    joins.len[i + 1], 1, 1);
-    strlist_free(&joins);
-    strlist_free(&leaves);
+    sb_cl_strlist_free(&joins);
+    sb_cl_strlist_free(&leaves);
 }
 
 /* A heartbeat.  A node coming back from the dead (a stall longer than
  * its TTL) is asked for nothing: every followed channel is re-read. */
-void node_heard(sb_cluster *cl, const char *name, size_t n, double ttl)
+void sb_cl_node_heard(sb_cluster *cl, const char *name, size_t n, double ttl)
 {
     cl_node *nd = sb_map_get(&cl->nodes, name, n);
     int was_dead = nd && nd->dead;
     sb_map_iter it;
     void *val;
 
-    node_touch(cl, name, n, ttl, 1);
+    sb_cl_node_touch(cl, name, n, ttl, 1);
     if (!was_dead)
         return;
     sb_map_iter_init(&it);
     while (sb_map_next(&cl->channels, &it, NULL, NULL, &val)) {
         cl_channel *cc = val;
         if (cc->active && cc->subscribed && !cc->unsubscribing && !cc->snapshot)
-            request_snapshot(cl, cc);
+            sb_cl_request_snapshot(cl, cc);
     }
 }
 
-void on_local_presence(sb_hub *h, const char *ch, size_t chlen,
+void sb_cl_on_local_presence(sb_hub *h, const char *ch, size_t chlen,
                        const char *member, size_t mlen, int present,
                        void *ud)
 {
@@ -429,9 +429,9 @@ void on_local_presence(sb_hub *h, const char *ch, size_t chlen,
         return;
     }
     sb_buf_init(&b, 0);
-    wire_head(cl, &b, "p");
-    ns_adds(&b, present ? "+" : "-");
-    ns_add(&b, member, mlen);
+    sb_cl_wire_head(cl, &b, "p");
+    sb_cl_ns_adds(&b, present ? "+" : "-");
+    sb_cl_ns_add(&b, member, mlen);
     memcpy(field_, cl->node, cl->node_len);
     field_[cl->node_len] = '|';
     memcpy(field_ + cl->node_len + 1, member, mlen);
@@ -439,22 +439,22 @@ void on_local_presence(sb_hub *h, const char *ch, size_t chlen,
     argv[0] = present ? "HSET" : "HDEL";
     lens[0] = 4;
     argv[1] = key;
-    lens[1] = make_key(key, sizeof key, PRES_PREFIX, ch, chlen);
+    lens[1] = sb_cl_make_key(key, sizeof key, PRES_PREFIX, ch, chlen);
     argv[2] = field_;
     lens[2] = cl->node_len + 1 + mlen;
     argv[3] = seq;
     lens[3] = strlen(seq);
-    send_argv(cl, TAG_OTHER, present ? 4 : 3, argv, lens);
-    publish_raw(cl, TAG_OTHER, ch, chlen, &b);
+    sb_cl_send_argv(cl, TAG_OTHER, present ? 4 : 3, argv, lens);
+    sb_cl_publish_raw(cl, TAG_OTHER, ch, chlen, &b);
     sb_buf_free(&b);
 }
 
 /* Heartbeats and node expiry, ttl/20 apart.  Expiry waits while the link
  * is down: silence then says nothing about the other nodes. */
-void on_tick(uv_timer_t *t)
+void sb_cl_on_tick(uv_timer_t *t)
 {
     sb_cluster *cl = t->data;
-    double now = now_s(cl);
+    double now = sb_cl_now_s(cl);
     sb_map_iter it;
     const void *name;
     size_t n, i;
@@ -464,7 +464,7 @@ void on_tick(uv_timer_t *t)
     if (!sb_redis_is_up(cl->r))
         return;
     if (now >= cl->next_beat) {
-        heartbeat(cl);
+        sb_cl_heartbeat(cl);
         cl->next_beat = now + cl->ttl / 4;
     }
     memset(&dead, 0, sizeof dead);
@@ -472,14 +472,14 @@ void on_tick(uv_timer_t *t)
     while (sb_map_next(&cl->nodes, &it, &name, &n, &val)) {
         cl_node *nd = val;
         if (now - nd->last_seen > (nd->dead ? nd->ttl * 3 : nd->ttl * 0.85))
-            strlist_add(&dead, name, n);
+            sb_cl_strlist_add(&dead, name, n);
     }
     for (i = 0; i < dead.n; i++) {
         cl_node *nd = sb_map_get(&cl->nodes, dead.s[i], dead.len[i]);
         if (nd && nd->dead)
             free(sb_map_del(&cl->nodes, dead.s[i], dead.len[i]));
         else
-            node_gone(cl, dead.s[i], dead.len[i]);
+            sb_cl_node_gone(cl, dead.s[i], dead.len[i]);
     }
-    strlist_free(&dead);
+    sb_cl_strlist_free(&dead);
 }

@@ -19,7 +19,7 @@
 #include <string.h>
 
 /* Netstring helpers. */
-void ns_add(sb_buf *b, const char *p, size_t n)
+void sb_cl_ns_add(sb_buf *b, const char *p, size_t n)
 {
     sb_buf_add_u64(b, n);
     sb_buf_addc(b, ':');
@@ -28,30 +28,30 @@ void ns_add(sb_buf *b, const char *p, size_t n)
     sb_buf_addc(b, ',');
 }
 
-void ns_adds(sb_buf *b, const char *s)
+void sb_cl_ns_adds(sb_buf *b, const char *s)
 {
-    ns_add(b, s, strlen(s));
+    sb_cl_ns_add(b, s, strlen(s));
 }
 
-void ns_add_u64(sb_buf *b, uint64_t v)
+void sb_cl_ns_add_u64(sb_buf *b, uint64_t v)
 {
     char tmp[24];
     snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-    ns_adds(b, tmp);
+    sb_cl_ns_adds(b, tmp);
 }
 
 /* The common head: sb1, kind, node, sequence. */
-void wire_head(sb_cluster *cl, sb_buf *b, const char *kind)
+void sb_cl_wire_head(sb_cluster *cl, sb_buf *b, const char *kind)
 {
-    ns_adds(b, "sb1");
-    ns_adds(b, kind);
-    ns_add(b, cl->node, cl->node_len);
-    ns_add_u64(b, ++cl->seq);
+    sb_cl_ns_adds(b, "sb1");
+    sb_cl_ns_adds(b, kind);
+    sb_cl_ns_add(b, cl->node, cl->node_len);
+    sb_cl_ns_add_u64(b, ++cl->seq);
 }
 
 /* The next netstring of p[0..n) at *pos: 1 and *out, 0 at the end, -1
  * when malformed. */
-int wire_next(const char *p, size_t n, size_t *pos, field *out)
+int sb_cl_wire_next(const char *p, size_t n, size_t *pos, field *out)
 {
     size_t i = *pos, len = 0;
 
@@ -73,18 +73,18 @@ int wire_next(const char *p, size_t n, size_t *pos, field *out)
 }
 
 /* Splits into at most max netstrings; returns the count or -1. */
-int wire_split(const char *p, size_t n, field *f, int max)
+int sb_cl_wire_split(const char *p, size_t n, field *f, int max)
 {
     size_t pos = 0;
     int count = 0, rc;
 
-    while ((rc = wire_next(p, n, &pos, &f[count])) == 1)
+    while ((rc = sb_cl_wire_next(p, n, &pos, &f[count])) == 1)
         if (++count == max && pos < n)
             return -1;
     return rc < 0 ? -1 : count;
 }
 
-uint64_t field_u64(const field *f)
+uint64_t sb_cl_field_u64(const field *f)
 {
     uint64_t v = 0;
     size_t i;
@@ -94,7 +94,7 @@ uint64_t field_u64(const field *f)
     return v;
 }
 
-int field_is(const field *f, const char *s)
+int sb_cl_field_is(const field *f, const char *s)
 {
     return f->n == strlen(s) && memcmp(f->p, s, f->n) == 0;
 }
