@@ -1,5 +1,6 @@
 /* switchboard.core hub binding: core.hub_new(opts) -> hub userdata, and the
- * fake connections of hub:attach(fn) used by specs and room unit tests.
+ * fake connections of hub:attach(fn) used by specs and room unit tests
+ * (lua_hubconn.c).
  *
  * Lua values live in user values, never in registry references, so a hub,
  * its connections and their callbacks form one ordinary Lua cycle that the
@@ -11,27 +12,11 @@
  * its lhub pointer.  Every C->Lua call is a protected call of a small C
  * function that pushes the arguments, so even a memory error while building
  * them never unwinds through the hub. */
-#include "lua_bindings.h"
+#include "lua_hub_internal.h"
 
 #include <string.h>
 
-#define HUB_MT "switchboard.hub"
-#define CONN_MT "switchboard.hub_conn"
-#define HUBS_KEY "switchboard.hubs"
-
-typedef struct lhub {
-    sb_hub *h;
-    lua_State *L;          /* state callbacks run on */
-    double last_clock;     /* returned when the Lua clock fails */
-} lhub;
-
-typedef struct lconn {
-    sb_conn c;
-    lhub *lh;              /* kept alive by the conn's uservalue.hub */
-    int closed;
-} lconn;
-
-static lhub *check_lhub(lua_State *L, int idx)
+lhub *sb_lua_hub_check_lhub(lua_State *L, int idx)
 {
     lhub *lh = luaL_checkudata(L, idx, HUB_MT);
     if (!lh->h)
@@ -41,11 +26,11 @@ static lhub *check_lhub(lua_State *L, int idx)
 
 sb_hub *sb_lua_checkhub(lua_State *L, int idx)
 {
-    return check_lhub(L, idx)->h;
+    return sb_lua_hub_check_lhub(L, idx)->h;
 }
 
 /* Pushes the hub userdata of lh, or nil once it was collected. */
-static void push_hub(lua_State *L, const lhub *lh)
+void sb_lua_hub_push_hub(lua_State *L, const lhub *lh)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, HUBS_KEY);
     lua_pushlightuserdata(L, (void *)lh);
@@ -54,7 +39,7 @@ static void push_hub(lua_State *L, const lhub *lh)
 }
 
 /* Pushes field `name` of the hub userdata's uservalue (nil if none). */
-static void push_hub_field(lua_State *L, int hubidx, const char *name)
+void sb_lua_hub_push_hub_field(lua_State *L, int hubidx, const char *name)
 {
     lua_getuservalue(L, hubidx);
     if (lua_istable(L, -1))
@@ -63,264 +48,6 @@ static void push_hub_field(lua_State *L, int hubidx, const char *name)
         lua_pushnil(L);
     lua_remove(L, -2);
 }
-
-void sb_lua_hub_bind_conn(lua_State *L, int hubidx, sb_conn *c, int objidx)
-{
-    hubidx = sb_lua_absindex(L, hubidx);
-    objidx = sb_lua_absindex(L, objidx);
-    push_hub_field(L, hubidx, "conns");
-    lua_pushlightuserdata(L, c);
-    lua_pushvalue(L, objidx);
-    lua_rawset(L, -3);
-    lua_pushvalue(L, objidx);
-    lua_pushlightuserdata(L, c);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-}
-
-void sb_lua_hub_unbind_conn(lua_State *L, int hubidx, sb_conn *c)
-{
-    hubidx = sb_lua_absindex(L, hubidx);
-    push_hub_field(L, hubidx, "conns");
-    lua_pushlightuserdata(L, c);
-    lua_rawget(L, -2);
-    lua_pushnil(L);
-    lua_rawset(L, -3);
-    lua_pushlightuserdata(L, c);
-    lua_pushnil(L);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-}
-
-void sb_lua_hub_push_conn(lua_State *L, int hubidx, const sb_conn *c)
-{
-    hubidx = sb_lua_absindex(L, hubidx);
-    if (!c) {
-        lua_pushnil(L);
-        return;
-    }
-    push_hub_field(L, hubidx, "conns");
-    lua_pushlightuserdata(L, (void *)c);
-    lua_rawget(L, -2);
-    lua_remove(L, -2);
-}
-
-/* The sb_conn of the Lua object at idx, or NULL when it is not (or no
- * longer) bound to this hub.  Raises when idx holds no object at all. */
-static sb_conn *to_conn(lua_State *L, int hubidx, int idx)
-{
-    sb_conn *c;
-
-    luaL_argcheck(L, lua_isuserdata(L, idx) || lua_istable(L, idx), idx,
-                  "connection expected");
-    push_hub_field(L, hubidx, "conns");
-    lua_pushvalue(L, idx);
-    lua_rawget(L, -2);
-    c = lua_touserdata(L, -1);
-    lua_pop(L, 2);
-    return c;
-}
-
-/* Pushes a quoted copy of s with control bytes escaped, for messages. */
-static void push_quoted(lua_State *L, const char *s, size_t n)
-{
-    luaL_Buffer b;
-    size_t i;
-    char esc[8];
-
-    luaL_buffinit(L, &b);
-    luaL_addchar(&b, '"');
-    for (i = 0; i < n && i < 64; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)('0' + c / 100);
-            esc[2] = (char)('0' + c / 10 % 10);
-            esc[3] = (char)('0' + c % 10);
-            luaL_addlstring(&b, esc, 4);
-        } else {
-            luaL_addchar(&b, (char)c);
-        }
-    }
-    luaL_addstring(&b, i < n ? "\"..." : "\"");
-    luaL_pushresult(&b);
-}
-
-static const char *code_name(int code)
-{
-    switch (code) {
-    case SB_ENOMEM: return "ENOMEM";
-    case SB_ECHANNEL: return "ECHANNEL";
-    case SB_EMEMBER: return "EMEMBER";
-    case SB_ELIMIT: return "ELIMIT";
-    case SB_EJOINED: return "EJOINED";
-    case SB_ENOTFOUND: return "ENOTFOUND";
-    case SB_EGAP: return "EGAP";
-    default: return "EUNKNOWN";
-    }
-}
-
-/* Returns nil, message, code for an SB_E* failure; the message names the
- * offending value (channel at chidx, member at midx; 0 = none). */
-static int push_error(lua_State *L, int code, int chidx, int midx)
-{
-    size_t n;
-    const char *s;
-
-    lua_pushnil(L);
-    if (code == SB_ECHANNEL && chidx) {
-        s = lua_tolstring(L, chidx, &n);
-        lua_pushliteral(L, "invalid channel name ");
-        push_quoted(L, s, n);
-        lua_pushliteral(L, ": want 1..255 bytes of [A-Za-z0-9_.:@/-]");
-        lua_concat(L, 3);
-    } else if (code == SB_EMEMBER && midx) {
-        s = lua_tolstring(L, midx, &n);
-        lua_pushliteral(L, "invalid member id ");
-        push_quoted(L, s, n);
-        lua_pushliteral(L, ": want 1..255 bytes, no control characters");
-        lua_concat(L, 3);
-    } else {
-        lua_pushstring(L, sb_hub_strerror(code));
-    }
-    lua_pushstring(L, code_name(code));
-    return 3;
-}
-
-/* Pushes channel, event, payload and the info table of m. */
-static void push_msg(lua_State *L, const sb_msg *m)
-{
-    lua_pushlstring(L, m->channel, m->channel_len);
-    lua_pushlstring(L, m->event, m->event_len);
-    lua_pushlstring(L, m->payload, m->payload_len);
-    lua_createtable(L, 0, 6);
-    lua_pushinteger(L, (lua_Integer)m->offset);
-    lua_setfield(L, -2, "offset");
-    lua_pushinteger(L, (lua_Integer)m->epoch);
-    lua_setfield(L, -2, "epoch");
-    if (m->from) {
-        lua_pushlstring(L, m->from, m->from_len);
-        lua_setfield(L, -2, "from");
-    }
-    if (m->alias) {
-        lua_pushlstring(L, m->alias, m->alias_len);
-        lua_setfield(L, -2, "alias");
-    }
-    lua_pushnumber(L, (lua_Number)m->date_ms);
-    lua_setfield(L, -2, "date");
-    lua_pushboolean(L, m->binary);
-    lua_setfield(L, -2, "binary");
-}
-
-/* Protected: (lightud lconn, lightud msg) -> calls the conn's fn. */
-static int deliver_call(lua_State *L)
-{
-    lconn *lc = lua_touserdata(L, 1);
-    const sb_msg *m = lua_touserdata(L, 2);
-
-    push_hub(L, lc->lh);
-    if (lua_isnil(L, -1))
-        return 0;
-    sb_lua_hub_push_conn(L, -1, &lc->c);
-    if (lua_isnil(L, -1))
-        return 0;
-    lua_getuservalue(L, -1);
-    lua_getfield(L, -1, "fn");
-    push_msg(L, m);
-    lua_call(L, 4, 0);
-    return 0;
-}
-
-static void deliver_hook(sb_conn *c, sb_msg *m, void *ud)
-{
-    lconn *lc = ud;
-    lua_State *L = lc->lh->L;
-
-    (void)c;
-    lua_pushcfunction(L, deliver_call);
-    lua_pushlightuserdata(L, lc);
-    lua_pushlightuserdata(L, m);
-    sb_lua_pcall(L, 2, 0, "hub deliver");
-}
-
-static const char *event_name(sb_hub_event_type t)
-{
-    switch (t) {
-    case SB_EV_PRESENCE_JOIN: return "presence:join";
-    case SB_EV_PRESENCE_LEAVE: return "presence:leave";
-    case SB_EV_TYPING: return "typing";
-    case SB_EV_SESSION_JOIN: return "session:join";
-    default: return "session:leave";
-    }
-}
-
-/* Protected: (lightud lhub, lightud event) -> event fn(name, channel,
- * member, conn or nil, typing). */
-static int event_call(lua_State *L)
-{
-    const lhub *lh = lua_touserdata(L, 1);
-    const sb_hub_event *ev = lua_touserdata(L, 2);
-
-    push_hub(L, lh);
-    if (lua_isnil(L, -1))
-        return 0;
-    push_hub_field(L, -1, "event");
-    if (lua_isnil(L, -1))
-        return 0;
-    lua_pushstring(L, event_name(ev->type));
-    lua_pushlstring(L, ev->channel, ev->channel_len);
-    lua_pushlstring(L, ev->member, ev->member_len);
-    sb_lua_hub_push_conn(L, 3, ev->conn);
-    lua_pushboolean(L, ev->typing);
-    lua_call(L, 5, 0);
-    return 0;
-}
-
-static void event_hook(sb_hub *h, const sb_hub_event *ev, void *ud)
-{
-    lhub *lh = ud;
-    lua_State *L = lh->L;
-
-    (void)h;
-    lua_pushcfunction(L, event_call);
-    lua_pushlightuserdata(L, lh);
-    lua_pushlightuserdata(L, (void *)ev);
-    sb_lua_pcall(L, 2, 0, "hub event");
-}
-
-/* Protected: (lightud lhub) -> the Lua clock's number. */
-static int clock_call(lua_State *L)
-{
-    const lhub *lh = lua_touserdata(L, 1);
-
-    push_hub(L, lh);
-    push_hub_field(L, -1, "clock");
-    lua_call(L, 0, 1);
-    if (lua_type(L, -1) != LUA_TNUMBER)
-        return luaL_error(L, "hub clock must return a number, got %s",
-                          luaL_typename(L, -1));
-    return 1;
-}
-
-/* A clock that fails keeps the last good time, so deadlines only stall. */
-static double clock_hook(void *ud)
-{
-    lhub *lh = ud;
-    lua_State *L = lh->L;
-
-    lua_pushcfunction(L, clock_call);
-    lua_pushlightuserdata(L, lh);
-    if (sb_lua_pcall(L, 1, 1, "hub clock") == 0) {
-        lh->last_clock = lua_tonumber(L, -1);
-        lua_pop(L, 1);
-    }
-    return lh->last_clock;
-}
-
-/* Callbacks run on the state of the current call; restored afterwards so
- * a finished coroutine is never used. */
-#define ENTER(lh, L) lua_State *saved_L_ = (lh)->L; (lh)->L = (L)
-#define LEAVE(lh) ((lh)->L = saved_L_)
 
 static double opt_number_field(lua_State *L, int idx, const char *k, double d)
 {
@@ -409,13 +136,13 @@ static int lhub_new(lua_State *L)
     lua_setuservalue(L, -2);
     set_main_state(L, lh);
     if (has_clock) {
-        cfg.clock = clock_hook;
+        cfg.clock = sb_lua_hub_clock_hook;
         cfg.clock_ud = lh;
     }
     lh->h = sb_hub_new(&cfg);
     if (!lh->h)
         return luaL_error(L, "hub_new: out of memory");
-    sb_hub_set_event_hook(lh->h, event_hook, lh);
+    sb_hub_set_event_hook(lh->h, sb_lua_hub_event_hook, lh);
     remember_hub(L, lh, -1);
     return 1;
 }
@@ -443,7 +170,7 @@ static int lhub_tostring(lua_State *L)
 /* hub:on_event(fn or nil): the one Lua function events go to. */
 static int lhub_on_event(lua_State *L)
 {
-    check_lhub(L, 1);
+    sb_lua_hub_check_lhub(L, 1);
     if (!lua_isnil(L, 2))
         luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_getuservalue(L, 1);
@@ -452,88 +179,47 @@ static int lhub_on_event(lua_State *L)
     return 0;
 }
 
-/* hub:attach(fn) -> conn: a fake connection whose deliver calls
- * fn(channel, event, payload_json, info). */
-static int lhub_attach(lua_State *L)
-{
-    lhub *lh = check_lhub(L, 1);
-    lconn *lc;
-
-    luaL_checktype(L, 2, LUA_TFUNCTION);
-    lc = lua_newuserdata(L, sizeof *lc);
-    memset(lc, 0, sizeof *lc);
-    luaL_getmetatable(L, CONN_MT);
-    lua_setmetatable(L, -2);
-    lua_createtable(L, 0, 2);
-    lua_pushvalue(L, 2);
-    lua_setfield(L, -2, "fn");
-    lua_pushvalue(L, 1);
-    lua_setfield(L, -2, "hub");
-    lua_setuservalue(L, -2);
-    lc->lh = lh;
-    sb_hub_attach(lh->h, &lc->c, deliver_hook, lc);
-    sb_lua_hub_bind_conn(L, 1, &lc->c, -1);
-    return 1;
-}
-
-/* Pushes true/false for 1/0 results, or the error triple. */
-static int push_flag(lua_State *L, int rc, int chidx, int midx)
-{
-    if (rc < 0)
-        return push_error(L, rc, chidx, midx);
-    lua_pushboolean(L, rc);
-    return 1;
-}
-
-static int push_closed(lua_State *L)
-{
-    lua_pushnil(L);
-    lua_pushliteral(L, "connection is closed or belongs to another hub");
-    lua_pushliteral(L, "ENOTFOUND");
-    return 3;
-}
-
 /* hub:join(channel, member, conn) -> newly_present | nil, err, code */
 static int lhub_join(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen, mlen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
     const char *m = luaL_checklstring(L, 3, &mlen);
-    sb_conn *c = to_conn(L, 1, 4);
+    sb_conn *c = sb_lua_hub_to_conn(L, 1, 4);
     int rc;
 
     if (!c)
-        return push_closed(L);
+        return sb_lua_hub_push_closed(L);
     ENTER(lh, L);
     rc = sb_hub_join(lh->h, ch, chlen, m, mlen, c);
     LEAVE(lh);
-    return push_flag(L, rc, 2, 3);
+    return sb_lua_hub_push_flag(L, rc, 2, 3);
 }
 
 /* hub:leave(channel, conn) -> now_absent | nil, err, code */
 static int lhub_leave(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
-    sb_conn *c = to_conn(L, 1, 3);
+    sb_conn *c = sb_lua_hub_to_conn(L, 1, 3);
     int rc;
 
     if (!c)
-        return push_flag(L, sb_hub_valid_channel(ch, chlen) ? 0 : SB_ECHANNEL,
-                         2, 0);
+        return sb_lua_hub_push_flag(
+            L, sb_hub_valid_channel(ch, chlen) ? 0 : SB_ECHANNEL, 2, 0);
     ENTER(lh, L);
     rc = sb_hub_leave(lh->h, ch, chlen, c);
     LEAVE(lh);
-    return push_flag(L, rc, 2, 0);
+    return sb_lua_hub_push_flag(L, rc, 2, 0);
 }
 
 /* hub:disconnect(conn): leaves every channel; unknown conns are ignored. */
 static int lhub_disconnect(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
-    sb_conn *c = to_conn(L, 1, 2);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
+    sb_conn *c = sb_lua_hub_to_conn(L, 1, 2);
 
     if (c) {
         ENTER(lh, L);
@@ -554,12 +240,13 @@ static const char *opt_lstring(lua_State *L, int idx, size_t *n)
  *   -> receivers | nil, err, code */
 static int lhub_publish(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen, evlen, plen, emlen, flen, alen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
     const char *ev = opt_lstring(L, 3, &evlen);
     const char *p = luaL_checklstring(L, 4, &plen);
-    const sb_conn *except = lua_isnoneornil(L, 5) ? NULL : to_conn(L, 1, 5);
+    const sb_conn *except =
+        lua_isnoneornil(L, 5) ? NULL : sb_lua_hub_to_conn(L, 1, 5);
     const char *em = opt_lstring(L, 6, &emlen);
     const char *from = opt_lstring(L, 7, &flen);
     const char *alias = opt_lstring(L, 8, &alen);
@@ -567,17 +254,17 @@ static int lhub_publish(lua_State *L)
     int rc;
 
     if (!sb_hub_valid_channel(ch, chlen))
-        return push_error(L, SB_ECHANNEL, 2, 0);
+        return sb_lua_hub_push_error(L, SB_ECHANNEL, 2, 0);
     m = sb_msg_new(ch, chlen, ev, evlen, p, plen, from, flen, alias, alen,
                    lua_toboolean(L, 9));
     if (!m)
-        return push_error(L, SB_ENOMEM, 0, 0);
+        return sb_lua_hub_push_error(L, SB_ENOMEM, 0, 0);
     ENTER(lh, L);
     rc = sb_hub_publish(lh->h, m, except, em, emlen);
     LEAVE(lh);
     sb_msg_unref(m);
     if (rc < 0)
-        return push_error(L, rc, 2, 0);
+        return sb_lua_hub_push_error(L, rc, 2, 0);
     lua_pushinteger(L, rc);
     return 1;
 }
@@ -600,7 +287,7 @@ static void add_member(const char *m, size_t mlen, void *ud)
  * presence rules can be specified without Redis. */
 static int lhub_remote(lua_State *L, int join)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen, mlen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
     const char *m = luaL_checklstring(L, 3, &mlen);
@@ -610,7 +297,7 @@ static int lhub_remote(lua_State *L, int join)
     rc = join ? sb_hub_remote_join(lh->h, ch, chlen, m, mlen)
               : sb_hub_remote_leave(lh->h, ch, chlen, m, mlen);
     LEAVE(lh);
-    return push_flag(L, rc, 2, 3);
+    return sb_lua_hub_push_flag(L, rc, 2, 3);
 }
 
 static int lhub_remote_join(lua_State *L)
@@ -626,7 +313,7 @@ static int lhub_remote_leave(lua_State *L)
 /* hub:presence(channel) -> { member, ... } in no particular order */
 static int lhub_presence(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
     list_ctx x;
@@ -641,7 +328,7 @@ static int lhub_presence(lua_State *L)
 /* hub:typing(channel) -> { member, ... } of members typing */
 static int lhub_typing(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
     list_ctx x;
@@ -673,11 +360,11 @@ static void add_channel(const char *ch, size_t chlen, size_t members,
  * channels with connections, or of the channels conn is joined to. */
 static int lhub_channels(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     list_ctx x;
     sb_conn *c = NULL;
 
-    if (!lua_isnoneornil(L, 2) && !(c = to_conn(L, 1, 2))) {
+    if (!lua_isnoneornil(L, 2) && !(c = sb_lua_hub_to_conn(L, 1, 2))) {
         lua_newtable(L);
         return 1;
     }
@@ -693,7 +380,7 @@ static int lhub_channels(lua_State *L)
 
 static int lhub_is_present(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen, mlen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
     const char *m = luaL_checklstring(L, 3, &mlen);
@@ -704,7 +391,7 @@ static int lhub_is_present(lua_State *L)
 
 static int lhub_member_count(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
 
@@ -714,7 +401,7 @@ static int lhub_member_count(lua_State *L)
 
 static int lhub_connection_count(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
 
@@ -726,10 +413,10 @@ static int lhub_connection_count(lua_State *L)
 /* hub:member_of(channel, conn) -> member id the conn joined as, or nil */
 static int lhub_member_of(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen, mlen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
-    sb_conn *c = to_conn(L, 1, 3);
+    sb_conn *c = sb_lua_hub_to_conn(L, 1, 3);
     const char *m = c ? sb_hub_member_of(lh->h, ch, chlen, c, &mlen) : NULL;
 
     if (m)
@@ -742,7 +429,7 @@ static int lhub_member_of(lua_State *L)
 /* hub:set_typing(channel, member, typing) -> changed | nil, err, code */
 static int lhub_set_typing(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen, mlen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
     const char *m = luaL_checklstring(L, 3, &mlen);
@@ -754,20 +441,20 @@ static int lhub_set_typing(lua_State *L)
     if (rc == SB_ENOTFOUND) {
         lua_pushnil(L);
         lua_pushliteral(L, "member ");
-        push_quoted(L, m, mlen);
+        sb_lua_hub_push_quoted(L, m, mlen);
         lua_pushliteral(L, " is not present in channel ");
-        push_quoted(L, ch, chlen);
+        sb_lua_hub_push_quoted(L, ch, chlen);
         lua_concat(L, 4);
         lua_pushliteral(L, "ENOTFOUND");
         return 3;
     }
-    return push_flag(L, rc, 2, 3);
+    return sb_lua_hub_push_flag(L, rc, 2, 3);
 }
 
 /* hub:tick() -> seconds until the next deadline, or nil */
 static int lhub_tick(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     double next;
 
     ENTER(lh, L);
@@ -783,7 +470,7 @@ static int lhub_tick(lua_State *L)
 /* hub:position(channel) -> epoch, offset (0, 0 for unknown channels) */
 static int lhub_position(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
     uint64_t epoch, offset;
@@ -802,36 +489,10 @@ static uint64_t check_u64(lua_State *L, int idx)
     return (uint64_t)n;
 }
 
-typedef struct replay_ctx {
-    lua_State *L;
-    int fnidx;
-} replay_ctx;
-
-/* Protected: (fn, lightud msg) -> fn(channel, event, payload, info). */
-static int replay_call(lua_State *L)
-{
-    const sb_msg *m = lua_touserdata(L, 2);
-
-    lua_settop(L, 1);
-    push_msg(L, m);
-    lua_call(L, 4, 0);
-    return 0;
-}
-
-static void replay_one(sb_msg *m, void *ud)
-{
-    replay_ctx *x = ud;
-
-    lua_pushcfunction(x->L, replay_call);
-    lua_pushvalue(x->L, x->fnidx);
-    lua_pushlightuserdata(x->L, m);
-    sb_lua_pcall(x->L, 2, 0, "hub replay");
-}
-
 /* hub:replay(channel, epoch, after, fn) -> count | nil, "gap", "EGAP" */
 static int lhub_replay(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
     uint64_t epoch = check_u64(L, 3), after = check_u64(L, 4);
@@ -842,7 +503,8 @@ static int lhub_replay(lua_State *L)
     x.L = L;
     x.fnidx = 5;
     ENTER(lh, L);
-    rc = sb_hub_replay(lh->h, ch, chlen, epoch, after, replay_one, &x);
+    rc = sb_hub_replay(lh->h, ch, chlen, epoch, after, sb_lua_hub_replay_one,
+                       &x);
     LEAVE(lh);
     if (rc == SB_EGAP) {
         lua_pushnil(L);
@@ -851,7 +513,7 @@ static int lhub_replay(lua_State *L)
         return 3;
     }
     if (rc < 0)
-        return push_error(L, rc, 2, 0);
+        return sb_lua_hub_push_error(L, rc, 2, 0);
     lua_pushinteger(L, rc);
     return 1;
 }
@@ -860,7 +522,7 @@ static int lhub_replay(lua_State *L)
  * typing=, kept_messages= } */
 static int lhub_stats(lua_State *L)
 {
-    lhub *lh = check_lhub(L, 1);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
     sb_hub_stats st;
 
     sb_hub_get_stats(lh->h, &st);
@@ -880,62 +542,13 @@ static int lhub_stats(lua_State *L)
     return 1;
 }
 
-static lconn *check_lconn(lua_State *L, int idx)
-{
-    return luaL_checkudata(L, idx, CONN_MT);
-}
-
-/* conn:close(): leaves every channel and unbinds; safe to call twice. */
-static int lconn_close(lua_State *L)
-{
-    lconn *lc = check_lconn(L, 1);
-
-    if (lc->closed || !lc->lh->h)
-        return 0;
-    lc->closed = 1;
-    ENTER(lc->lh, L);
-    sb_hub_disconnect(lc->lh->h, &lc->c);
-    LEAVE(lc->lh);
-    lua_getuservalue(L, 1);
-    lua_getfield(L, -1, "hub");
-    sb_lua_hub_unbind_conn(L, -1, &lc->c);
-    return 0;
-}
-
-/* conn.id, conn.closed, then the methods. */
-static int lconn_index(lua_State *L)
-{
-    lconn *lc = check_lconn(L, 1);
-    const char *k = lua_tostring(L, 2);
-
-    if (k && strcmp(k, "id") == 0) {
-        lua_pushinteger(L, (lua_Integer)lc->c.id);
-        return 1;
-    }
-    if (k && strcmp(k, "closed") == 0) {
-        lua_pushboolean(L, lc->closed);
-        return 1;
-    }
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
-    return 1;
-}
-
-static int lconn_tostring(lua_State *L)
-{
-    lconn *lc = check_lconn(L, 1);
-    lua_pushfstring(L, "switchboard.hub_conn %d%s", (int)lc->c.id,
-                    lc->closed ? " closed" : "");
-    return 1;
-}
-
 static const luaL_Reg hub_meta[] = {
     {"__gc", lhub_gc},
     {"__tostring", lhub_tostring},
     {NULL, NULL}};
 
 static const luaL_Reg hub_methods[] = {
-    {"attach", lhub_attach},
+    {"attach", sb_lua_hub_attach},
     {"on_event", lhub_on_event},
     {"join", lhub_join},
     {"leave", lhub_leave},
@@ -956,25 +569,6 @@ static const luaL_Reg hub_methods[] = {
     {"remote_join", lhub_remote_join},
     {"remote_leave", lhub_remote_leave},
     {NULL, NULL}};
-
-static const luaL_Reg conn_meta[] = {
-    {"__tostring", lconn_tostring},
-    {NULL, NULL}};
-
-static const luaL_Reg conn_methods[] = {
-    {"close", lconn_close},
-    {NULL, NULL}};
-
-/* The conn class needs a function __index (for .id) over its methods. */
-static void open_conn_class(lua_State *L)
-{
-    sb_lua_newclass(L, CONN_MT, conn_meta, conn_methods);
-    luaL_getmetatable(L, CONN_MT);
-    lua_getfield(L, -1, "__index");
-    lua_pushcclosure(L, lconn_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-}
 
 /* The weak table from lhub pointers to hub userdata (shared by hubs). */
 static void open_hub_registry(lua_State *L)
@@ -1018,7 +612,7 @@ void sb_lua_hub_open(lua_State *L)
     lua_pushcfunction(L, lhub_valid_member);
     lua_setfield(L, -2, "hub_valid_member");
     sb_lua_newclass(L, HUB_MT, hub_meta, hub_methods);
-    open_conn_class(L);
+    sb_lua_hub_open_conn_class(L);
     open_hub_registry(L);
     lua_pushcfunction(L, lhub_new);
     lua_setfield(L, -2, "hub_new");
