@@ -10,26 +10,10 @@ local chat = require "examples.chat"
 local DIR = "spec/interop/phoenix"
 
 local function skip_reason()
-    local found = os.execute("command -v node >/dev/null 2>&1")
-    if found ~= true and found ~= 0 then
-        return "node is not installed"
-    end
-    local f = io.open(DIR .. "/node_modules/phoenix/package.json")
-    if not f then
-        return "npm fixture missing: run `make node-deps`"
-    end
-    f:close()
+    return H.node_skip_reason(DIR, "phoenix")
 end
 
-local function read_all(path)
-    local f = io.open(path)
-    if not f then
-        return ""
-    end
-    local s = f:read("*a")
-    f:close()
-    return s
-end
+local read_all = H.read_all
 
 describe("npm phoenix client against examples/chat.lua", function()
     it("joins, pushes, broadcasts, types and keeps a two-tab user present", function()

@@ -9,28 +9,10 @@ local rooms = require "phx_rooms"
 local DIR = "spec/interop/phoenix"
 
 local function skip_reason()
-    -- os.execute gives true on 5.2+, 0 on 5.1 and LuaJIT
-    local found = os.execute("command -v node >/dev/null 2>&1")
-    if found ~= true and found ~= 0 then
-        return "node is not installed"
-    end
-    local f = io.open(DIR .. "/node_modules/phoenix/package.json")
-    if not f then
-        return "npm fixture missing: run `make node-deps` (npm ci in " .. DIR .. ")"
-    end
-    f:close()
-    return nil
+    return H.node_skip_reason(DIR, "phoenix")
 end
 
-local function read_all(path)
-    local f = io.open(path)
-    if not f then
-        return ""
-    end
-    local s = f:read("*a")
-    f:close()
-    return s
-end
+local read_all = H.read_all
 
 describe("npm phoenix client interop", function()
     local results, log

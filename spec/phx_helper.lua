@@ -73,4 +73,31 @@ function H.unhex(h)
     return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end))
 end
 
+--- Why an npm interop spec must be skipped (node missing, or the fixture
+-- in `dir` not installed), or nil when it can run.
+function H.node_skip_reason(dir, package)
+    -- os.execute gives true on 5.2+, 0 on 5.1 and LuaJIT
+    local found = os.execute("command -v node >/dev/null 2>&1")
+    if found ~= true and found ~= 0 then
+        return "node is not installed"
+    end
+    local f = io.open(dir .. "/node_modules/" .. package .. "/package.json")
+    if not f then
+        return "npm fixture missing: run `make node-deps` (npm ci in " .. dir .. ")"
+    end
+    f:close()
+    return nil
+end
+
+--- A file's whole text, or "" when it cannot be read (yet).
+function H.read_all(path)
+    local f = io.open(path)
+    if not f then
+        return ""
+    end
+    local s = f:read("*a")
+    f:close()
+    return s
+end
+
 return H
