@@ -326,6 +326,8 @@ static int sb_lua_listen(lua_State *L)
     cfg.static_dir = lua_tostring(L, -1);
     cfg.max_message = sb_opt_size(L, 3, "max_message", 0);
     cfg.max_queue = sb_opt_size(L, 3, "max_queue", 0);
+    cfg.max_connections = (int)sb_opt_size(L, 3, "max_connections", 0);
+    cfg.max_per_ip = (int)sb_opt_size(L, 3, "max_per_ip", 0);
     lua_getfield(L, 3, "presence_events");
     cfg.native_quiet = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
     lua_pop(L, 1);

@@ -11,6 +11,7 @@
 
 #include "http_publish.h"
 #include "http_sse.h"
+#include "map.h"
 #include "ws_native.h"
 #include "ws_phoenix.h"
 
@@ -33,6 +34,8 @@ struct sb_server {
     int closing;
     int refs;              /* owner + live vhost + each connection */
     sb_wsconn *conns;      /* accepted connections, for close and stats */
+    int nconns;            /* of them, counted against max_connections */
+    sb_map per_ip;         /* peer address -> connections (max_per_ip) */
     uint64_t uid_seq;      /* uids are a bijection of this counter */
     uint64_t uid_salt;
     char *cors;            /* copy of cfg.sse.cors */
@@ -182,6 +185,7 @@ static void sb_server_unref(sb_server *s)
         free(s->phx_mounts[--s->phx_nmounts]);
     free(s->phx_mounts);
     sb_hub_free(s->hub);   /* the reference taken in sb_server_new */
+    sb_map_clear(&s->per_ip);
     free(s->host);
     free(s->static_dir);
     free(s->cors);
@@ -227,12 +231,71 @@ static void sb_server_drop_vhost(sb_server *s)
     sb_loop_destroy_lws(s->loop, ctx);
 }
 
+/* Connection caps, checked before anything else is spent on a request:
+ * a full server answers 503 at the handshake, which clients treat as "try
+ * later" (and Phoenix clients back off), instead of accepting and closing.
+ * Returns 1 (reason filled) when over a cap; keeps the peer address in c
+ * when per-address counting is on. */
+static int sb_server_over_cap(sb_server *s, struct lws *wsi, sb_wsconn *c,
+                              char *reason, size_t reason_len)
+{
+    char buf[64];
+    const char *ip = buf;
+
+    if (s->cfg.max_connections > 0 && s->nconns >= s->cfg.max_connections) {
+        snprintf(reason, reason_len, "server full");
+        return 1;
+    }
+    if (s->cfg.max_per_ip <= 0)
+        return 0;
+    lws_get_peer_simple(wsi, buf, sizeof buf);
+    if (strncmp(ip, "::ffff:", 7) == 0)   /* IPv4 on the dual-stack socket */
+        ip += 7;
+    if ((intptr_t)sb_map_get(&s->per_ip, ip, strlen(ip)) >= s->cfg.max_per_ip) {
+        snprintf(reason, reason_len, "too many connections from %s", ip);
+        return 1;
+    }
+    c->ip = sb_strdup_opt(ip);
+    return 0;
+}
+
+/* Counts an accepted connection against its address (the count is the map
+ * value itself; an address with none has no entry). */
+static void sb_server_ip_take(sb_server *s, sb_wsconn *c)
+{
+    intptr_t n;
+
+    if (!c->ip)
+        return;
+    n = (intptr_t)sb_map_get(&s->per_ip, c->ip, strlen(c->ip));
+    if (sb_map_put(&s->per_ip, c->ip, strlen(c->ip), (void *)(n + 1)) < 0) {
+        free(c->ip);   /* out of memory: this one goes uncounted */
+        c->ip = NULL;
+    }
+}
+
+static void sb_server_ip_release(sb_server *s, sb_wsconn *c)
+{
+    intptr_t n;
+
+    if (!c->ip)
+        return;
+    n = (intptr_t)sb_map_get(&s->per_ip, c->ip, strlen(c->ip));
+    if (n <= 1)
+        sb_map_del(&s->per_ip, c->ip, strlen(c->ip));
+    else
+        sb_map_put(&s->per_ip, c->ip, strlen(c->ip), (void *)(n - 1));
+}
+
 static void sb_wsconn_free(sb_wsconn *c)
 {
     sb_server *s = c->srv;
 
-    if (c->counted)
+    if (c->counted) {
         s->stats.open[c->kind]--;
+        s->nconns--;
+        sb_server_ip_release(s, c);
+    }
     sb_server_unlink(s, c);
     if (s->closing && !s->conns)
         sb_server_drop_vhost(s);
@@ -243,6 +306,7 @@ static void sb_wsconn_free(sb_wsconn *c)
     free(c->channel);
     free(c->member);
     free(c->alias);
+    free(c->ip);
     free(c);
     sb_server_unref(s);
 }
@@ -323,6 +387,12 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
     }
     if (!c)
         return NULL;
+    if (sb_server_over_cap(s, wsi, c, reason, reason_len)) {
+        free(c->ip);
+        free(c);
+        *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+        return NULL;
+    }
     c->srv = s;
     s->refs++;
     c->ops = ops;
@@ -357,6 +427,8 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
     }
     c->counted = 1;
     s->stats.open[c->kind]++;
+    s->nconns++;
+    sb_server_ip_take(s, c);
     sb_server_link(s, c);   /* sb_server_close reaches every kind */
     return c;
 }
@@ -568,6 +640,7 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
      * after the hub's owner let go (lua_close collects in any order) */
     sb_hub_retain(hub);
     s->refs = 1;
+    sb_map_init(&s->per_ip, (uint64_t)sb_now_ms());
     s->cfg = *cfg;
     s->hooks = *hooks;
     if (!s->cfg.max_message)

@@ -105,6 +105,8 @@ typedef struct sb_server_config {
     int phoenix_nmounts;
     int phoenix_max_channels;  /* joined topics per connection; 0 = 100 */
     int phoenix_timeout;       /* seconds of silence before closing; 0 = 60, <0 = never */
+    int max_connections;       /* WebSocket + SSE connections in all; 0 = no cap */
+    int max_per_ip;            /* ... from one peer address; 0 = no cap */
     sb_sse_config sse;
     const char *tls_cert;      /* PEM paths: both set = TLS (wss://, https://) */
     const char *tls_key;
@@ -152,7 +154,8 @@ struct sb_wsconn {
     int close_sent;
     char close_reason[64];
     int ref;               /* binding's handle for its Lua object */
-    int counted;           /* in stats.open[kind] */
+    int counted;           /* in stats.open[kind] and the connection caps */
+    char *ip;              /* peer address, kept while max_per_ip is on */
     int recover;           /* native: opted in to message ids (issue 5) */
     char since[48];        /* native: resume position from ?since= */
     sb_wsconn *prev, *next;   /* the server's list of connections */

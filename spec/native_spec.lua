@@ -260,6 +260,32 @@ describe("native protocol", function()
         ok:close()
     end)
 
+    local function cap_check(opts, refusal)
+        server:close()
+        server = assert(sb.listen(opts))
+        local up = "HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" ..
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        local a = raw(url("/c/cap"))
+        local b = raw(url("/c/cap"))
+        assert.is_true(a:wait_open() and b:wait_open())
+        local status, _, body = support.http(server.port, "GET /c/cap " .. up)
+        assert.same(503, status)
+        assert.matches(refusal, body)
+        a:close()
+        assert.is_true(wait_until(function() return server.hub:connection_count("cap") == 1 end))
+        local c = raw(url("/c/cap"))
+        assert.is_true(c:wait_open())
+        b:close() c:close()
+    end
+
+    it("refuses a connection over max_per_ip with 503 and admits again once one leaves", function()
+        cap_check({ port = 0, max_per_ip = 2 }, "too many connections from 127%.0%.0%.1")
+    end)
+
+    it("refuses a connection over max_connections with 503 and admits again once one leaves", function()
+        cap_check({ port = 0, max_connections = 2 }, "server full")
+    end)
+
     it("refuses bad channel names with 400 and unknown paths with 404", function()
         local up = "HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" ..
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"

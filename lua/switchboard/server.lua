@@ -510,6 +510,7 @@ end
 -- max_channels = 100 (Phoenix topics per connection),
 -- phoenix_timeout = 60 (seconds without a frame before a Phoenix socket closes),
 -- presence_events = false (native clients hear no joins/leaves of others),
+-- max_connections = n, max_per_ip = n (over either: HTTP 503 at the handshake),
 -- tls = { cert = "cert.pem", key = "key.pem" } }
 function M.listen(loop, opts)
     opts = check_opts(opts)
@@ -557,6 +558,7 @@ function M.listen(loop, opts)
     local srv, err = core.listen(loop, self.hub.core, {
         host = self.host, port = opts.port or 8080, static = opts.static,
         max_message = opts.max_message, max_queue = opts.max_queue, tls = opts.tls,
+        max_connections = opts.max_connections, max_per_ip = opts.max_per_ip,
         phoenix = opts.phoenix, phoenix_max_channels = opts.max_channels,
         phoenix_timeout = opts.phoenix_timeout, presence_events = opts.presence_events,
         sse_keepalive = sse.keepalive, sse_retry = sse.retry, sse_cors = sse.cors,
