@@ -328,6 +328,15 @@ static int sb_lua_listen(lua_State *L)
     cfg.max_queue = sb_opt_size(L, 3, "max_queue", 0);
     cfg.max_connections = (int)sb_opt_size(L, 3, "max_connections", 0);
     cfg.max_per_ip = (int)sb_opt_size(L, 3, "max_per_ip", 0);
+    lua_getfield(L, 3, "max_rate");
+    /* nil: the default; false, 0 or less: no limit */
+    if (lua_isnumber(L, -1))
+        cfg.max_rate = lua_tonumber(L, -1) > 0 ? lua_tonumber(L, -1) : -1;
+    else
+        cfg.max_rate = lua_isboolean(L, -1) && !lua_toboolean(L, -1) ? -1 : 0;
+    lua_getfield(L, 3, "max_burst");
+    cfg.max_burst = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
+    lua_pop(L, 2);
     lua_getfield(L, 3, "presence_events");
     cfg.native_quiet = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
     lua_pop(L, 1);

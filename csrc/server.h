@@ -107,6 +107,8 @@ typedef struct sb_server_config {
     int phoenix_timeout;       /* seconds of silence before closing; 0 = 60, <0 = never */
     int max_connections;       /* WebSocket + SSE connections in all; 0 = no cap */
     int max_per_ip;            /* ... from one peer address; 0 = no cap */
+    double max_rate;           /* messages/s per connection; 0 = 5000, < 0 = off */
+    double max_burst;          /* bucket size; 0 = 2 * max_rate */
     sb_sse_config sse;
     const char *tls_cert;      /* PEM paths: both set = TLS (wss://, https://) */
     const char *tls_key;
@@ -156,6 +158,9 @@ struct sb_wsconn {
     int ref;               /* binding's handle for its Lua object */
     int counted;           /* in stats.open[kind] and the connection caps */
     char *ip;              /* peer address, kept while max_per_ip is on */
+    double tokens;         /* rate limit: token bucket ... */
+    int64_t tokens_at;     /* ... last refilled (ms; 0 = full, not started) */
+    int dropped;           /* messages dropped in the current flood */
     int recover;           /* native: opted in to message ids (issue 5) */
     char since[48];        /* native: resume position from ?since= */
     sb_wsconn *prev, *next;   /* the server's list of connections */

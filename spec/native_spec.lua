@@ -286,6 +286,45 @@ describe("native protocol", function()
         cap_check({ port = 0, max_connections = 2 }, "server full")
     end)
 
+    it("drops messages over max_rate with one error event, then relays again", function()
+        server:close()
+        server = assert(sb.listen{ port = 0, max_rate = 20, max_burst = 5 })
+        local a = raw(url("/c/rate"))
+        local b = raw(url("/c/rate"))
+        a:wait_frames(2)
+        b:wait_frames(1)
+        for i = 1, 8 do
+            a:send(tostring(i))
+        end
+        assert.is_true(wait_until(function() return #a:of_type("error") == 1 end))
+        assert.matches("rate limit", a:of_type("error")[1].message)
+        support.settle(0.3)          -- the bucket refills at 20/s
+        local relayed = #b.frames - 1
+        assert.is_true(relayed >= 5 and relayed <= 6, "relayed " .. relayed)
+        a:send('"after the flood"')
+        assert.is_true(wait_until(function() return b.frames[#b.frames].message == "after the flood" end))
+        assert.is_nil(a.closed)
+        a:close() b:close()
+    end)
+
+    it("closes a connection whose flood goes on with 1008; others go on", function()
+        server:close()
+        server = assert(sb.listen{ port = 0, max_rate = 20, max_burst = 5 })
+        local a = raw(url("/c/flood"))
+        local b = raw(url("/c/flood"))
+        a:wait_frames(2)
+        b:wait_frames(1)
+        for i = 1, 40 do
+            a:send(tostring(i))
+        end
+        assert.same(1008, a:wait_closed().code)
+        local c = raw(url("/c/flood"))
+        c:wait_frames(1)
+        c:send('"still here"')
+        assert.is_true(wait_until(function() return b.frames[#b.frames].message == "still here" end))
+        b:close() c:close()
+    end)
+
     it("refuses bad channel names with 400 and unknown paths with 404", function()
         local up = "HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" ..
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"

@@ -511,6 +511,7 @@ end
 -- phoenix_timeout = 60 (seconds without a frame before a Phoenix socket closes),
 -- presence_events = false (native clients hear no joins/leaves of others),
 -- max_connections = n, max_per_ip = n (over either: HTTP 503 at the handshake),
+-- max_rate = 5000 (messages/s per connection; false or 0: off), max_burst = 2 * max_rate,
 -- tls = { cert = "cert.pem", key = "key.pem" } }
 function M.listen(loop, opts)
     opts = check_opts(opts)
@@ -559,6 +560,7 @@ function M.listen(loop, opts)
         host = self.host, port = opts.port or 8080, static = opts.static,
         max_message = opts.max_message, max_queue = opts.max_queue, tls = opts.tls,
         max_connections = opts.max_connections, max_per_ip = opts.max_per_ip,
+        max_rate = opts.max_rate, max_burst = opts.max_burst,
         phoenix = opts.phoenix, phoenix_max_channels = opts.max_channels,
         phoenix_timeout = opts.phoenix_timeout, presence_events = opts.presence_events,
         sse_keepalive = sse.keepalive, sse_retry = sse.retry, sse_cors = sse.cors,
