@@ -6,11 +6,11 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "http_publish.h"
 #include "http_sse.h"
+#include "http_static.h"
 #include "map.h"
 #include "ws_native.h"
 #include "ws_phoenix.h"
@@ -108,12 +108,6 @@ static char *sb_strdup_opt(const char *s)
     return p;
 }
 
-static int sb_http_status(struct lws *wsi, unsigned int code, const char *body)
-{
-    lws_return_http_status(wsi, code, body);
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
 static int sb_copy_hdr(struct lws *wsi, enum lws_token_indexes h, char *buf, int len)
 {
     int n = lws_hdr_copy(wsi, buf, len, h);
@@ -123,44 +117,6 @@ static int sb_copy_hdr(struct lws *wsi, enum lws_token_indexes h, char *buf, int
         return -1;
     }
     return n;
-}
-
-static const char *sb_mime_of(const char *path)
-{
-    static const char *const map[][2] = {
-        { ".html", "text/html; charset=utf-8" }, { ".js", "text/javascript" },
-        { ".mjs", "text/javascript" }, { ".css", "text/css" },
-        { ".json", "application/json" }, { ".svg", "image/svg+xml" },
-        { ".png", "image/png" }, { ".ico", "image/x-icon" },
-        { ".txt", "text/plain; charset=utf-8" } };
-    const char *dot = strrchr(path, '.');
-    size_t i;
-
-    for (i = 0; dot && i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(dot, map[i][0]) == 0)
-            return map[i][1];
-    return "application/octet-stream";
-}
-
-/* Serves a file below static_dir; refuses anything that could climb out. */
-static int sb_serve_static(sb_server *s, struct lws *wsi, const char *path)
-{
-    char full[1024];
-    struct stat st;
-    int n;
-
-    if (!s->static_dir)
-        return sb_http_status(wsi, HTTP_STATUS_NOT_FOUND, "not found");
-    if (strstr(path, "..") || path[0] != '/')
-        return sb_http_status(wsi, HTTP_STATUS_FORBIDDEN, "forbidden");
-    n = snprintf(full, sizeof full, "%s%s%s", s->static_dir, path,
-                 path[strlen(path) - 1] == '/' ? "index.html" : "");
-    if (n <= 0 || (size_t)n >= sizeof full || stat(full, &st) || !S_ISREG(st.st_mode))
-        return sb_http_status(wsi, HTTP_STATUS_NOT_FOUND, "not found");
-    n = lws_serve_http_file(wsi, full, sb_mime_of(full), NULL, 0);
-    if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
-        return -1;
-    return 0;
 }
 
 static int sb_server_http(sb_server *s, struct lws *wsi, const char *path)
@@ -174,7 +130,7 @@ static int sb_server_http(sb_server *s, struct lws *wsi, const char *path)
     if (strncmp(path, "/c/", 3) == 0)
         return sb_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
                               "this is a WebSocket endpoint");
-    return sb_serve_static(s, wsi, path);
+    return sb_http_static(s->static_dir, wsi, path);
 }
 
 static void sb_server_unref(sb_server *s)
@@ -495,41 +451,6 @@ static int sb_wsconn_established(sb_wsconn *c)
     }
     if (c->srv->hooks.open)
         c->srv->hooks.open(c->srv->hooks.ud, c);
-    return 0;
-}
-
-/* Per-connection token bucket (max_rate messages/s, max_burst deep).
- * Returns 1 when the message may pass, 0 to drop it, -1 when the flood
- * has gone on for a whole bucket of drops and the connection should close
- * (1008).  A native client hears about the first drop of each flood. */
-static int sb_wsconn_rate_ok(sb_wsconn *c)
-{
-    const sb_server_config *cfg = &c->srv->cfg;
-    double rate = cfg->max_rate ? cfg->max_rate : 5000;
-    double burst = cfg->max_burst > 0 ? cfg->max_burst : 2 * rate;
-    int64_t now = sb_now_ms();
-
-    if (rate < 0)
-        return 1;
-    if (!c->tokens_at)
-        c->tokens = burst;
-    else
-        c->tokens += (double)(now - c->tokens_at) * rate / 1000.0;
-    if (c->tokens > burst)
-        c->tokens = burst;
-    c->tokens_at = now;
-    if (c->tokens >= 1) {
-        c->tokens -= 1;
-        c->dropped = 0;
-        return 1;
-    }
-    if (++c->dropped > burst)
-        return -1;
-    if (c->dropped == 1 && c->kind == SB_KIND_NATIVE) {
-        static const char err[] = "{\"type\":\"error\",\"message\":"
-                                  "\"rate limit: messages are being dropped, slow down\"}";
-        sb_wsconn_send_text(c, err, sizeof err - 1);
-    }
     return 0;
 }
 

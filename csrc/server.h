@@ -197,6 +197,9 @@ int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
  * buf, or NULL when absent or longer than len - 1. */
 const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len);
 
+/* Message-rate limit (limits.c): 1 pass, 0 drop, -1 close with 1008. */
+int sb_wsconn_rate_ok(sb_wsconn *c);
+
 /* For the transport files (server.c, conn.c, ws_*.c, http_sse.c). */
 int sb_wsconn_flush(sb_wsconn *c);
 sb_server_stats *sb_server_stats_of(sb_server *s);
