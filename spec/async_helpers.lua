@@ -5,37 +5,12 @@ local sb = require "switchboard"
 
 local M = {}
 
---- One bounded turn of the loop.  sb.timeout() first, because it
--- refreshes libuv's cached clock: sb.step arms its wake-up timer from that
--- clock, and when Lua spent longer than the step since the last turn (a
--- fork in os.execute, say) the timer is already due, fires before the poll,
--- and the poll then sleeps until the next lws timer (up to 30 s).  See
--- csrc/loop.c sb_loop_step (wants uv_update_time before uv_timer_start).
-function M.step(s)
-    sb.timeout()
-    return sb.step(s)
-end
+-- The bounded waits live in spec/support.lua (one implementation).
+local support = require "support"
 
---- Steps the loop until cond() is truthy or `timeout` seconds have passed;
--- returns cond()'s last value.
-function M.wait_for(cond, timeout)
-    local deadline = sb.now_ms() + (timeout or 5) * 1000
-    local v = cond()
-    while not v and sb.now_ms() < deadline do
-        M.step(0.01)
-        v = cond()
-    end
-    return v
-end
-
---- Steps the loop for `s` seconds: only to prove that something does NOT
--- happen (after a positive wait has shown the pipe is flowing).
-function M.settle(s)
-    local deadline = sb.now_ms() + (s or 0.1) * 1000
-    while sb.now_ms() < deadline do
-        M.step(0.01)
-    end
-end
+M.step = sb.step
+M.wait_for = support.wait_for
+M.settle = support.settle
 
 --- A native client that keeps every frame event in `.events` (in order),
 -- and notes open, close and error.  No reconnection.

@@ -4,25 +4,15 @@ local sb = require "switchboard"
 
 local H = {}
 
---- Steps the loop until cond() is true or `timeout` seconds passed;
--- returns cond()'s last value.
+-- The bounded waits live in spec/support.lua (one implementation).
+local support = require "support"
+
+--- Steps the loop until cond() is truthy (default 3 s); returns its value.
 function H.wait(cond, timeout)
-    local deadline = sb.now_ms() + (timeout or 3) * 1000
-    local v = cond()
-    while not v and sb.now_ms() < deadline do
-        sb.step(0.01)
-        v = cond()
-    end
-    return v
+    return support.wait_for(cond, timeout or 3)
 end
 
---- Steps the loop for `s` seconds (only to prove that nothing arrives).
-function H.settle(s)
-    local deadline = sb.now_ms() + (s or 0.1) * 1000
-    while sb.now_ms() < deadline do
-        sb.step(0.01)
-    end
-end
+H.settle = support.settle
 
 --- A raw client on path: c.frames holds { data, binary } in order;
 -- c.state is "connecting", "open", "closed" or "error".

@@ -6,25 +6,28 @@ local json = require "switchboard.json"
 
 local M = {}
 
---- Steps the loop until cond() is true; returns false after `timeout`
--- seconds (default 5) so a spec fails instead of hanging.
-function M.wait_until(cond, timeout)
-    local socket = require "socket"
-    local deadline = socket.gettime() + (timeout or 5)
-    while not cond() do
-        if socket.gettime() > deadline then
-            return false
-        end
+--- Steps the loop until cond() is truthy or `timeout` seconds (default 5)
+-- have passed; returns cond()'s last value, so a spec fails instead of
+-- hanging.  The one bounded wait every spec helper uses.
+function M.wait_for(cond, timeout)
+    local deadline = sb.now_ms() + (timeout or 5) * 1000
+    local v = cond()
+    while not v and sb.now_ms() < deadline do
         sb.step(0.01)
+        v = cond()
     end
-    return true
+    return v
+end
+
+--- wait_for as a boolean, for assert.is_true(wait_until(...)).
+function M.wait_until(cond, timeout)
+    return M.wait_for(cond, timeout) and true or false
 end
 
 --- Steps the loop for `seconds`, for checks that something does NOT happen.
 function M.settle(seconds)
-    local socket = require "socket"
-    local deadline = socket.gettime() + (seconds or 0.1)
-    while socket.gettime() < deadline do
+    local deadline = sb.now_ms() + (seconds or 0.1) * 1000
+    while sb.now_ms() < deadline do
         sb.step(0.01)
     end
 end
