@@ -66,6 +66,8 @@ build = {
             "csrc/proto_phoenix.c",
             "csrc/proto_sse.c",
             "csrc/queue.c",
+            "csrc/flush.c",
+            "csrc/request.c",
             "csrc/redis.c",
             "csrc/resume.c",
             "csrc/server.c",

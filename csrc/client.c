@@ -81,7 +81,7 @@ static int sb_client_cb(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         if (!cl || cl->close_sent)
             return cl ? 0 : -1;
-        n = sb_queue_flush(wsi, &cl->q, 0, cl->close_code, cl->close_reason);
+        n = sb_queue_flush(wsi, &cl->q, NULL, cl->close_code, cl->close_reason);
         cl->close_sent = n > 0;
         return n < 0 ? -1 : 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:

@@ -3,6 +3,7 @@
  * bounded in bytes: a reader that falls that far behind is closed with
  * 1013 so it costs the other connections nothing. */
 #include "server.h"
+#include "flush.h"
 #include "http_sse.h"
 
 #include <stdlib.h>
@@ -24,14 +25,15 @@ static void sb_wsconn_kill_slow(sb_wsconn *c)
 
 size_t sb_server_max_queue(const sb_server *s);
 
-/* Asks for a writeable callback; SSE streams keep rx off between writes
- * (http_sse.c explains why) and must turn it on for lws to see POLLOUT. */
+/* WebSockets are written at the end of the loop turn (flush.h); SSE
+ * streams keep rx off between writes (http_sse.c explains why) and must
+ * turn it on for lws to see POLLOUT. */
 static void sb_wsconn_want_write(sb_wsconn *c)
 {
     if (c->kind == SB_KIND_SSE)
         sb_sse_want_write(c);
     else
-        lws_callback_on_writable(c->wsi);
+        sb_flush_mark(sb_server_flusher(c->srv), c);
 }
 
 int sb_wsconn_send(sb_wsconn *c, sb_frame *f)
@@ -86,7 +88,8 @@ int sb_wsconn_flush(sb_wsconn *c)
 
     if (c->close_sent)
         return 0;
-    rc = sb_queue_flush(c->wsi, &c->q, 1, c->close_code, c->close_reason);
+    rc = sb_queue_flush(c->wsi, &c->q, &sb_server_flusher(c->srv)->batch,
+                        c->close_code, c->close_reason);
     if (rc > 0)
         c->close_sent = 1;
     return rc < 0 ? -1 : 0;

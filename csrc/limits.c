@@ -1,7 +1,10 @@
-/* Per-connection limits that apply after the handshake: the message-rate
- * token bucket.  (The connection caps are checked at the handshake, in
- * server.c, where the counts live.) */
+/* Per-connection limits that apply after the handshake: the receive path
+ * with its message size bound and the message-rate token bucket.  (The
+ * connection caps are checked at the handshake, in server.c, where the
+ * counts live.) */
 #include "server.h"
+
+#include <string.h>
 
 /* Per-connection token bucket (max_rate messages/s, max_burst deep).
  * Returns 1 when the message may pass, 0 to drop it, -1 when the flood
@@ -35,5 +38,58 @@ int sb_wsconn_rate_ok(sb_wsconn *c)
                                   "\"rate limit: messages are being dropped, slow down\"}";
         sb_wsconn_send_text(c, err, sizeof err - 1);
     }
+    return 0;
+}
+
+/* Collects the fragments of one message, bounded by max_message.  Returns
+ * 1 when a whole message is ready in msg and n, 0 while more is to come, -1
+ * when the message is too big (the connection is then closed with 1009).
+ * A message that arrives in one piece (the common case) is used where lws
+ * put it, without a copy. */
+static int sb_wsconn_collect(sb_wsconn *c, const void *in, size_t len,
+                             const char **msg, size_t *n)
+{
+    struct lws *wsi = c->wsi;
+    int whole = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+
+    if (c->rx.len + len > sb_server_config_of(c->srv)->max_message) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                         (unsigned char *)"message too big", 15);
+        return -1;
+    }
+    if (lws_is_first_fragment(wsi))
+        c->rx_binary = lws_frame_is_binary(wsi);
+    if (whole && !c->rx.len) {
+        *msg = in;
+        *n = len;
+        return 1;
+    }
+    sb_buf_add(&c->rx, in, len);
+    if (c->rx.oom)
+        return -1;
+    *msg = (const char *)sb_buf_data(&c->rx);
+    *n = c->rx.len;
+    return whole;
+}
+
+int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len)
+{
+    const char *msg = NULL;
+    size_t n = 0;
+    int rc = sb_wsconn_collect(c, in, len, &msg, &n);
+
+    if (rc <= 0)
+        return rc;
+    rc = sb_wsconn_rate_ok(c);
+    if (rc < 0) {
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                         (unsigned char *)"rate limit", 10);
+        return -1;
+    }
+    if (rc > 0)
+        c->ops->receive(c, msg ? msg : "", n, c->rx_binary);
+    /* a joined message is rare: give its memory back rather than keep
+     * up to max_message on an idle connection */
+    sb_buf_free(&c->rx);
     return 0;
 }

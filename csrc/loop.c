@@ -11,6 +11,55 @@ static void sb_loop_step_wake(uv_timer_t *t)
     (void)t;
 }
 
+/* The end of a turn: runs the hooks armed so far.  Hooks armed while these
+ * run wait for the next turn, so a hook that re-arms cannot spin here. */
+static void sb_loop_turn_end(uv_check_t *h)
+{
+    sb_loop *l = h->data;
+    sb_turn_hook *run = l->turn_hooks, *next;
+
+    l->turn_hooks = NULL;
+    uv_idle_stop(&l->turn_idle);
+    uv_check_stop(&l->turn_check);
+    for (; run; run = next) {
+        next = run->next;
+        run->next = NULL;
+        run->armed = 0;
+        run->fn(run);
+    }
+}
+
+/* Only makes the poll phase return at once while hooks are armed. */
+static void sb_loop_turn_idle(uv_idle_t *h)
+{
+    (void)h;
+}
+
+void sb_loop_at_turn_end(sb_loop *l, sb_turn_hook *h)
+{
+    if (h->armed)
+        return;
+    h->armed = 1;
+    h->next = l->turn_hooks;
+    l->turn_hooks = h;
+    uv_check_start(&l->turn_check, sb_loop_turn_end);
+    uv_idle_start(&l->turn_idle, sb_loop_turn_idle);
+}
+
+void sb_loop_turn_hook_cancel(sb_loop *l, sb_turn_hook *h)
+{
+    sb_turn_hook **p;
+
+    for (p = &l->turn_hooks; *p; p = &(*p)->next) {
+        if (*p == h) {
+            *p = h->next;
+            break;
+        }
+    }
+    h->next = NULL;
+    h->armed = 0;
+}
+
 sb_loop *sb_loop_new(void)
 {
     sb_loop *l = calloc(1, sizeof *l);
@@ -23,6 +72,12 @@ sb_loop *sb_loop_new(void)
     }
     uv_timer_init(&l->uv, &l->step_timer);
     uv_unref((uv_handle_t *)&l->step_timer);
+    /* neither keeps the loop alive: they only serve work already there */
+    uv_check_init(&l->uv, &l->turn_check);
+    uv_idle_init(&l->uv, &l->turn_idle);
+    l->turn_check.data = l;
+    uv_unref((uv_handle_t *)&l->turn_check);
+    uv_unref((uv_handle_t *)&l->turn_idle);
     return l;
 }
 
@@ -94,6 +149,9 @@ void sb_loop_free(sb_loop *l)
         l->lws = NULL;
     }
     uv_close((uv_handle_t *)&l->step_timer, NULL);
+    uv_close((uv_handle_t *)&l->turn_check, NULL);
+    uv_close((uv_handle_t *)&l->turn_idle, NULL);
+    l->turn_hooks = NULL;
     /* lws finishes tearing down from close callbacks; bounded so a stuck
      * handle cannot hang the host at exit. */
     for (spins = 0; spins < 1000 && uv_run(&l->uv, UV_RUN_NOWAIT); spins++)

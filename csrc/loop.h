@@ -8,6 +8,14 @@
 #include <uv.h>
 #include <libwebsockets.h>
 
+/* Work to run once at the end of the current loop turn (after the I/O
+ * callbacks), armed at most once per turn; see sb_loop_at_turn_end. */
+typedef struct sb_turn_hook {
+    void (*fn)(struct sb_turn_hook *h);
+    struct sb_turn_hook *next;
+    int armed;
+} sb_turn_hook;
+
 typedef struct sb_loop {
     uv_loop_t uv;
     struct lws_context *lws;   /* created on first use, see sb_loop_lws */
@@ -19,6 +27,9 @@ typedef struct sb_loop {
     struct lws_vhost *client_vh; /* non-listening vhost for clients */
     struct lws_context *doomed[16]; /* destroyed after the current turn */
     int ndoomed;
+    uv_check_t turn_check;     /* runs the turn hooks after I/O */
+    uv_idle_t turn_idle;       /* keeps the poll from blocking while armed */
+    sb_turn_hook *turn_hooks;  /* armed, newest first */
 } sb_loop;
 
 /* Returns NULL when libuv could not set up a loop. */
@@ -37,6 +48,14 @@ struct lws_context *sb_loop_new_lws(sb_loop *l);
  * connection is freed from inside an lws callback of that very context,
  * and destroying a context from within its own callbacks is not safe. */
 void sb_loop_destroy_lws(sb_loop *l, struct lws_context *ctx);
+
+/* Runs h->fn once at the end of this loop turn (or of the next one, when
+ * called between turns: the poll then does not block).  Arming an armed
+ * hook does nothing, so callers may arm on every event.  The fan-out uses
+ * it to write each connection's frames of a whole turn in one send. */
+void sb_loop_at_turn_end(sb_loop *l, sb_turn_hook *h);
+/* Disarms h (its owner is going away). */
+void sb_loop_turn_hook_cancel(sb_loop *l, sb_turn_hook *h);
 
 /* One turn: waits at most timeout seconds (0 = poll, < 0 = until an event)
  * for events and runs their callbacks.  Returns nonzero if anything is still

@@ -59,15 +59,16 @@ void sb_fqueue_free(sb_fqueue *q)
 {
     sb_fqueue_clear(q);
     free(q->q);
-    free(q->batch);
     q->q = NULL;
-    q->batch = NULL;
-    q->cap = q->batch_cap = 0;
+    q->cap = 0;
 }
 
-/* Bytes a packed batch may hold: large enough that one syscall carries
- * many small messages, small enough to stay in cache. */
-#define SB_BATCH_MAX (64 * 1024)
+void sb_batch_free(sb_batch *b)
+{
+    free(b->mem);
+    b->mem = NULL;
+    b->cap = 0;
+}
 
 /* Appends one unmasked WebSocket frame (RFC 6455 5.2) for f to out. */
 static size_t sb_frame_encode(unsigned char *out, const sb_frame *f)
@@ -95,38 +96,34 @@ static size_t sb_frame_encode(unsigned char *out, const sb_frame *f)
  * one raw write (lws passes LWS_WRITE_HTTP through untouched on a ws
  * connection, and buffers any part the socket did not take).  One syscall
  * for many small frames is where the fan-out throughput comes from; the
- * copy costs far less than the syscalls it saves.  Returns frames sent, or
- * -1 when the write failed. */
-static int sb_queue_write_batch(struct lws *wsi, sb_fqueue *q)
+ * copy costs far less than the syscalls it saves.  Returns frames sent (0:
+ * fewer than two fit, write them one by one), or -1 when the write failed. */
+static int sb_queue_write_batch(struct lws *wsi, sb_fqueue *q, sb_batch *b)
 {
     size_t used = 0, i, n = 0;
 
-    if (!q->batch) {
-        q->batch = malloc(LWS_PRE + SB_BATCH_MAX + 14);
-        if (!q->batch)
+    if (!b->mem) {
+        b->mem = malloc(LWS_PRE + SB_BATCH_MAX + 14);
+        if (!b->mem)
             return 0;
-        q->batch_cap = SB_BATCH_MAX;
+        b->cap = SB_BATCH_MAX;
     }
     for (i = 0; i < q->len; i++) {
         sb_frame *f = q->q[(q->head + i) % q->cap];
-        if (used + f->len + 14 > q->batch_cap)
+        if (used + f->len + 14 > b->cap)
             break;
-        used += sb_frame_encode(q->batch + LWS_PRE + used, f);
+        used += sb_frame_encode(b->mem + LWS_PRE + used, f);
         n++;
     }
     if (n < 2)
         return 0;
-    if (lws_write(wsi, q->batch + LWS_PRE, used, LWS_WRITE_HTTP) < (int)used)
+    if (lws_write(wsi, b->mem + LWS_PRE, used, LWS_WRITE_HTTP) < (int)used)
         return -1;
     for (i = 0; i < n; i++)
         sb_fqueue_pop(q);
     return (int)n;
 }
 
-/* Writes queued frames while the socket takes them; called from the
- * writeable callback of a server or client connection.  Returns -1 when
- * lws should close the connection (write failed, or a requested close once
- * the queue is flushed). */
 /* lws 4.1 loses the close frame whenever the close starts outside a
  * receive callback (returning -1 from a writeable callback marks the
  * socket unusable; an async kill skips the close handshake), and its
@@ -148,31 +145,32 @@ static void sb_queue_send_close(struct lws *wsi, int code, const char *reason)
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
-int sb_queue_flush(struct lws *wsi, sb_fqueue *q, int pack, int close_code,
+/* Writes (packed where it can) until the queue is empty, lws had to buffer
+ * a partial send (the socket is full: wait for POLLOUT), or a bound on
+ * writes per call so that one fast reader cannot starve the others.
+ * lws_partial_buffered costs no syscall, unlike lws_send_pipe_choked. */
+#define SB_FLUSH_WRITES 32
+
+int sb_queue_flush(struct lws *wsi, sb_fqueue *q, sb_batch *batch, int close_code,
                    const char *close_reason)
 {
-    sb_frame *f;
-    int n = 0;
+    int writes = 0;
 
-    if (pack && q->len > 1) {
-        int sent = sb_queue_write_batch(wsi, q);
+    while (q->len && !lws_partial_buffered(wsi) && writes++ < SB_FLUSH_WRITES) {
+        sb_frame *f;
+        int sent = batch && q->len > 1 ? sb_queue_write_batch(wsi, q, batch) : 0;
+
         if (sent < 0)
             return -1;
-        if (sent > 0 && q->len) {
-            lws_callback_on_writable(wsi);
-            return 0;
-        }
-    }
-    while ((f = sb_fqueue_peek(q))) {
-        int flags = f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
-
-        if (lws_write(wsi, f->data, f->len, flags) < (int)f->len)
+        if (sent > 0)
+            continue;
+        f = sb_fqueue_peek(q);
+        if (lws_write(wsi, f->data, f->len,
+                      f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < (int)f->len)
             return -1;
         sb_fqueue_pop(q);
-        if (++n >= 32 || lws_send_pipe_choked(wsi))
-            break;
     }
-    if (q->len) {
+    if (q->len || (close_code && lws_partial_buffered(wsi))) {
         lws_callback_on_writable(wsi);
         return 0;
     }

@@ -8,12 +8,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flush.h"
 #include "http_publish.h"
 #include "http_sse.h"
 #include "http_static.h"
 #include "map.h"
 #include "ws_native.h"
 #include "ws_phoenix.h"
+
+/* Bytes lws reads per WebSocket receive callback (see sb_server_new). */
+#define SB_RX_CHUNK 1024
 
 /* lws writes the WebSocket header into the frame's headroom. */
 typedef char sb_frame_pre_fits[(SB_FRAME_PRE >= LWS_PRE) ? 1 : -1];
@@ -40,6 +44,7 @@ struct sb_server {
     uint64_t uid_salt;
     char *cors;            /* copy of cfg.sse.cors */
     sb_server_stats stats;
+    sb_flusher flush;      /* end-of-turn writes (flush.h) */
 };
 
 #define SB_UID_SPACE 2176782336ULL   /* 36^6: six base-36 characters */
@@ -78,6 +83,11 @@ const sb_server_config *sb_server_config_of(const sb_server *s)
 sb_server_stats *sb_server_stats_of(sb_server *s)
 {
     return &s->stats;
+}
+
+sb_flusher *sb_server_flusher(sb_server *s)
+{
+    return &s->flush;
 }
 
 int sb_server_port(const sb_server *s)
@@ -140,6 +150,7 @@ static void sb_server_unref(sb_server *s)
     while (s->phx_nmounts > 0)
         free(s->phx_mounts[--s->phx_nmounts]);
     free(s->phx_mounts);
+    sb_flusher_free(&s->flush);
     sb_hub_free(s->hub);   /* the reference taken in sb_server_new */
     sb_map_clear(&s->per_ip);
     free(s->host);
@@ -253,6 +264,7 @@ static void sb_wsconn_free(sb_wsconn *c)
         sb_server_ip_release(s, c);
     }
     sb_server_unlink(s, c);
+    sb_flush_unmark(&s->flush, c);
     if (s->closing && !s->conns)
         sb_server_drop_vhost(s);
     if (c->ops && c->ops->release)
@@ -265,36 +277,6 @@ static void sb_wsconn_free(sb_wsconn *c)
     free(c->ip);
     free(c);
     sb_server_unref(s);
-}
-
-int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
-                   const char **value)
-{
-    int n = lws_hdr_copy_fragment(wsi, out, outlen, WSI_TOKEN_HTTP_URI_ARGS, idx);
-    char *eq;
-
-    if (n < 0)
-        return -1;
-    eq = strchr(out, '=');
-    *value = eq ? eq + 1 : out + n;
-    if (eq)
-        *eq = '\0';
-    return n;
-}
-
-const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len)
-{
-    const char *v, *found = NULL;
-    char tmp[1024];
-    int i;
-
-    for (i = 0; sb_request_arg(wsi, i, tmp, sizeof tmp, &v) >= 0; i++) {
-        if (strcmp(tmp, key) == 0 && (int)strlen(v) < len) {
-            strcpy(buf, v);
-            found = buf;
-        }
-    }
-    return found;
 }
 
 /* Which protocol a WebSocket path speaks; sets *channel for protocols
@@ -419,26 +401,6 @@ static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
     return 0;
 }
 
-/* Collects the fragments of one message, bounded by max_message.  Returns
- * 1 when a whole message is in c->rx, 0 while more is to come, -1 when the
- * message is too big (the connection is then closed with 1009). */
-static int sb_wsconn_collect(sb_wsconn *c, const void *in, size_t len)
-{
-    struct lws *wsi = c->wsi;
-
-    if (c->rx.len + len > c->srv->cfg.max_message) {
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                         (unsigned char *)"message too big", 15);
-        return -1;
-    }
-    if (lws_is_first_fragment(wsi))
-        c->rx_binary = lws_frame_is_binary(wsi);
-    sb_buf_add(&c->rx, in, len);
-    if (c->rx.oom)
-        return -1;
-    return lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
-}
-
 static int sb_wsconn_established(sb_wsconn *c)
 {
     int rc = c->ops->open(c);
@@ -451,24 +413,6 @@ static int sb_wsconn_established(sb_wsconn *c)
     }
     if (c->srv->hooks.open)
         c->srv->hooks.open(c->srv->hooks.ud, c);
-    return 0;
-}
-
-static int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len)
-{
-    int rc = sb_wsconn_collect(c, in, len);
-
-    if (rc <= 0)
-        return rc;
-    rc = sb_wsconn_rate_ok(c);
-    if (rc < 0) {
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-                         (unsigned char *)"rate limit", 10);
-        return -1;
-    }
-    if (rc > 0)
-        c->ops->receive(c, (const char *)sb_buf_data(&c->rx), c->rx.len, c->rx_binary);
-    sb_buf_reset(&c->rx);
     return 0;
 }
 
@@ -599,6 +543,7 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     }
     s->loop = loop;
     s->hub = hub;
+    sb_flusher_init(&s->flush, loop);
     /* connections still use the hub while lws closes them, which can be
      * after the hub's owner let go (lua_close collects in any order) */
     sb_hub_retain(hub);
@@ -627,11 +572,19 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     s->uid_salt = ((uint64_t)sb_now_ms() ^ ((uint64_t)getpid() << 20)) % SB_UID_SPACE;
     s->protocols[0].name = "switchboard";
     s->protocols[0].callback = sb_server_cb;
-    s->protocols[0].rx_buffer_size = 0;
+    /* lws keeps an rx buffer of this size per WebSocket (default 4 KiB,
+     * most of an idle connection's memory); longer frames arrive in
+     * pieces, which sb_wsconn_collect joins anyway */
+    s->protocols[0].rx_buffer_size = SB_RX_CHUNK;
+    /* without this, lws caps each send at rx_buffer_size and buffers the
+     * rest of a packed write (a copy, then a POLLOUT round trip) */
+    s->protocols[0].tx_packet_size = SB_BATCH_MAX + 64;
     /* per-request state of POST /sse bodies */
     s->protocols[0].per_session_data_size = sb_sse_post_state_size();
     s->protocols[1].name = "phoenix";
     s->protocols[1].callback = sb_server_cb;
+    s->protocols[1].rx_buffer_size = SB_RX_CHUNK;
+    s->protocols[1].tx_packet_size = SB_BATCH_MAX + 64;
     memset(&info, 0, sizeof info);
     info.port = cfg->port;
     info.iface = s->host;

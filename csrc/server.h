@@ -164,6 +164,8 @@ struct sb_wsconn {
     int recover;           /* native: opted in to message ids (issue 5) */
     char since[48];        /* native: resume position from ?since= */
     sb_wsconn *prev, *next;   /* the server's list of connections */
+    int dirty;                /* on the server's end-of-turn write list */
+    sb_wsconn *dirty_prev, *dirty_next;
 };
 
 sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
@@ -199,10 +201,16 @@ const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len)
 
 /* Message-rate limit (limits.c): 1 pass, 0 drop, -1 close with 1008. */
 int sb_wsconn_rate_ok(sb_wsconn *c);
+/* One RECEIVE callback's bytes (limits.c): joins fragments, enforces
+ * max_message (1009) and the rate limit (1008), hands each whole message
+ * to the protocol.  Returns -1 when lws should close the connection. */
+int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len);
 
 /* For the transport files (server.c, conn.c, ws_*.c, http_sse.c). */
 int sb_wsconn_flush(sb_wsconn *c);
 sb_server_stats *sb_server_stats_of(sb_server *s);
+/* The server's end-of-turn writer (flush.h). */
+struct sb_flusher *sb_server_flusher(sb_server *s);
 /* Builds a hub connection of protocol ops for a request, runs its prepare
  * and the app's connect hook.  Returns the connection (not yet bound to
  * wsi), or NULL with *status set (HTTP status, reason filled) or 0 when

@@ -1,0 +1,92 @@
+/* End-of-turn writes for server connections: see flush.h. */
+#include "flush.h"
+
+#include <stddef.h>
+
+#include "server.h"
+
+/* Writes c's queued frames now, outside any lws callback.  That is only
+ * safe on an established WebSocket with nothing half-sent: lws appends a
+ * new write behind a buffered partial, but a direct write must not jump
+ * ahead of a close or of a handshake still in progress.  Anything else
+ * takes the ordinary writeable-callback path. */
+static void sb_flush_one(sb_flusher *fl, sb_wsconn *c)
+{
+    int rc;
+
+    if (c->closed || !c->wsi)
+        return;
+    if (!c->open || c->close_code || c->kind == SB_KIND_SSE ||
+        lws_partial_buffered(c->wsi)) {
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    rc = sb_queue_flush(c->wsi, &c->q, &fl->batch, 0, NULL);
+    if (rc < 0) {
+        /* the socket is dead (lws marked it unusable): let lws reap it on
+         * its next turn, as a writeable callback returning -1 would */
+        sb_fqueue_clear(&c->q);
+        c->close_code = 1006;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+}
+
+/* The turn is over: every dirty connection gets one (packed) write. */
+static void sb_flush_turn(sb_turn_hook *h)
+{
+    sb_flusher *fl = (sb_flusher *)h;
+    sb_wsconn *c;
+
+    while ((c = fl->dirty)) {
+        fl->dirty = c->dirty_next;
+        if (fl->dirty)
+            fl->dirty->dirty_prev = NULL;
+        c->dirty_next = c->dirty_prev = NULL;
+        c->dirty = 0;
+        sb_flush_one(fl, c);
+    }
+}
+
+void sb_flusher_init(sb_flusher *fl, sb_loop *loop)
+{
+    fl->hook.fn = sb_flush_turn;
+    fl->hook.next = NULL;
+    fl->hook.armed = 0;
+    fl->loop = loop;
+    fl->dirty = NULL;
+    fl->batch.mem = NULL;
+    fl->batch.cap = 0;
+}
+
+void sb_flusher_free(sb_flusher *fl)
+{
+    sb_loop_turn_hook_cancel(fl->loop, &fl->hook);
+    sb_batch_free(&fl->batch);
+}
+
+void sb_flush_mark(sb_flusher *fl, sb_wsconn *c)
+{
+    if (c->dirty)
+        return;
+    c->dirty = 1;
+    c->dirty_prev = NULL;
+    c->dirty_next = fl->dirty;
+    if (fl->dirty)
+        fl->dirty->dirty_prev = c;
+    fl->dirty = c;
+    sb_loop_at_turn_end(fl->loop, &fl->hook);
+}
+
+void sb_flush_unmark(sb_flusher *fl, sb_wsconn *c)
+{
+    if (!c->dirty)
+        return;
+    if (c->dirty_prev)
+        c->dirty_prev->dirty_next = c->dirty_next;
+    else
+        fl->dirty = c->dirty_next;
+    if (c->dirty_next)
+        c->dirty_next->dirty_prev = c->dirty_prev;
+    c->dirty_next = c->dirty_prev = NULL;
+    c->dirty = 0;
+}
