@@ -68,6 +68,8 @@ build = {
             "csrc/queue.c",
             "csrc/flush.c",
             "csrc/request.c",
+            "csrc/workers.c",
+            "csrc/listener.c",
             "csrc/redis.c",
             "csrc/resume.c",
             "csrc/server.c",

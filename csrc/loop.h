@@ -30,6 +30,7 @@ typedef struct sb_loop {
     uv_check_t turn_check;     /* runs the turn hooks after I/O */
     uv_idle_t turn_idle;       /* keeps the poll from blocking while armed */
     sb_turn_hook *turn_hooks;  /* armed, newest first */
+    struct sb_workers *workers; /* forked workers (workers.h), parent only */
 } sb_loop;
 
 /* Returns NULL when libuv could not set up a loop. */

@@ -3,6 +3,7 @@
  * called them (loop->host), always through sb_lua_pcall. */
 #include "lua_bindings.h"
 #include "loop.h"
+#include "workers.h"
 
 #include <stdlib.h>
 
@@ -321,6 +322,40 @@ static int sb_lua_sig_gc(lua_State *L)
     return 0;
 }
 
+/* loop:fork_workers(n) -> worker number (1 here, 2..n in the children), or
+ * nil, err.  Only before anything holds a socket: a child would otherwise
+ * share the parent's listeners and connections. */
+static int sb_lua_loop_fork_workers(lua_State *L)
+{
+    sb_loop *l = sb_lua_checkloop(L, 1);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    char err[128];
+    int idx;
+
+    luaL_argcheck(L, n >= 1 && n <= 256, 2, "workers must be 1..256");
+    if (l->lws || l->users > 0)
+        return luaL_error(L, "workers: listen{ workers = n } must come before "
+                             "any other server, client or timer");
+    if (n == 1)
+        idx = 1;
+    else if (!(idx = sb_workers_fork(l, (int)n, err, sizeof err))) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushinteger(L, idx);
+    return 1;
+}
+
+/* loop:signal_workers(signum) -> how many workers it reached (parent). */
+static int sb_lua_loop_signal_workers(lua_State *L)
+{
+    sb_loop *l = sb_lua_checkloop(L, 1);
+
+    lua_pushinteger(L, sb_workers_signal(l, (int)luaL_checkinteger(L, 2)));
+    return 1;
+}
+
 /* "switchboard.timer: 0x..." from the metatable's __name. */
 static int sb_lua_tostring_ptr(lua_State *L)
 {
@@ -345,6 +380,8 @@ void sb_lua_loop_open(lua_State *L)
         { "stop", sb_lua_loop_stop }, { "pollfd", sb_lua_loop_pollfd },
         { "timeout", sb_lua_loop_timeout }, { "timer", sb_lua_loop_timer },
         { "users", sb_lua_loop_users }, { "signal", sb_lua_loop_signal },
+        { "fork_workers", sb_lua_loop_fork_workers },
+        { "signal_workers", sb_lua_loop_signal_workers },
         { NULL, NULL } };
     static const luaL_Reg sig_meta[] = {
         { "__gc", sb_lua_sig_gc }, { NULL, NULL } };

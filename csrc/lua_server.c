@@ -339,7 +339,9 @@ static int sb_lua_listen(lua_State *L)
     lua_pop(L, 2);
     lua_getfield(L, 3, "presence_events");
     cfg.native_quiet = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    lua_getfield(L, 3, "reuse_port");
+    cfg.reuse_port = lua_toboolean(L, -1);
+    lua_pop(L, 2);
     cfg.phoenix_max_channels = (int)sb_opt_size(L, 3, "phoenix_max_channels", 0);
     lua_getfield(L, 3, "phoenix_timeout");
     if (lua_isnumber(L, -1))

@@ -12,6 +12,7 @@
 #include "http_publish.h"
 #include "http_sse.h"
 #include "http_static.h"
+#include "listener.h"
 #include "map.h"
 #include "ws_native.h"
 #include "ws_phoenix.h"
@@ -45,6 +46,7 @@ struct sb_server {
     char *cors;            /* copy of cfg.sse.cors */
     sb_server_stats stats;
     sb_flusher flush;      /* end-of-turn writes (flush.h) */
+    sb_listener *lsn;      /* own listener when reuse_port (listener.h) */
 };
 
 #define SB_UID_SPACE 2176782336ULL   /* 36^6: six base-36 characters */
@@ -185,6 +187,8 @@ static void sb_server_drop_vhost(sb_server *s)
 {
     struct lws_context *ctx = s->ctx;
 
+    sb_listener_close(s->lsn);
+    s->lsn = NULL;
     if (!ctx)
         return;
     if (s->vh)
@@ -586,7 +590,8 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     s->protocols[1].rx_buffer_size = SB_RX_CHUNK;
     s->protocols[1].tx_packet_size = SB_BATCH_MAX + 64;
     memset(&info, 0, sizeof info);
-    info.port = cfg->port;
+    /* workers: lws cannot share a port on a foreign loop, see listener.h */
+    info.port = cfg->reuse_port ? CONTEXT_PORT_NO_LISTEN_SERVER : cfg->port;
     info.iface = s->host;
     info.protocols = s->protocols;
     info.vhost_name = "switchboard";
@@ -614,7 +619,14 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
         sb_server_free(s);
         return NULL;
     }
-    s->port = lws_get_vhost_listen_port(s->vh);
+    if (cfg->reuse_port) {
+        s->lsn = sb_listener_new(&loop->uv, s->vh, cfg->host, cfg->port, err, errlen);
+        if (!s->lsn) {
+            sb_server_free(s);
+            return NULL;
+        }
+    }
+    s->port = s->lsn ? sb_listener_port(s->lsn) : lws_get_vhost_listen_port(s->vh);
     return s;
 }
 

@@ -107,6 +107,7 @@ typedef struct sb_server_config {
     int phoenix_timeout;       /* seconds of silence before closing; 0 = 60, <0 = never */
     int max_connections;       /* WebSocket + SSE connections in all; 0 = no cap */
     int max_per_ip;            /* ... from one peer address; 0 = no cap */
+    int reuse_port;            /* SO_REUSEPORT: workers share the port */
     double max_rate;           /* messages/s per connection; 0 = 5000, < 0 = off */
     double max_burst;          /* bucket size; 0 = 2 * max_rate */
     sb_sse_config sse;

@@ -9,10 +9,11 @@ local M = {}
 
 -- redis/node: "" = a single node (see README "Cluster").
 M.defaults = { host = "127.0.0.1", port = 8080, history = 100, no_events = false,
-    redis = "", node = "" }
+    redis = "", node = "", workers = 1 }
 
 --- Starts the relay: { host, port, history = n, static = dir, no_events,
--- redis = "redis://HOST:PORT/DB", node = name }.
+-- redis = "redis://HOST:PORT/DB", node = name, workers = n }.
+-- workers: n processes on the port, sharing channels through redis.
 -- no_events: native clients get no join/leave events about others (with
 -- thousands of subscribers on one channel each join would reach them all).
 -- Returns the server, or nil, err.
@@ -30,6 +31,7 @@ function M.listen(opts)
         presence_events = not opts.no_events,
         redis = opts.redis ~= "" and opts.redis or nil,
         node = opts.node ~= "" and opts.node or nil,
+        workers = opts.workers,
     })
 end
 

@@ -125,6 +125,19 @@ local function check_opts(opts)
             end
         end
     end
+    local w = opts.workers
+    if w ~= nil and (type(w) ~= "number" or w < 1 or w > 256 or w % 1 ~= 0) then
+        error("switchboard.listen: workers must be a whole number 1..256", 3)
+    end
+    if w and w > 1 then
+        if type(opts.redis) ~= "string" then
+            error("switchboard.listen: workers > 1 needs redis = \"redis://HOST:PORT\" "
+                .. "(workers share channels, presence and history through Redis)", 3)
+        end
+        if not opts.port or opts.port == 0 then
+            error("switchboard.listen: workers > 1 needs a fixed port (they share it)", 3)
+        end
+    end
     local tls = opts.tls
     if tls ~= nil and (type(tls) ~= "table" or type(tls.cert) ~= "string" or type(tls.key) ~= "string") then
         error("switchboard.listen: tls must be { cert = path, key = path } (PEM files)", 3)
@@ -222,6 +235,9 @@ function Server:on(event, fn)
 end
 
 function Server:close()
+    if self.worker == 1 and self.workers > 1 then
+        self._loop:signal_workers(15)   -- SIGTERM: closing the server closes them all
+    end
     if self._own_cluster then
         self.hub:leave_cluster()
         self._own_cluster = nil
@@ -512,9 +528,22 @@ end
 -- presence_events = false (native clients hear no joins/leaves of others),
 -- max_connections = n, max_per_ip = n (over either: HTTP 503 at the handshake),
 -- max_rate = 5000 (messages/s per connection; false or 0: off), max_burst = 2 * max_rate,
--- tls = { cert = "cert.pem", key = "key.pem" } }
+-- tls = { cert = "cert.pem", key = "key.pem" },
+-- workers = n (n processes on one port via SO_REUSEPORT, sharing channels
+--   through `redis`; the calling process is worker 1, server.worker says
+--   which one this is; call it before any other server, client or timer) }
 function M.listen(loop, opts)
     opts = check_opts(opts)
+    local worker, node = 1, opts.node
+    if opts.workers and opts.workers > 1 then
+        local werr
+        worker, werr = loop:fork_workers(opts.workers)
+        if not worker then
+            return nil, "switchboard.listen: " .. werr
+        end
+        -- forked copies share the default name's inputs: make it per worker
+        node = (node or hubmod.default_node()) .. "-w" .. worker
+    end
     if opts.tls then
         local ok, err = check_readable("cert", opts.tls.cert)
         if ok then
@@ -526,6 +555,7 @@ function M.listen(loop, opts)
     end
     local self = setmetatable({
         host = opts.host or "127.0.0.1", tls = opts.tls ~= nil,
+        worker = worker, workers = opts.workers or 1,
         _handlers = {}, _conns = {},
         _listeners = { connect = {}, open = {}, close = {}, publish = {} },
     }, Server)
@@ -564,16 +594,17 @@ function M.listen(loop, opts)
         phoenix = opts.phoenix, phoenix_max_channels = opts.max_channels,
         phoenix_timeout = opts.phoenix_timeout, presence_events = opts.presence_events,
         sse_keepalive = sse.keepalive, sse_retry = sse.retry, sse_cors = sse.cors,
-        sse_max_body = sse.max_body,
+        sse_max_body = sse.max_body, reuse_port = (opts.workers or 1) > 1,
     }, hooks)
     if not srv then
         return nil, err
     end
     self._srv = srv
+    self._loop = loop
     self.port = srv:port()
     if opts.redis ~= nil then
         local ok, cerr = self.hub:join_cluster({
-            redis = opts.redis, node = opts.node, ttl = opts.node_ttl, log = opts.redis_log,
+            redis = opts.redis, node = node, ttl = opts.node_ttl, log = opts.redis_log,
         }, loop)
         if not ok then
             srv:close()

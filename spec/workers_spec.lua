@@ -1,0 +1,170 @@
+-- listen{ workers = N }: N processes on one port (SO_REUSEPORT) sharing
+-- channels through Redis, run the way people run them: the relay as a
+-- process with --workers 2, a redis-server of the spec's own, and native
+-- clients that the kernel spreads over both workers.
+local support = require "support"
+local socket = require "socket"
+
+local wait_until, raw = support.wait_until, support.raw
+local LUA = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+
+local function have_redis()
+    local ok = os.execute("command -v redis-server >/dev/null 2>&1")
+    return ok == true or ok == 0
+end
+
+local function free_port()
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    s:close()
+    return tonumber(port)
+end
+
+local function readfile(path)
+    local f = io.open(path, "rb")
+    if not f then
+        return nil
+    end
+    local s = f:read("*a")
+    f:close()
+    return s
+end
+
+local function sh(cmd)
+    local p = io.popen(cmd)
+    local out = p:read("*a")
+    p:close()
+    return out
+end
+
+local function alive(pid)
+    return readfile("/proc/" .. pid .. "/stat") ~= nil
+end
+
+-- pids of the processes holding established connections on port
+local function serving_pids(port)
+    local pids = {}
+    for pid in sh(("ss -Htnp state established '( sport = :%d )'"):format(port)):gmatch("pid=(%d+)") do
+        pids[pid] = true
+    end
+    return pids
+end
+
+-- the message envelopes a native client received (not join/leave events)
+local function messages(c)
+    local out = {}
+    for _, f in ipairs(c.frames) do
+        if type(f) == "table" and f.type == nil and f.message ~= nil then
+            out[#out + 1] = f
+        end
+    end
+    return out
+end
+
+local function count(t)
+    local n = 0
+    for _ in pairs(t) do
+        n = n + 1
+    end
+    return n
+end
+
+local run = have_redis() and describe or pending
+
+run("workers", function()
+    local redis_port, redis_pid, port, out, pid
+
+    setup(function()
+        redis_port = free_port()
+        local pidfile = ("/tmp/switchboard-spec-redis-%d.pid"):format(redis_port)
+        assert(os.execute(("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no "
+            .. "--daemonize yes --pidfile %s --logfile /dev/null"):format(redis_port, pidfile)))
+        assert(wait_until(function()
+            redis_pid = (readfile(pidfile) or ""):match("%d+")
+            return redis_pid
+        end, 5), "redis-server did not start")
+        port = free_port()
+        out = os.tmpname()
+        os.execute(("sh -c 'exec %s examples/relay.lua --port %d --workers 2 --no-events "
+            .. "--redis redis://127.0.0.1:%d/0 >%s 2>&1' & echo $! >%s.pid")
+            :format(LUA, port, redis_port, out, out))
+        assert(wait_until(function()
+            pid = (readfile(out .. ".pid") or ""):match("%d+")
+            local _, n = (readfile(out) or ""):gsub("listening on", "")
+            return pid and n == 2
+        end, 10), "two workers did not start: " .. tostring(readfile(out)))
+    end)
+
+    teardown(function()
+        if pid and alive(pid) then
+            os.execute("kill -9 " .. pid)
+        end
+        if redis_pid then
+            os.execute("kill -9 " .. redis_pid)
+        end
+        os.remove(out .. ".pid")
+        os.remove(out)
+    end)
+
+    it("spreads connections over both workers, and every message reaches every client", function()
+        local clients = {}
+        for i = 1, 24 do
+            clients[i] = raw(("ws://127.0.0.1:%d/c/workers-room"):format(port))
+        end
+        assert.truthy(wait_until(function()
+            for _, c in ipairs(clients) do
+                if not c.opened then
+                    return false
+                end
+            end
+            return true
+        end, 10))
+        -- the kernel's SO_REUSEPORT hash put clients on two processes
+        assert.equal(2, count(serving_pids(port)))
+        -- both workers have subscribed to the channel in Redis
+        assert.truthy(wait_until(function()
+            return sh(("redis-cli -p %d PUBSUB NUMSUB sb:ch:workers-room"):format(redis_port))
+                :match("\n(%d+)") == "2"
+        end, 10))
+        for i, c in ipairs(clients) do
+            c:send(('{"n":%d}'):format(i))
+        end
+        local function got_all()
+            for _, c in ipairs(clients) do
+                if #messages(c) < #clients - 1 then
+                    return false
+                end
+            end
+            return true
+        end
+        assert.truthy(wait_until(got_all, 10))
+        support.settle(0.2)
+        for i, c in ipairs(clients) do
+            local seen = {}
+            for _, f in ipairs(messages(c)) do
+                seen[f.message.n] = (seen[f.message.n] or 0) + 1
+            end
+            -- everyone else's message exactly once, never one's own
+            assert.equal(#clients - 1, count(seen))
+            assert.is_nil(seen[i])
+            for _, k in pairs(seen) do
+                assert.equal(1, k)
+            end
+        end
+        for _, c in ipairs(clients) do
+            c:close()
+        end
+    end)
+
+    it("stops every worker when the first one gets SIGTERM", function()
+        local children = {}
+        for child in sh("pgrep -P " .. pid):gmatch("%d+") do
+            children[#children + 1] = child
+        end
+        assert.equal(1, #children)
+        os.execute("kill -TERM " .. pid)
+        assert.truthy(wait_until(function()
+            return not alive(pid) and not alive(children[1])
+        end, 10), readfile(out))
+    end)
+end)
