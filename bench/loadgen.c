@@ -71,6 +71,7 @@ struct opts {
     double rate, warmup, duration, drain, connect_timeout, slow_pct;
     int payload;
     int server_pid;
+    int also_pid;   /* counted with the server (the Redis of a workers run) */
     const char *label, *prefix;
 };
 
@@ -1062,6 +1063,53 @@ static long proc_status_kb(int pid, const char *key)
     return v;
 }
 
+/* The server and its direct children (listen{ workers = N } forks them):
+ * their CPU and memory count as the server's.  Returns how many pids. */
+static int server_pids(int pid, int *out, int max)
+{
+    char path[96];
+    int n = 0;
+    if (max < 1)
+        return 0;
+    out[n++] = pid;
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return n;
+    while (n < max && fscanf(f, "%d", &out[n]) == 1)
+        n++;
+    fclose(f);
+    if (O.also_pid && n < max)
+        out[n++] = O.also_pid;
+    return n;
+}
+
+static int64_t server_cpu_us(int pid)
+{
+    int pids[64], n = server_pids(pid, pids, 64);
+    int64_t sum = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t v = proc_cpu_us(pids[i]);
+        if (v < 0)
+            return i == 0 ? -1 : sum;
+        sum += v;
+    }
+    return sum;
+}
+
+static long server_kb(int pid, const char *key)
+{
+    int pids[64], n = server_pids(pid, pids, 64);
+    long sum = 0;
+    for (int i = 0; i < n; i++) {
+        long v = proc_status_kb(pids[i], key);
+        if (v < 0)
+            return i == 0 ? -1 : sum;
+        sum += v;
+    }
+    return sum;
+}
+
 static void sleep_until(int64_t t)
 {
     for (;;) {
@@ -1100,6 +1148,8 @@ static void usage(void)
         "  --max-pending N     handshakes in flight per process (default 256)\n"
         "  --connect-timeout S (default 60)\n"
         "  --server-pid PID    measure the server's CPU and RSS from /proc\n"
+        "                      (with its child processes: workers)\n"
+        "  --also-pid PID      count this process too (the Redis of a workers run)\n"
         "  --label NAME        copied into the output\n"
         "  --prefix STR        channel name prefix (default bench)\n");
     exit(2);
@@ -1165,6 +1215,8 @@ int main(int argc, char **argv)
             O.connect_timeout = atof(v);
         else if (ARG("--server-pid"))
             O.server_pid = atoi(v);
+        else if (ARG("--also-pid"))
+            O.also_pid = atoi(v);
         else if (ARG("--label"))
             O.label = v;
         else if (ARG("--prefix"))
@@ -1221,7 +1273,7 @@ int main(int argc, char **argv)
         fclose(la);
     }
     int sp = O.server_pid;
-    long rss_base = sp ? proc_status_kb(sp, "VmRSS") : -1;
+    long rss_base = sp ? server_kb(sp, "VmRSS") : -1;
     pid_t kids[MAX_PROCS];
     fflush(stdout);
     for (int k = 0; k < O.procs; k++) {
@@ -1242,7 +1294,7 @@ int main(int argc, char **argv)
         usleep(10000);
     int64_t t_conn = now_ns() - t0;
     usleep(300000); /* let join events settle before measuring */
-    long rss_conn = sp ? proc_status_kb(sp, "VmRSS") : -1;
+    long rss_conn = sp ? server_kb(sp, "VmRSS") : -1;
     int64_t s = now_ns() + 50000000;
     SH->t_start = s;
     SH->t_meas = s + (int64_t)(O.warmup * 1e9);
@@ -1251,11 +1303,11 @@ int main(int argc, char **argv)
     __sync_synchronize();
     SH->go = 1;
     sleep_until(SH->t_meas);
-    int64_t cpu0 = sp ? proc_cpu_us(sp) : -1;
+    int64_t cpu0 = sp ? server_cpu_us(sp) : -1;
     sleep_until(SH->t_meas_end);
-    int64_t cpu1 = sp ? proc_cpu_us(sp) : -1;
-    long rss_meas = sp ? proc_status_kb(sp, "VmRSS") : -1;
-    long hwm = sp ? proc_status_kb(sp, "VmHWM") : -1;
+    int64_t cpu1 = sp ? server_cpu_us(sp) : -1;
+    long rss_meas = sp ? server_kb(sp, "VmRSS") : -1;
+    long hwm = sp ? server_kb(sp, "VmHWM") : -1;
     int64_t kill_at = SH->t_drain_end + 15000000000LL;
     int alive = O.procs;
     while (alive > 0) {

@@ -5,7 +5,11 @@
 # medians, and one table at the end.
 #
 #   bench/run.sh [--quick] [--reps N] [--servers "switchboard node-ws ..."]
-#                [--only "fanout rooms idle slow"]
+#                [--only "fanout rooms idle slow idlemany"]
+#
+# Server "switchboard-wN" is switchboard with N workers (listen{ workers =
+# N }, SO_REUSEPORT) sharing channels through a redis-server the bench
+# starts on loopback; its CPU and RSS include the workers and that Redis.
 #
 # SB_CMD is the switchboard server command, PORT replaced by the port; it
 # must speak the native protocol on ws://127.0.0.1:PORT/c/<channel> and
@@ -22,7 +26,7 @@ SB_CMD=${SB_CMD:-$SB_CMD_DEFAULT}
 QUICK=0
 REPS=
 SERVERS="switchboard node-ws mosquitto lws-mirror"
-ONLY="fanout rooms idle slow"
+ONLY="fanout rooms idle slow idlemany"
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) QUICK=1 ;;
@@ -73,6 +77,24 @@ ulimit -n "$(ulimit -Hn)"
 # its own network namespace (mosquitto: see below).
 SRV_PID=
 RUNIN=()
+ALSO=()
+REDIS_PID=
+REDIS_PORT=
+# One redis-server for every switchboard-wN run (pub/sub keeps no state
+# between runs).
+start_redis() {
+    [ -z "$REDIS_PID" ] || return 0
+    REDIS_PORT=$((20000 + RANDOM % 5000))
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --logfile "$LOGDIR/redis.log" >/dev/null 2>&1 &
+    REDIS_PID=$!
+    for _ in $(seq 50); do
+        redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return 0
+        sleep 0.1
+    done
+    echo "bench: redis-server did not start" >&2
+    return 1
+}
 # Server ports come from below the ephemeral range, so that no client
 # socket on the machine can hold one; a port found taken is skipped.
 EPH_LO=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
@@ -88,7 +110,14 @@ proto_of() {
 start_server() {
     local name=$1 port=$2 log=$LOGDIR/$1-$2.log
     RUNIN=()
+    ALSO=()
     case $name in
+        switchboard-w*)
+            start_redis || return 1
+            LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="lua_modules/lib/lua/5.4/?.so;;" \
+                bash -c "exec ${SB_CMD//PORT/$port} --workers ${name#switchboard-w} --history 0 --redis redis://127.0.0.1:$REDIS_PORT/0" >"$log" 2>&1 &
+            SRV_PID=$!
+            ALSO=(--also-pid "$REDIS_PID") ;;
         switchboard)
             LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="lua_modules/lib/lua/5.4/?.so;;" \
                 bash -c "exec ${SB_CMD//PORT/$port}" >"$log" 2>&1 &
@@ -142,12 +171,16 @@ stop_server() {
     wait "$SRV_PID" 2>/dev/null || true
     SRV_PID=
 }
-trap 'stop_server' EXIT
-trap 'stop_server; exit 130' INT TERM
+stop_all() {
+    stop_server
+    [ -z "$REDIS_PID" ] || { kill "$REDIS_PID" 2>/dev/null; wait "$REDIS_PID" 2>/dev/null; } || true
+}
+trap 'stop_all' EXIT
+trap 'stop_all; exit 130' INT TERM
 
 ACTIVE=()
 for s in $SERVERS; do
-    if [ "$s" = switchboard ] && [ "$SB_CMD" = "$SB_CMD_DEFAULT" ] && [ ! -f examples/relay.lua ]; then
+    if [ "${s%-w*}" = switchboard ] && [ "$SB_CMD" = "$SB_CMD_DEFAULT" ] && [ ! -f examples/relay.lua ]; then
         note "switchboard skipped: examples/relay.lua does not exist yet (set SB_CMD to bench another command)"
         continue
     fi
@@ -182,7 +215,7 @@ run_one() {
     fi
     local line
     line=$(timeout --foreground 900 "${RUNIN[@]}" "$LOADGEN" --proto "$(proto_of "$srv")" --port "$port" \
-        --server-pid "$SRV_PID" --label "$scen" "$@" 2>>"$LOGDIR/loadgen.err" | tee -a "$LOGDIR/loadgen.out" | grep '^RESULT' || true)
+        --server-pid "$SRV_PID" "${ALSO[@]}" --label "$scen" "$@" 2>>"$LOGDIR/loadgen.err" | tee -a "$LOGDIR/loadgen.out" | grep '^RESULT' || true)
     stop_server
     if [ -z "$line" ]; then
         note "$scen/$srv/rep$rep: loadgen gave no result (see $LOGDIR/loadgen.err)"
@@ -199,10 +232,10 @@ median_of() {
 
 if [ "$QUICK" = 1 ]; then
     W=(--warmup 1 --duration 3 --drain 5); FAN_SUBS="1000"; FAN_SIZES="64"
-    ROOM_CONNS=1000; ROOMS=100; IDLE=2000; SLOW_SUBS=200
+    ROOM_CONNS=1000; ROOMS=100; IDLE=2000; SLOW_SUBS=200; IDLE_MANY=6000
 else
     W=(--warmup 3 --duration 10 --drain 10); FAN_SUBS="1000 10000"; FAN_SIZES="64 1024"
-    ROOM_CONNS=5000; ROOMS=500; IDLE=10000; SLOW_SUBS=200
+    ROOM_CONNS=5000; ROOMS=500; IDLE=10000; SLOW_SUBS=200; IDLE_MANY=50000
 fi
 srcips() { if [ "$1" -gt 5000 ]; then echo "--src-ips 4"; else echo "--src-ips 1"; fi; }
 
@@ -268,6 +301,15 @@ slow)
         # shellcheck disable=SC2046
         run_one "slow-$SLOW_SUBS" "$s" "$rep" --conns $((SLOW_SUBS + 1)) --payload 8192 --rate 100 \
             --slow 1 $(srcips "$SLOW_SUBS") "${W[@]}"
+    done; done ;;
+idlemany)
+    # past one process's 19,900 sockets: only servers with several
+    # processes (switchboard-wN) take part; loadgen forks 3 clients
+    echo "== idle-many: $IDLE_MANY connections over several processes: server RSS per connection"
+    for rep in $(seq "$REPS"); do for s in "${ACTIVE[@]}"; do
+        case $s in switchboard-w*) ;; *) continue ;; esac
+        run_one "idle-$IDLE_MANY" "$s" "$rep" --conns "$IDLE_MANY" --channels 10 --pubs 0 \
+            --procs 3 --src-ips 4 --connect-timeout 60 --warmup 0 --duration 2 --drain 0
     done; done ;;
 *) echo "run.sh: unknown scenario $scen_kind" >&2; exit 2 ;;
 esac

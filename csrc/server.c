@@ -18,7 +18,7 @@
 #include "ws_phoenix.h"
 
 /* Bytes lws reads per WebSocket receive callback (see sb_server_new). */
-#define SB_RX_CHUNK 1024
+#define SB_RX_CHUNK 512
 
 /* lws writes the WebSocket header into the frame's headroom. */
 typedef char sb_frame_pre_fits[(SB_FRAME_PRE >= LWS_PRE) ? 1 : -1];

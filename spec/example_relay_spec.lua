@@ -55,13 +55,26 @@ describe("switchboard.cli", function()
         local opts = assert(cli.parse_args({ "--port", "9000", "--host=0.0.0.0", "--history", "5" },
             relay.defaults))
         assert.same({ host = "0.0.0.0", port = 9000, history = 5, no_events = false,
-            redis = "", node = "" }, opts)
+            redis = "", node = "", workers = 1 }, opts)
     end)
 
     it("parses --redis and --node for a cluster", function()
         local opts = assert(cli.parse_args({ "--redis", "redis://127.0.0.1:6379/0", "--node=n1" },
             relay.defaults))
         assert.same({ "redis://127.0.0.1:6379/0", "n1" }, { opts.redis, opts.node })
+    end)
+
+    it("parses --workers, and listen refuses workers without redis or a fixed port", function()
+        local opts = assert(cli.parse_args({ "--workers", "2" }, relay.defaults))
+        assert.equal(2, opts.workers)
+        local sb = require "switchboard"
+        assert.has_error(function() sb.listen{ port = 9999, workers = 2 } end,
+            "switchboard.listen: workers > 1 needs redis = \"redis://HOST:PORT\" "
+            .. "(workers share channels, presence and history through Redis)")
+        assert.has_error(function() sb.listen{ port = 0, workers = 2, redis = "redis://127.0.0.1:1" } end,
+            "switchboard.listen: workers > 1 needs a fixed port (they share it)")
+        assert.has_error(function() sb.listen{ port = 9999, workers = 1.5 } end,
+            "switchboard.listen: workers must be a whole number 1..256")
     end)
 
     it("takes boolean options as switches", function()
