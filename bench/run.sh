@@ -5,7 +5,7 @@
 # medians, and one table at the end.
 #
 #   bench/run.sh [--quick] [--reps N] [--servers "switchboard node-ws ..."]
-#                [--only "fanout rooms idle slow idlemany"]
+#                [--only "fanout rooms idle slow idlemany churn"]
 #
 # Server "switchboard-wN" is switchboard with N workers (listen{ workers =
 # N }, SO_REUSEPORT) sharing channels through a redis-server the bench
@@ -26,7 +26,7 @@ SB_CMD=${SB_CMD:-$SB_CMD_DEFAULT}
 QUICK=0
 REPS=
 SERVERS="switchboard node-ws mosquitto lws-mirror"
-ONLY="fanout rooms idle slow idlemany"
+ONLY="fanout rooms idle slow idlemany churn"
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) QUICK=1 ;;
@@ -65,6 +65,10 @@ fi
 NODE_DIR=bench/peers/node-ws
 if [ ! -d $NODE_DIR/node_modules ] || [ $NODE_DIR/package-lock.json -nt $NODE_DIR/node_modules ]; then
     (cd $NODE_DIR && npm ci --no-audit --no-fund --loglevel=error)
+fi
+CHURN=$OUT/churn
+if [ ! -x "$CHURN" ] || [ bench/churn.c -nt "$CHURN" ]; then
+    gcc -O2 -std=c99 -Wall -Wextra -Werror -o "$CHURN" bench/churn.c
 fi
 LOADGEN=$OUT/loadgen
 if [ ! -x "$LOADGEN" ] || [ bench/loadgen.c -nt "$LOADGEN" ]; then
@@ -107,6 +111,13 @@ proto_of() {
         *) echo native ;;
     esac
 }
+# The switchboard command for a port; presence events on when EVENTS=1.
+EVENTS=0
+sb_cmd() {
+    local cmd=${SB_CMD//PORT/$1}
+    [ "$EVENTS" = 1 ] && cmd=${cmd// --no-events/}
+    echo "$cmd"
+}
 start_server() {
     local name=$1 port=$2 log=$LOGDIR/$1-$2.log
     RUNIN=()
@@ -115,15 +126,16 @@ start_server() {
         switchboard-w*)
             start_redis || return 1
             LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="lua_modules/lib/lua/5.4/?.so;;" \
-                bash -c "exec ${SB_CMD//PORT/$port} --workers ${name#switchboard-w} --history 0 --redis redis://127.0.0.1:$REDIS_PORT/0" >"$log" 2>&1 &
+                bash -c "exec $(sb_cmd "$port") --workers ${name#switchboard-w} --history 0 --redis redis://127.0.0.1:$REDIS_PORT/0" >"$log" 2>&1 &
             SRV_PID=$!
             ALSO=(--also-pid "$REDIS_PID") ;;
         switchboard)
             LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="lua_modules/lib/lua/5.4/?.so;;" \
-                bash -c "exec ${SB_CMD//PORT/$port}" >"$log" 2>&1 &
+                bash -c "exec $(sb_cmd "$port")" >"$log" 2>&1 &
             SRV_PID=$! ;;
         node-ws)
-            node $NODE_DIR/relay.js --host 127.0.0.1 --port "$port" --no-events >"$log" 2>&1 &
+            # shellcheck disable=SC2046
+            node $NODE_DIR/relay.js --host 127.0.0.1 --port "$port" $([ "$EVENTS" = 1 ] || echo --no-events) >"$log" 2>&1 &
             SRV_PID=$! ;;
         mosquitto)
             # mosquitto 2.0.11 binds its websockets listener to every
@@ -225,6 +237,26 @@ run_one() {
     echo "  $srv rep$rep: $(python3 bench/table.py --brief <<<"$line")"
 }
 
+# run_churn SCENARIO SERVER REP CHURN-ARGS...: as run_one, with bench/churn.c
+run_churn() {
+    local scen=$1 srv=$2 rep=$3; shift 3
+    PORT_NEXT=$((PORT_NEXT + 2))
+    if ! start_server "$srv" "$PORT_NEXT"; then
+        note "$scen/$srv/rep$rep: server did not start (see $LOGDIR)"
+        return 0
+    fi
+    local line
+    line=$(timeout --foreground 300 "$CHURN" --port "$PORT_NEXT" --server-pid "$SRV_PID" \
+        --label "$scen" "$@" 2>>"$LOGDIR/churn.err" | grep '^RESULT' || true)
+    stop_server
+    if [ -z "$line" ]; then
+        note "$scen/$srv/rep$rep: churn gave no result (see $LOGDIR/churn.err)"
+        return 0
+    fi
+    echo "$line server=$srv rep=$rep" >>"$RESULTS"
+    echo "  $srv rep$rep: $line"
+}
+
 # median of KEY over the RESULT lines of SCENARIO for SERVER
 median_of() {
     python3 bench/table.py --median "$1" "$2" "$3" <"$RESULTS"
@@ -302,6 +334,21 @@ slow)
         run_one "slow-$SLOW_SUBS" "$s" "$rep" --conns $((SLOW_SUBS + 1)) --payload 8192 --rate 100 \
             --slow 1 $(srcips "$SLOW_SUBS") "${W[@]}"
     done; done ;;
+churn)
+    # presence churn: joins and leaves per second, each announced to the
+    # room (events on); bench/churn.c connects, waits for the 101, closes
+    EVENTS=1
+    for size in 10 1000; do
+        if [ "$size" = 10 ]; then rooms=100; per=2; else rooms=5; per=10; fi
+        [ "$QUICK" = 1 ] && [ "$size" = 1000 ] && rooms=2
+        echo "== churn-$size: $rooms rooms of $size, $per churners each, events on"
+        for rep in $(seq "$REPS"); do for s in "${ACTIVE[@]}"; do
+            case $s in switchboard|node-ws) ;; *) continue ;; esac
+            run_churn "churn-$size" "$s" "$rep" --rooms "$rooms" --room-size "$size" \
+                --churners "$per" --warmup 1 --duration "${W[3]}"
+        done; done
+    done
+    EVENTS=0 ;;
 idlemany)
     # past one process's 19,900 sockets: only servers with several
     # processes (switchboard-wN) take part; loadgen forks 3 clients

@@ -24,6 +24,8 @@ METRICS = {
                   ("lat_p99_us", "p99 us", -1), ("srv_cpu_us_per_delivery", "cpu us/deliv", -1)],
     "idle": [("connected", "connected", 1), ("srv_rss_per_conn_b", "rss B/conn", -1),
              ("srv_rss_conn_kb", "rss kB", -1)],
+    "churn": [("joins_leaves_per_s", "joins+leaves/s", 1), ("events_per_s", "events/s", 1),
+              ("cpu_us_per_join_leave", "cpu us/join+leave", -1), ("fails", "failed conns", -1)],
     "slow": [("loss_pct", "healthy loss %", -1), ("lat_p99_us", "healthy p99 us", -1),
              ("slow_closed", "slow cut off", 0), ("slow_received", "slow got", 0),
              ("srv_hwm_kb", "peak rss kB", -1)],
@@ -44,7 +46,7 @@ def kind(label):
         return "max"
     if label.endswith("-half"):
         return "half"
-    for k in ("rooms-1s", "rooms-max", "idle", "slow"):
+    for k in ("rooms-1s", "rooms-max", "idle", "slow", "churn"):
         if label.startswith(k):
             return k
     return "max"
@@ -101,7 +103,8 @@ def table(rows, notes):
             line = [sc, name] + [fmt(vals[s]) for s in servers]
             for p in peers:
                 b, v = vals.get(base), vals.get(p)
-                ok = better and b is not None and v not in (None, 0)
+                # -1 means "not measured": no ratio against it
+                ok = better and b is not None and b >= 0 and v is not None and v > 0
                 line.append("x%.2f" % (b / v) if ok else "-")
             out.append(line)
     widths = [max(len(r[i]) for r in out) for i in range(len(head))]
