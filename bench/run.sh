@@ -5,7 +5,9 @@
 # medians, and one table at the end.
 #
 #   bench/run.sh [--quick] [--reps N] [--servers "switchboard node-ws ..."]
-#                [--only "fanout rooms idle slow idlemany churn"]
+#                [--only "fanout rooms idle slow idlemany churn"] [--duration S]
+#
+# --duration: seconds measured per run (default 10; warm-up 3, drain 10).
 #
 # Server "switchboard-wN" is switchboard with N workers (listen{ workers =
 # N }, SO_REUSEPORT) sharing channels through a redis-server the bench
@@ -25,6 +27,7 @@ SB_CMD_DEFAULT='lua5.4 examples/relay.lua --port PORT --no-events'
 SB_CMD=${SB_CMD:-$SB_CMD_DEFAULT}
 QUICK=0
 REPS=
+DURATION=
 SERVERS="switchboard node-ws mosquitto lws-mirror"
 ONLY="fanout rooms idle slow idlemany churn"
 while [ $# -gt 0 ]; do
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
         --reps) REPS=$2; shift ;;
         --servers) SERVERS=$2; shift ;;
         --only) ONLY=$2; shift ;;
+        --duration) DURATION=$2; shift ;;
         -h|--help) sed -n 2,16p "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -268,6 +272,9 @@ if [ "$QUICK" = 1 ]; then
 else
     W=(--warmup 3 --duration 10 --drain 10); FAN_SUBS="1000 10000"; FAN_SIZES="64 1024"
     ROOM_CONNS=5000; ROOMS=500; IDLE=10000; SLOW_SUBS=200; IDLE_MANY=50000
+fi
+if [ -n "$DURATION" ]; then
+    W=(--warmup 2 --duration "$DURATION" --drain 5)
 fi
 srcips() { if [ "$1" -gt 5000 ]; then echo "--src-ips 4"; else echo "--src-ips 1"; fi; }
 
