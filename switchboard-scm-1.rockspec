@@ -33,6 +33,8 @@ build = {
             "csrc/buf.c",
             "csrc/client.c",
             "csrc/cluster.c",
+            "csrc/cluster_history.c",
+            "csrc/cluster_order.c",
             "csrc/cluster_presence.c",
             "csrc/cluster_wire.c",
             "csrc/codec.c",

@@ -4,7 +4,8 @@
  * local messages, delivering other nodes' messages, subscribing to the
  * channels with local connections, and outage/reconnect handling.  The
  * wire format is documented in cluster_wire.c; remote presence, node
- * heartbeats and liveness live in cluster_presence.c. */
+ * heartbeats and liveness live in cluster_presence.c; shared history in
+ * cluster_history.c. */
 #include "cluster_internal.h"
 
 #include <stdio.h>
@@ -58,7 +59,7 @@ double sb_cl_now_s(sb_cluster *cl)
     return (double)uv_now(cl->loop) / 1000.0;
 }
 
-static void logf_line(sb_cluster *cl, const char *line)
+void sb_cl_log(sb_cluster *cl, const char *line)
 {
     if (cl->log)
         cl->log(line, cl->log_ud);
@@ -99,7 +100,31 @@ size_t sb_cl_make_key(char *buf, size_t cap, const char *prefix,
 int sb_cl_send_argv(sb_cluster *cl, int tag, int argc, const char **argv,
               const size_t *lens)
 {
-    return sb_redis_command(cl->r, tag, argc, argv, lens);
+    return sb_redis_command(cl->r, &cl->tags[tag], argc, argv, lens);
+}
+
+int sb_cl_send_req(sb_cluster *cl, cl_req *req, int argc, const char **argv,
+                   const size_t *lens)
+{
+    if (sb_redis_command(cl->r, req, argc, argv, lens))
+        return -1;
+    req->prev = NULL;
+    req->next = cl->reqs;
+    if (cl->reqs)
+        cl->reqs->prev = req;
+    cl->reqs = req;
+    return 0;
+}
+
+void sb_cl_req_done(sb_cluster *cl, cl_req *req)
+{
+    if (req->prev)
+        req->prev->next = req->next;
+    else
+        cl->reqs = req->next;
+    if (req->next)
+        req->next->prev = req->prev;
+    req->prev = req->next = NULL;
 }
 
 /* PUBLISH payload on sb:ch:<channel> (or on sb:nodes when ch is NULL). */
@@ -142,6 +167,7 @@ static void follow(sb_cluster *cl, cl_channel *cc)
 
 static void channel_free(cl_channel *cc)
 {
+    sb_cl_hist_unfollow(cc);
     sb_map_clear(&cc->remote);
     free(cc);
 }
@@ -162,7 +188,6 @@ static void on_up(sb_redis *r, void *ud)
     double t = sb_cl_now_s(cl);
     strlist names;
     size_t i;
-    int outage = cl->down_since >= 0;
 
     (void)r;
     if (cl->down_since >= 0 && cl->ever_up) {
@@ -173,11 +198,13 @@ static void on_up(sb_redis *r, void *ud)
                  "here; presence re-announced",
                  cl->node, cl->url, t - cl->down_since,
                  (unsigned long long)(cl->st.lost - cl->lost_at_down));
-        logf_line(cl, line);
+        sb_cl_log(cl, line);
     }
     cl->ever_up = 1;
     cl->down_since = -1;
     cl->st.connected = 1;
+    /* first on the new link, ahead of any history script */
+    sb_cl_hist_up(cl);
     /* other nodes could not be heard while down: give them a fresh TTL */
     sb_map_iter_init(&it);
     while (sb_map_next(&cl->nodes, &it, NULL, NULL, &val))
@@ -204,10 +231,7 @@ static void on_up(sb_redis *r, void *ud)
         }
         follow(cl, cc);
         sb_cl_announce_channel(cl, cc, 0);
-        /* messages other nodes published during the outage are missing
-         * from this node's history: recovery must see a gap */
-        if (outage)
-            sb_hub_history_break(cl->hub, cc->name, cc->len);
+        sb_cl_hist_follow(cl, cc);
     }
     sb_cl_strlist_free(&names);
 }
@@ -224,19 +248,25 @@ static void on_down(sb_redis *r, const char *why, void *ud)
     cl->lost_at_down = cl->st.lost;
     cl->st.connected = 0;
     cl->st.outages++;
+    sb_cl_hist_down(cl);
     snprintf(line, sizeof line,
              "switchboard(redis): node %s %s %s (%s); local fan-out goes on, "
              "cross-node messages are dropped and counted until it returns",
              cl->node, cl->ever_up ? "lost Redis at" : "cannot reach Redis at",
              cl->url, why);
-    logf_line(cl, line);
+    sb_cl_log(cl, line);
 }
 
-static void on_reply(sb_redis *r, int tag, redisReply *rep, void *ud)
+static void on_reply(sb_redis *r, void *req, redisReply *rep, void *ud)
 {
     sb_cluster *cl = ud;
+    int tag = ((cl_req *)req)->tag;
 
     (void)r;
+    if (tag >= TAG_SCRIPT_PUB) {
+        sb_cl_hist_reply(cl, req, rep);
+        return;
+    }
     if (tag == TAG_SNAPSHOT) {
         sb_cl_on_snapshot(cl, rep);
         return;
@@ -279,30 +309,28 @@ static void on_subscribed(sb_redis *r, const char *ch, size_t chlen, void *ud)
     if (chlen <= pl || memcmp(ch, CH_PREFIX, pl) != 0)
         return;
     cc = sb_map_get(&cl->channels, ch + pl, chlen - pl);
-    if (cc && cc->active && cc->subscribed && !cc->unsubscribing)
+    if (cc && cc->active && cc->subscribed && !cc->unsubscribing) {
         sb_cl_request_snapshot(cl, cc);
+        sb_cl_hist_subscribed(cl, cc);
+    }
 }
 
 /* An "m" message from another node: into the local fan-out. */
 static void deliver_remote(sb_cluster *cl, const char *ch, size_t chlen,
                            const field *f, int n)
 {
-    unsigned flags;
+    const char *em;
+    size_t emlen;
     sb_msg *m;
 
     if (n != 11) {
         cl->st.bad_messages++;
         return;
     }
-    flags = (unsigned)sb_cl_field_u64(&f[4]);
-    m = sb_msg_new(ch, chlen, f[6].p, f[6].n, f[7].p, f[7].n,
-                   flags & 2 ? f[8].p : NULL, f[8].n,
-                   flags & 4 ? f[9].p : NULL, f[9].n, (int)(flags & 1));
-    if (!m)
+    if (!(m = sb_cl_wire_msg(ch, chlen, &f[4], &em, &emlen)))
         return;
-    m->date_ms = (int64_t)sb_cl_field_u64(&f[5]);
     cl->st.received++;
-    sb_hub_publish_remote(cl->hub, m, flags & 8 ? f[10].p : NULL, f[10].n);
+    sb_hub_publish_remote(cl->hub, m, em, emlen);
     sb_msg_unref(m);
 }
 
@@ -339,7 +367,7 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
                      "switchboard(redis): another process also uses node name "
                      "%s: they will not see each other's messages; give every "
                      "node its own name", cl->node);
-            logf_line(cl, line);
+            sb_cl_log(cl, line);
         }
         return;
     }
@@ -357,11 +385,20 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
     cc = sb_map_get(&cl->channels, ch, chlen);
     if (!cc || !cc->active)
         return; /* stopped following it; the unsubscribe is on its way */
-    if (!sb_cl_node_touch(cl, f[2].p, f[2].n, 0, 0) && f[1].p[0] != 'm')
+    if (!sb_cl_node_touch(cl, f[2].p, f[2].n, 0, 0) && f[1].p[0] != 'm' &&
+        f[1].p[0] != 'n')
         return; /* presence of a node declared dead: wait for a heartbeat */
     switch (f[1].p[0]) {
     case 'm':
         deliver_remote(cl, ch, chlen, f, n);
+        break;
+    case 'n':
+        if (cc->hist)
+            sb_cl_hist_message(cl, cc, f, n);
+        else if (n == 13)   /* this node keeps no history there */
+            deliver_remote(cl, ch, chlen, f + 2, 11);
+        else
+            cl->st.bad_messages++;
         break;
     case 'p':
         if (n != 6 || f[2].n + 1 + f[5].n > KEY_MAX) {
@@ -383,37 +420,30 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
 }
 
 /* Hub hooks. */
-static void on_published(sb_hub *h, const sb_msg *m, const char *em,
-                         size_t emlen, void *ud)
+static int on_published(sb_hub *h, sb_msg *m, const sb_conn *except,
+                        const char *em, size_t emlen, void *ud)
 {
     sb_cluster *cl = ud;
     sb_buf b;
-    unsigned flags;
-    char tmp[24];
+    size_t count;
+    double ttl;
 
-    (void)h;
+    sb_hub_history_rule(h, m->channel, m->channel_len, &count, &ttl);
+    if (count)
+        return sb_cl_hist_publish(cl, m, except, em, emlen);
     if (!sb_redis_is_up(cl->r)) {
         cl->st.lost++;
-        return;
+        return SB_PUBLISH_LOCAL;
     }
-    flags = (m->binary ? 1u : 0u) | (m->from ? 2u : 0u) | (m->alias ? 4u : 0u) |
-            (em ? 8u : 0u);
     sb_buf_init(&b, 0);
     sb_cl_wire_head(cl, &b, "m");
-    snprintf(tmp, sizeof tmp, "%u", flags);
-    sb_cl_ns_adds(&b, tmp);
-    snprintf(tmp, sizeof tmp, "%lld", (long long)m->date_ms);
-    sb_cl_ns_adds(&b, tmp);
-    sb_cl_ns_add(&b, m->event, m->event_len);
-    sb_cl_ns_add(&b, m->payload, m->payload_len);
-    sb_cl_ns_add(&b, m->from, m->from_len);
-    sb_cl_ns_add(&b, m->alias, m->alias_len);
-    sb_cl_ns_add(&b, em, em ? emlen : 0);
+    sb_cl_wire_msg_fields(&b, m, em, emlen);
     if (sb_cl_publish_raw(cl, TAG_PUBLISH, m->channel, m->channel_len, &b) == 0)
         cl->st.published++;
     else
         cl->st.lost++;
     sb_buf_free(&b);
+    return SB_PUBLISH_LOCAL;
 }
 
 static void on_channel_active(sb_hub *h, const char *ch, size_t chlen,
@@ -439,6 +469,7 @@ static void on_channel_active(sb_hub *h, const char *ch, size_t chlen,
         }
         cc->active = 1;
         follow(cl, cc);
+        sb_cl_hist_follow(cl, cc);
         return;
     }
     if (!cc)
@@ -446,6 +477,7 @@ static void on_channel_active(sb_hub *h, const char *ch, size_t chlen,
     /* the hub forgets the remote members itself (no events) */
     cc->active = 0;
     cc->snapshot = 0;
+    sb_cl_hist_unfollow(cc);
     sb_map_clear(&cc->remote);
     sb_map_init(&cc->remote, (uint64_t)(uintptr_t)cc);
     if (cc->unsubscribing)
@@ -490,6 +522,9 @@ sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
     cl->hub = hub;
     cl->loop = loop;
     cl->ttl = cfg->ttl > 0 ? cfg->ttl : 10;
+    cl->history_idle = cfg->history_idle > 0 ? cfg->history_idle : 86400;
+    for (every = 0; every < TAG_COUNT; every++)
+        cl->tags[every].tag = (int)every;
     cl->down_since = -1;
     /* 53 bits: survives a trip through a Lua 5.1 number if ever exposed */
     cl->instance = (((uint64_t)uv_hrtime() << 20) ^ (uint64_t)(uintptr_t)cl) &
@@ -522,6 +557,7 @@ sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
     hh.published = on_published;
     hh.local_presence = sb_cl_on_local_presence;
     hh.channel_active = on_channel_active;
+    sb_cl_hist_hooks(&hh);
     hh.ud = cl;
     sb_hub_set_cluster_hooks(hub, &hh);
     return cl;
@@ -558,6 +594,7 @@ void sb_cluster_free(sb_cluster *cl)
     }
     sb_redis_free(cl->r);
     cl->r = NULL;
+    sb_cl_hist_free(cl);
     sb_map_iter_init(&it);
     while (sb_map_next(&cl->channels, &it, NULL, NULL, &val))
         channel_free(val);

@@ -11,7 +11,11 @@
  * reads a snapshot when it starts following a channel, and feeds the hub's
  * remote counts.  Nodes heartbeat on sb:nodes and keep sb:node:<node>
  * alive with a TTL; a node silent for its TTL is dead and its members
- * leave.  The wire format is documented in cluster.c. */
+ * leave.  The wire format is documented in cluster_wire.c.
+ *
+ * History: a channel with history (the hub's rules) keeps one history in
+ * Redis, numbered by Redis, so every node sends the same ids and a
+ * client can resume on any node (cluster_history.c). */
 #ifndef SB_CLUSTER_H
 #define SB_CLUSTER_H
 
@@ -28,6 +32,9 @@ typedef struct sb_cluster_config {
     const char *url;        /* redis://HOST[:PORT][/DB] */
     const char *node;       /* 1..SB_NODE_MAX of [A-Za-z0-9_.:-] */
     double ttl;             /* seconds without heartbeat = dead; 0 = 10 */
+    /* seconds a channel's shared history is kept after its last publish
+     * (a ttl rule drops messages sooner); 0 = 86400 */
+    double history_idle;
     /* One line per outage and recovery; NULL = stderr. */
     void (*log)(const char *line, void *ud);
     void *log_ud;
@@ -43,6 +50,10 @@ typedef struct sb_cluster_stats {
     uint64_t outages;       /* times the link went down */
     uint64_t dead_nodes;    /* nodes expired by TTL or goodbye */
     uint64_t bad_messages;  /* undecodable messages from Redis */
+    uint64_t history_gaps;  /* numbered messages this node could not get
+                               (trimmed before it read them) */
+    uint64_t unnumbered;    /* local publishes Redis refused: delivered
+                               here without an id, not in the history */
     size_t nodes;           /* other nodes currently known alive */
     size_t channels;        /* channels followed */
 } sb_cluster_stats;

@@ -1,5 +1,5 @@
-/* Private to cluster.c, cluster_wire.c and cluster_presence.c: the
- * cluster's state and the functions the three files share. */
+/* Private to cluster.c, cluster_wire.c, cluster_presence.c and
+ * cluster_history.c: the cluster's state and the functions they share. */
 #ifndef SB_CLUSTER_INTERNAL_H
 #define SB_CLUSTER_INTERNAL_H
 
@@ -14,10 +14,32 @@
 #define PRES_PREFIX "sb:pres:"
 #define NODE_PREFIX "sb:node:"
 #define NODES_CHANNEL "sb:nodes"
+#define HPOS_PREFIX "sb:hpos:"
+#define HIST_PREFIX "sb:hist:"
+#define GEN_KEY "sb:gen"
+#define RUNID_KEY "sb:runid"
 #define KEY_MAX (SB_NODE_MAX + 1 + SB_MEMBER_MAX)
-#define FIELDS_MAX 12
+#define FIELDS_MAX 14
 
-enum { TAG_PUBLISH = 1, TAG_SNAPSHOT, TAG_OTHER };
+enum { TAG_PUBLISH = 1, TAG_SNAPSHOT, TAG_OTHER, TAG_SCRIPT_PUB,
+       TAG_SCRIPT_READ, TAG_HPUB, TAG_HREAD, TAG_FETCH, TAG_COUNT };
+
+/* What a Redis reply comes back with (the redis link hands it back).
+ * Fixed tags use the cluster's own tags[]; requests that carry context
+ * are allocated, start with this header and sit in the cluster's list of
+ * requests in flight until their reply (or sb_cluster_free). */
+typedef struct cl_req {
+    int tag;
+    struct cl_req *prev, *next;
+} cl_req;
+
+/* A numbered message waiting for the ones before it (cluster_history.c). */
+typedef struct cl_entry {
+    sb_msg *m;              /* epoch and offset set */
+    uint64_t except_conn;   /* a local sender that asked for no echo */
+    char *em;               /* except_member or NULL */
+    size_t emlen;
+} cl_entry;
 
 /* States of a remote key.  While a snapshot is pending, deltas leave
  * "touched" marks so the snapshot (possibly read before them) does not
@@ -32,6 +54,19 @@ typedef struct cl_channel {
     int subscribed;         /* SUBSCRIBE sent on the current link */
     int unsubscribing;      /* UNSUBSCRIBE sent, confirmation pending */
     int snapshot;           /* snapshot requested, reply pending */
+    /* Shared history (cluster_history.c): messages reach the hub in
+     * offset order, each once, from the subscription, this node's own
+     * publish replies and fill reads. */
+    int hist;               /* the channel keeps history: shared in Redis */
+    int synced;             /* the cursor below is known */
+    int filling;            /* fill reads in flight */
+    int fill_on_sync;       /* subscribed before the baseline came */
+    int draining;
+    int own_inflight;       /* own publishes awaiting their number */
+    uint64_t cur_epoch, cur_off;  /* the last message handed to the hub */
+    uint64_t follow_id;     /* which following this is (stale replies) */
+    cl_entry *pending;      /* later messages, sorted by (epoch, offset) */
+    size_t npending, cappending;
     size_t len;
     char name[];
 } cl_channel;
@@ -62,6 +97,11 @@ struct sb_cluster {
     int twin_logged;        /* another process uses our node name */
     uint64_t instance;
     sb_cluster_stats st;
+    cl_req tags[TAG_COUNT];     /* fixed tags for sb_cl_send_argv */
+    cl_req *reqs;               /* allocated requests in flight */
+    char sha_pub[41], sha_read[41];  /* loaded scripts; "" = use EVAL */
+    double history_idle;        /* seconds an unused history is kept */
+    uint64_t follow_seq;
     void (*log)(const char *line, void *ud);
     void *log_ud;
     char url[300];
@@ -96,6 +136,14 @@ size_t sb_cl_make_key(char *buf, size_t cap, const char *prefix,
 /* Sends a Redis command on the cluster's link; the tag comes back in on_reply. */
 int sb_cl_send_argv(sb_cluster *cl, int tag, int argc, const char **argv,
               const size_t *lens);
+/* Sends a command for an allocated request: on success it joins the list
+ * of requests in flight; on failure (-1) the caller still owns it. */
+int sb_cl_send_req(sb_cluster *cl, cl_req *req, int argc, const char **argv,
+                   const size_t *lens);
+/* Takes a request off the list of requests in flight (its reply came). */
+void sb_cl_req_done(sb_cluster *cl, cl_req *req);
+/* One log line (the configured log function, else stderr). */
+void sb_cl_log(sb_cluster *cl, const char *line);
 /* PUBLISH payload on sb:ch:<channel> (or on sb:nodes when ch is NULL). */
 int sb_cl_publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
                 sb_buf *payload);
@@ -118,6 +166,60 @@ int sb_cl_wire_split(const char *p, size_t n, field *f, int max);
 uint64_t sb_cl_field_u64(const field *f);
 /* 1 when the field equals the C string s. */
 int sb_cl_field_is(const field *f, const char *s);
+
+/* cluster_wire.c: the fields of an "m" message (from flags on) as a
+ * message; *em and *emlen get the except_member (NULL if none). */
+sb_msg *sb_cl_wire_msg(const char *ch, size_t chlen, const field *f,
+                       const char **em, size_t *emlen);
+/* Appends the fields of an "m" message from flags on. */
+void sb_cl_wire_msg_fields(sb_buf *b, const sb_msg *m, const char *em,
+                           size_t emlen);
+
+/* cluster_history.c */
+/* Redis (re)connected: restart detection and script loading. */
+void sb_cl_hist_up(sb_cluster *cl);
+/* Redis lost: shared channels fall back to local epochs. */
+void sb_cl_hist_down(sb_cluster *cl);
+/* A publish on a channel with history (SB_PUBLISH_*). */
+int sb_cl_hist_publish(sb_cluster *cl, sb_msg *m, const sb_conn *except,
+                       const char *em, size_t emlen);
+/* The node starts following a channel (also after an outage): reads the
+ * shared position.  Decides cc->hist. */
+void sb_cl_hist_follow(sb_cluster *cl, cl_channel *cc);
+/* The subscription is confirmed: reads what came in between. */
+void sb_cl_hist_subscribed(sb_cluster *cl, cl_channel *cc);
+/* The node stops following: forgets what was pending. */
+void sb_cl_hist_unfollow(cl_channel *cc);
+/* An "n" message (a numbered message of another node). */
+void sb_cl_hist_message(sb_cluster *cl, cl_channel *cc, const field *f, int n);
+/* Replies of history requests (TAG_SCRIPT_*, TAG_HPUB, TAG_HREAD,
+ * TAG_FETCH). */
+void sb_cl_hist_reply(sb_cluster *cl, cl_req *req, redisReply *rep);
+/* Fills in the hub hooks of shared history. */
+void sb_cl_hist_hooks(sb_hub_cluster_hooks *hh);
+/* Completes reads still waiting and frees every request in flight. */
+void sb_cl_hist_free(sb_cluster *cl);
+/* Reads what followed the cursor from the stream (a hole). */
+void sb_cl_hist_fill(sb_cluster *cl, cl_channel *cc);
+
+/* cluster_order.c: numbered messages into the hub in offset order. */
+void sb_cl_entry_free(cl_entry *e);
+/* An entry from the fields of an "n" message, or from its payload: 0, or
+ * -1 when malformed or memory ran out. */
+int sb_cl_entry_from_fields(const char *ch, size_t chlen, const field *f,
+                            cl_entry *out);
+int sb_cl_entry_from_payload(const char *ch, size_t chlen, const char *p,
+                             size_t n, cl_entry *out);
+/* Takes e into the channel's pending list (stale or known: dropped). */
+void sb_cl_order_insert(sb_cluster *cl, cl_channel *cc, cl_entry *e);
+/* Hands pending entries that follow the cursor to the hub. */
+void sb_cl_order_drain(sb_cluster *cl, const char *name, size_t len);
+/* Gives up the hole before the first pending entry; returns its size. */
+uint64_t sb_cl_order_skip(sb_cluster *cl, cl_channel *cc);
+/* Delivers every pending entry without an id (the link went down). */
+void sb_cl_order_flush(sb_cluster *cl, const char *name, size_t len);
+/* Frees the pending list. */
+void sb_cl_order_clear(cl_channel *cc);
 
 /* cluster_presence.c */
 /* Marks a node alive now; returns NULL if it is dead (unless revive) or

@@ -6,13 +6,17 @@
  * sequence number (one counter per node, across all its messages):
  *   m  message   flags, date_ms, event, payload, from, alias, except_member
  *                (flags: 1 binary, 2 has from, 4 has alias, 8 has except)
+ *   n  numbered  epoch, offset, then the fields of m (a message of a
+ *                channel with shared history; Redis numbered it and
+ *                published it from the script, see cluster_history.c)
  *   p  presence  "+" or "-", member        (member present/absent on node)
  *   s  sync      member, member, ...       (node's full member list there)
  *   h  heartbeat ttl_ms, instance          (on sb:nodes; instance is a
  *                                          random number per process)
  *   b  goodbye                             (on sb:nodes)
- * m, p and s travel on sb:ch:<channel>.  Keys: hash sb:pres:<channel> with
- * fields "<node>|<member>" = sequence, and sb:node:<node> with a TTL. */
+ * m, n, p and s travel on sb:ch:<channel>.  Keys: hash sb:pres:<channel> with
+ * fields "<node>|<member>" = sequence, and sb:node:<node> with a TTL;
+ * history keys are listed in cluster_history.c. */
 #include "cluster_internal.h"
 
 #include <stdio.h>
@@ -97,4 +101,37 @@ uint64_t sb_cl_field_u64(const field *f)
 int sb_cl_field_is(const field *f, const char *s)
 {
     return f->n == strlen(s) && memcmp(f->p, s, f->n) == 0;
+}
+
+sb_msg *sb_cl_wire_msg(const char *ch, size_t chlen, const field *f,
+                       const char **em, size_t *emlen)
+{
+    unsigned flags = (unsigned)sb_cl_field_u64(&f[0]);
+    sb_msg *m = sb_msg_new(ch, chlen, f[2].p, f[2].n, f[3].p, f[3].n,
+                           flags & 2 ? f[4].p : NULL, f[4].n,
+                           flags & 4 ? f[5].p : NULL, f[5].n, (int)(flags & 1));
+
+    if (m)
+        m->date_ms = (int64_t)sb_cl_field_u64(&f[1]);
+    *em = flags & 8 ? f[6].p : NULL;
+    *emlen = flags & 8 ? f[6].n : 0;
+    return m;
+}
+
+void sb_cl_wire_msg_fields(sb_buf *b, const sb_msg *m, const char *em,
+                           size_t emlen)
+{
+    unsigned flags = (m->binary ? 1u : 0u) | (m->from ? 2u : 0u) |
+                     (m->alias ? 4u : 0u) | (em ? 8u : 0u);
+    char tmp[24];
+
+    snprintf(tmp, sizeof tmp, "%u", flags);
+    sb_cl_ns_adds(b, tmp);
+    snprintf(tmp, sizeof tmp, "%lld", (long long)m->date_ms);
+    sb_cl_ns_adds(b, tmp);
+    sb_cl_ns_add(b, m->event, m->event_len);
+    sb_cl_ns_add(b, m->payload, m->payload_len);
+    sb_cl_ns_add(b, m->from, m->from_len);
+    sb_cl_ns_add(b, m->alias, m->alias_len);
+    sb_cl_ns_add(b, em, em ? emlen : 0);
 }

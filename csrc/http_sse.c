@@ -102,18 +102,23 @@ sb_frame *sb_sse_frame(sb_msg *m)
     return m->enc[SB_PROTO_SSE];
 }
 
-void sb_sse_deliver(sb_conn *hc, sb_msg *m, void *ud)
+/* Sends m to one stream. */
+static void sb_sse_send_msg(sb_wsconn *c, sb_msg *m)
 {
     sb_frame *f = sb_sse_frame(m);
 
-    (void)hc;
     if (f)
-        sb_wsconn_send(ud, f);
+        sb_wsconn_send(c, f);
 }
 
-static void sb_sse_replay_one(sb_wsconn *c, sb_msg *m)
+void sb_sse_deliver(sb_conn *hc, sb_msg *m, void *ud)
 {
-    sb_sse_deliver(&c->hc, m, c);
+    sb_wsconn *c = ud;
+
+    (void)hc;
+    if (c->resume && sb_resume_hold(c, m))
+        return;
+    sb_sse_send_msg(c, m);
 }
 
 int sb_sse_send_text(sb_wsconn *c, const char *data, size_t n)
@@ -176,8 +181,8 @@ static int sb_sse_prepare(sb_wsconn *c, struct lws *wsi)
 /* Tells the stream that its position cannot be served.  The id is the
  * channel's current position, so the client's next reconnect resumes from
  * here instead of failing again. */
-static void sb_sse_send_failure(sb_wsconn *c, const sb_sse_state *st,
-                                const sb_resume_fail *fail)
+static void sb_sse_send_failure(sb_wsconn *c, const sb_resume_fail *fail,
+                                const char *last_id, size_t last_len)
 {
     sb_buf id, data, ev;
     int rc;
@@ -187,7 +192,7 @@ static void sb_sse_send_failure(sb_wsconn *c, const sb_sse_state *st,
     sb_buf_init(&ev, 0);
     if (fail->epoch)
         sb_sse_format_id(&id, fail->epoch, fail->offset);
-    sb_resume_fail_json(&data, fail, st->last_id, st->last_len);
+    sb_resume_fail_json(&data, fail, last_id, last_len);
     rc = (id.oom || data.oom) ? SB_CODEC_ENOMEM
          : sb_sse_event(&ev, sb_span_of(fail->epoch ? (const char *)sb_buf_data(&id) : NULL, id.len),
                         sb_span_of("recovery-failed", 15),
@@ -197,22 +202,28 @@ static void sb_sse_send_failure(sb_wsconn *c, const sb_sse_state *st,
     sb_sse_queue(c, sb_chunk_from(&ev, rc));
 }
 
-/* Replays (or reports the failure) and joins in one turn: no gap, no
- * duplicate between history and live messages. */
+static const sb_resume_ops sb_sse_resume_ops = {
+    sb_sse_send_msg, sb_sse_send_failure
+};
+
+/* Replays (or reports the failure) and joins: no gap, no duplicate
+ * between history and live messages (resume.h). */
 static int sb_sse_open(sb_wsconn *c)
 {
     sb_sse_state *st = c->proto;
-    sb_resume_fail fail;
-    int rc;
+    int rc, resumed = 0;
 
-    if (st && st->has_last &&
-        sb_resume(c, st->last_id, st->last_len, sb_sse_replay_one, &fail) < 0)
-        sb_sse_send_failure(c, st, &fail);
+    if (st && st->has_last)
+        resumed = sb_resume(c, st->last_id, st->last_len, &sb_sse_resume_ops);
     rc = sb_hub_join(sb_server_hub(c->srv), c->channel, strlen(c->channel),
                      c->member, strlen(c->member), &c->hc);
-    if (rc < 0)
+    if (rc < 0) {
+        sb_resume_drop(c);
         return rc;
+    }
     c->open = 1;
+    if (resumed == SB_RESUME_ASYNC)
+        sb_resume_fetch(c);
     return 0;
 }
 
@@ -227,6 +238,7 @@ static void sb_sse_receive(sb_wsconn *c, const char *data, size_t n, int binary)
 
 static void sb_sse_closed(sb_wsconn *c)
 {
+    sb_resume_drop(c);
     if (!c->open)
         return;
     c->open = 0;
@@ -235,6 +247,7 @@ static void sb_sse_closed(sb_wsconn *c)
 
 void sb_sse_release(sb_wsconn *c)
 {
+    sb_resume_drop(c);
     free(c->proto);
     c->proto = NULL;
 }

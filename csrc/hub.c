@@ -505,6 +505,10 @@ static int sub_leave(sb_hub *h, sb_sub *s)
                                   h->cluster.ud);
     if (chan->nconns == 0 && h->cluster.channel_active)
         h->cluster.channel_active(h, chan->name, chan->len, 0, h->cluster.ud);
+    /* the node stops following the channel: its ring, a cache of the
+     * shared history, would go stale */
+    if (chan->nconns == 0 && h->cluster.history_shared)
+        sb_hub_history_reset(h, chan);
     gone = m->conns == 0 && m->remote == 0;
     if (gone) {
         sb_map_del(&chan->members, m->id, m->len);
@@ -542,10 +546,10 @@ void sb_hub_disconnect(sb_hub *h, sb_conn *c)
         sub_leave(h, c->subs);
 }
 
-static int excluded(const sb_sub *s, const sb_conn *except, const char *em,
-                    size_t emlen)
+static int excluded(const sb_sub *s, const sb_conn *except, uint64_t except_id,
+                    const char *em, size_t emlen)
 {
-    if (s->conn == except)
+    if (s->conn == except || (except_id && s->conn->id == except_id))
         return 1;
     return em && s->member->len == emlen &&
            memcmp(s->member->id, em, emlen) == 0;
@@ -555,7 +559,7 @@ static int excluded(const sb_sub *s, const sb_conn *except, const char *em,
  * subs stay linked (graveyard) until the outermost walk ends, so the next
  * pointer of the current node is always valid. */
 static int fanout(sb_channel *ch, sb_msg *m, const sb_conn *except,
-                  const char *em, size_t emlen)
+                  uint64_t except_id, const char *em, size_t emlen)
 {
     sb_sub *s;
     int n = 0;
@@ -563,7 +567,7 @@ static int fanout(sb_channel *ch, sb_msg *m, const sb_conn *except,
     ch->holds++;
     ch->fanouts++;
     for (s = ch->subs; s; s = s->cnext) {
-        if (s->dead || excluded(s, except, em, emlen))
+        if (s->dead || excluded(s, except, except_id, em, emlen))
             continue;
         n++;
         if (s->conn->deliver)
@@ -571,6 +575,24 @@ static int fanout(sb_channel *ch, sb_msg *m, const sb_conn *except,
     }
     ch->fanouts--;
     sb_hub_channel_release(ch);
+    return n;
+}
+
+/* How many connections a publish would reach now (for a publish the
+ * cluster delivers later). */
+static int receivers(sb_hub *h, const sb_msg *m, const sb_conn *except,
+                     const char *em, size_t emlen)
+{
+    sb_channel *ch = sb_hub_channel_get(h, m->channel, m->channel_len);
+    sb_sub *s;
+    int n = 0;
+
+    if (!ch)
+        return 0;
+    if (!except && !em)
+        return (int)ch->nconns;
+    for (s = ch->subs; s; s = s->cnext)
+        n += !s->dead && !excluded(s, except, 0, em, emlen);
     return n;
 }
 
@@ -603,16 +625,27 @@ static int publish_local(sb_hub *h, sb_msg *m, const sb_conn *except,
         m->epoch = ch->epoch;
         m->offset = ++ch->offset;
     }
-    return fanout(ch, m, except, except_member, emlen);
+    return fanout(ch, m, except, 0, except_member, emlen);
 }
 
 int sb_hub_publish(sb_hub *h, sb_msg *m, const sb_conn *except,
                    const char *except_member, size_t emlen)
 {
+    sb_channel *ch;
+    int how = SB_PUBLISH_LOCAL;
+
     if (!sb_hub_valid_channel(m->channel, m->channel_len))
         return SB_ECHANNEL;
     if (h->cluster.published)
-        h->cluster.published(h, m, except_member, emlen, h->cluster.ud);
+        how = h->cluster.published(h, m, except, except_member, emlen,
+                                   h->cluster.ud);
+    if (how == SB_PUBLISH_TAKEN)
+        return receivers(h, m, except, except_member, emlen);
+    if (how == SB_PUBLISH_UNNUMBERED) {
+        ch = sb_hub_channel_get(h, m->channel, m->channel_len);
+        m->epoch = m->offset = 0;
+        return ch ? fanout(ch, m, except, 0, except_member, emlen) : 0;
+    }
     return publish_local(h, m, except, except_member, emlen);
 }
 
@@ -622,4 +655,16 @@ int sb_hub_publish_remote(sb_hub *h, sb_msg *m, const char *except_member,
     if (!sb_hub_valid_channel(m->channel, m->channel_len))
         return SB_ECHANNEL;
     return publish_local(h, m, NULL, except_member, emlen);
+}
+
+int sb_hub_publish_at(sb_hub *h, sb_msg *m, uint64_t except_conn,
+                      const char *except_member, size_t emlen)
+{
+    sb_channel *ch = sb_hub_channel_get(h, m->channel, m->channel_len);
+
+    if (!ch || !ch->nconns)
+        return 0;
+    if (m->epoch)
+        sb_hub_history_put(h, ch, m);
+    return fanout(ch, m, NULL, except_conn, except_member, emlen);
 }

@@ -161,6 +161,32 @@ void sb_hub_disconnect(sb_hub *h, sb_conn *c);
 int sb_hub_publish(sb_hub *h, sb_msg *m, const sb_conn *except,
                    const char *except_member, size_t emlen);
 
+/* Shared history (cluster_history.c): what an asynchronous read of a
+ * channel's history found.  reason NULL: msgs[0..n) are every message
+ * after the position asked for, in order (possibly none).  Otherwise
+ * nothing is replayed and reason names why (resume.h lists them).
+ * epoch/offset: the channel's current position in the shared history
+ * when `authoritative`, so messages up to it need not be sent again. */
+typedef struct sb_history_page {
+    const char *reason;
+    uint64_t epoch, offset;
+    int authoritative;
+    sb_msg **msgs;
+    size_t n;
+} sb_history_page;
+typedef void (*sb_fetch_fn)(void *ud, const sb_history_page *page);
+typedef struct sb_fetch sb_fetch;   /* a read in flight, owned by the cluster */
+
+/* What publish does with a message the cluster hook has seen. */
+enum {
+    SB_PUBLISH_LOCAL = 0,   /* stamp it here and fan out now (no cluster
+                               history, or Redis unreachable) */
+    SB_PUBLISH_TAKEN = 1,   /* the cluster numbers it and delivers it later
+                               with sb_hub_publish_at */
+    SB_PUBLISH_UNNUMBERED = 2 /* fan out now without an id, keep nothing
+                                 (Redis refused it: an id would collide) */
+};
+
 /* Scale-out (cluster.c).  The hub stays the single source of presence: a
  * member counts as present while it has a local connection OR is present on
  * at least one other node (remote count, fed by sb_hub_remote_join/leave).
@@ -170,9 +196,10 @@ int sb_hub_publish(sb_hub *h, sb_msg *m, const sb_conn *except,
  * they must not call back into the hub. */
 typedef struct sb_hub_cluster_hooks {
     /* A publish made on this node (not one injected by publish_remote),
-     * called before the local fan-out so Redis sees publishes in order. */
-    void (*published)(sb_hub *h, const sb_msg *m, const char *except_member,
-                      size_t emlen, void *ud);
+     * called before the local fan-out so Redis sees publishes in order.
+     * Returns SB_PUBLISH_*. */
+    int (*published)(sb_hub *h, sb_msg *m, const sb_conn *except,
+                     const char *except_member, size_t emlen, void *ud);
     /* A member's local connections went 0 -> 1 (present = 1) or 1 -> 0. */
     void (*local_presence)(sb_hub *h, const char *ch, size_t chlen,
                            const char *member, size_t mlen, int present,
@@ -182,14 +209,48 @@ typedef struct sb_hub_cluster_hooks {
      * node stops following the channel. */
     void (*channel_active)(sb_hub *h, const char *ch, size_t chlen,
                            int active, void *ud);
+    /* Shared history: 1 when the channel's history lives in the cluster
+     * and can be read now, -1 when it does but Redis is unreachable, 0
+     * when it does not.  NULL: no shared history. */
+    int (*history_shared)(sb_hub *h, const char *ch, size_t chlen, void *ud);
+    /* Starts reading what followed (epoch, after); fn runs exactly once
+     * unless cancelled.  NULL when the read could not be sent. */
+    sb_fetch *(*history_fetch)(sb_hub *h, const char *ch, size_t chlen,
+                               uint64_t epoch, uint64_t after, sb_fetch_fn fn,
+                               void *fn_ud, void *ud);
+    void (*history_cancel)(sb_hub *h, sb_fetch *f, void *ud);
     void *ud;
 } sb_hub_cluster_hooks;
-/* NULL clears the hooks. */
+/* NULL clears the hooks.  With history hooks set, a channel's ring is
+ * only a cache of the shared history and is dropped when the node stops
+ * following the channel (its last local connection leaves). */
 void sb_hub_set_cluster_hooks(sb_hub *h, const sb_hub_cluster_hooks *hooks);
 /* Local fan-out of a message that came from another node: like
  * sb_hub_publish, but the published hook is not called. */
 int sb_hub_publish_remote(sb_hub *h, sb_msg *m, const char *except_member,
                           size_t emlen);
+/* Local fan-out of a message the cluster numbered (m->epoch, m->offset
+ * set; epoch 0 = no id, not kept).  The ring keeps it; a position that
+ * does not continue the ring restarts it there.  except_conn is the id
+ * of a connection to skip (0: none).  Only channels with a local
+ * connection are touched; returns the receiver count. */
+int sb_hub_publish_at(sb_hub *h, sb_msg *m, uint64_t except_conn,
+                      const char *except_member, size_t emlen);
+/* Moves an existing channel to (epoch, offset) with an empty ring, unless
+ * it is there already (the shared history's position, read when the node
+ * starts following it). */
+void sb_hub_history_set_position(sb_hub *h, const char *ch, size_t chlen,
+                                 uint64_t epoch, uint64_t offset);
+/* The history rule for a channel name (count 0: no history). */
+void sb_hub_history_rule(sb_hub *h, const char *ch, size_t chlen,
+                         size_t *count, double *ttl);
+/* The shared-history hooks, for resume.c: see history_shared above (0
+ * without a cluster), and the asynchronous read (NULL: not sent). */
+int sb_hub_history_shared(sb_hub *h, const char *ch, size_t chlen);
+sb_fetch *sb_hub_history_fetch(sb_hub *h, const char *ch, size_t chlen,
+                               uint64_t epoch, uint64_t after, sb_fetch_fn fn,
+                               void *fn_ud);
+void sb_hub_history_cancel(sb_hub *h, sb_fetch *f);
 /* Counts one more (or one fewer) node on which the member is present.
  * The channel must have a local connection (SB_ENOTFOUND otherwise).
  * Returns 1 if the member became present (join) / absent (leave)
@@ -200,9 +261,10 @@ int sb_hub_remote_leave(sb_hub *h, const char *ch, size_t chlen,
                         const char *member, size_t mlen);
 
 /* Forgets the channel's history and starts a new epoch, so a client
- * recovering from the old one is told about the gap (cluster.c calls it
- * for the channels it followed when Redis was unreachable).  Returns 1 if
- * the channel exists, else 0. */
+ * recovering from the old one is told about the gap (the cluster calls it
+ * for the shared-history channels it follows when Redis becomes
+ * unreachable: it can no longer tell what it missed).  Returns 1 if the
+ * channel exists, else 0. */
 int sb_hub_history_break(sb_hub *h, const char *ch, size_t chlen);
 
 /* Queries.  Counts are 0 for unknown channels. */

@@ -88,9 +88,8 @@ void sb_hub_history_expire(sb_hub *h, sb_channel *ch, double now)
     }
 }
 
-/* Forgets the channel's history and gives it a new epoch (offsets start
- * again at 1). */
-void sb_hub_history_reset(sb_hub *h, sb_channel *chan)
+/* Drops every kept message (the epoch and offset stay). */
+static void history_clear(sb_channel *chan)
 {
     size_t i;
 
@@ -100,6 +99,13 @@ void sb_hub_history_reset(sb_hub *h, sb_channel *chan)
         k->m = NULL;
     }
     chan->ring_start = chan->ring_len = 0;
+}
+
+/* Forgets the channel's history and gives it a new epoch (offsets start
+ * again at 1). */
+void sb_hub_history_reset(sb_hub *h, sb_channel *chan)
+{
+    history_clear(chan);
     chan->offset = 0;
     chan->epoch = sb_hub_next_epoch(h);
 }
@@ -114,10 +120,9 @@ int sb_hub_history_break(sb_hub *h, const char *ch, size_t chlen)
     return 1;
 }
 
-/* Stamps m and keeps a reference in the channel's ring, dropping the
- * oldest entry when full.  SB_ENOMEM (nothing changed) if the ring could
- * not be allocated. */
-int sb_hub_history_keep(sb_hub *h, sb_channel *ch, sb_msg *m)
+/* Appends m (stamped already) to the ring, dropping the oldest entry when
+ * full.  SB_ENOMEM (nothing changed) if the ring could not be allocated. */
+static int history_append(sb_hub *h, sb_channel *ch, sb_msg *m)
 {
     size_t cap = ch->hist_cap;
     sb_kept *k;
@@ -129,13 +134,78 @@ int sb_hub_history_keep(sb_hub *h, sb_channel *ch, sb_msg *m)
         ch->ring_start = (ch->ring_start + 1) % cap;
         ch->ring_len--;
     }
-    m->epoch = ch->epoch;
-    m->offset = ++ch->offset;
     k = &ch->ring[(ch->ring_start + ch->ring_len) % cap];
     k->m = sb_msg_ref(m);
     k->t = sb_hub_now(h);
     ch->ring_len++;
     return SB_OK;
+}
+
+/* Stamps m and keeps a reference in the channel's ring, dropping the
+ * oldest entry when full.  SB_ENOMEM (nothing changed) if the ring could
+ * not be allocated. */
+int sb_hub_history_keep(sb_hub *h, sb_channel *ch, sb_msg *m)
+{
+    if (history_append(h, ch, m))
+        return SB_ENOMEM;
+    m->epoch = ch->epoch;
+    m->offset = ++ch->offset;
+    return SB_OK;
+}
+
+/* Keeps a message the cluster numbered.  The ring must stay one unbroken
+ * run ending at ch->offset (replay relies on it), so a position that does
+ * not follow on restarts the ring there; so does a failed allocation. */
+void sb_hub_history_put(sb_hub *h, sb_channel *ch, sb_msg *m)
+{
+    if (m->epoch != ch->epoch || m->offset != ch->offset + 1) {
+        history_clear(ch);
+        ch->epoch = m->epoch;
+    }
+    ch->offset = m->offset;
+    if (ch->hist_cap && history_append(h, ch, m))
+        history_clear(ch);
+}
+
+void sb_hub_history_set_position(sb_hub *h, const char *ch, size_t chlen,
+                                 uint64_t epoch, uint64_t offset)
+{
+    sb_channel *chan = sb_hub_channel_get(h, ch, chlen);
+
+    if (!chan || (chan->epoch == epoch && chan->offset == offset))
+        return;
+    history_clear(chan);
+    chan->epoch = epoch;
+    chan->offset = offset;
+}
+
+void sb_hub_history_rule(sb_hub *h, const char *ch, size_t chlen,
+                         size_t *count, double *ttl)
+{
+    sb_hub_history_policy(h, ch, chlen, count, ttl);
+}
+
+int sb_hub_history_shared(sb_hub *h, const char *ch, size_t chlen)
+{
+    if (!h->cluster.history_shared)
+        return 0;
+    return h->cluster.history_shared(h, ch, chlen, h->cluster.ud);
+}
+
+sb_fetch *sb_hub_history_fetch(sb_hub *h, const char *ch, size_t chlen,
+                               uint64_t epoch, uint64_t after, sb_fetch_fn fn,
+                               void *fn_ud)
+{
+    if (!h->cluster.history_fetch)
+        return NULL;
+    return h->cluster.history_fetch(h, ch, chlen, epoch, after, fn, fn_ud,
+                                    h->cluster.ud);
+}
+
+void sb_hub_history_cancel(sb_hub *h, sb_fetch *f)
+{
+    if (f && h->cluster.history_cancel)
+        h->cluster.history_cancel(h, f, h->cluster.ud);
 }
 
 void sb_hub_position(sb_hub *h, const char *ch, size_t chlen,

@@ -121,6 +121,9 @@ void sb_hub_history_expire(sb_hub *h, sb_channel *ch, double now);
 void sb_hub_history_reset(sb_hub *h, sb_channel *chan);
 /* Stamps m and keeps it in the channel's ring; SB_OK or SB_ENOMEM. */
 int sb_hub_history_keep(sb_hub *h, sb_channel *ch, sb_msg *m);
+/* Keeps a message the cluster numbered (restarting the ring at its
+ * position when it does not follow on). */
+void sb_hub_history_put(sb_hub *h, sb_channel *ch, sb_msg *m);
 
 /* Defined in hub_typing.c. */
 /* Takes m off the hub's typing list; no-op when it is not typing. */

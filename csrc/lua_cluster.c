@@ -42,7 +42,7 @@ static void sb_lua_cluster_main(lua_State *L, sb_lua_cluster *lc)
 }
 
 /* core.cluster_new(loop, hub, { redis = url, node = name, ttl = s,
- * log = fn }) -> cluster | nil, err */
+ * history_idle = s, log = fn }) -> cluster | nil, err */
 static int sb_lua_cluster_new(lua_State *L)
 {
     sb_loop *loop = sb_lua_checkloop(L, 1);
@@ -59,6 +59,9 @@ static int sb_lua_cluster_new(lua_State *L)
     cfg.node = luaL_checkstring(L, -1);
     lua_getfield(L, 3, "ttl");
     cfg.ttl = luaL_optnumber(L, -1, 0);
+    lua_getfield(L, 3, "history_idle");
+    cfg.history_idle = luaL_optnumber(L, -1, 0);
+    lua_pop(L, 1);
     lua_getfield(L, 3, "log");
     if (!lua_isnil(L, -1))
         luaL_checktype(L, -1, LUA_TFUNCTION);
@@ -116,7 +119,7 @@ static void sb_setint(lua_State *L, const char *k, uint64_t v)
 
 /* cluster:stats() -> { connected =, node =, published =, received =,
  * lost =, presence_deferred =, outages =, dead_nodes =, bad_messages =,
- * nodes =, channels = } */
+ * nodes =, channels =, history_gaps =, unnumbered = } */
 static int sb_lua_cluster_stats(lua_State *L)
 {
     sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
@@ -124,7 +127,7 @@ static int sb_lua_cluster_stats(lua_State *L)
 
     luaL_argcheck(L, lc->cl != NULL, 1, "cluster is closed");
     sb_cluster_get_stats(lc->cl, &st);
-    lua_createtable(L, 0, 11);
+    lua_createtable(L, 0, 13);
     lua_pushboolean(L, st.connected);
     lua_setfield(L, -2, "connected");
     lua_pushstring(L, sb_cluster_node(lc->cl));
@@ -138,6 +141,8 @@ static int sb_lua_cluster_stats(lua_State *L)
     sb_setint(L, "bad_messages", st.bad_messages);
     sb_setint(L, "nodes", st.nodes);
     sb_setint(L, "channels", st.channels);
+    sb_setint(L, "history_gaps", st.history_gaps);
+    sb_setint(L, "unnumbered", st.unnumbered);
     return 1;
 }
 

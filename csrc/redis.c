@@ -379,20 +379,19 @@ int sb_redis_is_up(const sb_redis *r)
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     sb_redis *r = ac->data;
-    int tag = (int)(intptr_t)privdata;
 
-    if (r->closing || !tag || !r->hooks.reply)
+    if (r->closing || !privdata || !r->hooks.reply)
         return;
-    r->hooks.reply(r, tag, reply, r->hooks.ud);
+    r->hooks.reply(r, privdata, reply, r->hooks.ud);
 }
 
-int sb_redis_command(sb_redis *r, int tag, int argc, const char **argv,
+int sb_redis_command(sb_redis *r, void *req, int argc, const char **argv,
                      const size_t *argvlen)
 {
     if (!r->up || !r->cmd)
         return -1;
-    return redisAsyncCommandArgv(r->cmd, on_reply, (void *)(intptr_t)tag,
-                                 argc, argv, argvlen) == REDIS_OK ? 0 : -1;
+    return redisAsyncCommandArgv(r->cmd, on_reply, req, argc, argv,
+                                 argvlen) == REDIS_OK ? 0 : -1;
 }
 
 /* Every reply on the subscriber connection: messages, and confirmations

@@ -25,9 +25,11 @@ typedef struct sb_redis_hooks {
     /* A message on a subscribed channel. */
     void (*message)(sb_redis *r, const char *ch, size_t chlen,
                     const char *data, size_t n, void *ud);
-    /* Reply to a command sent with a nonzero tag; reply is NULL when the
-     * connection died before the reply came. */
-    void (*reply)(sb_redis *r, int tag, struct redisReply *reply, void *ud);
+    /* Reply to a command sent with a non-NULL req (the caller's request
+     * object, handed back as is); reply is NULL when the connection died
+     * before the reply came.  Not called once sb_redis_free ran: requests
+     * still in flight then are the caller's to free. */
+    void (*reply)(sb_redis *r, void *req, struct redisReply *reply, void *ud);
     /* Redis confirmed an UNSUBSCRIBE.  hiredis keeps one callback per
      * channel and drops it on this reply, so a channel must not be
      * subscribed again before it (the caller defers until then). */
@@ -53,7 +55,7 @@ int sb_redis_is_up(const sb_redis *r);
 
 /* Sends a command on the command connection.  Returns 0, or -1 when the
  * link is down or the command could not be queued. */
-int sb_redis_command(sb_redis *r, int tag, int argc, const char **argv,
+int sb_redis_command(sb_redis *r, void *req, int argc, const char **argv,
                      const size_t *argvlen);
 /* (Un)subscribes the subscriber connection; -1 when down.  After an
  * outage the caller subscribes again from its up hook. */

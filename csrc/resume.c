@@ -1,19 +1,37 @@
+/* Resuming from history: see resume.h. */
 #include "resume.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto_sse.h"
 
+/* Messages a connection may hold back while its read is in flight (one
+ * Redis round trip); a channel busier than that closes it instead. */
+#define SB_RESUME_HOLD_MAX 10000
+#define SB_RESUME_ID_MAX 64
+
+/* A read of the shared history in progress (c->resume). */
+struct sb_resume_wait {
+    const sb_resume_ops *ops;
+    sb_fetch *fetch;        /* NULL until sent, and once answered */
+    uint64_t epoch, offset; /* the position asked for */
+    sb_msg **held;
+    size_t n, cap;
+    size_t idlen;
+    char id[SB_RESUME_ID_MAX + 1];
+};
+
 struct sb_resume_ctx {
     sb_wsconn *c;
-    sb_resume_send_fn send;
+    const sb_resume_ops *ops;
 };
 
 static void sb_resume_one(sb_msg *m, void *ud)
 {
     struct sb_resume_ctx *x = ud;
 
-    x->send(x->c, m);
+    x->ops->send(x->c, m);
 }
 
 /* Names why the hub could not serve the position, from what it knows now,
@@ -30,35 +48,150 @@ static const char *sb_resume_why(uint64_t want_epoch, uint64_t want_off,
     return "history-expired";
 }
 
+static int sb_resume_failed(sb_wsconn *c, sb_resume_fail *fail,
+                            const char *id, size_t idlen,
+                            const sb_resume_ops *ops)
+{
+    sb_server_stats_of(c->srv)->recovery_failed++;
+    ops->fail(c, fail, id, idlen);
+    return SB_RESUME_FAILED;
+}
+
+/* Sets up c->resume for a read after the join. */
+static int sb_resume_defer(sb_wsconn *c, const char *id, size_t idlen,
+                           uint64_t e, uint64_t o, const sb_resume_ops *ops)
+{
+    struct sb_resume_wait *w = calloc(1, sizeof *w);
+
+    if (!w)
+        return -1;
+    w->ops = ops;
+    w->epoch = e;
+    w->offset = o;
+    w->idlen = idlen < SB_RESUME_ID_MAX ? idlen : SB_RESUME_ID_MAX;
+    memcpy(w->id, id, w->idlen);
+    c->resume = w;
+    return SB_RESUME_ASYNC;
+}
+
 int sb_resume(sb_wsconn *c, const char *id, size_t idlen,
-              sb_resume_send_fn send, sb_resume_fail *fail)
+              const sb_resume_ops *ops)
 {
     sb_hub *hub = sb_server_hub(c->srv);
-    sb_server_stats *st = sb_server_stats_of(c->srv);
+    size_t chlen = strlen(c->channel);
+    sb_resume_fail fail;
     struct sb_resume_ctx x;
     uint64_t e = 0, o = 0;
-    int rc;
+    int rc, shared;
 
-    memset(fail, 0, sizeof *fail);
-    sb_hub_position(hub, c->channel, strlen(c->channel), &fail->epoch,
-                    &fail->offset);
+    memset(&fail, 0, sizeof fail);
+    sb_hub_position(hub, c->channel, chlen, &fail.epoch, &fail.offset);
     if (sb_sse_parse_id(id, idlen, &e, &o)) {
-        fail->reason = "bad-id";
-        st->recovery_failed++;
-        return -1;
+        fail.reason = "bad-id";
+        return sb_resume_failed(c, &fail, id, idlen, ops);
     }
     x.c = c;
-    x.send = send;
-    rc = sb_hub_replay(hub, c->channel, strlen(c->channel), e, o,
-                       sb_resume_one, &x);
+    x.ops = ops;
+    rc = sb_hub_replay(hub, c->channel, chlen, e, o, sb_resume_one, &x);
     if (rc >= 0) {
-        st->recovered++;
+        sb_server_stats_of(c->srv)->recovered++;
         return rc;
     }
-    fail->reason = rc == SB_ENOMEM ? "out-of-memory"
-                   : sb_resume_why(e, o, fail->epoch, fail->offset);
-    st->recovery_failed++;
-    return -1;
+    shared = rc == SB_EGAP ? sb_hub_history_shared(hub, c->channel, chlen) : 0;
+    if (shared > 0 && sb_resume_defer(c, id, idlen, e, o, ops) == SB_RESUME_ASYNC)
+        return SB_RESUME_ASYNC;
+    fail.reason = rc == SB_ENOMEM || shared > 0 ? "out-of-memory"
+                  : shared < 0 ? "redis-unavailable"
+                  : sb_resume_why(e, o, fail.epoch, fail.offset);
+    return sb_resume_failed(c, &fail, id, idlen, ops);
+}
+
+/* The read came (or failed): replay or report, then what was held back,
+ * skipping what the shared history says the client has now. */
+static void sb_resume_done(void *ud, const sb_history_page *pg)
+{
+    sb_wsconn *c = ud;
+    struct sb_resume_wait *w = c->resume;
+    sb_resume_fail fail;
+    size_t i;
+
+    c->resume = NULL;
+    if (!pg->reason) {
+        for (i = 0; i < pg->n; i++)
+            w->ops->send(c, pg->msgs[i]);
+        sb_server_stats_of(c->srv)->recovered++;
+    } else {
+        fail.reason = pg->reason;
+        fail.epoch = pg->epoch;
+        fail.offset = pg->offset;
+        sb_server_stats_of(c->srv)->recovery_failed++;
+        w->ops->fail(c, &fail, w->id, w->idlen);
+    }
+    for (i = 0; i < w->n; i++) {
+        sb_msg *m = w->held[i];
+        if (!(pg->authoritative && m->epoch == pg->epoch &&
+              m->offset <= pg->offset))
+            w->ops->send(c, m);
+        sb_msg_unref(m);
+    }
+    free(w->held);
+    free(w);
+}
+
+void sb_resume_fetch(sb_wsconn *c)
+{
+    struct sb_resume_wait *w = c->resume;
+    sb_history_page pg;
+
+    if (!w || w->fetch)
+        return;
+    w->fetch = sb_hub_history_fetch(sb_server_hub(c->srv), c->channel,
+                                    strlen(c->channel), w->epoch, w->offset,
+                                    sb_resume_done, c);
+    if (w->fetch)
+        return;
+    memset(&pg, 0, sizeof pg);
+    pg.reason = "redis-unavailable";
+    sb_hub_position(sb_server_hub(c->srv), c->channel, strlen(c->channel),
+                    &pg.epoch, &pg.offset);
+    sb_resume_done(c, &pg);
+}
+
+int sb_resume_hold(sb_wsconn *c, sb_msg *m)
+{
+    struct sb_resume_wait *w = c->resume;
+    sb_msg **grown;
+
+    if (!w)
+        return 0;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 16;
+        if (w->n >= SB_RESUME_HOLD_MAX ||
+            !(grown = realloc(w->held, cap * sizeof *grown))) {
+            sb_resume_drop(c);
+            sb_wsconn_close(c, 1013, "recovery took too long");
+            return 1;
+        }
+        w->held = grown;
+        w->cap = cap;
+    }
+    w->held[w->n++] = sb_msg_ref(m);
+    return 1;
+}
+
+void sb_resume_drop(sb_wsconn *c)
+{
+    struct sb_resume_wait *w = c->resume;
+
+    if (!w)
+        return;
+    c->resume = NULL;
+    if (w->fetch)
+        sb_hub_history_cancel(sb_server_hub(c->srv), w->fetch);
+    while (w->n)
+        sb_msg_unref(w->held[--w->n]);
+    free(w->held);
+    free(w);
 }
 
 void sb_resume_fail_json(sb_buf *b, const sb_resume_fail *f, const char *id,

@@ -164,6 +164,7 @@ struct sb_wsconn {
     int dropped;           /* messages dropped in the current flood */
     int recover;           /* native: opted in to message ids (issue 5) */
     char since[48];        /* native: resume position from ?since= */
+    struct sb_resume_wait *resume;  /* a history read in flight (resume.c) */
     sb_wsconn *prev, *next;   /* the server's list of connections */
     int dirty;                /* on the server's end-of-turn write list */
     sb_wsconn *dirty_prev, *dirty_next;

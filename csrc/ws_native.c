@@ -6,6 +6,7 @@
 
 #include "json.h"
 #include "proto_native.h"
+#include "resume.h"
 
 /* Depth limit for JSON a native client sends. */
 #define SB_NATIVE_MAX_DEPTH 64
@@ -145,14 +146,18 @@ static int sb_native_open(sb_wsconn *c)
     sb_hub *hub = sb_server_hub(c->srv);
     size_t users;
     sb_frame *others, *self;
-    int rc;
+    int rc, resumed;
 
-    sb_native_resume(c);   /* opt-in replay, same turn as the join */
+    resumed = sb_native_resume(c);   /* opt-in replay, same turn as the join */
     rc = sb_hub_join(hub, c->channel, strlen(c->channel), c->member,
                      strlen(c->member), &c->hc);
-    if (rc < 0)
+    if (rc < 0) {
+        sb_resume_drop(c);
         return rc;
+    }
     c->open = 1;
+    if (resumed == SB_RESUME_ASYNC)
+        sb_resume_fetch(c);
     users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
     /* quiet servers still tell the joiner its uid, but nobody else */
     others = sb_server_config_of(c->srv)->native_quiet ? NULL
@@ -259,6 +264,7 @@ static void sb_native_closed(sb_wsconn *c)
     sb_frame *f;
     size_t users;
 
+    sb_resume_drop(c);
     if (!c->open)
         return;
     c->open = 0;
@@ -299,9 +305,13 @@ sb_frame *sb_native_frame(sb_msg *m)
 
 void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud)
 {
-    sb_frame *f = ((sb_wsconn *)ud)->recover ? sb_native_id_frame(m) : sb_native_frame(m);
+    sb_wsconn *c = ud;
+    sb_frame *f;
 
     (void)hc;
+    if (c->resume && sb_resume_hold(c, m))
+        return;
+    f = c->recover ? sb_native_id_frame(m) : sb_native_frame(m);
     if (f)
         sb_wsconn_send(ud, f);
 }

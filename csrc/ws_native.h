@@ -15,10 +15,11 @@ void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud);
 sb_frame *sb_native_frame(sb_msg *m);
 
 /* Opt-in recovery (ws_native_resume.c): reads ?recover= and ?since=,
- * replays or reports recovery-failed before the join, and encodes messages
- * with their "id" for connections that asked. */
+ * replays or reports recovery-failed before the join (or announces a
+ * read of the shared history: returns SB_RESUME_ASYNC, see resume.h), and
+ * encodes messages with their "id" for connections that asked. */
 int sb_native_resume_prepare(sb_wsconn *c, struct lws *wsi);
-void sb_native_resume(sb_wsconn *c);
+int sb_native_resume(sb_wsconn *c);
 sb_frame *sb_native_id_frame(sb_msg *m);
 
 #endif

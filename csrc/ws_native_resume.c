@@ -63,18 +63,16 @@ static void sb_native_resume_one(sb_wsconn *c, sb_msg *m)
         sb_wsconn_send(c, f);
 }
 
-void sb_native_resume(sb_wsconn *c)
+/* {"type":"recovery-failed","message":{...},"date":D} */
+static void sb_native_resume_fail(sb_wsconn *c, const sb_resume_fail *fail,
+                                  const char *id, size_t idlen)
 {
-    sb_resume_fail fail;
     sb_buf data, b;
     sb_span ev, payload;
     sb_frame *f;
 
-    if (!c->recover || !c->since[0] ||
-        sb_resume(c, c->since, strlen(c->since), sb_native_resume_one, &fail) >= 0)
-        return;
     sb_buf_init(&data, 0);
-    sb_resume_fail_json(&data, &fail, c->since, strlen(c->since));
+    sb_resume_fail_json(&data, fail, id, idlen);
     sb_buf_init(&b, SB_FRAME_PRE);
     ev = sb_span_of("recovery-failed", 15);
     payload = sb_span_of((const char *)sb_buf_data(&data), data.len);
@@ -86,4 +84,15 @@ void sb_native_resume(sb_wsconn *c)
     if (f)
         sb_wsconn_send(c, f);
     sb_frame_unref(f);
+}
+
+static const sb_resume_ops sb_native_resume_ops = {
+    sb_native_resume_one, sb_native_resume_fail
+};
+
+int sb_native_resume(sb_wsconn *c)
+{
+    if (!c->recover || !c->since[0])
+        return 0;
+    return sb_resume(c, c->since, strlen(c->since), &sb_native_resume_ops);
 }

@@ -16,7 +16,7 @@ Client.__name = "switchboard.client"
 -- Options that shape the client itself and are not sent to the server.
 local LOCAL_OPTS = {
     reconnect = true, backoff = true, origin = true, insecure = true,
-    query = true, max_queue = true, recover = true,
+    query = true, max_queue = true, recover = true, since = true,
 }
 
 local DEFAULT_BACKOFF = { initial = 0.1, max = 10, factor = 2, jitter = 0.5 }
@@ -72,10 +72,13 @@ end
 
 --- sb.connect(url, { alias, announce, echo, list, reconnect = true,
 --   backoff = { initial, max, factor, jitter }, origin, insecure, query,
---   recover })
+--   recover, since })
 -- recover = true: messages carry an `id`; a reconnect asks for what was
 -- missed (since=<last id>) and gets it in order, or a "recovery-failed"
 -- event whose message says why ({ reason, lastEventId, epoch, offset }).
+-- since = "<epoch>-<offset>" (with recover): the first connect already
+-- resumes from there (an id saved by an earlier client, on any node of a
+-- cluster).
 function M.connect(loop, url, opts)
     if type(url) ~= "string" then
         error("switchboard.connect: url must be a string", 3)
@@ -84,6 +87,9 @@ function M.connect(loop, url, opts)
         error("switchboard.connect: options must be a table", 3)
     end
     opts = opts or {}
+    if opts.since ~= nil and (type(opts.since) ~= "string" or not opts.recover) then
+        error("switchboard.connect: since must be an id string, with recover = true", 3)
+    end
     local target, err = M.parse_url(url)
     if not target then
         error("switchboard.connect: " .. err .. ": " .. url, 3)
@@ -107,7 +113,7 @@ function M.connect(loop, url, opts)
         url = url, _loop = loop, _target = target, _opts = opts,
         _listeners = {}, _filters = {}, _queue = {},
         _reconnect = opts.reconnect ~= false, _backoff = backoff, _attempt = 0,
-        _state = "idle",
+        _state = "idle", _last_id = opts.since,
     }, Client)
 end
 

@@ -350,7 +350,8 @@ function Hub:stats()
     return self.core:stats()
 end
 
-local CLUSTER_OPTIONS = { redis = "string", node = "string", ttl = "number", log = "function" }
+local CLUSTER_OPTIONS = { redis = "string", node = "string", ttl = "number", log = "function",
+    history_idle = "number" }
 
 --- A node name when none is given: unique enough for one cluster.
 function M.default_node()
@@ -367,9 +368,12 @@ end
 
 --- Joins this hub to the other nodes sharing a Redis: every publish also
 -- reaches their subscribers, and presence (hub:presence, member_count,
--- presence:join / presence:leave) covers the whole cluster.
+-- presence:join / presence:leave) covers the whole cluster, and channels
+-- with history share one history in Redis (same ids on every node).
 -- opts { redis = "redis://HOST:PORT/DB", node = name (default: unique),
---        ttl = seconds a silent node stays alive (10), log = fn(line) }.
+--        ttl = seconds a silent node stays alive (10), log = fn(line),
+--        history_idle = seconds a shared history outlives its last
+--        message (86400) }.
 -- Returns the hub, or nil, err.  `loop` defaults to switchboard.loop().
 function Hub:join_cluster(opts, loop)
     check_type("join_cluster", "options", opts, "table")
@@ -395,6 +399,7 @@ function Hub:join_cluster(opts, loop)
     loop = loop or require("switchboard").loop()
     local cluster, err = core.cluster_new(loop, self.core, {
         redis = opts.redis, node = node, ttl = opts.ttl, log = opts.log,
+        history_idle = opts.history_idle,
     })
     if not cluster then
         return nil, err
@@ -414,7 +419,8 @@ end
 
 --- Counters of the Redis link, or nil without a cluster:
 -- { connected, node, published, received, lost, presence_deferred,
---   outages, dead_nodes, bad_messages, nodes, channels }
+--   outages, dead_nodes, bad_messages, nodes, channels, history_gaps,
+--   unnumbered }
 function Hub:cluster_stats()
     return self._cluster and self._cluster:stats()
 end

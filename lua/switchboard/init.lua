@@ -104,7 +104,8 @@ end
 M.token = require "switchboard.token"
 
 --- A hub with no sockets at all, for unit tests of room logic.
--- With opts.redis (and node, node_ttl, redis_log) it joins a cluster.
+-- With opts.redis (and node, node_ttl, redis_log, redis_history_idle) it
+-- joins a cluster.
 function M.hub(opts)
     local hubmod = require("switchboard.hub")
     if type(opts) ~= "table" or opts.redis == nil then
@@ -118,6 +119,8 @@ function M.hub(opts)
             cluster.ttl = v
         elseif k == "redis_log" then
             cluster.log = v
+        elseif k == "redis_history_idle" then
+            cluster.history_idle = v
         else
             rest[k] = v
         end

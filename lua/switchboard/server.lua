@@ -545,6 +545,7 @@ end
 -- sse = { keepalive = s, retry = ms | false, cors = "*" | { origins }, max_body = bytes },
 -- max_message = bytes, max_queue = bytes,
 -- redis = "redis://HOST:PORT/DB", node = name, node_ttl = s, redis_log = fn,
+-- redis_history_idle = s (shared history kept after its last message; 86400),
 -- phoenix = { "/socket" } (mounts), origins = { "https://example.com", ... },
 -- max_channels = 100 (Phoenix topics per connection),
 -- phoenix_timeout = 60 (seconds without a frame before a Phoenix socket closes),
@@ -628,6 +629,7 @@ function M.listen(loop, opts)
     if opts.redis ~= nil then
         local ok, cerr = self.hub:join_cluster({
             redis = opts.redis, node = node, ttl = opts.node_ttl, log = opts.redis_log,
+            history_idle = opts.redis_history_idle,
         }, loop)
         if not ok then
             srv:close()
