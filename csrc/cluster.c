@@ -168,6 +168,8 @@ static void follow(sb_cluster *cl, cl_channel *cc)
 static void channel_free(cl_channel *cc)
 {
     sb_cl_hist_unfollow(cc);
+    sb_cl_phx_clear(&cc->metas);
+    sb_map_clear(&cc->phx_touched);
     sb_map_clear(&cc->remote);
     free(cc);
 }
@@ -225,6 +227,9 @@ static void on_up(sb_redis *r, void *ud)
          * they would shield stale keys from the next snapshot */
         sb_cl_settle_marks(cc);
         cc->subscribed = cc->unsubscribing = cc->snapshot = 0;
+        cc->phx_snapshot = 0;
+        sb_map_clear(&cc->phx_touched);
+        sb_map_init(&cc->phx_touched, (uint64_t)(uintptr_t)cc ^ 2);
         if (!cc->active) {
             forget_channel(cl, cc);
             continue;
@@ -234,6 +239,7 @@ static void on_up(sb_redis *r, void *ud)
         sb_cl_hist_follow(cl, cc);
     }
     sb_cl_strlist_free(&names);
+    sb_cl_phx_announce_all(cl, 0);
 }
 
 static void on_down(sb_redis *r, const char *why, void *ud)
@@ -269,6 +275,10 @@ static void on_reply(sb_redis *r, void *req, redisReply *rep, void *ud)
     }
     if (tag == TAG_SNAPSHOT) {
         sb_cl_on_snapshot(cl, rep);
+        return;
+    }
+    if (tag == TAG_PHX_SNAPSHOT) {
+        sb_cl_phx_on_snapshot(cl, rep);
         return;
     }
     if (tag == TAG_PUBLISH && (!rep || rep->type == REDIS_REPLY_ERROR)) {
@@ -311,6 +321,7 @@ static void on_subscribed(sb_redis *r, const char *ch, size_t chlen, void *ud)
     cc = sb_map_get(&cl->channels, ch + pl, chlen - pl);
     if (cc && cc->active && cc->subscribed && !cc->unsubscribing) {
         sb_cl_request_snapshot(cl, cc);
+        sb_cl_phx_request_snapshot(cl, cc);
         sb_cl_hist_subscribed(cl, cc);
     }
 }
@@ -348,7 +359,7 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
     /* the head first: an "s" message may list any number of members */
     while (n < 4 && sb_cl_wire_next(data, len, &pos, &f[n]) == 1)
         n++;
-    if (n == 4 && f[1].n == 1 && f[1].p[0] != 's') {
+    if (n == 4 && f[1].n == 1 && f[1].p[0] != 's' && f[1].p[0] != 'X') {
         n = sb_cl_wire_split(data, len, f, FIELDS_MAX);
     }
     if (n < 4 || !sb_cl_field_is(&f[0], "sb1") || f[1].n != 1 ||
@@ -385,8 +396,8 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
     cc = sb_map_get(&cl->channels, ch, chlen);
     if (!cc || !cc->active)
         return; /* stopped following it; the unsubscribe is on its way */
-    if (!sb_cl_node_touch(cl, f[2].p, f[2].n, 0, 0) && f[1].p[0] != 'm' &&
-        f[1].p[0] != 'n')
+    if (!sb_cl_node_touch(cl, f[2].p, f[2].n, 0, 0) &&
+        !(f[1].p[0] && strchr("mnd", f[1].p[0])))
         return; /* presence of a node declared dead: wait for a heartbeat */
     switch (f[1].p[0]) {
     case 'm':
@@ -413,6 +424,18 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
         break;
     case 's':
         sb_cl_sync_remote(cl, cc, &f[2], data, len, pos);
+        break;
+    case 't':
+        sb_cl_remote_typing(cl, ch, chlen, f, n);
+        break;
+    case 'x':
+        sb_cl_phx_message(cl, cc, f, n);
+        break;
+    case 'X':
+        sb_cl_phx_sync(cl, cc, &f[2], data, len, pos);
+        break;
+    case 'd':
+        sb_cl_remote_direct(cl, ch, chlen, f, n);
         break;
     default:
         cl->st.bad_messages++;
@@ -462,6 +485,8 @@ static void on_channel_active(sb_hub *h, const char *ch, size_t chlen,
             memcpy(cc->name, ch, chlen);
             cc->len = chlen;
             sb_map_init(&cc->remote, (uint64_t)(uintptr_t)cc);
+            sb_map_init(&cc->metas, (uint64_t)(uintptr_t)cc ^ 1);
+            sb_map_init(&cc->phx_touched, (uint64_t)(uintptr_t)cc ^ 2);
             if (sb_map_put(&cl->channels, cc->name, chlen, cc)) {
                 free(cc);
                 return;
@@ -480,6 +505,11 @@ static void on_channel_active(sb_hub *h, const char *ch, size_t chlen,
     sb_cl_hist_unfollow(cc);
     sb_map_clear(&cc->remote);
     sb_map_init(&cc->remote, (uint64_t)(uintptr_t)cc);
+    sb_cl_phx_clear(&cc->metas);
+    sb_map_init(&cc->metas, (uint64_t)(uintptr_t)cc ^ 1);
+    sb_map_clear(&cc->phx_touched);
+    sb_map_init(&cc->phx_touched, (uint64_t)(uintptr_t)cc ^ 2);
+    cc->phx_snapshot = 0;
     if (cc->unsubscribing)
         return;
     n = sb_cl_make_key(key, sizeof key, CH_PREFIX, ch, chlen);
@@ -536,6 +566,7 @@ sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
     memcpy(cl->node, cfg->node, cl->node_len + 1);
     sb_map_init(&cl->channels, (uint64_t)(uintptr_t)cl);
     sb_map_init(&cl->nodes, (uint64_t)(uintptr_t)cl ^ 0x9e3779b97f4a7c15ULL);
+    sb_map_init(&cl->own_metas, (uint64_t)(uintptr_t)cl ^ 0x5bd1e995ULL);
     memset(&rh, 0, sizeof rh);
     rh.up = on_up;
     rh.down = on_down;
@@ -557,6 +588,8 @@ sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
     hh.published = on_published;
     hh.local_presence = sb_cl_on_local_presence;
     hh.channel_active = on_channel_active;
+    hh.typing = sb_cl_on_local_typing;
+    hh.direct = sb_cl_on_local_direct;
     sb_cl_hist_hooks(&hh);
     hh.ud = cl;
     sb_hub_set_cluster_hooks(hub, &hh);
@@ -582,6 +615,7 @@ void sb_cluster_free(sb_cluster *cl)
         while (sb_map_next(&cl->channels, &it, NULL, NULL, &val))
             if (((cl_channel *)val)->active)
                 sb_cl_announce_channel(cl, val, 1);
+        sb_cl_phx_announce_all(cl, 1);
         sb_buf_init(&b, 0);
         sb_cl_wire_head(cl, &b, "b");
         sb_cl_publish_raw(cl, TAG_OTHER, NULL, 0, &b);
@@ -603,6 +637,7 @@ void sb_cluster_free(sb_cluster *cl)
     while (sb_map_next(&cl->nodes, &it, NULL, NULL, &val))
         free(val);
     sb_map_clear(&cl->nodes);
+    sb_cl_phx_clear(&cl->own_metas);
     uv_timer_stop(&cl->tick);
     uv_close((uv_handle_t *)&cl->tick, on_tick_closed);
 }

@@ -69,6 +69,21 @@ sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
 void sb_cluster_free(sb_cluster *cl);
 void sb_cluster_get_stats(const sb_cluster *cl, sb_cluster_stats *st);
 const char *sb_cluster_node(const sb_cluster *cl);
+
+/* Phoenix presence metas (cluster_phx.c): hub:track on this node records
+ * (topic, phx_ref) -> presence key and meta JSON for the other nodes;
+ * untrack removes it.  sb_cluster_phx_each visits the metas other nodes
+ * track in a channel this node follows.  track returns 0 or -1 (bad
+ * topic, out of memory). */
+int sb_cluster_phx_track(sb_cluster *cl, const char *topic, size_t tlen,
+                         const char *ref, size_t rlen, const char *key,
+                         size_t klen, const char *meta, size_t mlen);
+void sb_cluster_phx_untrack(sb_cluster *cl, const char *topic, size_t tlen,
+                            const char *ref, size_t rlen);
+typedef void (*sb_cluster_meta_fn)(const char *key, size_t klen,
+                                   const char *meta, size_t mlen, void *ud);
+void sb_cluster_phx_each(sb_cluster *cl, const char *topic, size_t tlen,
+                         sb_cluster_meta_fn fn, void *ud);
 int sb_cluster_valid_node(const char *node, size_t n);
 
 #endif

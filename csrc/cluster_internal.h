@@ -21,7 +21,7 @@
 #define KEY_MAX (SB_NODE_MAX + 1 + SB_MEMBER_MAX)
 #define FIELDS_MAX 14
 
-enum { TAG_PUBLISH = 1, TAG_SNAPSHOT, TAG_OTHER, TAG_SCRIPT_PUB,
+enum { TAG_PUBLISH = 1, TAG_SNAPSHOT, TAG_OTHER, TAG_PHX_SNAPSHOT, TAG_SCRIPT_PUB,
        TAG_SCRIPT_READ, TAG_HPUB, TAG_HREAD, TAG_FETCH, TAG_COUNT };
 
 /* What a Redis reply comes back with (the redis link hands it back).
@@ -67,6 +67,10 @@ typedef struct cl_channel {
     uint64_t follow_id;     /* which following this is (stale replies) */
     cl_entry *pending;      /* later messages, sorted by (epoch, offset) */
     size_t npending, cappending;
+    /* Phoenix metas of other nodes (cluster_phx.c) */
+    sb_map metas;           /* "<node>|<phx_ref>" -> cl_meta* */
+    sb_map phx_touched;     /* refs changed while a snapshot is in flight */
+    int phx_snapshot;
     size_t len;
     char name[];
 } cl_channel;
@@ -101,6 +105,7 @@ struct sb_cluster {
     cl_req *reqs;               /* allocated requests in flight */
     char sha_pub[41], sha_read[41];  /* loaded scripts; "" = use EVAL */
     double history_idle;        /* seconds an unused history is kept */
+    sb_map own_metas;           /* "<topic>\n<phx_ref>" -> cl_meta* */
     uint64_t follow_seq;
     void (*log)(const char *line, void *ud);
     void *log_ud;
@@ -175,9 +180,21 @@ sb_msg *sb_cl_wire_msg(const char *ch, size_t chlen, const field *f,
 void sb_cl_wire_msg_fields(sb_buf *b, const sb_msg *m, const char *em,
                            size_t emlen);
 
-/* cluster_history.c */
+/* cluster_scripts.c: the Redis side of shared history. */
 /* Redis (re)connected: restart detection and script loading. */
 void sb_cl_hist_up(sb_cluster *cl);
+/* Reads (epoch, after) of a channel's history: READ_SCRIPT, with epoch_s
+ * instead of epoch when not NULL ("" asks for the position only); fill
+ * mode returns what is left of a history that no longer reaches back.
+ * 0, or -1 when it could not be sent (req is then still the caller's). */
+int sb_cl_send_read(sb_cluster *cl, cl_req *req, const char *ch,
+                    size_t chlen, const char *epoch_s, uint64_t epoch,
+                    uint64_t after, double ttl, int fill);
+/* Numbers, keeps and publishes m (PUBLISH_SCRIPT); 0 or -1 as above. */
+int sb_cl_send_numbered(sb_cluster *cl, cl_req *req, const sb_msg *m,
+                        const char *em, size_t emlen);
+
+/* cluster_history.c */
 /* Redis lost: shared channels fall back to local epochs. */
 void sb_cl_hist_down(sb_cluster *cl);
 /* A publish on a channel with history (SB_PUBLISH_*). */
@@ -220,6 +237,37 @@ uint64_t sb_cl_order_skip(sb_cluster *cl, cl_channel *cc);
 void sb_cl_order_flush(sb_cluster *cl, const char *name, size_t len);
 /* Frees the pending list. */
 void sb_cl_order_clear(cl_channel *cc);
+
+/* cluster_direct.c: typing flags and direct messages across nodes. */
+void sb_cl_on_local_typing(sb_hub *h, const char *ch, size_t chlen,
+                           const char *member, size_t mlen, int typing,
+                           void *ud);
+void sb_cl_on_local_direct(sb_hub *h, const sb_msg *m, const char *to,
+                           size_t tolen, void *ud);
+/* A "t" message (fields as split, n of them). */
+void sb_cl_remote_typing(sb_cluster *cl, const char *ch, size_t chlen,
+                         const field *f, int n);
+/* A "d" message. */
+void sb_cl_remote_direct(sb_cluster *cl, const char *ch, size_t chlen,
+                         const field *f, int n);
+
+/* cluster_phx.c: Phoenix presence metas across nodes. */
+/* Frees a map of metas. */
+void sb_cl_phx_clear(sb_map *metas);
+/* An "x" message (one change) and an "X" message (a node's full list). */
+void sb_cl_phx_message(sb_cluster *cl, cl_channel *cc, const field *f, int n);
+void sb_cl_phx_sync(sb_cluster *cl, cl_channel *cc, const field *node,
+                    const char *data, size_t len, size_t pos);
+/* A node died or said goodbye: its metas leave (with local diffs). */
+void sb_cl_phx_node_gone(sb_cluster *cl, const char *name, size_t n);
+/* Reads the channel's metas from Redis (reply in sb_cl_phx_on_snapshot). */
+void sb_cl_phx_request_snapshot(sb_cluster *cl, cl_channel *cc);
+void sb_cl_phx_on_snapshot(sb_cluster *cl, redisReply *rep);
+/* This node's metas of a topic (or of every topic) replace its fields in
+ * Redis; leaving: removes them. */
+void sb_cl_phx_announce(sb_cluster *cl, const char *topic, size_t tlen,
+                        int leaving);
+void sb_cl_phx_announce_all(sb_cluster *cl, int leaving);
 
 /* cluster_presence.c */
 /* Marks a node alive now; returns NULL if it is dead (unless revive) or

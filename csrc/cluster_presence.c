@@ -151,6 +151,7 @@ void sb_cl_node_gone(sb_cluster *cl, const char *name, size_t n)
     }
     apply_pairs(cl, &l, 0);
     sb_cl_strlist_free(&l);
+    sb_cl_phx_node_gone(cl, copy, n);
 }
 
 /* Ends a snapshot window: "touched" keys become plain present ones and
@@ -410,6 +411,8 @@ void sb_cl_node_heard(sb_cluster *cl, const char *name, size_t n, double ttl)
         cl_channel *cc = val;
         if (cc->active && cc->subscribed && !cc->unsubscribing && !cc->snapshot)
             sb_cl_request_snapshot(cl, cc);
+        if (cc->active && cc->subscribed && !cc->unsubscribing && !cc->phx_snapshot)
+            sb_cl_phx_request_snapshot(cl, cc);
     }
 }
 

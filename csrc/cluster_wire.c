@@ -11,10 +11,13 @@
  *                published it from the script, see cluster_history.c)
  *   p  presence  "+" or "-", member        (member present/absent on node)
  *   s  sync      member, member, ...       (node's full member list there)
+ *   t  typing    "+" or "-", member        (sb_hub_set_typing on the node)
+ *   d  direct    to (member), then the fields of m from flags on
+ *                (a direct message for a member on other nodes)
  *   h  heartbeat ttl_ms, instance          (on sb:nodes; instance is a
  *                                          random number per process)
  *   b  goodbye                             (on sb:nodes)
- * m, n, p and s travel on sb:ch:<channel>.  Keys: hash sb:pres:<channel> with
+ * m, n, p, s, t and d travel on sb:ch:<channel>.  Keys: hash sb:pres:<channel> with
  * fields "<node>|<member>" = sequence, and sb:node:<node> with a TTL;
  * history keys are listed in cluster_history.c. */
 #include "cluster_internal.h"

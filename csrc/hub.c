@@ -143,6 +143,7 @@ void sb_hub_fire(sb_hub *h, sb_hub_event_type type, sb_channel *ch,
     ev.member_len = m->len;
     ev.conn = c;
     ev.typing = typing;
+    ev.remote = h->remote_event;
     h->on_event(h, &ev, h->event_ud);
 }
 

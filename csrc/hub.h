@@ -106,6 +106,7 @@ typedef struct sb_hub_event {
     size_t member_len;
     sb_conn *conn;         /* NULL for typing expiry */
     int typing;
+    int remote;            /* the change came from another node (cluster) */
 } sb_hub_event;
 
 /* Events fire after the hub state is updated, so the hook sees the new
@@ -219,6 +220,14 @@ typedef struct sb_hub_cluster_hooks {
                                uint64_t epoch, uint64_t after, sb_fetch_fn fn,
                                void *fn_ud, void *ud);
     void (*history_cancel)(sb_hub *h, sb_fetch *f, void *ud);
+    /* sb_hub_set_typing was called here (every call: a set refreshes the
+     * flag's TTL on the other nodes too). */
+    void (*typing)(sb_hub *h, const char *ch, size_t chlen,
+                   const char *member, size_t mlen, int typing, void *ud);
+    /* A direct message for a member present on another node (its
+     * payload, from and alias; m->channel is the channel). */
+    void (*direct)(sb_hub *h, const sb_msg *m, const char *to, size_t tolen,
+                   void *ud);
     void *ud;
 } sb_hub_cluster_hooks;
 /* NULL clears the hooks.  With history hooks set, a channel's ring is
@@ -251,6 +260,19 @@ sb_fetch *sb_hub_history_fetch(sb_hub *h, const char *ch, size_t chlen,
                                uint64_t epoch, uint64_t after, sb_fetch_fn fn,
                                void *fn_ud);
 void sb_hub_history_cancel(sb_hub *h, sb_fetch *f);
+/* Typing set or cleared on another node: like sb_hub_set_typing (the
+ * flag expires here after typing_ttl too), without the typing hook; the
+ * event has remote = 1. */
+int sb_hub_remote_typing(sb_hub *h, const char *ch, size_t chlen,
+                         const char *member, size_t mlen, int typing);
+/* A direct message to member `to` of m->channel: hands it to the cluster
+ * when the member is present on another node (returns 0), else
+ * SB_ENOTFOUND.  (Local recipients are the transport's business.) */
+int sb_hub_direct(sb_hub *h, const sb_msg *m, const char *to, size_t tolen);
+/* Delivers m (no id, not kept) to this node's connections joined to
+ * m->channel as `member`; returns how many. */
+int sb_hub_deliver_member(sb_hub *h, sb_msg *m, const char *member,
+                          size_t mlen);
 /* Counts one more (or one fewer) node on which the member is present.
  * The channel must have a local connection (SB_ENOTFOUND otherwise).
  * Returns 1 if the member became present (join) / absent (leave)

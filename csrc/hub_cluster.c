@@ -32,6 +32,44 @@ static sb_channel *followed(sb_hub *h, const char *ch, size_t chlen,
     return NULL;
 }
 
+int sb_hub_direct(sb_hub *h, const sb_msg *m, const char *to, size_t tolen)
+{
+    sb_channel *chan = sb_hub_channel_get(h, m->channel, m->channel_len);
+    sb_member *mem = sb_hub_member_get(chan, to, tolen);
+
+    if (!mem || !mem->remote || !h->cluster.direct)
+        return SB_ENOTFOUND;
+    h->cluster.direct(h, m, to, tolen, h->cluster.ud);
+    return 0;
+}
+
+/* Walks the channel's subscribers like a publish (hooks may leave or
+ * join: the walk holds the channel and dead subscriptions stay linked). */
+int sb_hub_deliver_member(sb_hub *h, sb_msg *m, const char *member,
+                          size_t mlen)
+{
+    sb_channel *chan = sb_hub_channel_get(h, m->channel, m->channel_len);
+    sb_sub *s;
+    int n = 0;
+
+    if (!chan || !sb_hub_member_get(chan, member, mlen))
+        return 0;
+    m->epoch = m->offset = 0;
+    chan->holds++;
+    chan->fanouts++;
+    for (s = chan->subs; s; s = s->cnext) {
+        if (s->dead || s->member->len != mlen ||
+            memcmp(s->member->id, member, mlen) != 0)
+            continue;
+        n++;
+        if (s->conn->deliver)
+            s->conn->deliver(s->conn, m, s->conn->ud);
+    }
+    chan->fanouts--;
+    sb_hub_channel_release(chan);
+    return n;
+}
+
 int sb_hub_remote_join(sb_hub *h, const char *ch, size_t chlen,
                        const char *member, size_t mlen)
 {

@@ -82,6 +82,7 @@ struct sb_hub {
     size_t nrules;
     int rules_ttl;          /* some rule has a ttl: tick must sweep */
     int refs;               /* sb_hub_new's + one per sb_hub_retain */
+    int remote_event;       /* events fired now come from another node */
 };
 
 /* Defined in hub.c. */

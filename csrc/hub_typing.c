@@ -34,8 +34,10 @@ static void typing_append(sb_hub *h, sb_member *m, double until)
     h->typing_tail = m;
 }
 
-int sb_hub_set_typing(sb_hub *h, const char *ch, size_t chlen,
-                      const char *member, size_t mlen, int typing)
+/* Sets or clears the flag; remote: the change came from another node
+ * (not sent back to the cluster, and the event says so). */
+static int set_typing(sb_hub *h, const char *ch, size_t chlen,
+                      const char *member, size_t mlen, int typing, int remote)
 {
     sb_channel *chan;
     sb_member *m;
@@ -51,16 +53,32 @@ int sb_hub_set_typing(sb_hub *h, const char *ch, size_t chlen,
         return SB_ENOTFOUND;
     typing = typing != 0;
     changed = m->typing != typing;
+    if (!remote && h->cluster.typing)
+        h->cluster.typing(h, ch, chlen, member, mlen, typing, h->cluster.ud);
     if (typing)
         typing_append(h, m, sb_hub_now(h) + h->cfg.typing_ttl);
     else
         sb_hub_typing_unlink(h, m);
     if (changed) {
         chan->holds++;
+        h->remote_event = remote;
         sb_hub_fire(h, SB_EV_TYPING, chan, m, NULL, typing);
+        h->remote_event = 0;
         sb_hub_channel_release(chan);
     }
     return changed;
+}
+
+int sb_hub_set_typing(sb_hub *h, const char *ch, size_t chlen,
+                      const char *member, size_t mlen, int typing)
+{
+    return set_typing(h, ch, chlen, member, mlen, typing, 0);
+}
+
+int sb_hub_remote_typing(sb_hub *h, const char *ch, size_t chlen,
+                         const char *member, size_t mlen, int typing)
+{
+    return set_typing(h, ch, chlen, member, mlen, typing, 1);
 }
 
 /* Expires due typing flags (firing SB_EV_TYPING) and, when history_ttl is

@@ -146,6 +146,67 @@ static int sb_lua_cluster_stats(lua_State *L)
     return 1;
 }
 
+/* cluster:phx_track(topic, phx_ref, key, meta_json) -> true | nil, err */
+static int sb_lua_cluster_phx_track(lua_State *L)
+{
+    sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
+    size_t tlen, rlen, klen, mlen;
+    const char *topic = luaL_checklstring(L, 2, &tlen);
+    const char *ref = luaL_checklstring(L, 3, &rlen);
+    const char *key = luaL_checklstring(L, 4, &klen);
+    const char *meta = luaL_checklstring(L, 5, &mlen);
+
+    if (!lc->cl)
+        return 0;
+    if (sb_cluster_phx_track(lc->cl, topic, tlen, ref, rlen, key, klen, meta,
+                             mlen)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "cannot share this presence");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* cluster:phx_untrack(topic, phx_ref) */
+static int sb_lua_cluster_phx_untrack(lua_State *L)
+{
+    sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
+    size_t tlen, rlen;
+    const char *topic = luaL_checklstring(L, 2, &tlen);
+    const char *ref = luaL_checklstring(L, 3, &rlen);
+
+    if (lc->cl)
+        sb_cluster_phx_untrack(lc->cl, topic, tlen, ref, rlen);
+    return 0;
+}
+
+static void sb_lua_cluster_meta_cb(const char *key, size_t klen,
+                                   const char *meta, size_t mlen, void *ud)
+{
+    lua_State *L = ud;
+    int n = (int)lua_rawlen(L, -1);
+
+    lua_pushlstring(L, key, klen);
+    lua_rawseti(L, -2, n + 1);
+    lua_pushlstring(L, meta, mlen);
+    lua_rawseti(L, -2, n + 2);
+}
+
+/* cluster:phx_metas(topic) -> { key, meta_json, key, meta_json, ... }
+ * (what other nodes track in a channel this node follows) */
+static int sb_lua_cluster_phx_metas(lua_State *L)
+{
+    sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
+    size_t tlen;
+    const char *topic = luaL_checklstring(L, 2, &tlen);
+
+    lua_newtable(L);
+    if (lc->cl)
+        sb_cluster_phx_each(lc->cl, topic, tlen, sb_lua_cluster_meta_cb, L);
+    return 1;
+}
+
 static int sb_lua_cluster_tostring(lua_State *L)
 {
     sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
@@ -163,6 +224,9 @@ static const luaL_Reg sb_cluster_meta[] = {
 static const luaL_Reg sb_cluster_methods[] = {
     {"close", sb_lua_cluster_close},
     {"stats", sb_lua_cluster_stats},
+    {"phx_track", sb_lua_cluster_phx_track},
+    {"phx_untrack", sb_lua_cluster_phx_untrack},
+    {"phx_metas", sb_lua_cluster_phx_metas},
     {NULL, NULL}};
 
 /* core.cluster_valid_node(s) -> boolean */

@@ -72,7 +72,7 @@ static const char *event_name(sb_hub_event_type t)
 }
 
 /* Protected: (lightud lhub, lightud event) -> event fn(name, channel,
- * member, conn or nil, typing). */
+ * member, conn or nil, typing, remote). */
 static int event_call(lua_State *L)
 {
     const lhub *lh = lua_touserdata(L, 1);
@@ -89,7 +89,8 @@ static int event_call(lua_State *L)
     lua_pushlstring(L, ev->member, ev->member_len);
     sb_lua_hub_push_conn(L, 3, ev->conn);
     lua_pushboolean(L, ev->typing);
-    lua_call(L, 5, 0);
+    lua_pushboolean(L, ev->remote);
+    lua_call(L, 6, 0);
     return 0;
 }
 

@@ -193,29 +193,34 @@ static void sb_native_find_cb(sb_conn *hc, const char *member, size_t mlen, void
 }
 
 /* A direct message goes to the one connection with that uid in the same
- * channel, never echoed; an unknown uid gets the sender an error event. */
+ * channel, never echoed; in a cluster, to another node where the uid is
+ * a present member (uids are the default member ids); an unknown uid
+ * gets the sender an error event. */
 static void sb_native_direct(sb_wsconn *c, const sb_native_in *in)
 {
     struct sb_native_find q;
     sb_msg *m;
     char text[SB_MEMBER_MAX + 32];
+    int sent = 0;
 
     q.uid = in->to.p;
     q.len = in->to.n;
     q.found = NULL;
     sb_hub_each_connection(sb_server_hub(c->srv), c->channel,
                            strlen(c->channel), sb_native_find_cb, &q);
-    if (!q.found) {
+    m = sb_msg_new(c->channel, strlen(c->channel), NULL, 0, in->json.p, in->json.n,
+                   c->uid, strlen(c->uid), c->alias, sb_str_len(c->alias), 0);
+    if (m && q.found) {
+        sb_wsconn_send(q.found, sb_native_frame(m));
+        sent = 1;
+    } else if (m) {
+        sent = sb_hub_direct(sb_server_hub(c->srv), m, in->to.p, in->to.n) == 0;
+    }
+    sb_msg_unref(m);
+    if (!q.found && !sent) {
         snprintf(text, sizeof text, "user %.*s not found",
                  (int)(in->to.n > SB_MEMBER_MAX ? SB_MEMBER_MAX : in->to.n), in->to.p);
         sb_native_send_error(c, text);
-        return;
-    }
-    m = sb_msg_new(c->channel, strlen(c->channel), NULL, 0, in->json.p, in->json.n,
-                   c->uid, strlen(c->uid), c->alias, sb_str_len(c->alias), 0);
-    if (m) {
-        sb_wsconn_send(q.found, sb_native_frame(m));
-        sb_msg_unref(m);
     }
 }
 

@@ -67,7 +67,8 @@ end
 
 --- A snapshot of a room, as the page shows it.  Native users are hub
 -- members keyed by user; a Phoenix connection joins the hub under its own
--- uid (left out here) and is present by its hub:track key instead.
+-- uid (left out here: its meta names it, on whichever node it is) and is
+-- present by its hub:track key instead.
 local function room_state(hub, topic, phoenix_uids)
     local seen, users = {}, {}
     local function add(user)
@@ -76,16 +77,27 @@ local function room_state(hub, topic, phoenix_uids)
             users[#users + 1] = user
         end
     end
-    local skip = phoenix_uids[topic] or {}
+    local skip, state = {}, {}
+    for uid in pairs(phoenix_uids[topic] or {}) do
+        skip[uid] = true
+    end
+    if type(hub.presence_state) == "function" then
+        state = hub:presence_state(topic)
+        for _, entry in pairs(state) do
+            for _, meta in ipairs(entry.metas) do
+                if meta.member then
+                    skip[meta.member] = true
+                end
+            end
+        end
+    end
     for _, member in ipairs(hub:presence(topic)) do
         if not skip[member] then
             add(member)
         end
     end
-    if type(hub.presence_state) == "function" then
-        for key in pairs(hub:presence_state(topic)) do
-            add(key)
-        end
+    for key in pairs(state) do
+        add(key)
     end
     table.sort(users)
     return { users = users, typing = hub:typing(topic) }
@@ -157,7 +169,9 @@ function app.start(opts)
                 end
                 if type(hub.track) == "function" then
                     -- Phoenix presence (presence_state / presence_diff)
-                    hub:track(conn, topic, user, { online_at = sb.now_ms() })
+                    -- (member: the hub member id other nodes see it as)
+                    hub:track(conn, topic, user, { online_at = sb.now_ms(),
+                        member = conn.member or conn.uid })
                 end
                 -- native pages learn about Phoenix users too, once the
                 -- join has gone through
@@ -227,8 +241,9 @@ function app.start(opts)
             announce_presence(topic)
         end
     end)
-    hub:on("typing", function(topic, user, typing)
-        if is_room(topic) then
+    hub:on("typing", function(topic, user, typing, remote)
+        -- (in a cluster the node where the flag was set tells the room)
+        if is_room(topic) and not remote then
             hub:publish(topic, "typing", { user = user, typing = typing }, { except_member = user })
         end
     end)

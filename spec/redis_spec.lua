@@ -494,7 +494,5 @@ describe("cluster through Redis", function()
             c:close()
             n:close()
         end)
-        pending("Phoenix presence_state across nodes (presence_diff crosses nodes as a broadcast; "
-            .. "the state pushed on join is per node)")
     end)
 end)

@@ -81,7 +81,7 @@ end
 
 -- Calls every listener of `name`; a copy of the list is walked so that
 -- listeners may add or remove listeners.
-local function dispatch(self, name, channel, member, conn, typing)
+local function dispatch(self, name, channel, member, conn, typing, remote)
     local list = self.listeners[name]
     if not list or #list == 0 then
         return
@@ -92,7 +92,7 @@ local function dispatch(self, name, channel, member, conn, typing)
     end
     for i = 1, #copy do
         if name == "typing" then
-            copy[i](channel, member, typing)
+            copy[i](channel, member, typing, remote)
         else
             copy[i](channel, member, conn)
         end
@@ -123,12 +123,12 @@ function M.new(opts)
     for name in pairs(EVENTS) do
         self.listeners[name] = {}
     end
-    self.core:on_event(function(name, channel, member, conn, typing)
+    self.core:on_event(function(name, channel, member, conn, typing, remote)
         -- a connection that leaves a channel takes its presence metas along
         if name == "session:leave" and conn ~= nil then
             self:untrack(conn, channel)
         end
-        dispatch(self, name, channel, member, conn, typing)
+        dispatch(self, name, channel, member, conn, typing, remote)
     end)
     self.metas = {}      -- topic -> key -> { { conn =, meta = }, ... }
     self.tracked = {}    -- conn -> topic -> key
@@ -290,7 +290,8 @@ end
 -- presence:join (when the member became present); a leave fires typing
 -- (false, when a typing member became absent), presence:leave (when it
 -- became absent), then session:leave.  Arguments: channel, member_id, conn;
--- for typing: channel, member_id, typing.
+-- for typing: channel, member_id, typing, remote (true when the flag was
+-- set on another node of a cluster: that node reacts to it already).
 function Hub:on(name, fn)
     check_type("on", "event name", name, "string")
     if not EVENTS[name] then
@@ -428,7 +429,22 @@ end
 -- Phoenix-style presence (PROTOCOLS.md 1.8).  One meta per (conn, topic),
 -- each with a unique phx_ref; keys are the app's presence keys (user ids).
 -- Changes are broadcast to the topic as "presence_diff"; joiners get a
--- "presence_state" snapshot (server.lua pushes it after every join).
+-- "presence_state" snapshot (server.lua pushes it after every join).  In a
+-- cluster every meta is also shared with the other nodes (cluster_phx.c),
+-- so presence_state covers the whole cluster.
+
+-- Tells the cluster about a meta of this node (m nil: it is gone).
+local function share(self, topic, ref, key, m)
+    local cluster = self._cluster
+    if not cluster then
+        return
+    end
+    if m then
+        cluster:phx_track(topic, ref, key, json.encode(m))
+    else
+        cluster:phx_untrack(topic, ref)
+    end
+end
 
 local function new_ref(self)
     self.ref_seq = self.ref_seq + 1
@@ -477,6 +493,7 @@ function Hub:track(conn, topic, key, meta)
     mine = mine or {}
     self.tracked[conn] = mine
     mine[topic] = key
+    share(self, topic, m.phx_ref, key, m)
     diff(self, topic, { [key] = entry(m) }, {})
     return m.phx_ref
 end
@@ -518,6 +535,7 @@ function Hub:untrack(conn, topic)
     if not key then
         return false
     end
+    share(self, topic, meta.phx_ref)
     diff(self, topic, {}, { [key] = entry(meta) })
     return true
 end
@@ -541,6 +559,8 @@ function Hub:update(conn, topic, meta)
             m.phx_ref = new_ref(self)
             m.phx_ref_prev = old.phx_ref
             e.meta = m
+            share(self, topic, old.phx_ref)
+            share(self, topic, m.phx_ref, key, m)
             diff(self, topic, { [key] = entry(m) }, { [key] = entry(old) })
             return m.phx_ref
         end
@@ -549,7 +569,8 @@ function Hub:update(conn, topic, meta)
 end
 
 --- The topic's presences in the Phoenix wire shape:
--- { key = { metas = { meta, ... } }, ... } (metas in tracking order).
+-- { key = { metas = { meta, ... } }, ... } (metas in tracking order; in a
+-- cluster, this node's first, then those of the others).
 function Hub:presence_state(topic)
     check_type("presence_state", "topic", topic, "string")
     local state = {}
@@ -559,6 +580,15 @@ function Hub:presence_state(topic)
             metas[i] = e.meta
         end
         state[key] = { metas = metas }
+    end
+    local remote = self._cluster and self._cluster:phx_metas(topic) or {}
+    for i = 1, #remote, 2 do
+        local key, meta = remote[i], json.decode(remote[i + 1])
+        if type(meta) == "table" then
+            state[key] = state[key] or { metas = {} }
+            local metas = state[key].metas
+            metas[#metas + 1] = meta
+        end
     end
     return state
 end
