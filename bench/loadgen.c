@@ -67,11 +67,14 @@ struct opts {
     enum proto proto;
     const char *host;
     int port;
+    int port2;      /* a second node of a cluster (0: none), see conn_port */
     int conns, pubs, channels, procs, src_ips, window, max_pending, pub_reads;
     double rate, warmup, duration, drain, connect_timeout, slow_pct;
     int payload;
     int server_pid;
-    int also_pid;   /* counted with the server (the Redis of a workers run) */
+    int also_pids[8];   /* counted with the server (the Redis of a workers
+                           run, the other nodes and Redis of a cluster) */
+    int nalso;
     const char *label, *prefix;
 };
 
@@ -116,6 +119,14 @@ struct conn {
 };
 
 static struct opts O;
+
+/* The port of connection c: with --port2, every other block of
+ * `channels` connections goes to the second node, so each channel has
+ * members on both nodes (connection i joins channel i % channels). */
+static int conn_port(const struct conn *c)
+{
+    return O.port2 && (c->idx / O.channels) % 2 ? O.port2 : O.port;
+}
 static struct shm *SH;
 static uint32_t *WIN_COUNT, *GOT;
 static uint8_t *FLAGS;
@@ -707,7 +718,7 @@ static void send_handshake(struct conn *c)
                      "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                      "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
-                     path, O.host, O.port, key,
+                     path, O.host, conn_port(c), key,
                      *sub ? "Sec-WebSocket-Protocol: " : "", sub,
                      *sub ? "\r\n" : "");
     buf_append(&c->out, &c->out_len, &c->out_cap, req, (size_t)n);
@@ -742,7 +753,7 @@ static int conn_start(struct conn *c)
     }
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)O.port);
+    sa.sin_port = htons((uint16_t)conn_port(c));
     inet_pton(AF_INET, O.host, &sa.sin_addr);
     c->fd = fd;
     c->state = S_CONNECTING;
@@ -1079,8 +1090,8 @@ static int server_pids(int pid, int *out, int max)
     while (n < max && fscanf(f, "%d", &out[n]) == 1)
         n++;
     fclose(f);
-    if (O.also_pid && n < max)
-        out[n++] = O.also_pid;
+    for (int i = 0; i < O.nalso && n < max; i++)
+        out[n++] = O.also_pids[i];
     return n;
 }
 
@@ -1149,7 +1160,10 @@ static void usage(void)
         "  --connect-timeout S (default 60)\n"
         "  --server-pid PID    measure the server's CPU and RSS from /proc\n"
         "                      (with its child processes: workers)\n"
-        "  --also-pid PID      count this process too (the Redis of a workers run)\n"
+        "  --also-pid PID      count this process too (the Redis of a workers run;\n"
+        "                      repeat for several: other nodes, their Redis)\n"
+        "  --port2 P           a second node: connection i goes there when\n"
+        "                      i / channels is odd, so every channel spans both\n"
         "  --label NAME        copied into the output\n"
         "  --prefix STR        channel name prefix (default bench)\n");
     exit(2);
@@ -1215,8 +1229,12 @@ int main(int argc, char **argv)
             O.connect_timeout = atof(v);
         else if (ARG("--server-pid"))
             O.server_pid = atoi(v);
-        else if (ARG("--also-pid"))
-            O.also_pid = atoi(v);
+        else if (ARG("--also-pid")) {
+            if (O.nalso == (int)(sizeof O.also_pids / sizeof O.also_pids[0]))
+                die("too many --also-pid");
+            O.also_pids[O.nalso++] = atoi(v);
+        } else if (ARG("--port2"))
+            O.port2 = atoi(v);
         else if (ARG("--label"))
             O.label = v;
         else if (ARG("--prefix"))
