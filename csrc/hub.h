@@ -156,7 +156,8 @@ void sb_hub_disconnect(sb_hub *h, sb_conn *c);
 /* Stamps m with the channel's epoch and next offset, keeps it in history,
  * and hands it to every joined connection except `except` and connections
  * of member `except_member`.  Returns the number of receivers (>= 0) or an
- * SB_E* code.  Publishing to a channel nobody joined still stamps and keeps
+ * SB_E* code.  (When the cluster takes the message to number it, the
+ * count is of the local connections it will be handed to.)  Publishing to a channel nobody joined still stamps and keeps
  * history when history is on.  Publish a message once: its stamps are
  * overwritten by a second publish. */
 int sb_hub_publish(sb_hub *h, sb_msg *m, const sb_conn *except,
