@@ -573,7 +573,11 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     s->static_dir = sb_strdup_opt(cfg->static_dir);
     s->cors = sb_strdup_opt(cfg->sse.cors);
     s->cfg.sse.cors = s->cors;
-    s->uid_salt = ((uint64_t)sb_now_ms() ^ ((uint64_t)getpid() << 20)) % SB_UID_SPACE;
+    /* nanoseconds and the address too: servers made in the same
+     * millisecond (nodes of a cluster in one process) must not hand out
+     * the same uids, now that direct messages cross nodes */
+    s->uid_salt = ((uint64_t)sb_now_ms() ^ ((uint64_t)getpid() << 20) ^
+                   uv_hrtime() ^ ((uint64_t)(uintptr_t)s >> 4)) % SB_UID_SPACE;
     s->protocols[0].name = "switchboard";
     s->protocols[0].callback = sb_server_cb;
     /* lws keeps an rx buffer of this size per WebSocket (default 4 KiB,

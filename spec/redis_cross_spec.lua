@@ -229,9 +229,18 @@ describe("across nodes through Redis", function()
         ch:on("presence", function(p) lists[#lists + 1] = table.concat(p.users, ",") end)
         ch:on("typing", function(p) typing[#typing + 1] = p end)
         ch:on("new_msg", function(p) msgs[#msgs + 1] = p end)
+        -- what happened, for the failure message
+        local seen = {}
+        for _, ev in ipairs { "phx_error", "phx_close" } do
+            ch:on(ev, function() seen[#seen + 1] = ev end)
+        end
+        for name, app in pairs { A = A, B = B } do
+            app.server:on("open", function(c) seen[#seen + 1] = name .. " open " .. tostring(c.uid) end)
+            app.server:on("close", function(c) seen[#seen + 1] = name .. " close " .. tostring(c.uid) end)
+        end
         ch:join()
         assert.is_true(wait_until(function() return lists[#lists] == "ann,bob" end, 10),
-            "presence lists seen by bob: " .. table.concat(lists, " | "))
+            "presence lists seen by bob: " .. table.concat(lists, " | ") .. "; " .. table.concat(seen, ", "))
         -- and the native client on node A sees bob (not his connection uid)
         assert.is_true(wait_until(function()
             local last

@@ -448,7 +448,9 @@ end
 
 local function new_ref(self)
     self.ref_seq = self.ref_seq + 1
-    return ("%.0f.%d"):format(core.now_ms(), self.ref_seq)
+    -- in a cluster the node name keeps refs unique across nodes (clients
+    -- merge metas by phx_ref)
+    return ("%s%.0f.%d"):format(self.node and self.node .. "." or "", core.now_ms(), self.ref_seq)
 end
 
 local function copy(t)
