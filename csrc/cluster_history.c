@@ -43,6 +43,8 @@ struct sb_fetch {
     sb_fetch_fn fn;
     void *ud;
     int cancelled;
+    uint64_t epoch, after;  /* asked for (to send it again) */
+    double ttl;
     size_t len;
     char name[];
 };
@@ -231,28 +233,42 @@ static void hpub_failed(sb_cluster *cl, cl_hpub *hp, const redisReply *rep)
     sb_hub_publish_at(cl->hub, m, hp->e.except_conn, hp->e.em, hp->e.emlen);
 }
 
-static void on_hpub(sb_cluster *cl, cl_hpub *hp, const redisReply *rep)
+/* 1 when a script was refused because Redis lost it (SCRIPT FLUSH): it
+ * never ran, so it is safe to send again with EVAL. */
+static int noscript(const redisReply *rep)
+{
+    return rep && rep->type == REDIS_REPLY_ERROR && strstr(rep->str, "NOSCRIPT");
+}
+
+/* Returns 1 when hp was sent again (the caller must keep it). */
+static int on_hpub(sb_cluster *cl, cl_hpub *hp, const redisReply *rep)
 {
     sb_msg *m = hp->e.m;
     cl_channel *cc = sb_map_get(&cl->channels, m->channel, m->channel_len);
 
+    if (noscript(rep)) {
+        cl->sha_pub[0] = '\0';
+        if (sb_cl_send_numbered(cl, &hp->head, m, hp->e.em, hp->e.emlen) == 0)
+            return 1;
+    }
     if (cc && cc->own_inflight)
         cc->own_inflight--;
     if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
         !rep_u64(rep->element[0]) || !rep_u64(rep->element[1])) {
         hpub_failed(cl, hp, rep);
-        return;
+        return 0;
     }
     m->epoch = rep_u64(rep->element[0]);
     m->offset = rep_u64(rep->element[1]);
     if (!cc || !cc->active)
-        return; /* nobody here: it is in Redis for the others */
+        return 0; /* nobody here: it is in Redis for the others */
     if (!cc->hist) {
         sb_hub_publish_at(cl->hub, m, hp->e.except_conn, hp->e.em, hp->e.emlen);
-        return;
+        return 0;
     }
     sb_cl_order_insert(cl, cc, &hp->e);
     sb_cl_order_drain(cl, m->channel, m->channel_len);
+    return 0;
 }
 
 /* The baseline came: the cursor starts there. */
@@ -307,6 +323,34 @@ static void fill_failed(sb_cluster *cl, cl_channel *cc, const char *why,
     }
 }
 
+/* Redis refused a baseline or fill read (not for a lost script): logged,
+ * and the channel goes on without it, so messages are never held back
+ * for good: with no baseline every message counts as live, a hole is
+ * skipped. */
+static void read_refused(sb_cluster *cl, cl_channel *cc, const cl_hread *hr,
+                         const redisReply *rep)
+{
+    char line[512];
+
+    cl->read_errors++;
+    if ((cl->read_errors & (cl->read_errors - 1)) == 0) {
+        snprintf(line, sizeof line,
+                 "switchboard(redis): node %s: Redis refused a history read of "
+                 "%s (%.200s); %llu refused so far",
+                 cl->node, cc->name,
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply",
+                 (unsigned long long)cl->read_errors);
+        sb_cl_log(cl, line);
+    }
+    if (!hr->fill) {
+        on_baseline(cl, cc, 0, 0);
+        return;
+    }
+    if (cc->npending)
+        sb_cl_order_skip(cl, cc);
+    sb_cl_order_drain(cl, cc->name, cc->len);
+}
+
 static void on_hread(sb_cluster *cl, cl_hread *hr, const redisReply *rep)
 {
     cl_channel *cc = sb_map_get(&cl->channels, hr->name, hr->len);
@@ -317,10 +361,16 @@ static void on_hread(sb_cluster *cl, cl_hread *hr, const redisReply *rep)
         return;
     if (hr->fill && cc->filling)
         cc->filling--;
-    if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
+    if (!rep)
+        return; /* the link went: following starts again when it returns */
+    if (noscript(rep)) {
+        cl->sha_read[0] = '\0';
+        read_channel(cl, cc, hr->fill);
+        return;
+    }
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
         rep->element[2]->type != REDIS_REPLY_STRING) {
-        if (rep && rep->type == REDIS_REPLY_ERROR && strstr(rep->str, "NOSCRIPT"))
-            cl->sha_read[0] = '\0';
+        read_refused(cl, cc, hr, rep);
         return;
     }
     if (!hr->fill) {
@@ -358,8 +408,9 @@ static const char *reason_of(const redisReply *r)
     return "history-expired";
 }
 
-/* Answers a recovering client's read (unless it was cancelled). */
-static void on_fetch(sb_cluster *cl, sb_fetch *f, const redisReply *rep)
+/* Answers a recovering client's read (unless it was cancelled).  Returns
+ * 1 when f was sent again (the caller must keep it). */
+static int on_fetch(sb_cluster *cl, sb_fetch *f, const redisReply *rep)
 {
     sb_history_page pg;
     size_t i;
@@ -367,13 +418,19 @@ static void on_fetch(sb_cluster *cl, sb_fetch *f, const redisReply *rep)
 
     memset(&pg, 0, sizeof pg);
     if (f->cancelled)
-        return;
+        return 0;
+    if (noscript(rep)) {
+        cl->sha_read[0] = '\0';
+        if (sb_cl_send_read(cl, &f->head, f->name, f->len, NULL, f->epoch,
+                            f->after, f->ttl, 0) == 0)
+            return 1;
+    }
     if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
         rep->element[2]->type != REDIS_REPLY_STRING) {
         pg.reason = "redis-unavailable";
         sb_hub_position(cl->hub, f->name, f->len, &pg.epoch, &pg.offset);
         f->fn(f->ud, &pg);
-        return;
+        return 0;
     }
     pg.authoritative = 1;
     pg.epoch = rep_u64(rep->element[0]);
@@ -401,6 +458,7 @@ static void on_fetch(sb_cluster *cl, sb_fetch *f, const redisReply *rep)
     for (i = 0; i < pg.n; i++)
         sb_msg_unref(pg.msgs[i]);
     free(pg.msgs);
+    return 0;
 }
 
 void sb_cl_hist_reply(sb_cluster *cl, cl_req *req, redisReply *rep)
@@ -415,7 +473,8 @@ void sb_cl_hist_reply(sb_cluster *cl, cl_req *req, redisReply *rep)
         return;
     case TAG_HPUB:
         sb_cl_req_done(cl, req);
-        on_hpub(cl, (cl_hpub *)req, rep);
+        if (on_hpub(cl, (cl_hpub *)req, rep))
+            return;
         sb_cl_entry_free(&((cl_hpub *)req)->e);
         break;
     case TAG_HREAD:
@@ -424,7 +483,8 @@ void sb_cl_hist_reply(sb_cluster *cl, cl_req *req, redisReply *rep)
         break;
     case TAG_FETCH:
         sb_cl_req_done(cl, req);
-        on_fetch(cl, (sb_fetch *)req, rep);
+        if (on_fetch(cl, (sb_fetch *)req, rep))
+            return;
         break;
     default:
         return;
@@ -460,6 +520,9 @@ static sb_fetch *hook_fetch(sb_hub *h, const char *ch, size_t chlen,
     f->head.tag = TAG_FETCH;
     f->fn = fn;
     f->ud = fn_ud;
+    f->epoch = epoch;
+    f->after = after;
+    f->ttl = ttl;
     f->len = chlen;
     memcpy(f->name, ch, chlen);
     if (sb_cl_send_read(cl, &f->head, ch, chlen, NULL, epoch, after, ttl, 0)) {

@@ -107,6 +107,7 @@ struct sb_cluster {
     double history_idle;        /* seconds an unused history is kept */
     sb_map own_metas;           /* "<topic>\n<phx_ref>" -> cl_meta* */
     uint64_t follow_seq;
+    uint64_t read_errors;       /* history reads Redis refused (logged) */
     void (*log)(const char *line, void *ud);
     void *log_ud;
     char url[300];

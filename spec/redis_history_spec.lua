@@ -337,6 +337,33 @@ describe("shared history through Redis", function()
         assert.is_true(#logs > 0)
     end)
 
+    it("numbers on through a SCRIPT FLUSH, and delivers what Redis refuses locally without an id", function()
+        local s1 = listen("fl-a")
+        assert.is_true(R.connected(s1.hub))
+        local c = stream(s1, "/sse/fl")
+        assert.is_true(wait_until(function() return s1.hub:connection_count("fl") == 1 end))
+        settle(0.1)
+        s1.hub:publish("fl", "tick", { n = 1 })
+        assert.is_true(c:wait(function(x) return #ticks(x) >= 1 end))
+        assert.equal("+OK", redis:command("SCRIPT FLUSH"))
+        s1.hub:publish("fl", "tick", { n = 2 })          -- EVALSHA refused: sent again
+        assert.is_true(c:wait(function(x) return #ticks(x) >= 2 end))
+        local epoch = ticks(c)[1].id:match("^%d+")
+        assert.equal(epoch .. "-2", ticks(c)[2].id)
+        assert.equal(0, s1:cluster_stats().unnumbered)
+        -- a position key of the wrong type: Redis refuses every script
+        local logs0 = #logs
+        assert.equal(":1", redis:command("DEL sb:hpos:fl"))
+        assert.equal("+OK", redis:command("SET sb:hpos:fl broken"))
+        s1.hub:publish("fl", "tick", { n = 3 })
+        assert.is_true(c:wait(function(x) return #ticks(x) >= 3 end))
+        assert.is_nil(ticks(c)[3].id)                     -- no id: not in any history
+        assert.same({ 1, 2, 3 }, ns(ticks(c)))
+        assert.equal(1, s1:cluster_stats().unnumbered)
+        assert.is_true(#logs > logs0)
+        redis:command("DEL sb:hpos:fl")
+    end)
+
     it("starts a new epoch when Redis restarted with its data (it may have rolled back)", function()
         local s1 = listen("gen-a")
         assert.is_true(R.connected(s1.hub))
