@@ -11,15 +11,16 @@ export LUA_CPATH="$cdir/?.so;;"
 export SB_SPEC_LUA=$label
 if [ "$label" = valgrind ]; then
     export LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;/usr/share/lua/5.4/?.lua;/usr/share/lua/5.4/?/init.lua;;"
-    # the hub (pure C) and the transport, under memcheck; lws's own
-    # context allocations are suppressed (scripts/valgrind.supp)
+    # the hub (pure C), the transport and the cluster (Redis link, shared
+    # history, cross-node presence), under memcheck; lws's own context
+    # allocations are suppressed (scripts/valgrind.supp)
     cmd=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
          --show-leak-kinds=definite --suppressions=scripts/valgrind.supp
          lua5.4 /usr/bin/busted -o utfTerminal
          spec/hub_spec.lua spec/hub_property_spec.lua spec/hub_presence_spec.lua
          spec/native_spec.lua spec/client_spec.lua spec/loop_spec.lua spec/phoenix_spec.lua
          spec/hub_history_rules_spec.lua spec/sse_spec.lua spec/recovery_spec.lua
-         spec/hub_cluster_spec.lua)
+         spec/hub_cluster_spec.lua spec/redis_history_spec.lua spec/redis_cross_spec.lua)
 elif [ "$label" = asan ]; then
     # The C module is built with ASan+UBSan; the interpreter is not, so
     # the ASan runtime has to be loaded first.  Leak checking stays off:
