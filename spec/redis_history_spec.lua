@@ -283,6 +283,31 @@ describe("shared history through Redis", function()
         assert.equal(1, metric(s2, "switchboard_recovery_failures_total"))
     end)
 
+    it("ages the shared history out by the ttl rule", function()
+        local rules = { ["aged"] = { count = 100, ttl = 0.5 } }
+        local s1, s2 = listen("age-a", rules), listen("age-b", rules)
+        assert.is_true(R.connected(s1.hub, s2.hub))
+        local c = stream(s1, "/sse/aged")
+        assert.is_true(wait_until(function() return s1.hub:connection_count("aged") == 1 end))
+        settle(0.1)
+        s1.hub:publish("aged", "tick", { n = 1 })
+        s1.hub:publish("aged", "tick", { n = 2 })
+        assert.is_true(c:wait(function(x) return #ticks(x) >= 2 end))
+        local first = ticks(c)[1].id
+        c:close()
+        -- within the ttl: replayed on the other node
+        local r = stream(s2, "/sse/aged", { ["Last-Event-ID"] = first })
+        assert.is_true(r:wait(function(x) return #ticks(x) >= 1 end))
+        assert.same({ 2 }, ns(ticks(r)))
+        r:close()
+        settle(0.6)
+        -- past it: history-expired
+        local r2 = stream(s2, "/sse/aged", { ["Last-Event-ID"] = first })
+        assert.is_true(r2:wait(function(x) return #failures(x) == 1 end))
+        assert.equal("history-expired", cjson.decode(failures(r2)[1].data).reason)
+        assert.equal(0, #ticks(r2))
+    end)
+
     it("reports a Redis outage and a Redis restart to recovering clients, and resumes numbering", function()
         local s1, s2 = listen("rr-a"), listen("rr-b")
         assert.is_true(R.connected(s1.hub, s2.hub))
