@@ -360,8 +360,11 @@ idlemany)
     # past one process's 19,900 sockets: only servers with several
     # processes (switchboard-wN) take part; loadgen forks 3 clients
     echo "== idle-many: $IDLE_MANY connections over several processes: server RSS per connection"
-    for rep in $(seq "$REPS"); do for s in "${ACTIVE[@]}"; do
-        case $s in switchboard-w*) ;; *) continue ;; esac
+    # the switchboard-wN servers asked for, or 3 workers (~17k sockets each)
+    many=()
+    for s in "${ACTIVE[@]}"; do case $s in switchboard-w*) many+=("$s") ;; esac; done
+    [ ${#many[@]} -gt 0 ] || many=(switchboard-w3)
+    for rep in $(seq "$REPS"); do for s in "${many[@]}"; do
         run_one "idle-$IDLE_MANY" "$s" "$rep" --conns "$IDLE_MANY" --channels 10 --pubs 0 \
             --procs 3 --src-ips 4 --connect-timeout 60 --warmup 0 --duration 2 --drain 0
     done; done ;;
