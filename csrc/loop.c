@@ -90,7 +90,7 @@ static void sb_loop_log(int level, const char *line)
     fprintf(stderr, "switchboard(lws): %s", line);
 }
 
-struct lws_context *sb_loop_new_lws(sb_loop *l)
+struct lws_context *sb_loop_new_lws(sb_loop *l, int server)
 {
     struct lws_context_creation_info info;
     void *loops[1];
@@ -103,6 +103,11 @@ struct lws_context *sb_loop_new_lws(sb_loop *l)
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
                    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
                    LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+    /* lws 4.1.6 reads VALIDATE_UTF8 from the context's options only (the
+     * rx parser checks wsi->a.context->options); set on the vhost alone
+     * it is silently ignored and invalid UTF-8 reaches the app */
+    if (server)
+        info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.user = l;
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.gid = -1;
@@ -116,7 +121,7 @@ struct lws_context *sb_loop_new_lws(sb_loop *l)
 struct lws_context *sb_loop_lws(sb_loop *l)
 {
     if (!l->lws)
-        l->lws = sb_loop_new_lws(l);
+        l->lws = sb_loop_new_lws(l, 0);
     return l->lws;
 }
 

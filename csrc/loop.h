@@ -43,8 +43,9 @@ struct lws_context *sb_loop_lws(sb_loop *l);
 /* A new lws context on the loop (vhosts added explicitly).  Each server
  * gets its own: destroying a context is the only way lws 4.1 lets go of a
  * listening socket at once (a destroyed vhost keeps it bound, and a new
- * vhost on that port would silently share it). */
-struct lws_context *sb_loop_new_lws(sb_loop *l);
+ * vhost on that port would silently share it).  `server` turns on what a
+ * server's context needs (UTF-8 validation of incoming text frames). */
+struct lws_context *sb_loop_new_lws(sb_loop *l, int server);
 /* Destroys ctx once the current loop turn is over: a server's last
  * connection is freed from inside an lws callback of that very context,
  * and destroying a context from within its own callbacks is not safe. */

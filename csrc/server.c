@@ -539,7 +539,7 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->ctx = sb_loop_new_lws(loop);
+    s->ctx = sb_loop_new_lws(loop, 1);
     if (!s->ctx) {
         snprintf(err, errlen, "cannot start libwebsockets");
         free(s);
@@ -600,7 +600,7 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     info.protocols = s->protocols;
     info.vhost_name = "switchboard";
     info.user = s;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.options = 0;   /* VALIDATE_UTF8 is a context option (loop.c) */
     info.timeout_secs = 10;
     /* TLS: lws loads the pair when the vhost is made, so a bad path or a
      * key that does not match fails sb_server_new, not the first client */
