@@ -1,5 +1,6 @@
 /* Per-connection limits that apply after the handshake: the receive path
- * with its message size bound and the message-rate token bucket.  (The
+ * with its bounds on a message's size and frame count, and the
+ * message-rate token bucket.  (The
  * connection caps are checked at the handshake, in server.c, where the
  * counts live.) */
 #include "server.h"
@@ -41,24 +42,53 @@ int sb_wsconn_rate_ok(sb_wsconn *c)
     return 0;
 }
 
-/* Collects the fragments of one message, bounded by max_message.  Returns
- * 1 when a whole message is ready in msg and n, 0 while more is to come, -1
- * when the message is too big (the connection is then closed with 1009).
- * A message that arrives in one piece (the common case) is used where lws
- * put it, without a copy. */
+/* Most frames one message may arrive in: max_message / 64, at least 64.
+ * Real clients send a message as one frame (browsers, Node ws) or in a few
+ * large ones; without a cap, empty continuation frames could go on forever
+ * without the message ever growing or the rate limit seeing a message. */
+static size_t sb_max_fragments(const sb_server_config *cfg)
+{
+    size_t n = cfg->max_message / 64;
+
+    return n < 64 ? 64 : n;
+}
+
+/* Hangs up with 1009 and a reason (inside the receive callback, where lws
+ * 4.1 still sends the close frame). */
+static int sb_wsconn_too_big(sb_wsconn *c, const char *why)
+{
+    lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                     (unsigned char *)why, strlen(why));
+    return -1;
+}
+
+/* Collects the pieces of one message, bounded by max_message and a frame
+ * count.  Returns 1 when a whole message is ready in msg and n, 0 while
+ * more is to come, -1 when the connection must close (1009).  A message
+ * that arrives in one piece (the common case) is used where lws put it,
+ * without a copy. */
 static int sb_wsconn_collect(sb_wsconn *c, const void *in, size_t len,
                              const char **msg, size_t *n)
 {
+    const sb_server_config *cfg = sb_server_config_of(c->srv);
     struct lws *wsi = c->wsi;
-    int whole = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+    size_t rest = lws_remaining_packet_payload(wsi);
+    int whole = lws_is_final_fragment(wsi) && !rest;
 
-    if (c->rx.len + len > sb_server_config_of(c->srv)->max_message) {
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                         (unsigned char *)"message too big", 15);
-        return -1;
-    }
-    if (lws_is_first_fragment(wsi))
+    if (lws_is_first_fragment(wsi)) {
         c->rx_binary = lws_frame_is_binary(wsi);
+        c->rx_frags = 0;
+    }
+    /* the frame header already says how long it is: a frame announcing
+     * more than the limit is refused at its first bytes */
+    if (c->rx.len + len > cfg->max_message || rest > cfg->max_message - c->rx.len - len)
+        return sb_wsconn_too_big(c, "message too big");
+    /* lws hands a frame over in pieces; a frame's first piece counts */
+    if (lws_is_first_fragment(wsi) || c->rx_frame_done)
+        c->rx_frags++;
+    c->rx_frame_done = rest == 0;
+    if (c->rx_frags > sb_max_fragments(cfg))
+        return sb_wsconn_too_big(c, "too many fragments");
     if (whole && !c->rx.len) {
         *msg = in;
         *n = len;

@@ -7,9 +7,17 @@
 int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
                    const char **value)
 {
-    int n = lws_hdr_copy_fragment(wsi, out, outlen, WSI_TOKEN_HTTP_URI_ARGS, idx);
+    int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, idx);
     char *eq;
 
+    if (n >= outlen) {
+        /* skipped, not the end of the walk (lws_hdr_copy_fragment answers
+         * "too long" and "no such arg" alike with -1) */
+        out[0] = '\0';
+        *value = out;
+        return 0;
+    }
+    n = lws_hdr_copy_fragment(wsi, out, outlen, WSI_TOKEN_HTTP_URI_ARGS, idx);
     if (n < 0)
         return -1;
     eq = strchr(out, '=');
@@ -22,14 +30,17 @@ int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
 const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len)
 {
     const char *v, *found = NULL;
-    char tmp[1024];
+    char tmp[4096];   /* lws keeps at most 4096 bytes of headers and URI */
     int i;
 
     for (i = 0; sb_request_arg(wsi, i, tmp, sizeof tmp, &v) >= 0; i++) {
-        if (strcmp(tmp, key) == 0 && (int)strlen(v) < len) {
+        if (strcmp(tmp, key) != 0)
+            continue;
+        found = buf;
+        if ((int)strlen(v) < len)
             strcpy(buf, v);
-            found = buf;
-        }
+        else
+            buf[0] = '\0';   /* too long: present, but never cut */
     }
     return found;
 }

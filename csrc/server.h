@@ -153,6 +153,8 @@ struct sb_wsconn {
     sb_fqueue q;           /* send queue */
     sb_buf rx;             /* fragments of the message being received */
     int rx_binary;
+    unsigned rx_frags;     /* frames of that message so far (limits.c) */
+    int rx_frame_done;     /* the last piece lws gave ended its frame */
     int close_code;        /* nonzero: close once the queue is flushed */
     int close_sent;
     char close_reason[64];
@@ -193,12 +195,15 @@ int sb_wsconn_set_alias(sb_wsconn *c, const char *alias, size_t n);
 /* Query arg number idx of a request, as lws hands them over (one per
  * `key=value`, already percent- and '+'-decoded): copies it into out,
  * splits it at the first '=' (out becomes the key, *value the value) and
- * returns its length, or -1 past the last one. */
+ * returns its length, or -1 past the last one.  An arg longer than
+ * outlen - 1 comes back as an empty key and value (length 0). */
 int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
                    const char **value);
 
 /* Value of the last query arg named key ("" for a bare key) copied into
- * buf, or NULL when absent or longer than len - 1. */
+ * buf, or NULL when absent.  A value longer than len - 1 comes back as ""
+ * (present but empty), so callers refuse it instead of taking a cut one
+ * or none at all. */
 const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len);
 
 /* Message-rate limit (limits.c): 1 pass, 0 drop, -1 close with 1008. */
