@@ -83,6 +83,7 @@ build = {
             "csrc/utf8.c",
             "csrc/ws_native.c",
             "csrc/ws_phoenix.c",
+            "csrc/ws_phoenix_token.c",
             "csrc/ws_native_resume.c",
          },
          incdirs = { "csrc", "$(LIBWEBSOCKETS_INCDIR)", "$(LIBUV_INCDIR)", "$(OPENSSL_INCDIR)",

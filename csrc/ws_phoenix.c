@@ -10,8 +10,6 @@
 
 /* Depth limit for JSON a Phoenix client sends. */
 #define SB_PHX_MAX_DEPTH 64
-/* Longest authToken kept (decoded bytes). */
-#define SB_PHX_TOKEN_MAX 4096
 
 /* One join instance of a topic on this connection. */
 typedef struct sb_phx_chan {
@@ -384,8 +382,22 @@ static void sb_phx_touch(sb_wsconn *c)
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, secs);
 }
 
-/* Malformed frames are dropped: the real client never sends them, and a
- * dropped frame costs a friendlier client less than a crashed socket. */
+/* Tells the client what was wrong with a frame it sent.  Nothing of it
+ * can be trusted, so the reply goes to topic "phoenix" with null refs:
+ * the npm client hands it to socket.onMessage (where a developer sees
+ * it) and to no channel.  Phoenix itself would crash the socket; an error
+ * frame costs a client with a bug less, and the rate limit still bounds a
+ * flood of them. */
+static void sb_phx_malformed(sb_wsconn *c, const char *what, const sb_codec_err *e)
+{
+    char reason[160];
+
+    snprintf(reason, sizeof reason, "malformed %s at byte %lu: %s", what,
+             (unsigned long)e->pos, e->msg ? e->msg : sb_codec_strerror(e->code));
+    sb_phx_reply_error(c, sb_span_of(NULL, 0), sb_span_of(NULL, 0),
+                       sb_span_str("phoenix"), reason);
+}
+
 static void sb_phx_receive(sb_wsconn *c, const char *data, size_t n, int binary)
 {
     sb_phx_msg m;
@@ -393,18 +405,26 @@ static void sb_phx_receive(sb_wsconn *c, const char *data, size_t n, int binary)
     int rc;
 
     sb_phx_touch(c);
-    if (binary && sb_phx_is_v1(c))
+    if (binary && sb_phx_is_v1(c)) {
+        e.pos = 0;
+        e.msg = "binary frames need vsn=2.0.0";
+        sb_phx_malformed(c, "message", &e);
         return;
+    }
     if (binary)
         rc = sb_phx_decode_binary((const unsigned char *)data, n, &m, &e);
     else if (sb_phx_is_v1(c))
         rc = sb_phx_decode_v1(data, n, SB_PHX_MAX_DEPTH, &m, &e);
     else
         rc = sb_phx_decode_v2(data, n, SB_PHX_MAX_DEPTH, &m, &e);
-    if (rc < 0)
+    if (rc < 0) {
+        sb_phx_malformed(c, binary ? "binary message" : "message", &e);
         return;
+    }
     if (!binary && !m.payload_object) {
-        /* Phoenix refuses non-object payloads in text frames */
+        /* Phoenix wants objects in text frames; topic and ref are known,
+         * so the push itself fails instead of timing out */
+        sb_phx_reply_error(c, m.join_ref, m.ref, m.topic, "payload must be a JSON object");
         sb_phx_msg_free(&m);
         return;
     }
@@ -417,60 +437,6 @@ static void sb_phx_receive(sb_wsconn *c, const char *data, size_t n, int binary)
     else
         sb_phx_event(c, &m);
     sb_phx_msg_free(&m);
-}
-
-/* Standard or URL base64, padding optional; -1 on a bad character. */
-static int sb_b64_decode(const char *s, size_t n, char *out, size_t *outlen)
-{
-    unsigned acc = 0;
-    int bits = 0;
-    size_t i, o = 0;
-
-    for (i = 0; i < n; i++) {
-        int v;
-        char ch = s[i];
-        if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
-        else if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
-        else if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
-        else if (ch == '+' || ch == '-') v = 62;
-        else if (ch == '/' || ch == '_') v = 63;
-        else if (ch == '=') break;
-        else return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    *outlen = o;
-    return 0;
-}
-
-/* Finds `base64url.bearer.phx.<token>` among the offered subprotocols. */
-static int sb_phx_read_token(sb_phx_conn *p, struct lws *wsi)
-{
-    static const char prefix[] = "base64url.bearer.phx.";
-    char hdr[SB_PHX_TOKEN_MAX * 2];
-    char *tok, *save = NULL;
-
-    if (lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_PROTOCOL) <= 0)
-        return 0;
-    for (tok = strtok_r(hdr, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        size_t n, len = strlen(tok);
-        if (len < sizeof prefix - 1 || strncmp(tok, prefix, sizeof prefix - 1))
-            continue;
-        p->token = malloc(len);
-        if (!p->token)
-            return -1;
-        if (sb_b64_decode(tok + sizeof prefix - 1, len - (sizeof prefix - 1),
-                          p->token, &n))
-            return -1;
-        p->token[n] = '\0';
-        p->token_len = n;
-        return 0;
-    }
-    return 0;
 }
 
 /* Picks the serializer from vsn as Phoenix does (missing = 1.0.0; 1.0.x
@@ -495,7 +461,7 @@ static int sb_phx_prepare(sb_wsconn *c, struct lws *wsi)
         return -1;
     p->v1 = v1;
     c->proto = p;
-    if (sb_phx_read_token(p, wsi))
+    if (sb_phx_read_token(wsi, &p->token, &p->token_len))
         return 400;
     return 0;
 }

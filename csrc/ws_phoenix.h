@@ -14,6 +14,12 @@ extern const sb_proto_ops sb_phoenix_ops;
 /* The hub's deliver hook for Phoenix connections. */
 void sb_phx_deliver(sb_conn *hc, sb_msg *m, void *ud);
 
+/* Finds `base64url.bearer.phx.<token>` among the subprotocols a client
+ * offered (ws_phoenix_token.c) and decodes it into a new string in
+ * *token (NULL when none was offered).  Returns 0, or -1 for a token that
+ * is not base64 or out of memory (the handshake is then refused). */
+int sb_phx_read_token(struct lws *wsi, char **token, size_t *len);
+
 /* The authToken a client offered in Sec-WebSocket-Protocol, decoded, or
  * NULL (valid from prepare until the connection is released). */
 const char *sb_phx_token(const sb_wsconn *c, size_t *len);
