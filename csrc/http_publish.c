@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "json.h"
+#include "sse_request.h"
 
 #define SB_SSE_JSON_DEPTH 64
-#define SB_SSE_EVENT_MAX 64
 
 /* A POST being received (lws per-request user data, zeroed by lws). */
 typedef struct sb_sse_post {
@@ -193,19 +193,6 @@ static int sb_is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Event names end up on an `event:` line and in native/Phoenix envelopes. */
-static int sb_valid_event(const char *e)
-{
-    size_t n = strlen(e), i;
-
-    if (n == 0 || n > SB_SSE_EVENT_MAX)
-        return 0;
-    for (i = 0; i < n; i++)
-        if ((unsigned char)e[i] < 0x20 || e[i] == 0x7f)
-            return 0;
-    return 1;
-}
-
 int sb_sse_post_done(sb_server *s, struct lws *wsi, void *state)
 {
     sb_sse_post *ps = sb_post_of(state);
@@ -241,7 +228,7 @@ int sb_sse_post_done(sb_server *s, struct lws *wsi, void *state)
         return sb_http_error(s, wsi, HTTP_STATUS_BAD_REQUEST, text);
     }
     if (sb_request_get(wsi, "event", ev, sizeof ev)) {
-        if (!sb_valid_event(ev))
+        if (!sb_sse_valid_event(ev, strlen(ev)))
             return sb_http_error(s, wsi, HTTP_STATUS_BAD_REQUEST,
                                  "event must be 1..64 bytes without control characters");
         event = ev;

@@ -31,8 +31,7 @@
 #include "json.h"
 #include "proto_sse.h"
 #include "resume.h"
-
-#define SB_SSE_ID_MAX 64
+#include "sse_request.h"
 
 /* What a stream remembers between prepare and open. */
 typedef struct sb_sse_state {
@@ -139,43 +138,13 @@ int sb_sse_send_event(sb_wsconn *c, const char *event, const char *data, size_t 
     return sb_sse_queue(c, sb_chunk_from(&ev, rc));
 }
 
-/* Header lookup that does not depend on how lws stores the name's case. */
-static int sb_hdr_last_event_id(struct lws *wsi, char *buf, int len)
-{
-    static const char *const names[] = { "last-event-id:", "Last-Event-ID:" };
-    size_t i;
-
-    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-        int nlen = (int)strlen(names[i]);
-        if (lws_hdr_custom_length(wsi, names[i], nlen) >= 0)
-            return lws_hdr_custom_copy(wsi, buf, len, names[i], nlen) >= 0 ? 1 : -1;
-    }
-    return 0;
-}
-
-/* Reads the resume position: Last-Event-ID, else ?lastEventId= (for
- * clients that cannot set headers), else ?evs_last_event_id= (better-sse's
- * name).  An id too long to be ours is kept as invalid: the client then
- * learns with recovery-failed that it must resync. */
+/* The stream's state; the resume position is filled in by sb_sse_stream
+ * from the parsed request (sse_request.c). */
 static int sb_sse_prepare(sb_wsconn *c, struct lws *wsi)
 {
-    sb_sse_state *st = calloc(1, sizeof *st);
-    char *v;
-    int h;
-
-    if (!st)
-        return -1;
-    c->proto = st;
-    v = st->last_id;
-    h = sb_hdr_last_event_id(wsi, v, sizeof st->last_id);
-    if (h == 0 && !sb_request_get(wsi, "lastEventId", v, sizeof st->last_id) &&
-        !sb_request_get(wsi, "evs_last_event_id", v, sizeof st->last_id))
-        return 0;
-    if (h < 0)
-        v[0] = '\0';
-    st->has_last = h < 0 || v[0] != '\0';
-    st->last_len = strlen(v);
-    return 0;
+    (void)wsi;
+    c->proto = calloc(1, sizeof(sb_sse_state));
+    return c->proto ? 0 : -1;
 }
 
 /* Tells the stream that its position cannot be served.  The id is the
@@ -310,17 +279,22 @@ static int sb_sse_peer_gone(struct lws *wsi)
 /* GET /sse/<channel>: accept (connect hook), headers, retry:, resume or
  * recovery-failed, join, then live. */
 static int sb_sse_stream(sb_server *s, struct lws *wsi, const char *path,
-                         const char *chan)
+                         const char *chan, const sb_sse_request *req)
 {
     char reason[256];
     int status;
     long retry = sb_server_config_of(s)->sse.retry_ms;
     sb_wsconn *c = sb_server_accept(s, wsi, &sb_sse_ops, path, chan, &status,
                                     reason, sizeof reason);
+    sb_sse_state *st;
     sb_buf b;
 
     if (!c)
         return status ? sb_http_error(s, wsi, (unsigned)status, reason) : -1;
+    st = c->proto;
+    st->has_last = req->has_last;
+    memcpy(st->last_id, req->last_id, req->last_len + 1);
+    st->last_len = req->last_len;
     /* bound first: from here lws's close path releases it (and tells the
      * app through the close hook) */
     c->wsi = wsi;
@@ -392,26 +366,86 @@ int sb_sse_timer(sb_wsconn *c)
     return 0;
 }
 
+/* A request value as a span for the parser: NULL when absent; one longer
+ * than SB_SSE_ID_MAX comes back as SB_SSE_ID_MAX + 1 bytes, which the
+ * parser refuses as too long without reading them as an id. */
+typedef char sb_sse_idbuf[SB_SSE_ID_MAX + 2];
+
+static sb_span sb_sse_header_id(struct lws *wsi, sb_sse_idbuf buf)
+{
+    /* lws 4.1 matches custom header names as sent: try both spellings */
+    static const char *const names[] = { "last-event-id:", "Last-Event-ID:" };
+    size_t i;
+
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int nlen = (int)strlen(names[i]), n = lws_hdr_custom_length(wsi, names[i], nlen);
+        if (n < 0)
+            continue;
+        if (n <= SB_SSE_ID_MAX &&
+            lws_hdr_custom_copy(wsi, buf, sizeof(sb_sse_idbuf), names[i], nlen) >= 0)
+            return sb_span_of(buf, (size_t)n);
+        memset(buf, 'x', SB_SSE_ID_MAX + 1);
+        return sb_span_of(buf, SB_SSE_ID_MAX + 1);
+    }
+    return sb_span_of(NULL, 0);
+}
+
+static sb_span sb_sse_query_id(struct lws *wsi, const char *key, sb_sse_idbuf buf)
+{
+    char arg[4096];   /* lws keeps at most 4096 bytes of URI and headers */
+    const char *v;
+    sb_span found = { NULL, 0 };
+    int i;
+
+    for (i = 0; sb_request_arg(wsi, i, arg, sizeof arg, &v) >= 0; i++) {
+        size_t n = strlen(v);
+        if (strcmp(arg, key) != 0)
+            continue;
+        if (n > SB_SSE_ID_MAX + 1)
+            n = SB_SSE_ID_MAX + 1;   /* too long either way */
+        memcpy(buf, v, n);
+        found = sb_span_of(buf, n);
+    }
+    return found;
+}
+
+static sb_sse_method sb_sse_method_of(struct lws *wsi)
+{
+    char *uri;
+    int ulen;
+
+    switch (lws_http_get_uri_and_method(wsi, &uri, &ulen)) {
+    case LWSHUMETH_GET: return SB_SSE_GET;
+    case LWSHUMETH_POST: return SB_SSE_POST;
+    case LWSHUMETH_OPTIONS: return SB_SSE_OPTIONS;
+    default: return SB_SSE_OTHER;
+    }
+}
+
 int sb_sse_http(sb_server *s, struct lws *wsi, const char *path)
 {
-    const char *chan = path + 5;
-    char *uri;
-    int ulen, meth = lws_http_get_uri_and_method(wsi, &uri, &ulen);
+    sb_sse_idbuf hid, qid, qevs;
+    sb_sse_request_in in;
+    sb_sse_request req;
+    const char *why;
+    int status;
 
-    if (!sb_hub_valid_channel(chan, strlen(chan)))
-        return sb_http_error(s, wsi, HTTP_STATUS_BAD_REQUEST,
-                             "bad channel name: want 1..255 bytes of [A-Za-z0-9_.:@/-]");
-    switch (meth) {
-    case LWSHUMETH_GET:
-        return sb_sse_stream(s, wsi, path, chan);
-    case LWSHUMETH_POST:
-        return sb_sse_post_start(s, wsi, chan);
-    case LWSHUMETH_OPTIONS:
-        /* CORS preflight of fetch-based clients (PROTOCOLS.md 3.5) */
+    in.path = sb_span_str(path);
+    in.method = sb_sse_method_of(wsi);
+    in.header_id = sb_sse_header_id(wsi, hid);
+    in.query_id = sb_sse_query_id(wsi, "lastEventId", qid);
+    in.query_evs_id = sb_sse_query_id(wsi, "evs_last_event_id", qevs);
+    status = sb_sse_request_parse(&in, &req, &why);
+    if (status)
+        return sb_http_error(s, wsi, (unsigned)status, why);
+    switch (in.method) {
+    case SB_SSE_GET:
+        return sb_sse_stream(s, wsi, path, path + 5, &req);
+    case SB_SSE_POST:
+        return sb_sse_post_start(s, wsi, path + 5);
+    default:
+        /* OPTIONS: the CORS preflight of fetch-based clients (PROTOCOLS.md 3.5) */
         return sb_http_reply(s, wsi, HTTP_STATUS_NO_CONTENT, NULL, NULL, 0,
                              "Last-Event-ID, Content-Type, Authorization");
-    default:
-        return sb_http_error(s, wsi, HTTP_STATUS_METHOD_NOT_ALLOWED,
-                             "use GET (stream) or POST (publish)");
     }
 }

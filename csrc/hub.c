@@ -35,33 +35,6 @@ int64_t sb_hub_now_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int sb_hub_valid_channel(const char *ch, size_t chlen)
-{
-    size_t i;
-
-    if (!ch || chlen == 0 || chlen > SB_CHANNEL_MAX)
-        return 0;
-    for (i = 0; i < chlen; i++) {
-        unsigned char c = (unsigned char)ch[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || strchr("_.:@/-", c)) || c == 0)
-            return 0;
-    }
-    return 1;
-}
-
-int sb_hub_valid_member(const char *m, size_t mlen)
-{
-    size_t i;
-
-    if (!m || mlen == 0 || mlen > SB_MEMBER_MAX)
-        return 0;
-    for (i = 0; i < mlen; i++)
-        if ((unsigned char)m[i] < 0x20 || (unsigned char)m[i] == 0x7f)
-            return 0;
-    return 1;
-}
-
 const char *sb_hub_strerror(int code)
 {
     switch (code) {

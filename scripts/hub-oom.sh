@@ -11,6 +11,6 @@ mkdir -p .build
 gcc -O0 -g -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE -Icsrc \
     spec/c/hub_oom.c csrc/hub.c csrc/hub_cluster.c csrc/hub_history.c \
     csrc/hub_msg.c csrc/hub_query.c csrc/hub_typing.c csrc/map.c csrc/buf.c \
-    csrc/frame.c -Wl,--wrap=malloc,--wrap=calloc -o .build/hub_oom
+    csrc/frame.c csrc/names.c -Wl,--wrap=malloc,--wrap=calloc -o .build/hub_oom
 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
     .build/hub_oom
