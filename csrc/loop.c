@@ -1,9 +1,12 @@
 #include "loop.h"
 #include "workers.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 /* The step timer only has to wake uv_run(UV_RUN_ONCE) up; the wake-up is the
  * whole point, so its callback does nothing. */
@@ -125,13 +128,80 @@ struct lws_context *sb_loop_lws(sb_loop *l)
     return l->lws;
 }
 
+/* lws 4.1.6 on libuv closes a context's event pipe (an eventfd) twice:
+ * lws_context_destroy closes it at once (lws_plat_pipe_close), and the
+ * close callback of its uv_poll handle closes the same number again on a
+ * later loop turn -- by then perhaps a new server's listening socket or a
+ * fresh connection (seen: a server made right after another one closed
+ * lost its listener, and accept() failed with EINVAL).  So a destroy
+ * first notes the poll handles and their fds; afterwards each one that is
+ * closing with its fd already gone gets a placeholder (/dev/null) on that
+ * number, and the late close takes the placeholder. */
+typedef struct sb_poll_fds {
+    uv_handle_t **h;
+    int *fd;
+    size_t n, cap;
+} sb_poll_fds;
+
+static void sb_note_poll(uv_handle_t *h, void *arg)
+{
+    sb_poll_fds *p = arg;
+    uv_os_fd_t fd;
+
+    if (h->type != UV_POLL || uv_is_closing(h) || uv_fileno(h, &fd))
+        return;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        uv_handle_t **nh = realloc(p->h, cap * sizeof *nh);
+        int *nfd = nh ? realloc(p->fd, cap * sizeof *nfd) : NULL;
+        if (nh)
+            p->h = nh;
+        if (!nfd)
+            return;   /* out of memory: this one goes unguarded */
+        p->fd = nfd;
+        p->cap = cap;
+    }
+    p->h[p->n] = h;
+    p->fd[p->n++] = fd;
+}
+
+/* Occupies a closed fd number with /dev/null (close-on-exec). */
+static void sb_plug_fd(int fd)
+{
+    int ph;
+
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+        return;
+    ph = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (ph < 0 || ph == fd)
+        return;
+    dup3(ph, fd, O_CLOEXEC);
+    close(ph);
+}
+
+static void sb_loop_destroy_now(sb_loop *l, struct lws_context *ctx)
+{
+    sb_poll_fds p;
+    size_t i;
+
+    memset(&p, 0, sizeof p);
+    uv_walk(&l->uv, sb_note_poll, &p);
+    lws_context_destroy(ctx);
+    /* the handles are freed only in their close callbacks, still to come */
+    for (i = 0; i < p.n; i++)
+        if (uv_is_closing(p.h[i]))
+            sb_plug_fd(p.fd[i]);
+    free(p.h);
+    free(p.fd);
+}
+
 void sb_loop_destroy_lws(sb_loop *l, struct lws_context *ctx)
 {
     if (l->ndoomed < (int)(sizeof l->doomed / sizeof l->doomed[0])) {
         l->doomed[l->ndoomed++] = ctx;
         return;
     }
-    lws_context_destroy(ctx);   /* full: better now than leaked */
+    sb_loop_destroy_now(l, ctx);   /* full: better now than leaked */
 }
 
 /* Runs the destructions sb_loop_destroy_lws put off; called only between
@@ -139,7 +209,7 @@ void sb_loop_destroy_lws(sb_loop *l, struct lws_context *ctx)
 static void sb_loop_reap(sb_loop *l)
 {
     while (l->ndoomed > 0)
-        lws_context_destroy(l->doomed[--l->ndoomed]);
+        sb_loop_destroy_now(l, l->doomed[--l->ndoomed]);
 }
 
 void sb_loop_free(sb_loop *l)
@@ -151,7 +221,7 @@ void sb_loop_free(sb_loop *l)
     sb_loop_reap(l);
     l->closing = 1;
     if (l->lws) {
-        lws_context_destroy(l->lws);
+        sb_loop_destroy_now(l, l->lws);
         l->lws = NULL;
     }
     uv_close((uv_handle_t *)&l->step_timer, NULL);

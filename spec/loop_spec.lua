@@ -124,4 +124,25 @@ describe("event loop", function()
         server:close()
         assert.same("via luv", got)
     end)
+
+    -- lws 4.1.6 on libuv closes a destroyed context's event pipe twice, the
+    -- second time a loop turn later; whatever took that fd number in
+    -- between (a file, a socket, a new server's listener) must survive.
+    it("keeps the app's files open across a server's destruction", function()
+        for _ = 1, 5 do
+            local server = assert(sb.listen{ port = 0 })
+            server:close()
+            sb.step(0)   -- the context is destroyed after this turn
+            local files = {}
+            for i = 1, 8 do
+                files[i] = assert(io.open("/dev/null", "rb"))
+            end
+            support.settle(0.05)   -- the late close callbacks run here
+            for i = 1, 8 do
+                local pos, err = files[i]:seek("set", 0)
+                assert.same(0, pos, err)
+                files[i]:close()
+            end
+        end
+    end)
 end)
