@@ -96,6 +96,209 @@ function Raw:of_type(t)
     return out
 end
 
+--- A WebSocket client written byte by byte on a plain TCP socket, for
+-- input no well-behaved library sends: any opcode, RSV bits, unmasked or
+-- unfinished frames, lengths that lie, a socket cut mid-frame or one that
+-- never reads.  Server frames are parsed as they arrive (pump); pings
+-- are answered.  Frames it sends are masked with the all-zero key (legal,
+-- and the payload stays as written, so no XOR is needed on Lua 5.1).
+local Wire = {}
+Wire.__index = Wire
+
+local function be(n, bytes)
+    local out = {}
+    for i = bytes, 1, -1 do
+        out[i] = string.char(n % 256)
+        n = math.floor(n / 256)
+    end
+    return table.concat(out)
+end
+
+--- One client frame.  opts: fin (default true), mask (default true), rsv
+-- (0..7, into bits 6..4), len (the length to declare, default #payload).
+function M.ws_frame(opcode, payload, opts)
+    opts = opts or {}
+    payload = payload or ""
+    local fin = opts.fin == false and 0 or 128
+    local b1 = fin + (opts.rsv or 0) * 16 + opcode
+    local n = opts.len or #payload
+    local mask = opts.mask == false and 0 or 128
+    local head
+    if n < 126 then
+        head = string.char(b1, mask + n)
+    elseif n < 65536 then
+        head = string.char(b1, mask + 126) .. be(n, 2)
+    else
+        head = string.char(b1, mask + 127) .. be(n, 8)
+    end
+    return head .. (mask > 0 and "\0\0\0\0" or "") .. payload
+end
+
+--- Opens `path` on 127.0.0.1:port and completes the upgrade (or records
+-- the refusal in self.status).  opts.rcvbuf shrinks the receive buffer
+-- before connecting (a reader that never reads fills up sooner);
+-- opts.headers adds request headers.
+function M.wire(port, path, opts)
+    local socket = require "socket"
+    opts = opts or {}
+    local c = assert(socket.tcp())
+    if opts.rcvbuf then
+        c:setoption("recv-buffer-size", opts.rcvbuf)
+    end
+    c:settimeout(0)
+    c:connect("127.0.0.1", port)
+    local self = setmetatable({ sock = c, inbuf = "", frames = {}, texts = {}, port = port }, Wire)
+    local req = { "GET " .. path .. " HTTP/1.1", "Host: 127.0.0.1:" .. port, "Upgrade: websocket",
+        "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13" }
+    for k, v in pairs(opts.headers or {}) do
+        req[#req + 1] = k .. ": " .. v
+    end
+    M.wait_until(function()
+        local _, w = socket.select(nil, { c }, 0)
+        return #w > 0
+    end, 2)
+    self:write(table.concat(req, "\r\n") .. "\r\n\r\n")
+    M.wait_until(function()
+        self:pump()
+        return self.status ~= nil or self.eof
+    end, 3)
+    return self
+end
+
+--- Writes all of `bytes`, stepping the loop while the socket is full (the
+-- server on this loop must read for the write to go on).  Returns true,
+-- or nil and the socket error once the server has hung up.
+function Wire:write(bytes, timeout)
+    local i, deadline = 1, require("switchboard").now_ms() + (timeout or 10) * 1000
+    while i <= #bytes do
+        local n, err, last = self.sock:send(bytes, i)
+        if n then
+            i = n + 1
+        elseif err == "timeout" then
+            i = last + 1
+            if require("switchboard").now_ms() > deadline then
+                return nil, "timeout"
+            end
+            require("switchboard").step(0.001)
+        else
+            self.write_error = err
+            return nil, err
+        end
+    end
+    return true
+end
+
+--- Sends one frame (see M.ws_frame).
+function Wire:send(opcode, payload, opts)
+    return self:write(M.ws_frame(opcode, payload, opts))
+end
+
+function Wire:text(s)
+    return self:send(1, s)
+end
+
+-- Parses one server frame off the front of inbuf; false when incomplete.
+function Wire:parse_frame()
+    local b = self.inbuf
+    if #b < 2 then
+        return false
+    end
+    local b1, b2 = b:byte(1, 2)
+    local n, pos = b2 % 128, 3
+    if n == 126 then
+        if #b < 4 then return false end
+        n, pos = b:byte(3) * 256 + b:byte(4), 5
+    elseif n == 127 then
+        if #b < 10 then return false end
+        n = 0
+        for k = 3, 10 do
+            n = n * 256 + b:byte(k)
+        end
+        pos = 11
+    end
+    if #b < pos + n - 1 then
+        return false
+    end
+    local op, data = b1 % 16, b:sub(pos, pos + n - 1)
+    self.inbuf = b:sub(pos + n)
+    if op == 8 then
+        self.closed = { code = #data >= 2 and data:byte(1) * 256 + data:byte(2) or 1005,
+            reason = data:sub(3) }
+    elseif op == 9 then
+        self:send(10, data)
+    elseif op == 1 or op == 2 then
+        self.frames[#self.frames + 1] = { opcode = op, data = data }
+        if op == 1 then
+            self.texts[#self.texts + 1] = data
+        end
+    end
+    return true
+end
+
+--- Reads whatever has arrived (never blocks) and parses it: the upgrade
+-- response first, then frames.  Sets self.eof at end of stream or reset.
+function Wire:pump()
+    if self.eof then
+        return
+    end
+    while true do
+        local data, err, partial = self.sock:receive(65536)
+        data = data or partial
+        if data and #data > 0 then
+            self.inbuf = self.inbuf .. data
+        end
+        if err and err ~= "timeout" then
+            self.eof = err
+            break
+        end
+        if not data or #data == 0 then
+            break
+        end
+    end
+    if not self.status then
+        local head, rest = self.inbuf:match("^(.-\r\n)\r\n(.*)$")
+        if not head then
+            return
+        end
+        self.status = tonumber(head:match("^HTTP/1%.%d (%d+)"))
+        self.head = head
+        self.inbuf = rest
+    end
+    while self.status == 101 and self:parse_frame() do
+    end
+end
+
+--- Steps the loop (and reads) until the server's close frame or the end
+-- of the stream; returns self.closed (nil if only the stream ended).
+function Wire:wait_closed(timeout)
+    M.wait_until(function()
+        self:pump()
+        return self.closed ~= nil or self.eof ~= nil
+    end, timeout)
+    return self.closed
+end
+
+--- Text frames decoded as JSON (the others as they are); each is decoded
+-- once, so waiting on thousands of frames stays linear.
+function Wire:json()
+    local out = self.decoded or {}
+    for i = #out + 1, #self.texts do
+        local t = self.texts[i]
+        out[i] = json.decode(t) or t
+    end
+    self.decoded = out
+    return out
+end
+
+--- Drops the connection: a FIN, or with rst = true an RST (linger 0).
+function Wire:kill(rst)
+    if rst then
+        self.sock:setoption("linger", { on = true, timeout = 0 })
+    end
+    self.sock:close()
+    self.eof = self.eof or "killed"
+end
+
 --- The keys of a table, sorted, joined with ",": compares key sets.
 function M.keys(t)
     local k = {}
