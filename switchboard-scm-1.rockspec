@@ -65,6 +65,7 @@ build = {
             "csrc/lua_hubconn.c",
             "csrc/lua_loop.c",
             "csrc/lua_server.c",
+            "csrc/lua_server_config.c",
             "csrc/lua_token.c",
             "csrc/map.c",
             "csrc/names.c",
@@ -104,6 +105,7 @@ build = {
       ["switchboard.cli"] = "lua/switchboard/cli.lua",
       ["switchboard.relay"] = "lua/switchboard/relay.lua",
       ["switchboard.token"] = "lua/switchboard/token.lua",
+      ["switchboard.limits"] = "lua/switchboard/limits.lua",
    },
    install = {
       bin = { switchboard = "bin/switchboard" },

@@ -17,6 +17,7 @@ typedef struct sb_sse_post {
     int active;
     int too_big;
     size_t seen;
+    int64_t deadline;    /* ms: the whole body must be in by then */
     sb_buf body;
     char channel[SB_CHANNEL_MAX + 1];
 } sb_sse_post;
@@ -161,6 +162,10 @@ int sb_sse_post_start(sb_server *s, struct lws *wsi, const char *chan)
     if (len == 0)
         return sb_http_error(s, wsi, HTTP_STATUS_BAD_REQUEST, "empty body: send JSON");
     ps->active = 1;
+    /* lws re-arms its body timeout at every part, so a client trickling
+     * a byte at a time would hold the connection for ever: bound the
+     * whole body by the handshake timeout too */
+    ps->deadline = sb_now_ms() + 1000 * (int64_t)sb_server_config_of(s)->handshake_timeout;
     ps->too_big = len > sb_sse_max_body(s);
     sb_buf_init(&ps->body, 0);
     snprintf(ps->channel, sizeof ps->channel, "%s", chan);
@@ -176,6 +181,8 @@ int sb_sse_post_body(sb_server *s, struct lws *wsi, void *state,
     (void)wsi;
     if (!ps || !ps->active)
         return 0;
+    if (sb_now_ms() > ps->deadline)
+        return -1;
     ps->seen += len;
     if (ps->too_big || ps->body.len + len > max) {
         /* drain what the client sends so the 413 can be read, but stop

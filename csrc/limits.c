@@ -1,11 +1,32 @@
-/* Per-connection limits that apply after the handshake: the receive path
- * with its bounds on a message's size and frame count, and the
- * message-rate token bucket.  (The
- * connection caps are checked at the handshake, in server.c, where the
- * counts live.) */
+/* Limits of a server connection.  At the handshake: how long a client may
+ * take to deliver its request head, how big the head and its URL may be.
+ * After it: the receive path with its bounds on a message's size and
+ * frame count, the message-rate token bucket, WebSocket pings with an idle
+ * timeout, and a bound on unacknowledged data (half-open peers).  The
+ * connection caps are checked in server.c, where the counts live.
+ *
+ * What lws 4.1.6 does by itself, and what is ours:
+ * - Header phase: when a request's header table is attached (at accept),
+ *   lws arms PENDING_TIMEOUT_HOLDING_AH for the vhost's
+ *   timeout_secs_ah_idle, and does not re-arm it as bytes trickle in, so
+ *   a slowloris client is dropped that many seconds after connecting.
+ *   The context's timeout_secs covers the rest of setup (accept, TLS, the
+ *   gaps between parts of a POST body); the vhost's timeout_secs is never
+ *   read.  No per-connection lws_set_timeout is needed for the head.
+ * - A request head over max_http_header_data (a context option) makes the
+ *   lws parser fail and the connection is closed without any response:
+ *   lws 4.1.6 has no hook to answer 431 there.  URLs that fit but are over
+ *   max_url get our 414.
+ * - Pings: the vhost's retry_and_idle_policy sends a PING every
+ *   secs_since_valid_ping and hangs up when no PONG came for
+ *   secs_since_valid_hangup (only PONGs count, not data frames); HTTP
+ *   connections (SSE) are not covered by it, hence TCP_USER_TIMEOUT. */
 #include "server.h"
 
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 /* Per-connection token bucket (max_rate messages/s, max_burst deep).
  * Returns 1 when the message may pass, 0 to drop it, -1 when the flood
@@ -122,4 +143,59 @@ int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len)
      * up to max_message on an idle connection */
     sb_buf_free(&c->rx);
     return 0;
+}
+
+void sb_limits_defaults(sb_server_config *cfg)
+{
+    if (!cfg->handshake_timeout)
+        cfg->handshake_timeout = 10;
+    if (!cfg->max_header_bytes)
+        cfg->max_header_bytes = 8192;
+    if (!cfg->max_url)
+        cfg->max_url = 4096;
+    if (!cfg->ping_interval)
+        cfg->ping_interval = 30;
+    if (!cfg->idle_timeout)
+        cfg->idle_timeout = 60;
+}
+
+void sb_limits_vhost(const sb_server_config *cfg,
+                     struct lws_context_creation_info *info, lws_retry_bo_t *retry)
+{
+    info->timeout_secs_ah_idle = (unsigned)cfg->handshake_timeout;
+    /* an all-zero policy turns lws's validity checks off (its default
+     * would ping after 300 s); lws asserts hangup > ping, which the Lua
+     * layer checks before we get here */
+    memset(retry, 0, sizeof *retry);
+    if (cfg->ping_interval > 0 && cfg->idle_timeout > cfg->ping_interval) {
+        retry->secs_since_valid_ping = (uint16_t)cfg->ping_interval;
+        retry->secs_since_valid_hangup = (uint16_t)cfg->idle_timeout;
+    }
+    info->retry_and_idle_policy = retry;
+}
+
+int sb_limits_url_ok(const sb_server_config *cfg, struct lws *wsi)
+{
+    char *uri;
+    int ulen = 0, args = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+
+    if (lws_http_get_uri_and_method(wsi, &uri, &ulen) < 0)
+        ulen = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI);
+    return ulen + (args > 0 ? args : 0) <= cfg->max_url;
+}
+
+/* Data we sent that the peer has not acknowledged for idle_timeout
+ * (a peer that vanished without a FIN, or one whose window stays shut)
+ * makes the kernel drop the socket; lws then sees the error and closes.
+ * Streams send keep-alive comments, so a quiet SSE stream is covered. */
+void sb_limits_socket(const sb_server_config *cfg, struct lws *wsi)
+{
+    unsigned int ms;
+    int fd = lws_get_socket_fd(wsi);
+
+    if (cfg->idle_timeout <= 0 || fd < 0)
+        return;
+    ms = (unsigned int)cfg->idle_timeout * 1000u;
+    /* best effort: a kernel without it keeps the old behaviour */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
 }

@@ -93,7 +93,8 @@ static void sb_loop_log(int level, const char *line)
     fprintf(stderr, "switchboard(lws): %s", line);
 }
 
-struct lws_context *sb_loop_new_lws(sb_loop *l, int server)
+struct lws_context *sb_loop_new_lws(sb_loop *l, int server, int timeout_secs,
+                                   int max_header)
 {
     struct lws_context_creation_info info;
     void *loops[1];
@@ -116,7 +117,10 @@ struct lws_context *sb_loop_new_lws(sb_loop *l, int server)
     info.gid = -1;
     info.uid = -1;
     info.count_threads = 1;
-    info.timeout_secs = 10;
+    /* lws 4.1 reads timeout_secs only here, on the context: a vhost's
+     * own timeout_secs is ignored */
+    info.timeout_secs = timeout_secs > 0 ? (unsigned)timeout_secs : 10;
+    info.max_http_header_data2 = max_header > 0 ? (unsigned)max_header : 0;
     lws_set_log_level(LLL_ERR | LLL_WARN, sb_loop_log);
     return lws_create_context(&info);
 }
@@ -124,7 +128,7 @@ struct lws_context *sb_loop_new_lws(sb_loop *l, int server)
 struct lws_context *sb_loop_lws(sb_loop *l)
 {
     if (!l->lws)
-        l->lws = sb_loop_new_lws(l, 0);
+        l->lws = sb_loop_new_lws(l, 0, 0, 0);
     return l->lws;
 }
 

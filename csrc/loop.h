@@ -44,8 +44,13 @@ struct lws_context *sb_loop_lws(sb_loop *l);
  * gets its own: destroying a context is the only way lws 4.1 lets go of a
  * listening socket at once (a destroyed vhost keeps it bound, and a new
  * vhost on that port would silently share it).  `server` turns on what a
- * server's context needs (UTF-8 validation of incoming text frames). */
-struct lws_context *sb_loop_new_lws(sb_loop *l, int server);
+ * server's context needs (UTF-8 validation of incoming text frames).
+ * timeout_secs bounds each step of a connection's setup (TCP accept to
+ * first bytes, TLS handshake, each part of a request body); max_header is
+ * the byte size of a request head lws keeps (request line and headers).
+ * 0 = 10 s / lws's 4096. */
+struct lws_context *sb_loop_new_lws(sb_loop *l, int server, int timeout_secs,
+                                   int max_header);
 /* Destroys ctx once the current loop turn is over: a server's last
  * connection is freed from inside an lws callback of that very context,
  * and destroying a context from within its own callbacks is not safe. */

@@ -7,6 +7,7 @@
 #include "server.h"
 #include "ws_phoenix.h"
 #include "http_sse.h"
+#include "lua_server_config.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -290,17 +291,6 @@ static void sb_lua_on_phx_leave(void *ud, sb_wsconn *c, const char *topic, size_
     sb_lua_pcall(L, 3, 0, "phoenix leave handler");
 }
 
-static size_t sb_opt_size(lua_State *L, int idx, const char *key, size_t def)
-{
-    size_t v = def;
-
-    lua_getfield(L, idx, key);
-    if (lua_isnumber(L, -1) && lua_tonumber(L, -1) > 0)
-        v = (size_t)lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
 #define SB_MAX_MOUNTS 16
 
 /* core.listen(loop, hub, opts, hooks) -> server | nil, err */
@@ -317,68 +307,8 @@ static int sb_lua_listen(lua_State *L)
     memset(&hooks, 0, sizeof hooks);
     luaL_checktype(L, 3, LUA_TTABLE);
     luaL_checktype(L, 4, LUA_TTABLE);
-    memset(&cfg, 0, sizeof cfg);
-    lua_getfield(L, 3, "host");
-    cfg.host = lua_tostring(L, -1);
-    lua_getfield(L, 3, "port");
-    cfg.port = (int)lua_tointeger(L, -1);
-    lua_getfield(L, 3, "static");
-    cfg.static_dir = lua_tostring(L, -1);
-    cfg.max_message = sb_opt_size(L, 3, "max_message", 0);
-    cfg.max_queue = sb_opt_size(L, 3, "max_queue", 0);
-    cfg.max_connections = (int)sb_opt_size(L, 3, "max_connections", 0);
-    cfg.max_per_ip = (int)sb_opt_size(L, 3, "max_per_ip", 0);
-    lua_getfield(L, 3, "max_rate");
-    /* nil: the default; false, 0 or less: no limit */
-    if (lua_isnumber(L, -1))
-        cfg.max_rate = lua_tonumber(L, -1) > 0 ? lua_tonumber(L, -1) : -1;
-    else
-        cfg.max_rate = lua_isboolean(L, -1) && !lua_toboolean(L, -1) ? -1 : 0;
-    lua_getfield(L, 3, "max_burst");
-    cfg.max_burst = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
-    lua_pop(L, 2);
-    lua_getfield(L, 3, "presence_events");
-    cfg.native_quiet = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-    lua_getfield(L, 3, "reuse_port");
-    cfg.reuse_port = lua_toboolean(L, -1);
-    lua_pop(L, 2);
-    cfg.phoenix_max_channels = (int)sb_opt_size(L, 3, "phoenix_max_channels", 0);
-    lua_getfield(L, 3, "phoenix_timeout");
-    if (lua_isnumber(L, -1))
-        cfg.phoenix_timeout = lua_tonumber(L, -1) > 0 ? (int)lua_tonumber(L, -1) : -1;
-    lua_pop(L, 1);
-    /* the mount strings stay referenced by opts.phoenix during the call */
-    lua_getfield(L, 3, "phoenix");
-    if (lua_istable(L, -1)) {
-        int i;
-        for (i = 0; i < SB_MAX_MOUNTS; i++) {
-            lua_rawgeti(L, -1, i + 1);
-            mounts[i] = lua_tostring(L, -1);
-            lua_pop(L, 1);
-            if (!mounts[i])
-                break;
-        }
-        cfg.phoenix_mounts = mounts;
-        cfg.phoenix_nmounts = i;
-    }
-    lua_pop(L, 1);
-    /* SSE options, flattened by server.lua */
-    lua_getfield(L, 3, "sse_keepalive");
-    cfg.sse.keepalive = lua_tonumber(L, -1);
-    lua_getfield(L, 3, "sse_retry");
-    cfg.sse.retry_ms = (long)lua_tointeger(L, -1);
-    lua_getfield(L, 3, "sse_cors");
-    cfg.sse.cors = lua_tostring(L, -1);
-    cfg.sse.max_body = sb_opt_size(L, 3, "sse_max_body", 0);
-    /* tls = { cert = path, key = path }; the strings stay referenced by
-     * the opts table on the stack until sb_server_new has loaded them */
-    lua_getfield(L, 3, "tls");
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "cert");
-        cfg.tls_cert = lua_tostring(L, -1);
-        lua_getfield(L, -2, "key");
-        cfg.tls_key = lua_tostring(L, -1);
-    }
+    /* the option strings stay referenced by the table at 3 */
+    sb_lua_read_server_config(L, 3, &cfg, mounts, SB_MAX_MOUNTS);
     ls = lua_newuserdata(L, sizeof *ls);
     memset(ls, 0, sizeof *ls);
     ls->hooks_ref = ls->hub_ref = ls->loop_ref = LUA_NOREF;
@@ -532,6 +462,16 @@ static int sb_lua_wsconn_set(lua_State *L)
     } else if (strcmp(what, "alias") == 0) {
         v = luaL_checklstring(L, 3, &n);
         rc = sb_wsconn_set_alias(c, v, n);
+    } else if (strcmp(what, "deny_publish") == 0) {
+        /* a reason: every frame this native client sends gets it back as
+         * an error event and goes nowhere; nil: may publish again */
+        v = luaL_optlstring(L, 3, NULL, &n);
+        free(c->deny_publish);
+        c->deny_publish = v ? malloc(n + 1) : NULL;
+        if (v && !c->deny_publish)
+            return luaL_error(L, "out of memory");
+        if (v)
+            memcpy(c->deny_publish, v, n + 1);
     } else {
         return luaL_error(L, "unknown connection field '%s'", what);
     }

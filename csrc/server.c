@@ -29,6 +29,7 @@ struct sb_server {
     struct lws_context *ctx;   /* this server's own (see sb_loop_new_lws) */
     struct lws_vhost *vh;
     struct lws_protocols protocols[3];
+    lws_retry_bo_t retry;      /* the vhost's ping/idle policy (limits.c) */
     sb_server_hooks hooks;
     sb_server_config cfg;
     char *host;
@@ -107,7 +108,6 @@ sb_loop *sb_server_loop(const sb_server *s)
     return s->loop;
 }
 
-/* Answers a plain HTTP request with a status and a short text body. */
 static char *sb_strdup_opt(const char *s)
 {
     char *p;
@@ -135,6 +135,8 @@ static int sb_server_http(sb_server *s, struct lws *wsi, const char *path)
 {
     /* SSE streams live in http_sse.c, POST publish and metrics in
      * http_publish.c */
+    if (!sb_limits_url_ok(&s->cfg, wsi))
+        return sb_http_status(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, "URL too long");
     if (strncmp(path, "/sse/", 5) == 0)
         return sb_sse_http(s, wsi, path);
     if (strcmp(path, "/metrics") == 0)
@@ -279,6 +281,7 @@ static void sb_wsconn_free(sb_wsconn *c)
     free(c->member);
     free(c->alias);
     free(c->ip);
+    free(c->deny_publish);
     free(c);
     sb_server_unref(s);
 }
@@ -367,6 +370,7 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
             snprintf(reason, reason_len, "refused");
         return NULL;
     }
+    sb_limits_socket(&s->cfg, wsi);
     c->counted = 1;
     s->stats.open[c->kind]++;
     s->nconns++;
@@ -386,6 +390,10 @@ static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
     int status;
 
     /* lws hands over the path already percent-decoded */
+    if (!sb_limits_url_ok(&s->cfg, wsi)) {
+        lws_return_http_status(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, "URL too long");
+        return 1;
+    }
     if (sb_copy_hdr(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 1 || s->closing)
         return -1;
     ops = sb_server_route(s, path, &chan);
@@ -539,7 +547,9 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->ctx = sb_loop_new_lws(loop, 1);
+    s->cfg = *cfg;
+    sb_limits_defaults(&s->cfg);
+    s->ctx = sb_loop_new_lws(loop, 1, s->cfg.handshake_timeout, s->cfg.max_header_bytes);
     if (!s->ctx) {
         snprintf(err, errlen, "cannot start libwebsockets");
         free(s);
@@ -553,7 +563,6 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     sb_hub_retain(hub);
     s->refs = 1;
     sb_map_init(&s->per_ip, (uint64_t)sb_now_ms());
-    s->cfg = *cfg;
     s->hooks = *hooks;
     if (!s->cfg.max_message)
         s->cfg.max_message = 64 * 1024;
@@ -601,7 +610,7 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     info.vhost_name = "switchboard";
     info.user = s;
     info.options = 0;   /* VALIDATE_UTF8 is a context option (loop.c) */
-    info.timeout_secs = 10;
+    sb_limits_vhost(&s->cfg, &info, &s->retry);
     /* TLS: lws loads the pair when the vhost is made, so a bad path or a
      * key that does not match fails sb_server_new, not the first client */
     if (cfg->tls_cert && cfg->tls_key) {

@@ -110,6 +110,14 @@ typedef struct sb_server_config {
     int reuse_port;            /* SO_REUSEPORT: workers share the port */
     double max_rate;           /* messages/s per connection; 0 = 5000, < 0 = off */
     double max_burst;          /* bucket size; 0 = 2 * max_rate */
+    /* limits.c: 0 = default, < 0 = off (where it can be off) */
+    int handshake_timeout;     /* seconds to deliver a request head (and a
+                                  POST body); 0 = 10 */
+    int max_header_bytes;      /* request line + headers; 0 = 8192 */
+    int max_url;               /* path + query bytes, else 414; 0 = 4096 */
+    int ping_interval;         /* WebSocket ping every n s; 0 = 30, < 0 = off */
+    int idle_timeout;          /* no pong / unacked data for n s closes;
+                                  0 = 60, < 0 = off */
     sb_sse_config sse;
     const char *tls_cert;      /* PEM paths: both set = TLS (wss://, https://) */
     const char *tls_key;
@@ -167,6 +175,8 @@ struct sb_wsconn {
     int recover;           /* native: opted in to message ids (issue 5) */
     char since[48];        /* native: resume position from ?since= */
     struct sb_resume_wait *resume;  /* a history read in flight (resume.c) */
+    char *deny_publish;    /* native: why this client may not publish, or
+                              NULL (listen-only channels, send keys) */
     sb_wsconn *prev, *next;   /* the server's list of connections */
     int dirty;                /* on the server's end-of-turn write list */
     sb_wsconn *dirty_prev, *dirty_next;
@@ -212,6 +222,16 @@ int sb_wsconn_rate_ok(sb_wsconn *c);
  * max_message (1009) and the rate limit (1008), hands each whole message
  * to the protocol.  Returns -1 when lws should close the connection. */
 int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len);
+/* The rest of limits.c: fills in the defaults of cfg's limits; sets the
+ * vhost's header-phase timeout and WebSocket ping/idle policy (retry must
+ * live as long as the vhost); 0 when the request's URL is over max_url
+ * (the caller answers 414), else 1; bounds how long data sent on an
+ * accepted socket may stay unacknowledged (half-open and stalled peers). */
+void sb_limits_defaults(sb_server_config *cfg);
+void sb_limits_vhost(const sb_server_config *cfg,
+                     struct lws_context_creation_info *info, lws_retry_bo_t *retry);
+int sb_limits_url_ok(const sb_server_config *cfg, struct lws *wsi);
+void sb_limits_socket(const sb_server_config *cfg, struct lws *wsi);
 
 /* For the transport files (server.c, conn.c, ws_*.c, http_sse.c). */
 int sb_wsconn_flush(sb_wsconn *c);

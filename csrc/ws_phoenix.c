@@ -378,7 +378,8 @@ static void sb_phx_touch(sb_wsconn *c)
 {
     int secs = sb_server_config_of(c->srv)->phoenix_timeout;
 
-    if (secs > 0 && c->wsi)
+    /* a closing socket keeps the shorter timeout its close armed */
+    if (secs > 0 && c->wsi && !c->close_code)
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, secs);
 }
 

@@ -5,6 +5,7 @@
 local core = require "switchboard.core"
 local hubmod = require "switchboard.hub"
 local json = require "switchboard.json"
+local limitsmod = require "switchboard.limits"
 
 local M = {}
 
@@ -552,12 +553,15 @@ end
 -- presence_events = false (native clients hear no joins/leaves of others),
 -- max_connections = n, max_per_ip = n (over either: HTTP 503 at the handshake),
 -- max_rate = 5000 (messages/s per connection; false or 0: off), max_burst = 2 * max_rate,
+-- limits = { any of the limits above, and handshake_timeout = 10, max_header_bytes = 8192,
+--   max_url = 4096, ping_interval = 30, idle_timeout = 60 } (switchboard.limits),
 -- tls = { cert = "cert.pem", key = "key.pem" },
 -- workers = n (n processes on one port via SO_REUSEPORT, sharing channels
 --   through `redis`; the calling process is worker 1, server.worker says
 --   which one this is; call it before any other server, client or timer) }
 function M.listen(loop, opts)
     opts = check_opts(opts)
+    local lim = limitsmod.resolve(opts)
     local worker, node = 1, opts.node
     if opts.workers and opts.workers > 1 then
         local werr
@@ -585,7 +589,7 @@ function M.listen(loop, opts)
     }, Server)
     local history, history_ttl, rules = history_opts(opts)
     self.hub = opts.hub or hubmod.new({ history = history, history_ttl = history_ttl,
-        typing_ttl = opts.typing_ttl, max_channels = opts.max_channels })
+        typing_ttl = opts.typing_ttl, max_channels = lim.max_channels })
     local ttl_sweep = history_ttl and history_ttl > 0
     for _, r in ipairs(rules or {}) do
         core.hub_set_history(self.hub.core, r[1], r[2], r[3])
@@ -611,12 +615,14 @@ function M.listen(loop, opts)
     self._origins = opts.origins
     local sse = sse_opts(opts.sse)
     local srv, err = core.listen(loop, self.hub.core, {
-        host = self.host, port = opts.port or 8080, static = opts.static,
-        max_message = opts.max_message, max_queue = opts.max_queue, tls = opts.tls,
-        max_connections = opts.max_connections, max_per_ip = opts.max_per_ip,
-        max_rate = opts.max_rate, max_burst = opts.max_burst,
-        phoenix = opts.phoenix, phoenix_max_channels = opts.max_channels,
-        phoenix_timeout = opts.phoenix_timeout, presence_events = opts.presence_events,
+        host = self.host, port = opts.port or 8080, static = opts.static, tls = opts.tls,
+        max_message = lim.max_message, max_queue = lim.max_queue,
+        max_connections = lim.max_connections, max_per_ip = lim.max_per_ip,
+        max_rate = lim.max_rate, max_burst = lim.max_burst,
+        phoenix = opts.phoenix, phoenix_max_channels = lim.max_channels,
+        phoenix_timeout = lim.phoenix_timeout, presence_events = opts.presence_events,
+        handshake_timeout = lim.handshake_timeout, max_header_bytes = lim.max_header_bytes,
+        max_url = lim.max_url, ping_interval = lim.ping_interval, idle_timeout = lim.idle_timeout,
         sse_keepalive = sse.keepalive, sse_retry = sse.retry, sse_cors = sse.cors,
         sse_max_body = sse.max_body, reuse_port = (opts.workers or 1) > 1,
     }, hooks)
