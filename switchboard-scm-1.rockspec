@@ -106,6 +106,7 @@ build = {
       ["switchboard.relay"] = "lua/switchboard/relay.lua",
       ["switchboard.token"] = "lua/switchboard/token.lua",
       ["switchboard.limits"] = "lua/switchboard/limits.lua",
+      ["switchboard.channel_rules"] = "lua/switchboard/channel_rules.lua",
    },
    install = {
       bin = { switchboard = "bin/switchboard" },

@@ -233,6 +233,12 @@ static void sb_native_receive(sb_wsconn *c, const char *data, size_t n,
     char err[128];
     const sb_server_hooks *hooks = sb_server_hooks_of(c->srv);
 
+    if (c->deny_publish) {
+        /* listen-only for this client (the app's channel rules): itty's
+         * sendKey answer, an error event, and nothing is relayed */
+        sb_native_send_error(c, c->deny_publish);
+        return;
+    }
     if (binary) {
         /* itty clients cannot read binary; say so instead of dropping */
         sb_native_send_error(c, "binary frames are not supported here");

@@ -6,6 +6,7 @@ local core = require "switchboard.core"
 local hubmod = require "switchboard.hub"
 local json = require "switchboard.json"
 local limitsmod = require "switchboard.limits"
+local rulesmod = require "switchboard.channel_rules"
 
 local M = {}
 
@@ -22,6 +23,7 @@ Conn.__name = "switchboard.conn"
 local LAZY = {
     assigns = function() return {} end,
     _topics = function() return {} end,
+    _send_keys = function() return {} end,   -- Phoenix topic -> sendKey
     echo = function(self) local i = self._h:info() return i and i.echo end,
     announce = function(self) local i = self._h:info() return i and i.announce end,
 }
@@ -363,6 +365,17 @@ local function on_connect(self, handle, req)
         conn._handler = handler
         handle:set("handled", true)
     end
+    if conn.protocol == "native" then
+        -- listen-only and send-key checks once, in C for every frame; a
+        -- publish function is asked per message (on_message)
+        local ok, why = self._rules:may_publish(conn.channel, req.query and req.query.sendKey)
+        if not ok then
+            handle:set("deny_publish", why)
+        elseif self._rules:hook(conn.channel) then
+            conn._ask_publish = true
+            handle:set("handled", true)
+        end
+    end
     if conn.member ~= info.member then
         handle:set("member", conn.member)
     end
@@ -374,10 +387,30 @@ local function on_connect(self, handle, req)
     return true
 end
 
--- A native message on a channel with handlers: route by message.type, or
--- "message".  A handler returning false keeps the message from the relay.
+-- A native frame's direct-message uid (nil for a broadcast) and JSON.
+local function split_direct(data)
+    local to, body = data:match("^\31([^\31]*)\31(.*)$")
+    if not to then
+        to, body = data:match("^@@(.-)@@(.*)$")
+    end
+    return to, body or data
+end
+
+-- A native message on a channel with a publish function or handlers: the
+-- function may refuse it (the client gets an error event); then route by
+-- message.type, or "message".  A handler returning false keeps the message
+-- from the relay.
 local function on_message(self, handle, data)
     local conn = self._conns[handle]
+    if conn and conn._ask_publish then
+        local to, body = split_direct(data)
+        local ok, why = self._rules:ask(conn, conn.channel, json.decode(body),
+            { protocol = "native", to = to })
+        if not ok then
+            conn:send(why, "error")
+            return false
+        end
+    end
     local handler = conn and conn._handler
     if not handler or data:byte(1) == 31 or data:sub(1, 2) == "@@" then
         return true
@@ -391,9 +424,15 @@ local function on_message(self, handle, data)
     return fn(conn, conn.channel, msg) ~= false
 end
 
--- POST /sse/<channel>: every publish listener may refuse.
+-- POST /sse/<channel>: the channel's rules, then every publish listener,
+-- may refuse.
 local function on_publish(self, req, channel, event, payload_json)
     local payload = json.decode(payload_json)
+    local allowed, why = self._rules:allow(nil, channel, req.query and req.query.sendKey, payload,
+        { protocol = "sse", event = event, req = req })
+    if not allowed then
+        return false, why, 403
+    end
     for _, fn in ipairs(self._listeners.publish) do
         local ok, reason, status = fn(req, channel, event, payload)
         if ok == false then
@@ -431,6 +470,9 @@ local function on_phx_join(self, handle, topic, params_json)
         return "error", json.encode({ reason = tostring(reason or "join refused") })
     end
     conn._topics[topic] = handler
+    if type(params.sendKey) == "string" or rawget(conn, "_send_keys") then
+        conn._send_keys[topic] = type(params.sendKey) == "string" and params.sendKey or nil
+    end
     -- C holds pushes made now until the join reply is out, so this
     -- snapshot reaches the client after the reply (PROTOCOLS.md 1.8)
     if handler.presence ~= false then
@@ -446,14 +488,23 @@ end
 -- {reason = "unhandled event"} so the client does not wait for a timeout.
 local function on_phx_event(self, handle, topic, event, payload, binary)
     local conn = self._conns[handle]
+    local value = payload
+    if not binary then
+        value = json.decode(payload)
+    end
+    if conn then
+        -- listen-only topics refuse every client event before its handler
+        local keys = rawget(conn, "_send_keys")
+        local ok, why = self._rules:allow(conn, topic, keys and keys[topic], value,
+            { protocol = "phoenix", event = event, binary = binary })
+        if not ok then
+            return "error", json.encode({ reason = why })
+        end
+    end
     local handler = conn and (conn._topics[topic] or self:handler_for(topic))
     local fn = handler and handler.on and handler.on[event]
     if not fn then
         return "error", '{"reason":"unhandled event"}'
-    end
-    local value = payload
-    if not binary then
-        value = json.decode(payload)
     end
     local reply, err = fn(conn, topic, value, { binary = binary, event = event })
     if reply == nil or reply == false then
@@ -480,6 +531,9 @@ local function on_phx_leave(self, handle, topic, why)
     end
     local handler = conn._topics[topic]
     conn._topics[topic] = nil
+    if rawget(conn, "_send_keys") then
+        conn._send_keys[topic] = nil
+    end
     if handler and handler.leave then
         local ok, err = pcall(handler.leave, conn, topic, why)
         self.hub:untrack(conn, topic)
@@ -555,6 +609,8 @@ end
 -- max_rate = 5000 (messages/s per connection; false or 0: off), max_burst = 2 * max_rate,
 -- limits = { any of the limits above, and handshake_timeout = 10, max_header_bytes = 8192,
 --   max_url = 4096, ping_interval = 30, idle_timeout = 60 } (switchboard.limits),
+-- channels = { [pattern] = { publish = false | fn, send_key = s, history = n | {...} } }
+--   (switchboard.channel_rules),
 -- tls = { cert = "cert.pem", key = "key.pem" },
 -- workers = n (n processes on one port via SO_REUSEPORT, sharing channels
 --   through `redis`; the calling process is worker 1, server.worker says
@@ -562,6 +618,7 @@ end
 function M.listen(loop, opts)
     opts = check_opts(opts)
     local lim = limitsmod.resolve(opts)
+    local rules = rulesmod.new(opts.channels)
     local worker, node = 1, opts.node
     if opts.workers and opts.workers > 1 then
         local werr
@@ -586,12 +643,14 @@ function M.listen(loop, opts)
         worker = worker, workers = opts.workers or 1,
         _handlers = {}, _conns = {},
         _listeners = { connect = {}, open = {}, close = {}, publish = {} },
+        _rules = rules,
     }, Server)
-    local history, history_ttl, rules = history_opts(opts)
+    local history, history_ttl, hrules = history_opts({
+        history = rules:merge_history(opts.history, opts.history_ttl), history_ttl = opts.history_ttl })
     self.hub = opts.hub or hubmod.new({ history = history, history_ttl = history_ttl,
         typing_ttl = opts.typing_ttl, max_channels = lim.max_channels })
     local ttl_sweep = history_ttl and history_ttl > 0
-    for _, r in ipairs(rules or {}) do
+    for _, r in ipairs(hrules or {}) do
         core.hub_set_history(self.hub.core, r[1], r[2], r[3])
         ttl_sweep = ttl_sweep or r[3] > 0
     end

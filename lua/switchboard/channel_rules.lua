@@ -1,0 +1,196 @@
+--- Per-channel rules of a server: who may publish into a channel, and the
+-- channel's history, by pattern.
+--
+--   sb.listen{ channels = {
+--       ["ticker:*"] = { publish = false },                  -- listen-only
+--       ["news"]     = { send_key = "k3y" },                 -- itty's sendKey
+--       ["room:*"]   = { publish = function(conn, channel, msg, info)
+--                            return conn.assigns.can_post, "read-only member"
+--                        end,
+--                        history = { count = 50, ttl = 600 } },
+--   } }
+--
+-- A pattern is an exact channel name, "prefix*" or "*"; the exact name
+-- wins, then the longest prefix (as `history` and server:channel do).
+-- Only clients are held back: hub:publish from the server always goes out.
+local M = {}
+
+local Rules = {}
+Rules.__index = Rules
+
+local DENIED = "publish not allowed"
+
+-- Compares every byte whatever the first difference, so the time taken
+-- does not tell how much of a guessed key was right.
+local function same_key(a, b)
+    if type(a) ~= "string" or #a ~= #b then
+        return false
+    end
+    local diff = 0
+    for i = 1, #b do
+        if a:byte(i) ~= b:byte(i) then
+            diff = diff + 1
+        end
+    end
+    return diff == 0
+end
+
+local function bad(pattern, what)
+    error(("switchboard.listen: channels[%q]: %s"):format(tostring(pattern), what), 4)
+end
+
+local function check_rule(pattern, rule)
+    if type(pattern) ~= "string" or pattern == "" then
+        bad(pattern, "patterns must be non-empty strings")
+    end
+    if type(rule) ~= "table" then
+        bad(pattern, "must be a table { publish =, send_key =, history = }")
+    end
+    for k in pairs(rule) do
+        if k ~= "publish" and k ~= "send_key" and k ~= "history" then
+            bad(pattern, "unknown option '" .. tostring(k) .. "' (publish, send_key, history)")
+        end
+    end
+    local p = rule.publish
+    if p ~= nil and type(p) ~= "boolean" and type(p) ~= "function" then
+        bad(pattern, "publish must be true, false or function(conn, channel, msg, info)")
+    end
+    if rule.send_key ~= nil and (type(rule.send_key) ~= "string" or rule.send_key == "") then
+        bad(pattern, "send_key must be a non-empty string")
+    end
+    if rule.send_key and p == false then
+        bad(pattern, "publish = false and send_key contradict each other (send_key alone lets key holders publish)")
+    end
+end
+
+--- Checks opts.channels and returns the rules (possibly empty).
+function M.new(channels)
+    local self = setmetatable({ exact = {}, prefixes = {} }, Rules)
+    if channels == nil then
+        return self
+    end
+    if type(channels) ~= "table" then
+        error("switchboard.listen: channels must be a table of pattern = { publish =, send_key =, history = }", 3)
+    end
+    for pattern, rule in pairs(channels) do
+        check_rule(pattern, rule)
+        if pattern:sub(-1) == "*" then
+            self.prefixes[#self.prefixes + 1] = { pattern:sub(1, -2), rule }
+        else
+            self.exact[pattern] = rule
+        end
+    end
+    -- longest prefix first
+    table.sort(self.prefixes, function(a, b) return #a[1] > #b[1] end)
+    return self
+end
+
+--- The history rules carried by `channels`, as history = { ... } wants them.
+function Rules:history()
+    local out
+    local function add(pattern, rule)
+        if rule.history ~= nil then
+            out = out or {}
+            out[pattern] = rule.history
+        end
+    end
+    for pattern, rule in pairs(self.exact) do
+        add(pattern, rule)
+    end
+    for _, pr in ipairs(self.prefixes) do
+        add(pr[1] .. "*", pr[2])
+    end
+    return out
+end
+
+--- The rule of a channel, or nil.
+function Rules:match(channel)
+    local r = self.exact[channel]
+    if r then
+        return r
+    end
+    for _, pr in ipairs(self.prefixes) do
+        if channel:sub(1, #pr[1]) == pr[1] then
+            return pr[2]
+        end
+    end
+    return nil
+end
+
+--- Whether a client holding `key` (nil: none) may publish into channel at
+-- all; nil, reason when it may not.  The rule's function is not asked
+-- here (see Rules:allow).
+function Rules:may_publish(channel, key)
+    local rule = self:match(channel)
+    if not rule then
+        return true
+    end
+    if rule.publish == false then
+        return nil, DENIED .. ": " .. channel .. " is listen-only"
+    end
+    if rule.send_key then
+        if key == nil or key == "" then
+            return nil, DENIED .. ": " .. channel .. " needs a send key"
+        end
+        if not same_key(key, rule.send_key) then
+            return nil, DENIED .. ": wrong send key"
+        end
+    end
+    return true
+end
+
+--- The rule's publish function for channel, if it has one.
+function Rules:hook(channel)
+    local rule = self:match(channel)
+    return rule and type(rule.publish) == "function" and rule.publish or nil
+end
+
+--- Asks the rule's function (if any) about one message: true, or nil and
+-- the reason the client is told.
+function Rules:ask(conn, channel, msg, info)
+    local fn = self:hook(channel)
+    if fn then
+        local allowed, why = fn(conn, channel, msg, info)
+        if not allowed then
+            return nil, why ~= nil and tostring(why) or DENIED
+        end
+    end
+    return true
+end
+
+--- The whole check for one message: the key, then the function.
+function Rules:allow(conn, channel, key, msg, info)
+    local ok, reason = self:may_publish(channel, key)
+    if not ok then
+        return nil, reason
+    end
+    return self:ask(conn, channel, msg, info)
+end
+
+--- history (a number or a pattern table) and history_ttl merged with the
+-- rules' own `history` entries: returns the history option to use.  A
+-- number becomes the "*" rule so that the two can live together.
+function Rules:merge_history(history, history_ttl)
+    local own = self:history()
+    if not own then
+        return history
+    end
+    local merged = {}
+    if type(history) == "table" then
+        for k, v in pairs(history) do
+            merged[k] = v
+        end
+    elseif type(history) == "number" then
+        merged["*"] = { count = history, ttl = history_ttl }
+    end
+    for pattern, rule in pairs(own) do
+        if merged[pattern] ~= nil then
+            error(("switchboard.listen: history for %q is given twice (history and channels)")
+                :format(pattern), 3)
+        end
+        merged[pattern] = rule
+    end
+    return merged
+end
+
+return M
