@@ -3,7 +3,7 @@
 --   lua5.4 examples/ticker.lua [--host 127.0.0.1] [--port 8080]
 -- then open http://127.0.0.1:8080/ticker.html (EventSource on /sse/ticker,
 -- falling back to the WebSocket ws://HOST/c/ticker).
--- Events on `ticker`:  tick {count}   sessions {count}
+-- Events on `ticker`:  tick {count}   sessions {count}  (listen-only for clients)
 local dir = debug.getinfo(1, "S").source:match("^@(.-)[^/\\]*$") or "./"
 package.path = dir .. "../?.lua;" .. dir .. "../lua/?.lua;" .. dir .. "../lua/?/init.lua;" .. package.path
 
@@ -23,6 +23,8 @@ function app.start(opts)
     local server, err = sb.listen({
         host = opts.host or app.defaults.host, port = opts.port or app.defaults.port,
         static = opts.static or common.public,
+        -- only the server speaks here: a client's send gets an error event
+        channels = { [CHANNEL] = { publish = false } },
     })
     if not server then
         return nil, err

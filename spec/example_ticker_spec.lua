@@ -46,6 +46,19 @@ describe("examples/ticker.lua", function()
         assert.truthy(async.wait_for(function() return async.last(a, "sessions").count == 1 end))
     end)
 
+    it("is listen-only: a client's send gets an error event and reaches nobody", function()
+        local a, b = watch(), watch()
+        assert.truthy(async.wait_for(function() return a.opened and b.opened end))
+        a.c:send({ count = -1 })
+        assert.truthy(async.wait_for(function() return #async.of_type(a, "error") == 1 end))
+        assert.equal("publish not allowed: ticker is listen-only", async.of_type(a, "error")[1].message)
+        local seen = #async.of_type(b, "tick")
+        assert.truthy(async.wait_for(function() return #async.of_type(b, "tick") >= seen + 2 end))
+        for _, e in ipairs(b.events) do
+            assert.are_not.equal(-1, e.count)
+        end
+    end)
+
     it("serves the ticker page", function()
         local f = assert(io.open("examples/public/ticker.html"))
         local html = f:read("*a")
