@@ -150,9 +150,9 @@ void sb_limits_defaults(sb_server_config *cfg)
     if (!cfg->handshake_timeout)
         cfg->handshake_timeout = 10;
     if (!cfg->max_header_bytes)
-        cfg->max_header_bytes = 8192;
+        cfg->max_header_bytes = 4096;   /* lws's own default */
     if (!cfg->max_url)
-        cfg->max_url = 4096;
+        cfg->max_url = 2048;
     if (!cfg->ping_interval)
         cfg->ping_interval = 30;
     if (!cfg->idle_timeout)

@@ -113,8 +113,8 @@ typedef struct sb_server_config {
     /* limits.c: 0 = default, < 0 = off (where it can be off) */
     int handshake_timeout;     /* seconds to deliver a request head (and a
                                   POST body); 0 = 10 */
-    int max_header_bytes;      /* request line + headers; 0 = 8192 */
-    int max_url;               /* path + query bytes, else 414; 0 = 4096 */
+    int max_header_bytes;      /* request line + headers; 0 = 4096 */
+    int max_url;               /* path + query bytes, else 414; 0 = 2048 */
     int ping_interval;         /* WebSocket ping every n s; 0 = 30, < 0 = off */
     int idle_timeout;          /* no pong / unacked data for n s closes;
                                   0 = 60, < 0 = off */

@@ -607,8 +607,8 @@ end
 -- presence_events = false (native clients hear no joins/leaves of others),
 -- max_connections = n, max_per_ip = n (over either: HTTP 503 at the handshake),
 -- max_rate = 5000 (messages/s per connection; false or 0: off), max_burst = 2 * max_rate,
--- limits = { any of the limits above, and handshake_timeout = 10, max_header_bytes = 8192,
---   max_url = 4096, ping_interval = 30, idle_timeout = 60 } (switchboard.limits),
+-- limits = { any of the limits above, and handshake_timeout = 10, max_header_bytes = 4096,
+--   max_url = 2048, ping_interval = 30, idle_timeout = 60 } (switchboard.limits),
 -- channels = { [pattern] = { publish = false | fn, send_key = s, history = n | {...} } }
 --   (switchboard.channel_rules),
 -- tls = { cert = "cert.pem", key = "key.pem" },
