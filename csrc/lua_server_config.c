@@ -32,13 +32,15 @@ static double sb_opt_off(lua_State *L, int idx, const char *key)
 }
 
 /* The strings stay referenced by the options table, which the caller
- * keeps on its stack until sb_server_new has copied them. */
+ * keeps on its stack until sb_server_new has copied them.  Only real
+ * strings: lua_tostring would convert a number into a new string that
+ * nothing references once popped. */
 static const char *sb_opt_str(lua_State *L, int idx, const char *key)
 {
     const char *v;
 
     lua_getfield(L, idx, key);
-    v = lua_tostring(L, -1);
+    v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     lua_pop(L, 1);
     return v;
 }
@@ -82,7 +84,7 @@ void sb_lua_read_server_config(lua_State *L, int idx, sb_server_config *cfg,
         int i;
         for (i = 0; i < max_mounts; i++) {
             lua_rawgeti(L, -1, i + 1);
-            mounts[i] = lua_tostring(L, -1);
+            mounts[i] = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
             lua_pop(L, 1);
             if (!mounts[i])
                 break;
