@@ -1,5 +1,6 @@
---- Per-channel rules of a server: who may publish into a channel, and the
--- channel's history, by pattern.
+--- Per-channel rules of a server, by pattern: who may publish into a
+-- channel (listen-only, send keys, a publish function) and how much history
+-- it keeps (the `history` option and the rules' own `history` entries).
 --
 --   sb.listen{ channels = {
 --       ["ticker:*"] = { publish = false },                  -- listen-only
@@ -36,7 +37,7 @@ local function same_key(a, b)
 end
 
 local function bad(pattern, what)
-    error(("switchboard.listen: channels[%q]: %s"):format(tostring(pattern), what), 4)
+    error(("switchboard.listen: channels[%q]: %s"):format(tostring(pattern), what), 5)
 end
 
 local function check_rule(pattern, rule)
@@ -167,13 +168,45 @@ function Rules:allow(conn, channel, key, msg, info)
     return self:ask(conn, channel, msg, info)
 end
 
---- history (a number or a pattern table) and history_ttl merged with the
--- rules' own `history` entries: returns the history option to use.  A
--- number becomes the "*" rule so that the two can live together.
-function Rules:merge_history(history, history_ttl)
+-- history = n (every channel keeps n messages; history_ttl = s), or
+-- history = { [pattern] = { count = n, ttl = s } | n, ... } where a pattern
+-- is an exact channel name, "prefix*" or "*"; the longest match wins and
+-- channels matching nothing keep no history.  Returns the hub options and
+-- the rules ({ pattern, count, ttl }).
+local function history_opts(h, ttl)
+    if h == nil or type(h) == "number" then
+        if h ~= nil and h < 0 then
+            error("switchboard.listen: history must be >= 0", 4)
+        end
+        return h, ttl, nil
+    end
+    if type(h) ~= "table" then
+        error("switchboard.listen: history must be a number or a table of pattern = { count, ttl }", 4)
+    end
+    local rules = {}
+    for pattern, rule in pairs(h) do
+        if type(rule) == "number" then
+            rule = { count = rule }
+        end
+        if type(pattern) ~= "string" or pattern == "" or type(rule) ~= "table"
+            or type(rule.count) ~= "number" or rule.count < 0
+            or (rule.ttl ~= nil and (type(rule.ttl) ~= "number" or rule.ttl < 0)) then
+            error(("switchboard.listen: history[%q] must be { count = n >= 0, ttl = s >= 0 }")
+                :format(tostring(pattern)), 4)
+        end
+        rules[#rules + 1] = { pattern, math.floor(rule.count), rule.ttl or 0 }
+    end
+    return nil, nil, rules
+end
+
+--- The history options of sb.listen (history, history_ttl) merged with the
+-- rules' own `history` entries: returns the hub's history and history_ttl
+-- and the per-pattern rules, as history_opts does.  A number becomes the
+-- "*" rule when there are per-pattern entries, so the two live together.
+function Rules:history_options(history, history_ttl)
     local own = self:history()
     if not own then
-        return history
+        return history_opts(history, history_ttl)
     end
     local merged = {}
     if type(history) == "table" then
@@ -190,7 +223,7 @@ function Rules:merge_history(history, history_ttl)
         end
         merged[pattern] = rule
     end
-    return merged
+    return history_opts(merged, history_ttl)
 end
 
 return M

@@ -25,7 +25,7 @@ end
 table.sort(NAMES)
 
 local function fail(where, k, what)
-    error(("switchboard.listen: %s%s %s"):format(where, k, what), 4)
+    error(("switchboard.listen: %s%s %s"):format(where, k, what), 5)
 end
 
 local function check(where, k, v)

@@ -563,38 +563,6 @@ local function on_close(self, handle, code)
     self._conns[handle] = nil
 end
 
--- history = n (every channel keeps n messages; history_ttl = s), or
--- history = { [pattern] = { count = n, ttl = s } | n, ... } where a pattern
--- is an exact channel name, "prefix*" or "*"; the longest match wins and
--- channels matching nothing keep no history.  Returns the hub options and
--- the rules.
-local function history_opts(opts)
-    local h = opts.history
-    if h == nil or type(h) == "number" then
-        if h ~= nil and h < 0 then
-            error("switchboard.listen: history must be >= 0", 4)
-        end
-        return h, opts.history_ttl, nil
-    end
-    if type(h) ~= "table" then
-        error("switchboard.listen: history must be a number or a table of pattern = { count, ttl }", 4)
-    end
-    local rules = {}
-    for pattern, rule in pairs(h) do
-        if type(rule) == "number" then
-            rule = { count = rule }
-        end
-        if type(pattern) ~= "string" or pattern == "" or type(rule) ~= "table"
-            or type(rule.count) ~= "number" or rule.count < 0
-            or (rule.ttl ~= nil and (type(rule.ttl) ~= "number" or rule.ttl < 0)) then
-            error(("switchboard.listen: history[%q] must be { count = n >= 0, ttl = s >= 0 }")
-                :format(tostring(pattern)), 4)
-        end
-        rules[#rules + 1] = { pattern, math.floor(rule.count), rule.ttl or 0 }
-    end
-    return nil, nil, rules
-end
-
 --- sb.listen{ host = "127.0.0.1", port = 8080, static = dir, hub = hub,
 -- history = n | { [pattern] = { count = n, ttl = s } }, history_ttl = s,
 -- sse = { keepalive = s, retry = ms | false, cors = "*" | { origins }, max_body = bytes },
@@ -645,8 +613,7 @@ function M.listen(loop, opts)
         _listeners = { connect = {}, open = {}, close = {}, publish = {} },
         _rules = rules,
     }, Server)
-    local history, history_ttl, hrules = history_opts({
-        history = rules:merge_history(opts.history, opts.history_ttl), history_ttl = opts.history_ttl })
+    local history, history_ttl, hrules = rules:history_options(opts.history, opts.history_ttl)
     self.hub = opts.hub or hubmod.new({ history = history, history_ttl = history_ttl,
         typing_ttl = opts.typing_ttl, max_channels = lim.max_channels })
     local ttl_sweep = history_ttl and history_ttl > 0
