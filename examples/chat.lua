@@ -231,16 +231,28 @@ function app.start(opts)
 
     -- the hub tells us when someone arrives, leaves or starts/stops typing
     -- (including typing that expired), whatever protocol they use
-    hub:on("presence:join", function(topic)
-        if is_room(topic) then
-            announce_presence(topic)
+    -- A change on this node (conn given) is announced at once; the
+    -- snapshot crosses to the other nodes.  A change on another node is
+    -- announced there too, so here it only gets a late second snapshot
+    -- (one per room per half second): it covers a node that died, and a
+    -- Phoenix user whose meta reached this node after its hub membership
+    -- (the first snapshot would name it by its uid).
+    local late = {}
+    local function presence_changed(topic, _, conn)
+        if not is_room(topic) then
+            return
         end
-    end)
-    hub:on("presence:leave", function(topic)
-        if is_room(topic) then
+        if conn then
             announce_presence(topic)
+        elseif not late[topic] then
+            late[topic] = sb.after(0.5, function()
+                late[topic] = nil
+                announce_presence(topic)
+            end)
         end
-    end)
+    end
+    hub:on("presence:join", presence_changed)
+    hub:on("presence:leave", presence_changed)
     hub:on("typing", function(topic, user, typing, remote)
         -- (in a cluster the node where the flag was set tells the room)
         if is_room(topic) and not remote then
@@ -268,6 +280,9 @@ function app.start(opts)
     end
     function self.close()
         ticker:cancel()
+        for _, t in pairs(late) do
+            t:cancel()
+        end
         if self.bot then
             self.bot:close()
         end
