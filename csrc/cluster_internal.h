@@ -284,6 +284,8 @@ void sb_cl_node_gone(sb_cluster *cl, const char *name, size_t n);
 void sb_cl_settle_marks(cl_channel *cc);
 /* Asks Redis for the channel's remote member set (reply in sb_cl_on_snapshot). */
 void sb_cl_request_snapshot(sb_cluster *cl, cl_channel *cc);
+int sb_cl_send_snapshot(sb_cluster *cl, int tag, const char *script, size_t slen,
+                        const char *prefix, cl_channel *cc);
 /* Replaces this node's members of the channel in Redis and tells followers. */
 void sb_cl_announce_channel(sb_cluster *cl, cl_channel *cc, int leaving);
 /* Refreshes sb:node:<node> and publishes a heartbeat on sb:nodes. */

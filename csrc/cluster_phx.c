@@ -346,23 +346,8 @@ void sb_cl_phx_node_gone(sb_cluster *cl, const char *name, size_t n)
 
 void sb_cl_phx_request_snapshot(sb_cluster *cl, cl_channel *cc)
 {
-    char key[sizeof PHX_PREFIX + SB_CHANNEL_MAX];
-    const char *argv[6];
-    size_t lens[6];
-
-    argv[0] = "EVAL";
-    argv[1] = PHX_SNAPSHOT_SCRIPT;
-    argv[2] = "1";
-    argv[3] = key;
-    argv[4] = cc->name;
-    argv[5] = NODE_PREFIX;
-    lens[0] = 4;
-    lens[1] = sizeof PHX_SNAPSHOT_SCRIPT - 1;
-    lens[2] = 1;
-    lens[3] = sb_cl_make_key(key, sizeof key, PHX_PREFIX, cc->name, cc->len);
-    lens[4] = cc->len;
-    lens[5] = strlen(NODE_PREFIX);
-    if (sb_cl_send_argv(cl, TAG_PHX_SNAPSHOT, 6, argv, lens) == 0)
+    if (sb_cl_send_snapshot(cl, TAG_PHX_SNAPSHOT, PHX_SNAPSHOT_SCRIPT,
+                            sizeof PHX_SNAPSHOT_SCRIPT - 1, PHX_PREFIX, cc) == 0)
         cc->phx_snapshot = 1;
 }
 

@@ -178,27 +178,37 @@ void sb_cl_settle_marks(cl_channel *cc)
     sb_cl_strlist_free(&fix);
 }
 
-/* Asks for the channel's remote member set (SNAPSHOT_SCRIPT); the reply
- * goes to sb_cl_on_snapshot. */
-void sb_cl_request_snapshot(sb_cluster *cl, cl_channel *cc)
+/* EVALs a snapshot script over the channel's hash "<prefix><channel>"
+ * (member sets and Phoenix metas both read this way, skipping dead nodes);
+ * returns what sb_cl_send_argv returned (0: sent, reply under tag). */
+int sb_cl_send_snapshot(sb_cluster *cl, int tag, const char *script, size_t slen,
+                        const char *prefix, cl_channel *cc)
 {
-    char key[sizeof PRES_PREFIX + SB_CHANNEL_MAX];
+    char key[32 + SB_CHANNEL_MAX];
     const char *argv[6];
     size_t lens[6];
 
     argv[0] = "EVAL";
-    argv[1] = SNAPSHOT_SCRIPT;
+    argv[1] = script;
     argv[2] = "1";
     argv[3] = key;
     argv[4] = cc->name;
     argv[5] = NODE_PREFIX;
     lens[0] = 4;
-    lens[1] = sizeof SNAPSHOT_SCRIPT - 1;
+    lens[1] = slen;
     lens[2] = 1;
-    lens[3] = sb_cl_make_key(key, sizeof key, PRES_PREFIX, cc->name, cc->len);
+    lens[3] = sb_cl_make_key(key, sizeof key, prefix, cc->name, cc->len);
     lens[4] = cc->len;
     lens[5] = strlen(NODE_PREFIX);
-    if (sb_cl_send_argv(cl, TAG_SNAPSHOT, 6, argv, lens) == 0)
+    return sb_cl_send_argv(cl, tag, 6, argv, lens);
+}
+
+/* Asks for the channel's remote member set (SNAPSHOT_SCRIPT); the reply
+ * goes to sb_cl_on_snapshot. */
+void sb_cl_request_snapshot(sb_cluster *cl, cl_channel *cc)
+{
+    if (sb_cl_send_snapshot(cl, TAG_SNAPSHOT, SNAPSHOT_SCRIPT, sizeof SNAPSHOT_SCRIPT - 1,
+                            PRES_PREFIX, cc) == 0)
         cc->snapshot = 1;
 }
 
