@@ -11,11 +11,13 @@
 #define SB_RESUME_HOLD_MAX 10000
 #define SB_RESUME_ID_MAX 64
 
-/* A read of the shared history in progress (c->resume). */
+/* A read of the shared history in progress (c->resume), and after it was
+ * answered, the floor: the last position the read covered. */
 struct sb_resume_wait {
     const sb_resume_ops *ops;
     sb_fetch *fetch;        /* NULL until sent, and once answered */
-    uint64_t epoch, offset; /* the position asked for */
+    int done;               /* answered: only the floor is left */
+    uint64_t epoch, offset; /* the position asked for; once done, the floor */
     sb_msg **held;
     size_t n, cap;
     size_t idlen;
@@ -106,8 +108,30 @@ int sb_resume(sb_wsconn *c, const char *id, size_t idlen,
     return sb_resume_failed(c, &fail, id, idlen, ops);
 }
 
+/* The held messages go out, minus what the read covered. */
+static void sb_resume_release(sb_wsconn *c, struct sb_resume_wait *w,
+                              const sb_history_page *pg)
+{
+    size_t i;
+
+    for (i = 0; i < w->n; i++) {
+        sb_msg *m = w->held[i];
+        if (!(pg->authoritative && m->epoch == pg->epoch &&
+              m->offset <= pg->offset))
+            w->ops->send(c, m);
+        sb_msg_unref(m);
+    }
+    free(w->held);
+    w->held = NULL;
+    w->n = w->cap = 0;
+}
+
 /* The read came (or failed): replay or report, then what was held back,
- * skipping what the shared history says the client has now. */
+ * skipping what the shared history says the client has now.  An
+ * authoritative read leaves a floor behind: the read went to Redis on the
+ * command link, so messages it covered may still be on their way to this
+ * node over the subscription (waiting behind a hole); when the hub hands
+ * them over they must not reach the client a second time. */
 static void sb_resume_done(void *ud, const sb_history_page *pg)
 {
     sb_wsconn *c = ud;
@@ -115,7 +139,7 @@ static void sb_resume_done(void *ud, const sb_history_page *pg)
     sb_resume_fail fail;
     size_t i;
 
-    c->resume = NULL;
+    c->resume = NULL;   /* detached while sending; the floor goes back */
     if (!pg->reason) {
         for (i = 0; i < pg->n; i++)
             w->ops->send(c, pg->msgs[i]);
@@ -127,15 +151,16 @@ static void sb_resume_done(void *ud, const sb_history_page *pg)
         sb_server_stats_of(c->srv)->recovery_failed++;
         w->ops->fail(c, &fail, w->id, w->idlen);
     }
-    for (i = 0; i < w->n; i++) {
-        sb_msg *m = w->held[i];
-        if (!(pg->authoritative && m->epoch == pg->epoch &&
-              m->offset <= pg->offset))
-            w->ops->send(c, m);
-        sb_msg_unref(m);
+    sb_resume_release(c, w, pg);
+    if (pg->authoritative && pg->epoch && !c->closed) {
+        w->fetch = NULL;
+        w->done = 1;
+        w->epoch = pg->epoch;
+        w->offset = pg->offset;
+        c->resume = w;
+    } else {
+        free(w);
     }
-    free(w->held);
-    free(w);
 }
 
 void sb_resume_fetch(sb_wsconn *c)
@@ -143,7 +168,7 @@ void sb_resume_fetch(sb_wsconn *c)
     struct sb_resume_wait *w = c->resume;
     sb_history_page pg;
 
-    if (!w || w->fetch)
+    if (!w || w->fetch || w->done)
         return;
     w->fetch = sb_hub_history_fetch(sb_server_hub(c->srv), c->channel,
                                     strlen(c->channel), w->epoch, w->offset,
@@ -157,6 +182,19 @@ void sb_resume_fetch(sb_wsconn *c)
     sb_resume_done(c, &pg);
 }
 
+/* Below the floor: covered by the read already (1), else the floor is
+ * passed for good, since the hub hands a channel's messages over in
+ * order, and is dropped (0). */
+static int sb_resume_below_floor(sb_wsconn *c, struct sb_resume_wait *w,
+                                 const sb_msg *m)
+{
+    if (m->epoch == w->epoch && m->offset && m->offset <= w->offset)
+        return 1;
+    c->resume = NULL;
+    free(w);
+    return 0;
+}
+
 int sb_resume_hold(sb_wsconn *c, sb_msg *m)
 {
     struct sb_resume_wait *w = c->resume;
@@ -164,6 +202,8 @@ int sb_resume_hold(sb_wsconn *c, sb_msg *m)
 
     if (!w)
         return 0;
+    if (w->done)
+        return sb_resume_below_floor(c, w, m);
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 16;
         if (w->n >= SB_RESUME_HOLD_MAX ||

@@ -12,7 +12,10 @@
  * read from Redis (sb_hub_history_fetch): the connection joins at once
  * and holds back what the hub delivers meanwhile; when the read comes
  * the replay goes out first, then what was held, minus what the replay
- * already covered.  Either way: no gap, no duplicate. */
+ * already covered; messages the read covered that reach this node only
+ * later (the subscription is a separate link from the read) are dropped
+ * too, until the first one past the read.  Either way: no gap, no
+ * duplicate. */
 #ifndef SB_RESUME_H
 #define SB_RESUME_H
 
@@ -46,7 +49,8 @@ int sb_resume(sb_wsconn *c, const char *id, size_t idlen,
  * a failure at once if it cannot be sent). */
 void sb_resume_fetch(sb_wsconn *c);
 /* For the deliver hooks: 1 when m was held back because a read is in
- * flight (the caller sends nothing), 0 to send it as usual. */
+ * flight, or the read already sent it (the caller sends nothing), 0 to
+ * send it as usual. */
 int sb_resume_hold(sb_wsconn *c, sb_msg *m);
 /* The connection is going away: cancels the read, drops what was held. */
 void sb_resume_drop(sb_wsconn *c);
