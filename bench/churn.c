@@ -10,6 +10,14 @@
  * joins+leaves per second, the presence events the members received per
  * second, and the server's CPU per join+leave.
  *
+ * --proto phoenix: every connection is a Phoenix V2 socket
+ * (/socket/websocket).  Members join the topic churn-<r> once; churners
+ * join and leave it over and over on their open socket, each after the
+ * reply to the last (how a Phoenix app's users move between rooms).  The
+ * server tracks every joiner with Phoenix Presence
+ * (bench/churn_server.lua), so each join and leave reaches the members
+ * as a presence_diff, which they count.
+ *
  * Loopback only; one process, one epoll loop.
  */
 #define _GNU_SOURCE   /* memmem */
@@ -31,17 +39,20 @@ enum { ST_CONNECTING, ST_HS, ST_OPEN };
 
 struct conn {
     int fd, room, churner, state;
+    int joined;           /* phoenix churner: in the topic now */
+    unsigned ref;         /* phoenix churner: the last ref sent */
     size_t have;          /* bytes in buf */
+    size_t skip;          /* bytes of an oversize frame still to drop */
     char buf[4096];
 };
 
 struct opts {
-    int port, rooms, room_size, churners, server_pid, src_ips;
+    int port, rooms, room_size, churners, server_pid, src_ips, phoenix;
     double warmup, duration;
     const char *label;
 };
 
-static struct opts O = { 0, 10, 10, 1, 0, 4, 1, 5, "churn" };
+static struct opts O = { 0, 10, 10, 1, 0, 4, 0, 1, 5, "churn" };
 
 static int64_t now_ns(void)
 {
@@ -100,7 +111,7 @@ static int conn_start(struct conn *c, int k)
         return -1;
     }
     c->state = ST_CONNECTING;
-    c->have = 0;
+    c->have = c->skip = 0;
     ev.events = EPOLLIN | EPOLLOUT;
     ev.data.ptr = c;
     epoll_ctl(EP, EPOLL_CTL_ADD, c->fd, &ev);
@@ -109,14 +120,22 @@ static int conn_start(struct conn *c, int k)
 
 static void send_handshake(struct conn *c)
 {
-    char req[512];
-    int n = snprintf(req, sizeof req,
-                     "GET /c/churn-%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n", c->room, O.port);
+    char req[512], path[64];
+    int n;
+
+    if (O.phoenix)
+        snprintf(path, sizeof path, "/socket/websocket?vsn=2.0.0");
+    else
+        snprintf(path, sizeof path, "/c/churn-%d", c->room);
+    n = snprintf(req, sizeof req,
+                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n", path, O.port);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 
+    if (n < 0 || n >= (int)sizeof req)
+        n = 0;
     if (write(c->fd, req, (size_t)n) != n)
         FAILS++;
     epoll_ctl(EP, EPOLL_CTL_MOD, c->fd, &ev);
@@ -137,14 +156,80 @@ static void churn_again(struct conn *c, int k)
         FAILS++;
 }
 
-/* Counts the join/leave events in the complete server frames buffered. */
-static void member_frames(struct conn *c)
+/* Sends the next phx_join or phx_leave of a Phoenix churner, as a masked
+ * text frame (a zero mask: the payload goes as it is). */
+static void phx_next(struct conn *c, int k)
+{
+    unsigned char fr[256];
+    char msg[200];
+    int n;
+    unsigned jr;
+
+    c->ref++;
+    jr = c->joined ? c->ref - 1 : c->ref;
+    if (c->joined)
+        n = snprintf(msg, sizeof msg, "[\"%u\",\"%u\",\"churn-%d\",\"phx_leave\",{}]",
+                     jr, c->ref, c->room);
+    else
+        n = snprintf(msg, sizeof msg,
+                     "[\"%u\",\"%u\",\"churn-%d\",\"phx_join\",{\"user\":\"u%d\"}]",
+                     jr, c->ref, c->room, k);
+    if (n < 0 || n > 125) {
+        FAILS++;
+        return;
+    }
+    fr[0] = 0x81;
+    fr[1] = (unsigned char)(0x80 | n);
+    memset(fr + 2, 0, 4);
+    memcpy(fr + 6, msg, (size_t)n);
+    if (write(c->fd, fr, (size_t)n + 6) != n + 6)
+        FAILS++;
+}
+
+/* What a frame's payload means to this connection.  A churner's
+ * phx_reply answers the join or leave in flight (one at a time; a leave's
+ * reply ends a cycle) and sends the next; a member's marks it joined.
+ * Members count the room's join/leave events (native) or presence_diffs
+ * (phoenix). */
+static void on_frame(struct conn *c, int k, const unsigned char *p, size_t len)
+{
+    if (!O.phoenix) {
+        if (memmem(p, len, "\"type\":\"join\"", 13) ||
+            memmem(p, len, "\"type\":\"leave\"", 14))
+            EVENTS++;
+        return;
+    }
+    if (memmem(p, len, "\"phx_reply\"", 11)) {
+        if (!memmem(p, len, "\"status\":\"ok\"", 13))
+            FAILS++;
+        if (!c->churner) {
+            c->joined = 1;
+        } else {
+            if (c->joined)
+                CYCLES++;
+            c->joined = !c->joined;
+            phx_next(c, k);
+        }
+    } else if (!c->churner && memmem(p, len, "\"presence_diff\"", 15)) {
+        EVENTS++;
+    }
+}
+
+/* Splits the buffered bytes into server frames (unmasked) and hands each
+ * complete one to on_frame.  A frame too big for the buffer (a
+ * presence_state of a room of 1000) is skipped unread: nothing this
+ * generator counts is ever that big. */
+static void frames(struct conn *c, int k)
 {
     size_t off = 0;
 
+    if (c->skip) {
+        off = c->skip < c->have ? c->skip : c->have;
+        c->skip -= off;
+    }
     for (;;) {
-        unsigned char *p = (unsigned char *)c->buf + off;
-        size_t avail = c->have - off, hl = 2, len;
+        const unsigned char *p = (const unsigned char *)c->buf + off;
+        size_t avail = c->have - off, hl = 2, len, i;
         if (avail < 2)
             break;
         len = p[1] & 0x7f;
@@ -154,13 +239,20 @@ static void member_frames(struct conn *c)
             len = (size_t)p[2] << 8 | p[3];
             hl = 4;
         } else if (len == 127) {
-            break;   /* presence events are small: never here */
+            if (avail < 10)
+                break;
+            for (len = 0, i = 2; i < 10; i++)
+                len = len << 8 | p[i];
+            hl = 10;
+        }
+        if (hl + len > sizeof c->buf) {
+            c->skip = hl + len - avail;
+            off = c->have;
+            break;
         }
         if (avail < hl + len)
             break;
-        if (memmem(p + hl, len, "\"type\":\"join\"", 13) ||
-            memmem(p + hl, len, "\"type\":\"leave\"", 14))
-            EVENTS++;
+        on_frame(c, k, p + hl, len);
         off += hl + len;
     }
     memmove(c->buf, c->buf + off, c->have - off);
@@ -195,17 +287,19 @@ static void on_event(struct conn *c, int k, uint32_t events)
             conn_start(c, k);
             return;
         }
-        if (c->churner) {
+        if (c->churner && !O.phoenix) {
             churn_again(c, k);
             return;
         }
         c->state = ST_OPEN;
         c->have -= (size_t)(end + 4 - c->buf);
         memmove(c->buf, end + 4, c->have);
+        if (O.phoenix) {
+            c->joined = 0;
+            phx_next(c, k);
+        }
     }
-    member_frames(c);
-    if (c->have == sizeof c->buf)
-        c->have = 0;         /* a frame bigger than the buffer: skip it */
+    frames(c, k);
 }
 
 static void run(struct conn *cs, int total)
@@ -226,7 +320,8 @@ static void run(struct conn *cs, int total)
             on_event(c, (int)(c - cs), evs[i].events);
         }
         for (i = 0; i < total; i++)
-            open += !cs[i].churner && cs[i].state == ST_OPEN;
+            open += !cs[i].churner && cs[i].state == ST_OPEN &&
+                    (!O.phoenix || cs[i].joined);
         if (open == started)
             break;
     }
@@ -283,6 +378,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--warmup")) O.warmup = atof(v);
         else if (!strcmp(a, "--duration")) O.duration = atof(v);
         else if (!strcmp(a, "--label")) O.label = v;
+        else if (!strcmp(a, "--proto")) O.phoenix = !strcmp(v, "phoenix");
         else {
             fprintf(stderr, "churn: unknown option %s\n", a);
             return 2;
@@ -291,7 +387,8 @@ int main(int argc, char **argv)
     if (!O.port || O.rooms < 1 || O.churners < 1 || O.room_size <= O.churners ||
         O.src_ips < 1 || O.duration <= 0) {
         fprintf(stderr, "usage: churn --port P [--rooms R] [--room-size S] [--churners K]"
-                        " [--duration s] [--warmup s] [--server-pid PID] [--label L]\n");
+                        " [--duration s] [--warmup s] [--server-pid PID] [--label L]"
+                        " [--proto native|phoenix]\n");
         return 2;
     }
     total = O.rooms * O.room_size;

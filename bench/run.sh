@@ -355,6 +355,23 @@ churn)
                 --churners "$per" --warmup 1 --duration "${W[3]}"
         done; done
     done
+    # the same rooms over open Phoenix sockets with Presence: churners join
+    # and leave the topic, every member gets a presence_diff each time
+    # (switchboard only: the peers have no joins on an open socket)
+    case " ${ACTIVE[*]} " in *" switchboard "*)
+        SB_CMD_SAVED=$SB_CMD
+        SB_CMD='lua5.4 bench/churn_server.lua --port PORT'
+        for size in 10 1000; do
+            if [ "$size" = 10 ]; then rooms=100; per=2; else rooms=5; per=10; fi
+            [ "$QUICK" = 1 ] && [ "$size" = 1000 ] && rooms=2
+            echo "== churn-phx-$size: Phoenix Presence, $rooms rooms of $size, $per churners each"
+            for rep in $(seq "$REPS"); do
+                run_churn "churn-phx-$size" switchboard "$rep" --proto phoenix --rooms "$rooms" \
+                    --room-size "$size" --churners "$per" --warmup 1 --duration "${W[3]}"
+            done
+        done
+        SB_CMD=$SB_CMD_SAVED ;;
+    esac
     EVENTS=0 ;;
 idlemany)
     # past one process's 19,900 sockets: only servers with several
