@@ -10,17 +10,20 @@
 #include <string.h>
 
 /* Closes a connection that cannot keep up, without waiting for it to read
- * (it would not): the queue is dropped and lws closes it on its next turn. */
+ * (it would not): the queue is dropped and lws closes it on its next turn.
+ * Only a WebSocket has a close frame to carry the reason: lws asserts on
+ * lws_close_reason for an HTTP connection (an SSE stream). */
 static void sb_wsconn_kill_slow(sb_wsconn *c)
 {
     sb_fqueue_clear(&c->q);
     c->close_code = 1013;
     strcpy(c->close_reason, "send queue full");
-    if (c->wsi) {
+    if (!c->wsi)
+        return;
+    if (c->kind != SB_KIND_SSE)
         lws_close_reason(c->wsi, 1013, (unsigned char *)c->close_reason,
                          strlen(c->close_reason));
-        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-    }
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
 size_t sb_server_max_queue(const sb_server *s);

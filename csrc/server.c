@@ -473,8 +473,10 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         sb_sse_post_free(user);
+        /* a stream has no close frame: the close hook hears why we ended
+         * it (1013 slow reader, 1001 shutdown), else 1001 */
         if (c && c->kind == SB_KIND_SSE)
-            sb_wsconn_gone(c, 1001);
+            sb_wsconn_gone(c, c->close_code ? c->close_code : 1001);
         break;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return s ? sb_server_confirm_upgrade(s, wsi) : -1;

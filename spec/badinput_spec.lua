@@ -362,7 +362,7 @@ describe("bad input on a native connection", function()
             local n = 4000
             for i = 1, n do
                 pub:send(payload)
-                if not wait_until(function() return i - got < 100 end) then
+                if not wait_until(function() return i - got < 20 end) then
                     break   -- the subscriber stalled: the assertion below says so
                 end
                 if i % 200 == 0 then
@@ -414,6 +414,43 @@ describe("bad SSE requests", function()
         c:wait(function(x) return #x:events() >= n end)
         return c:events(), c
     end
+
+    it("ends a stream that never reads once its queue is full; the others get everything", function()
+        server:close()
+        server = assert(sb.listen{ port = 0, max_queue = 256 * 1024 })
+        local closes = {}
+        server:on("close", function(c, code)
+            if c.protocol == "sse" then
+                closes[#closes + 1] = code
+            end
+        end)
+        with_traffic(server, function()
+            local slow = require("rawtcp").connect(server.port, { rcvbuf = 4096 })
+            slow:send("GET /sse/bad HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert.is_true(wait_until(function() return #server:connections() >= 5 end))
+            local got = 0
+            local sub = assert(sb.core.ws_connect(sb.loop(), { host = "127.0.0.1", port = server.port,
+                path = "/c/bad" }, { open = function() end, message = function() got = got + 1 end,
+                error = function() end, close = function() end }))
+            assert.is_true(wait_until(function() return got >= 1 end))
+            got = 0
+            -- 16 MB through the channel (64 times max_queue), as fast as
+            -- the subscriber that reads takes it
+            local payload = string.rep("x", 4000)
+            local n = 4000
+            for i = 1, n do
+                server.hub:publish("bad", "tick", payload)
+                if not wait_until(function() return i - got < 20 end) then
+                    break   -- the subscriber stalled: the assertion below says so
+                end
+            end
+            assert.is_true(wait_until(function() return got >= n end), "subscriber got " .. got)
+            assert.is_true(wait_until(function() return #closes >= 1 end))
+            assert.same({ 1013 }, closes)
+            sub:close(1000, "")
+            slow:close()
+        end)
+    end)
 
     it("answers a Last-Event-ID that is not ours with recovery-failed (bad-id) and streams on", function()
         local ids = {
