@@ -108,6 +108,15 @@ int sb_resume(sb_wsconn *c, const char *id, size_t idlen,
     return sb_resume_failed(c, &fail, id, idlen, ops);
 }
 
+/* 1 when the read (an authoritative page or the floor it left, at
+ * epoch-offset) already covered m.  Unnumbered messages (epoch 0: direct
+ * messages, Phoenix presence diffs, publishes Redis refused) are never in
+ * the history, so never covered. */
+static int sb_resume_covered(const sb_msg *m, uint64_t epoch, uint64_t offset)
+{
+    return m->epoch && m->epoch == epoch && m->offset <= offset;
+}
+
 /* The held messages go out, minus what the read covered. */
 static void sb_resume_release(sb_wsconn *c, struct sb_resume_wait *w,
                               const sb_history_page *pg)
@@ -116,8 +125,7 @@ static void sb_resume_release(sb_wsconn *c, struct sb_resume_wait *w,
 
     for (i = 0; i < w->n; i++) {
         sb_msg *m = w->held[i];
-        if (!(pg->authoritative && m->epoch == pg->epoch &&
-              m->offset <= pg->offset))
+        if (!(pg->authoritative && sb_resume_covered(m, pg->epoch, pg->offset)))
             w->ops->send(c, m);
         sb_msg_unref(m);
     }
@@ -182,14 +190,17 @@ void sb_resume_fetch(sb_wsconn *c)
     sb_resume_done(c, &pg);
 }
 
-/* Below the floor: covered by the read already (1), else the floor is
- * passed for good, since the hub hands a channel's messages over in
- * order, and is dropped (0). */
+/* Below the floor: covered by the read already (1).  A numbered message
+ * past it passes the floor for good, since the hub hands a channel's
+ * numbered messages over in order, and the floor is dropped; an
+ * unnumbered one goes out and leaves the floor in place (0 both). */
 static int sb_resume_below_floor(sb_wsconn *c, struct sb_resume_wait *w,
                                  const sb_msg *m)
 {
-    if (m->epoch == w->epoch && m->offset && m->offset <= w->offset)
+    if (sb_resume_covered(m, w->epoch, w->offset))
         return 1;
+    if (!m->epoch)
+        return 0;
     c->resume = NULL;
     free(w);
     return 0;
