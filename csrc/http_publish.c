@@ -165,7 +165,7 @@ int sb_sse_post_start(sb_server *s, struct lws *wsi, const char *chan)
     /* lws re-arms its body timeout at every part, so a client trickling
      * a byte at a time would hold the connection for ever: bound the
      * whole body by the handshake timeout too */
-    ps->deadline = sb_now_ms() + 1000 * (int64_t)sb_server_config_of(s)->handshake_timeout;
+    ps->deadline = sb_mono_ms() + 1000 * (int64_t)sb_server_config_of(s)->handshake_timeout;
     ps->too_big = len > sb_sse_max_body(s);
     sb_buf_init(&ps->body, 0);
     snprintf(ps->channel, sizeof ps->channel, "%s", chan);
@@ -181,7 +181,7 @@ int sb_sse_post_body(sb_server *s, struct lws *wsi, void *state,
     (void)wsi;
     if (!ps || !ps->active)
         return 0;
-    if (sb_now_ms() > ps->deadline)
+    if (sb_mono_ms() > ps->deadline)
         return -1;
     ps->seen += len;
     if (ps->too_big || ps->body.len + len > max) {

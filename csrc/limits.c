@@ -37,7 +37,7 @@ int sb_wsconn_rate_ok(sb_wsconn *c)
     const sb_server_config *cfg = sb_server_config_of(c->srv);
     double rate = cfg->max_rate ? cfg->max_rate : 5000;
     double burst = cfg->max_burst > 0 ? cfg->max_burst : 2 * rate;
-    int64_t now = sb_now_ms();
+    int64_t now = sb_mono_ms();
 
     if (rate < 0)
         return 1;

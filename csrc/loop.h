@@ -73,5 +73,8 @@ int sb_loop_fd(sb_loop *l);
 double sb_loop_timeout(sb_loop *l);
 /* Wall clock in epoch milliseconds, as messages carry it. */
 int64_t sb_now_ms(void);
+/* Milliseconds on a clock that never steps (CLOCK_MONOTONIC), for
+ * intervals and deadlines: the wall clock may jump when it is set. */
+int64_t sb_mono_ms(void);
 
 #endif

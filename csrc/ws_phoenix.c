@@ -386,7 +386,7 @@ static void sb_phx_touch(sb_wsconn *c)
     int secs = sb_server_config_of(c->srv)->phoenix_timeout;
     int slack = secs / 10 > 1 ? secs / 10 : 1;
     sb_phx_conn *p = sb_phx_state(c);
-    int64_t now = sb_now_ms();
+    int64_t now = sb_mono_ms();
 
     /* a closing socket keeps the shorter timeout its close armed */
     if (secs <= 0 || !c->wsi || c->close_code || !p)
