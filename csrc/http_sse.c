@@ -16,9 +16,10 @@
  * LRS_DOING_TRANSACTION, where it never reads, so a closed peer leaves the
  * socket readable and lws spinning on POLLIN.  A stream therefore keeps its
  * rx off (lws_rx_flow_control) except while it has something to write (lws
- * skips POLLOUT of a flow-controlled h1 wsi), and its wsi timer checks
- * about every second whether the peer has gone (recv with MSG_PEEK sees the
- * EOF), besides sending the keep-alive comment when it is due. */
+ * skips POLLOUT of a flow-controlled h1 wsi), and the server's tick
+ * (sb_server_sse_sweep, one timer for all streams) checks about every
+ * second whether the peer has gone (recv with MSG_PEEK sees the EOF),
+ * besides sending the keep-alive comment when it is due. */
 #include "http_sse.h"
 #include "http_publish.h"
 
@@ -258,9 +259,9 @@ static lws_usec_t sb_sse_keepalive_us(sb_server *s)
     return (lws_usec_t)((k > 0 ? k : 15) * 1e6);
 }
 
-/* How often the stream's timer runs: the peer-close check needs about a
+/* How often the streams' tick runs: the peer-close check needs about a
  * second at most, the keep-alive may want less. */
-static lws_usec_t sb_sse_tick_us(sb_server *s)
+lws_usec_t sb_sse_tick_us(sb_server *s)
 {
     lws_usec_t k = sb_sse_keepalive_us(s);
 
@@ -312,7 +313,7 @@ static int sb_sse_stream(sb_server *s, struct lws *wsi, const char *path,
     if (sb_server_hooks_of(s)->open)
         sb_server_hooks_of(s)->open(sb_server_hooks_of(s)->ud, c);
     ((sb_sse_state *)c->proto)->next_keepalive = lws_now_usecs() + sb_sse_keepalive_us(s);
-    lws_set_timer_usecs(wsi, sb_sse_tick_us(s));
+    sb_server_sse_started(s);
     sb_sse_want_write(c);
     return 0;
 }
@@ -349,20 +350,19 @@ int sb_sse_writeable(sb_wsconn *c)
     return -1;
 }
 
-int sb_sse_timer(sb_wsconn *c)
+int sb_sse_tick(sb_wsconn *c)
 {
     sb_sse_state *st = c->proto;
     lws_usec_t now = lws_now_usecs();
     sb_buf b;
 
-    if (sb_sse_peer_gone(c->wsi))
+    if (!st || sb_sse_peer_gone(c->wsi))
         return -1;
     if (now >= st->next_keepalive) {
         sb_buf_init(&b, 0);
         sb_sse_queue(c, sb_chunk_from(&b, sb_sse_keepalive(&b)));
         st->next_keepalive = now + sb_sse_keepalive_us(c->srv);
     }
-    lws_set_timer_usecs(c->wsi, sb_sse_tick_us(c->srv));
     return 0;
 }
 

@@ -19,9 +19,13 @@ int sb_sse_http(sb_server *s, struct lws *wsi, const char *path);
 
 /* Requests a writeable callback for a stream (rx is off between writes). */
 void sb_sse_want_write(sb_wsconn *c);
-/* A stream's writeable callback and keep-alive timer. */
+/* A stream's writeable callback. */
 int sb_sse_writeable(sb_wsconn *c);
-int sb_sse_timer(sb_wsconn *c);
+/* A stream's share of the server's SSE tick: -1 when its peer has gone
+ * (the caller closes it), else 0, after queueing a keep-alive if due. */
+int sb_sse_tick(sb_wsconn *c);
+/* How often that tick runs. */
+lws_usec_t sb_sse_tick_us(sb_server *s);
 /* Frees the stream's private state (c->proto). */
 void sb_sse_release(sb_wsconn *c);
 /* conn:send() on a stream: one unnamed event with data = text. */

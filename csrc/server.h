@@ -187,6 +187,8 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
 /* Closes every connection (code 1001) and the listener.  The server object
  * stays valid until sb_server_free. */
 void sb_server_close(sb_server *s);
+/* An SSE stream opened: make sure the server's SSE tick runs. */
+void sb_server_sse_started(sb_server *s);
 void sb_server_free(sb_server *s);
 int sb_server_port(const sb_server *s);
 sb_hub *sb_server_hub(const sb_server *s);
