@@ -349,6 +349,27 @@ function Wire:kill(rst)
     self.eof = self.eof or "killed"
 end
 
+--- The interpreter running this spec (lua5.4, lua5.1 or luajit), for
+-- child processes that must load the same build of the C module.
+M.LUA = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+
+--- A file's whole content, or nil when it cannot be read (yet): the
+-- output and pid files of the specs' child processes.
+function M.readfile(path)
+    local f = io.open(path, "rb")
+    if not f then
+        return nil
+    end
+    local s = f:read("*a")
+    f:close()
+    return s
+end
+
+--- Whether process `pid` (a number or a string; nil: false) still exists.
+function M.alive(pid)
+    return pid ~= nil and M.readfile("/proc/" .. pid .. "/stat") ~= nil
+end
+
 --- The keys of a table, sorted, joined with ",": compares key sets.
 function M.keys(t)
     local k = {}

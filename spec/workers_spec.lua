@@ -6,7 +6,7 @@ local support = require "support"
 local socket = require "socket"
 
 local wait_until, raw = support.wait_until, support.raw
-local LUA = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+local LUA, readfile, alive = support.LUA, support.readfile, support.alive
 
 local function have_redis()
     local ok = os.execute("command -v redis-server >/dev/null 2>&1")
@@ -20,16 +20,6 @@ local function free_port()
     return tonumber(port)
 end
 
-local function readfile(path)
-    local f = io.open(path, "rb")
-    if not f then
-        return nil
-    end
-    local s = f:read("*a")
-    f:close()
-    return s
-end
-
 -- tools run without the suite's LD_PRELOAD (make test-asan preloads ASan,
 -- and procps tools deadlock under it)
 local function sh(cmd)
@@ -37,10 +27,6 @@ local function sh(cmd)
     local out = p:read("*a")
     p:close()
     return out
-end
-
-local function alive(pid)
-    return readfile("/proc/" .. pid .. "/stat") ~= nil
 end
 
 -- pids of the processes holding established connections on port
