@@ -33,38 +33,41 @@ function Redis.start(port)
     return self
 end
 
---- One command in the inline protocol; returns the first reply line.
-function Redis:command(line)
+-- One command in the inline protocol on a connection of its own: the
+-- first reply line and, for a bulk reply, its value (nil, nil when Redis
+-- does not answer).
+local function exchange(port, line)
     local c = socket.tcp()
     c:settimeout(0.2)
-    if not c:connect("127.0.0.1", self.port) then
+    if not c:connect("127.0.0.1", port) then
         c:close()
         return nil
     end
     c:send(line .. "\r\n")
-    local reply = c:receive("*l")
+    local head = c:receive("*l")
+    local bulk
+    if head and head:sub(1, 1) == "$" and head ~= "$-1" then
+        bulk = c:receive("*l")
+    end
     c:close()
-    return reply
+    return head, bulk
+end
+
+--- One command; returns the first reply line ("+OK", ":1", ...).
+function Redis:command(line)
+    return (exchange(self.port, line))
 end
 
 --- The value of a command with a bulk or integer reply (nil if none).
 function Redis:query(line)
-    local c = socket.tcp()
-    c:settimeout(0.2)
-    if not c:connect("127.0.0.1", self.port) then
-        c:close()
-        return nil
+    local head, bulk = exchange(self.port, line)
+    local kind = head and head:sub(1, 1)
+    if kind == "$" then
+        return bulk
+    elseif kind == ":" or kind == "+" then
+        return head:sub(2)
     end
-    c:send(line .. "\r\n")
-    local head = c:receive("*l") or ""
-    local value
-    if head:sub(1, 1) == "$" and head ~= "$-1" then
-        value = c:receive("*l")
-    elseif head:sub(1, 1) == ":" or head:sub(1, 1) == "+" then
-        value = head:sub(2)
-    end
-    c:close()
-    return value
+    return nil
 end
 
 function Redis:ping()
