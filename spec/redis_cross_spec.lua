@@ -2,7 +2,6 @@
 -- presence_diff), typing flags, native direct messages and the chat
 -- example on two nodes, with a real redis-server on a free loopback port.
 local sb = require "switchboard"
-local json = require "switchboard.json"
 local support = require "support"
 local H = require "phx_helper"
 local rooms = require "phx_rooms"
@@ -60,17 +59,11 @@ describe("across nodes through Redis", function()
             local c = H.open(s2.port)
             later(function() c.close() end)
             c:send('["9","9","room:x","phx_join",{"user":"cy"}]')
-            local state
-            assert.is_true(wait_until(function()
-                for _, f in ipairs(c.frames) do
-                    local m = json.decode(f.data)
-                    if type(m) == "table" and m[4] == "presence_state" then
-                        state = m[5]
-                        return true
-                    end
-                end
-                return false
-            end))
+            local joined = support.wait_for(function()
+                return c:find(function(m) return m[4] == "presence_state" end)
+            end)
+            assert.truthy(joined)
+            local state = joined[5]
             assert.truthy(state.ann)
             assert.truthy(state.bob)
             assert.equal(1, #state.ann.metas)

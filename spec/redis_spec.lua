@@ -400,7 +400,6 @@ describe("cluster through Redis", function()
         end)
 
         it("joins Phoenix clients on one node and native clients on the other", function()
-            local json = require "switchboard.json"
             local H = require "phx_helper"
             local s1, s2 = listen("phx-a"), listen("phx-b")
             for _, s in ipairs { s1, s2 } do
@@ -420,17 +419,11 @@ describe("cluster through Redis", function()
             n:wait_frames(1)
             assert.is_true(wait_until(function() return s1.hub:member_count("room:x") == 2 end))
             n:send('{"text":"from native on B"}')
-            local got
-            assert.is_true(wait_until(function()
-                for _, f in ipairs(p.frames) do
-                    local m = json.decode(f.data)
-                    if type(m) == "table" and m[4] == "message" then
-                        got = m[5]
-                        return true
-                    end
-                end
-                return false
-            end))
+            local msg = support.wait_for(function()
+                return p:find(function(m) return m[4] == "message" end)
+            end)
+            assert.truthy(msg)
+            local got = msg[5]
             assert.equal("Nat", got.alias)
             assert.same({ text = "from native on B" }, got.message)
             p:send('["1","2","room:x","new_msg",{"body":"from phoenix on A"}]')
