@@ -110,6 +110,16 @@ function Conn:messages()
     return list
 end
 
+--- The `n` of each event's JSON data, in order: the specs publish
+-- { n = 1 }, { n = 2 }, ... and compare what a stream got.
+function M.ns(events)
+    local out = {}
+    for i, ev in ipairs(events) do
+        out[i] = cjson.decode(ev.data).n
+    end
+    return out
+end
+
 --- One request, waits for the whole response; .json is the decoded body.
 function M.request(port, method, path, headers, body, timeout)
     local c = M.open(port, method, path, headers, body)

@@ -11,13 +11,7 @@ local R = require "redis_helper"
 
 local wait_until, settle = support.wait_until, support.settle
 
-local function ns(list)
-    local out = {}
-    for i, m in ipairs(list) do
-        out[i] = cjson.decode(m.data).n
-    end
-    return out
-end
+local ns = http.ns
 
 local function ids(list)
     local out = {}
