@@ -46,60 +46,21 @@ done
 if [ "$QUICK" = 1 ] || [ "$TINY" = 1 ]; then REPS=${REPS:-1}; else REPS=${REPS:-3}; fi
 command -v redis-server >/dev/null || { echo "cluster.sh: redis-server is not installed" >&2; exit 1; }
 
-OUT=$ROOT/.build/bench
-mkdir -p "$OUT"
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RESULTS=$OUT/cluster-results-$STAMP.txt
-LOGDIR=$OUT/cluster-logs-$STAMP
-mkdir -p "$LOGDIR"
-: >"$RESULTS"
-note() { echo "bench: $*" >&2; echo "NOTE $*" >>"$RESULTS"; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_output cluster-
 
+build_tool loadgen
 LOADGEN=$OUT/loadgen
-if [ ! -x "$LOADGEN" ] || [ bench/loadgen.c -nt "$LOADGEN" ]; then
-    gcc -O2 -std=c99 -Wall -Wextra -Werror -o "$LOADGEN" bench/loadgen.c
-fi
 ulimit -n "$(ulimit -Hn)"
 
-# Ports below the ephemeral range (no client socket can hold one); a port
-# found taken is skipped.
-EPH_LO=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-PORT_SPAN=$(( EPH_LO > 12000 ? EPH_LO - 11000 : 1000 ))
-PORT_NEXT=$((10000 + RANDOM % (PORT_SPAN / 2)))
-# next_port: sets PORT to the next free one (not in a subshell: the
-# counter must move on for the next caller).
-PORT=
-next_port() {
-    while :; do
-        PORT_NEXT=$((PORT_NEXT + 1))
-        ss -ltnH "sport = :$PORT_NEXT" | grep -q . || { PORT=$PORT_NEXT; return; }
-    done
-}
-
 PIDS=()
-REDIS_PID=
-REDIS_PORT=
 start_redis() {
     next_port
-    REDIS_PORT=$PORT
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-        --logfile "$LOGDIR/redis-$REDIS_PORT.log" >/dev/null 2>&1 &
-    REDIS_PID=$!
-    for _ in $(seq 50); do
-        redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return 0
-        sleep 0.1
-    done
-    echo "bench: redis-server did not start" >&2
-    return 1
+    launch_redis "$PORT" "$LOGDIR/redis-$PORT.log"
 }
 stop_all() {
-    local p
-    for p in "${PIDS[@]}" $REDIS_PID; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}" $REDIS_PID; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
+    stop_pids "${PIDS[@]}" ${REDIS_PID:+"$REDIS_PID"}
     PIDS=()
     REDIS_PID=
 }
@@ -115,13 +76,7 @@ start_relay() {
     lua5.4 examples/relay.lua "${args[@]}" >"$LOGDIR/relay-$port.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || { echo "bench: relay exited:" >&2; tail -5 "$LOGDIR/relay-$port.log" >&2; return 1; }
-        ss -ltnH "sport = :$port" | grep -q LISTEN && { sleep 0.2; return 0; }
-        sleep 0.1
-    done
-    echo "bench: relay did not listen on $port" >&2
-    return 1
+    wait_listening relay "$pid" "$port" "$LOGDIR/relay-$port.log"
 }
 
 # run_one SCENARIO CONFIG REP LOADGEN-ARGS...: fresh processes, one loadgen
@@ -151,16 +106,7 @@ run_one() {
         "${extra[@]}" --label "$scen" "$@" 2>>"$LOGDIR/loadgen.err" | tee -a "$LOGDIR/loadgen.out" \
         | grep '^RESULT' || true)
     stop_all
-    if [ -z "$line" ]; then
-        note "$scen/$cfg/rep$rep: loadgen gave no result (see $LOGDIR/loadgen.err)"
-        return 0
-    fi
-    echo "$line server=$cfg rep=$rep" >>"$RESULTS"
-    echo "  $cfg rep$rep: $(python3 bench/table.py --brief <<<"$line")"
-}
-
-median_of() {
-    python3 bench/table.py --median "$1" "$2" "$3" <"$RESULTS"
+    record_result "$scen" "$cfg" "$rep" "$line"
 }
 
 if [ "$TINY" = 1 ]; then
@@ -171,12 +117,8 @@ else
     W=(--warmup 3 --duration 10 --drain 10); FAN_SUBS="1000 10000"; ROOM_CONNS=5000; ROOMS=500
 fi
 [ -z "$DURATION" ] || W[3]=$DURATION
-srcips() { if [ "$1" -gt 5000 ]; then echo "--src-ips 4"; else echo "--src-ips 1"; fi; }
 
-load=$(cut -d' ' -f1 /proc/loadavg)
-if python3 -c "import sys; sys.exit(0 if $load > $(nproc) * 0.5 else 1)"; then
-    note "machine busy at start: load average $load on $(nproc) cores; numbers are skewed by other work"
-fi
+busy_check "at start" 0
 echo "bench: configurations: $CONFIGS; reps $REPS; results in $RESULTS"
 for scen_kind in $ONLY; do
 case $scen_kind in

@@ -44,14 +44,9 @@ while [ $# -gt 0 ]; do
 done
 if [ "$QUICK" = 1 ]; then REPS=${REPS:-1}; else REPS=${REPS:-3}; fi
 
-OUT=$ROOT/.build/bench
-mkdir -p "$OUT"
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RESULTS=$OUT/results-$STAMP.txt
-LOGDIR=$OUT/logs-$STAMP
-mkdir -p "$LOGDIR"
-: >"$RESULTS"
-note() { echo "bench: $*" >&2; echo "NOTE $*" >>"$RESULTS"; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_output ""
 
 # --- what the peers need (Debian 12 packages, the npm lockfile) ----------
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
@@ -70,14 +65,10 @@ NODE_DIR=bench/peers/node-ws
 if [ ! -d $NODE_DIR/node_modules ] || [ $NODE_DIR/package-lock.json -nt $NODE_DIR/node_modules ]; then
     (cd $NODE_DIR && npm ci --no-audit --no-fund --loglevel=error)
 fi
+build_tool churn
+build_tool loadgen
 CHURN=$OUT/churn
-if [ ! -x "$CHURN" ] || [ bench/churn.c -nt "$CHURN" ]; then
-    gcc -O2 -std=c99 -Wall -Wextra -Werror -o "$CHURN" bench/churn.c
-fi
 LOADGEN=$OUT/loadgen
-if [ ! -x "$LOADGEN" ] || [ bench/loadgen.c -nt "$LOADGEN" ]; then
-    gcc -O2 -std=c99 -Wall -Wextra -Werror -o "$LOADGEN" bench/loadgen.c
-fi
 ulimit -n "$(ulimit -Hn)"
 
 # --- servers --------------------------------------------------------------
@@ -86,28 +77,12 @@ ulimit -n "$(ulimit -Hn)"
 SRV_PID=
 RUNIN=()
 ALSO=()
-REDIS_PID=
-REDIS_PORT=
 # One redis-server for every switchboard-wN run (pub/sub keeps no state
 # between runs).
 start_redis() {
     [ -z "$REDIS_PID" ] || return 0
-    REDIS_PORT=$((20000 + RANDOM % 5000))
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-        --logfile "$LOGDIR/redis.log" >/dev/null 2>&1 &
-    REDIS_PID=$!
-    for _ in $(seq 50); do
-        redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return 0
-        sleep 0.1
-    done
-    echo "bench: redis-server did not start" >&2
-    return 1
+    launch_redis $((20000 + RANDOM % 5000)) "$LOGDIR/redis.log"
 }
-# Server ports come from below the ephemeral range, so that no client
-# socket on the machine can hold one; a port found taken is skipped.
-EPH_LO=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-PORT_SPAN=$(( EPH_LO > 12000 ? EPH_LO - 11000 : 1000 ))
-PORT_NEXT=$((10000 + RANDOM % (PORT_SPAN / 2)))
 proto_of() {
     case $1 in
         mosquitto) echo mqtt ;;
@@ -167,24 +142,11 @@ EOF
             libwebsockets-test-server --port="$port" --interface=lo -d 0 >"$log" 2>&1 &
             SRV_PID=$! ;;
     esac
-    for _ in $(seq 100); do
-        if ! kill -0 "$SRV_PID" 2>/dev/null; then
-            echo "bench: $name exited at start:" >&2; tail -5 "$log" >&2; return 1
-        fi
-        if "${RUNIN[@]}" ss -ltnH "sport = :$port" 2>/dev/null | grep -q LISTEN; then
-            sleep 0.2; return 0
-        fi
-        sleep 0.1
-    done
-    echo "bench: $name did not listen on $port within 10 s" >&2
-    stop_server; return 1
+    wait_listening "$name" "$SRV_PID" "$port" "$log" "${RUNIN[@]}" || { stop_server; return 1; }
 }
 stop_server() {
     [ -n "$SRV_PID" ] || return 0
-    kill "$SRV_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SRV_PID" 2>/dev/null || true
-    wait "$SRV_PID" 2>/dev/null || true
+    stop_pids "$SRV_PID"
     SRV_PID=
 }
 stop_all() {
@@ -233,12 +195,7 @@ run_one() {
     line=$(timeout --foreground 900 "${RUNIN[@]}" "$LOADGEN" --proto "$(proto_of "$srv")" --port "$port" \
         --server-pid "$SRV_PID" "${ALSO[@]}" --label "$scen" "$@" 2>>"$LOGDIR/loadgen.err" | tee -a "$LOGDIR/loadgen.out" | grep '^RESULT' || true)
     stop_server
-    if [ -z "$line" ]; then
-        note "$scen/$srv/rep$rep: loadgen gave no result (see $LOGDIR/loadgen.err)"
-        return 0
-    fi
-    echo "$line server=$srv rep=$rep" >>"$RESULTS"
-    echo "  $srv rep$rep: $(python3 bench/table.py --brief <<<"$line")"
+    record_result "$scen" "$srv" "$rep" "$line"
 }
 
 # run_churn SCENARIO SERVER REP CHURN-ARGS...: as run_one, with bench/churn.c
@@ -261,11 +218,6 @@ run_churn() {
     echo "  $srv rep$rep: $line"
 }
 
-# median of KEY over the RESULT lines of SCENARIO for SERVER
-median_of() {
-    python3 bench/table.py --median "$1" "$2" "$3" <"$RESULTS"
-}
-
 if [ "$QUICK" = 1 ]; then
     W=(--warmup 1 --duration 3 --drain 5); FAN_SUBS="1000"; FAN_SIZES="64"
     ROOM_CONNS=1000; ROOMS=100; IDLE=2000; SLOW_SUBS=200; IDLE_MANY=6000
@@ -276,18 +228,7 @@ fi
 if [ -n "$DURATION" ]; then
     W=(--warmup 2 --duration "$DURATION" --drain 5)
 fi
-srcips() { if [ "$1" -gt 5000 ]; then echo "--src-ips 4"; else echo "--src-ips 1"; fi; }
-
 # The bench shares the machine: say so when something else is loading it.
-busy_check() {
-    local load cores
-    load=$(cut -d' ' -f1 /proc/loadavg)
-    cores=$(nproc)
-    # $2: the load this bench itself accounts for, in cores
-    if python3 -c "import sys; sys.exit(0 if $load > $cores * 0.5 + $2 else 1)"; then
-        note "machine busy $1: load average $load on $cores cores; numbers are skewed by other work"
-    fi
-}
 busy_check "at start" 0
 echo "bench: servers: ${ACTIVE[*]:-none}; reps $REPS; results in $RESULTS"
 for scen_kind in $ONLY; do

@@ -271,6 +271,10 @@ void sb_cl_phx_announce(sb_cluster *cl, const char *topic, size_t tlen,
 void sb_cl_phx_announce_all(sb_cluster *cl, int leaving);
 
 /* cluster_presence.c */
+/* 1 when key k is "<node>|..." (a member or meta key of that node). */
+int sb_cl_key_of_node(const char *k, size_t klen, const char *node, size_t n);
+/* The followed channel a snapshot reply {channel, ...} is for, or NULL. */
+cl_channel *sb_cl_snapshot_channel(sb_cluster *cl, const redisReply *rep);
 /* Marks a node alive now; returns NULL if it is dead (unless revive) or
  * memory ran out. */
 cl_node *sb_cl_node_touch(sb_cluster *cl, const char *name, size_t n,

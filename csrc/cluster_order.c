@@ -183,62 +183,88 @@ static void hole(sb_cluster *cl, cl_channel *cc)
     sb_cl_hist_fill(cl, cc);
 }
 
-/* Hands every pending entry that follows the cursor to the hub. */
-void sb_cl_order_drain(sb_cluster *cl, const char *name, size_t len)
+/* One step of a walk over a channel's pending entries (walk_pending):
+ * takes care of the first entry; returns 1 to go on, 0 to stop. */
+typedef int (*pending_step)(sb_cluster *cl, cl_channel *cc, const char *name,
+                            size_t len);
+
+/* Steps through the pending entries of the channel called name until the
+ * list is empty or step says stop.  A step hands an entry to the hub,
+ * which runs Lua that may leave the channel and free its state, name
+ * included: the walk keeps a copy of the name and looks the channel up
+ * again before each step.  Draining and flushing both walk this way. */
+static void walk_pending(sb_cluster *cl, const char *name, size_t len,
+                         pending_step step)
 {
     char copy[SB_CHANNEL_MAX];
     cl_channel *cc;
-    cl_entry e;
 
     if (len > sizeof copy)
         return;
     memcpy(copy, name, len);
-    for (;;) {
-        cc = sb_map_get(&cl->channels, copy, len);
-        if (!cc || !cc->active || !cc->hist || !cc->synced || cc->draining ||
-            !cc->npending)
+    while ((cc = sb_map_get(&cl->channels, copy, len)) != NULL && cc->npending)
+        if (!step(cl, cc, copy, len))
             return;
-        if (cc->pending[0].m->epoch > cc->cur_epoch) {
-            /* a new incarnation of the channel: offsets start again */
-            cc->cur_epoch = cc->pending[0].m->epoch;
-            cc->cur_off = 0;
-        }
-        if (stale(cc, cc->pending[0].m)) {
-            pop_front(cc, &e);
-            sb_cl_entry_free(&e);
-            continue;
-        }
-        if (cc->pending[0].m->offset != cc->cur_off + 1) {
-            hole(cl, cc);
-            return;
-        }
-        pop_front(cc, &e);
-        cc->cur_off = e.m->offset;
-        cc->draining = 1;
-        sb_hub_publish_at(cl->hub, e.m, e.except_conn, e.em, e.emlen);
-        sb_cl_entry_free(&e);
-        if ((cc = sb_map_get(&cl->channels, copy, len)) != NULL)
-            cc->draining = 0;
+}
+
+/* A drain step: the first entry goes to the hub when it follows the
+ * cursor, a stale one is dropped, a hole stops the drain (and is filled). */
+static int drain_step(sb_cluster *cl, cl_channel *cc, const char *name,
+                      size_t len)
+{
+    cl_entry e;
+
+    if (!cc->active || !cc->hist || !cc->synced || cc->draining)
+        return 0;
+    if (cc->pending[0].m->epoch > cc->cur_epoch) {
+        /* a new incarnation of the channel: offsets start again */
+        cc->cur_epoch = cc->pending[0].m->epoch;
+        cc->cur_off = 0;
     }
+    if (stale(cc, cc->pending[0].m)) {
+        pop_front(cc, &e);
+        sb_cl_entry_free(&e);
+        return 1;
+    }
+    if (cc->pending[0].m->offset != cc->cur_off + 1) {
+        hole(cl, cc);
+        return 0;
+    }
+    pop_front(cc, &e);
+    cc->cur_off = e.m->offset;
+    cc->draining = 1;
+    sb_hub_publish_at(cl->hub, e.m, e.except_conn, e.em, e.emlen);
+    sb_cl_entry_free(&e);
+    if ((cc = sb_map_get(&cl->channels, name, len)) != NULL)
+        cc->draining = 0;
+    return 1;
+}
+
+/* Hands every pending entry that follows the cursor to the hub. */
+void sb_cl_order_drain(sb_cluster *cl, const char *name, size_t len)
+{
+    walk_pending(cl, name, len, drain_step);
+}
+
+/* A flush step: the first entry goes to the hub without its id. */
+static int flush_step(sb_cluster *cl, cl_channel *cc, const char *name,
+                      size_t len)
+{
+    cl_entry e;
+
+    (void)name;
+    (void)len;
+    pop_front(cc, &e);
+    e.m->epoch = e.m->offset = 0;
+    cl->st.unnumbered++;
+    sb_hub_publish_at(cl->hub, e.m, e.except_conn, e.em, e.emlen);
+    sb_cl_entry_free(&e);
+    return 1;
 }
 
 /* The link is going down: what waits for a hole still reaches this
  * node's connections, but without ids (they would skip the hole). */
 void sb_cl_order_flush(sb_cluster *cl, const char *name, size_t len)
 {
-    char copy[SB_CHANNEL_MAX];
-    cl_channel *cc;
-    cl_entry e;
-
-    if (len > sizeof copy)
-        return;
-    memcpy(copy, name, len);
-    while ((cc = sb_map_get(&cl->channels, copy, len)) != NULL &&
-           cc->npending) {
-        pop_front(cc, &e);
-        e.m->epoch = e.m->offset = 0;
-        cl->st.unnumbered++;
-        sb_hub_publish_at(cl->hub, e.m, e.except_conn, e.em, e.emlen);
-        sb_cl_entry_free(&e);
-    }
+    walk_pending(cl, name, len, flush_step);
 }

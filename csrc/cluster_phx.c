@@ -265,6 +265,18 @@ static void mirror_set(cl_channel *cc, const char *fk, size_t fklen,
     free(old);
 }
 
+/* Removes the metas listed in gone (keys collected first: the map may not
+ * change while it is walked), noting each for local diffs; frees the
+ * list.  A sync, a node's death and a snapshot all end this way. */
+static void drop_all(cl_channel *cc, strlist *gone, strlist *changes)
+{
+    size_t i;
+
+    for (i = 0; i < gone->n; i++)
+        mirror_set(cc, gone->s[i], gone->len[i], NULL, changes);
+    sb_cl_strlist_free(gone);
+}
+
 void sb_cl_phx_message(sb_cluster *cl, cl_channel *cc, const field *f, int n)
 {
     char fk[KEY_MAX + 1];
@@ -290,7 +302,7 @@ void sb_cl_phx_sync(sb_cluster *cl, cl_channel *cc, const field *node,
     sb_map listed;
     sb_map_iter it;
     const void *k;
-    size_t klen, i;
+    size_t klen;
     void *val;
     field r, key, meta;
     char fk[KEY_MAX + 1];
@@ -309,12 +321,10 @@ void sb_cl_phx_sync(sb_cluster *cl, cl_channel *cc, const field *node,
     }
     sb_map_iter_init(&it);
     while (sb_map_next(&cc->metas, &it, &k, &klen, &val))
-        if (klen > node->n && memcmp(k, node->p, node->n) == 0 &&
-            ((const char *)k)[node->n] == '|' && !sb_map_get(&listed, k, klen))
+        if (sb_cl_key_of_node(k, klen, node->p, node->n) &&
+            !sb_map_get(&listed, k, klen))
             sb_cl_strlist_add(&gone, k, klen);
-    for (i = 0; i < gone.n; i++)
-        mirror_set(cc, gone.s[i], gone.len[i], NULL, &changes);
-    sb_cl_strlist_free(&gone);
+    drop_all(cc, &gone, &changes);
     sb_map_clear(&listed);
     tell(cl, &changes);
 }
@@ -325,7 +335,7 @@ void sb_cl_phx_node_gone(sb_cluster *cl, const char *name, size_t n)
     strlist changes, gone;
     sb_map_iter ci, ki;
     const void *k;
-    size_t klen, i;
+    size_t klen;
     void *val, *mv;
 
     memset(&changes, 0, sizeof changes);
@@ -335,11 +345,9 @@ void sb_cl_phx_node_gone(sb_cluster *cl, const char *name, size_t n)
         memset(&gone, 0, sizeof gone);
         sb_map_iter_init(&ki);
         while (sb_map_next(&cc->metas, &ki, &k, &klen, &mv))
-            if (klen > n && memcmp(k, name, n) == 0 && ((const char *)k)[n] == '|')
+            if (sb_cl_key_of_node(k, klen, name, n))
                 sb_cl_strlist_add(&gone, k, klen);
-        for (i = 0; i < gone.n; i++)
-            mirror_set(cc, gone.s[i], gone.len[i], NULL, &changes);
-        sb_cl_strlist_free(&gone);
+        drop_all(cc, &gone, &changes);
     }
     tell(cl, &changes);
 }
@@ -364,11 +372,7 @@ void sb_cl_phx_on_snapshot(sb_cluster *cl, redisReply *rep)
     size_t klen, i;
     void *val;
 
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
-        rep->element[0]->type != REDIS_REPLY_STRING)
-        return;
-    cc = sb_map_get(&cl->channels, rep->element[0]->str, rep->element[0]->len);
-    if (!cc || !cc->active || !cc->phx_snapshot)
+    if (!(cc = sb_cl_snapshot_channel(cl, rep)) || !cc->phx_snapshot)
         return;
     cc->phx_snapshot = 0;
     memset(&changes, 0, sizeof changes);
@@ -377,8 +381,7 @@ void sb_cl_phx_on_snapshot(sb_cluster *cl, redisReply *rep)
     for (i = 1; i + 1 < rep->elements; i += 2) {
         const redisReply *f = rep->element[i], *v = rep->element[i + 1];
         if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
-            (f->len > cl->node_len && memcmp(f->str, cl->node, cl->node_len) == 0 &&
-             f->str[cl->node_len] == '|'))
+            sb_cl_key_of_node(f->str, f->len, cl->node, cl->node_len))
             continue;
         sb_map_put(&listed, f->str, f->len, cc);
         if (!sb_map_get(&cc->phx_touched, f->str, f->len))
@@ -388,9 +391,7 @@ void sb_cl_phx_on_snapshot(sb_cluster *cl, redisReply *rep)
     while (sb_map_next(&cc->metas, &it, &k, &klen, &val))
         if (!sb_map_get(&listed, k, klen) && !sb_map_get(&cc->phx_touched, k, klen))
             sb_cl_strlist_add(&gone, k, klen);
-    for (i = 0; i < gone.n; i++)
-        mirror_set(cc, gone.s[i], gone.len[i], NULL, &changes);
-    sb_cl_strlist_free(&gone);
+    drop_all(cc, &gone, &changes);
     sb_map_clear(&listed);
     sb_map_clear(&cc->phx_touched);
     sb_map_init(&cc->phx_touched, (uint64_t)(uintptr_t)cc);

@@ -108,9 +108,11 @@ static void apply_pairs(sb_cluster *cl, strlist *l, int present)
                    present, 0);
 }
 
-static int has_prefix(const char *k, size_t klen, const char *p, size_t n)
+/* 1 when k is "<node>|...": member and meta keys carry the node that
+ * holds them, and both kinds are dropped or skipped by node. */
+int sb_cl_key_of_node(const char *k, size_t klen, const char *node, size_t n)
 {
-    return klen > n && memcmp(k, p, n) == 0 && k[n] == '|';
+    return klen > n && memcmp(k, node, n) == 0 && k[n] == '|';
 }
 
 /* A node died (TTL) or said goodbye: its members leave every channel. */
@@ -143,7 +145,7 @@ void sb_cl_node_gone(sb_cluster *cl, const char *name, size_t n)
         cc = val;
         sb_map_iter_init(&ki);
         while (sb_map_next(&cc->remote, &ki, &key, &klen, &st)) {
-            if (has_prefix(key, klen, copy, n)) {
+            if (sb_cl_key_of_node(key, klen, copy, n)) {
                 sb_cl_strlist_add(&l, chname, chlen);
                 sb_cl_strlist_add(&l, key, klen);
             }
@@ -201,6 +203,20 @@ int sb_cl_send_snapshot(sb_cluster *cl, int tag, const char *script, size_t slen
     lens[4] = cc->len;
     lens[5] = strlen(NODE_PREFIX);
     return sb_cl_send_argv(cl, tag, 6, argv, lens);
+}
+
+/* A snapshot reply {channel, ...} (either kind) names its channel first;
+ * the channel it is for, or NULL when the reply is malformed or this node
+ * no longer follows the channel (the reply is then of no use). */
+cl_channel *sb_cl_snapshot_channel(sb_cluster *cl, const redisReply *rep)
+{
+    cl_channel *cc;
+
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+        rep->element[0]->type != REDIS_REPLY_STRING)
+        return NULL;
+    cc = sb_map_get(&cl->channels, rep->element[0]->str, rep->element[0]->len);
+    return cc && cc->active ? cc : NULL;
 }
 
 /* Asks for the channel's remote member set (SNAPSHOT_SCRIPT); the reply
@@ -321,11 +337,7 @@ void sb_cl_on_snapshot(sb_cluster *cl, redisReply *rep)
     void *val;
     redisReply *e;
 
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
-        rep->element[0]->type != REDIS_REPLY_STRING)
-        return;
-    cc = sb_map_get(&cl->channels, rep->element[0]->str, rep->element[0]->len);
-    if (!cc || !cc->active || !cc->snapshot)
+    if (!(cc = sb_cl_snapshot_channel(cl, rep)) || !cc->snapshot)
         return;
     cc->snapshot = 0;
     memset(&joins, 0, sizeof joins);
@@ -334,7 +346,7 @@ void sb_cl_on_snapshot(sb_cluster *cl, redisReply *rep)
     for (i = 1; i < rep->elements; i++) {
         e = rep->element[i];
         if (e->type != REDIS_REPLY_STRING ||
-            has_prefix(e->str, e->len, cl->node, cl->node_len))
+            sb_cl_key_of_node(e->str, e->len, cl->node, cl->node_len))
             continue;
         sb_map_put(&snap, e->str, e->len, cc);
         if (!sb_map_get(&cc->remote, e->str, e->len)) {
@@ -387,7 +399,7 @@ void sb_cl_sync_remote(sb_cluster *cl, cl_channel *cc, const field *node,
     }
     sb_map_iter_init(&it);
     while (sb_map_next(&cc->remote, &it, &key, &klen, &val)) {
-        if (has_prefix(key, klen, node->p, node->n) &&
+        if (sb_cl_key_of_node(key, klen, node->p, node->n) &&
             !sb_map_get(&listed, key, klen)) {
             sb_cl_strlist_add(&leaves, cc->name, cc->len);
             sb_cl_strlist_add(&leaves, key, klen);

@@ -14,21 +14,27 @@ void sb_hub_set_cluster_hooks(sb_hub *h, const sb_hub_cluster_hooks *hooks)
 }
 
 /* The channel a remote presence change applies to: it must have a local
- * connection, since only then does this node follow it. */
+ * connection, since only then does this node follow it.  *m gets the
+ * member as the channel knows it (NULL if new), which a join and a leave
+ * both look at first.  NULL, with *rc set, when the change does not apply. */
 static sb_channel *followed(sb_hub *h, const char *ch, size_t chlen,
-                            const char *member, size_t mlen, int *rc)
+                            const char *member, size_t mlen, sb_member **m,
+                            int *rc)
 {
     sb_channel *chan;
 
     *rc = SB_OK;
+    *m = NULL;
     if (!sb_hub_valid_channel(ch, chlen))
         *rc = SB_ECHANNEL;
     else if (!sb_hub_valid_member(member, mlen))
         *rc = SB_EMEMBER;
     else if (!(chan = sb_hub_channel_get(h, ch, chlen)) || !chan->nconns)
         *rc = SB_ENOTFOUND;
-    else
+    else {
+        *m = sb_hub_member_get(chan, member, mlen);
         return chan;
+    }
     return NULL;
 }
 
@@ -73,13 +79,12 @@ int sb_hub_deliver_member(sb_hub *h, sb_msg *m, const char *member,
 int sb_hub_remote_join(sb_hub *h, const char *ch, size_t chlen,
                        const char *member, size_t mlen)
 {
-    int rc, fresh;
-    sb_channel *chan = followed(h, ch, chlen, member, mlen, &rc);
     sb_member *m;
+    int rc, fresh;
+    sb_channel *chan = followed(h, ch, chlen, member, mlen, &m, &rc);
 
     if (!chan)
         return rc;
-    m = sb_hub_member_get(chan, member, mlen);
     fresh = m == NULL;
     if (!m && !(m = sb_hub_member_new(chan, member, mlen)))
         return SB_ENOMEM;
@@ -95,13 +100,12 @@ int sb_hub_remote_join(sb_hub *h, const char *ch, size_t chlen,
 int sb_hub_remote_leave(sb_hub *h, const char *ch, size_t chlen,
                         const char *member, size_t mlen)
 {
-    int rc, was_typing;
-    sb_channel *chan = followed(h, ch, chlen, member, mlen, &rc);
     sb_member *m;
+    int rc, was_typing;
+    sb_channel *chan = followed(h, ch, chlen, member, mlen, &m, &rc);
 
     if (!chan)
         return rc;
-    m = sb_hub_member_get(chan, member, mlen);
     if (!m || m->remote == 0)
         return 0;
     if (--m->remote || m->conns)

@@ -36,10 +36,10 @@ const char *sb_hub_member_of(sb_hub *h, const char *ch, size_t chlen,
     return s->member->id;
 }
 
-/* The each_* iterators call fn for every item in unspecified order; fn must
- * not change the hub (collect first, act afterwards). */
-void sb_hub_each_member(sb_hub *h, const char *ch, size_t chlen,
-                        sb_member_fn fn, void *ud)
+/* The members of a channel, or only those typing: each_member and
+ * each_typing are the same walk over the channel's member map. */
+static void each_member_of(sb_hub *h, const char *ch, size_t chlen,
+                           int typing_only, sb_member_fn fn, void *ud)
 {
     sb_channel *chan = sb_hub_channel_get(h, ch, chlen);
     sb_map_iter it;
@@ -48,8 +48,19 @@ void sb_hub_each_member(sb_hub *h, const char *ch, size_t chlen,
     if (!chan)
         return;
     sb_map_iter_init(&it);
-    while (sb_map_next(&chan->members, &it, NULL, NULL, &val))
-        fn(((sb_member *)val)->id, ((sb_member *)val)->len, ud);
+    while (sb_map_next(&chan->members, &it, NULL, NULL, &val)) {
+        const sb_member *m = val;
+        if (!typing_only || m->typing)
+            fn(m->id, m->len, ud);
+    }
+}
+
+/* The each_* iterators call fn for every item in unspecified order; fn must
+ * not change the hub (collect first, act afterwards). */
+void sb_hub_each_member(sb_hub *h, const char *ch, size_t chlen,
+                        sb_member_fn fn, void *ud)
+{
+    each_member_of(h, ch, chlen, 0, fn, ud);
 }
 
 void sb_hub_each_connection(sb_hub *h, const char *ch, size_t chlen,
@@ -63,19 +74,11 @@ void sb_hub_each_connection(sb_hub *h, const char *ch, size_t chlen,
             fn(s->conn, s->member->id, s->member->len, ud);
 }
 
+/* The members flagged as typing (hub:typing). */
 void sb_hub_each_typing(sb_hub *h, const char *ch, size_t chlen,
                         sb_member_fn fn, void *ud)
 {
-    sb_channel *chan = sb_hub_channel_get(h, ch, chlen);
-    sb_map_iter it;
-    void *val;
-
-    if (!chan)
-        return;
-    sb_map_iter_init(&it);
-    while (sb_map_next(&chan->members, &it, NULL, NULL, &val))
-        if (((sb_member *)val)->typing)
-            fn(((sb_member *)val)->id, ((sb_member *)val)->len, ud);
+    each_member_of(h, ch, chlen, 1, fn, ud);
 }
 
 void sb_hub_each_channel(sb_hub *h, sb_channel_fn fn, void *ud)

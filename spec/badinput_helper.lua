@@ -168,6 +168,23 @@ function M.accepts(server)
     return ok
 end
 
+--- One bad-input case: runs body() while bystanders (M.traffic) exchange
+-- their stream on `same` and `other`, then checks that they lost nothing
+-- and that the server still takes new connections (M.accepts).  Returns
+-- true, or false and what went wrong, for the spec to assert.
+function M.with_traffic(server, protocol, same, other, body)
+    local t = M.traffic(server, protocol, same, other)
+    body()
+    local ok, why = t:finish()
+    if not ok then
+        return false, why
+    end
+    if not M.accepts(server) then
+        return false, "the server no longer takes new connections"
+    end
+    return true
+end
+
 --- A server with the Phoenix rooms the bad-input specs use: "room:*"
 -- joins (tracking params.meta under params.nick when given), "shout"
 -- broadcasts to the others, nothing else is handled.

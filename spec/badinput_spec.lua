@@ -20,6 +20,17 @@ local function bad_client(server, path)
     return w
 end
 
+-- A fresh bad client does act(w); the server must close it with `code`
+-- and exactly `reason`.
+local function closes_with(server, act, code, reason)
+    local w = bad_client(server)
+    act(w)
+    local closed = w:wait_closed()
+    assert.same(code, closed and closed.code)
+    assert.same(reason, closed.reason)
+    w:kill()
+end
+
 -- The error events the wire client got (the bystanders' messages on its
 -- channel reach it too).
 local function errors(w)
@@ -54,11 +65,7 @@ end
 -- Runs body(server) with bystanders on "bad" and "calm", then checks that
 -- they lost nothing and that the server still serves.
 local function with_traffic(server, body)
-    local t = B.traffic(server, "native", "bad", "calm")
-    body()
-    local ok, why = t:finish()
-    assert(ok, why)
-    assert.is_true(B.accepts(server))
+    assert(B.with_traffic(server, "native", "bad", "calm", body))
 end
 
 describe("bad input on a native connection", function()
@@ -130,12 +137,7 @@ describe("bad input on a native connection", function()
                 { "frag ctl", function(w) w:send(9, "x", { fin = false }) end },
             }
             for _, case in ipairs(protocol_errors) do
-                local w = bad_client(server)
-                case[2](w)
-                local closed = w:wait_closed()
-                assert.same(1002, closed and closed.code)
-                assert.same(case[1], closed.reason)
-                w:kill()
+                closes_with(server, case[2], 1002, case[1])
             end
             -- lws 4.1.6 hangs up on these without a close frame
             local dropped = {
@@ -199,12 +201,7 @@ describe("bad input on a native connection", function()
                 end },
             }
             for _, flood in ipairs(floods) do
-                local w = bad_client(server)
-                flood[2](w)
-                local closed = w:wait_closed()
-                assert.same(1009, closed and closed.code)
-                assert.same(flood[1], closed.reason)
-                w:kill()
+                closes_with(server, flood[2], 1009, flood[1])
             end
             -- 100 fragments with a ping among them are one ordinary message
             local w = bad_client(server)

@@ -1,23 +1,10 @@
 -- The examples as processes, the way people run them: each prints where it
 -- listens and, on SIGINT, closes its connections and exits with status 0.
 local async = require "async_helpers"
+local support = require "support"
 
--- the interpreter running this spec, so the child finds the same C module
-local LUA = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
-
-local function readfile(path)
-    local f = io.open(path, "rb")
-    if not f then
-        return nil
-    end
-    local s = f:read("*a")
-    f:close()
-    return s
-end
-
-local function alive(pid)
-    return readfile("/proc/" .. pid .. "/stat") ~= nil
-end
+-- LUA: the interpreter running this spec, so the child finds the same C module
+local LUA, readfile, alive = support.LUA, support.readfile, support.alive
 
 -- Starts `script` on port 0 in the background; returns the output path
 -- and a function reading the pid once the shell has written it.

@@ -2,24 +2,17 @@
 -- in-process server keeps running (the loop is stepped between reads).
 -- Decodes chunked bodies and parses SSE blocks, so specs see the wire.
 local socket = require "socket"
-local sb = require "switchboard"
 local cjson = require "cjson"
+local support = require "support"
 
 local M = {}
 
---- Steps the loop until cond() is true or `timeout` seconds pass.
-function M.wait(cond, timeout)
-    local deadline = socket.gettime() + (timeout or 5)
-    while not cond() do
-        if socket.gettime() > deadline then
-            return false
-        end
-        sb.step(0.01)
-    end
-    return true
-end
+--- Steps the loop until cond() is true or `timeout` seconds (default 5)
+-- pass; returns whether it did (support.wait_until).
+M.wait = support.wait_until
 
-local Conn = {}
+-- pump, wait and close come from support.Stream; parse reads the response
+local Conn = setmetatable({}, { __index = support.Stream })
 Conn.__index = Conn
 
 --- Opens a connection and sends one request.  headers: { name = value }.
@@ -36,21 +29,15 @@ function M.open(port, method, path, headers, body)
         lines[#lines + 1] = "Content-Length: " .. #body
     end
     local req = table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")
-    local i = 1
-    while i <= #req do
-        local n, err, last = s:send(req, i)
-        if n then
-            i = n + 1
-        elseif err == "timeout" then
-            i = last + 1
-            sb.step(0.01)
-        else
-            error("send: " .. err)
-        end
+    local ok, err = support.send_all(s, req)
+    if not ok then
+        error("send: " .. err)
     end
     return setmetatable({ sock = s, raw = "", body = "", chunks = 0 }, Conn)
 end
 
+--- Takes the head off self.raw, then the body as far as it has arrived
+-- (chunked or by Content-Length) into self.body; self.ended at its end.
 function Conn:parse()
     if not self.status then
         local head_end = self.raw:find("\r\n\r\n", 1, true)
@@ -90,35 +77,6 @@ function Conn:parse()
     end
 end
 
---- Reads what has arrived (never blocks).
-function Conn:pump()
-    if self.closed then
-        return
-    end
-    local data, err, partial = self.sock:receive(65536)
-    data = data or partial
-    if data and #data > 0 then
-        self.raw = self.raw .. data
-    end
-    if err == "closed" then
-        self.closed = true
-    end
-    self:parse()
-end
-
---- Steps and reads until cond(self) holds; returns whether it did.
-function Conn:wait(cond, timeout)
-    return M.wait(function()
-        self:pump()
-        return cond(self)
-    end, timeout)
-end
-
-function Conn:close()
-    self.sock:close()
-    self.closed = true
-end
-
 --- Complete SSE blocks received so far: { id=, event=, data=, retry=, comment= }.
 function Conn:events()
     local list = {}
@@ -150,6 +108,16 @@ function Conn:messages()
         end
     end
     return list
+end
+
+--- The `n` of each event's JSON data, in order: the specs publish
+-- { n = 1 }, { n = 2 }, ... and compare what a stream got.
+function M.ns(events)
+    local out = {}
+    for i, ev in ipairs(events) do
+        out[i] = cjson.decode(ev.data).n
+    end
+    return out
 end
 
 --- One request, waits for the whole response; .json is the decoded body.

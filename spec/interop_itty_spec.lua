@@ -8,19 +8,12 @@ local sb = require "switchboard"
 local json = require "switchboard.json"
 local relay = require "switchboard.relay"
 local async = require "async_helpers"
+local support = require "support"
 
 local FIXTURE = "spec/interop/itty"
 local DEADLINE = 60
 
-local function readfile(path)
-    local f = io.open(path, "rb")
-    if not f then
-        return nil
-    end
-    local s = f:read("*a")
-    f:close()
-    return s
-end
+local readfile, alive = support.readfile, support.alive
 
 local function command_exists(name)
     local p = io.popen("command -v " .. name .. " 2>/dev/null")
@@ -39,10 +32,6 @@ local function skip_reason()
         return "itty-sockets not installed: run `make node-deps` (npm ci in " .. FIXTURE .. ")"
     end
     return nil
-end
-
-local function alive(pid)
-    return pid ~= nil and readfile("/proc/" .. pid .. "/stat") ~= nil
 end
 
 -- Starts the node script against `port`; returns the results path, the

@@ -260,15 +260,17 @@ describe("native protocol", function()
         ok:close()
     end)
 
+    -- An upgrade request after its "GET <path> ", for support.http.
+    local UPGRADE = "HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" ..
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
     local function cap_check(opts, refusal)
         server:close()
         server = assert(sb.listen(opts))
-        local up = "HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" ..
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         local a = raw(url("/c/cap"))
         local b = raw(url("/c/cap"))
         assert.is_true(a:wait_open() and b:wait_open())
-        local status, _, body = support.http(server.port, "GET /c/cap " .. up)
+        local status, _, body = support.http(server.port, "GET /c/cap " .. UPGRADE)
         assert.same(503, status)
         assert.matches(refusal, body)
         a:close()
@@ -286,13 +288,20 @@ describe("native protocol", function()
         cap_check({ port = 0, max_connections = 2 }, "server full")
     end)
 
-    it("drops messages over max_rate with one error event, then relays again", function()
+    -- A server that takes 20 messages/s (bursts of 5) from each client, and
+    -- two clients on `channel` that have their join events.
+    local function rate_limited(channel)
         server:close()
         server = assert(sb.listen{ port = 0, max_rate = 20, max_burst = 5 })
-        local a = raw(url("/c/rate"))
-        local b = raw(url("/c/rate"))
+        local a = raw(url("/c/" .. channel))
+        local b = raw(url("/c/" .. channel))
         a:wait_frames(2)
         b:wait_frames(1)
+        return a, b
+    end
+
+    it("drops messages over max_rate with one error event, then relays again", function()
+        local a, b = rate_limited("rate")
         for i = 1, 8 do
             a:send(tostring(i))
         end
@@ -308,12 +317,7 @@ describe("native protocol", function()
     end)
 
     it("closes a connection whose flood goes on with 1008; others go on", function()
-        server:close()
-        server = assert(sb.listen{ port = 0, max_rate = 20, max_burst = 5 })
-        local a = raw(url("/c/flood"))
-        local b = raw(url("/c/flood"))
-        a:wait_frames(2)
-        b:wait_frames(1)
+        local a, b = rate_limited("flood")
         for i = 1, 40 do
             a:send(tostring(i))
         end
@@ -326,9 +330,7 @@ describe("native protocol", function()
     end)
 
     it("refuses bad channel names with 400 and unknown paths with 404", function()
-        local up = "HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" ..
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        assert.same(400, (support.http(server.port, "GET /c/bad%20name " .. up)))
-        assert.same(404, (support.http(server.port, "GET /nowhere " .. up)))
+        assert.same(400, (support.http(server.port, "GET /c/bad%20name " .. UPGRADE)))
+        assert.same(404, (support.http(server.port, "GET /nowhere " .. UPGRADE)))
     end)
 end)

@@ -1,6 +1,7 @@
 --- Shared helpers of the Phoenix specs: a raw WebSocket client that keeps
 -- every frame it receives, and a bounded wait that drives the loop.
 local sb = require "switchboard"
+local json = require "switchboard.json"
 
 local H = {}
 
@@ -38,6 +39,16 @@ function H.raw(port, path, opts)
         H.wait(function() return #c.frames >= n end, timeout)
         local f = c.frames[n]
         return f and f.data, f and f.binary
+    end
+    -- The first frame so far that decodes to a message (a table) for
+    -- which pred(msg) holds, decoded; nil when there is none (yet).
+    function c.find(_, pred)
+        for _, f in ipairs(c.frames) do
+            local m = json.decode(f.data)
+            if type(m) == "table" and pred(m) then
+                return m
+            end
+        end
     end
     function c.close()
         c.ws:close(1000, "")

@@ -8,7 +8,8 @@ local support = require "support"
 
 local M = {}
 
-local Peer = {}
+-- pump, wait and close come from support.Stream; parse reads frames
+local Peer = setmetatable({}, { __index = support.Stream })
 Peer.__index = Peer
 
 --- A connected, non-blocking TCP socket to 127.0.0.1:port.
@@ -27,55 +28,15 @@ end
 --- Sends all of data (stepping the loop while the socket is full); false
 -- once the server has closed the connection.
 function Peer:send(data)
-    local i = 1
-    while i <= #data do
-        local n, err, last = self.sock:send(data, i)
-        if n then
-            i = n + 1
-        elseif err == "timeout" then
-            i = last + 1
-            support.settle(0.01)
-        else
-            self.closed = true
-            return false
-        end
+    if support.send_all(self.sock, data) then
+        return true
     end
-    return true
-end
-
---- Reads what has arrived (never blocks); notes when the server closed.
-function Peer:pump()
-    if self.closed then
-        return
-    end
-    local data, err, partial = self.sock:receive(65536)
-    data = data or partial
-    if data and #data > 0 then
-        self.raw = self.raw .. data
-    end
-    if err == "closed" then
-        self.closed = true
-    end
-    if self.ws then
-        self:parse_frames()
-    end
-end
-
---- Steps and reads until cond(self) holds or timeout seconds pass.
-function Peer:wait(cond, timeout)
-    return support.wait_until(function()
-        self:pump()
-        return cond(self)
-    end, timeout)
+    self.closed = true
+    return false
 end
 
 function Peer:wait_closed(timeout)
     return self:wait(function(p) return p.closed end, timeout)
-end
-
-function Peer:close()
-    self.sock:close()
-    self.closed = true
 end
 
 --- The HTTP status of the response received so far, or nil.
@@ -98,8 +59,12 @@ function M.websocket(port, path, opts)
     return p
 end
 
--- Unmasked server frames (RFC 6455 5.2); lengths up to 64 bits.
-function Peer:parse_frames()
+-- Unmasked server frames (RFC 6455 5.2); lengths up to 64 bits.  A plain
+-- TCP peer (not M.websocket) keeps what it read as it is, in self.raw.
+function Peer:parse()
+    if not self.ws then
+        return
+    end
     if not self.upgraded then
         local head_end = self.raw:find("\r\n\r\n", 1, true)
         if not head_end then

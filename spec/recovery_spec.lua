@@ -6,13 +6,7 @@ local sb = require "switchboard"
 local cjson = require "cjson"
 local http = require "http_helper"
 
-local function ns(list)
-    local out = {}
-    for i, m in ipairs(list) do
-        out[i] = cjson.decode(m.data).n
-    end
-    return out
-end
+local ns = http.ns
 
 describe("recovery", function()
     local server, port

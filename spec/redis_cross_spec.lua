@@ -2,7 +2,6 @@
 -- presence_diff), typing flags, native direct messages and the chat
 -- example on two nodes, with a real redis-server on a free loopback port.
 local sb = require "switchboard"
-local json = require "switchboard.json"
 local support = require "support"
 local H = require "phx_helper"
 local rooms = require "phx_rooms"
@@ -18,33 +17,16 @@ if not R.have_redis() then
 end
 
 describe("across nodes through Redis", function()
-    local redis
-    local logs = {}
-    local closers = {}
+    local fx = R.fixture()
+    local redis, later = fx.redis, fx.later
 
-    setup(function()
-        redis = R.Redis.start()
-    end)
-
-    teardown(function()
-        redis:stop()
-    end)
-
-    after_each(function()
-        for i = #closers, 1, -1 do
-            closers[i]()
-        end
-        closers = {}
-        settle(0.05)
-    end)
-
-    local function later(fn)
-        closers[#closers + 1] = fn
-    end
+    setup(fx.start)
+    teardown(fx.stop)
+    after_each(fx.close_all)
 
     describe("Phoenix presence", function()
         local function node(name)
-            local s = rooms.start({ redis = redis.url, node = name, redis_log = R.quiet_log(logs) })
+            local s = rooms.start(fx.options(name))
             later(function() s:close() end)
             return s
         end
@@ -77,17 +59,11 @@ describe("across nodes through Redis", function()
             local c = H.open(s2.port)
             later(function() c.close() end)
             c:send('["9","9","room:x","phx_join",{"user":"cy"}]')
-            local state
-            assert.is_true(wait_until(function()
-                for _, f in ipairs(c.frames) do
-                    local m = json.decode(f.data)
-                    if type(m) == "table" and m[4] == "presence_state" then
-                        state = m[5]
-                        return true
-                    end
-                end
-                return false
-            end))
+            local joined = support.wait_for(function()
+                return c:find(function(m) return m[4] == "presence_state" end)
+            end)
+            assert.truthy(joined)
+            local state = joined[5]
             assert.truthy(state.ann)
             assert.truthy(state.bob)
             assert.equal(1, #state.ann.metas)
@@ -118,16 +94,9 @@ describe("across nodes through Redis", function()
             assert.is_true(R.connected(s2.hub))
             local _, pb = socket(s2, "bob", "room:k")
             assert.is_true(wait_until(function() return metas(pb, "bob") == 1 end))
-            local lua = os.getenv("SB_SPEC_LUA") or "lua5.4"
-            if lua == "valgrind" or lua == "asan" then   -- run labels, not interpreters
-                lua = "lua5.4"
-            end
-            local child = assert(io.popen(("echo $$; exec %s spec/redis_node.lua %s phxk-a 1 room:k dora-conn dora")
-                :format(lua, redis.url)))
-            local pid = child:read("*l")
+            local _, kill = R.spawn_node(redis.url, "phxk-a", 1, "room:k", "dora-conn", "dora")
             local ok = wait_until(function() return metas(pb, "dora") == 1 end, 10)
-            os.execute("kill -9 " .. pid)
-            child:close()
+            kill()
             assert.is_true(ok)
             assert.is_true(wait_until(function() return metas(pb, "dora") == 0 end, 3))
             assert.equal(1, metas(pb, "bob"))
@@ -135,12 +104,8 @@ describe("across nodes through Redis", function()
     end)
 
     it("shares typing flags: set on node A, seen (and expired) on node B", function()
-        local a = assert(sb.hub{ redis = redis.url, node = "ty-a", typing_ttl = 0.5,
-            redis_log = R.quiet_log(logs) })
-        local b = assert(sb.hub{ redis = redis.url, node = "ty-b", typing_ttl = 0.5,
-            redis_log = R.quiet_log(logs) })
-        later(function() a:leave_cluster() end)
-        later(function() b:leave_cluster() end)
+        local a = fx.hub("ty-a", { typing_ttl = 0.5 })
+        local b = fx.hub("ty-b", { typing_ttl = 0.5 })
         assert.is_true(R.connected(a, b))
         local ca, cb = a:attach(function() end), b:attach(function() end)
         assert(a:join("room", "ann", ca))
@@ -174,12 +139,7 @@ describe("across nodes through Redis", function()
     end)
 
     it("delivers a native direct message to a uid on the other node", function()
-        local s1 = assert(sb.listen{ port = 0, redis = redis.url, node = "dm-a",
-            redis_log = R.quiet_log(logs) })
-        local s2 = assert(sb.listen{ port = 0, redis = redis.url, node = "dm-b",
-            redis_log = R.quiet_log(logs) })
-        later(function() s1:close() end)
-        later(function() s2:close() end)
+        local s1, s2 = fx.listen("dm-a"), fx.listen("dm-b")
         assert.is_true(R.connected(s1.hub, s2.hub))
         local x = raw(s1:url("/c/dm?alias=xena"))
         local y = raw(s2:url("/c/dm"))

@@ -1,5 +1,8 @@
 --- Helpers for the cluster specs (not a spec itself): a redis-server of
--- our own on a free loopback port, and waits on cluster links.
+-- our own on a free loopback port, the fixture the cluster spec files
+-- share (that server, nodes closed after each test, their Redis logs),
+-- nodes in processes of their own, and waits on cluster links.
+local sb = require "switchboard"
 local socket = require "socket"
 local support = require "support"
 
@@ -26,45 +29,55 @@ function M.pidfile(port)
     return ("/tmp/switchboard-spec-redis-%d.pid"):format(port)
 end
 
-function Redis.start(port)
-    local self = setmetatable({ port = port or M.free_port() }, Redis)
+--- One that is not running yet: start() picks its port (in a spec's
+-- setup, so that the port is still free then) and launches it.
+function Redis.new()
+    return setmetatable({}, Redis)
+end
+
+--- Launches it on a free port (or on `port`); returns self.
+function Redis:start(port)
+    self.port = port or M.free_port()
     self.url = ("redis://127.0.0.1:%d/0"):format(self.port)
     self:launch()
     return self
 end
 
---- One command in the inline protocol; returns the first reply line.
-function Redis:command(line)
+-- One command in the inline protocol on a connection of its own: the
+-- first reply line and, for a bulk reply, its value (nil, nil when Redis
+-- does not answer).
+local function exchange(port, line)
     local c = socket.tcp()
     c:settimeout(0.2)
-    if not c:connect("127.0.0.1", self.port) then
+    if not c:connect("127.0.0.1", port) then
         c:close()
         return nil
     end
     c:send(line .. "\r\n")
-    local reply = c:receive("*l")
+    local head = c:receive("*l")
+    local bulk
+    if head and head:sub(1, 1) == "$" and head ~= "$-1" then
+        bulk = c:receive("*l")
+    end
     c:close()
-    return reply
+    return head, bulk
+end
+
+--- One command; returns the first reply line ("+OK", ":1", ...).
+function Redis:command(line)
+    return (exchange(self.port, line))
 end
 
 --- The value of a command with a bulk or integer reply (nil if none).
 function Redis:query(line)
-    local c = socket.tcp()
-    c:settimeout(0.2)
-    if not c:connect("127.0.0.1", self.port) then
-        c:close()
-        return nil
+    local head, bulk = exchange(self.port, line)
+    local kind = head and head:sub(1, 1)
+    if kind == "$" then
+        return bulk
+    elseif kind == ":" or kind == "+" then
+        return head:sub(2)
     end
-    c:send(line .. "\r\n")
-    local head = c:receive("*l") or ""
-    local value
-    if head:sub(1, 1) == "$" and head ~= "$-1" then
-        value = c:receive("*l")
-    elseif head:sub(1, 1) == ":" or head:sub(1, 1) == "+" then
-        value = head:sub(2)
-    end
-    c:close()
-    return value
+    return nil
 end
 
 function Redis:ping()
@@ -98,6 +111,81 @@ end
 
 function M.quiet_log(lines)
     return function(line) lines[#lines + 1] = line end
+end
+
+--- What a cluster spec file's describe block shares: one redis-server
+-- (fx.redis, started in setup), the nodes and clients to close after each
+-- test (last first), and the log lines of the nodes' Redis links
+-- (fx.logs).  Busted's hooks are not visible from a helper module, so the
+-- spec wires them:
+--   local fx = R.fixture()
+--   setup(fx.start)
+--   teardown(fx.stop)
+--   after_each(fx.close_all)
+function M.fixture()
+    local fx = { redis = Redis.new(), logs = {}, closers = {} }
+
+    function fx.start()
+        fx.redis:start()
+    end
+
+    function fx.stop()
+        fx.redis:stop()
+    end
+
+    --- Runs fn after this test.
+    function fx.later(fn)
+        fx.closers[#fx.closers + 1] = fn
+    end
+
+    function fx.close_all()
+        for i = #fx.closers, 1, -1 do
+            fx.closers[i]()
+        end
+        fx.closers = {}
+        support.settle(0.05)
+    end
+
+    --- The options of node `node` of this cluster (Redis URL, log into
+    -- fx.logs), and those of `extra`.
+    function fx.options(node, extra)
+        local opts = { redis = fx.redis.url, node = node, redis_log = M.quiet_log(fx.logs) }
+        for k, v in pairs(extra or {}) do
+            opts[k] = v
+        end
+        return opts
+    end
+
+    --- A server on a free port as node `node`, closed after the test.
+    function fx.listen(node, extra)
+        local opts = fx.options(node, extra)
+        opts.port = 0
+        local s = assert(sb.listen(opts))
+        fx.later(function() s:close() end)
+        return s
+    end
+
+    --- A hub as node `node`; it leaves the cluster after the test.
+    function fx.hub(node, extra)
+        local h = assert(sb.hub(fx.options(node, extra)))
+        fx.later(function() h:leave_cluster() end)
+        return h
+    end
+
+    return fx
+end
+
+--- Starts spec/redis_node.lua (a cluster node in a process of its own;
+-- its arguments are `...`) under the interpreter running the spec.
+-- Returns its pid and a function that SIGKILLs it.
+function M.spawn_node(...)
+    local child = assert(io.popen(("echo $$; exec %s spec/redis_node.lua %s")
+        :format(support.LUA, table.concat({ ... }, " "))))
+    local pid = child:read("*l")
+    return pid, function()
+        os.execute("kill -9 " .. pid)
+        child:close()
+    end
 end
 
 --- Waits until every hub (or server.hub) given has its Redis link up.

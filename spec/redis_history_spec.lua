@@ -11,13 +11,7 @@ local R = require "redis_helper"
 
 local wait_until, settle = support.wait_until, support.settle
 
-local function ns(list)
-    local out = {}
-    for i, m in ipairs(list) do
-        out[i] = cjson.decode(m.data).n
-    end
-    return out
-end
+local ns = http.ns
 
 local function ids(list)
     local out = {}
@@ -59,37 +53,21 @@ if not R.have_redis() then
 end
 
 describe("shared history through Redis", function()
-    local redis
-    local logs = {}
-    local closers = {}
+    local fx = R.fixture()
+    local redis, logs, later = fx.redis, fx.logs, fx.later
 
-    setup(function()
-        redis = R.Redis.start()
-    end)
-
-    teardown(function()
-        redis:stop()
-    end)
-
-    after_each(function()
-        for i = #closers, 1, -1 do
-            closers[i]()
-        end
-        closers = {}
-        settle(0.05)
-    end)
+    setup(fx.start)
+    teardown(fx.stop)
+    after_each(fx.close_all)
 
     local function listen(node, history)
-        local s = assert(sb.listen{ port = 0, redis = redis.url, node = node,
-            history = history or 100, sse = { keepalive = 0.2 }, redis_log = R.quiet_log(logs) })
-        closers[#closers + 1] = function() s:close() end
-        return s
+        return fx.listen(node, { history = history or 100, sse = { keepalive = 0.2 } })
     end
 
     local function stream(s, path, headers)
         local c = http.open(s.port, "GET", path, headers or {})
         assert.is_true(c:wait(function(x) return x.status ~= nil end))
-        closers[#closers + 1] = function() c:close() end
+        later(function() c:close() end)
         return c
     end
 
@@ -239,7 +217,7 @@ describe("shared history through Redis", function()
         publish(s1, "room", 5)
         local got2, failed = {}, {}
         local c2 = sb.connect(s2:url("/c/room"), { recover = true, since = last, reconnect = false })
-        closers[#closers + 1] = function() c2:close() end
+        later(function() c2:close() end)
         c2:on("tick", function(e) got2[#got2 + 1] = e.n end)
         c2:on("recovery-failed", function(e) failed[#failed + 1] = e end)
         assert.is_true(wait_until(function() return #got2 == 3 end))

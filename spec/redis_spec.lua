@@ -8,8 +8,7 @@ local socket = require "socket"
 local wait_until, settle, raw = support.wait_until, support.settle, support.raw
 
 local R = require "redis_helper"
-local Redis, quiet_log, both_connected, pidfile = R.Redis, R.quiet_log, R.connected, R.pidfile
-local have_redis = R.have_redis
+local both_connected, have_redis = R.connected, R.have_redis
 
 local function events(hub, log, name)
     for _, ev in ipairs { "presence:join", "presence:leave" } do
@@ -35,32 +34,15 @@ if not have_redis() then
 end
 
 describe("cluster through Redis", function()
-    local redis
-    local logs = {}
-    local closers = {}
+    local fx = R.fixture()
+    local redis, logs = fx.redis, fx.logs
 
-    setup(function()
-        redis = Redis.start()
-    end)
-
-    teardown(function()
-        redis:kill()
-        os.remove(pidfile(redis.port))
-    end)
-
-    after_each(function()
-        for i = #closers, 1, -1 do
-            closers[i]()
-        end
-        closers = {}
-        settle(0.05)
-    end)
+    setup(fx.start)
+    teardown(fx.stop)
+    after_each(fx.close_all)
 
     local function hub(node, ttl)
-        local h = assert(sb.hub{ redis = redis.url, node = node, node_ttl = ttl or 10,
-            redis_log = quiet_log(logs) })
-        closers[#closers + 1] = function() h:leave_cluster() end
-        return h
+        return fx.hub(node, { node_ttl = ttl or 10 })
     end
 
     it("refuses a bad URL or node name up front", function()
@@ -204,23 +186,15 @@ describe("cluster through Redis", function()
         events(a, log, "A")
         local ca = a:attach(function() end)
         assert(a:join("k", "ann", ca))
-        local lua = os.getenv("SB_SPEC_LUA") or "lua5.4"
-        if lua == "valgrind" or lua == "asan" then   -- run labels, not interpreters
-            lua = "lua5.4"
-        end
-        local child = assert(io.popen(("echo $$; exec %s spec/redis_node.lua %s kill-child %s k carol")
-            :format(lua, redis.url, ttl)))
-        local pid = child:read("*l")
+        local pid, kill = R.spawn_node(redis.url, "kill-child", ttl, "k", "carol")
         assert.matches("^%d+$", pid)
         local ok = wait_until(function() return a:is_present("k", "carol") end, 10)
         if not ok then
-            os.execute("kill -9 " .. pid)
-            child:close()
+            kill()
         end
         assert.is_true(ok)
         local t0 = socket.gettime()
-        os.execute("kill -9 " .. pid)
-        child:close()
+        kill()
         assert.is_true(wait_until(function() return not a:is_present("k", "carol") end, ttl + 1))
         local took = socket.gettime() - t0
         assert.is_true(took <= ttl + 0.1, ("left after %.2f s, TTL %.2f s"):format(took, ttl))
@@ -229,12 +203,8 @@ describe("cluster through Redis", function()
     end)
 
     it("follows a channel again at the cluster's position, numbered by Redis", function()
-        local a = assert(sb.hub{ redis = redis.url, node = "hist-a", history = 10,
-            redis_log = quiet_log(logs) })
-        closers[#closers + 1] = function() a:leave_cluster() end
-        local b = assert(sb.hub{ redis = redis.url, node = "hist-b", history = 10,
-            redis_log = quiet_log(logs) })
-        closers[#closers + 1] = function() b:leave_cluster() end
+        local a = fx.hub("hist-a", { history = 10 })
+        local b = fx.hub("hist-b", { history = 10 })
         assert.is_true(both_connected(a, b))
         local got = {}
         local ca = a:attach(function(_, _, p, info) got[#got + 1] = { p, info.epoch, info.offset } end)
@@ -376,12 +346,7 @@ describe("cluster through Redis", function()
     end)
 
     describe("servers", function()
-        local function listen(node)
-            local s = assert(sb.listen{ port = 0, redis = redis.url, node = node,
-                redis_log = quiet_log(logs) })
-            closers[#closers + 1] = function() s:close() end
-            return s
-        end
+        local listen = fx.listen
 
         it("relays a native client's message to native clients on the other node", function()
             local s1, s2 = listen("srv-a"), listen("srv-b")
@@ -435,7 +400,6 @@ describe("cluster through Redis", function()
         end)
 
         it("joins Phoenix clients on one node and native clients on the other", function()
-            local json = require "switchboard.json"
             local H = require "phx_helper"
             local s1, s2 = listen("phx-a"), listen("phx-b")
             for _, s in ipairs { s1, s2 } do
@@ -455,17 +419,11 @@ describe("cluster through Redis", function()
             n:wait_frames(1)
             assert.is_true(wait_until(function() return s1.hub:member_count("room:x") == 2 end))
             n:send('{"text":"from native on B"}')
-            local got
-            assert.is_true(wait_until(function()
-                for _, f in ipairs(p.frames) do
-                    local m = json.decode(f.data)
-                    if type(m) == "table" and m[4] == "message" then
-                        got = m[5]
-                        return true
-                    end
-                end
-                return false
-            end))
+            local msg = support.wait_for(function()
+                return p:find(function(m) return m[4] == "message" end)
+            end)
+            assert.truthy(msg)
+            local got = msg[5]
             assert.equal("Nat", got.alias)
             assert.same({ text = "from native on B" }, got.message)
             p:send('["1","2","room:x","new_msg",{"body":"from phoenix on A"}]')

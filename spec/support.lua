@@ -1,6 +1,7 @@
 --- Helpers shared by the specs: drive the loop until a condition holds (or
--- a deadline passes), and a raw WebSocket client that records every frame
--- exactly as it arrived.
+-- a deadline passes), a raw WebSocket client that records every frame
+-- exactly as it arrived, and the non-blocking socket plumbing of the
+-- byte-level peers (here, rawtcp.lua, http_helper.lua).
 local sb = require "switchboard"
 local json = require "switchboard.json"
 
@@ -30,6 +31,67 @@ function M.settle(seconds)
     while sb.now_ms() < deadline do
         sb.step(0.01)
     end
+end
+
+--- Writes all of `bytes` on a non-blocking socket, stepping the loop while
+-- the socket is full (the server on this loop must read for the write to
+-- go on).  Returns true, or nil and the error: "timeout" once `timeout`
+-- seconds have passed (no limit when nil), else the socket's own once the
+-- server has hung up.
+function M.send_all(sock, bytes, timeout)
+    local i, deadline = 1, timeout and sb.now_ms() + timeout * 1000
+    while i <= #bytes do
+        local n, err, last = sock:send(bytes, i)
+        if n then
+            i = n + 1
+        elseif err == "timeout" then
+            i = last + 1
+            if deadline and sb.now_ms() > deadline then
+                return nil, "timeout"
+            end
+            sb.step(0.001)
+        else
+            return nil, err
+        end
+    end
+    return true
+end
+
+--- The reading side of a byte-level peer (rawtcp.lua's Peer, http_helper's
+-- Conn): an object with .sock, .raw (bytes not parsed yet) and .closed,
+-- whose class inherits from Stream and defines :parse() for what arrived.
+M.Stream = {}
+M.Stream.__index = M.Stream
+
+--- Reads what has arrived (never blocks) onto self.raw, notes when the
+-- server closed, and parses.
+function M.Stream:pump()
+    if self.closed then
+        return
+    end
+    local data, err, partial = self.sock:receive(65536)
+    data = data or partial
+    if data and #data > 0 then
+        self.raw = self.raw .. data
+    end
+    if err == "closed" then
+        self.closed = true
+    end
+    self:parse()
+end
+
+--- Steps and reads until cond(self) holds or timeout seconds pass;
+-- returns whether it did.
+function M.Stream:wait(cond, timeout)
+    return M.wait_until(function()
+        self:pump()
+        return cond(self)
+    end, timeout)
+end
+
+function M.Stream:close()
+    self.sock:close()
+    self.closed = true
 end
 
 local Raw = {}
@@ -165,27 +227,15 @@ function M.wire(port, path, opts)
     return self
 end
 
---- Writes all of `bytes`, stepping the loop while the socket is full (the
--- server on this loop must read for the write to go on).  Returns true,
--- or nil and the socket error once the server has hung up.
+--- Writes all of `bytes` (M.send_all, at most `timeout` seconds, default
+-- 10).  Returns true, or nil and the error; a socket error (the server hung
+-- up) is also kept in self.write_error.
 function Wire:write(bytes, timeout)
-    local i, deadline = 1, require("switchboard").now_ms() + (timeout or 10) * 1000
-    while i <= #bytes do
-        local n, err, last = self.sock:send(bytes, i)
-        if n then
-            i = n + 1
-        elseif err == "timeout" then
-            i = last + 1
-            if require("switchboard").now_ms() > deadline then
-                return nil, "timeout"
-            end
-            require("switchboard").step(0.001)
-        else
-            self.write_error = err
-            return nil, err
-        end
+    local ok, err = M.send_all(self.sock, bytes, timeout or 10)
+    if not ok and err ~= "timeout" then
+        self.write_error = err
     end
-    return true
+    return ok, err
 end
 
 --- Sends one frame (see M.ws_frame).
@@ -297,6 +347,27 @@ function Wire:kill(rst)
     end
     self.sock:close()
     self.eof = self.eof or "killed"
+end
+
+--- The interpreter running this spec (lua5.4, lua5.1 or luajit), for
+-- child processes that must load the same build of the C module.
+M.LUA = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+
+--- A file's whole content, or nil when it cannot be read (yet): the
+-- output and pid files of the specs' child processes.
+function M.readfile(path)
+    local f = io.open(path, "rb")
+    if not f then
+        return nil
+    end
+    local s = f:read("*a")
+    f:close()
+    return s
+end
+
+--- Whether process `pid` (a number or a string; nil: false) still exists.
+function M.alive(pid)
+    return pid ~= nil and M.readfile("/proc/" .. pid .. "/stat") ~= nil
 end
 
 --- The keys of a table, sorted, joined with ",": compares key sets.

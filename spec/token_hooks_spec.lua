@@ -161,21 +161,15 @@ describe("tokens in hooks", function()
         local writer = joined({ sub = "will", channels = { "room:1" } })
         reader:send('["1","2","room:1","post",{"text":"let me in"}]')
         writer:send('["1","2","room:1","post",{"text":"news"}]')
-        local function find(c, pred)
-            for _, f in ipairs(c.frames) do
-                local m = json.decode(f.data)
-                if pred(m) then return m end
-            end
-        end
         assert.truthy(H.wait(function()
-            return find(reader, function(m) return m[4] == "phx_reply" and m[2] == "2" end)
-                and find(reader, function(m) return m[4] == "post" end)
+            return reader:find(function(m) return m[4] == "phx_reply" and m[2] == "2" end)
+                and reader:find(function(m) return m[4] == "post" end)
         end))
         assert.same({ status = "error", response = { reason = "readers cannot post" } },
-            find(reader, function(m) return m[4] == "phx_reply" and m[2] == "2" end)[5])
-        assert.same({ text = "news" }, find(reader, function(m) return m[4] == "post" end)[5])
+            reader:find(function(m) return m[4] == "phx_reply" and m[2] == "2" end)[5])
+        assert.same({ text = "news" }, reader:find(function(m) return m[4] == "post" end)[5])
         H.settle(0.1)
-        assert.is_nil(find(writer, function(m) return m[4] == "post" and m[5].text == "let me in" end))
+        assert.is_nil(writer:find(function(m) return m[4] == "post" and m[5].text == "let me in" end))
         reader:close() writer:close()
     end)
 end)

@@ -3,32 +3,10 @@
 -- process with --workers 2, a redis-server of the spec's own, and native
 -- clients that the kernel spreads over both workers.
 local support = require "support"
-local socket = require "socket"
+local R = require "redis_helper"
 
 local wait_until, raw = support.wait_until, support.raw
-local LUA = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
-
-local function have_redis()
-    local ok = os.execute("command -v redis-server >/dev/null 2>&1")
-    return ok == true or ok == 0
-end
-
-local function free_port()
-    local s = assert(socket.bind("127.0.0.1", 0))
-    local _, port = s:getsockname()
-    s:close()
-    return tonumber(port)
-end
-
-local function readfile(path)
-    local f = io.open(path, "rb")
-    if not f then
-        return nil
-    end
-    local s = f:read("*a")
-    f:close()
-    return s
-end
+local LUA, readfile, alive = support.LUA, support.readfile, support.alive
 
 -- tools run without the suite's LD_PRELOAD (make test-asan preloads ASan,
 -- and procps tools deadlock under it)
@@ -37,10 +15,6 @@ local function sh(cmd)
     local out = p:read("*a")
     p:close()
     return out
-end
-
-local function alive(pid)
-    return readfile("/proc/" .. pid .. "/stat") ~= nil
 end
 
 -- pids of the processes holding established connections on port
@@ -71,25 +45,19 @@ local function count(t)
     return n
 end
 
-local run = have_redis() and describe or pending
+local run = R.have_redis() and describe or pending
 
 run("workers", function()
-    local redis_port, redis_pid, port, out, pid
+    local redis = R.Redis.new()
+    local port, out, pid
 
     setup(function()
-        redis_port = free_port()
-        local pidfile = ("/tmp/switchboard-spec-redis-%d.pid"):format(redis_port)
-        assert(os.execute(("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no "
-            .. "--daemonize yes --pidfile %s --logfile /dev/null"):format(redis_port, pidfile)))
-        assert(wait_until(function()
-            redis_pid = (readfile(pidfile) or ""):match("%d+")
-            return redis_pid
-        end, 5), "redis-server did not start")
-        port = free_port()
+        redis:start()
+        port = R.free_port()
         out = os.tmpname()
         os.execute(("sh -c 'exec %s examples/relay.lua --port %d --workers 2 --no-events "
-            .. "--redis redis://127.0.0.1:%d/0 >%s 2>&1' & echo $! >%s.pid")
-            :format(LUA, port, redis_port, out, out))
+            .. "--redis %s >%s 2>&1' & echo $! >%s.pid")
+            :format(LUA, port, redis.url, out, out))
         assert(wait_until(function()
             pid = (readfile(out .. ".pid") or ""):match("%d+")
             local _, n = (readfile(out) or ""):gsub("listening on", "")
@@ -101,9 +69,7 @@ run("workers", function()
         if pid and alive(pid) then
             os.execute("kill -9 " .. pid)
         end
-        if redis_pid then
-            os.execute("kill -9 " .. redis_pid)
-        end
+        redis:stop()
         os.remove(out .. ".pid")
         os.remove(out)
     end)
@@ -125,7 +91,7 @@ run("workers", function()
         assert.equal(2, count(serving_pids(port)))
         -- both workers have subscribed to the channel in Redis
         assert.truthy(wait_until(function()
-            return sh(("redis-cli -p %d PUBSUB NUMSUB sb:ch:workers-room"):format(redis_port))
+            return sh(("redis-cli -p %d PUBSUB NUMSUB sb:ch:workers-room"):format(redis.port))
                 :match("\n(%d+)") == "2"
         end, 10))
         for i, c in ipairs(clients) do
