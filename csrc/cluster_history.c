@@ -304,8 +304,11 @@ static void fill_failed(sb_cluster *cl, cl_channel *cc, const char *why,
         }
         return;
     }
-    if (strcmp(why, "partial") != 0)
-        return; /* unknown-channel: nothing in Redis to miss */
+    /* unknown-channel: the channel's keys are gone from Redis (expired,
+     * flushed), so a hole before what is pending can never be read: give
+     * it up like a partial read, or the drain would ask again forever */
+    if (strcmp(why, "partial") != 0 && strcmp(why, "unknown-channel") != 0)
+        return;
     if (cc->npending) {
         lost = sb_cl_order_skip(cl, cc);
     } else if (e == cc->cur_epoch && o > cc->cur_off) {

@@ -100,7 +100,9 @@ void sb_cl_order_clear(cl_channel *cc)
 
 /* Gives up the hole before the first pending entry: the cursor moves to
  * just before it (the hub's ring restarts there).  Returns how many
- * messages were skipped. */
+ * messages were skipped: none when the first entry is next already, or
+ * stale (the cursor never moves back, and nothing is counted twice when
+ * several inserts into a full list ask in a row). */
 uint64_t sb_cl_order_skip(sb_cluster *cl, cl_channel *cc)
 {
     const sb_msg *m;
@@ -109,6 +111,9 @@ uint64_t sb_cl_order_skip(sb_cluster *cl, cl_channel *cc)
     if (!cc->npending)
         return 0;
     m = cc->pending[0].m;
+    if (m->epoch == cc->cur_epoch ? m->offset <= cc->cur_off + 1
+                                  : m->epoch < cc->cur_epoch)
+        return 0;
     lost = m->epoch == cc->cur_epoch && m->offset > cc->cur_off + 1
                ? m->offset - cc->cur_off - 1
                : m->offset - 1;
