@@ -92,16 +92,11 @@ static size_t sb_frame_encode(unsigned char *out, const sb_frame *f)
     return h + f->len;
 }
 
-/* Frames as many queued messages as fit in SB_BATCH_MAX and sends them in
- * one raw write (lws passes LWS_WRITE_HTTP through untouched on a ws
- * connection, and buffers any part the socket did not take).  One syscall
- * for many small frames is where the fan-out throughput comes from; the
- * copy costs far less than the syscalls it saves.  Returns frames sent (0:
- * fewer than two fit, write them one by one), or -1 when the write failed. */
-static int sb_queue_write_batch(struct lws *wsi, sb_fqueue *q, sb_batch *b)
+size_t sb_fqueue_pack(const sb_fqueue *q, sb_batch *b, int ws, size_t *used)
 {
-    size_t used = 0, i, n = 0;
+    size_t i, n = 0, head = ws ? 14 : 0;
 
+    *used = 0;
     if (!b->mem) {
         b->mem = malloc(LWS_PRE + SB_BATCH_MAX + 14);
         if (!b->mem)
@@ -110,11 +105,29 @@ static int sb_queue_write_batch(struct lws *wsi, sb_fqueue *q, sb_batch *b)
     }
     for (i = 0; i < q->len; i++) {
         sb_frame *f = q->q[(q->head + i) % q->cap];
-        if (used + f->len + 14 > b->cap)
+        if (*used + f->len + head > b->cap)
             break;
-        used += sb_frame_encode(b->mem + LWS_PRE + used, f);
+        if (ws) {
+            *used += sb_frame_encode(b->mem + LWS_PRE + *used, f);
+        } else {
+            memcpy(b->mem + LWS_PRE + *used, f->data, f->len);
+            *used += f->len;
+        }
         n++;
     }
+    return n;
+}
+
+/* Frames as many queued messages as fit in SB_BATCH_MAX and sends them in
+ * one raw write (lws passes LWS_WRITE_HTTP through untouched on a ws
+ * connection, and buffers any part the socket did not take).  One syscall
+ * for many small frames is where the fan-out throughput comes from; the
+ * copy costs far less than the syscalls it saves.  Returns frames sent (0:
+ * fewer than two fit, write them one by one), or -1 when the write failed. */
+static int sb_queue_write_batch(struct lws *wsi, sb_fqueue *q, sb_batch *b)
+{
+    size_t used, i, n = sb_fqueue_pack(q, b, 1, &used);
+
     if (n < 2)
         return 0;
     if (lws_write(wsi, b->mem + LWS_PRE, used, LWS_WRITE_HTTP) < (int)used)

@@ -29,6 +29,12 @@ typedef struct sb_batch {
 #define SB_BATCH_MAX (64 * 1024)
 
 void sb_batch_free(sb_batch *b);
+/* Copies as many queued frames, oldest first, as fit into b (after its
+ * LWS_PRE headroom): as unmasked WebSocket frames (ws = 1) or their bytes
+ * as they are (ws = 0: frames that are already wire bytes, SSE chunks).
+ * Returns how many, with their total size in *used; 0 when b cannot be
+ * allocated or the first frame does not fit. */
+size_t sb_fqueue_pack(const sb_fqueue *q, sb_batch *b, int ws, size_t *used);
 
 /* Takes a new reference on f; returns -1 when memory ran out. */
 int sb_fqueue_push(sb_fqueue *q, sb_frame *f);
