@@ -472,6 +472,37 @@ describe("bad SSE requests", function()
         end)
     end)
 
+    it("drops a request with %00 in its path or query; an encoded LF only cuts its own value", function()
+        with_traffic(server, function()
+            for _, req in ipairs({ "GET /sse/bad%00x", "GET /sse/bad?lastEventId=%00", "GET /c/bad%00" }) do
+                local status, head = support.http(server.port, req .. " HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert.is_nil(status, req)
+                assert.same("", head, req)
+            end
+            -- lws ends the request line at the decoded LF: the event name
+            -- is cut to "a", the rest is read as a header of this request
+            local _, c = stream("/sse/bad", {}, 1)
+            local status = support.http(server.port, "POST /sse/bad?event=a%0Ab HTTP/1.1\r\nHost: x\r\n"
+                .. "Content-Length: 7\r\n\r\n{\"k\":1}")
+            assert.same(202, status)
+            assert.is_true(c:wait(function(x)
+                for _, ev in ipairs(x:events()) do
+                    if ev.data == '{"k":1}' then
+                        return true
+                    end
+                end
+            end))
+            local names = {}
+            for _, ev in ipairs(c:events()) do
+                if ev.data == '{"k":1}' then
+                    names[#names + 1] = ev.event
+                end
+            end
+            assert.same({ "a" }, names)
+            c:close()
+        end)
+    end)
+
     it("refuses bad channels, methods and event names with a JSON error; drops a huge request", function()
         with_traffic(server, function()
             local bad = {
