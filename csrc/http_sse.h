@@ -13,6 +13,16 @@
 
 extern const sb_proto_ops sb_sse_ops;
 
+/* One timer per server for all its streams (peer-close checks and
+ * keep-alives), held in the server and started by the first stream. */
+typedef struct sb_sse_ticker {
+    lws_sorted_usec_list_t sul;   /* first: the callback finds the ticker */
+    sb_server *srv;
+    struct lws_context *ctx;      /* NULL: not scheduled */
+} sb_sse_ticker;
+/* Cancels the timer (the server's context is going). */
+void sb_sse_ticker_stop(sb_sse_ticker *t);
+
 /* LWS_CALLBACK_HTTP for a path below /sse/.  Returns what the callback
  * returns (0 keep going, -1 close). */
 int sb_sse_http(sb_server *s, struct lws *wsi, const char *path);
@@ -21,11 +31,6 @@ int sb_sse_http(sb_server *s, struct lws *wsi, const char *path);
 void sb_sse_want_write(sb_wsconn *c);
 /* A stream's writeable callback. */
 int sb_sse_writeable(sb_wsconn *c);
-/* A stream's share of the server's SSE tick: -1 when its peer has gone
- * (the caller closes it), else 0, after queueing a keep-alive if due. */
-int sb_sse_tick(sb_wsconn *c);
-/* How often that tick runs. */
-lws_usec_t sb_sse_tick_us(sb_server *s);
 /* Frees the stream's private state (c->proto). */
 void sb_sse_release(sb_wsconn *c);
 /* conn:send() on a stream: one unnamed event with data = text. */

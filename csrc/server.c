@@ -4,7 +4,6 @@
  * let clients back off, never an accept followed by a close. */
 #include "server.h"
 
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,8 +47,7 @@ struct sb_server {
     char *cors;            /* copy of cfg.sse.cors */
     sb_server_stats stats;
     sb_flusher flush;      /* end-of-turn writes (flush.h) */
-    lws_sorted_usec_list_t sse_sul;   /* the SSE streams' tick (below) */
-    int sse_ticking;       /* sse_sul is scheduled */
+    sb_sse_ticker sse;     /* the SSE streams' one timer (http_sse.c) */
     sb_listener *lsn;      /* own listener when reuse_port (listener.h) */
 };
 
@@ -186,38 +184,14 @@ static void sb_server_unlink(sb_server *s, sb_wsconn *c)
     c->prev = c->next = NULL;
 }
 
-/* One timer per server for all its SSE streams (peer-close check and
- * keep-alives, sb_sse_tick), instead of an lws timer per stream: lws keeps
- * every timer in one sorted list that an insert walks from the head, so a
- * per-stream timer re-armed each second cost time that grew with the
- * square of the number of streams (4,000 idle streams: 0.7 s of CPU per
- * second).  Stops when no stream is left; sb_server_sse_started restarts
- * it. */
-static void sb_server_sse_sweep(lws_sorted_usec_list_t *sul)
+sb_sse_ticker *sb_server_sse_ticker(sb_server *s)
 {
-    sb_server *s = (sb_server *)(void *)((char *)sul - offsetof(sb_server, sse_sul));
-    sb_wsconn *c;
-    int streams = 0;
-
-    for (c = s->conns; c; c = c->next) {
-        if (c->kind != SB_KIND_SSE || !c->wsi || c->closed)
-            continue;
-        streams++;
-        if (sb_sse_tick(c) < 0)
-            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    }
-    s->sse_ticking = streams > 0 && s->ctx;
-    if (s->sse_ticking)
-        lws_sul_schedule(s->ctx, 0, &s->sse_sul, sb_server_sse_sweep,
-                         sb_sse_tick_us(s));
+    return &s->sse;
 }
 
-void sb_server_sse_started(sb_server *s)
+sb_wsconn *sb_server_conns(const sb_server *s)
 {
-    if (s->sse_ticking || !s->ctx)
-        return;
-    s->sse_ticking = 1;
-    lws_sul_schedule(s->ctx, 0, &s->sse_sul, sb_server_sse_sweep, sb_sse_tick_us(s));
+    return s->conns;
 }
 
 /* Stops listening: the server's whole lws context goes, which closes the
@@ -232,8 +206,7 @@ static void sb_server_drop_vhost(sb_server *s)
         return;
     if (s->vh)
         s->loop->users--;
-    lws_sul_cancel(&s->sse_sul);
-    s->sse_ticking = 0;
+    sb_sse_ticker_stop(&s->sse);
     s->ctx = NULL;
     s->vh = NULL;
     /* lws 4.1 never completes this on a foreign loop (the context,

@@ -187,8 +187,6 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
 /* Closes every connection (code 1001) and the listener.  The server object
  * stays valid until sb_server_free. */
 void sb_server_close(sb_server *s);
-/* An SSE stream opened: make sure the server's SSE tick runs. */
-void sb_server_sse_started(sb_server *s);
 void sb_server_free(sb_server *s);
 int sb_server_port(const sb_server *s);
 sb_hub *sb_server_hub(const sb_server *s);
@@ -240,6 +238,10 @@ int sb_wsconn_flush(sb_wsconn *c);
 sb_server_stats *sb_server_stats_of(sb_server *s);
 /* The server's end-of-turn writer (flush.h). */
 struct sb_flusher *sb_server_flusher(sb_server *s);
+/* The server's SSE timer (http_sse.h), and its connections (linked by
+ * c->next) for that timer's walk. */
+struct sb_sse_ticker *sb_server_sse_ticker(sb_server *s);
+sb_wsconn *sb_server_conns(const sb_server *s);
 /* Builds a hub connection of protocol ops for a request, runs its prepare
  * and the app's connect hook.  Returns the connection (not yet bound to
  * wsi), or NULL with *status set (HTTP status, reason filled) or 0 when
