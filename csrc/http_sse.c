@@ -300,9 +300,9 @@ static int sb_sse_tick(sb_wsconn *c)
  * per stream: lws keeps every timer in one sorted list that an insert
  * walks from the head, so a per-stream timer re-armed each second cost
  * time that grew with the square of the number of streams (4,000 idle
- * streams: 0.75 s of CPU per second, against 0.013 s now).  Each tick walks the server's
- * connections; it stops when no stream is left, and the next stream
- * starts it again. */
+ * streams: 0.75 s of CPU per second, against 0.013 s now).  Each tick
+ * walks the server's connections; it stops when no stream is left, and
+ * the next stream starts it again. */
 static void sb_sse_sweep(lws_sorted_usec_list_t *sul)
 {
     sb_sse_ticker *t = (sb_sse_ticker *)(void *)sul;   /* sul is first */
