@@ -14,7 +14,7 @@ CFLAGS_SB ?= -O2 -g -fPIC -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE
 TREE54 := lua_modules
 TREE51 := .build/lua51
 TREEJIT := .build/luajit
-SOURCES := $(wildcard csrc/*.c csrc/*.h lua/switchboard/*.lua bin/*) switchboard-scm-1.rockspec
+SOURCES := $(wildcard csrc/*/*.c csrc/*/*.h csrc/*/*/*.c csrc/*/*/*.h lua/switchboard/*.lua bin/*) switchboard-scm-1.rockspec
 ROCKSPEC := switchboard-scm-1.rockspec
 PORT ?= 8080
 

@@ -10,8 +10,8 @@
  * unescapes to the same bytes; integers print back as written. */
 #include "fuzz.h"
 
-#include "json.h"
-#include "utf8.h"
+#include "codec/json.h"
+#include "base/utf8.h"
 
 #define MAX_ITEMS 64
 

@@ -7,9 +7,9 @@
  * (here: the uid, to exercise escaping) reads back unchanged. */
 #include "fuzz.h"
 
-#include "json.h"
-#include "proto_native.h"
-#include "utf8.h"
+#include "codec/json.h"
+#include "protocols/native/proto_native.h"
+#include "base/utf8.h"
 
 /* The JSON span without surrounding whitespace, as object_get returns. */
 static sb_span trim(sb_span v)

@@ -9,7 +9,7 @@
  * in text replies, so they have to be valid there). */
 #include "fuzz.h"
 
-#include "proto_phoenix.h"
+#include "protocols/phoenix/proto_phoenix.h"
 
 static int span_eq(sb_span a, sb_span b)
 {

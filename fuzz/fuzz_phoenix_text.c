@@ -8,7 +8,7 @@
  * no join_ref from the server, so that one must come back as null. */
 #include "fuzz.h"
 
-#include "proto_phoenix.h"
+#include "protocols/phoenix/proto_phoenix.h"
 
 static int span_eq(sb_span a, sb_span b)
 {

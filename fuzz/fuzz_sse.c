@@ -8,7 +8,7 @@
  * data normalised to \n, and exactly one event per call. */
 #include "fuzz.h"
 
-#include "proto_sse.h"
+#include "protocols/sse/proto_sse.h"
 
 static void check_id(const char *s, size_t n)
 {

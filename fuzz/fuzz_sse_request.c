@@ -10,8 +10,8 @@
  * that an accepted position formats back to exactly its bytes. */
 #include "fuzz.h"
 
-#include "proto_sse.h"
-#include "sse_request.h"
+#include "protocols/sse/proto_sse.h"
+#include "protocols/sse/sse_request.h"
 
 /* The channel rule of hub.h, written again from its comment. */
 static int channel_ok(const char *p, size_t n)

@@ -6,8 +6,8 @@
  * claims (and fail with any other secret). */
 #include "fuzz.h"
 
-#include "json.h"
-#include "token.h"
+#include "codec/json.h"
+#include "codec/token.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

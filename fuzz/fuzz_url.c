@@ -8,8 +8,8 @@
  * must agree with decoding every key and keeping the last match. */
 #include "fuzz.h"
 
-#include "url.h"
-#include "utf8.h"
+#include "codec/url.h"
+#include "base/utf8.h"
 
 #define MAX_PAIRS 32
 

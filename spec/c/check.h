@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 typedef struct check_ctx {
     const char *suite;

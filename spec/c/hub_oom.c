@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "hub.h"
+#include "base/buf.h"
+#include "hub/hub.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "json.h"
+#include "codec/json.h"
 
 #define VALID(lit) (sb_json_check((lit), sizeof(lit) - 1, 0, NULL) == 0)
 

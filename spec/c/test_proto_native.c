@@ -1,7 +1,7 @@
 /* Native (itty-sockets) codec: every captured vector of PROTOCOLS.md 2.7,
  * the 0.9 presence forms, and malformed client frames. */
 #include "check.h"
-#include "proto_native.h"
+#include "protocols/native/proto_native.h"
 
 #define DECODE(lit, m, e) sb_native_decode((lit), sizeof(lit) - 1, 0, (m), (e))
 

@@ -1,7 +1,7 @@
 /* Phoenix codec: every vector of PROTOCOLS.md 1.11 byte for byte, decoding
  * of every captured client frame, and malformed input. */
 #include "check.h"
-#include "proto_phoenix.h"
+#include "protocols/phoenix/proto_phoenix.h"
 
 /* A span equal to the expected string, or null when want is NULL. */
 static int span_is(sb_span s, const char *want)

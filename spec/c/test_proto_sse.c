@@ -1,6 +1,6 @@
 /* SSE codec: event framing, multi-line data, ids, headers. */
 #include "check.h"
-#include "proto_sse.h"
+#include "protocols/sse/proto_sse.h"
 
 static void test_events(check_ctx *t)
 {

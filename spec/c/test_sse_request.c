@@ -2,7 +2,7 @@
  * resume position wins, ids that are too long or hold NUL, methods, and
  * POST event names. */
 #include "check.h"
-#include "sse_request.h"
+#include "protocols/sse/sse_request.h"
 
 static int parse(const char *path, sb_sse_method m, sb_span hdr, sb_span q,
                  sb_span evs, sb_sse_request *out, const char **why)

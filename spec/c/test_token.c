@@ -1,6 +1,6 @@
 /* token.c: base64url, HMAC-SHA256 and HS256 JWT sign/verify. */
 #include "check.h"
-#include "token.h"
+#include "codec/token.h"
 
 static void test_b64url(check_ctx *t)
 {

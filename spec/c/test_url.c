@@ -1,6 +1,6 @@
 /* URL decoding and the query-string iterator. */
 #include "check.h"
-#include "url.h"
+#include "codec/url.h"
 
 static void test_decode(check_ctx *t)
 {

@@ -1,0 +1,311 @@
+/* Private to cluster.c, cluster_wire.c, cluster_presence.c and
+ * cluster_history.c: the cluster's state and the functions they share. */
+#ifndef SB_CLUSTER_INTERNAL_H
+#define SB_CLUSTER_INTERNAL_H
+
+#include "cluster.h"
+#include "base/buf.h"
+#include "base/map.h"
+#include "redis.h"
+
+#include <hiredis/hiredis.h>
+
+#define CH_PREFIX "sb:ch:"
+#define PRES_PREFIX "sb:pres:"
+#define NODE_PREFIX "sb:node:"
+#define NODES_CHANNEL "sb:nodes"
+#define HPOS_PREFIX "sb:hpos:"
+#define HIST_PREFIX "sb:hist:"
+#define GEN_KEY "sb:gen"
+#define RUNID_KEY "sb:runid"
+#define KEY_MAX (SB_NODE_MAX + 1 + SB_MEMBER_MAX)
+#define FIELDS_MAX 14
+
+enum { TAG_PUBLISH = 1, TAG_SNAPSHOT, TAG_OTHER, TAG_PHX_SNAPSHOT, TAG_SCRIPT_PUB,
+       TAG_SCRIPT_READ, TAG_HPUB, TAG_HREAD, TAG_FETCH, TAG_COUNT };
+
+/* What a Redis reply comes back with (the redis link hands it back).
+ * Fixed tags use the cluster's own tags[]; requests that carry context
+ * are allocated, start with this header and sit in the cluster's list of
+ * requests in flight until their reply (or sb_cluster_free). */
+typedef struct cl_req {
+    int tag;
+    struct cl_req *prev, *next;
+} cl_req;
+
+/* A numbered message waiting for the ones before it (cluster_history.c). */
+typedef struct cl_entry {
+    sb_msg *m;              /* epoch and offset set */
+    uint64_t except_conn;   /* a local sender that asked for no echo */
+    char *em;               /* except_member or NULL */
+    size_t emlen;
+} cl_entry;
+
+/* States of a remote key.  While a snapshot is pending, deltas leave
+ * "touched" marks so the snapshot (possibly read before them) does not
+ * undo them. */
+#define REMOTE_PRESENT ((void *)1)
+#define REMOTE_TOUCHED ((void *)2)
+#define REMOTE_TOMB ((void *)3)
+
+typedef struct cl_channel {
+    sb_map remote;          /* "<node>|<member>" -> REMOTE_* */
+    int active;             /* has local connections */
+    int subscribed;         /* SUBSCRIBE sent on the current link */
+    int unsubscribing;      /* UNSUBSCRIBE sent, confirmation pending */
+    int snapshot;           /* snapshot requested, reply pending */
+    /* Shared history (cluster_history.c): messages reach the hub in
+     * offset order, each once, from the subscription, this node's own
+     * publish replies and fill reads. */
+    int hist;               /* the channel keeps history: shared in Redis */
+    int synced;             /* the cursor below is known */
+    int filling;            /* fill reads in flight */
+    int fill_on_sync;       /* subscribed before the baseline came */
+    int draining;
+    int own_inflight;       /* own publishes awaiting their number */
+    uint64_t cur_epoch, cur_off;  /* the last message handed to the hub */
+    uint64_t follow_id;     /* which following this is (stale replies) */
+    cl_entry *pending;      /* later messages, sorted by (epoch, offset) */
+    size_t npending, cappending;
+    /* Phoenix metas of other nodes (cluster_phx.c) */
+    sb_map metas;           /* "<node>|<phx_ref>" -> cl_meta* */
+    sb_map phx_touched;     /* refs changed while a snapshot is in flight */
+    int phx_snapshot;
+    size_t len;
+    char name[];
+} cl_channel;
+
+/* A dead node is remembered for a while, so that a snapshot read before
+ * its death (Redis still held its entries) cannot bring its members back;
+ * only a heartbeat revives it. */
+typedef struct cl_node {
+    double last_seen;       /* loop clock, seconds */
+    double ttl;
+    int dead;
+} cl_node;
+
+struct sb_cluster {
+    sb_hub *hub;
+    uv_loop_t *loop;
+    sb_redis *r;
+    uv_timer_t tick;
+    sb_map channels;        /* name -> cl_channel* */
+    sb_map nodes;           /* other node name -> cl_node* */
+    double ttl;
+    double next_beat;
+    double down_since;      /* < 0 while up */
+    uint64_t lost_at_down;
+    uint64_t seq;
+    int closing;
+    int ever_up;
+    int twin_logged;        /* another process uses our node name */
+    uint64_t instance;
+    sb_cluster_stats st;
+    cl_req tags[TAG_COUNT];     /* fixed tags for sb_cl_send_argv */
+    cl_req *reqs;               /* allocated requests in flight */
+    char sha_pub[41], sha_read[41];  /* loaded scripts; "" = use EVAL */
+    double history_idle;        /* seconds an unused history is kept */
+    sb_map own_metas;           /* "<topic>\n<phx_ref>" -> cl_meta* */
+    uint64_t follow_seq;
+    uint64_t read_errors;       /* history reads Redis refused (logged) */
+    void (*log)(const char *line, void *ud);
+    void *log_ud;
+    char url[300];
+    size_t node_len;
+    char node[SB_NODE_MAX + 1];
+};
+
+/* A list of owned byte strings, for changes computed before applying. */
+typedef struct strlist {
+    char **s;
+    size_t *len;
+    size_t n, cap;
+    int oom;
+} strlist;
+
+/* One netstring of a payload (points into it). */
+typedef struct field {
+    const char *p;
+    size_t n;
+} field;
+
+/* cluster.c */
+/* Appends a copy of p[0..n) (sets oom on failure). */
+void sb_cl_strlist_add(strlist *l, const char *p, size_t n);
+/* Frees the strings and empties the list. */
+void sb_cl_strlist_free(strlist *l);
+/* The loop clock in seconds. */
+double sb_cl_now_s(sb_cluster *cl);
+/* "<prefix><name>" into buf; returns its length or 0 if it does not fit. */
+size_t sb_cl_make_key(char *buf, size_t cap, const char *prefix,
+                const char *name, size_t n);
+/* Sends a Redis command on the cluster's link; the tag comes back in on_reply. */
+int sb_cl_send_argv(sb_cluster *cl, int tag, int argc, const char **argv,
+              const size_t *lens);
+/* Sends a command for an allocated request: on success it joins the list
+ * of requests in flight; on failure (-1) the caller still owns it. */
+int sb_cl_send_req(sb_cluster *cl, cl_req *req, int argc, const char **argv,
+                   const size_t *lens);
+/* Takes a request off the list of requests in flight (its reply came). */
+void sb_cl_req_done(sb_cluster *cl, cl_req *req);
+/* One log line (the configured log function, else stderr). */
+void sb_cl_log(sb_cluster *cl, const char *line);
+/* PUBLISH payload on sb:ch:<channel> (or on sb:nodes when ch is NULL). */
+int sb_cl_publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
+                sb_buf *payload);
+
+/* cluster_wire.c */
+/* Appends p[0..n) as one netstring. */
+void sb_cl_ns_add(sb_buf *b, const char *p, size_t n);
+/* Appends a C string as one netstring. */
+void sb_cl_ns_adds(sb_buf *b, const char *s);
+/* Appends a decimal number as one netstring. */
+void sb_cl_ns_add_u64(sb_buf *b, uint64_t v);
+/* The common head: sb1, kind, node, sequence (increments cl->seq). */
+void sb_cl_wire_head(sb_cluster *cl, sb_buf *b, const char *kind);
+/* The next netstring of p[0..n) at *pos: 1 and *out, 0 at the end, -1
+ * when malformed. */
+int sb_cl_wire_next(const char *p, size_t n, size_t *pos, field *out);
+/* Splits into at most max netstrings; returns the count or -1. */
+int sb_cl_wire_split(const char *p, size_t n, field *f, int max);
+/* The field's leading decimal digits as a number. */
+uint64_t sb_cl_field_u64(const field *f);
+/* 1 when the field equals the C string s. */
+int sb_cl_field_is(const field *f, const char *s);
+
+/* cluster_wire.c: the fields of an "m" message (from flags on) as a
+ * message; *em and *emlen get the except_member (NULL if none). */
+sb_msg *sb_cl_wire_msg(const char *ch, size_t chlen, const field *f,
+                       const char **em, size_t *emlen);
+/* Appends the fields of an "m" message from flags on. */
+void sb_cl_wire_msg_fields(sb_buf *b, const sb_msg *m, const char *em,
+                           size_t emlen);
+
+/* cluster_scripts.c: the Redis side of shared history. */
+/* Redis (re)connected: restart detection and script loading. */
+void sb_cl_hist_up(sb_cluster *cl);
+/* Reads (epoch, after) of a channel's history: READ_SCRIPT, with epoch_s
+ * instead of epoch when not NULL ("" asks for the position only); fill
+ * mode returns what is left of a history that no longer reaches back.
+ * 0, or -1 when it could not be sent (req is then still the caller's). */
+int sb_cl_send_read(sb_cluster *cl, cl_req *req, const char *ch,
+                    size_t chlen, const char *epoch_s, uint64_t epoch,
+                    uint64_t after, double ttl, int fill);
+/* Numbers, keeps and publishes m (PUBLISH_SCRIPT); 0 or -1 as above. */
+int sb_cl_send_numbered(sb_cluster *cl, cl_req *req, const sb_msg *m,
+                        const char *em, size_t emlen);
+
+/* cluster_history.c */
+/* Redis lost: shared channels fall back to local epochs. */
+void sb_cl_hist_down(sb_cluster *cl);
+/* A publish on a channel with history (SB_PUBLISH_*). */
+int sb_cl_hist_publish(sb_cluster *cl, sb_msg *m, const sb_conn *except,
+                       const char *em, size_t emlen);
+/* The node starts following a channel (also after an outage): reads the
+ * shared position.  Decides cc->hist. */
+void sb_cl_hist_follow(sb_cluster *cl, cl_channel *cc);
+/* The subscription is confirmed: reads what came in between. */
+void sb_cl_hist_subscribed(sb_cluster *cl, cl_channel *cc);
+/* The node stops following: forgets what was pending. */
+void sb_cl_hist_unfollow(cl_channel *cc);
+/* An "n" message (a numbered message of another node). */
+void sb_cl_hist_message(sb_cluster *cl, cl_channel *cc, const field *f, int n);
+/* Replies of history requests (TAG_SCRIPT_*, TAG_HPUB, TAG_HREAD,
+ * TAG_FETCH). */
+void sb_cl_hist_reply(sb_cluster *cl, cl_req *req, redisReply *rep);
+/* Fills in the hub hooks of shared history. */
+void sb_cl_hist_hooks(sb_hub_cluster_hooks *hh);
+/* Completes reads still waiting and frees every request in flight. */
+void sb_cl_hist_free(sb_cluster *cl);
+/* Reads what followed the cursor from the stream (a hole). */
+void sb_cl_hist_fill(sb_cluster *cl, cl_channel *cc);
+
+/* cluster_order.c: numbered messages into the hub in offset order. */
+void sb_cl_entry_free(cl_entry *e);
+/* An entry from the fields of an "n" message, or from its payload: 0, or
+ * -1 when malformed or memory ran out. */
+int sb_cl_entry_from_fields(const char *ch, size_t chlen, const field *f,
+                            cl_entry *out);
+int sb_cl_entry_from_payload(const char *ch, size_t chlen, const char *p,
+                             size_t n, cl_entry *out);
+/* Takes e into the channel's pending list (stale or known: dropped). */
+void sb_cl_order_insert(sb_cluster *cl, cl_channel *cc, cl_entry *e);
+/* Hands pending entries that follow the cursor to the hub. */
+void sb_cl_order_drain(sb_cluster *cl, const char *name, size_t len);
+/* Gives up the hole before the first pending entry; returns its size. */
+uint64_t sb_cl_order_skip(sb_cluster *cl, cl_channel *cc);
+/* Delivers every pending entry without an id (the link went down). */
+void sb_cl_order_flush(sb_cluster *cl, const char *name, size_t len);
+/* Frees the pending list. */
+void sb_cl_order_clear(cl_channel *cc);
+
+/* cluster_direct.c: typing flags and direct messages across nodes. */
+void sb_cl_on_local_typing(sb_hub *h, const char *ch, size_t chlen,
+                           const char *member, size_t mlen, int typing,
+                           void *ud);
+void sb_cl_on_local_direct(sb_hub *h, const sb_msg *m, const char *to,
+                           size_t tolen, void *ud);
+/* A "t" message (fields as split, n of them). */
+void sb_cl_remote_typing(sb_cluster *cl, const char *ch, size_t chlen,
+                         const field *f, int n);
+/* A "d" message. */
+void sb_cl_remote_direct(sb_cluster *cl, const char *ch, size_t chlen,
+                         const field *f, int n);
+
+/* cluster_phx.c: Phoenix presence metas across nodes. */
+/* Frees a map of metas. */
+void sb_cl_phx_clear(sb_map *metas);
+/* An "x" message (one change) and an "X" message (a node's full list). */
+void sb_cl_phx_message(sb_cluster *cl, cl_channel *cc, const field *f, int n);
+void sb_cl_phx_sync(sb_cluster *cl, cl_channel *cc, const field *node,
+                    const char *data, size_t len, size_t pos);
+/* A node died or said goodbye: its metas leave (with local diffs). */
+void sb_cl_phx_node_gone(sb_cluster *cl, const char *name, size_t n);
+/* Reads the channel's metas from Redis (reply in sb_cl_phx_on_snapshot). */
+void sb_cl_phx_request_snapshot(sb_cluster *cl, cl_channel *cc);
+void sb_cl_phx_on_snapshot(sb_cluster *cl, redisReply *rep);
+/* This node's metas of a topic (or of every topic) replace its fields in
+ * Redis; leaving: removes them. */
+void sb_cl_phx_announce(sb_cluster *cl, const char *topic, size_t tlen,
+                        int leaving);
+void sb_cl_phx_announce_all(sb_cluster *cl, int leaving);
+
+/* cluster_presence.c */
+/* 1 when key k is "<node>|..." (a member or meta key of that node). */
+int sb_cl_key_of_node(const char *k, size_t klen, const char *node, size_t n);
+/* The followed channel a snapshot reply {channel, ...} is for, or NULL. */
+cl_channel *sb_cl_snapshot_channel(sb_cluster *cl, const redisReply *rep);
+/* Marks a node alive now; returns NULL if it is dead (unless revive) or
+ * memory ran out. */
+cl_node *sb_cl_node_touch(sb_cluster *cl, const char *name, size_t n,
+                    double ttl, int revive);
+/* Applies one remote presence change for key "<node>|<member>". */
+void sb_cl_remote_set(sb_cluster *cl, const char *ch, size_t chlen,
+                const char *key, size_t klen, int present, int mark);
+/* A node died (TTL) or said goodbye: its members leave every channel. */
+void sb_cl_node_gone(sb_cluster *cl, const char *name, size_t n);
+/* Ends a snapshot window: marks and tombstones go. */
+void sb_cl_settle_marks(cl_channel *cc);
+/* Asks Redis for the channel's remote member set (reply in sb_cl_on_snapshot). */
+void sb_cl_request_snapshot(sb_cluster *cl, cl_channel *cc);
+int sb_cl_send_snapshot(sb_cluster *cl, int tag, const char *script, size_t slen,
+                        const char *prefix, cl_channel *cc);
+/* Replaces this node's members of the channel in Redis and tells followers. */
+void sb_cl_announce_channel(sb_cluster *cl, cl_channel *cc, int leaving);
+/* Refreshes sb:node:<node> and publishes a heartbeat on sb:nodes. */
+void sb_cl_heartbeat(sb_cluster *cl);
+/* Applies a snapshot reply: {channel, "<node>|<member>", ...}. */
+void sb_cl_on_snapshot(sb_cluster *cl, redisReply *rep);
+/* An "s" message: the node's full member list in the channel. */
+void sb_cl_sync_remote(sb_cluster *cl, cl_channel *cc, const field *node,
+                 const char *data, size_t len, size_t pos);
+/* A heartbeat from another node (revives it if it was dead). */
+void sb_cl_node_heard(sb_cluster *cl, const char *name, size_t n, double ttl);
+/* The hub hook for a local member joining or leaving a channel. */
+void sb_cl_on_local_presence(sb_hub *h, const char *ch, size_t chlen,
+                       const char *member, size_t mlen, int present,
+                       void *ud);
+/* The cluster's timer: heartbeats and node expiry. */
+void sb_cl_on_tick(uv_timer_t *t);
+
+#endif

@@ -1,0 +1,249 @@
+/* switchboard.cluster: core.cluster_new(loop, hub, opts) joins a hub to
+ * other nodes through Redis (cluster.c).  The userdata keeps the loop and
+ * hub userdata alive in its user value; the optional log function is a
+ * registry reference called through sb_lua_pcall. */
+#include "lua_bindings.h"
+#include "cluster/cluster.h"
+#include "net/loop.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define SB_CLUSTER_MT "switchboard.cluster"
+
+sb_loop *sb_lua_checkloop(lua_State *L, int idx);
+
+typedef struct sb_lua_cluster {
+    sb_cluster *cl;        /* NULL once closed */
+    lua_State *L;          /* main state, for the log function */
+    int log_ref;
+} sb_lua_cluster;
+
+/* Protected: (fn, line) -> fn(line). */
+static void sb_lua_cluster_log(const char *line, void *ud)
+{
+    sb_lua_cluster *lc = ud;
+    lua_State *L = lc->L;
+
+    sb_lua_getref(L, lc->log_ref);
+    lua_pushstring(L, line);
+    sb_lua_pcall(L, 1, 0, "cluster log");
+}
+
+static void sb_lua_cluster_main(lua_State *L, sb_lua_cluster *lc)
+{
+#if LUA_VERSION_NUM >= 502
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    lc->L = lua_tothread(L, -1);
+    lua_pop(L, 1);
+#else
+    lc->L = L;
+#endif
+}
+
+/* core.cluster_new(loop, hub, { redis = url, node = name, ttl = s,
+ * history_idle = s, log = fn }) -> cluster | nil, err */
+static int sb_lua_cluster_new(lua_State *L)
+{
+    sb_loop *loop = sb_lua_checkloop(L, 1);
+    sb_hub *hub = sb_lua_checkhub(L, 2);
+    sb_cluster_config cfg;
+    sb_lua_cluster *lc;
+    char err[256];
+
+    luaL_checktype(L, 3, LUA_TTABLE);
+    memset(&cfg, 0, sizeof cfg);
+    lua_getfield(L, 3, "redis");
+    cfg.url = luaL_checkstring(L, -1);
+    lua_getfield(L, 3, "node");
+    cfg.node = luaL_checkstring(L, -1);
+    lua_getfield(L, 3, "ttl");
+    cfg.ttl = luaL_optnumber(L, -1, 0);
+    lua_getfield(L, 3, "history_idle");
+    cfg.history_idle = luaL_optnumber(L, -1, 0);
+    lua_pop(L, 1);
+    lua_getfield(L, 3, "log");
+    if (!lua_isnil(L, -1))
+        luaL_checktype(L, -1, LUA_TFUNCTION);
+    lc = lua_newuserdata(L, sizeof *lc);
+    memset(lc, 0, sizeof *lc);
+    lc->log_ref = LUA_NOREF;
+    luaL_getmetatable(L, SB_CLUSTER_MT);
+    lua_setmetatable(L, -2);
+    sb_lua_cluster_main(L, lc);
+    if (!lua_isnil(L, -2)) {
+        lua_pushvalue(L, -2);
+        lc->log_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        cfg.log = sb_lua_cluster_log;
+        cfg.log_ud = lc;
+    }
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "loop");
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "hub");
+    lua_setuservalue(L, -2);
+    lc->cl = sb_cluster_new(&loop->uv, hub, &cfg, err, sizeof err);
+    if (!lc->cl) {
+        sb_lua_unref(L, &lc->log_ref);
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    return 1;
+}
+
+static sb_lua_cluster *sb_lua_checkcluster(lua_State *L, int idx)
+{
+    return luaL_checkudata(L, idx, SB_CLUSTER_MT);
+}
+
+/* cluster:close(): goodbye to the other nodes; safe to call twice. */
+static int sb_lua_cluster_close(lua_State *L)
+{
+    sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
+
+    if (lc->cl) {
+        sb_cluster_free(lc->cl);
+        lc->cl = NULL;
+    }
+    sb_lua_unref(L, &lc->log_ref);
+    return 0;
+}
+
+static void sb_setint(lua_State *L, const char *k, uint64_t v)
+{
+    lua_pushinteger(L, (lua_Integer)v);
+    lua_setfield(L, -2, k);
+}
+
+/* cluster:stats() -> { connected =, node =, published =, received =,
+ * lost =, presence_deferred =, outages =, dead_nodes =, bad_messages =,
+ * nodes =, channels =, history_gaps =, unnumbered = } */
+static int sb_lua_cluster_stats(lua_State *L)
+{
+    sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
+    sb_cluster_stats st;
+
+    luaL_argcheck(L, lc->cl != NULL, 1, "cluster is closed");
+    sb_cluster_get_stats(lc->cl, &st);
+    lua_createtable(L, 0, 13);
+    lua_pushboolean(L, st.connected);
+    lua_setfield(L, -2, "connected");
+    lua_pushstring(L, sb_cluster_node(lc->cl));
+    lua_setfield(L, -2, "node");
+    sb_setint(L, "published", st.published);
+    sb_setint(L, "received", st.received);
+    sb_setint(L, "lost", st.lost);
+    sb_setint(L, "presence_deferred", st.presence_deferred);
+    sb_setint(L, "outages", st.outages);
+    sb_setint(L, "dead_nodes", st.dead_nodes);
+    sb_setint(L, "bad_messages", st.bad_messages);
+    sb_setint(L, "nodes", st.nodes);
+    sb_setint(L, "channels", st.channels);
+    sb_setint(L, "history_gaps", st.history_gaps);
+    sb_setint(L, "unnumbered", st.unnumbered);
+    return 1;
+}
+
+/* cluster:phx_track(topic, phx_ref, key, meta_json) -> true | nil, err */
+static int sb_lua_cluster_phx_track(lua_State *L)
+{
+    sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
+    size_t tlen, rlen, klen, mlen;
+    const char *topic = luaL_checklstring(L, 2, &tlen);
+    const char *ref = luaL_checklstring(L, 3, &rlen);
+    const char *key = luaL_checklstring(L, 4, &klen);
+    const char *meta = luaL_checklstring(L, 5, &mlen);
+
+    if (!lc->cl)
+        return 0;
+    if (sb_cluster_phx_track(lc->cl, topic, tlen, ref, rlen, key, klen, meta,
+                             mlen)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "cannot share this presence");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* cluster:phx_untrack(topic, phx_ref) */
+static int sb_lua_cluster_phx_untrack(lua_State *L)
+{
+    sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
+    size_t tlen, rlen;
+    const char *topic = luaL_checklstring(L, 2, &tlen);
+    const char *ref = luaL_checklstring(L, 3, &rlen);
+
+    if (lc->cl)
+        sb_cluster_phx_untrack(lc->cl, topic, tlen, ref, rlen);
+    return 0;
+}
+
+static void sb_lua_cluster_meta_cb(const char *key, size_t klen,
+                                   const char *meta, size_t mlen, void *ud)
+{
+    lua_State *L = ud;
+    int n = (int)lua_rawlen(L, -1);
+
+    lua_pushlstring(L, key, klen);
+    lua_rawseti(L, -2, n + 1);
+    lua_pushlstring(L, meta, mlen);
+    lua_rawseti(L, -2, n + 2);
+}
+
+/* cluster:phx_metas(topic) -> { key, meta_json, key, meta_json, ... }
+ * (what other nodes track in a channel this node follows) */
+static int sb_lua_cluster_phx_metas(lua_State *L)
+{
+    sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
+    size_t tlen;
+    const char *topic = luaL_checklstring(L, 2, &tlen);
+
+    lua_newtable(L);
+    if (lc->cl)
+        sb_cluster_phx_each(lc->cl, topic, tlen, sb_lua_cluster_meta_cb, L);
+    return 1;
+}
+
+static int sb_lua_cluster_tostring(lua_State *L)
+{
+    sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
+
+    lua_pushfstring(L, "switchboard.cluster (%s)",
+                    lc->cl ? sb_cluster_node(lc->cl) : "closed");
+    return 1;
+}
+
+static const luaL_Reg sb_cluster_meta[] = {
+    {"__gc", sb_lua_cluster_close},
+    {"__tostring", sb_lua_cluster_tostring},
+    {NULL, NULL}};
+
+static const luaL_Reg sb_cluster_methods[] = {
+    {"close", sb_lua_cluster_close},
+    {"stats", sb_lua_cluster_stats},
+    {"phx_track", sb_lua_cluster_phx_track},
+    {"phx_untrack", sb_lua_cluster_phx_untrack},
+    {"phx_metas", sb_lua_cluster_phx_metas},
+    {NULL, NULL}};
+
+/* core.cluster_valid_node(s) -> boolean */
+static int sb_lua_cluster_valid_node(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+
+    lua_pushboolean(L, sb_cluster_valid_node(s, n));
+    return 1;
+}
+
+void sb_lua_cluster_open(lua_State *L)
+{
+    sb_lua_newclass(L, SB_CLUSTER_MT, sb_cluster_meta, sb_cluster_methods);
+    lua_pushcfunction(L, sb_lua_cluster_new);
+    lua_setfield(L, -2, "cluster_new");
+    lua_pushcfunction(L, sb_lua_cluster_valid_node);
+    lua_setfield(L, -2, "cluster_valid_node");
+}

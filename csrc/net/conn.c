@@ -1,0 +1,124 @@
+/* The per-connection send queue.  Frames are shared (refcounted) between
+ * every receiver of a publish; the queue only holds references.  It is
+ * bounded in bytes: a reader that falls that far behind is closed with
+ * 1013 so it costs the other connections nothing. */
+#include "server.h"
+#include "flush.h"
+#include "protocols/sse/http_sse.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Closes a connection that cannot keep up, without waiting for it to read
+ * (it would not): the queue is dropped and lws closes it on its next turn.
+ * Only a WebSocket has a close frame to carry the reason: lws asserts on
+ * lws_close_reason for an HTTP connection (an SSE stream). */
+static void sb_wsconn_kill_slow(sb_wsconn *c)
+{
+    sb_fqueue_clear(&c->q);
+    c->close_code = 1013;
+    strcpy(c->close_reason, "send queue full");
+    if (!c->wsi)
+        return;
+    if (c->kind != SB_KIND_SSE)
+        lws_close_reason(c->wsi, 1013, (unsigned char *)c->close_reason,
+                         strlen(c->close_reason));
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+size_t sb_server_max_queue(const sb_server *s);
+
+/* WebSockets are written at the end of the loop turn (flush.h); SSE
+ * streams keep rx off between writes (http_sse.c explains why) and must
+ * turn it on for lws to see POLLOUT. */
+static void sb_wsconn_want_write(sb_wsconn *c)
+{
+    if (c->kind == SB_KIND_SSE)
+        sb_sse_want_write(c);
+    else
+        sb_flush_mark(sb_server_flusher(c->srv), c);
+}
+
+int sb_wsconn_send(sb_wsconn *c, sb_frame *f)
+{
+    if (!f || c->closed || c->close_code || !c->wsi)
+        return -1;
+    if (c->q.bytes + f->len > sb_server_max_queue(c->srv)) {
+        sb_wsconn_kill_slow(c);
+        return -1;
+    }
+    if (sb_fqueue_push(&c->q, f))
+        return -1;
+    sb_server_stats_of(c->srv)->delivered++;
+    sb_wsconn_want_write(c);
+    return 0;
+}
+
+int sb_wsconn_send_text(sb_wsconn *c, const char *data, size_t n)
+{
+    sb_frame *f;
+    int rc;
+
+    /* a stream needs SSE framing, not a raw WebSocket payload */
+    if (c->kind == SB_KIND_SSE)
+        return sb_sse_send_text(c, data, n);
+    f = sb_frame_new(data, n, 0);
+    rc = sb_wsconn_send(c, f);
+
+    sb_frame_unref(f);
+    return rc;
+}
+
+void sb_wsconn_close(sb_wsconn *c, int code, const char *reason)
+{
+    size_t n;
+
+    if (c->closed || c->close_code)
+        return;
+    c->close_code = code ? code : 1000;
+    n = reason ? strlen(reason) : 0;
+    if (n >= sizeof c->close_reason)
+        n = sizeof c->close_reason - 1;
+    memcpy(c->close_reason, reason ? reason : "", n);
+    c->close_reason[n] = '\0';
+    if (c->wsi)
+        sb_wsconn_want_write(c);
+}
+
+int sb_wsconn_flush(sb_wsconn *c)
+{
+    int rc;
+
+    if (c->close_sent)
+        return 0;
+    rc = sb_queue_flush(c->wsi, &c->q, &sb_server_flusher(c->srv)->batch,
+                        c->close_code, c->close_reason);
+    if (rc > 0)
+        c->close_sent = 1;
+    return rc < 0 ? -1 : 0;
+}
+
+static int sb_dup_into(char **dst, const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+
+    if (!p)
+        return -1;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    free(*dst);
+    *dst = p;
+    return 0;
+}
+
+int sb_wsconn_set_member(sb_wsconn *c, const char *member, size_t n)
+{
+    if (c->open)
+        return -1;
+    return sb_dup_into(&c->member, member, n);
+}
+
+int sb_wsconn_set_alias(sb_wsconn *c, const char *alias, size_t n)
+{
+    return sb_dup_into(&c->alias, alias, n);
+}

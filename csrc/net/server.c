@@ -1,0 +1,689 @@
+/* The server: an lws vhost on the shared loop.  One protocol callback
+ * handles HTTP and WebSocket for every route; the route is decided when the
+ * upgrade is confirmed, so refusals are real HTTP responses (403/404) that
+ * let clients back off, never an accept followed by a close. */
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flush.h"
+#include "http_publish.h"
+#include "protocols/sse/http_sse.h"
+#include "http_static.h"
+#include "listener.h"
+#include "base/map.h"
+#include "protocols/native/ws_native.h"
+#include "protocols/phoenix/ws_phoenix.h"
+
+/* Bytes lws reads per WebSocket receive callback (see sb_server_new). */
+#define SB_RX_CHUNK 512
+
+/* lws writes the WebSocket header into the frame's headroom. */
+typedef char sb_frame_pre_fits[(SB_FRAME_PRE >= LWS_PRE) ? 1 : -1];
+
+struct sb_server {
+    sb_loop *loop;
+    sb_hub *hub;
+    struct lws_context *ctx;   /* this server's own (see sb_loop_new_lws) */
+    struct lws_vhost *vh;
+    struct lws_protocols protocols[3];
+    lws_retry_bo_t retry;      /* the vhost's ping/idle policy (limits.c) */
+    sb_server_hooks hooks;
+    sb_server_config cfg;
+    char *host;
+    char *static_dir;
+    char **phx_mounts;     /* owned copies of cfg.phoenix_mounts */
+    int phx_nmounts;
+    int port;
+    int closing;
+    int refs;              /* owner + live vhost + each connection */
+    sb_wsconn *conns;      /* accepted connections, for close and stats */
+    int nconns;            /* of them, counted against max_connections */
+    sb_map per_ip;         /* peer address -> connections (max_per_ip) */
+    uint64_t uid_seq;      /* uids are a bijection of this counter */
+    uint64_t uid_salt;
+    char *cors;            /* copy of cfg.sse.cors */
+    sb_server_stats stats;
+    sb_flusher flush;      /* end-of-turn writes (flush.h) */
+    sb_sse_ticker sse;     /* the SSE streams' one timer (http_sse.c) */
+    sb_listener *lsn;      /* own listener when reuse_port (listener.h) */
+};
+
+#define SB_UID_SPACE 2176782336ULL   /* 36^6: six base-36 characters */
+#define SB_UID_MULT 1000003ULL       /* coprime with 36, so the map is 1:1 */
+
+/* Short, unique, unguessable-looking uids without a lookup: a bijection of
+ * a counter over 36^6 values. */
+static void sb_server_make_uid(sb_server *s, char *out)
+{
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    uint64_t x = (s->uid_seq++ * SB_UID_MULT + s->uid_salt) % SB_UID_SPACE;
+    int i;
+
+    for (i = 5; i >= 0; i--) {
+        out[i] = digits[x % 36];
+        x /= 36;
+    }
+    out[6] = '\0';
+}
+
+size_t sb_server_max_queue(const sb_server *s)
+{
+    return s->cfg.max_queue;
+}
+
+const sb_server_hooks *sb_server_hooks_of(const sb_server *s)
+{
+    return &s->hooks;
+}
+
+const sb_server_config *sb_server_config_of(const sb_server *s)
+{
+    return &s->cfg;
+}
+
+sb_server_stats *sb_server_stats_of(sb_server *s)
+{
+    return &s->stats;
+}
+
+sb_flusher *sb_server_flusher(sb_server *s)
+{
+    return &s->flush;
+}
+
+int sb_server_port(const sb_server *s)
+{
+    return s->port;
+}
+
+sb_hub *sb_server_hub(const sb_server *s)
+{
+    return s->hub;
+}
+
+sb_loop *sb_server_loop(const sb_server *s)
+{
+    return s->loop;
+}
+
+static char *sb_strdup_opt(const char *s)
+{
+    char *p;
+
+    if (!s)
+        return NULL;
+    p = malloc(strlen(s) + 1);
+    if (p)
+        strcpy(p, s);
+    return p;
+}
+
+static int sb_copy_hdr(struct lws *wsi, enum lws_token_indexes h, char *buf, int len)
+{
+    int n = lws_hdr_copy(wsi, buf, len, h);
+
+    if (n < 0) {
+        buf[0] = '\0';
+        return -1;
+    }
+    return n;
+}
+
+static int sb_server_http(sb_server *s, struct lws *wsi, const char *path)
+{
+    /* SSE streams live in http_sse.c, POST publish and metrics in
+     * http_publish.c */
+    if (!sb_limits_url_ok(&s->cfg, wsi))
+        return sb_http_status(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, "URL too long");
+    if (strncmp(path, "/sse/", 5) == 0)
+        return sb_sse_http(s, wsi, path);
+    if (strcmp(path, "/metrics") == 0)
+        return sb_metrics_http(s, wsi);
+    if (strncmp(path, "/c/", 3) == 0)
+        return sb_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
+                              "this is a WebSocket endpoint");
+    return sb_http_static(s->static_dir, wsi, path);
+}
+
+static void sb_server_unref(sb_server *s)
+{
+    if (--s->refs > 0)
+        return;
+    while (s->phx_nmounts > 0)
+        free(s->phx_mounts[--s->phx_nmounts]);
+    free(s->phx_mounts);
+    sb_flusher_free(&s->flush);
+    sb_hub_free(s->hub);   /* the reference taken in sb_server_new */
+    sb_map_clear(&s->per_ip);
+    free(s->host);
+    free(s->static_dir);
+    free(s->cors);
+    free(s);
+}
+
+static void sb_server_link(sb_server *s, sb_wsconn *c)
+{
+    c->prev = NULL;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+}
+
+static void sb_server_unlink(sb_server *s, sb_wsconn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (s->conns == c)
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+sb_sse_ticker *sb_server_sse_ticker(sb_server *s)
+{
+    return &s->sse;
+}
+
+sb_wsconn *sb_server_conns(const sb_server *s)
+{
+    return s->conns;
+}
+
+/* Stops listening: the server's whole lws context goes, which closes the
+ * listening socket now (lws finishes on the loop's next turns). */
+static void sb_server_drop_vhost(sb_server *s)
+{
+    struct lws_context *ctx = s->ctx;
+
+    sb_listener_close(s->lsn);
+    s->lsn = NULL;
+    if (!ctx)
+        return;
+    if (s->vh)
+        s->loop->users--;
+    sb_sse_ticker_stop(&s->sse);
+    s->ctx = NULL;
+    s->vh = NULL;
+    /* lws 4.1 never completes this on a foreign loop (the context,
+     * ~400 KB, stays allocated); calling it again once the handles have
+     * closed frees memory libuv still points at, so servers are best made
+     * once per process */
+    sb_loop_destroy_lws(s->loop, ctx);
+}
+
+/* Connection caps, checked before anything else is spent on a request:
+ * a full server answers 503 at the handshake, which clients treat as "try
+ * later" (and Phoenix clients back off), instead of accepting and closing.
+ * Returns 1 (reason filled) when over a cap; keeps the peer address in c
+ * when per-address counting is on. */
+static int sb_server_over_cap(sb_server *s, struct lws *wsi, sb_wsconn *c,
+                              char *reason, size_t reason_len)
+{
+    char buf[64];
+    const char *ip = buf;
+
+    if (s->cfg.max_connections > 0 && s->nconns >= s->cfg.max_connections) {
+        snprintf(reason, reason_len, "server full");
+        return 1;
+    }
+    if (s->cfg.max_per_ip <= 0)
+        return 0;
+    lws_get_peer_simple(wsi, buf, sizeof buf);
+    if (strncmp(ip, "::ffff:", 7) == 0)   /* IPv4 on the dual-stack socket */
+        ip += 7;
+    if ((intptr_t)sb_map_get(&s->per_ip, ip, strlen(ip)) >= s->cfg.max_per_ip) {
+        snprintf(reason, reason_len, "too many connections from %s", ip);
+        return 1;
+    }
+    c->ip = sb_strdup_opt(ip);
+    return 0;
+}
+
+/* Counts an accepted connection against its address (the count is the map
+ * value itself; an address with none has no entry). */
+static void sb_server_ip_take(sb_server *s, sb_wsconn *c)
+{
+    intptr_t n;
+
+    if (!c->ip)
+        return;
+    n = (intptr_t)sb_map_get(&s->per_ip, c->ip, strlen(c->ip));
+    if (sb_map_put(&s->per_ip, c->ip, strlen(c->ip), (void *)(n + 1)) < 0) {
+        free(c->ip);   /* out of memory: this one goes uncounted */
+        c->ip = NULL;
+    }
+}
+
+static void sb_server_ip_release(sb_server *s, sb_wsconn *c)
+{
+    intptr_t n;
+
+    if (!c->ip)
+        return;
+    n = (intptr_t)sb_map_get(&s->per_ip, c->ip, strlen(c->ip));
+    if (n <= 1)
+        sb_map_del(&s->per_ip, c->ip, strlen(c->ip));
+    else
+        sb_map_put(&s->per_ip, c->ip, strlen(c->ip), (void *)(n - 1));
+}
+
+static void sb_wsconn_free(sb_wsconn *c)
+{
+    sb_server *s = c->srv;
+
+    if (c->counted) {
+        s->stats.open[c->kind]--;
+        s->nconns--;
+        sb_server_ip_release(s, c);
+    }
+    sb_server_unlink(s, c);
+    sb_flush_unmark(&s->flush, c);
+    if (s->closing && !s->conns)
+        sb_server_drop_vhost(s);
+    if (c->ops && c->ops->release)
+        c->ops->release(c);
+    sb_fqueue_free(&c->q);
+    sb_buf_free(&c->rx);
+    free(c->channel);
+    free(c->member);
+    free(c->alias);
+    free(c->ip);
+    free(c->deny_publish);
+    free(c);
+    sb_server_unref(s);
+}
+
+/* Which protocol a WebSocket path speaks; sets *channel for protocols
+ * that name their one channel in the path. */
+static const sb_proto_ops *sb_server_route(sb_server *s, const char *path,
+                                           const char **channel)
+{
+    size_t n = strlen(path);
+    int i;
+
+    if (strncmp(path, "/c/", 3) == 0) {
+        *channel = path + 3;
+        return &sb_native_ops;
+    }
+    /* Phoenix clients always append /websocket to the mount point */
+    for (i = 0; i < s->phx_nmounts; i++) {
+        size_t m = strlen(s->phx_mounts[i]);
+        if (n == m + 10 && strncmp(path, s->phx_mounts[i], m) == 0 &&
+            strcmp(path + m, "/websocket") == 0)
+            return &sb_phoenix_ops;
+    }
+    return NULL;
+}
+
+void sb_server_discard(sb_wsconn *c)
+{
+    sb_wsconn_free(c);
+}
+
+sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
+                            const sb_proto_ops *ops, const char *path,
+                            const char *chan, int *status, char *reason,
+                            size_t reason_len)
+{
+    sb_request req;
+    sb_wsconn *c = calloc(1, sizeof *c);
+    int prep = 0;
+
+    *status = 0;
+    reason[0] = '\0';
+    if (s->closing) {
+        free(c);
+        *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+        snprintf(reason, reason_len, "server closing");
+        return NULL;
+    }
+    if (!c)
+        return NULL;
+    if (sb_server_over_cap(s, wsi, c, reason, reason_len)) {
+        free(c->ip);
+        free(c);
+        *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+        return NULL;
+    }
+    c->srv = s;
+    s->refs++;
+    c->ops = ops;
+    c->kind = ops->kind;
+    c->ref = -2;
+    sb_buf_init(&c->rx, 0);
+    sb_hub_attach(s->hub, &c->hc, ops->deliver, c);
+    sb_server_make_uid(s, c->uid);
+    if (chan && !(c->channel = sb_strdup_opt(chan)))
+        chan = "";
+    if ((chan && !sb_hub_valid_channel(chan, strlen(chan))) ||
+        (ops->prepare && (prep = ops->prepare(c, wsi)) != 0) ||
+        sb_wsconn_set_member(c, c->uid, strlen(c->uid))) {
+        sb_wsconn_free(c);
+        *status = prep > 0 ? prep : HTTP_STATUS_BAD_REQUEST;
+        snprintf(reason, reason_len, "%s", prep > 0 ? "refused" : "bad channel name or options");
+        return NULL;
+    }
+    req.wsi = wsi;
+    req.path = path;
+    req.kind = c->kind;
+    req.token = c->kind == SB_KIND_PHOENIX ? sb_phx_token(c, &req.token_len) : NULL;
+    if (!req.token)
+        req.token_len = 0;
+    *status = s->hooks.connect ? s->hooks.connect(s->hooks.ud, c, &req, reason,
+                                                  reason_len) : 0;
+    if (*status) {
+        sb_wsconn_free(c);
+        if (!reason[0])
+            snprintf(reason, reason_len, "refused");
+        return NULL;
+    }
+    sb_limits_socket(&s->cfg, wsi);
+    c->counted = 1;
+    s->stats.open[c->kind]++;
+    s->nconns++;
+    sb_server_ip_take(s, c);
+    sb_server_link(s, c);   /* sb_server_close reaches every kind */
+    return c;
+}
+
+/* Decides what an upgrade request is, builds its connection and asks the
+ * app.  Returns 0 to proceed, -1 to hang up, 1 when a refusal was sent. */
+static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
+{
+    char path[1024], reason[256];
+    sb_wsconn *c;
+    const sb_proto_ops *ops;
+    const char *chan = NULL;
+    int status;
+
+    /* lws hands over the path already percent-decoded */
+    if (!sb_limits_url_ok(&s->cfg, wsi)) {
+        lws_return_http_status(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, "URL too long");
+        return 1;
+    }
+    if (sb_copy_hdr(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 1 || s->closing)
+        return -1;
+    ops = sb_server_route(s, path, &chan);
+    if (!ops) {
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "no such endpoint");
+        return 1;
+    }
+    c = sb_server_accept(s, wsi, ops, path, chan, &status, reason, sizeof reason);
+    if (!c) {
+        if (!status)
+            return -1;
+        lws_return_http_status(wsi, (unsigned)status, reason);
+        return 1;
+    }
+    c->wsi = wsi;
+    lws_set_opaque_user_data(wsi, c);
+    return 0;
+}
+
+static int sb_wsconn_established(sb_wsconn *c)
+{
+    int rc = c->ops->open(c);
+
+    if (rc < 0) {
+        const char *why = sb_hub_strerror(rc);
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                         (unsigned char *)why, strlen(why));
+        return -1;
+    }
+    if (c->srv->hooks.open)
+        c->srv->hooks.open(c->srv->hooks.ud, c);
+    return 0;
+}
+
+/* The transport is gone: leave the hub (events fire), tell the app once. */
+static void sb_wsconn_gone(sb_wsconn *c, int code)
+{
+    if (c->closed)
+        return;
+    c->closed = 1;
+    c->ops->closed(c);
+    sb_hub_disconnect(c->srv->hub, &c->hc);
+    if (c->srv->hooks.close)
+        c->srv->hooks.close(c->srv->hooks.ud, c, code);
+    c->wsi = NULL;
+}
+
+static int sb_peer_close_code(const void *in, size_t len)
+{
+    const unsigned char *p = in;
+
+    return len >= 2 ? (p[0] << 8) | p[1] : 1005;
+}
+
+static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
+                        void *user, void *in, size_t len)
+{
+    struct lws_vhost *vh = lws_get_vhost(wsi);
+    sb_server *s = vh ? lws_vhost_user(vh) : NULL;
+    sb_wsconn *c = lws_get_opaque_user_data(wsi);
+
+    (void)user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return s ? sb_server_http(s, wsi, in) : -1;
+    case LWS_CALLBACK_HTTP_BODY:
+        return s ? sb_sse_post_body(s, wsi, user, in, len) : -1;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return s ? sb_sse_post_done(s, wsi, user) : -1;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        /* only SSE streams write from here; static files are lws's */
+        if (c && c->kind == SB_KIND_SSE)
+            return c->closed ? -1 : sb_sse_writeable(c);
+        break;
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        sb_sse_post_free(user);
+        /* a stream has no close frame: the close hook hears why we ended
+         * it (1013 slow reader, 1001 shutdown), else 1001 */
+        if (c && c->kind == SB_KIND_SSE)
+            sb_wsconn_gone(c, c->close_code ? c->close_code : 1001);
+        break;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return s ? sb_server_confirm_upgrade(s, wsi) : -1;
+    case LWS_CALLBACK_ESTABLISHED:
+        return c ? sb_wsconn_established(c) : -1;
+    case LWS_CALLBACK_RECEIVE:
+        return c && !c->closed ? sb_wsconn_receive(c, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return c && !c->closed ? sb_wsconn_flush(c) : 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (c)
+            c->close_code = sb_peer_close_code(in, len);
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        if (c)
+            sb_wsconn_gone(c, c->close_code ? c->close_code : 1006);
+        return 0;
+    case LWS_CALLBACK_PROTOCOL_DESTROY:
+        /* the vhost is finally gone: drop its reference (once, for the
+         * first protocol of the table) */
+        if (s && lws_get_protocol(wsi) == &s->protocols[0])
+            sb_server_unref(s);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (c) {
+            sb_wsconn_gone(c, 1006);
+            lws_set_opaque_user_data(wsi, NULL);
+            sb_wsconn_free(c);
+        }
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* Keeps owned copies of the Phoenix mounts (default "/socket"), without a
+ * trailing slash so "/socket/" and "/socket" route alike. */
+static int sb_server_copy_mounts(sb_server *s, const sb_server_config *cfg)
+{
+    static const char *const def[] = { "/socket" };
+    const char *const *list = cfg->phoenix_mounts ? cfg->phoenix_mounts : def;
+    int i, n = cfg->phoenix_mounts ? cfg->phoenix_nmounts : 1;
+
+    s->phx_mounts = calloc(n > 0 ? (size_t)n : 1, sizeof *s->phx_mounts);
+    if (!s->phx_mounts)
+        return -1;
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(list[i]);
+        while (len > 0 && list[i][len - 1] == '/')
+            len--;
+        s->phx_mounts[i] = malloc(len + 1);
+        if (!s->phx_mounts[i])
+            return -1;
+        memcpy(s->phx_mounts[i], list[i], len);
+        s->phx_mounts[i][len] = '\0';
+        s->phx_nmounts++;
+    }
+    return 0;
+}
+
+sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
+                         const sb_server_hooks *hooks, char *err, size_t errlen)
+{
+    struct lws_context_creation_info info;
+    sb_server *s;
+
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    sb_limits_defaults(&s->cfg);
+    s->ctx = sb_loop_new_lws(loop, 1, s->cfg.handshake_timeout, s->cfg.max_header_bytes);
+    if (!s->ctx) {
+        snprintf(err, errlen, "cannot start libwebsockets");
+        free(s);
+        return NULL;
+    }
+    s->loop = loop;
+    s->hub = hub;
+    sb_flusher_init(&s->flush, loop);
+    /* connections still use the hub while lws closes them, which can be
+     * after the hub's owner let go (lua_close collects in any order) */
+    sb_hub_retain(hub);
+    s->refs = 1;
+    sb_map_init(&s->per_ip, (uint64_t)sb_now_ms());
+    s->hooks = *hooks;
+    if (!s->cfg.max_message)
+        s->cfg.max_message = 64 * 1024;
+    if (!s->cfg.max_queue)
+        s->cfg.max_queue = 4 * 1024 * 1024;
+    if (!s->cfg.phoenix_max_channels)
+        s->cfg.phoenix_max_channels = 100;
+    if (!s->cfg.phoenix_timeout)
+        s->cfg.phoenix_timeout = 60;
+    if (sb_server_copy_mounts(s, cfg)) {
+        snprintf(err, errlen, "out of memory");
+        sb_server_unref(s);
+        return NULL;
+    }
+    s->cfg.phoenix_mounts = NULL;
+    s->host = sb_strdup_opt(cfg->host);
+    s->static_dir = sb_strdup_opt(cfg->static_dir);
+    s->cors = sb_strdup_opt(cfg->sse.cors);
+    s->cfg.sse.cors = s->cors;
+    /* nanoseconds and the address too: servers made in the same
+     * millisecond (nodes of a cluster in one process) must not hand out
+     * the same uids, now that direct messages cross nodes */
+    s->uid_salt = ((uint64_t)sb_now_ms() ^ ((uint64_t)getpid() << 20) ^
+                   uv_hrtime() ^ ((uint64_t)(uintptr_t)s >> 4)) % SB_UID_SPACE;
+    s->protocols[0].name = "switchboard";
+    s->protocols[0].callback = sb_server_cb;
+    /* lws keeps an rx buffer of this size per WebSocket (default 4 KiB,
+     * most of an idle connection's memory); longer frames arrive in
+     * pieces, which sb_wsconn_collect joins anyway */
+    s->protocols[0].rx_buffer_size = SB_RX_CHUNK;
+    /* without this, lws caps each send at rx_buffer_size and buffers the
+     * rest of a packed write (a copy, then a POLLOUT round trip) */
+    s->protocols[0].tx_packet_size = SB_BATCH_MAX + 64;
+    /* per-request state of POST /sse bodies */
+    s->protocols[0].per_session_data_size = sb_sse_post_state_size();
+    s->protocols[1].name = "phoenix";
+    s->protocols[1].callback = sb_server_cb;
+    s->protocols[1].rx_buffer_size = SB_RX_CHUNK;
+    s->protocols[1].tx_packet_size = SB_BATCH_MAX + 64;
+    memset(&info, 0, sizeof info);
+    /* workers: lws cannot share a port on a foreign loop, see listener.h */
+    info.port = cfg->reuse_port ? CONTEXT_PORT_NO_LISTEN_SERVER : cfg->port;
+    info.iface = s->host;
+    info.protocols = s->protocols;
+    info.vhost_name = "switchboard";
+    info.user = s;
+    info.options = 0;   /* VALIDATE_UTF8 is a context option (loop.c) */
+    sb_limits_vhost(&s->cfg, &info, &s->retry);
+    /* TLS: lws loads the pair when the vhost is made, so a bad path or a
+     * key that does not match fails sb_server_new, not the first client */
+    if (cfg->tls_cert && cfg->tls_key) {
+        /* lws 4.1 turns TLS off for a vhost whose own options lack this,
+         * whatever the context says */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+    }
+    s->vh = lws_create_vhost(s->ctx, &info);
+    if (s->vh) {
+        s->refs++;
+        loop->users++;
+    }
+    if (!s->vh || (cfg->static_dir && !s->static_dir) || (cfg->host && !s->host) ||
+        (cfg->sse.cors && !s->cors)) {
+        snprintf(err, errlen, "cannot listen on %s:%d", cfg->host ? cfg->host : "*",
+                 cfg->port);
+        sb_server_free(s);
+        return NULL;
+    }
+    if (cfg->reuse_port) {
+        s->lsn = sb_listener_new(&loop->uv, s->vh, cfg->host, cfg->port, err, errlen);
+        if (!s->lsn) {
+            sb_server_free(s);
+            return NULL;
+        }
+    }
+    s->port = s->lsn ? sb_listener_port(s->lsn) : lws_get_vhost_listen_port(s->vh);
+    return s;
+}
+
+/* lws 4.1's vhost destroy only stops listening: connections stay up until
+ * they end by themselves.  So close each one ourselves with 1001 (going
+ * away: clients reconnect) after what is queued, make sure a peer that
+ * does not read cannot hold that up for long, and let the vhost go with
+ * the last connection (sb_wsconn_free). */
+void sb_server_close(sb_server *s)
+{
+    sb_wsconn *c;
+
+    if (!s || s->closing)
+        return;
+    s->closing = 1;
+    for (c = s->conns; c; c = c->next) {
+        if (c->wsi && !c->closed) {
+            sb_wsconn_close(c, 1001, "server closing");
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 5);
+        }
+    }
+    if (!s->conns)
+        sb_server_drop_vhost(s);
+}
+
+/* The owner lets go: no more hooks; memory goes once lws has finished
+ * with the vhost and every connection is released. */
+void sb_server_free(sb_server *s)
+{
+    if (!s)
+        return;
+    memset(&s->hooks, 0, sizeof s->hooks);
+    sb_server_close(s);
+    sb_server_unref(s);
+}

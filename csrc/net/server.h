@@ -1,0 +1,260 @@
+/* A listening server: one lws vhost on the loop, routing each request by
+ * path to static files, a native WebSocket channel, a Phoenix socket or an
+ * SSE stream.  Everything application-specific reaches the app through the
+ * hooks (implemented by the Lua binding), so this file holds no Lua. */
+#ifndef SB_SERVER_H
+#define SB_SERVER_H
+
+#include "base/buf.h"
+#include "base/frame.h"
+#include "hub/hub.h"
+#include "loop.h"
+#include "queue.h"
+
+typedef struct sb_server sb_server;
+typedef struct sb_wsconn sb_wsconn;
+
+typedef enum {
+    SB_KIND_NONE = 0,
+    SB_KIND_NATIVE,     /* ws://HOST/c/<channel> */
+    SB_KIND_PHOENIX,    /* ws://HOST/<mount>/websocket */
+    SB_KIND_SSE         /* GET http://HOST/sse/<channel> */
+} sb_kind;
+
+/* What the connect hook sees of the request (valid during the hook). */
+typedef struct sb_request {
+    struct lws *wsi;        /* for header look-ups */
+    const char *path;       /* decoded path (lws decodes it) */
+    sb_kind kind;
+    const char *token;      /* Phoenix authToken (decoded) or NULL */
+    size_t token_len;
+} sb_request;
+
+/* What the app's Phoenix join hook decided. */
+enum { SB_PHX_JOIN_OK = 0, SB_PHX_JOIN_REFUSED = 1, SB_PHX_JOIN_UNMATCHED = 2 };
+
+typedef struct sb_server_hooks {
+    /* Accept (return 0) or refuse with an HTTP status; reason is the body. */
+    int (*connect)(void *ud, sb_wsconn *c, const sb_request *req,
+                   char *reason, size_t reason_len);
+    /* The connection is open and joined; may send. */
+    void (*open)(void *ud, sb_wsconn *c);
+    /* A native message on a connection marked `handled`: return 1 to let
+     * the C relay publish it, 0 to drop it (the app handled it). */
+    int (*message)(void *ud, sb_wsconn *c, const char *data, size_t n);
+    /* The connection is gone (already left the hub). */
+    void (*close)(void *ud, sb_wsconn *c, int code);
+    /* Phoenix (ws_phoenix.c).  phx_join runs the app's join of topic with
+     * the join params (JSON) and writes the reply's response object (JSON)
+     * into out; returns SB_PHX_JOIN_*, or -1 when the app's join crashed. */
+    int (*phx_join)(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+                    const char *params, size_t n, sb_buf *out);
+    /* An app event on a joined topic (payload is JSON, or raw bytes when
+     * binary).  Returns 0 for no reply, 1 to reply with `status` and the
+     * response in out (JSON object, or raw bytes when *out_binary), -1
+     * when the handler crashed (the channel then ends with phx_error). */
+    int (*phx_event)(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+                     const char *event, size_t elen, const char *payload,
+                     size_t n, int binary, char *status, size_t status_len,
+                     sb_buf *out, int *out_binary);
+    /* A joined topic ended (why: "leave", "rejoin", "crash", "kick",
+     * "error", "closed", "refused"); the connection already left the hub
+     * channel. */
+    void (*phx_leave)(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+                      const char *why);
+    /* POST /sse/<channel> (http_sse.c): accept (0) or refuse with an HTTP
+     * status; reason is the error text.  payload is the JSON body. */
+    int (*publish)(void *ud, const sb_request *req, const char *channel,
+                   const char *event, const char *payload, size_t n,
+                   char *reason, size_t reason_len);
+    void *ud;
+} sb_server_hooks;
+
+/* SSE options (http_sse.c), part of the server config. */
+typedef struct sb_sse_config {
+    double keepalive;      /* seconds between ":" comments; 0 = 15 */
+    long retry_ms;         /* retry: sent on connect; 0 = 2000, < 0 = none */
+    const char *cors;      /* NULL: no CORS headers; "*"; or allowed
+                              origins separated by spaces */
+    size_t max_body;       /* POST body limit in bytes; 0 = 64 KiB */
+} sb_sse_config;
+
+/* Counters for GET /metrics; plain integers, the loop is single-threaded. */
+typedef struct sb_server_stats {
+    uint64_t open[4];            /* open connections by sb_kind */
+    uint64_t published;          /* messages published by clients and POST */
+    uint64_t delivered;          /* frames queued to connections */
+    uint64_t recovered;          /* successful history replays */
+    uint64_t recovery_failed;    /* resumes that could not be served */
+    uint64_t post_refused;       /* POST /sse answered 4xx */
+} sb_server_stats;
+
+typedef struct sb_server_config {
+    const char *host;          /* NULL = all interfaces */
+    int port;                  /* 0 = pick a free one */
+    const char *static_dir;    /* NULL = no static files */
+    size_t max_message;        /* bytes per incoming message; 0 = 64 KiB */
+    size_t max_queue;          /* bytes queued per connection; 0 = 4 MiB */
+    int max_channel_len;
+    /* 1: native clients get no join/leave events (a relay with thousands
+     * of subscribers on one channel: n joins would cost n * n frames) */
+    int native_quiet;
+    /* Phoenix mount points ("/socket" serves "/socket/websocket"); NULL =
+     * { "/socket" }, phoenix_nmounts 0 with a non-NULL list = none. */
+    const char *const *phoenix_mounts;
+    int phoenix_nmounts;
+    int phoenix_max_channels;  /* joined topics per connection; 0 = 100 */
+    int phoenix_timeout;       /* seconds of silence before closing; 0 = 60, <0 = never */
+    int max_connections;       /* WebSocket + SSE connections in all; 0 = no cap */
+    int max_per_ip;            /* ... from one peer address; 0 = no cap */
+    int reuse_port;            /* SO_REUSEPORT: workers share the port */
+    double max_rate;           /* messages/s per connection; 0 = 5000, < 0 = off */
+    double max_burst;          /* bucket size; 0 = 2 * max_rate */
+    /* limits.c: 0 = default, < 0 = off (where it can be off) */
+    int handshake_timeout;     /* seconds to deliver a request head (and a
+                                  POST body); 0 = 10 */
+    int max_header_bytes;      /* request line + headers; 0 = 4096 */
+    int max_url;               /* path + query bytes, else 414; 0 = 2048 */
+    int ping_interval;         /* WebSocket ping every n s; 0 = 30, < 0 = off */
+    int idle_timeout;          /* no pong / unacked data for n s closes;
+                                  0 = 60, < 0 = off */
+    sb_sse_config sse;
+    const char *tls_cert;      /* PEM paths: both set = TLS (wss://, https://) */
+    const char *tls_key;
+} sb_server_config;
+
+/* What a protocol does with a connection of its kind (ws_native.c,
+ * ws_phoenix.c, ...).  `deliver` is its hub deliver hook. */
+typedef struct sb_proto_ops {
+    sb_kind kind;
+    const char *name;
+    /* Parses per-protocol request options; 0, -1 (answered with 400) or an
+     * HTTP status to refuse with. */
+    int (*prepare)(sb_wsconn *c, struct lws *wsi);
+    /* The connection is established; nonzero closes it (policy). */
+    int (*open)(sb_wsconn *c);
+    /* One complete incoming message. */
+    void (*receive)(sb_wsconn *c, const char *data, size_t n, int binary);
+    /* The transport is gone; leave the hub, tell the others. */
+    void (*closed)(sb_wsconn *c);
+    sb_deliver_fn deliver;
+    /* Frees `proto` (also after a refused handshake); may be NULL. */
+    void (*release)(sb_wsconn *c);
+} sb_proto_ops;
+
+/* A WebSocket (or SSE) connection of a server.  The hub sees `hc`. */
+struct sb_wsconn {
+    sb_conn hc;
+    sb_server *srv;
+    struct lws *wsi;
+    const sb_proto_ops *ops;
+    void *proto;           /* protocol-private state (ws_phoenix.c...) */
+    sb_kind kind;
+    int open;              /* established and joined */
+    int closed;            /* transport closed; object awaits release */
+    int handled;           /* app wants native messages (hooks.message) */
+    int echo, announce, list;
+    char uid[12];
+    char *channel;         /* native: the one channel */
+    char *member;          /* hub member id (defaults to uid) */
+    char *alias;
+    sb_fqueue q;           /* send queue */
+    sb_buf rx;             /* fragments of the message being received */
+    int rx_binary;
+    unsigned rx_frags;     /* frames of that message so far (limits.c) */
+    int rx_frame_done;     /* the last piece lws gave ended its frame */
+    int close_code;        /* nonzero: close once the queue is flushed */
+    int close_sent;
+    char close_reason[64];
+    int ref;               /* binding's handle for its Lua object */
+    int counted;           /* in stats.open[kind] and the connection caps */
+    char *ip;              /* peer address, kept while max_per_ip is on */
+    double tokens;         /* rate limit: token bucket ... */
+    int64_t tokens_at;     /* ... last refilled (ms; 0 = full, not started) */
+    int dropped;           /* messages dropped in the current flood */
+    int recover;           /* native: opted in to message ids (issue 5) */
+    char since[48];        /* native: resume position from ?since= */
+    struct sb_resume_wait *resume;  /* a history read in flight (resume.c) */
+    char *deny_publish;    /* native: why this client may not publish, or
+                              NULL (listen-only channels, send keys) */
+    sb_wsconn *prev, *next;   /* the server's list of connections */
+    int dirty;                /* on the server's end-of-turn write list */
+    sb_wsconn *dirty_prev, *dirty_next;
+};
+
+sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
+                         const sb_server_hooks *hooks, char *err, size_t errlen);
+/* Closes every connection (code 1001) and the listener.  The server object
+ * stays valid until sb_server_free. */
+void sb_server_close(sb_server *s);
+void sb_server_free(sb_server *s);
+int sb_server_port(const sb_server *s);
+sb_hub *sb_server_hub(const sb_server *s);
+sb_loop *sb_server_loop(const sb_server *s);
+
+/* Queues a frame (takes a reference).  Returns 0, or -1 if the connection is
+ * closing or its queue is over the limit (it is then closed with 1013). */
+int sb_wsconn_send(sb_wsconn *c, sb_frame *f);
+/* Text convenience: copies data into a new frame. */
+int sb_wsconn_send_text(sb_wsconn *c, const char *data, size_t n);
+/* Flushes what is queued, then closes with code and reason. */
+void sb_wsconn_close(sb_wsconn *c, int code, const char *reason);
+int sb_wsconn_set_member(sb_wsconn *c, const char *member, size_t n);
+int sb_wsconn_set_alias(sb_wsconn *c, const char *alias, size_t n);
+
+/* Query arg number idx of a request, as lws hands them over (one per
+ * `key=value`, already percent- and '+'-decoded): copies it into out,
+ * splits it at the first '=' (out becomes the key, *value the value) and
+ * returns its length, or -1 past the last one.  An arg longer than
+ * outlen - 1 comes back as an empty key and value (length 0). */
+int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
+                   const char **value);
+
+/* Value of the last query arg named key ("" for a bare key) copied into
+ * buf, or NULL when absent.  A value longer than len - 1 comes back as ""
+ * (present but empty), so callers refuse it instead of taking a cut one
+ * or none at all. */
+const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len);
+
+/* Message-rate limit (limits.c): 1 pass, 0 drop, -1 close with 1008. */
+int sb_wsconn_rate_ok(sb_wsconn *c);
+/* One RECEIVE callback's bytes (limits.c): joins fragments, enforces
+ * max_message (1009) and the rate limit (1008), hands each whole message
+ * to the protocol.  Returns -1 when lws should close the connection. */
+int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len);
+/* The rest of limits.c: fills in the defaults of cfg's limits; sets the
+ * vhost's header-phase timeout and WebSocket ping/idle policy (retry must
+ * live as long as the vhost); 0 when the request's URL is over max_url
+ * (the caller answers 414), else 1; bounds how long data sent on an
+ * accepted socket may stay unacknowledged (half-open and stalled peers). */
+void sb_limits_defaults(sb_server_config *cfg);
+void sb_limits_vhost(const sb_server_config *cfg,
+                     struct lws_context_creation_info *info, lws_retry_bo_t *retry);
+int sb_limits_url_ok(const sb_server_config *cfg, struct lws *wsi);
+void sb_limits_socket(const sb_server_config *cfg, struct lws *wsi);
+
+/* For the transport files (server.c, conn.c, ws_*.c, http_sse.c). */
+int sb_wsconn_flush(sb_wsconn *c);
+sb_server_stats *sb_server_stats_of(sb_server *s);
+/* The server's end-of-turn writer (flush.h). */
+struct sb_flusher *sb_server_flusher(sb_server *s);
+/* The server's SSE timer (http_sse.h), and its connections (linked by
+ * c->next) for that timer's walk. */
+struct sb_sse_ticker *sb_server_sse_ticker(sb_server *s);
+sb_wsconn *sb_server_conns(const sb_server *s);
+/* Builds a hub connection of protocol ops for a request, runs its prepare
+ * and the app's connect hook.  Returns the connection (not yet bound to
+ * wsi), or NULL with *status set (HTTP status, reason filled) or 0 when
+ * memory ran out. */
+sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
+                            const sb_proto_ops *ops, const char *path,
+                            const char *chan, int *status, char *reason,
+                            size_t reason_len);
+/* Frees a connection that sb_server_accept returned but that was never
+ * bound to its wsi. */
+void sb_server_discard(sb_wsconn *c);
+size_t sb_server_max_queue(const sb_server *s);
+const sb_server_hooks *sb_server_hooks_of(const sb_server *s);
+const sb_server_config *sb_server_config_of(const sb_server *s);
+
+#endif

@@ -1,0 +1,333 @@
+#include "ws_native.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/json.h"
+#include "proto_native.h"
+#include "net/resume.h"
+
+/* Depth limit for JSON a native client sends. */
+#define SB_NATIVE_MAX_DEPTH 64
+
+/* Sends f to every native connection of the channel except `except`. */
+struct sb_native_fan {
+    sb_frame *f;
+    const sb_conn *except;
+};
+
+static void sb_native_fan_cb(sb_conn *hc, const char *member, size_t mlen, void *ud)
+{
+    struct sb_native_fan *fan = ud;
+
+    (void)member;
+    (void)mlen;
+    if (hc != fan->except && hc->deliver == sb_native_deliver)
+        sb_wsconn_send(hc->ud, fan->f);
+}
+
+static void sb_native_fan(sb_wsconn *c, sb_frame *f, const sb_conn *except)
+{
+    struct sb_native_fan fan;
+
+    fan.f = f;
+    fan.except = except;
+    sb_hub_each_connection(c->srv ? sb_server_hub(c->srv) : NULL, c->channel,
+                           strlen(c->channel), sb_native_fan_cb, &fan);
+}
+
+static size_t sb_str_len(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
+
+/* Collects the announced native members of the channel (plus the joiner
+ * itself) for a 0.9 client that asked for the list with list=true. */
+struct sb_native_list {
+    sb_native_user *users;
+    size_t n, cap;
+    const sb_conn *self;
+};
+
+static void sb_native_list_cb(sb_conn *hc, const char *member, size_t mlen, void *ud)
+{
+    struct sb_native_list *l = ud;
+    sb_wsconn *c = hc->ud;
+
+    (void)member;
+    (void)mlen;
+    if (hc->deliver != sb_native_deliver || (!c->announce && hc != l->self) ||
+        l->n == l->cap)
+        return;
+    l->users[l->n].uid = sb_span_str(c->uid);
+    l->users[l->n].alias = sb_span_str(c->alias);
+    l->users[l->n].self = hc == l->self;
+    l->n++;
+}
+
+/* Builds a join or leave event; `self` adds uid, alias and self:true (the
+ * joiner's own copy), otherwise uid/alias appear only when announced. */
+static sb_frame *sb_native_presence_frame(sb_wsconn *c, int leave,
+                                          size_t users, int self)
+{
+    sb_buf b;
+    sb_native_presence p;
+    struct sb_native_list l;
+    sb_frame *f;
+
+    memset(&p, 0, sizeof p);
+    memset(&l, 0, sizeof l);
+    p.leave = leave;
+    p.users = users;
+    p.total = 1;
+    p.date = sb_now_ms();
+    if (self || c->announce) {
+        p.uid = sb_span_str(c->uid);
+        p.alias = sb_span_str(c->alias);
+    }
+    p.self = self;
+    if (self && c->list) {
+        l.cap = users;
+        l.self = &c->hc;
+        l.users = calloc(users ? users : 1, sizeof *l.users);
+        if (l.users)
+            sb_hub_each_connection(sb_server_hub(c->srv), c->channel,
+                                   strlen(c->channel), sb_native_list_cb, &l);
+        p.list = l.users;
+        p.nlist = l.n;
+    }
+    sb_buf_init(&b, SB_FRAME_PRE);
+    sb_native_presence_event(&b, &p);
+    f = sb_frame_from_buf(&b, 0);
+    sb_buf_free(&b);
+    free(l.users);
+    return f;
+}
+
+static void sb_native_send_error(sb_wsconn *c, const char *text)
+{
+    sb_buf b;
+    sb_frame *f;
+
+    sb_buf_init(&b, SB_FRAME_PRE);
+    sb_native_error(&b, sb_span_str(text), sb_now_ms());
+    f = sb_frame_from_buf(&b, 0);
+    sb_buf_free(&b);
+    sb_wsconn_send(c, f);
+    sb_frame_unref(f);
+}
+
+static int sb_request_flag(struct lws *wsi, const char *key)
+{
+    char v[8];
+
+    return sb_request_get(wsi, key, v, sizeof v) && strcmp(v, "true") == 0;
+}
+
+/* Reads the native options (alias/as, echo, announce, list) from the query. */
+static int sb_native_prepare(sb_wsconn *c, struct lws *wsi)
+{
+    char v[SB_MEMBER_MAX + 1];
+
+    if (sb_request_get(wsi, "alias", v, sizeof v) || sb_request_get(wsi, "as", v, sizeof v)) {
+        if (!sb_hub_valid_member(v, strlen(v)) || sb_wsconn_set_alias(c, v, strlen(v)))
+            return -1;
+    }
+    c->echo = sb_request_flag(wsi, "echo");
+    c->announce = sb_request_flag(wsi, "announce");
+    c->list = sb_request_flag(wsi, "list");
+    return sb_native_resume_prepare(c, wsi);
+}
+
+/* Joins the hub and announces the join; returns 0 or an SB_E* code. */
+static int sb_native_open(sb_wsconn *c)
+{
+    sb_hub *hub = sb_server_hub(c->srv);
+    size_t users;
+    sb_frame *others, *self;
+    int rc, resumed;
+
+    resumed = sb_native_resume(c);   /* opt-in replay, same turn as the join */
+    rc = sb_hub_join(hub, c->channel, strlen(c->channel), c->member,
+                     strlen(c->member), &c->hc);
+    if (rc < 0) {
+        sb_resume_drop(c);
+        return rc;
+    }
+    c->open = 1;
+    if (resumed == SB_RESUME_ASYNC)
+        sb_resume_fetch(c);
+    users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
+    /* quiet servers still tell the joiner its uid, but nobody else */
+    others = sb_server_config_of(c->srv)->native_quiet ? NULL
+             : sb_native_presence_frame(c, 0, users, 0);
+    self = sb_native_presence_frame(c, 0, users, 1);
+    if (others)
+        sb_native_fan(c, others, &c->hc);
+    sb_wsconn_send(c, self);
+    sb_frame_unref(others);
+    sb_frame_unref(self);
+    return 0;
+}
+
+/* Finds the native connection with a given uid in the channel. */
+struct sb_native_find {
+    const char *uid;
+    size_t len;
+    sb_wsconn *found;
+};
+
+static void sb_native_find_cb(sb_conn *hc, const char *member, size_t mlen, void *ud)
+{
+    struct sb_native_find *q = ud;
+    sb_wsconn *c;
+
+    (void)member;
+    (void)mlen;
+    if (q->found || hc->deliver != sb_native_deliver)
+        return;
+    c = hc->ud;
+    if (strlen(c->uid) == q->len && memcmp(c->uid, q->uid, q->len) == 0)
+        q->found = c;
+}
+
+/* A direct message goes to the one connection with that uid in the same
+ * channel, never echoed; in a cluster, to another node where the uid is
+ * a present member (uids are the default member ids); an unknown uid
+ * gets the sender an error event. */
+static void sb_native_direct(sb_wsconn *c, const sb_native_in *in)
+{
+    struct sb_native_find q;
+    sb_msg *m;
+    char text[SB_MEMBER_MAX + 32];
+    int sent = 0;
+
+    q.uid = in->to.p;
+    q.len = in->to.n;
+    q.found = NULL;
+    sb_hub_each_connection(sb_server_hub(c->srv), c->channel,
+                           strlen(c->channel), sb_native_find_cb, &q);
+    m = sb_msg_new(c->channel, strlen(c->channel), NULL, 0, in->json.p, in->json.n,
+                   c->uid, strlen(c->uid), c->alias, sb_str_len(c->alias), 0);
+    if (m && q.found) {
+        sb_wsconn_send(q.found, sb_native_frame(m));
+        sent = 1;
+    } else if (m) {
+        sent = sb_hub_direct(sb_server_hub(c->srv), m, in->to.p, in->to.n) == 0;
+    }
+    sb_msg_unref(m);
+    if (!q.found && !sent) {
+        snprintf(text, sizeof text, "user %.*s not found",
+                 (int)(in->to.n > SB_MEMBER_MAX ? SB_MEMBER_MAX : in->to.n), in->to.p);
+        sb_native_send_error(c, text);
+    }
+}
+
+static void sb_native_receive(sb_wsconn *c, const char *data, size_t n,
+                              int binary)
+{
+    sb_native_in in;
+    sb_codec_err e;
+    sb_msg *m;
+    char err[128];
+    const sb_server_hooks *hooks = sb_server_hooks_of(c->srv);
+
+    if (c->deny_publish) {
+        /* listen-only for this client (the app's channel rules): itty's
+         * sendKey answer, an error event, and nothing is relayed */
+        sb_native_send_error(c, c->deny_publish);
+        return;
+    }
+    if (binary) {
+        /* itty clients cannot read binary; say so instead of dropping */
+        sb_native_send_error(c, "binary frames are not supported here");
+        return;
+    }
+    if (sb_native_decode(data, n, SB_NATIVE_MAX_DEPTH, &in, &e) < 0) {
+        snprintf(err, sizeof err, "%s at byte %lu: %s",
+                 e.code == SB_CODEC_EDM ? "bad direct message" : "invalid JSON",
+                 (unsigned long)e.pos, e.msg ? e.msg : "?");
+        sb_native_send_error(c, err);
+        return;
+    }
+    if (c->handled && hooks->message && !hooks->message(hooks->ud, c, data, n))
+        return;
+    if (in.direct) {
+        sb_native_direct(c, &in);
+        return;
+    }
+    m = sb_msg_new(c->channel, strlen(c->channel), NULL, 0, in.json.p, in.json.n,
+                   c->uid, strlen(c->uid), c->alias, sb_str_len(c->alias), 0);
+    if (!m) {
+        sb_native_send_error(c, "server out of memory");
+        return;
+    }
+    if (sb_hub_publish(sb_server_hub(c->srv), m, c->echo ? NULL : &c->hc, NULL, 0) >= 0)
+        sb_server_stats_of(c->srv)->published++;
+    sb_msg_unref(m);
+}
+
+/* Leaves the hub and announces the leave to the rest of the channel. */
+static void sb_native_closed(sb_wsconn *c)
+{
+    sb_hub *hub = sb_server_hub(c->srv);
+    sb_frame *f;
+    size_t users;
+
+    sb_resume_drop(c);
+    if (!c->open)
+        return;
+    c->open = 0;
+    sb_hub_disconnect(hub, &c->hc);
+    users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
+    if (!users || sb_server_config_of(c->srv)->native_quiet)
+        return;
+    f = sb_native_presence_frame(c, 1, users, 0);
+    if (f)
+        sb_native_fan(c, f, NULL);
+    sb_frame_unref(f);
+}
+
+sb_frame *sb_native_frame(sb_msg *m)
+{
+    sb_buf b;
+
+    if (m->enc[SB_PROTO_NATIVE])
+        return m->enc[SB_PROTO_NATIVE];
+    if (m->binary)
+        return NULL;
+    sb_buf_init(&b, SB_FRAME_PRE);
+    if (m->from) {
+        sb_native_message(&b, sb_span_of(m->from, m->from_len),
+                          sb_span_of(m->alias, m->alias_len), m->date_ms,
+                          sb_span_of(m->payload, m->payload_len));
+    } else if (m->event_len == 7 && memcmp(m->event, "message", 7) == 0) {
+        sb_native_message(&b, sb_span_str("server"), sb_span_of(NULL, 0), m->date_ms,
+                          sb_span_of(m->payload, m->payload_len));
+    } else {
+        sb_native_server_event(&b, sb_span_of(m->event, m->event_len),
+                               sb_span_of(m->payload, m->payload_len), m->date_ms);
+    }
+    m->enc[SB_PROTO_NATIVE] = sb_frame_from_buf(&b, 0);
+    sb_buf_free(&b);
+    return m->enc[SB_PROTO_NATIVE];
+}
+
+void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud)
+{
+    sb_wsconn *c = ud;
+    sb_frame *f;
+
+    (void)hc;
+    if (c->resume && sb_resume_hold(c, m))
+        return;
+    f = c->recover ? sb_native_id_frame(m) : sb_native_frame(m);
+    if (f)
+        sb_wsconn_send(ud, f);
+}
+
+const sb_proto_ops sb_native_ops = {
+    SB_KIND_NATIVE, "native", sb_native_prepare, sb_native_open,
+    sb_native_receive, sb_native_closed, sb_native_deliver, NULL
+};

@@ -1,0 +1,25 @@
+/* The native protocol on a server connection (PROTOCOLS.md section 2, the
+ * itty-sockets wire format): one channel per connection, join/leave events,
+ * relay to the channel through the hub, direct messages by uid. */
+#ifndef SB_WS_NATIVE_H
+#define SB_WS_NATIVE_H
+
+#include "net/server.h"
+
+extern const sb_proto_ops sb_native_ops;
+
+/* The hub's deliver hook for native connections. */
+void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud);
+/* Encodes m as a native frame (cached in m->enc); NULL if it cannot be sent
+ * to native clients (binary payload) or memory ran out. */
+sb_frame *sb_native_frame(sb_msg *m);
+
+/* Opt-in recovery (ws_native_resume.c): reads ?recover= and ?since=,
+ * replays or reports recovery-failed before the join (or announces a
+ * read of the shared history: returns SB_RESUME_ASYNC, see resume.h), and
+ * encodes messages with their "id" for connections that asked. */
+int sb_native_resume_prepare(sb_wsconn *c, struct lws *wsi);
+int sb_native_resume(sb_wsconn *c);
+sb_frame *sb_native_id_frame(sb_msg *m);
+
+#endif
