@@ -34,7 +34,7 @@ static void check_envelope(const sb_native_in *m)
     sb_buf_init(&dec, 0);
     if (m->direct)
         alias = m->to;
-    FUZZ_CHECK(sb_native_message(&b, uid, alias, -1, m->json) == 0);
+    FUZZ_CHECK(sb_envelope_message(&b, uid, alias, -1, m->json) == 0);
     FUZZ_CHECK(sb_json_check((const char *)sb_buf_data(&b), b.len, 0,
                              NULL) == 0);
     FUZZ_CHECK(sb_json_object_get((const char *)sb_buf_data(&b), b.len, 0,

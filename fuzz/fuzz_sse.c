@@ -1,4 +1,4 @@
-/* SSE: sb_sse_parse_id (Last-Event-ID from the client) and the event
+/* SSE: sb_msgid_parse (Last-Event-ID from the client) and the event
  * encoder.
  *
  * parse_id is strict, so an accepted id must format back to exactly the
@@ -15,10 +15,10 @@ static void check_id(const char *s, size_t n)
     uint64_t ep = 0, off = 0;
     sb_buf b;
 
-    if (sb_sse_parse_id(s, n, &ep, &off) != 0)
+    if (sb_msgid_parse(s, n, &ep, &off) != 0)
         return;
     sb_buf_init(&b, 0);
-    FUZZ_CHECK(sb_sse_format_id(&b, ep, off) == 0);
+    FUZZ_CHECK(sb_msgid_format(&b, ep, off) == 0);
     FUZZ_CHECK(fuzz_same(sb_buf_data(&b), b.len, s, n));
     sb_buf_free(&b);
 }

@@ -67,7 +67,7 @@ static void check_position(const sb_sse_request *r, sb_span want)
     }
     FUZZ_CHECK(r->has_last);
     FUZZ_CHECK(r->last_id[r->last_len] == '\0');
-    if (want.n > SB_SSE_ID_MAX || memchr(want.p, '\0', want.n)) {
+    if (want.n > SB_MSGID_MAX || memchr(want.p, '\0', want.n)) {
         FUZZ_CHECK(r->last_len == 0 && !r->last_ok);
         return;
     }
@@ -75,7 +75,7 @@ static void check_position(const sb_sse_request *r, sb_span want)
     if (!r->last_ok)
         return;
     sb_buf_init(&b, 0);
-    FUZZ_CHECK(sb_sse_format_id(&b, r->epoch, r->offset) == 0);
+    FUZZ_CHECK(sb_msgid_format(&b, r->epoch, r->offset) == 0);
     FUZZ_CHECK(fuzz_same(sb_buf_data(&b), b.len, want.p, want.n));
     sb_buf_free(&b);
 }

@@ -32,12 +32,9 @@ enum {
     SB_EGAP = -7         /* history cannot serve the requested position */
 };
 
-/* Protocols a message may be encoded for; index into sb_msg.enc. */
-/* SB_PROTO_NATIVE_ID: native envelopes with an "id" key, for connections
- * that opted in to recovery (ws_native_resume.c). */
-enum { SB_PROTO_NATIVE, SB_PROTO_PHOENIX, SB_PROTO_SSE, SB_PROTO_PHOENIX_V1,
-       SB_PROTO_NATIVE_ID,
-       SB_PROTO_COUNT };
+/* Wire encodings a message can cache (sb_msg.enc); the protocols number
+ * their slots (protocols/slots.h), the hub only frees them. */
+#define SB_MSG_ENC_SLOTS 8
 
 typedef struct sb_hub sb_hub;
 typedef struct sb_conn sb_conn;
@@ -45,8 +42,8 @@ typedef struct sb_msg sb_msg;
 typedef struct sb_sub sb_sub;
 
 /* A published message.  Immutable once published except for the encoding
- * cache: the first receiver of each protocol encodes it into enc[proto] and
- * every later receiver of that protocol reuses that frame. */
+ * cache: the first receiver of each wire format encodes it into its enc
+ * slot and every later receiver of that format reuses that frame. */
 struct sb_msg {
     int refs;
     char *channel;       /* NUL-terminated copies, owned by the message */
@@ -63,7 +60,7 @@ struct sb_msg {
     int64_t date_ms;     /* wall clock at creation, epoch milliseconds */
     uint64_t epoch;      /* channel epoch, set by sb_hub_publish */
     uint64_t offset;     /* per-channel sequence, 1-based, set by publish */
-    sb_frame *enc[SB_PROTO_COUNT];
+    sb_frame *enc[SB_MSG_ENC_SLOTS];
 };
 
 /* Builds a message with refs = 1.  event/from/alias may be NULL.  Returns

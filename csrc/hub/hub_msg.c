@@ -64,7 +64,7 @@ void sb_msg_unref(sb_msg *m)
 
     if (!m || --m->refs > 0)
         return;
-    for (i = 0; i < SB_PROTO_COUNT; i++)
+    for (i = 0; i < SB_MSG_ENC_SLOTS; i++)
         sb_frame_unref(m->enc[i]);
     free(m->channel);
     free(m->event);

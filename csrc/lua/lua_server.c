@@ -5,8 +5,7 @@
  * the app asked to handle.  The relay path itself never enters Lua. */
 #include "lua_bindings.h"
 #include "net/server.h"
-#include "protocols/phoenix/ws_phoenix.h"
-#include "protocols/sse/http_sse.h"
+#include "protocols/registry.h"
 #include "lua_server_config.h"
 
 #include <stdlib.h>
@@ -309,6 +308,7 @@ static int sb_lua_listen(lua_State *L)
     luaL_checktype(L, 4, LUA_TTABLE);
     /* the option strings stay referenced by the table at 3 */
     sb_lua_read_server_config(L, 3, &cfg, mounts, SB_MAX_MOUNTS);
+    cfg.protocols = sb_protocols;
     ls = lua_newuserdata(L, sizeof *ls);
     memset(ls, 0, sizeof *ls);
     ls->hooks_ref = ls->hub_ref = ls->loop_ref = LUA_NOREF;
@@ -387,8 +387,8 @@ static int sb_lua_wsconn_send(lua_State *L)
     const char *s = luaL_checklstring(L, 2, &n);
     const char *event = luaL_optstring(L, 3, NULL);
 
-    if (!c || (c->kind == SB_KIND_SSE ? sb_sse_send_event(c, event, s, n)
-                                      : sb_wsconn_send_text(c, s, n))) {
+    if (!c || (c->ops->send_text ? c->ops->send_text(c, event, s, n)
+                                 : sb_wsconn_send_text(c, s, n))) {
         lua_pushnil(L);
         lua_pushliteral(L, "closed");
         return 2;
@@ -417,7 +417,16 @@ static void sb_setfield_str(lua_State *L, const char *k, const char *v)
     lua_setfield(L, -2, k);
 }
 
-/* handle:info() -> { id, uid, channel, member, alias, echo, announce, list } */
+static void sb_lua_info_flag(void *ud, const char *key, int value)
+{
+    lua_State *L = ud;
+
+    lua_pushboolean(L, value);
+    lua_setfield(L, -2, key);
+}
+
+/* handle:info() -> { id, uid, channel, member, alias, protocol, and the
+ * protocol's own flags (native: echo, announce, list) } */
 static int sb_lua_wsconn_info(lua_State *L)
 {
     sb_wsconn *c = sb_lua_checkwsconn(L, 1);
@@ -431,14 +440,9 @@ static int sb_lua_wsconn_info(lua_State *L)
     sb_setfield_str(L, "channel", c->channel);
     sb_setfield_str(L, "member", c->member);
     sb_setfield_str(L, "alias", c->alias);
-    sb_setfield_str(L, "protocol", c->kind == SB_KIND_NATIVE ? "native" :
-                    c->kind == SB_KIND_PHOENIX ? "phoenix" : "sse");
-    lua_pushboolean(L, c->echo);
-    lua_setfield(L, -2, "echo");
-    lua_pushboolean(L, c->announce);
-    lua_setfield(L, -2, "announce");
-    lua_pushboolean(L, c->list);
-    lua_setfield(L, -2, "list");
+    sb_setfield_str(L, "protocol", c->ops->name);
+    if (c->ops->info)
+        c->ops->info(c, sb_lua_info_flag, L);
     return 1;
 }
 
@@ -462,18 +466,14 @@ static int sb_lua_wsconn_set(lua_State *L)
     } else if (strcmp(what, "alias") == 0) {
         v = luaL_checklstring(L, 3, &n);
         rc = sb_wsconn_set_alias(c, v, n);
-    } else if (strcmp(what, "deny_publish") == 0) {
-        /* a reason: every frame this native client sends gets it back as
-         * an error event and goes nowhere; nil: may publish again */
-        v = luaL_optlstring(L, 3, NULL, &n);
-        free(c->deny_publish);
-        c->deny_publish = v ? malloc(n + 1) : NULL;
-        if (v && !c->deny_publish)
-            return luaL_error(L, "out of memory");
-        if (v)
-            memcpy(c->deny_publish, v, n + 1);
     } else {
-        return luaL_error(L, "unknown connection field '%s'", what);
+        /* the protocol's own keys (native: deny_publish) */
+        v = luaL_optlstring(L, 3, NULL, &n);
+        rc = c->ops->set ? c->ops->set(c, what, v, n) : 1;
+        if (rc < 0)
+            return luaL_error(L, "out of memory");
+        if (rc > 0)
+            return luaL_error(L, "unknown connection field '%s'", what);
     }
     if (rc)
         return luaL_error(L, "cannot set %s now", what);
@@ -502,8 +502,9 @@ static int sb_lua_wsconn_unbind(lua_State *L)
     return 0;
 }
 
-/* handle:phx_push(topic, event, payload [, binary]) -> true | nil, err */
-static int sb_lua_wsconn_phx_push(lua_State *L)
+/* handle:push(topic, event, payload [, binary]) -> true | nil, err, for
+ * protocols with topics (Phoenix) */
+static int sb_lua_wsconn_push(lua_State *L)
 {
     sb_wsconn *c = sb_lua_checkwsconn(L, 1);
     size_t tn, en, pn;
@@ -511,7 +512,7 @@ static int sb_lua_wsconn_phx_push(lua_State *L)
     const char *e = luaL_checklstring(L, 3, &en);
     const char *p = luaL_checklstring(L, 4, &pn);
 
-    if (!c || sb_phx_push(c, t, tn, e, en, p, pn, lua_toboolean(L, 5))) {
+    if (!c || !c->ops->push || c->ops->push(c, t, tn, e, en, p, pn, lua_toboolean(L, 5))) {
         lua_pushnil(L);
         lua_pushliteral(L, "not joined to that topic");
         return 2;
@@ -520,14 +521,14 @@ static int sb_lua_wsconn_phx_push(lua_State *L)
     return 1;
 }
 
-/* handle:phx_end(topic [, error]) -> true | nil, err */
-static int sb_lua_wsconn_phx_end(lua_State *L)
+/* handle:end_topic(topic [, error]) -> true | nil, err */
+static int sb_lua_wsconn_end_topic(lua_State *L)
 {
     sb_wsconn *c = sb_lua_checkwsconn(L, 1);
     size_t tn;
     const char *t = luaL_checklstring(L, 2, &tn);
 
-    if (!c || sb_phx_end(c, t, tn, lua_toboolean(L, 3))) {
+    if (!c || !c->ops->end_topic || c->ops->end_topic(c, t, tn, lua_toboolean(L, 3))) {
         lua_pushnil(L);
         lua_pushliteral(L, "not joined to that topic");
         return 2;
@@ -549,8 +550,8 @@ static void sb_lua_add_topic(const char *topic, void *ud)
     lua_rawseti(x->L, -2, ++x->n);
 }
 
-/* handle:phx_topics() -> { topic, ... } */
-static int sb_lua_wsconn_phx_topics(lua_State *L)
+/* handle:topics() -> { topic, ... } (empty for one-channel protocols) */
+static int sb_lua_wsconn_topics(lua_State *L)
 {
     sb_wsconn *c = sb_lua_checkwsconn(L, 1);
     struct sb_topic_list x;
@@ -558,8 +559,8 @@ static int sb_lua_wsconn_phx_topics(lua_State *L)
     lua_newtable(L);
     x.L = L;
     x.n = 0;
-    if (c)
-        sb_phx_each_topic(c, sb_lua_add_topic, &x);
+    if (c && c->ops->each_topic)
+        c->ops->each_topic(c, sb_lua_add_topic, &x);
     return 1;
 }
 
@@ -601,8 +602,8 @@ void sb_lua_server_open(lua_State *L)
         { "send", sb_lua_wsconn_send }, { "close", sb_lua_wsconn_close },
         { "info", sb_lua_wsconn_info }, { "set", sb_lua_wsconn_set },
         { "bind", sb_lua_wsconn_bind }, { "unbind", sb_lua_wsconn_unbind },
-        { "alive", sb_lua_wsconn_alive }, { "phx_push", sb_lua_wsconn_phx_push },
-        { "phx_end", sb_lua_wsconn_phx_end }, { "phx_topics", sb_lua_wsconn_phx_topics },
+        { "alive", sb_lua_wsconn_alive }, { "push", sb_lua_wsconn_push },
+        { "end_topic", sb_lua_wsconn_end_topic }, { "topics", sb_lua_wsconn_topics },
         { NULL, NULL } };
 
     sb_lua_newclass(L, SB_SERVER_MT, server_meta, server_methods);

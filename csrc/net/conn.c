@@ -12,7 +12,7 @@
 /* Closes a connection that cannot keep up, without waiting for it to read
  * (it would not): the queue is dropped and lws closes it on its next turn.
  * Only a WebSocket has a close frame to carry the reason: lws asserts on
- * lws_close_reason for an HTTP connection (an SSE stream). */
+ * lws_close_reason for an HTTP connection (a stream). */
 static void sb_wsconn_kill_slow(sb_wsconn *c)
 {
     sb_fqueue_clear(&c->q);
@@ -20,7 +20,7 @@ static void sb_wsconn_kill_slow(sb_wsconn *c)
     strcpy(c->close_reason, "send queue full");
     if (!c->wsi)
         return;
-    if (c->kind != SB_KIND_SSE)
+    if (!c->ops->stream)
         lws_close_reason(c->wsi, 1013, (unsigned char *)c->close_reason,
                          strlen(c->close_reason));
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
@@ -28,13 +28,13 @@ static void sb_wsconn_kill_slow(sb_wsconn *c)
 
 size_t sb_server_max_queue(const sb_server *s);
 
-/* WebSockets are written at the end of the loop turn (flush.h); SSE
- * streams keep rx off between writes (http_sse.c explains why) and must
- * turn it on for lws to see POLLOUT. */
+/* WebSockets are written at the end of the loop turn (flush.h); a
+ * protocol with its own way (an SSE stream keeps rx off between writes)
+ * says so in its ops. */
 static void sb_wsconn_want_write(sb_wsconn *c)
 {
-    if (c->kind == SB_KIND_SSE)
-        sb_sse_want_write(c);
+    if (c->ops->want_write)
+        c->ops->want_write(c);
     else
         sb_flush_mark(sb_server_flusher(c->srv), c);
 }
@@ -59,9 +59,9 @@ int sb_wsconn_send_text(sb_wsconn *c, const char *data, size_t n)
     sb_frame *f;
     int rc;
 
-    /* a stream needs SSE framing, not a raw WebSocket payload */
-    if (c->kind == SB_KIND_SSE)
-        return sb_sse_send_text(c, data, n);
+    /* a protocol with its own framing (SSE events) frames it itself */
+    if (c->ops->send_text)
+        return c->ops->send_text(c, NULL, data, n);
     f = sb_frame_new(data, n, 0);
     rc = sb_wsconn_send(c, f);
 

@@ -16,7 +16,7 @@ static void sb_flush_one(sb_flusher *fl, sb_wsconn *c)
 
     if (c->closed || !c->wsi)
         return;
-    if (!c->open || c->close_code || c->kind == SB_KIND_SSE ||
+    if (!c->open || c->close_code || c->ops->stream ||
         lws_partial_buffered(c->wsi)) {
         lws_callback_on_writable(c->wsi);
         return;

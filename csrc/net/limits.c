@@ -55,11 +55,8 @@ int sb_wsconn_rate_ok(sb_wsconn *c)
     }
     if (++c->dropped > burst)
         return -1;
-    if (c->dropped == 1 && c->kind == SB_KIND_NATIVE) {
-        static const char err[] = "{\"type\":\"error\",\"message\":"
-                                  "\"rate limit: messages are being dropped, slow down\"}";
-        sb_wsconn_send_text(c, err, sizeof err - 1);
-    }
+    if (c->dropped == 1 && c->ops->notice)
+        c->ops->notice(c, "rate limit: messages are being dropped, slow down");
     return 0;
 }
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocols/sse/proto_sse.h"
+#include "codec/msgid.h"
 
 /* Messages a connection may hold back while its read is in flight (one
  * Redis round trip); a channel busier than that closes it instead. */
@@ -88,7 +88,7 @@ int sb_resume(sb_wsconn *c, const char *id, size_t idlen,
 
     memset(&fail, 0, sizeof fail);
     sb_hub_position(hub, c->channel, chlen, &fail.epoch, &fail.offset);
-    if (sb_sse_parse_id(id, idlen, &e, &o)) {
+    if (sb_msgid_parse(id, idlen, &e, &o)) {
         fail.reason = "bad-id";
         return sb_resume_failed(c, &fail, id, idlen, ops);
     }

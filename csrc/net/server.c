@@ -8,14 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/map.h"
 #include "flush.h"
-#include "http_publish.h"
-#include "protocols/sse/http_sse.h"
+#include "http.h"
 #include "http_static.h"
 #include "listener.h"
-#include "base/map.h"
-#include "protocols/native/ws_native.h"
-#include "protocols/phoenix/ws_phoenix.h"
 
 /* Bytes lws reads per WebSocket receive callback (see sb_server_new). */
 #define SB_RX_CHUNK 512
@@ -28,14 +25,16 @@ struct sb_server {
     sb_hub *hub;
     struct lws_context *ctx;   /* this server's own (see sb_loop_new_lws) */
     struct lws_vhost *vh;
-    struct lws_protocols protocols[3];
+    /* lws's table: ours, then each subprotocol the protocols accept */
+    struct lws_protocols protocols[SB_MAX_PROTOCOLS + 2];
+    const sb_proto_ops *protos[SB_MAX_PROTOCOLS];
+    void *pstate[SB_MAX_PROTOCOLS];   /* each protocol's server_start state */
+    int nprotos;
     lws_retry_bo_t retry;      /* the vhost's ping/idle policy (limits.c) */
     sb_server_hooks hooks;
     sb_server_config cfg;
     char *host;
     char *static_dir;
-    char **phx_mounts;     /* owned copies of cfg.phoenix_mounts */
-    int phx_nmounts;
     int port;
     int closing;
     int refs;              /* owner + live vhost + each connection */
@@ -47,7 +46,6 @@ struct sb_server {
     char *cors;            /* copy of cfg.sse.cors */
     sb_server_stats stats;
     sb_flusher flush;      /* end-of-turn writes (flush.h) */
-    sb_sse_ticker sse;     /* the SSE streams' one timer (http_sse.c) */
     sb_listener *lsn;      /* own listener when reuse_port (listener.h) */
 };
 
@@ -132,29 +130,56 @@ static int sb_copy_hdr(struct lws *wsi, enum lws_token_indexes h, char *buf, int
     return n;
 }
 
-static int sb_server_http(sb_server *s, struct lws *wsi, const char *path)
+/* lws's per-request data: which protocol took an HTTP request, and that
+ * protocol's state of it (a POST body being collected).  Only a pointer
+ * more: lws keeps this for every connection, WebSockets included. */
+typedef struct sb_http_slot {
+    const sb_proto_ops *owner;
+    void *state;
+} sb_http_slot;
+
+static void sb_http_slot_free(sb_http_slot *slot)
 {
-    /* SSE streams live in http_sse.c, POST publish and metrics in
-     * http_publish.c */
+    if (slot && slot->owner && slot->owner->http_free)
+        slot->owner->http_free(&slot->state);
+    if (slot)
+        slot->owner = NULL;
+}
+
+/* A plain HTTP request: the first protocol that takes it, /metrics, or a
+ * static file. */
+static int sb_server_http(sb_server *s, struct lws *wsi, const char *path,
+                          sb_http_slot *slot)
+{
+    int i, rc;
+
     if (!sb_limits_url_ok(&s->cfg, wsi))
         return sb_http_status(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, "URL too long");
-    if (strncmp(path, "/sse/", 5) == 0)
-        return sb_sse_http(s, wsi, path);
+    for (i = 0; i < s->nprotos; i++) {
+        const sb_proto_ops *ops = s->protos[i];
+        if (!ops->http)
+            continue;
+        sb_http_slot_free(slot);
+        slot->owner = ops;
+        rc = ops->http(s, s->pstate[i], wsi, path, &slot->state);
+        if (rc != SB_HTTP_PASS)
+            return rc;
+        slot->owner = NULL;
+    }
     if (strcmp(path, "/metrics") == 0)
         return sb_metrics_http(s, wsi);
-    if (strncmp(path, "/c/", 3) == 0)
-        return sb_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
-                              "this is a WebSocket endpoint");
     return sb_http_static(s->static_dir, wsi, path);
 }
 
 static void sb_server_unref(sb_server *s)
 {
+    int i;
+
     if (--s->refs > 0)
         return;
-    while (s->phx_nmounts > 0)
-        free(s->phx_mounts[--s->phx_nmounts]);
-    free(s->phx_mounts);
+    for (i = 0; i < s->nprotos; i++)
+        if (s->protos[i]->server_free)
+            s->protos[i]->server_free(s->pstate[i]);
     sb_flusher_free(&s->flush);
     sb_hub_free(s->hub);   /* the reference taken in sb_server_new */
     sb_map_clear(&s->per_ip);
@@ -184,9 +209,19 @@ static void sb_server_unlink(sb_server *s, sb_wsconn *c)
     c->prev = c->next = NULL;
 }
 
-sb_sse_ticker *sb_server_sse_ticker(sb_server *s)
+void *sb_server_proto_state(const sb_server *s, const sb_proto_ops *ops)
 {
-    return &s->sse;
+    int i;
+
+    for (i = 0; i < s->nprotos; i++)
+        if (s->protos[i] == ops)
+            return s->pstate[i];
+    return NULL;
+}
+
+const sb_proto_ops *sb_server_protocol(const sb_server *s, int i)
+{
+    return i >= 0 && i < s->nprotos ? s->protos[i] : NULL;
 }
 
 sb_wsconn *sb_server_conns(const sb_server *s)
@@ -199,6 +234,7 @@ sb_wsconn *sb_server_conns(const sb_server *s)
 static void sb_server_drop_vhost(sb_server *s)
 {
     struct lws_context *ctx = s->ctx;
+    int i;
 
     sb_listener_close(s->lsn);
     s->lsn = NULL;
@@ -206,7 +242,9 @@ static void sb_server_drop_vhost(sb_server *s)
         return;
     if (s->vh)
         s->loop->users--;
-    sb_sse_ticker_stop(&s->sse);
+    for (i = 0; i < s->nprotos; i++)
+        if (s->protos[i]->server_stop)
+            s->protos[i]->server_stop(s, s->pstate[i]);
     s->ctx = NULL;
     s->vh = NULL;
     /* lws 4.1 never completes this on a foreign loop (the context,
@@ -277,7 +315,7 @@ static void sb_wsconn_free(sb_wsconn *c)
     sb_server *s = c->srv;
 
     if (c->counted) {
-        s->stats.open[c->kind]--;
+        s->stats.open[c->proto_index]--;
         s->nconns--;
         sb_server_ip_release(s, c);
     }
@@ -293,31 +331,32 @@ static void sb_wsconn_free(sb_wsconn *c)
     free(c->member);
     free(c->alias);
     free(c->ip);
-    free(c->deny_publish);
     free(c);
     sb_server_unref(s);
 }
 
-/* Which protocol a WebSocket path speaks; sets *channel for protocols
- * that name their one channel in the path. */
+/* Which protocol a WebSocket path speaks, in the table's order; sets
+ * *channel for protocols that name their one channel in the path. */
 static const sb_proto_ops *sb_server_route(sb_server *s, const char *path,
                                            const char **channel)
 {
-    size_t n = strlen(path);
     int i;
 
-    if (strncmp(path, "/c/", 3) == 0) {
-        *channel = path + 3;
-        return &sb_native_ops;
-    }
-    /* Phoenix clients always append /websocket to the mount point */
-    for (i = 0; i < s->phx_nmounts; i++) {
-        size_t m = strlen(s->phx_mounts[i]);
-        if (n == m + 10 && strncmp(path, s->phx_mounts[i], m) == 0 &&
-            strcmp(path + m, "/websocket") == 0)
-            return &sb_phoenix_ops;
-    }
+    for (i = 0; i < s->nprotos; i++)
+        if (s->protos[i]->ws_route &&
+            s->protos[i]->ws_route(s, s->pstate[i], path, channel))
+            return s->protos[i];
     return NULL;
+}
+
+static int sb_server_index_of(const sb_server *s, const sb_proto_ops *ops)
+{
+    int i;
+
+    for (i = 0; i < s->nprotos; i++)
+        if (s->protos[i] == ops)
+            return i;
+    return 0;
 }
 
 void sb_server_discard(sb_wsconn *c)
@@ -353,7 +392,7 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
     c->srv = s;
     s->refs++;
     c->ops = ops;
-    c->kind = ops->kind;
+    c->proto_index = sb_server_index_of(s, ops);
     c->ref = -2;
     sb_buf_init(&c->rx, 0);
     sb_hub_attach(s->hub, &c->hc, ops->deliver, c);
@@ -370,8 +409,8 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
     }
     req.wsi = wsi;
     req.path = path;
-    req.kind = c->kind;
-    req.token = c->kind == SB_KIND_PHOENIX ? sb_phx_token(c, &req.token_len) : NULL;
+    req.protocol = ops->name;
+    req.token = ops->token ? ops->token(c, &req.token_len) : NULL;
     if (!req.token)
         req.token_len = 0;
     *status = s->hooks.connect ? s->hooks.connect(s->hooks.ud, c, &req, reason,
@@ -384,10 +423,10 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
     }
     sb_limits_socket(&s->cfg, wsi);
     c->counted = 1;
-    s->stats.open[c->kind]++;
+    s->stats.open[c->proto_index]++;
     s->nconns++;
     sb_server_ip_take(s, c);
-    sb_server_link(s, c);   /* sb_server_close reaches every kind */
+    sb_server_link(s, c);   /* sb_server_close reaches every protocol */
     return c;
 }
 
@@ -466,26 +505,33 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
     struct lws_vhost *vh = lws_get_vhost(wsi);
     sb_server *s = vh ? lws_vhost_user(vh) : NULL;
     sb_wsconn *c = lws_get_opaque_user_data(wsi);
+    sb_http_slot *slot = user;
 
-    (void)user;
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        return s ? sb_server_http(s, wsi, in) : -1;
+        return s && slot ? sb_server_http(s, wsi, in, slot) : -1;
     case LWS_CALLBACK_HTTP_BODY:
-        return s ? sb_sse_post_body(s, wsi, user, in, len) : -1;
+        if (!s || !slot)
+            return -1;
+        return slot->owner && slot->owner->http_body
+               ? slot->owner->http_body(s, wsi, &slot->state, in, len) : 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        return s ? sb_sse_post_done(s, wsi, user) : -1;
+        if (!s || !slot)
+            return -1;
+        if (slot->owner && slot->owner->http_body_done)
+            return slot->owner->http_body_done(s, wsi, &slot->state);
+        return sb_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "unexpected body");
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        /* only SSE streams write from here; static files are lws's */
-        if (c && c->kind == SB_KIND_SSE)
-            return c->closed ? -1 : sb_sse_writeable(c);
+        /* only streams write from here; static files are lws's */
+        if (c && c->ops->http_writeable)
+            return c->closed ? -1 : c->ops->http_writeable(c);
         break;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        sb_sse_post_free(user);
+        sb_http_slot_free(slot);
         /* a stream has no close frame: the close hook hears why we ended
          * it (1013 slow reader, 1001 shutdown), else 1001 */
-        if (c && c->kind == SB_KIND_SSE)
+        if (c && c->ops->stream)
             sb_wsconn_gone(c, c->close_code ? c->close_code : 1001);
         break;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
@@ -523,97 +569,66 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-/* Keeps owned copies of the Phoenix mounts (default "/socket"), without a
- * trailing slash so "/socket/" and "/socket" route alike. */
-static int sb_server_copy_mounts(sb_server *s, const sb_server_config *cfg)
+/* Takes the config's protocol table and lets each protocol make its
+ * per-server state.  0, or -1 with err filled. */
+static int sb_server_start_protocols(sb_server *s, char *err, size_t errlen)
 {
-    static const char *const def[] = { "/socket" };
-    const char *const *list = cfg->phoenix_mounts ? cfg->phoenix_mounts : def;
-    int i, n = cfg->phoenix_mounts ? cfg->phoenix_nmounts : 1;
+    const sb_proto_ops *const *p = s->cfg.protocols;
 
-    s->phx_mounts = calloc(n > 0 ? (size_t)n : 1, sizeof *s->phx_mounts);
-    if (!s->phx_mounts)
-        return -1;
-    for (i = 0; i < n; i++) {
-        size_t len = strlen(list[i]);
-        while (len > 0 && list[i][len - 1] == '/')
-            len--;
-        s->phx_mounts[i] = malloc(len + 1);
-        if (!s->phx_mounts[i])
+    for (; p && *p; p++) {
+        if (s->nprotos == SB_MAX_PROTOCOLS) {
+            snprintf(err, errlen, "more than %d protocols", SB_MAX_PROTOCOLS);
             return -1;
-        memcpy(s->phx_mounts[i], list[i], len);
-        s->phx_mounts[i][len] = '\0';
-        s->phx_nmounts++;
+        }
+        s->protos[s->nprotos] = *p;
+        /* counted first: a start that fails half-way is freed too */
+        if ((*p)->server_start && (*p)->server_start(s, &s->pstate[s->nprotos++])) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        if (!(*p)->server_start)
+            s->nprotos++;
+    }
+    if (!s->nprotos) {
+        snprintf(err, errlen, "no protocols");
+        return -1;
     }
     return 0;
 }
 
-sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
-                         const sb_server_hooks *hooks, char *err, size_t errlen)
+/* One lws protocol entry; every entry runs the same callback. */
+static void sb_server_lws_protocol(struct lws_protocols *p, const char *name)
 {
-    struct lws_context_creation_info info;
-    sb_server *s;
-
-    s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    s->cfg = *cfg;
-    sb_limits_defaults(&s->cfg);
-    s->ctx = sb_loop_new_lws(loop, 1, s->cfg.handshake_timeout, s->cfg.max_header_bytes);
-    if (!s->ctx) {
-        snprintf(err, errlen, "cannot start libwebsockets");
-        free(s);
-        return NULL;
-    }
-    s->loop = loop;
-    s->hub = hub;
-    sb_flusher_init(&s->flush, loop);
-    /* connections still use the hub while lws closes them, which can be
-     * after the hub's owner let go (lua_close collects in any order) */
-    sb_hub_retain(hub);
-    s->refs = 1;
-    sb_map_init(&s->per_ip, (uint64_t)sb_now_ms());
-    s->hooks = *hooks;
-    if (!s->cfg.max_message)
-        s->cfg.max_message = 64 * 1024;
-    if (!s->cfg.max_queue)
-        s->cfg.max_queue = 4 * 1024 * 1024;
-    if (!s->cfg.phoenix_max_channels)
-        s->cfg.phoenix_max_channels = 100;
-    if (!s->cfg.phoenix_timeout)
-        s->cfg.phoenix_timeout = 60;
-    if (sb_server_copy_mounts(s, cfg)) {
-        snprintf(err, errlen, "out of memory");
-        sb_server_unref(s);
-        return NULL;
-    }
-    s->cfg.phoenix_mounts = NULL;
-    s->host = sb_strdup_opt(cfg->host);
-    s->static_dir = sb_strdup_opt(cfg->static_dir);
-    s->cors = sb_strdup_opt(cfg->sse.cors);
-    s->cfg.sse.cors = s->cors;
-    /* nanoseconds and the address too: servers made in the same
-     * millisecond (nodes of a cluster in one process) must not hand out
-     * the same uids, now that direct messages cross nodes */
-    s->uid_salt = ((uint64_t)sb_now_ms() ^ ((uint64_t)getpid() << 20) ^
-                   uv_hrtime() ^ ((uint64_t)(uintptr_t)s >> 4)) % SB_UID_SPACE;
-    s->protocols[0].name = "switchboard";
-    s->protocols[0].callback = sb_server_cb;
+    p->name = name;
+    p->callback = sb_server_cb;
     /* lws keeps an rx buffer of this size per WebSocket (default 4 KiB,
      * most of an idle connection's memory); longer frames arrive in
-     * pieces, which sb_wsconn_collect joins anyway */
-    s->protocols[0].rx_buffer_size = SB_RX_CHUNK;
+     * pieces, which sb_wsconn_receive joins anyway */
+    p->rx_buffer_size = SB_RX_CHUNK;
     /* without this, lws caps each send at rx_buffer_size and buffers the
      * rest of a packed write (a copy, then a POLLOUT round trip) */
-    s->protocols[0].tx_packet_size = SB_BATCH_MAX + 64;
-    /* per-request state of POST /sse bodies */
-    s->protocols[0].per_session_data_size = sb_sse_post_state_size();
-    s->protocols[1].name = "phoenix";
-    s->protocols[1].callback = sb_server_cb;
-    s->protocols[1].rx_buffer_size = SB_RX_CHUNK;
-    s->protocols[1].tx_packet_size = SB_BATCH_MAX + 64;
+    p->tx_packet_size = SB_BATCH_MAX + 64;
+}
+
+/* lws's protocol table: ours first (it gets HTTP, and the per-request
+ * slot), then every subprotocol name the protocols' clients offer. */
+static void sb_server_lws_protocols(sb_server *s)
+{
+    int i, n = 1;
+
+    sb_server_lws_protocol(&s->protocols[0], "switchboard");
+    s->protocols[0].per_session_data_size = sizeof(sb_http_slot);
+    for (i = 0; i < s->nprotos; i++)
+        if (s->protos[i]->ws_subprotocol)
+            sb_server_lws_protocol(&s->protocols[n++], s->protos[i]->ws_subprotocol);
+}
+
+/* The vhost (and own listener with reuse_port).  0, or -1 with err. */
+static int sb_server_listen(sb_server *s, const sb_server_config *cfg,
+                            char *err, size_t errlen)
+{
+    struct lws_context_creation_info info;
+
     memset(&info, 0, sizeof info);
     /* workers: lws cannot share a port on a foreign loop, see listener.h */
     info.port = cfg->reuse_port ? CONTEXT_PORT_NO_LISTEN_SERVER : cfg->port;
@@ -635,23 +650,90 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     s->vh = lws_create_vhost(s->ctx, &info);
     if (s->vh) {
         s->refs++;
-        loop->users++;
+        s->loop->users++;
     }
-    if (!s->vh || (cfg->static_dir && !s->static_dir) || (cfg->host && !s->host) ||
-        (cfg->sse.cors && !s->cors)) {
+    if (!s->vh) {
         snprintf(err, errlen, "cannot listen on %s:%d", cfg->host ? cfg->host : "*",
                  cfg->port);
+        return -1;
+    }
+    if (cfg->reuse_port) {
+        s->lsn = sb_listener_new(&s->loop->uv, s->vh, cfg->host, cfg->port, err, errlen);
+        if (!s->lsn)
+            return -1;
+    }
+    s->port = s->lsn ? sb_listener_port(s->lsn) : lws_get_vhost_listen_port(s->vh);
+    return 0;
+}
+
+/* The server's own copies of what the config points at.  0 or -1. */
+static int sb_server_copy_config(sb_server *s, const sb_server_config *cfg)
+{
+    s->cfg = *cfg;
+    sb_limits_defaults(&s->cfg);
+    if (!s->cfg.max_message)
+        s->cfg.max_message = 64 * 1024;
+    if (!s->cfg.max_queue)
+        s->cfg.max_queue = 4 * 1024 * 1024;
+    if (!s->cfg.phoenix_max_channels)
+        s->cfg.phoenix_max_channels = 100;
+    if (!s->cfg.phoenix_timeout)
+        s->cfg.phoenix_timeout = 60;
+    s->host = sb_strdup_opt(cfg->host);
+    s->static_dir = sb_strdup_opt(cfg->static_dir);
+    s->cors = sb_strdup_opt(cfg->sse.cors);
+    s->cfg.host = s->host;
+    s->cfg.static_dir = s->static_dir;
+    s->cfg.sse.cors = s->cors;
+    return (cfg->static_dir && !s->static_dir) || (cfg->host && !s->host) ||
+           (cfg->sse.cors && !s->cors) ? -1 : 0;
+}
+
+sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
+                         const sb_server_hooks *hooks, char *err, size_t errlen)
+{
+    sb_server *s = calloc(1, sizeof *s);
+
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->loop = loop;
+    s->hub = hub;
+    s->refs = 1;
+    s->hooks = *hooks;
+    sb_flusher_init(&s->flush, loop);
+    /* connections still use the hub while lws closes them, which can be
+     * after the hub's owner let go (lua_close collects in any order) */
+    sb_hub_retain(hub);
+    sb_map_init(&s->per_ip, (uint64_t)sb_now_ms());
+    /* nanoseconds and the address too: servers made in the same
+     * millisecond (nodes of a cluster in one process) must not hand out
+     * the same uids, now that direct messages cross nodes */
+    s->uid_salt = ((uint64_t)sb_now_ms() ^ ((uint64_t)getpid() << 20) ^
+                   uv_hrtime() ^ ((uint64_t)(uintptr_t)s >> 4)) % SB_UID_SPACE;
+    if (sb_server_copy_config(s, cfg)) {
+        snprintf(err, errlen, "out of memory");
+        sb_server_unref(s);
+        return NULL;
+    }
+    if (sb_server_start_protocols(s, err, errlen)) {
+        sb_server_unref(s);
+        return NULL;
+    }
+    /* the protocols took copies of what they keep */
+    s->cfg.phoenix_mounts = NULL;
+    s->ctx = sb_loop_new_lws(loop, 1, s->cfg.handshake_timeout, s->cfg.max_header_bytes);
+    if (!s->ctx) {
+        snprintf(err, errlen, "cannot start libwebsockets");
+        sb_server_unref(s);
+        return NULL;
+    }
+    sb_server_lws_protocols(s);
+    if (sb_server_listen(s, cfg, err, errlen)) {
         sb_server_free(s);
         return NULL;
     }
-    if (cfg->reuse_port) {
-        s->lsn = sb_listener_new(&loop->uv, s->vh, cfg->host, cfg->port, err, errlen);
-        if (!s->lsn) {
-            sb_server_free(s);
-            return NULL;
-        }
-    }
-    s->port = s->lsn ? sb_listener_port(s->lsn) : lws_get_vhost_listen_port(s->vh);
     return s;
 }
 

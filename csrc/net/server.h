@@ -10,23 +10,20 @@
 #include "hub/hub.h"
 #include "loop.h"
 #include "queue.h"
+#include "proto.h"
 
 typedef struct sb_server sb_server;
 typedef struct sb_wsconn sb_wsconn;
 
-typedef enum {
-    SB_KIND_NONE = 0,
-    SB_KIND_NATIVE,     /* ws://HOST/c/<channel> */
-    SB_KIND_PHOENIX,    /* ws://HOST/<mount>/websocket */
-    SB_KIND_SSE         /* GET http://HOST/sse/<channel> */
-} sb_kind;
+/* Protocols one server can speak at most (the length of its table). */
+#define SB_MAX_PROTOCOLS 8
 
 /* What the connect hook sees of the request (valid during the hook). */
 typedef struct sb_request {
     struct lws *wsi;        /* for header look-ups */
     const char *path;       /* decoded path (lws decodes it) */
-    sb_kind kind;
-    const char *token;      /* Phoenix authToken (decoded) or NULL */
+    const char *protocol;   /* sb_proto_ops.name of the endpoint */
+    const char *token;      /* credential from the handshake (decoded) or NULL */
     size_t token_len;
 } sb_request;
 
@@ -81,7 +78,7 @@ typedef struct sb_sse_config {
 
 /* Counters for GET /metrics; plain integers, the loop is single-threaded. */
 typedef struct sb_server_stats {
-    uint64_t open[4];            /* open connections by sb_kind */
+    uint64_t open[SB_MAX_PROTOCOLS];  /* open connections by protocol */
     uint64_t published;          /* messages published by clients and POST */
     uint64_t delivered;          /* frames queued to connections */
     uint64_t recovered;          /* successful history replays */
@@ -90,6 +87,9 @@ typedef struct sb_server_stats {
 } sb_server_stats;
 
 typedef struct sb_server_config {
+    /* The protocols, NULL-terminated (protocols/registry.h lists them all);
+     * routes are tried in this order. */
+    const sb_proto_ops *const *protocols;
     const char *host;          /* NULL = all interfaces */
     int port;                  /* 0 = pick a free one */
     const char *static_dir;    /* NULL = no static files */
@@ -123,39 +123,19 @@ typedef struct sb_server_config {
     const char *tls_key;
 } sb_server_config;
 
-/* What a protocol does with a connection of its kind (ws_native.c,
- * ws_phoenix.c, ...).  `deliver` is its hub deliver hook. */
-typedef struct sb_proto_ops {
-    sb_kind kind;
-    const char *name;
-    /* Parses per-protocol request options; 0, -1 (answered with 400) or an
-     * HTTP status to refuse with. */
-    int (*prepare)(sb_wsconn *c, struct lws *wsi);
-    /* The connection is established; nonzero closes it (policy). */
-    int (*open)(sb_wsconn *c);
-    /* One complete incoming message. */
-    void (*receive)(sb_wsconn *c, const char *data, size_t n, int binary);
-    /* The transport is gone; leave the hub, tell the others. */
-    void (*closed)(sb_wsconn *c);
-    sb_deliver_fn deliver;
-    /* Frees `proto` (also after a refused handshake); may be NULL. */
-    void (*release)(sb_wsconn *c);
-} sb_proto_ops;
-
 /* A WebSocket (or SSE) connection of a server.  The hub sees `hc`. */
 struct sb_wsconn {
     sb_conn hc;
     sb_server *srv;
     struct lws *wsi;
     const sb_proto_ops *ops;
-    void *proto;           /* protocol-private state (ws_phoenix.c...) */
-    sb_kind kind;
+    void *proto;           /* the protocol's own state of this connection */
+    int proto_index;       /* of ops in the server's table (stats.open) */
     int open;              /* established and joined */
     int closed;            /* transport closed; object awaits release */
     int handled;           /* app wants native messages (hooks.message) */
-    int echo, announce, list;
     char uid[12];
-    char *channel;         /* native: the one channel */
+    char *channel;         /* the one channel a path names, or NULL */
     char *member;          /* hub member id (defaults to uid) */
     char *alias;
     sb_fqueue q;           /* send queue */
@@ -167,16 +147,12 @@ struct sb_wsconn {
     int close_sent;
     char close_reason[64];
     int ref;               /* binding's handle for its Lua object */
-    int counted;           /* in stats.open[kind] and the connection caps */
+    int counted;           /* in stats.open[proto_index] and the connection caps */
     char *ip;              /* peer address, kept while max_per_ip is on */
     double tokens;         /* rate limit: token bucket ... */
     int64_t tokens_at;     /* ... last refilled (ms; 0 = full, not started) */
     int dropped;           /* messages dropped in the current flood */
-    int recover;           /* native: opted in to message ids (issue 5) */
-    char since[48];        /* native: resume position from ?since= */
     struct sb_resume_wait *resume;  /* a history read in flight (resume.c) */
-    char *deny_publish;    /* native: why this client may not publish, or
-                              NULL (listen-only channels, send keys) */
     sb_wsconn *prev, *next;   /* the server's list of connections */
     int dirty;                /* on the server's end-of-turn write list */
     sb_wsconn *dirty_prev, *dirty_next;
@@ -238,10 +214,12 @@ int sb_wsconn_flush(sb_wsconn *c);
 sb_server_stats *sb_server_stats_of(sb_server *s);
 /* The server's end-of-turn writer (flush.h). */
 struct sb_flusher *sb_server_flusher(sb_server *s);
-/* The server's SSE timer (http_sse.h), and its connections (linked by
- * c->next) for that timer's walk. */
-struct sb_sse_ticker *sb_server_sse_ticker(sb_server *s);
+/* The server's connections (linked by c->next), for a protocol's timer. */
 sb_wsconn *sb_server_conns(const sb_server *s);
+/* The state ops's server_start made for s (NULL when it made none). */
+void *sb_server_proto_state(const sb_server *s, const sb_proto_ops *ops);
+/* Protocol i of the server's table, or NULL past the end. */
+const sb_proto_ops *sb_server_protocol(const sb_server *s, int i);
 /* Builds a hub connection of protocol ops for a request, runs its prepare
  * and the app's connect hook.  Returns the connection (not yet bound to
  * wsi), or NULL with *status set (HTTP status, reason filled) or 0 when

@@ -93,9 +93,9 @@ function Conn:push(topic, event, payload)
         error("conn:push: topic and event must be strings", 2)
     end
     if type(payload) == "string" then
-        return self._h:phx_push(topic, event, payload, true)
+        return self._h:push(topic, event, payload, true)
     end
-    return self._h:phx_push(topic, event, encode_object(payload), false)
+    return self._h:push(topic, event, encode_object(payload), false)
 end
 
 --- Ends a joined Phoenix topic from the server: the channel's leave
@@ -105,7 +105,7 @@ function Conn:kick(topic, error_)
     if self.protocol ~= "phoenix" then
         return nil, "conn:kick is for Phoenix connections"
     end
-    return self._h:phx_end(topic, error_ and true or false)
+    return self._h:end_topic(topic, error_ and true or false)
 end
 
 --- Topics this Phoenix connection has joined.
@@ -113,7 +113,7 @@ function Conn:topics()
     if self.protocol ~= "phoenix" then
         return { self.channel }
     end
-    return self._h:phx_topics()
+    return self._h:topics()
 end
 
 function Conn:alive()

@@ -117,27 +117,27 @@ static void test_vectors_27(check_ctx *t)
                   "\"alias\":\"bob\",\"date\":1795436111568}");
 
     sb_buf_reset(&b);
-    CHECK_INT(sb_native_message(&b, S("u00002"), S("bob"), 1795436111571,
+    CHECK_INT(sb_envelope_message(&b, S("u00002"), S("bob"), 1795436111571,
                                 S("{\"type\":\"chat\",\"text\":\"hello\"}")),
               0);
     CHECK_BUF(&b, "{\"uid\":\"u00002\",\"alias\":\"bob\",\"date\":"
                   "1795436111571,\"message\":{\"type\":\"chat\",\"text\":"
                   "\"hello\"}}");
     sb_buf_reset(&b);
-    sb_native_message(&b, S("u00002"), S("bob"), 1795436111574,
+    sb_envelope_message(&b, S("u00002"), S("bob"), 1795436111574,
                       S("\"plain string\""));
     CHECK_BUF(&b, "{\"uid\":\"u00002\",\"alias\":\"bob\",\"date\":"
                   "1795436111574,\"message\":\"plain string\"}");
     sb_buf_reset(&b);
-    sb_native_message(&b, S("u00002"), S("bob"), 1795436111575, S("13"));
+    sb_envelope_message(&b, S("u00002"), S("bob"), 1795436111575, S("13"));
     CHECK_BUF(&b, "{\"uid\":\"u00002\",\"alias\":\"bob\",\"date\":"
                   "1795436111575,\"message\":13}");
     sb_buf_reset(&b);
-    sb_native_message(&b, S("u00002"), S("bob"), 1795436111576, S("[1,2]"));
+    sb_envelope_message(&b, S("u00002"), S("bob"), 1795436111576, S("[1,2]"));
     CHECK_BUF(&b, "{\"uid\":\"u00002\",\"alias\":\"bob\",\"date\":"
                   "1795436111576,\"message\":[1,2]}");
     sb_buf_reset(&b);
-    sb_native_message(&b, S("u00001"), S("alice"), 1795436111720,
+    sb_envelope_message(&b, S("u00001"), S("alice"), 1795436111720,
                       S("{\"secret\":1}"));
     CHECK_BUF(&b, "{\"uid\":\"u00001\",\"alias\":\"alice\",\"date\":"
                   "1795436111720,\"message\":{\"secret\":1}}");
@@ -219,7 +219,7 @@ static void test_other_encoders(check_ctx *t)
     sb_buf b;
 
     sb_buf_init(&b, 0);
-    sb_native_message(&b, S("u1"), NOSPAN, -1, S("null"));
+    sb_envelope_message(&b, S("u1"), NOSPAN, -1, S("null"));
     CHECK_BUF(&b, "{\"uid\":\"u1\",\"date\":-1,\"message\":null}");
     sb_buf_reset(&b);
     CHECK_INT(sb_native_server_event(&b, S("presence"), S("{\"n\":1}"), 9),

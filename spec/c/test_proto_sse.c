@@ -60,7 +60,7 @@ static void test_retry_keepalive(check_ctx *t)
     sb_buf_free(&b);
 }
 
-#define PARSE(lit) sb_sse_parse_id((lit), sizeof(lit) - 1, &e, &o)
+#define PARSE(lit) sb_msgid_parse((lit), sizeof(lit) - 1, &e, &o)
 
 static void test_ids(check_ctx *t)
 {
@@ -68,10 +68,10 @@ static void test_ids(check_ctx *t)
     sb_buf b;
 
     sb_buf_init(&b, 0);
-    CHECK_INT(sb_sse_format_id(&b, 1700000000123ULL, 42), 0);
+    CHECK_INT(sb_msgid_format(&b, 1700000000123ULL, 42), 0);
     CHECK_BUF(&b, "1700000000123-42");
     sb_buf_reset(&b);
-    sb_sse_format_id(&b, UINT64_MAX, 0);
+    sb_msgid_format(&b, UINT64_MAX, 0);
     CHECK_BUF(&b, "18446744073709551615-0");
     sb_buf_free(&b);
 
@@ -101,9 +101,9 @@ static void test_ids(check_ctx *t)
     CHECK_INT(PARSE("1-2\0"), SB_CODEC_EID);
     CHECK_INT(PARSE("45cdc2e4-5b81-4943-b120-e8983adbd9b1"), SB_CODEC_EID);
     CHECK(e == 7 && o == 7);  /* untouched on error */
-    CHECK_INT(sb_sse_parse_id("12-34", 4, &e, &o), 0);  /* stops at n */
+    CHECK_INT(sb_msgid_parse("12-34", 4, &e, &o), 0);  /* stops at n */
     CHECK(e == 12 && o == 3);
-    CHECK_INT(sb_sse_parse_id(NULL, 0, &e, &o), SB_CODEC_EID);
+    CHECK_INT(sb_msgid_parse(NULL, 0, &e, &o), SB_CODEC_EID);
 }
 
 static int has(const sb_sse_header *h, int n, const char *name,

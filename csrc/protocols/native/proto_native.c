@@ -94,20 +94,6 @@ static void add_str_member(sb_buf *b, const char *key, sb_span v)
     sb_buf_add_json_string(b, v.p, v.n);
 }
 
-int sb_native_message(sb_buf *b, sb_span uid, sb_span alias, int64_t date,
-                      sb_span json)
-{
-    add_str_member(b, "{\"uid\":", uid);
-    if (alias.p)
-        add_str_member(b, ",\"alias\":", alias);
-    sb_buf_adds(b, ",\"date\":");
-    sb_buf_add_i64(b, date);
-    sb_buf_adds(b, ",\"message\":");
-    sb_buf_add(b, json.p, json.n);
-    sb_buf_addc(b, '}');
-    return done(b);
-}
-
 /* [{"uid":U,"alias":A,"self":true}, ...] */
 static void add_user_list(sb_buf *b, const sb_native_user *u, size_t n)
 {

@@ -15,6 +15,7 @@
 
 #include "base/buf.h"
 #include "codec/codec.h"
+#include "codec/envelope.h"
 #include "codec/json.h"
 
 /* Longest uid accepted in a direct-message prefix. */
@@ -34,9 +35,7 @@ typedef struct sb_native_in {
 int sb_native_decode(const char *s, size_t n, int max_depth, sb_native_in *m,
                      sb_codec_err *e);
 
-/* {"uid":U,"alias":A,"date":D,"message":M} */
-int sb_native_message(sb_buf *b, sb_span uid, sb_span alias, int64_t date,
-                      sb_span json);
+/* A message frame is a client envelope (codec/envelope.h). */
 
 /* One entry of the users list a 0.9 client asks for with list=true. */
 typedef struct sb_native_user {

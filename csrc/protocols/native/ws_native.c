@@ -6,7 +6,9 @@
 
 #include "codec/json.h"
 #include "proto_native.h"
+#include "net/http_static.h"
 #include "net/resume.h"
+#include "protocols/slots.h"
 
 /* Depth limit for JSON a native client sends. */
 #define SB_NATIVE_MAX_DEPTH 64
@@ -57,7 +59,7 @@ static void sb_native_list_cb(sb_conn *hc, const char *member, size_t mlen, void
 
     (void)member;
     (void)mlen;
-    if (hc->deliver != sb_native_deliver || (!c->announce && hc != l->self) ||
+    if (hc->deliver != sb_native_deliver || (!sb_native_of(c)->announce && hc != l->self) ||
         l->n == l->cap)
         return;
     l->users[l->n].uid = sb_span_str(c->uid);
@@ -82,12 +84,12 @@ static sb_frame *sb_native_presence_frame(sb_wsconn *c, int leave,
     p.users = users;
     p.total = 1;
     p.date = sb_now_ms();
-    if (self || c->announce) {
+    if (self || sb_native_of(c)->announce) {
         p.uid = sb_span_str(c->uid);
         p.alias = sb_span_str(c->alias);
     }
     p.self = self;
-    if (self && c->list) {
+    if (self && sb_native_of(c)->list) {
         l.cap = users;
         l.self = &c->hc;
         l.users = calloc(users ? users : 1, sizeof *l.users);
@@ -130,13 +132,15 @@ static int sb_native_prepare(sb_wsconn *c, struct lws *wsi)
 {
     char v[SB_MEMBER_MAX + 1];
 
+    if (!(c->proto = calloc(1, sizeof(sb_native_conn))))
+        return -1;
     if (sb_request_get(wsi, "alias", v, sizeof v) || sb_request_get(wsi, "as", v, sizeof v)) {
         if (!sb_hub_valid_member(v, strlen(v)) || sb_wsconn_set_alias(c, v, strlen(v)))
             return -1;
     }
-    c->echo = sb_request_flag(wsi, "echo");
-    c->announce = sb_request_flag(wsi, "announce");
-    c->list = sb_request_flag(wsi, "list");
+    sb_native_of(c)->echo = sb_request_flag(wsi, "echo");
+    sb_native_of(c)->announce = sb_request_flag(wsi, "announce");
+    sb_native_of(c)->list = sb_request_flag(wsi, "list");
     return sb_native_resume_prepare(c, wsi);
 }
 
@@ -233,10 +237,10 @@ static void sb_native_receive(sb_wsconn *c, const char *data, size_t n,
     char err[128];
     const sb_server_hooks *hooks = sb_server_hooks_of(c->srv);
 
-    if (c->deny_publish) {
+    if (sb_native_of(c)->deny_publish) {
         /* listen-only for this client (the app's channel rules): itty's
          * sendKey answer, an error event, and nothing is relayed */
-        sb_native_send_error(c, c->deny_publish);
+        sb_native_send_error(c, sb_native_of(c)->deny_publish);
         return;
     }
     if (binary) {
@@ -263,7 +267,7 @@ static void sb_native_receive(sb_wsconn *c, const char *data, size_t n,
         sb_native_send_error(c, "server out of memory");
         return;
     }
-    if (sb_hub_publish(sb_server_hub(c->srv), m, c->echo ? NULL : &c->hc, NULL, 0) >= 0)
+    if (sb_hub_publish(sb_server_hub(c->srv), m, sb_native_of(c)->echo ? NULL : &c->hc, NULL, 0) >= 0)
         sb_server_stats_of(c->srv)->published++;
     sb_msg_unref(m);
 }
@@ -293,25 +297,25 @@ sb_frame *sb_native_frame(sb_msg *m)
 {
     sb_buf b;
 
-    if (m->enc[SB_PROTO_NATIVE])
-        return m->enc[SB_PROTO_NATIVE];
+    if (m->enc[SB_ENC_NATIVE])
+        return m->enc[SB_ENC_NATIVE];
     if (m->binary)
         return NULL;
     sb_buf_init(&b, SB_FRAME_PRE);
     if (m->from) {
-        sb_native_message(&b, sb_span_of(m->from, m->from_len),
+        sb_envelope_message(&b, sb_span_of(m->from, m->from_len),
                           sb_span_of(m->alias, m->alias_len), m->date_ms,
                           sb_span_of(m->payload, m->payload_len));
     } else if (m->event_len == 7 && memcmp(m->event, "message", 7) == 0) {
-        sb_native_message(&b, sb_span_str("server"), sb_span_of(NULL, 0), m->date_ms,
+        sb_envelope_message(&b, sb_span_str("server"), sb_span_of(NULL, 0), m->date_ms,
                           sb_span_of(m->payload, m->payload_len));
     } else {
         sb_native_server_event(&b, sb_span_of(m->event, m->event_len),
                                sb_span_of(m->payload, m->payload_len), m->date_ms);
     }
-    m->enc[SB_PROTO_NATIVE] = sb_frame_from_buf(&b, 0);
+    m->enc[SB_ENC_NATIVE] = sb_frame_from_buf(&b, 0);
     sb_buf_free(&b);
-    return m->enc[SB_PROTO_NATIVE];
+    return m->enc[SB_ENC_NATIVE];
 }
 
 void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud)
@@ -322,12 +326,89 @@ void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud)
     (void)hc;
     if (c->resume && sb_resume_hold(c, m))
         return;
-    f = c->recover ? sb_native_id_frame(m) : sb_native_frame(m);
+    f = sb_native_of(c)->recover ? sb_native_id_frame(m) : sb_native_frame(m);
     if (f)
         sb_wsconn_send(ud, f);
 }
 
+/* Frees the native state (also after a refused handshake). */
+static void sb_native_release(sb_wsconn *c)
+{
+    sb_native_conn *nc = sb_native_of(c);
+
+    if (!nc)
+        return;
+    free(nc->since);
+    free(nc->deny_publish);
+    free(nc);
+    c->proto = NULL;
+}
+
+/* ws://HOST/c/<channel> */
+static int sb_native_route(sb_server *s, void *state, const char *path,
+                           const char **channel)
+{
+    (void)s;
+    (void)state;
+    if (strncmp(path, "/c/", 3) != 0)
+        return 0;
+    *channel = path + 3;
+    return 1;
+}
+
+/* A plain GET of a channel URL: say what it is instead of a 404. */
+static int sb_native_http(sb_server *s, void *state, struct lws *wsi,
+                          const char *path, void **req_state)
+{
+    (void)s;
+    (void)state;
+    (void)req_state;
+    if (strncmp(path, "/c/", 3) != 0)
+        return SB_HTTP_PASS;
+    return sb_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "this is a WebSocket endpoint");
+}
+
+static void sb_native_info(const sb_wsconn *c,
+                           void (*add)(void *ud, const char *key, int value), void *ud)
+{
+    const sb_native_conn *nc = sb_native_of(c);
+
+    add(ud, "echo", nc && nc->echo);
+    add(ud, "announce", nc && nc->announce);
+    add(ud, "list", nc && nc->list);
+}
+
+/* conn:set("deny_publish", reason): every frame this client sends gets
+ * reason back as an error event and goes nowhere; nil: may publish again. */
+static int sb_native_set(sb_wsconn *c, const char *key, const char *value, size_t n)
+{
+    sb_native_conn *nc = sb_native_of(c);
+    char *copy = NULL;
+
+    if (strcmp(key, "deny_publish") != 0 || !nc)
+        return 1;
+    if (value && !(copy = malloc(n + 1)))
+        return -1;
+    if (copy) {
+        memcpy(copy, value, n);
+        copy[n] = '\0';
+    }
+    free(nc->deny_publish);
+    nc->deny_publish = copy;
+    return 0;
+}
+
 const sb_proto_ops sb_native_ops = {
-    SB_KIND_NATIVE, "native", sb_native_prepare, sb_native_open,
-    sb_native_receive, sb_native_closed, sb_native_deliver, NULL
+    .name = "native",
+    .ws_route = sb_native_route,
+    .http = sb_native_http,
+    .prepare = sb_native_prepare,
+    .open = sb_native_open,
+    .receive = sb_native_receive,
+    .closed = sb_native_closed,
+    .deliver = sb_native_deliver,
+    .release = sb_native_release,
+    .notice = sb_native_send_error,
+    .info = sb_native_info,
+    .set = sb_native_set,
 };

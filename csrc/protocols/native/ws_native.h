@@ -8,6 +8,22 @@
 
 extern const sb_proto_ops sb_native_ops;
 
+/* A native connection's own state (its c->proto). */
+typedef struct sb_native_conn {
+    unsigned echo : 1;       /* ?echo=true: gets its own messages back */
+    unsigned announce : 1;   /* ?announce=true: uid/alias in join/leave */
+    unsigned list : 1;       /* ?list=true: the joiner gets the users */
+    unsigned recover : 1;    /* opted in to message ids (ws_native_resume.c) */
+    char *since;             /* resume position from ?since=, or NULL */
+    char *deny_publish;      /* why this client may not publish, or NULL
+                                (listen-only channels, send keys) */
+} sb_native_conn;
+
+static inline sb_native_conn *sb_native_of(const sb_wsconn *c)
+{
+    return (sb_native_conn *)c->proto;
+}
+
 /* The hub's deliver hook for native connections. */
 void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud);
 /* Encodes m as a native frame (cached in m->enc); NULL if it cannot be sent

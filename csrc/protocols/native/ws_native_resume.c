@@ -12,25 +12,26 @@
 #include <string.h>
 
 #include "proto_native.h"
-#include "protocols/sse/proto_sse.h"
+#include "codec/msgid.h"
+#include "protocols/slots.h"
 #include "net/resume.h"
 
 int sb_native_resume_prepare(sb_wsconn *c, struct lws *wsi)
 {
+    sb_native_conn *nc = sb_native_of(c);
     char v[256];
 
-    c->since[0] = '\0';
     if (sb_request_get(wsi, "since", v, sizeof v) && v[0]) {
         /* an id too long to be ours still asks for recovery: it gets
          * recovery-failed (bad-id) rather than silence */
-        if (strlen(v) < sizeof c->since)
-            memcpy(c->since, v, strlen(v) + 1);
-        else
-            memcpy(c->since, "x", 2);
-        c->recover = 1;
+        const char *id = strlen(v) <= SB_MSGID_MAX ? v : "x";
+        if (!(nc->since = malloc(strlen(id) + 1)))
+            return -1;
+        memcpy(nc->since, id, strlen(id) + 1);
+        nc->recover = 1;
     }
     if (sb_request_get(wsi, "recover", v, sizeof v) && strcmp(v, "true") == 0)
-        c->recover = 1;
+        nc->recover = 1;
     return 0;
 }
 
@@ -41,18 +42,18 @@ sb_frame *sb_native_id_frame(sb_msg *m)
     sb_frame *plain = sb_native_frame(m);
     sb_buf b;
 
-    if (m->enc[SB_PROTO_NATIVE_ID])
-        return m->enc[SB_PROTO_NATIVE_ID];
+    if (m->enc[SB_ENC_NATIVE_ID])
+        return m->enc[SB_ENC_NATIVE_ID];
     if (!plain || !m->epoch || plain->len < 2 || plain->data[0] != '{')
         return plain;
     sb_buf_init(&b, SB_FRAME_PRE);
     sb_buf_adds(&b, "{\"id\":\"");
-    sb_sse_format_id(&b, m->epoch, m->offset);
+    sb_msgid_format(&b, m->epoch, m->offset);
     sb_buf_adds(&b, "\",");
     sb_buf_add(&b, plain->data + 1, plain->len - 1);
-    m->enc[SB_PROTO_NATIVE_ID] = sb_frame_from_buf(&b, 0);
+    m->enc[SB_ENC_NATIVE_ID] = sb_frame_from_buf(&b, 0);
     sb_buf_free(&b);
-    return m->enc[SB_PROTO_NATIVE_ID];
+    return m->enc[SB_ENC_NATIVE_ID];
 }
 
 static void sb_native_resume_one(sb_wsconn *c, sb_msg *m)
@@ -92,7 +93,9 @@ static const sb_resume_ops sb_native_resume_ops = {
 
 int sb_native_resume(sb_wsconn *c)
 {
-    if (!c->recover || !c->since[0])
+    const char *since = sb_native_of(c)->since;
+
+    if (!sb_native_of(c)->recover || !since)
         return 0;
-    return sb_resume(c, c->since, strlen(c->since), &sb_native_resume_ops);
+    return sb_resume(c, since, strlen(since), &sb_native_resume_ops);
 }

@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "codec/json.h"
-#include "protocols/native/proto_native.h"
+#include "codec/envelope.h"
+#include "protocols/slots.h"
 #include "proto_phoenix.h"
 
 /* Depth limit for JSON a Phoenix client sends. */
@@ -527,7 +528,7 @@ const char *sb_phx_token(const sb_wsconn *c, size_t *len)
 int sb_phx_push(sb_wsconn *c, const char *topic, size_t tlen, const char *event,
                 size_t elen, const char *payload, size_t plen, int binary)
 {
-    sb_phx_chan *ch = c->kind == SB_KIND_PHOENIX ? sb_phx_find(c, topic, tlen) : NULL;
+    sb_phx_chan *ch = sb_phx_find(c, topic, tlen);
     sb_buf b;
     int rc;
 
@@ -552,7 +553,7 @@ int sb_phx_push(sb_wsconn *c, const char *topic, size_t tlen, const char *event,
 
 int sb_phx_end(sb_wsconn *c, const char *topic, size_t tlen, int error)
 {
-    sb_phx_chan *ch = c->kind == SB_KIND_PHOENIX ? sb_phx_find(c, topic, tlen) : NULL;
+    sb_phx_chan *ch = sb_phx_find(c, topic, tlen);
 
     if (!ch || ch->joining)
         return -1;
@@ -562,7 +563,7 @@ int sb_phx_end(sb_wsconn *c, const char *topic, size_t tlen, int error)
 
 void sb_phx_each_topic(sb_wsconn *c, void (*fn)(const char *topic, void *ud), void *ud)
 {
-    sb_phx_conn *p = c->kind == SB_KIND_PHOENIX ? sb_phx_state(c) : NULL;
+    sb_phx_conn *p = sb_phx_state(c);
     size_t i;
 
     for (i = 0; p && i < p->n; i++)
@@ -577,7 +578,7 @@ void sb_phx_each_topic(sb_wsconn *c, void (*fn)(const char *topic, void *ud), vo
  * broadcasts (V2 only: V1 connections get NULL, nothing to send). */
 static sb_frame *sb_phx_frame(sb_msg *m, int v1)
 {
-    int slot = v1 ? SB_PROTO_PHOENIX_V1 : SB_PROTO_PHOENIX;
+    int slot = v1 ? SB_ENC_PHOENIX_V1 : SB_ENC_PHOENIX;
     sb_buf b, env;
     sb_span topic = sb_span_of(m->channel, m->channel_len);
     sb_span event = sb_span_of(m->event, m->event_len);
@@ -594,7 +595,7 @@ static sb_frame *sb_phx_frame(sb_msg *m, int v1)
         rc = sb_phx_bin_broadcast(&b, topic, event, m->payload, m->payload_len);
     } else {
         if (m->from) {
-            sb_native_message(&env, sb_span_of(m->from, m->from_len),
+            sb_envelope_message(&env, sb_span_of(m->from, m->from_len),
                               sb_span_of(m->alias, m->alias_len), m->date_ms, payload);
             event = sb_span_str("message");
         } else if (sb_json_type_of(m->payload, m->payload_len) != SB_JSON_OBJECT) {
@@ -639,7 +640,85 @@ void sb_phx_deliver(sb_conn *hc, sb_msg *m, void *ud)
         sb_wsconn_send(c, f);
 }
 
+/* The protocol's per-server state: its mount points, owned copies
+ * without a trailing slash so "/socket/" and "/socket" route alike. */
+typedef struct sb_phx_server {
+    char **mounts;
+    int n;
+} sb_phx_server;
+
+static void sb_phx_server_free(void *state)
+{
+    sb_phx_server *ps = state;
+
+    if (!ps)
+        return;
+    while (ps->n > 0)
+        free(ps->mounts[--ps->n]);
+    free(ps->mounts);
+    free(ps);
+}
+
+/* Copies the config's mounts (default "/socket"). */
+static int sb_phx_server_start(sb_server *s, void **state)
+{
+    static const char *const def[] = { "/socket" };
+    const sb_server_config *cfg = sb_server_config_of(s);
+    const char *const *list = cfg->phoenix_mounts ? cfg->phoenix_mounts : def;
+    int i, n = cfg->phoenix_mounts ? cfg->phoenix_nmounts : 1;
+    sb_phx_server *ps = calloc(1, sizeof *ps);
+
+    *state = ps;
+    if (!ps || !(ps->mounts = calloc(n > 0 ? (size_t)n : 1, sizeof *ps->mounts)))
+        return -1;
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(list[i]);
+        while (len > 0 && list[i][len - 1] == '/')
+            len--;
+        if (!(ps->mounts[i] = malloc(len + 1)))
+            return -1;
+        memcpy(ps->mounts[i], list[i], len);
+        ps->mounts[i][len] = '\0';
+        ps->n++;
+    }
+    return 0;
+}
+
+/* Phoenix clients always append /websocket to the mount point. */
+static int sb_phx_route(sb_server *s, void *state, const char *path,
+                        const char **channel)
+{
+    sb_phx_server *ps = state;
+    size_t n = strlen(path);
+    int i;
+
+    (void)s;
+    (void)channel;
+    for (i = 0; ps && i < ps->n; i++) {
+        size_t m = strlen(ps->mounts[i]);
+        if (n == m + 10 && strncmp(path, ps->mounts[i], m) == 0 &&
+            strcmp(path + m, "/websocket") == 0)
+            return 1;
+    }
+    return 0;
+}
+
 const sb_proto_ops sb_phoenix_ops = {
-    SB_KIND_PHOENIX, "phoenix", sb_phx_prepare, sb_phx_open,
-    sb_phx_receive, sb_phx_closed, sb_phx_deliver, sb_phx_release
+    .name = "phoenix",
+    /* clients that send an authToken offer it as a subprotocol next to
+     * "phoenix", which lws must know to accept the upgrade */
+    .ws_subprotocol = "phoenix",
+    .server_start = sb_phx_server_start,
+    .server_free = sb_phx_server_free,
+    .ws_route = sb_phx_route,
+    .prepare = sb_phx_prepare,
+    .open = sb_phx_open,
+    .receive = sb_phx_receive,
+    .closed = sb_phx_closed,
+    .deliver = sb_phx_deliver,
+    .release = sb_phx_release,
+    .token = sb_phx_token,
+    .push = sb_phx_push,
+    .end_topic = sb_phx_end,
+    .each_topic = sb_phx_each_topic,
 };

@@ -1,5 +1,4 @@
-/* SSE streams on the server's vhost (POST publish and /metrics are in
- * http_publish.c).
+/* SSE streams on the server's vhost (POST publish is in sse_post.c).
  *
  * Framing: lws 4.1.6 does not chunk an HTTP/1.1 response by itself; a
  * response without Content-Length makes lws_add_http_common_headers() switch
@@ -7,7 +6,7 @@
  * keep-alive semantics better-sse clients and proxies expect, so each write
  * is one HTTP/1.1 chunk that we frame ourselves ("<hex>\r\n<bytes>\r\n").
  * Messages are encoded (event + chunk) once per message into
- * m->enc[SB_PROTO_SSE] and shared by every stream of the channel.
+ * m->enc[SB_ENC_SSE] and shared by every stream of the channel.
  *
  * The vhost runs with timeout_secs; a stream cancels its pending timeout
  * once the headers are out.
@@ -21,7 +20,6 @@
  * second whether the peer has gone (recv with MSG_PEEK sees the EOF),
  * besides sending the keep-alive comment when it is due. */
 #include "http_sse.h"
-#include "net/http_publish.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -29,15 +27,25 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "net/flush.h"
 #include "codec/json.h"
-#include "proto_sse.h"
+#include "net/flush.h"
+#include "net/http.h"
 #include "net/resume.h"
+#include "proto_sse.h"
+#include "protocols/slots.h"
 #include "sse_request.h"
+
+/* One timer per server for all its streams (peer-close checks and
+ * keep-alives): see sb_sse_sweep.  The protocol's per-server state. */
+typedef struct sb_sse_ticker {
+    lws_sorted_usec_list_t sul;   /* first: the callback finds the ticker */
+    sb_server *srv;
+    struct lws_context *ctx;      /* NULL: not scheduled */
+} sb_sse_ticker;
 
 /* What a stream remembers between prepare and open. */
 typedef struct sb_sse_state {
-    char last_id[SB_SSE_ID_MAX + 1];
+    char last_id[SB_MSGID_MAX + 1];
     size_t last_len;
     int has_last;
     lws_usec_t next_keepalive;   /* when the next ":" comment is due */
@@ -85,22 +93,22 @@ sb_frame *sb_sse_frame(sb_msg *m)
     sb_buf id, ev;
     int rc;
 
-    if (m->enc[SB_PROTO_SSE])
-        return m->enc[SB_PROTO_SSE];
+    if (m->enc[SB_ENC_SSE])
+        return m->enc[SB_ENC_SSE];
     if (m->binary)
         return NULL;   /* SSE is text only */
     sb_buf_init(&id, 0);
     sb_buf_init(&ev, 0);
     if (m->epoch)
-        sb_sse_format_id(&id, m->epoch, m->offset);
+        sb_msgid_format(&id, m->epoch, m->offset);
     rc = id.oom ? SB_CODEC_ENOMEM
                 : sb_sse_event(&ev, sb_span_of(m->epoch ? (const char *)sb_buf_data(&id) : NULL,
                                           id.len),
                                sb_span_of(m->event, m->event_len),
                                sb_span_of(m->payload, m->payload_len));
     sb_buf_free(&id);
-    m->enc[SB_PROTO_SSE] = sb_chunk_from(&ev, rc);
-    return m->enc[SB_PROTO_SSE];
+    m->enc[SB_ENC_SSE] = sb_chunk_from(&ev, rc);
+    return m->enc[SB_ENC_SSE];
 }
 
 /* Sends m to one stream. */
@@ -120,11 +128,6 @@ void sb_sse_deliver(sb_conn *hc, sb_msg *m, void *ud)
     if (c->resume && sb_resume_hold(c, m))
         return;
     sb_sse_send_msg(c, m);
-}
-
-int sb_sse_send_text(sb_wsconn *c, const char *data, size_t n)
-{
-    return sb_sse_send_event(c, NULL, data, n);
 }
 
 int sb_sse_send_event(sb_wsconn *c, const char *event, const char *data, size_t n)
@@ -162,7 +165,7 @@ static void sb_sse_send_failure(sb_wsconn *c, const sb_resume_fail *fail,
     sb_buf_init(&data, 0);
     sb_buf_init(&ev, 0);
     if (fail->epoch)
-        sb_sse_format_id(&id, fail->epoch, fail->offset);
+        sb_msgid_format(&id, fail->epoch, fail->offset);
     sb_resume_fail_json(&data, fail, last_id, last_len);
     rc = (id.oom || data.oom) ? SB_CODEC_ENOMEM
          : sb_sse_event(&ev, sb_span_of(fail->epoch ? (const char *)sb_buf_data(&id) : NULL, id.len),
@@ -223,10 +226,6 @@ void sb_sse_release(sb_wsconn *c)
     c->proto = NULL;
 }
 
-const sb_proto_ops sb_sse_ops = {
-    SB_KIND_SSE, "sse", sb_sse_prepare, sb_sse_open,
-    sb_sse_receive, sb_sse_closed, sb_sse_deliver, sb_sse_release
-};
 
 static int sb_sse_write_headers(sb_server *s, struct lws *wsi)
 {
@@ -310,7 +309,7 @@ static void sb_sse_sweep(lws_sorted_usec_list_t *sul)
     int streams = 0;
 
     for (c = sb_server_conns(t->srv); c; c = c->next) {
-        if (c->kind != SB_KIND_SSE || !c->wsi || c->closed)
+        if (c->ops != &sb_sse_ops || !c->wsi || c->closed)
             continue;
         streams++;
         if (sb_sse_tick(c) < 0)
@@ -325,17 +324,31 @@ static void sb_sse_sweep(lws_sorted_usec_list_t *sul)
 /* A stream opened: make sure its server's tick runs. */
 static void sb_sse_ticker_start(sb_server *s, struct lws *wsi)
 {
-    sb_sse_ticker *t = sb_server_sse_ticker(s);
+    sb_sse_ticker *t = sb_server_proto_state(s, &sb_sse_ops);
 
-    if (t->ctx)
+    if (!t || t->ctx)
         return;
-    t->srv = s;
     t->ctx = lws_get_context(wsi);
     lws_sul_schedule(t->ctx, 0, &t->sul, sb_sse_sweep, sb_sse_tick_us(s));
 }
 
-void sb_sse_ticker_stop(sb_sse_ticker *t)
+static int sb_sse_server_start(sb_server *s, void **state)
 {
+    sb_sse_ticker *t = calloc(1, sizeof *t);
+
+    if (!t)
+        return -1;
+    t->srv = s;
+    *state = t;
+    return 0;
+}
+
+/* The server's context is going: cancel the timer. */
+static void sb_sse_server_stop(sb_server *s, void *state)
+{
+    sb_sse_ticker *t = state;
+
+    (void)s;
     lws_sul_cancel(&t->sul);
     t->ctx = NULL;
 }
@@ -437,9 +450,9 @@ int sb_sse_writeable(sb_wsconn *c)
 }
 
 /* A request value as a span for the parser: NULL when absent; one longer
- * than SB_SSE_ID_MAX comes back as SB_SSE_ID_MAX + 1 bytes, which the
+ * than SB_MSGID_MAX comes back as SB_MSGID_MAX + 1 bytes, which the
  * parser refuses as too long without reading them as an id. */
-typedef char sb_sse_idbuf[SB_SSE_ID_MAX + 2];
+typedef char sb_sse_idbuf[SB_MSGID_MAX + 2];
 
 static sb_span sb_sse_header_id(struct lws *wsi, sb_sse_idbuf buf)
 {
@@ -451,11 +464,11 @@ static sb_span sb_sse_header_id(struct lws *wsi, sb_sse_idbuf buf)
         int nlen = (int)strlen(names[i]), n = lws_hdr_custom_length(wsi, names[i], nlen);
         if (n < 0)
             continue;
-        if (n <= SB_SSE_ID_MAX &&
+        if (n <= SB_MSGID_MAX &&
             lws_hdr_custom_copy(wsi, buf, sizeof(sb_sse_idbuf), names[i], nlen) >= 0)
             return sb_span_of(buf, (size_t)n);
-        memset(buf, 'x', SB_SSE_ID_MAX + 1);
-        return sb_span_of(buf, SB_SSE_ID_MAX + 1);
+        memset(buf, 'x', SB_MSGID_MAX + 1);
+        return sb_span_of(buf, SB_MSGID_MAX + 1);
     }
     return sb_span_of(NULL, 0);
 }
@@ -471,8 +484,8 @@ static sb_span sb_sse_query_id(struct lws *wsi, const char *key, sb_sse_idbuf bu
         size_t n = strlen(v);
         if (strcmp(arg, key) != 0)
             continue;
-        if (n > SB_SSE_ID_MAX + 1)
-            n = SB_SSE_ID_MAX + 1;   /* too long either way */
+        if (n > SB_MSGID_MAX + 1)
+            n = SB_MSGID_MAX + 1;   /* too long either way */
         memcpy(buf, v, n);
         found = sb_span_of(buf, n);
     }
@@ -492,7 +505,9 @@ static sb_sse_method sb_sse_method_of(struct lws *wsi)
     }
 }
 
-int sb_sse_http(sb_server *s, struct lws *wsi, const char *path)
+/* Every HTTP request below /sse/: a stream, a POST, or a preflight. */
+static int sb_sse_http(sb_server *s, void *state, struct lws *wsi, const char *path,
+                       void **req_state)
 {
     sb_sse_idbuf hid, qid, qevs;
     sb_sse_request_in in;
@@ -500,6 +515,9 @@ int sb_sse_http(sb_server *s, struct lws *wsi, const char *path)
     const char *why;
     int status;
 
+    (void)state;
+    if (strncmp(path, "/sse/", 5) != 0)
+        return SB_HTTP_PASS;
     in.path = sb_span_str(path);
     in.method = sb_sse_method_of(wsi);
     in.header_id = sb_sse_header_id(wsi, hid);
@@ -512,10 +530,31 @@ int sb_sse_http(sb_server *s, struct lws *wsi, const char *path)
     case SB_SSE_GET:
         return sb_sse_stream(s, wsi, path, path + 5, &req);
     case SB_SSE_POST:
-        return sb_sse_post_start(s, wsi, path + 5);
+        return sb_sse_post_start(s, wsi, path + 5, req_state);
     default:
         /* OPTIONS: the CORS preflight of fetch-based clients (PROTOCOLS.md 3.5) */
         return sb_http_reply(s, wsi, HTTP_STATUS_NO_CONTENT, NULL, NULL, 0,
                              "Last-Event-ID, Content-Type, Authorization");
     }
 }
+
+const sb_proto_ops sb_sse_ops = {
+    .name = "sse",
+    .stream = 1,
+    .server_start = sb_sse_server_start,
+    .server_stop = sb_sse_server_stop,
+    .server_free = free,
+    .http = sb_sse_http,
+    .http_body = sb_sse_post_body,
+    .http_body_done = sb_sse_post_done,
+    .http_free = sb_sse_post_free,
+    .http_writeable = sb_sse_writeable,
+    .prepare = sb_sse_prepare,
+    .open = sb_sse_open,
+    .receive = sb_sse_receive,
+    .closed = sb_sse_closed,
+    .deliver = sb_sse_deliver,
+    .release = sb_sse_release,
+    .want_write = sb_sse_want_write,
+    .send_text = sb_sse_send_event,
+};

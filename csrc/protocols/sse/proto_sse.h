@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 #include "codec/codec.h"
+#include "codec/msgid.h"
 #include "codec/json.h"
 
 #define SB_SSE_STATUS 200
@@ -28,13 +29,6 @@ int sb_sse_event(sb_buf *b, sb_span id, sb_span event, sb_span data);
 int sb_sse_retry(sb_buf *b, uint64_t ms);
 /* :\n\n -- a comment that keeps proxies from closing an idle stream. */
 int sb_sse_keepalive(sb_buf *b);
-
-/* <epoch>-<offset> */
-int sb_sse_format_id(sb_buf *b, uint64_t epoch, uint64_t offset);
-/* Strict inverse of sb_sse_format_id: digits '-' digits, no sign, space,
- * leading zero or overflow.  Returns 0 or SB_CODEC_EID. */
-int sb_sse_parse_id(const char *s, size_t n, uint64_t *epoch,
-                    uint64_t *offset);
 
 /* One response header in the form lws_add_http_header_by_name() takes:
  * a lower-case name WITH its trailing colon, and a value. */

@@ -20,12 +20,12 @@ static void sb_sse_take_id(sb_span id, sb_sse_request *out)
     if (!id.p || id.n == 0)
         return;
     out->has_last = 1;
-    if (id.n > SB_SSE_ID_MAX || memchr(id.p, '\0', id.n))
+    if (id.n > SB_MSGID_MAX || memchr(id.p, '\0', id.n))
         return;   /* stays "": not ours, and not echoed back */
     memcpy(out->last_id, id.p, id.n);
     out->last_id[id.n] = '\0';
     out->last_len = id.n;
-    out->last_ok = sb_sse_parse_id(id.p, id.n, &out->epoch, &out->offset) == 0;
+    out->last_ok = sb_msgid_parse(id.p, id.n, &out->epoch, &out->offset) == 0;
 }
 
 int sb_sse_request_parse(const sb_sse_request_in *in, sb_sse_request *out,

@@ -10,9 +10,8 @@
 #include <stdint.h>
 
 #include "codec/json.h"
+#include "codec/msgid.h"
 
-/* Longest resume position kept; ours ("<u64>-<u64>") are at most 41. */
-#define SB_SSE_ID_MAX 64
 /* Longest POST ?event= name. */
 #define SB_SSE_EVENT_MAX 64
 
@@ -33,7 +32,7 @@ typedef struct sb_sse_request {
      * evs_last_event_id; an empty one means none.  One too long to be ours
      * or holding a NUL is kept as "" (recovery-failed, bad-id). */
     int has_last;
-    char last_id[SB_SSE_ID_MAX + 1];   /* NUL-terminated */
+    char last_id[SB_MSGID_MAX + 1];   /* NUL-terminated */
     size_t last_len;
     int last_ok;           /* last_id parsed as <epoch>-<offset> */
     uint64_t epoch, offset;

@@ -1,23 +1,13 @@
-/* POST /sse/<channel> and GET /metrics (http_publish.c), and the
- * complete-response helpers the SSE streams of http_sse.c share. */
-#ifndef SB_HTTP_PUBLISH_H
-#define SB_HTTP_PUBLISH_H
+/* Complete HTTP responses (http.c): what every HTTP endpoint of the server
+ * answers with, and GET /metrics. */
+#ifndef SB_HTTP_H
+#define SB_HTTP_H
 
 #include "codec/json.h"
 #include "server.h"
 
 /* LWS_CALLBACK_HTTP for /metrics. */
 int sb_metrics_http(sb_server *s, struct lws *wsi);
-
-/* POST bodies: lws's per-request user data holds their state. */
-size_t sb_sse_post_state_size(void);
-int sb_sse_post_body(sb_server *s, struct lws *wsi, void *state,
-                     const void *in, size_t len);
-int sb_sse_post_done(sb_server *s, struct lws *wsi, void *state);
-void sb_sse_post_free(void *state);
-
-/* POST /sse/<channel>: checks the request and starts collecting the body. */
-int sb_sse_post_start(sb_server *s, struct lws *wsi, const char *chan);
 
 /* The Access-Control-Allow-Origin value for this request, or none. */
 sb_span sb_cors_origin(sb_server *s, struct lws *wsi, char *buf, int len);

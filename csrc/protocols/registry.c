@@ -1,0 +1,13 @@
+/* The protocol table (registry.h). */
+#include "registry.h"
+
+#include "native/ws_native.h"
+#include "phoenix/ws_phoenix.h"
+#include "sse/http_sse.h"
+
+const sb_proto_ops *const sb_protocols[] = {
+    &sb_native_ops,     /* ws://HOST/c/<channel> */
+    &sb_phoenix_ops,    /* ws://HOST/<mount>/websocket */
+    &sb_sse_ops,        /* GET and POST http://HOST/sse/<channel> */
+    NULL
+};
