@@ -4,7 +4,6 @@
  * 1013 so it costs the other connections nothing. */
 #include "server.h"
 #include "flush.h"
-#include "protocols/sse/http_sse.h"
 
 #include <stdlib.h>
 #include <string.h>
