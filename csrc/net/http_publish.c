@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/defaults.h"
 #include "codec/json.h"
 #include "protocols/sse/sse_request.h"
 
@@ -26,7 +27,7 @@ static size_t sb_sse_max_body(sb_server *s)
 {
     size_t n = sb_server_config_of(s)->sse.max_body;
 
-    return n ? n : 64 * 1024;
+    return n ? n : SB_DEFAULT_sse_max_body;
 }
 
 /* The Access-Control-Allow-Origin value for this request: "*", the

@@ -13,6 +13,7 @@
 #include "protocols/sse/http_sse.h"
 #include "http_static.h"
 #include "listener.h"
+#include "base/defaults.h"
 #include "base/map.h"
 #include "protocols/native/ws_native.h"
 #include "protocols/phoenix/ws_phoenix.h"
@@ -577,13 +578,13 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     sb_map_init(&s->per_ip, (uint64_t)sb_now_ms());
     s->hooks = *hooks;
     if (!s->cfg.max_message)
-        s->cfg.max_message = 64 * 1024;
+        s->cfg.max_message = SB_DEFAULT_max_message;
     if (!s->cfg.max_queue)
-        s->cfg.max_queue = 4 * 1024 * 1024;
+        s->cfg.max_queue = SB_DEFAULT_max_queue;
     if (!s->cfg.phoenix_max_channels)
-        s->cfg.phoenix_max_channels = 100;
+        s->cfg.phoenix_max_channels = SB_DEFAULT_max_channels;
     if (!s->cfg.phoenix_timeout)
-        s->cfg.phoenix_timeout = 60;
+        s->cfg.phoenix_timeout = SB_DEFAULT_phoenix_timeout;
     if (sb_server_copy_mounts(s, cfg)) {
         snprintf(err, errlen, "out of memory");
         sb_server_unref(s);
