@@ -60,6 +60,7 @@ build = {
             "csrc/lua/lua_cluster.c",
             "csrc/lua/lua_compat.c",
             "csrc/lua/lua_core.c",
+            "csrc/lua/lua_defaults.c",
             "csrc/lua/lua_hub.c",
             "csrc/lua/lua_hub_errors.c",
             "csrc/lua/lua_hub_events.c",

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/defaults.h"
+
 static void channel_settle(sb_channel *ch);
 
 static double now_mono(void)
@@ -59,11 +61,11 @@ sb_hub *sb_hub_new(const sb_hub_config *cfg)
     if (cfg)
         h->cfg = *cfg;
     if (h->cfg.typing_ttl <= 0)
-        h->cfg.typing_ttl = 5;
+        h->cfg.typing_ttl = SB_DEFAULT_typing_ttl;
     if (h->cfg.max_channels <= 0)
-        h->cfg.max_channels = 100;
+        h->cfg.max_channels = SB_DEFAULT_max_channels;
     if (h->cfg.max_idle_channels == 0)
-        h->cfg.max_idle_channels = 10000;
+        h->cfg.max_idle_channels = SB_DEFAULT_max_idle_channels;
     h->epoch_base = (uint64_t)sb_hub_now_wall_ms() << 12;
     h->seed = (uint64_t)sb_hub_now_wall_ms() * 2654435761ULL ^
               (uint64_t)(uintptr_t)h;

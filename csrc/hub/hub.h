@@ -114,12 +114,13 @@ typedef struct sb_hub_event {
  * is a leave per channel.  The hook must not call sb_hub_free. */
 typedef void (*sb_event_fn)(sb_hub *h, const sb_hub_event *ev, void *ud);
 
+/* "0 = default": the value in base/defaults.h. */
 typedef struct sb_hub_config {
     size_t history;            /* messages kept per channel; 0 = off */
     double history_ttl;        /* seconds a kept message lives; 0 = forever */
-    double typing_ttl;         /* seconds before typing clears; 0 = 5 */
-    int max_channels;          /* per connection; 0 = 100 */
-    size_t max_idle_channels;  /* empty channels kept for their history; 0 = 10000 */
+    double typing_ttl;         /* seconds before typing clears; 0 = default */
+    int max_channels;          /* per connection; 0 = default */
+    size_t max_idle_channels;  /* empty channels kept for their history; 0 = default */
     double (*clock)(void *ud); /* monotonic seconds; NULL = CLOCK_MONOTONIC */
     void *clock_ud;
 } sb_hub_config;

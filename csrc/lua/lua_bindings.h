@@ -22,6 +22,7 @@ void sb_lua_server_open(lua_State *L);
 void sb_lua_client_open(lua_State *L);
 void sb_lua_token_open(lua_State *L);
 void sb_lua_cluster_open(lua_State *L);
+void sb_lua_defaults_open(lua_State *L);
 
 /* For other bindings: the hub inside a hub userdata (raises if idx is not
  * one), and the mapping between a connection and the Lua object that

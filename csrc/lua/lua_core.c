@@ -24,6 +24,7 @@ int luaopen_switchboard_core(lua_State *L)
     sb_lua_client_open(L);
     sb_lua_token_open(L);
     sb_lua_cluster_open(L);
+    sb_lua_defaults_open(L);
     lua_pushcfunction(L, sb_lua_set_onerror);
     lua_setfield(L, -2, "set_onerror");
     lua_pushliteral(L, "scm-1");

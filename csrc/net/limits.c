@@ -23,6 +23,8 @@
  *   connections (SSE) are not covered by it, hence TCP_USER_TIMEOUT. */
 #include "server.h"
 
+#include "base/defaults.h"
+
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,8 +37,8 @@
 int sb_wsconn_rate_ok(sb_wsconn *c)
 {
     const sb_server_config *cfg = sb_server_config_of(c->srv);
-    double rate = cfg->max_rate ? cfg->max_rate : 5000;
-    double burst = cfg->max_burst > 0 ? cfg->max_burst : 2 * rate;
+    double rate = cfg->max_rate ? cfg->max_rate : SB_DEFAULT_max_rate;
+    double burst = cfg->max_burst > 0 ? cfg->max_burst : SB_DEFAULT_max_burst * rate;
     int64_t now = sb_mono_ms();
 
     if (rate < 0)
@@ -145,15 +147,15 @@ int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len)
 void sb_limits_defaults(sb_server_config *cfg)
 {
     if (!cfg->handshake_timeout)
-        cfg->handshake_timeout = 10;
+        cfg->handshake_timeout = SB_DEFAULT_handshake_timeout;
     if (!cfg->max_header_bytes)
-        cfg->max_header_bytes = 4096;   /* lws's own default */
+        cfg->max_header_bytes = SB_DEFAULT_max_header_bytes;
     if (!cfg->max_url)
-        cfg->max_url = 2048;
+        cfg->max_url = SB_DEFAULT_max_url;
     if (!cfg->ping_interval)
-        cfg->ping_interval = 30;
+        cfg->ping_interval = SB_DEFAULT_ping_interval;
     if (!cfg->idle_timeout)
-        cfg->idle_timeout = 60;
+        cfg->idle_timeout = SB_DEFAULT_idle_timeout;
 }
 
 void sb_limits_vhost(const sb_server_config *cfg,

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/defaults.h"
+
 /* The step timer only has to wake uv_run(UV_RUN_ONCE) up; the wake-up is the
  * whole point, so its callback does nothing. */
 static void sb_loop_step_wake(uv_timer_t *t)
@@ -120,7 +122,7 @@ struct lws_context *sb_loop_new_lws(sb_loop *l, int server, int timeout_secs,
     info.count_threads = 1;
     /* lws 4.1 reads timeout_secs only here, on the context: a vhost's
      * own timeout_secs is ignored */
-    info.timeout_secs = timeout_secs > 0 ? (unsigned)timeout_secs : 10;
+    info.timeout_secs = timeout_secs > 0 ? (unsigned)timeout_secs : SB_DEFAULT_handshake_timeout;
     info.max_http_header_data2 = max_header > 0 ? (unsigned)max_header : 0;
     lws_set_log_level(LLL_ERR | LLL_WARN, sb_loop_log);
     return lws_create_context(&info);

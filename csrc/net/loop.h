@@ -48,7 +48,7 @@ struct lws_context *sb_loop_lws(sb_loop *l);
  * timeout_secs bounds each step of a connection's setup (TCP accept to
  * first bytes, TLS handshake, each part of a request body); max_header is
  * the byte size of a request head lws keeps (request line and headers).
- * 0 = 10 s / lws's 4096. */
+ * 0 = the handshake_timeout default (base/defaults.h) / lws's own size. */
 struct lws_context *sb_loop_new_lws(sb_loop *l, int server, int timeout_secs,
                                    int max_header);
 /* Destroys ctx once the current loop turn is over: a server's last

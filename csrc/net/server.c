@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/defaults.h"
 #include "base/map.h"
 #include "flush.h"
 #include "http.h"
@@ -672,13 +673,13 @@ static int sb_server_copy_config(sb_server *s, const sb_server_config *cfg)
     s->cfg = *cfg;
     sb_limits_defaults(&s->cfg);
     if (!s->cfg.max_message)
-        s->cfg.max_message = 64 * 1024;
+        s->cfg.max_message = SB_DEFAULT_max_message;
     if (!s->cfg.max_queue)
-        s->cfg.max_queue = 4 * 1024 * 1024;
+        s->cfg.max_queue = SB_DEFAULT_max_queue;
     if (!s->cfg.phoenix_max_channels)
-        s->cfg.phoenix_max_channels = 100;
+        s->cfg.phoenix_max_channels = SB_DEFAULT_max_channels;
     if (!s->cfg.phoenix_timeout)
-        s->cfg.phoenix_timeout = 60;
+        s->cfg.phoenix_timeout = SB_DEFAULT_phoenix_timeout;
     s->host = sb_strdup_opt(cfg->host);
     s->static_dir = sb_strdup_opt(cfg->static_dir);
     s->cors = sb_strdup_opt(cfg->sse.cors);

@@ -67,13 +67,14 @@ typedef struct sb_server_hooks {
     void *ud;
 } sb_server_hooks;
 
-/* SSE options (http_sse.c), part of the server config. */
+/* SSE options (http_sse.c), part of the server config.  "0 = default":
+ * the value in base/defaults.h (here and in sb_server_config). */
 typedef struct sb_sse_config {
-    double keepalive;      /* seconds between ":" comments; 0 = 15 */
-    long retry_ms;         /* retry: sent on connect; 0 = 2000, < 0 = none */
+    double keepalive;      /* seconds between ":" comments; 0 = default */
+    long retry_ms;         /* retry: sent on connect; 0 = default, < 0 = none */
     const char *cors;      /* NULL: no CORS headers; "*"; or allowed
                               origins separated by spaces */
-    size_t max_body;       /* POST body limit in bytes; 0 = 64 KiB */
+    size_t max_body;       /* POST body limit in bytes; 0 = default */
 } sb_sse_config;
 
 /* Counters for GET /metrics; plain integers, the loop is single-threaded. */
@@ -93,8 +94,8 @@ typedef struct sb_server_config {
     const char *host;          /* NULL = all interfaces */
     int port;                  /* 0 = pick a free one */
     const char *static_dir;    /* NULL = no static files */
-    size_t max_message;        /* bytes per incoming message; 0 = 64 KiB */
-    size_t max_queue;          /* bytes queued per connection; 0 = 4 MiB */
+    size_t max_message;        /* bytes per incoming message; 0 = default */
+    size_t max_queue;          /* bytes queued per connection; 0 = default */
     int max_channel_len;
     /* 1: native clients get no join/leave events (a relay with thousands
      * of subscribers on one channel: n joins would cost n * n frames) */
@@ -103,21 +104,22 @@ typedef struct sb_server_config {
      * { "/socket" }, phoenix_nmounts 0 with a non-NULL list = none. */
     const char *const *phoenix_mounts;
     int phoenix_nmounts;
-    int phoenix_max_channels;  /* joined topics per connection; 0 = 100 */
-    int phoenix_timeout;       /* seconds of silence before closing; 0 = 60, <0 = never */
+    int phoenix_max_channels;  /* joined topics per connection; 0 = default
+                                  (max_channels) */
+    int phoenix_timeout;       /* seconds of silence before closing; 0 = default, <0 = never */
     int max_connections;       /* WebSocket + SSE connections in all; 0 = no cap */
     int max_per_ip;            /* ... from one peer address; 0 = no cap */
     int reuse_port;            /* SO_REUSEPORT: workers share the port */
-    double max_rate;           /* messages/s per connection; 0 = 5000, < 0 = off */
-    double max_burst;          /* bucket size; 0 = 2 * max_rate */
+    double max_rate;           /* messages/s per connection; 0 = default, < 0 = off */
+    double max_burst;          /* bucket size; 0 = default (a multiple of max_rate) */
     /* limits.c: 0 = default, < 0 = off (where it can be off) */
     int handshake_timeout;     /* seconds to deliver a request head (and a
-                                  POST body); 0 = 10 */
-    int max_header_bytes;      /* request line + headers; 0 = 4096 */
-    int max_url;               /* path + query bytes, else 414; 0 = 2048 */
-    int ping_interval;         /* WebSocket ping every n s; 0 = 30, < 0 = off */
+                                  POST body); 0 = default */
+    int max_header_bytes;      /* request line + headers; 0 = default */
+    int max_url;               /* path + query bytes, else 414; 0 = default */
+    int ping_interval;         /* WebSocket ping every n s; 0 = default, < 0 = off */
     int idle_timeout;          /* no pong / unacked data for n s closes;
-                                  0 = 60, < 0 = off */
+                                  0 = default, < 0 = off */
     sb_sse_config sse;
     const char *tls_cert;      /* PEM paths: both set = TLS (wss://, https://) */
     const char *tls_key;

@@ -1,8 +1,13 @@
 --- The limits of a server, checked: sb.listen{ limits = { ... } } (or the
 -- same names at the top level of the options, as before `limits` existed;
 -- a name in `limits` wins).  Every value is what the C core expects; nil
--- leaves its default.  See README "Production settings" for the defaults.
+-- leaves its default: core.defaults(), from csrc/base/defaults.h (the
+-- README's "Defaults" table lists them).
+local core = require "switchboard.core"
+
 local M = {}
+
+local DEFAULTS = core.defaults()
 
 -- name -> { kind, may be false (off), largest value }
 local SPEC = {
@@ -74,8 +79,8 @@ function M.resolve(opts)
     local ping, idle = out.ping_interval, out.idle_timeout
     -- lws hangs up `idle` seconds after the last pong and pings at `ping`:
     -- a ping must go out before the hang-up, with time for the answer
-    local eff_ping = ping == nil and 30 or ping
-    local eff_idle = idle == nil and 60 or idle
+    local eff_ping = ping == nil and DEFAULTS.ping_interval.value or ping
+    local eff_idle = idle == nil and DEFAULTS.idle_timeout.value or idle
     if eff_ping and eff_idle and eff_idle <= eff_ping then
         error(("switchboard.listen: idle_timeout (%d) must be greater than ping_interval (%d)")
             :format(eff_idle, eff_ping), 3)

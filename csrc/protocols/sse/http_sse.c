@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/defaults.h"
 #include "codec/json.h"
 #include "net/flush.h"
 #include "net/http.h"
@@ -256,7 +257,7 @@ static lws_usec_t sb_sse_keepalive_us(sb_server *s)
 {
     double k = sb_server_config_of(s)->sse.keepalive;
 
-    return (lws_usec_t)((k > 0 ? k : 15) * 1e6);
+    return (lws_usec_t)((k > 0 ? k : SB_DEFAULT_sse_keepalive) * 1e6);
 }
 
 /* How often the streams' tick runs: the peer-close check needs about a
@@ -382,7 +383,7 @@ static int sb_sse_stream(sb_server *s, struct lws *wsi, const char *path,
     lws_rx_flow_control(wsi, 0);   /* see "Peer close" above */
     if (retry >= 0) {
         sb_buf_init(&b, 0);
-        sb_sse_queue(c, sb_chunk_from(&b, sb_sse_retry(&b, (uint64_t)(retry ? retry : 2000))));
+        sb_sse_queue(c, sb_chunk_from(&b, sb_sse_retry(&b, (uint64_t)(retry ? retry : SB_DEFAULT_sse_retry))));
     }
     if (c->ops->open(c) < 0)
         return -1;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/defaults.h"
 #include "codec/json.h"
 #include "net/http.h"
 #include "sse_request.h"
@@ -27,7 +28,7 @@ static size_t sb_sse_max_body(sb_server *s)
 {
     size_t n = sb_server_config_of(s)->sse.max_body;
 
-    return n ? n : 64 * 1024;
+    return n ? n : SB_DEFAULT_sse_max_body;
 }
 
 void sb_sse_post_free(void **slot)
