@@ -77,6 +77,7 @@ build = {
             "csrc/net/limits.c",
             "csrc/net/listener.c",
             "csrc/net/loop.c",
+            "csrc/net/options.c",
             "csrc/net/queue.c",
             "csrc/net/request.c",
             "csrc/net/resume.c",

@@ -290,7 +290,6 @@ static void sb_lua_on_phx_leave(void *ud, sb_wsconn *c, const char *topic, size_
     sb_lua_pcall(L, 3, 0, "phoenix leave handler");
 }
 
-#define SB_MAX_MOUNTS 16
 
 /* core.listen(loop, hub, opts, hooks) -> server | nil, err */
 static int sb_lua_listen(lua_State *L)
@@ -301,13 +300,13 @@ static int sb_lua_listen(lua_State *L)
     sb_server_hooks hooks;
     sb_lua_server *ls;
     char err[256];
-    const char *mounts[SB_MAX_MOUNTS];
+    sb_lua_options opts;
 
     memset(&hooks, 0, sizeof hooks);
     luaL_checktype(L, 3, LUA_TTABLE);
     luaL_checktype(L, 4, LUA_TTABLE);
     /* the option strings stay referenced by the table at 3 */
-    sb_lua_read_server_config(L, 3, &cfg, mounts, SB_MAX_MOUNTS);
+    sb_lua_read_server_config(L, 3, &cfg, &opts);
     cfg.protocols = sb_protocols;
     ls = lua_newuserdata(L, sizeof *ls);
     memset(ls, 0, sizeof *ls);

@@ -55,8 +55,6 @@ static void sb_read_limits(lua_State *L, int idx, sb_server_config *cfg)
     lua_getfield(L, idx, "max_burst");
     cfg->max_burst = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
     lua_pop(L, 1);
-    cfg->phoenix_max_channels = (int)sb_opt_size(L, idx, "phoenix_max_channels", 0);
-    cfg->phoenix_timeout = (int)sb_opt_off(L, idx, "phoenix_timeout");
     cfg->handshake_timeout = (int)sb_opt_size(L, idx, "handshake_timeout", 0);
     cfg->max_header_bytes = (int)sb_opt_size(L, idx, "max_header_bytes", 0);
     cfg->max_url = (int)sb_opt_size(L, idx, "max_url", 0);
@@ -64,8 +62,64 @@ static void sb_read_limits(lua_State *L, int idx, sb_server_config *cfg)
     cfg->idle_timeout = (int)sb_opt_off(L, idx, "idle_timeout");
 }
 
+static const sb_lua_options *sb_lua_opts(const sb_options *o)
+{
+    return (const sb_lua_options *)(const void *)o;
+}
+
+static int sb_lua_opt_number(const sb_options *o, const char *key, double *v)
+{
+    const sb_lua_options *lo = sb_lua_opts(o);
+    int rc = 0;
+
+    lua_getfield(lo->L, lo->idx, key);
+    if (lua_type(lo->L, -1) == LUA_TNUMBER) {
+        *v = lua_tonumber(lo->L, -1);
+        rc = 1;
+    } else if (lua_isboolean(lo->L, -1) && !lua_toboolean(lo->L, -1)) {
+        rc = -1;
+    }
+    lua_pop(lo->L, 1);
+    return rc;
+}
+
+static const char *sb_lua_opt_string(const sb_options *o, const char *key)
+{
+    const sb_lua_options *lo = sb_lua_opts(o);
+
+    return sb_opt_str(lo->L, lo->idx, key);
+}
+
+static int sb_lua_opt_count(const sb_options *o, const char *key)
+{
+    const sb_lua_options *lo = sb_lua_opts(o);
+    int n = -1;
+
+    lua_getfield(lo->L, lo->idx, key);
+    if (lua_istable(lo->L, -1))
+        n = (int)lua_rawlen(lo->L, -1);
+    lua_pop(lo->L, 1);
+    return n;
+}
+
+/* Strings of a list stay referenced by it, and it by the options table. */
+static const char *sb_lua_opt_item(const sb_options *o, const char *key, int i)
+{
+    const sb_lua_options *lo = sb_lua_opts(o);
+    const char *v = NULL;
+
+    lua_getfield(lo->L, lo->idx, key);
+    if (lua_istable(lo->L, -1)) {
+        lua_rawgeti(lo->L, -1, i + 1);
+        v = lua_type(lo->L, -1) == LUA_TSTRING ? lua_tostring(lo->L, -1) : NULL;
+        lua_pop(lo->L, 1);
+    }
+    lua_pop(lo->L, 1);
+    return v;
+}
+
 void sb_lua_read_server_config(lua_State *L, int idx, sb_server_config *cfg,
-                               const char **mounts, int max_mounts)
+                               sb_lua_options *opts)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->host = sb_opt_str(L, idx, "host");
@@ -74,33 +128,10 @@ void sb_lua_read_server_config(lua_State *L, int idx, sb_server_config *cfg,
     lua_pop(L, 1);
     cfg->static_dir = sb_opt_str(L, idx, "static");
     sb_read_limits(L, idx, cfg);
-    lua_getfield(L, idx, "presence_events");
-    cfg->native_quiet = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
     lua_getfield(L, idx, "reuse_port");
     cfg->reuse_port = lua_toboolean(L, -1);
-    lua_pop(L, 2);
-    lua_getfield(L, idx, "phoenix");
-    if (lua_istable(L, -1)) {
-        int i;
-        for (i = 0; i < max_mounts; i++) {
-            lua_rawgeti(L, -1, i + 1);
-            mounts[i] = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-            lua_pop(L, 1);
-            if (!mounts[i])
-                break;
-        }
-        cfg->phoenix_mounts = mounts;
-        cfg->phoenix_nmounts = i;
-    }
     lua_pop(L, 1);
-    /* SSE options, flattened by server.lua */
-    lua_getfield(L, idx, "sse_keepalive");
-    cfg->sse.keepalive = lua_tonumber(L, -1);
-    lua_getfield(L, idx, "sse_retry");
-    cfg->sse.retry_ms = (long)lua_tointeger(L, -1);
-    lua_pop(L, 2);
-    cfg->sse.cors = sb_opt_str(L, idx, "sse_cors");
-    cfg->sse.max_body = sb_opt_size(L, idx, "sse_max_body", 0);
+    cfg->cors = sb_opt_str(L, idx, "sse_cors");
     /* tls = { cert = path, key = path } */
     lua_getfield(L, idx, "tls");
     if (lua_istable(L, -1)) {
@@ -109,4 +140,11 @@ void sb_lua_read_server_config(lua_State *L, int idx, sb_server_config *cfg,
         cfg->tls_key = sb_opt_str(L, t, "key");
     }
     lua_pop(L, 1);
+    opts->o.number = sb_lua_opt_number;
+    opts->o.string = sb_lua_opt_string;
+    opts->o.count = sb_lua_opt_count;
+    opts->o.item = sb_lua_opt_item;
+    opts->L = L;
+    opts->idx = idx;
+    cfg->options = &opts->o;
 }

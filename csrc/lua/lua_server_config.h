@@ -3,12 +3,20 @@
 #define SB_LUA_SERVER_CONFIG_H
 
 #include "lua_compat.h"
+#include "net/options.h"
 #include "net/server.h"
 
-/* Reads the options table at idx (absolute index) into cfg; Phoenix mount
- * strings go into mounts (at most max_mounts).  Strings point into the
- * table, which must stay alive while cfg is used. */
+/* The protocols' options read straight from the Lua table (options.h). */
+typedef struct sb_lua_options {
+    sb_options o;      /* first: the readers get this struct back */
+    lua_State *L;
+    int idx;           /* absolute index of the options table */
+} sb_lua_options;
+
+/* Reads the options table at idx (absolute index) into cfg, and points
+ * cfg->options at opts, which reads the rest of it.  Strings point into
+ * the table, which must stay on the stack while cfg is used. */
 void sb_lua_read_server_config(lua_State *L, int idx, sb_server_config *cfg,
-                               const char **mounts, int max_mounts);
+                               sb_lua_options *opts);
 
 #endif

@@ -10,7 +10,7 @@
  * request's Origin when it is in the configured list, or none. */
 sb_span sb_cors_origin(sb_server *s, struct lws *wsi, char *buf, int len)
 {
-    const char *cors = sb_server_config_of(s)->sse.cors, *p;
+    const char *cors = sb_server_config_of(s)->cors, *p;
     size_t n;
     int k;
 

@@ -44,7 +44,7 @@ struct sb_server {
     sb_map per_ip;         /* peer address -> connections (max_per_ip) */
     uint64_t uid_seq;      /* uids are a bijection of this counter */
     uint64_t uid_salt;
-    char *cors;            /* copy of cfg.sse.cors */
+    char *cors;            /* copy of cfg.cors */
     sb_server_stats stats;
     sb_flusher flush;      /* end-of-turn writes (flush.h) */
     sb_listener *lsn;      /* own listener when reuse_port (listener.h) */
@@ -676,18 +676,14 @@ static int sb_server_copy_config(sb_server *s, const sb_server_config *cfg)
         s->cfg.max_message = SB_DEFAULT_max_message;
     if (!s->cfg.max_queue)
         s->cfg.max_queue = SB_DEFAULT_max_queue;
-    if (!s->cfg.phoenix_max_channels)
-        s->cfg.phoenix_max_channels = SB_DEFAULT_max_channels;
-    if (!s->cfg.phoenix_timeout)
-        s->cfg.phoenix_timeout = SB_DEFAULT_phoenix_timeout;
     s->host = sb_strdup_opt(cfg->host);
     s->static_dir = sb_strdup_opt(cfg->static_dir);
-    s->cors = sb_strdup_opt(cfg->sse.cors);
+    s->cors = sb_strdup_opt(cfg->cors);
     s->cfg.host = s->host;
     s->cfg.static_dir = s->static_dir;
-    s->cfg.sse.cors = s->cors;
+    s->cfg.cors = s->cors;
     return (cfg->static_dir && !s->static_dir) || (cfg->host && !s->host) ||
-           (cfg->sse.cors && !s->cors) ? -1 : 0;
+           (cfg->cors && !s->cors) ? -1 : 0;
 }
 
 sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
@@ -723,7 +719,7 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
         return NULL;
     }
     /* the protocols took copies of what they keep */
-    s->cfg.phoenix_mounts = NULL;
+    s->cfg.options = NULL;
     s->ctx = sb_loop_new_lws(loop, 1, s->cfg.handshake_timeout, s->cfg.max_header_bytes);
     if (!s->ctx) {
         snprintf(err, errlen, "cannot start libwebsockets");

@@ -10,6 +10,7 @@
 #include "hub/hub.h"
 #include "loop.h"
 #include "queue.h"
+#include "options.h"
 #include "proto.h"
 
 typedef struct sb_server sb_server;
@@ -67,16 +68,6 @@ typedef struct sb_server_hooks {
     void *ud;
 } sb_server_hooks;
 
-/* SSE options (http_sse.c), part of the server config.  "0 = default":
- * the value in base/defaults.h (here and in sb_server_config). */
-typedef struct sb_sse_config {
-    double keepalive;      /* seconds between ":" comments; 0 = default */
-    long retry_ms;         /* retry: sent on connect; 0 = default, < 0 = none */
-    const char *cors;      /* NULL: no CORS headers; "*"; or allowed
-                              origins separated by spaces */
-    size_t max_body;       /* POST body limit in bytes; 0 = default */
-} sb_sse_config;
-
 /* Counters for GET /metrics; plain integers, the loop is single-threaded. */
 typedef struct sb_server_stats {
     uint64_t open[SB_MAX_PROTOCOLS];  /* open connections by protocol */
@@ -96,17 +87,6 @@ typedef struct sb_server_config {
     const char *static_dir;    /* NULL = no static files */
     size_t max_message;        /* bytes per incoming message; 0 = default */
     size_t max_queue;          /* bytes queued per connection; 0 = default */
-    int max_channel_len;
-    /* 1: native clients get no join/leave events (a relay with thousands
-     * of subscribers on one channel: n joins would cost n * n frames) */
-    int native_quiet;
-    /* Phoenix mount points ("/socket" serves "/socket/websocket"); NULL =
-     * { "/socket" }, phoenix_nmounts 0 with a non-NULL list = none. */
-    const char *const *phoenix_mounts;
-    int phoenix_nmounts;
-    int phoenix_max_channels;  /* joined topics per connection; 0 = default
-                                  (max_channels) */
-    int phoenix_timeout;       /* seconds of silence before closing; 0 = default, <0 = never */
     int max_connections;       /* WebSocket + SSE connections in all; 0 = no cap */
     int max_per_ip;            /* ... from one peer address; 0 = no cap */
     int reuse_port;            /* SO_REUSEPORT: workers share the port */
@@ -120,7 +100,11 @@ typedef struct sb_server_config {
     int ping_interval;         /* WebSocket ping every n s; 0 = default, < 0 = off */
     int idle_timeout;          /* no pong / unacked data for n s closes;
                                   0 = default, < 0 = off */
-    sb_sse_config sse;
+    const char *cors;          /* CORS of HTTP answers: NULL none; "*"; or
+                                  allowed origins separated by spaces */
+    /* Every other option, by name, for the protocols' server_start
+     * (options.h); NULL: every default.  Valid during sb_server_new. */
+    const sb_options *options;
     const char *tls_cert;      /* PEM paths: both set = TLS (wss://, https://) */
     const char *tls_key;
 } sb_server_config;

@@ -198,9 +198,7 @@ local function sse_opts(sse)
         error("switchboard.listen: sse.cors must be \"*\" or a list of origins", 4)
     end
     local retry = sse.retry
-    if retry == false then
-        retry = -1
-    else
+    if retry ~= false then
         retry = num("retry")
         retry = retry and math.floor(retry)
     end

@@ -13,6 +13,32 @@
 /* Depth limit for JSON a native client sends. */
 #define SB_NATIVE_MAX_DEPTH 64
 
+/* The protocol's per-server state. */
+typedef struct sb_native_server {
+    /* presence_events = false: native clients hear no joins or leaves of
+     * others (a relay with thousands of subscribers on one channel: n
+     * joins would cost n * n frames) */
+    int quiet;
+} sb_native_server;
+
+static int sb_native_server_start(sb_server *s, void **state)
+{
+    sb_native_server *ns = calloc(1, sizeof *ns);
+
+    if (!ns)
+        return -1;
+    ns->quiet = sb_options_false(sb_server_config_of(s)->options, "presence_events");
+    *state = ns;
+    return 0;
+}
+
+static int sb_native_quiet(const sb_wsconn *c)
+{
+    const sb_native_server *ns = sb_server_proto_state(c->srv, &sb_native_ops);
+
+    return ns && ns->quiet;
+}
+
 /* Sends f to every native connection of the channel except `except`. */
 struct sb_native_fan {
     sb_frame *f;
@@ -164,7 +190,7 @@ static int sb_native_open(sb_wsconn *c)
         sb_resume_fetch(c);
     users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
     /* quiet servers still tell the joiner its uid, but nobody else */
-    others = sb_server_config_of(c->srv)->native_quiet ? NULL
+    others = sb_native_quiet(c) ? NULL
              : sb_native_presence_frame(c, 0, users, 0);
     self = sb_native_presence_frame(c, 0, users, 1);
     if (others)
@@ -285,7 +311,7 @@ static void sb_native_closed(sb_wsconn *c)
     c->open = 0;
     sb_hub_disconnect(hub, &c->hc);
     users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
-    if (!users || sb_server_config_of(c->srv)->native_quiet)
+    if (!users || sb_native_quiet(c))
         return;
     f = sb_native_presence_frame(c, 1, users, 0);
     if (f)
@@ -400,6 +426,8 @@ static int sb_native_set(sb_wsconn *c, const char *key, const char *value, size_
 
 const sb_proto_ops sb_native_ops = {
     .name = "native",
+    .server_start = sb_native_server_start,
+    .server_free = free,
     .ws_route = sb_native_route,
     .http = sb_native_http,
     .prepare = sb_native_prepare,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/defaults.h"
 #include "codec/json.h"
 #include "codec/envelope.h"
 #include "protocols/slots.h"
@@ -31,6 +32,21 @@ typedef struct sb_phx_conn {
     int v1;                /* vsn 1.0.x: JSON objects, no binary frames */
     int64_t armed_ms;      /* when the idle timeout was last armed */
 } sb_phx_conn;
+
+/* The protocol's per-server state: its options and its mount points,
+ * owned copies without a trailing slash so "/socket/" and "/socket" route
+ * alike. */
+typedef struct sb_phx_server {
+    int max_channels;      /* joined topics per connection */
+    int timeout;           /* seconds of silence before closing; < 0 never */
+    char **mounts;
+    int n;
+} sb_phx_server;
+
+static const sb_phx_server *sb_phx_server_of(const sb_wsconn *c)
+{
+    return sb_server_proto_state(c->srv, &sb_phoenix_ops);
+}
 
 static sb_phx_conn *sb_phx_state(const sb_wsconn *c)
 {
@@ -261,7 +277,7 @@ static void sb_phx_join(sb_wsconn *c, const sb_phx_msg *m)
         sb_phx_reply_error(c, sb_span_of(NULL, 0), m->ref, m->topic, "unmatched topic");
         return;
     }
-    if ((int)p->n >= sb_server_config_of(c->srv)->phoenix_max_channels) {
+    if ((int)p->n >= sb_phx_server_of(c)->max_channels) {
         sb_phx_reply_error(c, jr, m->ref, m->topic, "too many channels joined");
         return;
     }
@@ -384,7 +400,7 @@ static void sb_phx_event(sb_wsconn *c, const sb_phx_msg *m)
  * (+1 s) after its last frame, never earlier. */
 static void sb_phx_touch(sb_wsconn *c)
 {
-    int secs = sb_server_config_of(c->srv)->phoenix_timeout;
+    int secs = sb_phx_server_of(c)->timeout;
     int slack = secs / 10 > 1 ? secs / 10 : 1;
     sb_phx_conn *p = sb_phx_state(c);
     int64_t now = sb_mono_ms();
@@ -640,13 +656,6 @@ void sb_phx_deliver(sb_conn *hc, sb_msg *m, void *ud)
         sb_wsconn_send(c, f);
 }
 
-/* The protocol's per-server state: its mount points, owned copies
- * without a trailing slash so "/socket/" and "/socket" route alike. */
-typedef struct sb_phx_server {
-    char **mounts;
-    int n;
-} sb_phx_server;
-
 static void sb_phx_server_free(void *state)
 {
     sb_phx_server *ps = state;
@@ -659,30 +668,47 @@ static void sb_phx_server_free(void *state)
     free(ps);
 }
 
-/* Copies the config's mounts (default "/socket"). */
+/* Keeps one mount point. */
+static int sb_phx_add_mount(sb_phx_server *ps, const char *m)
+{
+    size_t len = strlen(m);
+
+    while (len > 0 && m[len - 1] == '/')
+        len--;
+    if (!(ps->mounts[ps->n] = malloc(len + 1)))
+        return -1;
+    memcpy(ps->mounts[ps->n], m, len);
+    ps->mounts[ps->n][len] = '\0';
+    ps->n++;
+    return 0;
+}
+
+/* Reads phoenix = { mount, ... } (default { "/socket" }, {} = none),
+ * phoenix_max_channels and phoenix_timeout. */
 static int sb_phx_server_start(sb_server *s, void **state)
 {
-    static const char *const def[] = { "/socket" };
-    const sb_server_config *cfg = sb_server_config_of(s);
-    const char *const *list = cfg->phoenix_mounts ? cfg->phoenix_mounts : def;
-    int i, n = cfg->phoenix_mounts ? cfg->phoenix_nmounts : 1;
+    const sb_options *o = sb_server_config_of(s)->options;
+    int i, n = sb_options_count(o, "phoenix");
     sb_phx_server *ps = calloc(1, sizeof *ps);
 
     *state = ps;
     if (!ps || !(ps->mounts = calloc(n > 0 ? (size_t)n : 1, sizeof *ps->mounts)))
         return -1;
+    ps->max_channels = (int)sb_options_size(o, "phoenix_max_channels",
+                                            SB_DEFAULT_max_channels);
+    ps->timeout = (int)sb_options_off(o, "phoenix_timeout", SB_DEFAULT_phoenix_timeout);
+    if (n < 0)
+        return sb_phx_add_mount(ps, "/socket");
     for (i = 0; i < n; i++) {
-        size_t len = strlen(list[i]);
-        while (len > 0 && list[i][len - 1] == '/')
-            len--;
-        if (!(ps->mounts[i] = malloc(len + 1)))
+        const char *m = sb_options_item(o, "phoenix", i);
+        if (!m)
+            break;
+        if (sb_phx_add_mount(ps, m))
             return -1;
-        memcpy(ps->mounts[i], list[i], len);
-        ps->mounts[i][len] = '\0';
-        ps->n++;
     }
     return 0;
 }
+
 
 /* Phoenix clients always append /websocket to the mount point. */
 static int sb_phx_route(sb_server *s, void *state, const char *path,

@@ -36,13 +36,16 @@
 #include "protocols/slots.h"
 #include "sse_request.h"
 
-/* One timer per server for all its streams (peer-close checks and
- * keep-alives): see sb_sse_sweep.  The protocol's per-server state. */
-typedef struct sb_sse_ticker {
+/* The protocol's per-server state: its options, and one timer for all
+ * the server's streams (peer-close checks and keep-alives, sb_sse_sweep). */
+typedef struct sb_sse_server {
     lws_sorted_usec_list_t sul;   /* first: the callback finds the ticker */
     sb_server *srv;
     struct lws_context *ctx;      /* NULL: not scheduled */
-} sb_sse_ticker;
+    double keepalive;             /* seconds between ":" comments */
+    long retry_ms;                /* retry: sent on connect; < 0 none */
+    size_t max_body;              /* POST body limit in bytes */
+} sb_sse_server;
 
 /* What a stream remembers between prepare and open. */
 typedef struct sb_sse_state {
@@ -255,9 +258,9 @@ static int sb_sse_write_headers(sb_server *s, struct lws *wsi)
 
 static lws_usec_t sb_sse_keepalive_us(sb_server *s)
 {
-    double k = sb_server_config_of(s)->sse.keepalive;
+    const sb_sse_server *t = sb_server_proto_state(s, &sb_sse_ops);
 
-    return (lws_usec_t)((k > 0 ? k : SB_DEFAULT_sse_keepalive) * 1e6);
+    return (lws_usec_t)((t ? t->keepalive : SB_DEFAULT_sse_keepalive) * 1e6);
 }
 
 /* How often the streams' tick runs: the peer-close check needs about a
@@ -305,7 +308,7 @@ static int sb_sse_tick(sb_wsconn *c)
  * the next stream starts it again. */
 static void sb_sse_sweep(lws_sorted_usec_list_t *sul)
 {
-    sb_sse_ticker *t = (sb_sse_ticker *)(void *)sul;   /* sul is first */
+    sb_sse_server *t = (sb_sse_server *)(void *)sul;   /* sul is first */
     sb_wsconn *c;
     int streams = 0;
 
@@ -323,9 +326,9 @@ static void sb_sse_sweep(lws_sorted_usec_list_t *sul)
 }
 
 /* A stream opened: make sure its server's tick runs. */
-static void sb_sse_ticker_start(sb_server *s, struct lws *wsi)
+static void sb_sse_tick_start(sb_server *s, struct lws *wsi)
 {
-    sb_sse_ticker *t = sb_server_proto_state(s, &sb_sse_ops);
+    sb_sse_server *t = sb_server_proto_state(s, &sb_sse_ops);
 
     if (!t || t->ctx)
         return;
@@ -333,21 +336,35 @@ static void sb_sse_ticker_start(sb_server *s, struct lws *wsi)
     lws_sul_schedule(t->ctx, 0, &t->sul, sb_sse_sweep, sb_sse_tick_us(s));
 }
 
+/* Reads sse_keepalive, sse_retry (false: none; 0: the default) and
+ * sse_max_body (server.lua flattens sse = { ... } into these). */
 static int sb_sse_server_start(sb_server *s, void **state)
 {
-    sb_sse_ticker *t = calloc(1, sizeof *t);
+    const sb_options *o = sb_server_config_of(s)->options;
+    sb_sse_server *t = calloc(1, sizeof *t);
 
     if (!t)
         return -1;
     t->srv = s;
+    t->keepalive = sb_options_size(o, "sse_keepalive", SB_DEFAULT_sse_keepalive);
+    t->retry_ms = sb_options_false(o, "sse_retry") ? -1
+                  : (long)sb_options_size(o, "sse_retry", SB_DEFAULT_sse_retry);
+    t->max_body = (size_t)sb_options_size(o, "sse_max_body", SB_DEFAULT_sse_max_body);
     *state = t;
     return 0;
+}
+
+size_t sb_sse_max_body(sb_server *s)
+{
+    const sb_sse_server *t = sb_server_proto_state(s, &sb_sse_ops);
+
+    return t ? t->max_body : SB_DEFAULT_sse_max_body;
 }
 
 /* The server's context is going: cancel the timer. */
 static void sb_sse_server_stop(sb_server *s, void *state)
 {
-    sb_sse_ticker *t = state;
+    sb_sse_server *t = state;
 
     (void)s;
     lws_sul_cancel(&t->sul);
@@ -361,7 +378,8 @@ static int sb_sse_stream(sb_server *s, struct lws *wsi, const char *path,
 {
     char reason[256];
     int status;
-    long retry = sb_server_config_of(s)->sse.retry_ms;
+    const sb_sse_server *t = sb_server_proto_state(s, &sb_sse_ops);
+    long retry = t ? t->retry_ms : SB_DEFAULT_sse_retry;
     sb_wsconn *c = sb_server_accept(s, wsi, &sb_sse_ops, path, chan, &status,
                                     reason, sizeof reason);
     sb_sse_state *st;
@@ -383,14 +401,14 @@ static int sb_sse_stream(sb_server *s, struct lws *wsi, const char *path,
     lws_rx_flow_control(wsi, 0);   /* see "Peer close" above */
     if (retry >= 0) {
         sb_buf_init(&b, 0);
-        sb_sse_queue(c, sb_chunk_from(&b, sb_sse_retry(&b, (uint64_t)(retry ? retry : SB_DEFAULT_sse_retry))));
+        sb_sse_queue(c, sb_chunk_from(&b, sb_sse_retry(&b, (uint64_t)retry)));
     }
     if (c->ops->open(c) < 0)
         return -1;
     if (sb_server_hooks_of(s)->open)
         sb_server_hooks_of(s)->open(sb_server_hooks_of(s)->ud, c);
     ((sb_sse_state *)c->proto)->next_keepalive = lws_now_usecs() + sb_sse_keepalive_us(s);
-    sb_sse_ticker_start(s, wsi);
+    sb_sse_tick_start(s, wsi);
     sb_sse_want_write(c);
     return 0;
 }

@@ -26,6 +26,9 @@ int sb_sse_send_event(sb_wsconn *c, const char *event, const char *data, size_t 
 void sb_sse_deliver(sb_conn *hc, sb_msg *m, void *ud);
 sb_frame *sb_sse_frame(sb_msg *m);
 
+/* The POST body limit of s (sse_max_body). */
+size_t sb_sse_max_body(sb_server *s);
+
 /* POST /sse/<channel> (sse_post.c): checks the request and starts
  * collecting the body into *slot; the body's parts, its end (publish and
  * answer), and the slot's release. */

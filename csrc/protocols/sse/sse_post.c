@@ -24,13 +24,6 @@ typedef struct sb_sse_post {
     char channel[SB_CHANNEL_MAX + 1];
 } sb_sse_post;
 
-static size_t sb_sse_max_body(sb_server *s)
-{
-    size_t n = sb_server_config_of(s)->sse.max_body;
-
-    return n ? n : SB_DEFAULT_sse_max_body;
-}
-
 void sb_sse_post_free(void **slot)
 {
     sb_sse_post *ps = *slot;
