@@ -79,6 +79,7 @@ build = {
             "csrc/net/loop.c",
             "csrc/net/options.c",
             "csrc/net/queue.c",
+            "csrc/net/receive.c",
             "csrc/net/request.c",
             "csrc/net/resume.c",
             "csrc/net/server.c",

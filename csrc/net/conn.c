@@ -25,8 +25,6 @@ static void sb_wsconn_kill_slow(sb_wsconn *c)
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
-size_t sb_server_max_queue(const sb_server *s);
-
 /* WebSockets are written at the end of the loop turn (flush.h); a
  * protocol with its own way (an SSE stream keeps rx off between writes)
  * says so in its ops. */
@@ -35,20 +33,20 @@ static void sb_wsconn_want_write(sb_wsconn *c)
     if (c->ops->want_write)
         c->ops->want_write(c);
     else
-        sb_flush_mark(sb_server_flusher(c->srv), c);
+        sb_flush_mark(c->shared->flush, c);
 }
 
 int sb_wsconn_send(sb_wsconn *c, sb_frame *f)
 {
     if (!f || c->closed || c->close_code || !c->wsi)
         return -1;
-    if (c->q.bytes + f->len > sb_server_max_queue(c->srv)) {
+    if (c->q.bytes + f->len > c->shared->max_queue) {
         sb_wsconn_kill_slow(c);
         return -1;
     }
     if (sb_fqueue_push(&c->q, f))
         return -1;
-    sb_server_stats_of(c->srv)->delivered++;
+    c->shared->stats.delivered++;
     sb_wsconn_want_write(c);
     return 0;
 }
@@ -90,7 +88,7 @@ int sb_wsconn_flush(sb_wsconn *c)
 
     if (c->close_sent)
         return 0;
-    rc = sb_queue_flush(c->wsi, &c->q, &sb_server_flusher(c->srv)->batch,
+    rc = sb_queue_flush(c->wsi, &c->q, &c->shared->flush->batch,
                         c->close_code, c->close_reason);
     if (rc > 0)
         c->close_sent = 1;

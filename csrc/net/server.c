@@ -45,7 +45,7 @@ struct sb_server {
     uint64_t uid_seq;      /* uids are a bijection of this counter */
     uint64_t uid_salt;
     char *cors;            /* copy of cfg.cors */
-    sb_server_stats stats;
+    sb_server_shared shared;   /* max_queue, stats, flusher (server.h) */
     sb_flusher flush;      /* end-of-turn writes (flush.h) */
     sb_listener *lsn;      /* own listener when reuse_port (listener.h) */
 };
@@ -68,11 +68,6 @@ static void sb_server_make_uid(sb_server *s, char *out)
     out[6] = '\0';
 }
 
-size_t sb_server_max_queue(const sb_server *s)
-{
-    return s->cfg.max_queue;
-}
-
 const sb_server_hooks *sb_server_hooks_of(const sb_server *s)
 {
     return &s->hooks;
@@ -85,7 +80,7 @@ const sb_server_config *sb_server_config_of(const sb_server *s)
 
 sb_server_stats *sb_server_stats_of(sb_server *s)
 {
-    return &s->stats;
+    return &s->shared.stats;
 }
 
 sb_flusher *sb_server_flusher(sb_server *s)
@@ -316,7 +311,7 @@ static void sb_wsconn_free(sb_wsconn *c)
     sb_server *s = c->srv;
 
     if (c->counted) {
-        s->stats.open[c->proto_index]--;
+        s->shared.stats.open[c->proto_index]--;
         s->nconns--;
         sb_server_ip_release(s, c);
     }
@@ -391,6 +386,7 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
         return NULL;
     }
     c->srv = s;
+    c->shared = &s->shared;
     s->refs++;
     c->ops = ops;
     c->proto_index = sb_server_index_of(s, ops);
@@ -424,7 +420,7 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
     }
     sb_limits_socket(&s->cfg, wsi);
     c->counted = 1;
-    s->stats.open[c->proto_index]++;
+    s->shared.stats.open[c->proto_index]++;
     s->nconns++;
     sb_server_ip_take(s, c);
     sb_server_link(s, c);   /* sb_server_close reaches every protocol */
@@ -676,6 +672,7 @@ static int sb_server_copy_config(sb_server *s, const sb_server_config *cfg)
         s->cfg.max_message = SB_DEFAULT_max_message;
     if (!s->cfg.max_queue)
         s->cfg.max_queue = SB_DEFAULT_max_queue;
+    s->shared.max_queue = s->cfg.max_queue;
     s->host = sb_strdup_opt(cfg->host);
     s->static_dir = sb_strdup_opt(cfg->static_dir);
     s->cors = sb_strdup_opt(cfg->cors);
@@ -700,6 +697,7 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     s->refs = 1;
     s->hooks = *hooks;
     sb_flusher_init(&s->flush, loop);
+    s->shared.flush = &s->flush;
     /* connections still use the hub while lws closes them, which can be
      * after the hub's owner let go (lua_close collects in any order) */
     sb_hub_retain(hub);

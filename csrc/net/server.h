@@ -109,10 +109,19 @@ typedef struct sb_server_config {
     const char *tls_key;
 } sb_server_config;
 
+/* What every connection of a server uses on its send path, reachable
+ * without a call into the server (it runs once per delivery). */
+typedef struct sb_server_shared {
+    size_t max_queue;            /* bytes queued per connection */
+    sb_server_stats stats;
+    struct sb_flusher *flush;    /* the end-of-turn writer (flush.h) */
+} sb_server_shared;
+
 /* A WebSocket (or SSE) connection of a server.  The hub sees `hc`. */
 struct sb_wsconn {
     sb_conn hc;
     sb_server *srv;
+    sb_server_shared *shared;   /* srv's, for the send path */
     struct lws *wsi;
     const sb_proto_ops *ops;
     void *proto;           /* the protocol's own state of this connection */
@@ -127,7 +136,7 @@ struct sb_wsconn {
     sb_fqueue q;           /* send queue */
     sb_buf rx;             /* fragments of the message being received */
     int rx_binary;
-    unsigned rx_frags;     /* frames of that message so far (limits.c) */
+    unsigned rx_frags;     /* frames of that message so far (receive.c) */
     int rx_frame_done;     /* the last piece lws gave ended its frame */
     int close_code;        /* nonzero: close once the queue is flushed */
     int close_sent;
@@ -180,7 +189,7 @@ const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len)
 
 /* Message-rate limit (limits.c): 1 pass, 0 drop, -1 close with 1008. */
 int sb_wsconn_rate_ok(sb_wsconn *c);
-/* One RECEIVE callback's bytes (limits.c): joins fragments, enforces
+/* One RECEIVE callback's bytes (receive.c): joins fragments, enforces
  * max_message (1009) and the rate limit (1008), hands each whole message
  * to the protocol.  Returns -1 when lws should close the connection. */
 int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len);
@@ -217,7 +226,6 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
 /* Frees a connection that sb_server_accept returned but that was never
  * bound to its wsi. */
 void sb_server_discard(sb_wsconn *c);
-size_t sb_server_max_queue(const sb_server *s);
 const sb_server_hooks *sb_server_hooks_of(const sb_server *s);
 const sb_server_config *sb_server_config_of(const sb_server *s);
 

@@ -1,0 +1,91 @@
+/* The receive path of a WebSocket connection: lws hands a message over in
+ * pieces (frames, and frames in parts of at most the rx buffer); this
+ * joins them, bounded by max_message and a frame count (1009 beyond),
+ * passes each whole message through the rate limit (limits.c) and hands
+ * it to the connection's protocol. */
+#include "server.h"
+
+#include <string.h>
+
+/* Most frames one message may arrive in: max_message / 64, at least 64.
+ * Real clients send a message as one frame (browsers, Node ws) or in a few
+ * large ones; without a cap, empty continuation frames could go on forever
+ * without the message ever growing or the rate limit seeing a message. */
+static size_t sb_max_fragments(const sb_server_config *cfg)
+{
+    size_t n = cfg->max_message / 64;
+
+    return n < 64 ? 64 : n;
+}
+
+/* Hangs up with 1009 and a reason (inside the receive callback, where lws
+ * 4.1 still sends the close frame). */
+static int sb_wsconn_too_big(sb_wsconn *c, const char *why)
+{
+    lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                     (unsigned char *)why, strlen(why));
+    return -1;
+}
+
+/* Collects the pieces of one message, bounded by max_message and a frame
+ * count.  Returns 1 when a whole message is ready in msg and n, 0 while
+ * more is to come, -1 when the connection must close (1009).  A message
+ * that arrives in one piece (the common case) is used where lws put it,
+ * without a copy. */
+static int sb_wsconn_collect(sb_wsconn *c, const void *in, size_t len,
+                             const char **msg, size_t *n)
+{
+    const sb_server_config *cfg = sb_server_config_of(c->srv);
+    struct lws *wsi = c->wsi;
+    size_t rest = lws_remaining_packet_payload(wsi);
+    int whole = lws_is_final_fragment(wsi) && !rest;
+
+    if (lws_is_first_fragment(wsi)) {
+        c->rx_binary = lws_frame_is_binary(wsi);
+        c->rx_frags = 0;
+    }
+    /* the frame header already says how long it is: a frame announcing
+     * more than the limit is refused at its first bytes */
+    if (c->rx.len + len > cfg->max_message || rest > cfg->max_message - c->rx.len - len)
+        return sb_wsconn_too_big(c, "message too big");
+    /* lws hands a frame over in pieces; a frame's first piece counts */
+    if (lws_is_first_fragment(wsi) || c->rx_frame_done)
+        c->rx_frags++;
+    c->rx_frame_done = rest == 0;
+    if (c->rx_frags > sb_max_fragments(cfg))
+        return sb_wsconn_too_big(c, "too many fragments");
+    if (whole && !c->rx.len) {
+        *msg = in;
+        *n = len;
+        return 1;
+    }
+    sb_buf_add(&c->rx, in, len);
+    if (c->rx.oom)
+        return -1;
+    *msg = (const char *)sb_buf_data(&c->rx);
+    *n = c->rx.len;
+    return whole;
+}
+
+int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len)
+{
+    const char *msg = NULL;
+    size_t n = 0;
+    int rc = sb_wsconn_collect(c, in, len, &msg, &n);
+
+    if (rc <= 0)
+        return rc;
+    rc = sb_wsconn_rate_ok(c);
+    if (rc < 0) {
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                         (unsigned char *)"rate limit", 10);
+        return -1;
+    }
+    if (rc > 0)
+        c->ops->receive(c, msg ? msg : "", n, c->rx_binary);
+    /* a joined message is rare: give its memory back rather than keep
+     * up to max_message on an idle connection */
+    sb_buf_free(&c->rx);
+    return 0;
+}
+
