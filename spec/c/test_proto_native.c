@@ -1,5 +1,6 @@
-/* Native (itty-sockets) codec: every captured vector of PROTOCOLS.md 2.7,
- * the 0.9 presence forms, and malformed client frames. */
+/* Native (itty-sockets) codec: every captured vector of
+ * docs/protocols.md#native-example-session, the 0.9 presence forms, and
+ * malformed client frames. */
 #include "check.h"
 #include "protocols/native/proto_native.h"
 
@@ -91,7 +92,8 @@ static void test_decode_long_uid(check_ctx *t)
               SB_CODEC_EDM);
 }
 
-/* The captured 0.6.1 session of PROTOCOLS.md 2.7, server side. */
+/* The captured 0.6.1 session of docs/protocols.md#native-example-session,
+ * server side. */
 static void test_vectors_27(check_ctx *t)
 {
     sb_native_presence ev;
@@ -158,7 +160,8 @@ static void test_vectors_27(check_ctx *t)
     sb_buf_free(&b);
 }
 
-/* Hand-written variants of 2.7 and the 0.9 forms of 2.6. */
+/* Hand-written variants of that session and the 0.9 forms of
+ * docs/protocols.md#join-and-leave-frames. */
 static void test_presence_variants(check_ctx *t)
 {
     sb_native_user list[2];

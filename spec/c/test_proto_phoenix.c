@@ -1,5 +1,6 @@
-/* Phoenix codec: every vector of PROTOCOLS.md 1.11 byte for byte, decoding
- * of every captured client frame, and malformed input. */
+/* Phoenix codec: every vector of docs/protocols.md#phoenix-example-session
+ * byte for byte, decoding of every captured client frame, and malformed
+ * input. */
 #include "check.h"
 #include "protocols/phoenix/proto_phoenix.h"
 
@@ -35,7 +36,7 @@ static void check_v2(check_ctx *t, const want_msg *w)
     sb_phx_msg_free(&m);
 }
 
-/* Every C> frame of 1.11. */
+/* Every C> frame of docs/protocols.md#phoenix-example-session. */
 static void test_decode_captured(check_ctx *t)
 {
     static const want_msg w[] = {
@@ -226,7 +227,7 @@ static void test_decode_binary(check_ctx *t)
               SB_CODEC_ETRUNC);
 }
 
-/* Every S> text frame of 1.11. */
+/* Every S> text frame of docs/protocols.md#phoenix-example-session. */
 static void test_encode_v2_vectors(check_ctx *t)
 {
     sb_buf b;
@@ -346,7 +347,8 @@ static void test_echo_roundtrip(check_ctx *t)
     sb_buf_free(&b);
 }
 
-/* LongPoll carries each V2 frame as a JSON string (1.11, captured). */
+/* LongPoll carries each V2 frame as a JSON string (captured;
+ * docs/protocols.md#longpoll). */
 static void test_longpoll_vector(check_ctx *t)
 {
     sb_buf f, b;
@@ -394,7 +396,8 @@ static void test_encode_v1(check_ctx *t)
     sb_buf_free(&b);
 }
 
-/* The three server binary frames of 1.11, and the 255-byte limit. */
+/* The three server binary frames of docs/protocols.md#binary-frames, and the
+ * 255-byte limit. */
 static void test_encode_binary(check_ctx *t)
 {
     char longs[SB_PHX_BIN_FIELD_MAX + 1];

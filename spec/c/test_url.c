@@ -86,7 +86,7 @@ static void test_get(check_ctx *t)
 
     sb_buf_init(&b, 0);
     CHECK_INT(sb_query_get(q, n, "token", &b), 1);
-    CHECK_BUF(&b, "T");  /* repeated key: the last wins (LongPoll 1.9) */
+    CHECK_BUF(&b, "T");  /* repeated key: the last wins (docs/protocols.md#query-strings) */
     CHECK_INT(sb_query_get(q, n, "user[id]", &b), 1);
     CHECK_BUF(&b, "7");
     CHECK_INT(sb_query_get(q, n, "alias", &b), 1);

@@ -1,12 +1,12 @@
-/* The native protocol: itty-sockets compatible frames (PROTOCOLS.md 2).
- *
- * Clients send JSON text, optionally prefixed with a direct-message target
- * (`\x1F uid \x1F json`, or the legacy `@@uid@@json`).  The server sends
- * JSON objects: message envelopes, join/leave/error events and server
- * events.  Key order follows the captured vectors.  Encoders append to an
- * sb_buf and return 0 or SB_CODEC_ENOMEM; an sb_span with p == NULL means
- * "absent" and its key is left out.  JSON arguments (message, payload) are
- * inserted unchanged: they must already be valid JSON. */
+/* The native protocol: itty-sockets compatible frames
+ * (docs/protocols.md#native-protocol).  Clients send JSON text, optionally
+ * prefixed with a direct-message target (`\x1F uid \x1F json`, or the legacy
+ * `@@uid@@json`).  The server sends JSON objects: message envelopes,
+ * join/leave/error events and server events.  Key order follows the captured
+ * vectors.  Encoders append to an sb_buf and return 0 or SB_CODEC_ENOMEM; an
+ * sb_span with p == NULL means "absent" and its key is left out.  JSON
+ * arguments (message, payload) are inserted unchanged: they must already be
+ * valid JSON. */
 #ifndef SB_PROTO_NATIVE_H
 #define SB_PROTO_NATIVE_H
 

@@ -1,6 +1,7 @@
-/* The native protocol on a server connection (PROTOCOLS.md section 2, the
- * itty-sockets wire format): one channel per connection, join/leave events,
- * relay to the channel through the hub, direct messages by uid. */
+/* The native protocol on a server connection
+ * (docs/protocols.md#native-protocol, the itty-sockets wire format): one
+ * channel per connection, join/leave events, relay to the channel through the
+ * hub, direct messages by uid. */
 #ifndef SB_WS_NATIVE_H
 #define SB_WS_NATIVE_H
 

@@ -1,6 +1,6 @@
 /* Opt-in recovery for native connections (issue 5), kept apart from
- * ws_native.c so the itty-sockets protocol stays exactly PROTOCOLS.md
- * section 2 for everyone who does not ask for it.
+ * ws_native.c so the itty-sockets protocol stays exactly as in
+ * docs/protocols.md#native-protocol for everyone who does not ask for it.
  *
  * `?recover=true` makes every published message carry `"id":"<epoch>-
  * <offset>"` as its first envelope key; `?since=<id>` additionally replays

@@ -1,5 +1,5 @@
-/* Phoenix Channels wire format (PROTOCOLS.md 1): V2 JSON arrays, V1 JSON
- * objects and V2 binary frames.
+/* Phoenix Channels wire format (docs/protocols.md#phoenix-protocol): V2 JSON
+ * arrays, V1 JSON objects and V2 binary frames.
  *
  * join_ref and ref are opaque strings the client compares with ===, so they
  * are decoded to their exact string value and echoed as JSON strings, never
@@ -82,7 +82,8 @@ int sb_phx_v1_push(sb_buf *b, sb_span topic, sb_span event,
 int sb_phx_v1_close(sb_buf *b, sb_span jr, sb_span topic, int error,
                     sb_span payload);
 
-/* Binary, server to client (1.5).  A null jr is written as length 0. */
+/* Binary, server to client (docs/protocols.md#binary-frames).  A null jr is
+ * written as length 0. */
 int sb_phx_bin_push(sb_buf *b, sb_span jr, sb_span topic, sb_span event,
                     const void *payload, size_t n);
 int sb_phx_bin_reply(sb_buf *b, sb_span jr, sb_span ref, sb_span topic,

@@ -1,9 +1,9 @@
-/* The Phoenix Channels protocol on a server connection (PROTOCOLS.md 1):
- * V2 JSON text frames and V2 binary frames on `<mount>/websocket`, many
- * topics per connection, each with its current join_ref, heartbeats, and
- * the join/leave/reply/close rules the npm `phoenix` client depends on.
- * Room logic (join authorisation, events, leave) is the app's: it is
- * reached through the phx_* server hooks. */
+/* The Phoenix Channels protocol on a server connection
+ * (docs/protocols.md#phoenix-protocol): V2 JSON text frames and V2 binary
+ * frames on `<mount>/websocket`, many topics per connection, each with its
+ * current join_ref, heartbeats, and the join/leave/reply/close rules the npm
+ * `phoenix` client depends on. Room logic (join authorisation, events, leave)
+ * is the app's: it is reached through the phx_* server hooks. */
 #ifndef SB_WS_PHOENIX_H
 #define SB_WS_PHOENIX_H
 

@@ -551,7 +551,8 @@ static int sb_sse_http(sb_server *s, void *state, struct lws *wsi, const char *p
     case SB_SSE_POST:
         return sb_sse_post_start(s, wsi, path + 5, req_state);
     default:
-        /* OPTIONS: the CORS preflight of fetch-based clients (PROTOCOLS.md 3.5) */
+        /* OPTIONS: the CORS preflight of fetch-based clients
+         * (docs/protocols.md#cors) */
         return sb_http_reply(s, wsi, HTTP_STATUS_NO_CONTENT, NULL, NULL, 0,
                              "Last-Event-ID, Content-Type, Authorization");
     }

@@ -1,4 +1,4 @@
-/* Server-Sent Events framing (PROTOCOLS.md 3).
+/* Server-Sent Events framing (docs/protocols.md#sse-protocol).
  *
  * Event ids are `<epoch>-<offset>` (two decimal uint64) so that a
  * Last-Event-ID names a position in a channel's history; the parser is
