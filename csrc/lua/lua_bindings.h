@@ -12,11 +12,6 @@ void sb_lua_hub_open(lua_State *L);
 
 /* The loop inside a loop userdata (raises if idx is not one). */
 sb_loop *sb_lua_checkloop(lua_State *L, int idx);
-/* For a callback arriving from C: the Lua thread running the current step,
- * with the function `name` of the hooks table behind hooks_ref pushed; NULL
- * (nothing pushed) when the hook is absent or Lua cannot be entered now (no
- * step in progress, or the loop is being torn down). */
-lua_State *sb_lua_loop_hook(sb_loop *l, int hooks_ref, const char *name);
 void sb_lua_loop_open(lua_State *L);
 void sb_lua_json_open(lua_State *L);
 void sb_lua_server_open(lua_State *L);
