@@ -62,8 +62,10 @@ static void sb_json_push_string(lua_State *L, sb_json_walk *w)
     lua_pushlstring(L, (const char *)sb_buf_data(w->scratch), w->scratch->len);
 }
 
-/* Integers where the value is integral and fits, like json.lua's pass
- * over lua-cjson's floats; 5.1 and LuaJIT have one number type. */
+/* Every number is read as a double, as lua-cjson does, then becomes an
+ * integer where it is integral and fits, like json.lua's pass over
+ * cjson's floats (so 9007199254740993 is 9007199254740992 on both paths);
+ * 5.1 and LuaJIT have one number type. */
 static void sb_json_push_double(lua_State *L, double d)
 {
 #if LUA_VERSION_NUM >= 503
@@ -78,21 +80,12 @@ static void sb_json_push_double(lua_State *L, double d)
 static void sb_json_push_number(lua_State *L, sb_json_walk *w)
 {
     size_t start = w->pos;
-    int64_t i;
     double d;
     char c;
 
     while (w->pos < w->n && ((c = w->s[w->pos]) == '-' || c == '+' || c == '.' ||
                              c == 'e' || c == 'E' || (c >= '0' && c <= '9')))
         w->pos++;
-    if (sb_json_int64(w->s + start, w->pos - start, &i) == 0) {
-#if LUA_VERSION_NUM >= 503
-        lua_pushinteger(L, (lua_Integer)i);
-#else
-        lua_pushnumber(L, (lua_Number)i);
-#endif
-        return;
-    }
     if (sb_json_double(w->s + start, w->pos - start, &d) == 0) {
         sb_json_push_double(L, d);
         return;
