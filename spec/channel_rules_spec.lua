@@ -64,6 +64,28 @@ describe("channel publish rules", function()
         return out
     end
 
+    it("native: the publish function gets the message decoded and a direct message's uid", function()
+        local seen = {}
+        local s2 = assert(sb.listen{ port = 0, channels = { ["dm:*"] = {
+            publish = function(_, _, msg, info)
+                seen[#seen + 1] = { msg = msg, to = info.to }
+                return true
+            end } } })
+        local a = raw(s2:url("/c/dm:1"))
+        a:wait_frames(1)
+        local b = raw(s2:url("/c/dm:1"))
+        b:wait_frames(1)
+        a:send('{"text":"all","n":[1,null]}')
+        a:send('\31' .. b.frames[1].uid .. '\31{"text":"psst"}')
+        a:send('@@' .. b.frames[1].uid .. '@@"legacy"')
+        assert.is_true(wait_until(function() return #seen == 3 end))
+        assert.same({ text = "all", n = { 1, json.null } }, seen[1].msg)
+        assert.is_nil(seen[1].to)
+        assert.same({ { text = "psst" }, b.frames[1].uid }, { seen[2].msg, seen[2].to })
+        assert.same({ "legacy", b.frames[1].uid }, { seen[3].msg, seen[3].to })
+        s2:close()
+    end)
+
     it("native: a listen-only channel answers every send with an error event and relays nothing", function()
         local talker = native("/c/ticker:1?echo=true")
         local other = native("/c/ticker:1")

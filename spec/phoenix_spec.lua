@@ -64,6 +64,10 @@ local function start(opts)
                 srv.hub:publish(topic, "bin_bcast", "\9\9", { binary = true })
             end,
             silent = function() end,
+            inspect = function(_, _, payload)
+                srv.inspected = payload
+                return {}
+            end,
         },
     })
     return srv
@@ -110,6 +114,26 @@ describe("phoenix endpoint", function()
         assert.equal('["6","10","room:lobby","phx_reply",{"status":"ok","response":{}}]', c:frame(5))
         c:close()
         b:close()
+    end)
+
+    it("hands handlers the payload as a Lua value decoded once, in C", function()
+        local c = H.open(srv.port)
+        c:send('["1","1","room:types","phx_join",{}]')
+        c:frame(2)
+        c:send('["1","2","room:types","inspect",'
+            .. '{"n":3,"f":2.5,"list":[1,null,true],"deep":{"x":"\\u00e9"},"empty":[]}]')
+        assert.equal('["1","2","room:types","phx_reply",{"status":"ok","response":{}}]', c:frame(3))
+        local p = srv.inspected
+        assert.equal(3, p.n)
+        if math.type then
+            assert.equal("integer", math.type(p.n))
+        end
+        assert.equal(2.5, p.f)
+        assert.same({ 1, json.null, true }, p.list)
+        assert.equal(json.null, p.list[2])
+        assert.equal("\195\169", p.deep.x)
+        assert.same({}, p.empty)
+        c:close()
     end)
 
     it("keeps assigns per connection", function()

@@ -1,7 +1,12 @@
 /* switchboard.wsclient: the raw WebSocket client as a Lua object.  Hooks
- * are a table of functions (open, message, error, close) called through
- * sb_lua_pcall; lua/switchboard/client.lua builds the itty-style client
- * with queueing and reconnection on top. */
+ * are a table of functions (open, message, error, close);
+ * lua/switchboard/client.lua builds the itty-style client with queueing
+ * and reconnection on top.
+ *
+ * The seam of lua_seam.c: the hooks and the loop userdata live in the
+ * client userdata's user value { hooks, loop }, every hook is a protected
+ * call of a *_call function below, and the userdata pins itself (self_ref)
+ * only while connected, when hooks may still fire. */
 #include "net/client.h"
 #include "lua_bindings.h"
 
@@ -11,65 +16,120 @@
 
 typedef struct sb_lua_client {
     sb_client *cl;
-    sb_loop *loop;
-    int hooks_ref;
-    int self_ref;    /* alive while connected: hooks may still fire */
-    int loop_ref;
+    sb_loop *loop;   /* kept alive by the user value's loop */
+    int self_ref;    /* pins the userdata while connected */
 } sb_lua_client;
 
-static lua_State *sb_lua_client_hook(sb_lua_client *lc, const char *name)
+/* What a hook's protected call reads. */
+typedef struct sb_client_call {
+    sb_lua_client *lc;
+    const char *text;   /* message data, error text or close reason */
+    size_t n;
+    int num;            /* binary flag or close code */
+} sb_client_call;
+
+/* Protected: open(). */
+static int sb_lua_client_open_call(lua_State *L)
 {
-    return sb_lua_loop_hook(lc->loop, lc->hooks_ref, name);
+    sb_client_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->lc, "open"))
+        return 0;
+    lua_call(L, 0, 0);
+    return 0;
 }
 
 static void sb_lua_client_on_open(void *ud, sb_client *cl)
 {
-    lua_State *L = sb_lua_client_hook(ud, "open");
+    sb_client_call x = { 0 };
+    lua_State *L = sb_lua_loop_state(((sb_lua_client *)ud)->loop);
 
     (void)cl;
+    x.lc = ud;
     if (L)
-        sb_lua_pcall(L, 0, 0, "client open hook");
+        sb_lua_protect(L, sb_lua_client_open_call, &x, "client open hook");
+}
+
+/* Protected: message(data, binary). */
+static int sb_lua_client_message_call(lua_State *L)
+{
+    sb_client_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->lc, "message"))
+        return 0;
+    lua_pushlstring(L, x->text, x->n);
+    lua_pushboolean(L, x->num);
+    lua_call(L, 2, 0);
+    return 0;
 }
 
 static void sb_lua_client_on_message(void *ud, sb_client *cl, const char *data,
                                      size_t n, int binary)
 {
-    lua_State *L = sb_lua_client_hook(ud, "message");
+    sb_client_call x = { 0 };
+    lua_State *L = sb_lua_loop_state(((sb_lua_client *)ud)->loop);
 
     (void)cl;
-    if (!L)
-        return;
-    lua_pushlstring(L, data, n);
-    lua_pushboolean(L, binary);
-    sb_lua_pcall(L, 2, 0, "client message hook");
+    x.lc = ud;
+    x.text = data;
+    x.n = n;
+    x.num = binary;
+    if (L)
+        sb_lua_protect(L, sb_lua_client_message_call, &x, "client message hook");
+}
+
+/* Protected: error(message). */
+static int sb_lua_client_error_call(lua_State *L)
+{
+    sb_client_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->lc, "error"))
+        return 0;
+    lua_pushstring(L, x->text);
+    lua_call(L, 1, 0);
+    return 0;
 }
 
 static void sb_lua_client_on_error(void *ud, sb_client *cl, const char *msg)
 {
-    lua_State *L = sb_lua_client_hook(ud, "error");
+    sb_client_call x = { 0 };
+    lua_State *L = sb_lua_loop_state(((sb_lua_client *)ud)->loop);
 
     (void)cl;
-    if (!L)
-        return;
-    lua_pushstring(L, msg);
-    sb_lua_pcall(L, 1, 0, "client error hook");
+    x.lc = ud;
+    x.text = msg;
+    if (L)
+        sb_lua_protect(L, sb_lua_client_error_call, &x, "client error hook");
 }
 
-/* After the close hook the object no longer needs to pin itself. */
+/* Protected: close(code, reason), then the object stops pinning itself:
+ * no hook fires after this one. */
+static int sb_lua_client_close_call(lua_State *L)
+{
+    sb_client_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->lc, "close"))
+        return 0;
+    lua_pushinteger(L, x->num);
+    lua_pushstring(L, x->text ? x->text : "");
+    lua_call(L, 2, 0);
+    return 0;
+}
+
 static void sb_lua_client_on_close(void *ud, sb_client *cl, int code, const char *reason)
 {
+    sb_client_call x = { 0 };
     sb_lua_client *lc = ud;
-    lua_State *L = sb_lua_client_hook(lc, "close");
+    lua_State *L = sb_lua_loop_state(lc->loop);
 
     (void)cl;
-    if (L) {
-        lua_pushinteger(L, code);
-        lua_pushstring(L, reason ? reason : "");
-        sb_lua_pcall(L, 2, 0, "client close hook");
-    }
-    L = lc->loop->host;
-    if (L)
-        sb_lua_unref(L, &lc->self_ref);
+    x.lc = lc;
+    x.text = reason;
+    x.num = code;
+    if (!L)
+        return;
+    sb_lua_protect(L, sb_lua_client_close_call, &x, "client close hook");
+    sb_lua_unref(L, &lc->self_ref);
 }
 
 static const char *sb_optstr(lua_State *L, int idx, const char *key)
@@ -91,7 +151,6 @@ static int sb_lua_ws_connect(lua_State *L)
     sb_client_hooks hooks;
     sb_lua_client *lc;
     char err[256];
-    void *prev = loop->host;
 
     luaL_checktype(L, 2, LUA_TTABLE);
     luaL_checktype(L, 3, LUA_TTABLE);
@@ -111,13 +170,16 @@ static int sb_lua_ws_connect(lua_State *L)
     lc = lua_newuserdata(L, sizeof *lc);
     memset(lc, 0, sizeof *lc);
     lc->loop = loop;
-    lc->hooks_ref = lc->self_ref = lc->loop_ref = LUA_NOREF;
+    lc->self_ref = LUA_NOREF;
     luaL_getmetatable(L, SB_CLIENT_MT);
     lua_setmetatable(L, -2);
+    lua_createtable(L, 0, 2);
     lua_pushvalue(L, 3);
-    lc->hooks_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_setfield(L, -2, "hooks");
     lua_pushvalue(L, 1);
-    lc->loop_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_setfield(L, -2, "loop");
+    lua_setuservalue(L, -2);
+    sb_lua_remember(L, lc, -1);
     lua_pushvalue(L, -1);
     lc->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     hooks.open = sb_lua_client_on_open;
@@ -125,9 +187,11 @@ static int sb_lua_ws_connect(lua_State *L)
     hooks.error = sb_lua_client_on_error;
     hooks.close = sb_lua_client_on_close;
     hooks.ud = lc;
-    loop->host = L;
-    lc->cl = sb_client_connect(loop, &cfg, &hooks, err, sizeof err);
-    loop->host = prev;
+    {
+        SB_ENTER_LOOP(loop, L);
+        lc->cl = sb_client_connect(loop, &cfg, &hooks, err, sizeof err);
+        SB_LEAVE_LOOP(loop);
+    }
     if (!lc->cl) {
         sb_lua_unref(L, &lc->self_ref);
         lua_pushnil(L);
@@ -163,8 +227,13 @@ static int sb_lua_client_close(lua_State *L)
     sb_lua_client *lc = sb_lua_checkclient(L, 1);
     int code = (int)luaL_optinteger(L, 2, 1000);
 
-    if (lc->cl)
-        sb_client_close(lc->cl, code, luaL_optstring(L, 3, ""));
+    const char *reason = luaL_optstring(L, 3, "");
+
+    if (lc->cl) {
+        SB_ENTER_LOOP(lc->loop, L);
+        sb_client_close(lc->cl, code, reason);
+        SB_LEAVE_LOOP(lc->loop);
+    }
     return 0;
 }
 
@@ -184,8 +253,7 @@ static int sb_lua_client_gc(lua_State *L)
         sb_client_free(lc->cl);
         lc->cl = NULL;
     }
-    sb_lua_unref(L, &lc->hooks_ref);
-    sb_lua_unref(L, &lc->loop_ref);
+    sb_lua_unref(L, &lc->self_ref);
     return 0;
 }
 

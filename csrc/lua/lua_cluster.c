@@ -1,7 +1,8 @@
 /* switchboard.cluster: core.cluster_new(loop, hub, opts) joins a hub to
- * other nodes through Redis (cluster.c).  The userdata keeps the loop and
- * hub userdata alive in its user value; the optional log function is a
- * registry reference called through sb_lua_pcall. */
+ * other nodes through Redis (cluster.c).  The seam of lua_seam.c: the
+ * userdata keeps the loop and hub userdata and the optional log function
+ * in its user value { loop, hub, log }; the log is a protected call on the
+ * loop's thread. */
 #include "lua_bindings.h"
 #include "cluster/cluster.h"
 #include "net/loop.h"
@@ -11,34 +12,40 @@
 
 #define SB_CLUSTER_MT "switchboard.cluster"
 
-sb_loop *sb_lua_checkloop(lua_State *L, int idx);
-
 typedef struct sb_lua_cluster {
     sb_cluster *cl;        /* NULL once closed */
-    lua_State *L;          /* main state, for the log function */
-    int log_ref;
+    sb_loop *loop;         /* kept alive by the user value's loop; NULL
+                              once collected (no more log calls) */
 } sb_lua_cluster;
 
-/* Protected: (fn, line) -> fn(line). */
-static void sb_lua_cluster_log(const char *line, void *ud)
-{
-    sb_lua_cluster *lc = ud;
-    lua_State *L = lc->L;
+/* What the log's protected call reads. */
+typedef struct sb_cluster_call {
+    sb_lua_cluster *lc;
+    const char *line;
+} sb_cluster_call;
 
-    sb_lua_getref(L, lc->log_ref);
-    lua_pushstring(L, line);
-    sb_lua_pcall(L, 1, 0, "cluster log");
+/* Protected: log(line). */
+static int sb_lua_cluster_log_call(lua_State *L)
+{
+    sb_cluster_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_object_field(L, x->lc, "log"))
+        return 0;
+    lua_pushstring(L, x->line);
+    lua_call(L, 1, 0);
+    return 0;
 }
 
-static void sb_lua_cluster_main(lua_State *L, sb_lua_cluster *lc)
+static void sb_lua_cluster_log(const char *line, void *ud)
 {
-#if LUA_VERSION_NUM >= 502
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    lc->L = lua_tothread(L, -1);
-    lua_pop(L, 1);
-#else
-    lc->L = L;
-#endif
+    sb_cluster_call x;
+    sb_lua_cluster *lc = ud;
+    lua_State *L = lc->loop ? sb_lua_loop_state(lc->loop) : NULL;
+
+    x.lc = lc;
+    x.line = line;
+    if (L)
+        sb_lua_protect(L, sb_lua_cluster_log_call, &x, "cluster log");
 }
 
 /* core.cluster_new(loop, hub, { redis = url, node = name, ttl = s,
@@ -67,25 +74,28 @@ static int sb_lua_cluster_new(lua_State *L)
         luaL_checktype(L, -1, LUA_TFUNCTION);
     lc = lua_newuserdata(L, sizeof *lc);
     memset(lc, 0, sizeof *lc);
-    lc->log_ref = LUA_NOREF;
+    lc->loop = loop;
     luaL_getmetatable(L, SB_CLUSTER_MT);
     lua_setmetatable(L, -2);
-    sb_lua_cluster_main(L, lc);
-    if (!lua_isnil(L, -2)) {
-        lua_pushvalue(L, -2);
-        lc->log_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        cfg.log = sb_lua_cluster_log;
-        cfg.log_ud = lc;
-    }
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, "loop");
     lua_pushvalue(L, 2);
     lua_setfield(L, -2, "hub");
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "log");
     lua_setuservalue(L, -2);
-    lc->cl = sb_cluster_new(&loop->uv, hub, &cfg, err, sizeof err);
+    sb_lua_remember(L, lc, -1);
+    if (!lua_isnil(L, -2)) {
+        cfg.log = sb_lua_cluster_log;
+        cfg.log_ud = lc;
+    }
+    {
+        SB_ENTER_LOOP(loop, L);
+        lc->cl = sb_cluster_new(&loop->uv, hub, &cfg, err, sizeof err);
+        SB_LEAVE_LOOP(loop);
+    }
     if (!lc->cl) {
-        sb_lua_unref(L, &lc->log_ref);
         lua_pushnil(L);
         lua_pushstring(L, err);
         return 2;
@@ -98,16 +108,32 @@ static sb_lua_cluster *sb_lua_checkcluster(lua_State *L, int idx)
     return luaL_checkudata(L, idx, SB_CLUSTER_MT);
 }
 
-/* cluster:close(): goodbye to the other nodes; safe to call twice. */
+/* cluster:close(): goodbye to the other nodes; safe to call twice.  Its
+ * log lines reach the log function. */
 static int sb_lua_cluster_close(lua_State *L)
 {
     sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
 
     if (lc->cl) {
+        SB_ENTER_LOOP(lc->loop, L);
+        sb_cluster_free(lc->cl);
+        SB_LEAVE_LOOP(lc->loop);
+        lc->cl = NULL;
+    }
+    return 0;
+}
+
+/* A collected cluster says goodbye too, without touching the loop (at
+ * lua_close it may be gone already) or calling Lua. */
+static int sb_lua_cluster_gc(lua_State *L)
+{
+    sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
+
+    lc->loop = NULL;
+    if (lc->cl) {
         sb_cluster_free(lc->cl);
         lc->cl = NULL;
     }
-    sb_lua_unref(L, &lc->log_ref);
     return 0;
 }
 
@@ -217,7 +243,7 @@ static int sb_lua_cluster_tostring(lua_State *L)
 }
 
 static const luaL_Reg sb_cluster_meta[] = {
-    {"__gc", sb_lua_cluster_close},
+    {"__gc", sb_lua_cluster_gc},
     {"__tostring", sb_lua_cluster_tostring},
     {NULL, NULL}};
 

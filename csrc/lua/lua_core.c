@@ -18,6 +18,8 @@ static int sb_lua_set_onerror(lua_State *L)
 int luaopen_switchboard_core(lua_State *L)
 {
     lua_newtable(L);
+    sb_lua_objects_open(L);
+    sb_lua_json_open(L);
     sb_lua_hub_open(L);
     sb_lua_loop_open(L);
     sb_lua_server_open(L);

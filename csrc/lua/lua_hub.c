@@ -8,10 +8,10 @@
  *   hub userdata  uservalue { conns = { [lightud(sb_conn)] = obj, [obj] = lightud },
  *                             event = fn, clock = fn }
  *   conn userdata uservalue { fn = deliver fn, hub = hub userdata }
- * C callbacks find the hub userdata through a weak registry table keyed by
- * its lhub pointer.  Every C->Lua call is a protected call of a small C
- * function that pushes the arguments, so even a memory error while building
- * them never unwinds through the hub. */
+ * C callbacks find the hub userdata from its lhub pointer (sb_lua_push_object
+ * of lua_seam.c, the seam every binding uses).  Every C->Lua call is a
+ * protected call of a small C function that pushes the arguments, so even a
+ * memory error while building them never unwinds through the hub. */
 #include "lua_hub_internal.h"
 
 #include <string.h>
@@ -32,21 +32,13 @@ sb_hub *sb_lua_checkhub(lua_State *L, int idx)
 /* Pushes the hub userdata of lh, or nil once it was collected. */
 void sb_lua_hub_push_hub(lua_State *L, const lhub *lh)
 {
-    lua_getfield(L, LUA_REGISTRYINDEX, HUBS_KEY);
-    lua_pushlightuserdata(L, (void *)lh);
-    lua_rawget(L, -2);
-    lua_remove(L, -2);
+    sb_lua_push_object(L, lh);
 }
 
 /* Pushes field `name` of the hub userdata's uservalue (nil if none). */
 void sb_lua_hub_push_hub_field(lua_State *L, int hubidx, const char *name)
 {
-    lua_getuservalue(L, hubidx);
-    if (lua_istable(L, -1))
-        lua_getfield(L, -1, name);
-    else
-        lua_pushnil(L);
-    lua_remove(L, -2);
+    sb_lua_push_field(L, hubidx, name);
 }
 
 static double opt_number_field(lua_State *L, int idx, const char *k, double d)
@@ -94,17 +86,6 @@ static void new_hub_uservalue(lua_State *L, int optidx)
     }
 }
 
-/* Registers the hub userdata at idx in the weak lookup table. */
-static void remember_hub(lua_State *L, lhub *lh, int idx)
-{
-    idx = sb_lua_absindex(L, idx);
-    lua_getfield(L, LUA_REGISTRYINDEX, HUBS_KEY);
-    lua_pushlightuserdata(L, lh);
-    lua_pushvalue(L, idx);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-}
-
 static void set_main_state(lua_State *L, lhub *lh)
 {
 #if LUA_VERSION_NUM >= 502
@@ -143,7 +124,7 @@ static int lhub_new(lua_State *L)
     if (!lh->h)
         return luaL_error(L, "hub_new: out of memory");
     sb_hub_set_event_hook(lh->h, sb_lua_hub_event_hook, lh);
-    remember_hub(L, lh, -1);
+    sb_lua_remember(L, lh, -1);
     return 1;
 }
 
@@ -570,23 +551,6 @@ static const luaL_Reg hub_methods[] = {
     {"remote_leave", lhub_remote_leave},
     {NULL, NULL}};
 
-/* The weak table from lhub pointers to hub userdata (shared by hubs). */
-static void open_hub_registry(lua_State *L)
-{
-    lua_getfield(L, LUA_REGISTRYINDEX, HUBS_KEY);
-    if (lua_istable(L, -1)) {
-        lua_pop(L, 1);
-        return;
-    }
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "v");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_setfield(L, LUA_REGISTRYINDEX, HUBS_KEY);
-}
-
 /* core.hub_valid_channel(s), core.hub_valid_member(s) -> boolean: the C
  * rules, so the Lua layer can refuse a value without a round trip. */
 static int lhub_valid_channel(lua_State *L)
@@ -613,7 +577,6 @@ void sb_lua_hub_open(lua_State *L)
     lua_setfield(L, -2, "hub_valid_member");
     sb_lua_newclass(L, HUB_MT, hub_meta, hub_methods);
     sb_lua_hub_open_conn_class(L);
-    open_hub_registry(L);
     lua_pushcfunction(L, lhub_new);
     lua_setfield(L, -2, "hub_new");
 }

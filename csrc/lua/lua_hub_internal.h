@@ -8,7 +8,6 @@
 
 #define HUB_MT "switchboard.hub"
 #define CONN_MT "switchboard.hub_conn"
-#define HUBS_KEY "switchboard.hubs"
 
 typedef struct lhub {
     sb_hub *h;

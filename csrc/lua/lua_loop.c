@@ -29,22 +29,6 @@ sb_loop *sb_lua_checkloop(lua_State *L, int idx)
     return *lp;
 }
 
-lua_State *sb_lua_loop_hook(sb_loop *l, int hooks_ref, const char *name)
-{
-    lua_State *L = l->host;
-
-    if (!L || l->closing)
-        return NULL;
-    sb_lua_getref(L, hooks_ref);
-    lua_getfield(L, -1, name);
-    lua_remove(L, -2);
-    if (!lua_isfunction(L, -1)) {
-        lua_pop(L, 1);
-        return NULL;
-    }
-    return L;
-}
-
 static int sb_lua_loop_new(lua_State *L)
 {
     sb_loop **lp = lua_newuserdata(L, sizeof *lp);
@@ -156,9 +140,9 @@ static void sb_timer_release(lua_State *L, sb_timer *t)
 static void sb_timer_fire(uv_timer_t *h)
 {
     sb_timer *t = h->data;
-    lua_State *L = t->loop->host;
+    lua_State *L = sb_lua_loop_state(t->loop);
 
-    if (!L || t->loop->closing)
+    if (!L)
         return;
     sb_lua_getref(L, t->fn_ref);
     sb_lua_getref(L, t->self_ref);
@@ -250,9 +234,9 @@ typedef struct sb_lua_sig {
 static void sb_sig_fire(uv_signal_t *h, int signum)
 {
     sb_sig *s = h->data;
-    lua_State *L = s->loop->host;
+    lua_State *L = sb_lua_loop_state(s->loop);
 
-    if (!L || s->loop->closing)
+    if (!L)
         return;
     sb_lua_getref(L, s->fn_ref);
     lua_pushinteger(L, signum);

@@ -1,8 +1,20 @@
 /* switchboard.server and switchboard.wsconn: a listening server and the
  * handles of its connections.  The Lua layer (lua/switchboard/server.lua)
- * passes a table of hook functions; C calls them, always through
- * sb_lua_pcall, only at connect, open, close and for messages on channels
- * the app asked to handle.  The relay path itself never enters Lua. */
+ * passes a table of hook functions; C calls them only at connect, open,
+ * close and for messages on channels the app asked to handle.  The relay
+ * path itself never enters Lua.
+ *
+ * The seam of lua_seam.c: Lua values live in the server userdata's user
+ * value, so the hooks (closures over the Lua Server object, which holds
+ * this userdata) are a cycle the collector frees once the server is closed
+ * and unreferenced:
+ *   server userdata  uservalue { hooks = { name = fn }, loop = loop ud,
+ *                                hub = hub ud,
+ *                                conns = { [lightud(sb_wsconn)] = handle } }
+ * While it may still call back (listening, or closing with connections
+ * left) the userdata pins itself with self_ref.  Every hook is a protected
+ * call of a *_call function below; JSON a codec already decoded reaches
+ * Lua as a Lua value (sb_lua_push_json), not as text to parse again. */
 #include "lua_bindings.h"
 #include "net/server.h"
 #include "protocols/registry.h"
@@ -16,10 +28,10 @@
 
 typedef struct sb_lua_server {
     sb_server *srv;
-    sb_loop *loop;
-    int hooks_ref;
-    int hub_ref;
-    int loop_ref;
+    sb_loop *loop;   /* kept alive by the user value's loop */
+    int self_ref;    /* pins the userdata while it may call back */
+    int closing;     /* server:close() ran */
+    int handles;     /* handles in uservalue.conns */
 } sb_lua_server;
 
 typedef struct sb_lua_wsconn {
@@ -32,18 +44,25 @@ static sb_wsconn *sb_lua_checkwsconn(lua_State *L, int idx)
     return h->c;
 }
 
-static lua_State *sb_lua_server_hook(sb_lua_server *ls, const char *name)
+/* Pushes the handle of c (nil if it has none: accepted while Lua could not
+ * be entered, or already released). */
+static void sb_lua_push_handle(lua_State *L, const sb_lua_server *ls, const sb_wsconn *c)
 {
-    return sb_lua_loop_hook(ls->loop, ls->hooks_ref, name);
-}
-
-static void sb_lua_push_handle(lua_State *L, sb_wsconn *c)
-{
-    if (c->ref >= 0) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    if (!sb_lua_push_object_field(L, ls, "conns")) {
+        lua_pushnil(L);
         return;
     }
-    lua_pushnil(L);
+    lua_pushlightuserdata(L, (void *)c);
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+}
+
+/* A closed server with no handle left cannot call back any more: it lets
+ * go of itself, so the collector may take it with its hooks. */
+static void sb_lua_server_unpin(lua_State *L, sb_lua_server *ls)
+{
+    if (ls->closing && ls->handles == 0)
+        sb_lua_unref(L, &ls->self_ref);
 }
 
 /* Header names the connect hook sees in req.headers. */
@@ -91,205 +110,406 @@ static void sb_lua_push_request(lua_State *L, const sb_request *req)
     lua_setfield(L, -2, "ip");
 }
 
-/* connect hook: hook(handle, req) -> accept [, reason [, status]].  A hook
- * that raises refuses with 500 rather than letting an error through. */
+/* Reads a hook's refusal: (accept, reason, status) at -3..-1.  Returns 0
+ * to accept, else the status (def_status unless a number was given). */
+static int sb_lua_refusal(lua_State *L, char *reason, size_t reason_len, int def_status)
+{
+    if (lua_toboolean(L, -3))
+        return 0;
+    snprintf(reason, reason_len, "%s", lua_isstring(L, -2) ? lua_tostring(L, -2) : "refused");
+    return lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : def_status;
+}
+
+/* What the hooks' protected calls read and write. */
+typedef struct sb_hook_call {
+    sb_lua_server *ls;
+    sb_wsconn *c;
+    const sb_request *req;
+    const char *topic, *event, *data;    /* topic doubles as SSE channel */
+    size_t tlen, elen, n;
+    const char *to;                      /* a direct message's uid */
+    size_t to_len;
+    int num;                             /* close code, binary flag */
+    /* results */
+    int rc;
+    char *text;                          /* reason or Phoenix status */
+    size_t text_len;
+    sb_buf *out;
+    int out_binary;
+} sb_hook_call;
+
+/* Protected: the handle of x->c joins uservalue.conns. */
+static void sb_lua_bind_handle(lua_State *L, sb_hook_call *x)
+{
+    sb_lua_wsconn *h = lua_newuserdata(L, sizeof *h);
+
+    h->c = NULL;
+    luaL_getmetatable(L, SB_WSCONN_MT);
+    lua_setmetatable(L, -2);
+    if (!sb_lua_push_object_field(L, x->ls, "conns"))
+        luaL_error(L, "server object is gone");
+    lua_pushlightuserdata(L, x->c);
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    h->c = x->c;
+    x->ls->handles++;
+}
+
+/* Protected: cuts the handle of x->c loose, so later calls on it answer
+ * "closed" instead of touching freed memory. */
+static int sb_lua_release_call(lua_State *L)
+{
+    sb_hook_call *x = lua_touserdata(L, 1);
+    sb_lua_wsconn *h;
+
+    if (!sb_lua_push_object_field(L, x->ls, "conns"))
+        return 0;
+    lua_pushlightuserdata(L, x->c);
+    lua_rawget(L, -2);
+    h = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!h)
+        return 0;
+    h->c = NULL;
+    lua_pushlightuserdata(L, x->c);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    x->ls->handles--;
+    sb_lua_server_unpin(L, x->ls);
+    return 0;
+}
+
+/* Protected: connect(handle, req) -> accept [, reason [, status]]. */
+static int sb_lua_connect_call(lua_State *L)
+{
+    sb_hook_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->ls, "connect"))
+        return 0;
+    sb_lua_bind_handle(L, x);
+    sb_lua_push_request(L, x->req);
+    lua_call(L, 2, 3);
+    x->rc = sb_lua_refusal(L, x->text, x->text_len, 403);
+    return 0;
+}
+
+/* A hook that raises refuses with 500 rather than letting an error
+ * through; a refused connection's handle goes at once. */
 static int sb_lua_on_connect(void *ud, sb_wsconn *c, const sb_request *req,
                              char *reason, size_t reason_len)
 {
-    sb_lua_server *ls = ud;
-    lua_State *L = sb_lua_server_hook(ls, "connect");
-    sb_lua_wsconn *h;
-    int status = 0;
+    sb_hook_call x = { 0 };
+    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
 
     if (!L)
         return 0;
-    h = lua_newuserdata(L, sizeof *h);
-    h->c = c;
-    luaL_getmetatable(L, SB_WSCONN_MT);
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    sb_lua_push_request(L, req);
-    if (sb_lua_pcall(L, 2, 3, "connect hook")) {
+    x.ls = ud;
+    x.c = c;
+    x.req = req;
+    x.text = reason;
+    x.text_len = reason_len;
+    if (sb_lua_protect(L, sb_lua_connect_call, &x, "connect hook")) {
         snprintf(reason, reason_len, "connect hook failed");
-        status = 500;
-    } else if (!lua_toboolean(L, -3)) {
-        snprintf(reason, reason_len, "%s", lua_isstring(L, -2) ? lua_tostring(L, -2) : "refused");
-        status = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 403;
-        lua_pop(L, 3);
-    } else {
-        lua_pop(L, 3);
+        x.rc = 500;
     }
-    if (status) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
-        ((sb_lua_wsconn *)lua_touserdata(L, -1))->c = NULL;
-        lua_pop(L, 1);
-        luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
-        c->ref = -2;
-    }
-    return status;
+    if (x.rc)
+        sb_lua_protect(L, sb_lua_release_call, &x, "connect hook");
+    return x.rc;
+}
+
+/* Protected: open(handle). */
+static int sb_lua_open_call(lua_State *L)
+{
+    sb_hook_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->ls, "open"))
+        return 0;
+    sb_lua_push_handle(L, x->ls, x->c);
+    lua_call(L, 1, 0);
+    return 0;
 }
 
 static void sb_lua_on_open(void *ud, sb_wsconn *c)
 {
-    lua_State *L = sb_lua_server_hook(ud, "open");
+    sb_hook_call x = { 0 };
+    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
 
     if (!L)
         return;
-    sb_lua_push_handle(L, c);
-    sb_lua_pcall(L, 1, 0, "open hook");
+    x.ls = ud;
+    x.c = c;
+    sb_lua_protect(L, sb_lua_open_call, &x, "open hook");
 }
 
-static int sb_lua_on_message(void *ud, sb_wsconn *c, const char *data, size_t n)
+/* Protected: message(handle, message, to) -> relay (nil: relay).  The
+ * protocol decoded and validated the message: Lua gets it as a value, and
+ * the direct-message uid (nil for a broadcast). */
+static int sb_lua_message_call(lua_State *L)
 {
-    lua_State *L = sb_lua_server_hook(ud, "message");
-    int relay = 1;
+    sb_hook_call *x = lua_touserdata(L, 1);
 
+    if (!sb_lua_push_hook(L, x->ls, "message"))
+        return 0;
+    sb_lua_push_handle(L, x->ls, x->c);
+    sb_lua_push_json(L, x->data, x->n);
+    if (x->to)
+        lua_pushlstring(L, x->to, x->to_len);
+    else
+        lua_pushnil(L);
+    lua_call(L, 3, 1);
+    x->rc = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    return 0;
+}
+
+static int sb_lua_on_message(void *ud, sb_wsconn *c, const char *json, size_t n,
+                             const char *to, size_t to_len)
+{
+    sb_hook_call x = { 0 };
+    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
+
+    x.rc = 1;
     if (!L)
         return 1;
-    sb_lua_push_handle(L, c);
-    lua_pushlstring(L, data, n);
-    if (sb_lua_pcall(L, 2, 1, "message handler") == 0) {
-        relay = lua_isnil(L, -1) || lua_toboolean(L, -1);
-        lua_pop(L, 1);
-    }
-    return relay;
+    x.ls = ud;
+    x.c = c;
+    x.data = json;
+    x.n = n;
+    x.to = to;
+    x.to_len = to_len;
+    if (sb_lua_protect(L, sb_lua_message_call, &x, "message handler"))
+        return 1;
+    return x.rc;
 }
 
-/* The connection is gone: tell Lua, then cut the handle loose so later
- * calls on it answer "closed" instead of touching freed memory. */
+/* Protected: close(handle, code). */
+static int sb_lua_close_call(lua_State *L)
+{
+    sb_hook_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->ls, "close"))
+        return 0;
+    sb_lua_push_handle(L, x->ls, x->c);
+    lua_pushinteger(L, x->num);
+    lua_call(L, 2, 0);
+    return 0;
+}
+
+/* The connection is gone: tell Lua, then release its handle (even when
+ * the hook raised). */
 static void sb_lua_on_close(void *ud, sb_wsconn *c, int code)
 {
-    sb_lua_server *ls = ud;
-    lua_State *L = sb_lua_server_hook(ls, "close");
+    sb_hook_call x = { 0 };
+    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
 
-    if (L) {
-        sb_lua_push_handle(L, c);
-        lua_pushinteger(L, code);
-        sb_lua_pcall(L, 2, 0, "close hook");
-    }
-    L = ls->loop->host;
-    if (L && c->ref >= 0) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
-        ((sb_lua_wsconn *)lua_touserdata(L, -1))->c = NULL;
-        lua_pop(L, 1);
-        luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
-        c->ref = -2;
-    }
+    if (!L)
+        return;
+    x.ls = ud;
+    x.c = c;
+    x.num = code;
+    sb_lua_protect(L, sb_lua_close_call, &x, "close hook");
+    sb_lua_protect(L, sb_lua_release_call, &x, "close hook");
 }
 
-/* publish hook (POST /sse/<channel>): hook(req, channel, event,
- * payload_json) -> ok [, reason [, status]].  Refusals default to 403; a
- * hook that raises refuses with 500. */
+/* Protected: publish(req, channel, event, payload) -> ok [, reason [,
+ * status]]; payload is the body's value (http_publish.c validated it). */
+static int sb_lua_publish_call(lua_State *L)
+{
+    sb_hook_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->ls, "publish"))
+        return 0;
+    sb_lua_push_request(L, x->req);
+    lua_pushstring(L, x->topic);
+    lua_pushstring(L, x->event);
+    sb_lua_push_json(L, x->data, x->n);
+    lua_call(L, 4, 3);
+    x->rc = sb_lua_refusal(L, x->text, x->text_len, 403);
+    return 0;
+}
+
+/* POST /sse/<channel>.  Refusals default to 403; a hook that raises
+ * refuses with 500. */
 static int sb_lua_on_publish(void *ud, const sb_request *req, const char *channel,
                              const char *event, const char *payload, size_t n,
                              char *reason, size_t reason_len)
 {
-    lua_State *L = sb_lua_server_hook(ud, "publish");
-    int status = 0;
+    sb_hook_call x = { 0 };
+    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
 
     if (!L)
         return 0;
-    sb_lua_push_request(L, req);
-    lua_pushstring(L, channel);
-    lua_pushstring(L, event);
-    lua_pushlstring(L, payload, n);
-    if (sb_lua_pcall(L, 4, 3, "publish hook")) {
+    x.ls = ud;
+    x.req = req;
+    x.topic = channel;
+    x.event = event;
+    x.data = payload;
+    x.n = n;
+    x.text = reason;
+    x.text_len = reason_len;
+    if (sb_lua_protect(L, sb_lua_publish_call, &x, "publish hook")) {
         snprintf(reason, reason_len, "publish hook failed");
         return 500;
     }
-    if (!lua_toboolean(L, -3)) {
-        snprintf(reason, reason_len, "%s", lua_isstring(L, -2) ? lua_tostring(L, -2) : "refused");
-        status = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 403;
-    }
-    lua_pop(L, 3);
-    return status;
+    return x.rc;
 }
 
-/* Copies the string at the top of the stack into out (if a string) and
- * pops it. */
-static void sb_lua_take_string(lua_State *L, sb_buf *out)
+/* Copies the value at idx into out when it is a string. */
+static void sb_lua_take_string(lua_State *L, int idx, sb_buf *out)
 {
     size_t n;
     const char *s;
 
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        s = lua_tolstring(L, -1, &n);
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        s = lua_tolstring(L, idx, &n);
         sb_buf_add(out, s, n);
     }
-    lua_pop(L, 1);
 }
 
-/* phx_join hook: hook(handle, topic, params_json) -> "ok" | "error" |
+/* Protected: join(handle, topic, params) -> "ok" | "error" |
  * "unmatched", response_json.  server.lua runs the app's join. */
-static int sb_lua_on_phx_join(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
-                              const char *params, size_t n, sb_buf *out)
+static int sb_lua_join_call(lua_State *L)
 {
-    lua_State *L = sb_lua_server_hook(ud, "phx_join");
-    int rc = SB_PHX_JOIN_UNMATCHED;
+    sb_hook_call *x = lua_touserdata(L, 1);
     const char *what;
 
-    if (!L)
-        return rc;
-    sb_lua_push_handle(L, c);
-    lua_pushlstring(L, topic, tlen);
-    lua_pushlstring(L, params, n);
-    if (sb_lua_pcall(L, 3, 2, "phoenix join handler"))
-        return -1;
-    what = lua_tostring(L, -2);
+    if (!sb_lua_push_hook(L, x->ls, "join"))
+        return 0;
+    sb_lua_push_handle(L, x->ls, x->c);
+    lua_pushlstring(L, x->topic, x->tlen);
+    sb_lua_push_json(L, x->data, x->n);
+    lua_call(L, 3, 2);
+    what = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
     if (what && strcmp(what, "ok") == 0)
-        rc = SB_PHX_JOIN_OK;
+        x->rc = SB_JOIN_OK;
     else if (what && strcmp(what, "error") == 0)
-        rc = SB_PHX_JOIN_REFUSED;
-    sb_lua_take_string(L, out);
-    lua_pop(L, 1);
-    return rc;
+        x->rc = SB_JOIN_REFUSED;
+    sb_lua_take_string(L, -1, x->out);
+    return 0;
 }
 
-/* phx_event hook: hook(handle, topic, event, payload, binary) -> nil (no
- * reply) | status, response [, binary]. */
-static int sb_lua_on_phx_event(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+static int sb_lua_on_join(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+                              const char *params, size_t n, sb_buf *out)
+{
+    sb_hook_call x = { 0 };
+    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
+
+    if (!L)
+        return SB_JOIN_UNMATCHED;
+    x.ls = ud;
+    x.c = c;
+    x.topic = topic;
+    x.tlen = tlen;
+    x.data = params;
+    x.n = n;
+    x.out = out;
+    x.rc = SB_JOIN_UNMATCHED;
+    if (sb_lua_protect(L, sb_lua_join_call, &x, "phoenix join handler"))
+        return -1;
+    return x.rc;
+}
+
+/* Protected: event(handle, topic, event, payload, binary) -> nil (no
+ * reply) | status, response [, binary].  payload is the decoded value,
+ * or the bytes of a binary push. */
+static int sb_lua_event_call(lua_State *L)
+{
+    sb_hook_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->ls, "event"))
+        return 0;
+    sb_lua_push_handle(L, x->ls, x->c);
+    lua_pushlstring(L, x->topic, x->tlen);
+    lua_pushlstring(L, x->event, x->elen);
+    if (x->num)
+        lua_pushlstring(L, x->data, x->n);
+    else
+        sb_lua_push_json(L, x->data, x->n);
+    lua_pushboolean(L, x->num);
+    lua_call(L, 5, 3);
+    if (lua_type(L, -3) == LUA_TSTRING) {
+        snprintf(x->text, x->text_len, "%s", lua_tostring(L, -3));
+        x->out_binary = lua_toboolean(L, -1);
+        sb_lua_take_string(L, -2, x->out);
+        x->rc = 1;
+    }
+    return 0;
+}
+
+static int sb_lua_on_event(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
                                const char *event, size_t elen, const char *payload,
                                size_t n, int binary, char *status, size_t status_len,
                                sb_buf *out, int *out_binary)
 {
-    lua_State *L = sb_lua_server_hook(ud, "phx_event");
-    int rc = 0;
+    sb_hook_call x = { 0 };
+    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
 
     if (!L)
         return 0;
-    sb_lua_push_handle(L, c);
-    lua_pushlstring(L, topic, tlen);
-    lua_pushlstring(L, event, elen);
-    lua_pushlstring(L, payload, n);
-    lua_pushboolean(L, binary);
-    if (sb_lua_pcall(L, 5, 3, "phoenix event handler"))
+    x.ls = ud;
+    x.c = c;
+    x.topic = topic;
+    x.tlen = tlen;
+    x.event = event;
+    x.elen = elen;
+    x.data = payload;
+    x.n = n;
+    x.num = binary;
+    x.text = status;
+    x.text_len = status_len;
+    x.out = out;
+    if (sb_lua_protect(L, sb_lua_event_call, &x, "phoenix event handler"))
         return -1;
-    if (lua_type(L, -3) == LUA_TSTRING) {
-        snprintf(status, status_len, "%s", lua_tostring(L, -3));
-        *out_binary = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        sb_lua_take_string(L, out);
-        lua_pop(L, 1);
-        return 1;
-    }
-    lua_pop(L, 3);
-    return rc;
+    if (x.rc)
+        *out_binary = x.out_binary;
+    return x.rc;
 }
 
-static void sb_lua_on_phx_leave(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+/* Protected: leave(handle, topic, why). */
+static int sb_lua_leave_call(lua_State *L)
+{
+    sb_hook_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->ls, "leave"))
+        return 0;
+    sb_lua_push_handle(L, x->ls, x->c);
+    lua_pushlstring(L, x->topic, x->tlen);
+    lua_pushstring(L, x->event);
+    lua_call(L, 3, 0);
+    return 0;
+}
+
+static void sb_lua_on_leave(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
                                 const char *why)
 {
-    lua_State *L = sb_lua_server_hook(ud, "phx_leave");
+    sb_hook_call x = { 0 };
+    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
 
     if (!L)
         return;
-    sb_lua_push_handle(L, c);
-    lua_pushlstring(L, topic, tlen);
-    lua_pushstring(L, why);
-    sb_lua_pcall(L, 3, 0, "phoenix leave handler");
+    x.ls = ud;
+    x.c = c;
+    x.topic = topic;
+    x.tlen = tlen;
+    x.event = why;
+    sb_lua_protect(L, sb_lua_leave_call, &x, "phoenix leave handler");
 }
 
+
+/* The user value of a new server: { hooks, loop, hub, conns = {} }. */
+static void sb_lua_server_uservalue(lua_State *L)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushvalue(L, 4);
+    lua_setfield(L, -2, "hooks");
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "loop");
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "hub");
+    lua_newtable(L);
+    lua_setfield(L, -2, "conns");
+    lua_setuservalue(L, -2);
+}
 
 /* core.listen(loop, hub, opts, hooks) -> server | nil, err */
 static int sb_lua_listen(lua_State *L)
@@ -310,17 +530,19 @@ static int sb_lua_listen(lua_State *L)
     cfg.protocols = sb_protocols;
     ls = lua_newuserdata(L, sizeof *ls);
     memset(ls, 0, sizeof *ls);
-    ls->hooks_ref = ls->hub_ref = ls->loop_ref = LUA_NOREF;
+    ls->self_ref = LUA_NOREF;
+    ls->loop = loop;
     luaL_getmetatable(L, SB_SERVER_MT);
     lua_setmetatable(L, -2);
-    ls->loop = loop;
+    sb_lua_server_uservalue(L);
+    sb_lua_remember(L, ls, -1);
     hooks.connect = sb_lua_on_connect;
     hooks.open = sb_lua_on_open;
     hooks.message = sb_lua_on_message;
     hooks.close = sb_lua_on_close;
-    hooks.phx_join = sb_lua_on_phx_join;
-    hooks.phx_event = sb_lua_on_phx_event;
-    hooks.phx_leave = sb_lua_on_phx_leave;
+    hooks.join = sb_lua_on_join;
+    hooks.event = sb_lua_on_event;
+    hooks.leave = sb_lua_on_leave;
     hooks.publish = sb_lua_on_publish;
     hooks.ud = ls;
     ls->srv = sb_server_new(loop, hub, &cfg, &hooks, err, sizeof err);
@@ -329,12 +551,8 @@ static int sb_lua_listen(lua_State *L)
         lua_pushstring(L, err);
         return 2;
     }
-    lua_pushvalue(L, 1);
-    ls->loop_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pushvalue(L, 2);
-    ls->hub_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pushvalue(L, 4);
-    ls->hooks_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, -1);
+    ls->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 1;
 }
 
@@ -351,15 +569,19 @@ static int sb_lua_server_port(lua_State *L)
     return 1;
 }
 
+/* server:close(): connections get their close (and their close hooks)
+ * while it runs or in later steps; the object stays pinned until the last
+ * handle is released. */
 static int sb_lua_server_close(lua_State *L)
 {
     sb_lua_server *ls = sb_lua_checkserver(L, 1);
-    void *prev = ls->loop->host;
 
-    if (ls->srv) {
-        ls->loop->host = L;
+    if (ls->srv && !ls->closing) {
+        SB_ENTER_LOOP(ls->loop, L);
         sb_server_close(ls->srv);
-        ls->loop->host = prev;
+        SB_LEAVE_LOOP(ls->loop);
+        ls->closing = 1;
+        sb_lua_server_unpin(L, ls);
     }
     return 0;
 }
@@ -372,9 +594,7 @@ static int sb_lua_server_gc(lua_State *L)
         sb_server_free(ls->srv);
         ls->srv = NULL;
     }
-    sb_lua_unref(L, &ls->hooks_ref);
-    sb_lua_unref(L, &ls->hub_ref);
-    sb_lua_unref(L, &ls->loop_ref);
+    sb_lua_unref(L, &ls->self_ref);
     return 0;
 }
 

@@ -28,8 +28,8 @@ typedef struct sb_request {
     size_t token_len;
 } sb_request;
 
-/* What the app's Phoenix join hook decided. */
-enum { SB_PHX_JOIN_OK = 0, SB_PHX_JOIN_REFUSED = 1, SB_PHX_JOIN_UNMATCHED = 2 };
+/* What the app's join hook decided. */
+enum { SB_JOIN_OK = 0, SB_JOIN_REFUSED = 1, SB_JOIN_UNMATCHED = 2 };
 
 typedef struct sb_server_hooks {
     /* Accept (return 0) or refuse with an HTTP status; reason is the body. */
@@ -37,31 +37,35 @@ typedef struct sb_server_hooks {
                    char *reason, size_t reason_len);
     /* The connection is open and joined; may send. */
     void (*open)(void *ud, sb_wsconn *c);
-    /* A native message on a connection marked `handled`: return 1 to let
-     * the C relay publish it, 0 to drop it (the app handled it). */
-    int (*message)(void *ud, sb_wsconn *c, const char *data, size_t n);
+    /* A message on a one-channel connection marked `handled`, as its
+     * protocol decoded it: json is the message (valid JSON), to the uid of
+     * a direct message or NULL.  Return 1 to let the C relay deliver it, 0
+     * to drop it (the app handled it). */
+    int (*message)(void *ud, sb_wsconn *c, const char *json, size_t n,
+                   const char *to, size_t to_len);
     /* The connection is gone (already left the hub). */
     void (*close)(void *ud, sb_wsconn *c, int code);
-    /* Phoenix (ws_phoenix.c).  phx_join runs the app's join of topic with
-     * the join params (JSON) and writes the reply's response object (JSON)
-     * into out; returns SB_PHX_JOIN_*, or -1 when the app's join crashed. */
-    int (*phx_join)(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
-                    const char *params, size_t n, sb_buf *out);
+    /* Topic protocols (one connection, many topics: Phoenix).  join runs
+     * the app's join of topic with the join params (JSON) and writes the
+     * reply's response object (JSON) into out; returns SB_JOIN_*, or -1
+     * when the app's join crashed. */
+    int (*join)(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+                const char *params, size_t n, sb_buf *out);
     /* An app event on a joined topic (payload is JSON, or raw bytes when
      * binary).  Returns 0 for no reply, 1 to reply with `status` and the
      * response in out (JSON object, or raw bytes when *out_binary), -1
-     * when the handler crashed (the channel then ends with phx_error). */
-    int (*phx_event)(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
-                     const char *event, size_t elen, const char *payload,
-                     size_t n, int binary, char *status, size_t status_len,
-                     sb_buf *out, int *out_binary);
+     * when the handler crashed (the topic then ends with an error). */
+    int (*event)(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+                 const char *event, size_t elen, const char *payload,
+                 size_t n, int binary, char *status, size_t status_len,
+                 sb_buf *out, int *out_binary);
     /* A joined topic ended (why: "leave", "rejoin", "crash", "kick",
      * "error", "closed", "refused"); the connection already left the hub
      * channel. */
-    void (*phx_leave)(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
-                      const char *why);
-    /* POST /sse/<channel> (http_sse.c): accept (0) or refuse with an HTTP
-     * status; reason is the error text.  payload is the JSON body. */
+    void (*leave)(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
+                  const char *why);
+    /* A publish over HTTP (POST /sse/<channel>): accept (0) or refuse with
+     * an HTTP status; reason is the error text.  payload is the JSON body. */
     int (*publish)(void *ud, const sb_request *req, const char *channel,
                    const char *event, const char *payload, size_t n,
                    char *reason, size_t reason_len);

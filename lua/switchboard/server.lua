@@ -385,24 +385,16 @@ local function on_connect(self, handle, req)
     return true
 end
 
--- A native frame's direct-message uid (nil for a broadcast) and JSON.
-local function split_direct(data)
-    local to, body = data:match("^\31([^\31]*)\31(.*)$")
-    if not to then
-        to, body = data:match("^@@(.-)@@(.*)$")
-    end
-    return to, body or data
-end
-
 -- A native message on a channel with a publish function or handlers: the
 -- function may refuse it (the client gets an error event); then route by
 -- message.type, or "message".  A handler returning false keeps the message
--- from the relay.
-local function on_message(self, handle, data)
+-- from the relay.  C hands over the message already decoded, and `to`, the
+-- uid of a direct message (nil for a broadcast); direct messages go to no
+-- handler.
+local function on_message(self, handle, msg, to)
     local conn = self._conns[handle]
     if conn and conn._ask_publish then
-        local to, body = split_direct(data)
-        local ok, why = self._rules:ask(conn, conn.channel, json.decode(body),
+        local ok, why = self._rules:ask(conn, conn.channel, msg,
             { protocol = "native", to = to })
         if not ok then
             conn:send(why, "error")
@@ -410,10 +402,9 @@ local function on_message(self, handle, data)
         end
     end
     local handler = conn and conn._handler
-    if not handler or data:byte(1) == 31 or data:sub(1, 2) == "@@" then
+    if not handler or to ~= nil then
         return true
     end
-    local msg = json.decode(data)
     local on = handler.on
     local fn = type(msg) == "table" and type(msg.type) == "string" and on[msg.type] or on.message
     if not fn then
@@ -424,8 +415,7 @@ end
 
 -- POST /sse/<channel>: the channel's rules, then every publish listener,
 -- may refuse.
-local function on_publish(self, req, channel, event, payload_json)
-    local payload = json.decode(payload_json)
+local function on_publish(self, req, channel, event, payload)
     local allowed, why = self._rules:allow(nil, channel, req.query and req.query.sendKey, payload,
         { protocol = "sse", event = event, req = req })
     if not allowed then
@@ -440,17 +430,16 @@ local function on_publish(self, req, channel, event, payload_json)
     return true
 end
 
--- Phoenix join: find the channel by pattern and run its join.  Returns
--- "ok" | "error" | "unmatched" and the reply's response as JSON.  A join
--- that raises leaves nothing tracked and is re-raised (C answers "join
--- crashed" and reports the error).
-local function on_phx_join(self, handle, topic, params_json)
+-- Phoenix join: find the channel by pattern and run its join.  params is
+-- the join payload, decoded by C.  Returns "ok" | "error" | "unmatched" and
+-- the reply's response as JSON.  A join that raises leaves nothing tracked
+-- and is re-raised (C answers "join crashed" and reports the error).
+local function on_phx_join(self, handle, topic, params)
     local conn = self._conns[handle]
     local handler = conn and self:handler_for(topic)
     if not handler then
         return "unmatched"
     end
-    local params = json.decode(params_json)
     if type(params) ~= "table" then
         params = {}
     end
@@ -484,12 +473,9 @@ end
 -- -> ok with a binary response, nil, err -> error {reason = err},
 -- nothing -> no reply.  An event with no handler gets an error reply
 -- {reason = "unhandled event"} so the client does not wait for a timeout.
-local function on_phx_event(self, handle, topic, event, payload, binary)
+-- value is the payload decoded by C, or the bytes of a binary push.
+local function on_phx_event(self, handle, topic, event, value, binary)
     local conn = self._conns[handle]
-    local value = payload
-    if not binary then
-        value = json.decode(payload)
-    end
     if conn then
         -- listen-only topics refuse every client event before its handler
         local keys = rawget(conn, "_send_keys")
@@ -628,11 +614,11 @@ function M.listen(loop, opts)
                 fn(conn)
             end
         end,
-        message = function(handle, data) return on_message(self, handle, data) end,
+        message = function(handle, msg, to) return on_message(self, handle, msg, to) end,
         close = function(handle, code) return on_close(self, handle, code) end,
-        phx_join = function(...) return on_phx_join(self, ...) end,
-        phx_event = function(...) return on_phx_event(self, ...) end,
-        phx_leave = function(...) return on_phx_leave(self, ...) end,
+        join = function(...) return on_phx_join(self, ...) end,
+        event = function(...) return on_phx_event(self, ...) end,
+        leave = function(...) return on_phx_leave(self, ...) end,
         publish = function(req, channel, event, payload)
             return on_publish(self, req, channel, event, payload)
         end,

@@ -281,7 +281,9 @@ static void sb_native_receive(sb_wsconn *c, const char *data, size_t n,
         sb_native_send_error(c, err);
         return;
     }
-    if (c->handled && hooks->message && !hooks->message(hooks->ud, c, data, n))
+    if (c->handled && hooks->message &&
+        !hooks->message(hooks->ud, c, in.json.p, in.json.n,
+                        in.direct ? in.to.p : NULL, in.direct ? in.to.n : 0))
         return;
     if (in.direct) {
         sb_native_direct(c, &in);

@@ -227,8 +227,8 @@ static void sb_phx_drop(sb_wsconn *c, sb_phx_chan *ch, int send, const char *why
     sb_phx_unlink(c, ch);
     if (ch->subscribed)
         sb_hub_leave(sb_server_hub(c->srv), ch->topic, ch->topic_len, &c->hc);
-    if (hooks->phx_leave)
-        hooks->phx_leave(hooks->ud, c, ch->topic, ch->topic_len, why);
+    if (hooks->leave)
+        hooks->leave(hooks->ud, c, ch->topic, ch->topic_len, why);
     if (send)
         sb_phx_send_close(c, sb_phx_jr(ch), sb_span_of(ch->topic, ch->topic_len), send == 2);
     sb_phx_chan_free(ch);
@@ -273,7 +273,7 @@ static void sb_phx_join(sb_wsconn *c, const sb_phx_msg *m)
 
     if (ch) /* duplicate join: the old instance ends with its own join_ref */
         sb_phx_drop(c, ch, 1, "rejoin");
-    if (!hooks->phx_join || !sb_hub_valid_channel(m->topic.p, m->topic.n)) {
+    if (!hooks->join || !sb_hub_valid_channel(m->topic.p, m->topic.n)) {
         sb_phx_reply_error(c, sb_span_of(NULL, 0), m->ref, m->topic, "unmatched topic");
         return;
     }
@@ -287,13 +287,13 @@ static void sb_phx_join(sb_wsconn *c, const sb_phx_msg *m)
         return;
     }
     sb_buf_init(&out, 0);
-    rc = hooks->phx_join(hooks->ud, c, ch->topic, ch->topic_len, m->payload.p,
+    rc = hooks->join(hooks->ud, c, ch->topic, ch->topic_len, m->payload.p,
                          m->payload.n, &out);
     if (!sb_phx_alive(c, ch)) {
         sb_buf_free(&out);
         return;
     }
-    if (rc == SB_PHX_JOIN_OK) {
+    if (rc == SB_JOIN_OK) {
         int hr = sb_hub_join(sb_server_hub(c->srv), ch->topic, ch->topic_len,
                              c->member, strlen(c->member), &c->hc);
         if (hr < 0) {
@@ -310,14 +310,14 @@ static void sb_phx_join(sb_wsconn *c, const sb_phx_msg *m)
         /* refused, unmatched or crashed: nothing of the instance is kept */
         sb_phx_unlink(c, ch);
         sb_phx_chan_free(ch);
-        if (rc == SB_PHX_JOIN_UNMATCHED)
+        if (rc == SB_JOIN_UNMATCHED)
             sb_phx_reply_error(c, sb_span_of(NULL, 0), m->ref, m->topic, "unmatched topic");
-        else if (rc == SB_PHX_JOIN_REFUSED && out.len && !out.oom)
+        else if (rc == SB_JOIN_REFUSED && out.len && !out.oom)
             sb_phx_reply(c, jr, m->ref, m->topic, "error",
                          sb_span_of((const char *)sb_buf_data(&out), out.len));
         else
             sb_phx_reply_error(c, jr, m->ref, m->topic,
-                               rc == SB_PHX_JOIN_REFUSED ? "join refused" : "join crashed");
+                               rc == SB_JOIN_REFUSED ? "join refused" : "join crashed");
     }
     sb_buf_free(&out);
 }
@@ -351,11 +351,11 @@ static void sb_phx_event(sb_wsconn *c, const sb_phx_msg *m)
     }
     if (sb_phx_stale(ch, m->join_ref) || ch->joining)
         return;
-    if (!hooks->phx_event)
+    if (!hooks->event)
         return;
     sb_buf_init(&out, SB_FRAME_PRE);
     status[0] = '\0';
-    rc = hooks->phx_event(hooks->ud, c, ch->topic, ch->topic_len, m->event.p,
+    rc = hooks->event(hooks->ud, c, ch->topic, ch->topic_len, m->event.p,
                           m->event.n, m->payload.p, m->payload.n, m->binary,
                           status, sizeof status, &out, &binary);
     if (!sb_phx_alive(c, ch)) {
