@@ -360,23 +360,16 @@ void sb_server_discard(sb_wsconn *c)
     sb_wsconn_free(c);
 }
 
-sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
-                            const sb_proto_ops *ops, const char *path,
-                            const char *chan, int *status, char *reason,
-                            size_t reason_len)
+/* A new connection of ops for a request, attached to the hub but not yet
+ * counted: runs the protocol's prepare.  NULL with *status (and reason)
+ * set when the request is refused, or 0 when memory ran out. */
+static sb_wsconn *sb_server_make_conn(sb_server *s, struct lws *wsi,
+                                      const sb_proto_ops *ops, const char *chan,
+                                      int *status, char *reason, size_t reason_len)
 {
-    sb_request req;
     sb_wsconn *c = calloc(1, sizeof *c);
     int prep = 0;
 
-    *status = 0;
-    reason[0] = '\0';
-    if (s->closing) {
-        free(c);
-        *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
-        snprintf(reason, reason_len, "server closing");
-        return NULL;
-    }
     if (!c)
         return NULL;
     if (sb_server_over_cap(s, wsi, c, reason, reason_len)) {
@@ -404,18 +397,50 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
         snprintf(reason, reason_len, "%s", prep > 0 ? "refused" : "bad channel name or options");
         return NULL;
     }
+    return c;
+}
+
+/* The app's connect hook: 0 to accept, else the HTTP status to refuse
+ * with (reason filled). */
+static int sb_server_ask_app(sb_server *s, sb_wsconn *c, struct lws *wsi,
+                             const char *path, char *reason, size_t reason_len)
+{
+    sb_request req;
+    int status;
+
     req.wsi = wsi;
     req.path = path;
-    req.protocol = ops->name;
-    req.token = ops->token ? ops->token(c, &req.token_len) : NULL;
+    req.protocol = c->ops->name;
+    req.token = c->ops->token ? c->ops->token(c, &req.token_len) : NULL;
     if (!req.token)
         req.token_len = 0;
-    *status = s->hooks.connect ? s->hooks.connect(s->hooks.ud, c, &req, reason,
-                                                  reason_len) : 0;
+    status = s->hooks.connect ? s->hooks.connect(s->hooks.ud, c, &req, reason,
+                                                 reason_len) : 0;
+    if (status && !reason[0])
+        snprintf(reason, reason_len, "refused");
+    return status;
+}
+
+sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
+                            const sb_proto_ops *ops, const char *path,
+                            const char *chan, int *status, char *reason,
+                            size_t reason_len)
+{
+    sb_wsconn *c;
+
+    *status = 0;
+    reason[0] = '\0';
+    if (s->closing) {
+        *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+        snprintf(reason, reason_len, "server closing");
+        return NULL;
+    }
+    c = sb_server_make_conn(s, wsi, ops, chan, status, reason, reason_len);
+    if (!c)
+        return NULL;
+    *status = sb_server_ask_app(s, c, wsi, path, reason, reason_len);
     if (*status) {
         sb_wsconn_free(c);
-        if (!reason[0])
-            snprintf(reason, reason_len, "refused");
         return NULL;
     }
     sb_limits_socket(&s->cfg, wsi);
@@ -496,14 +521,13 @@ static int sb_peer_close_code(const void *in, size_t len)
     return len >= 2 ? (p[0] << 8) | p[1] : 1005;
 }
 
-static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
-                        void *user, void *in, size_t len)
+/* The plain-HTTP reasons of sb_server_cb: requests, POST bodies, stream
+ * writes and the end of a request.  Returns what the callback returns, or
+ * 1 when lws's default handling should run. */
+static int sb_server_http_cb(sb_server *s, struct lws *wsi,
+                             enum lws_callback_reasons reason, sb_http_slot *slot,
+                             sb_wsconn *c, void *in, size_t len)
 {
-    struct lws_vhost *vh = lws_get_vhost(wsi);
-    sb_server *s = vh ? lws_vhost_user(vh) : NULL;
-    sb_wsconn *c = lws_get_opaque_user_data(wsi);
-    sb_http_slot *slot = user;
-
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return s && slot ? sb_server_http(s, wsi, in, slot) : -1;
@@ -522,14 +546,35 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
         /* only streams write from here; static files are lws's */
         if (c && c->ops->http_writeable)
             return c->closed ? -1 : c->ops->http_writeable(c);
-        break;
-    case LWS_CALLBACK_CLOSED_HTTP:
-    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        return 1;
+    default:   /* CLOSED_HTTP, HTTP_DROP_PROTOCOL */
         sb_http_slot_free(slot);
         /* a stream has no close frame: the close hook hears why we ended
          * it (1013 slow reader, 1001 shutdown), else 1001 */
         if (c && c->ops->stream)
             sb_wsconn_gone(c, c->close_code ? c->close_code : 1001);
+        return 1;
+    }
+}
+
+static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
+                        void *user, void *in, size_t len)
+{
+    struct lws_vhost *vh = lws_get_vhost(wsi);
+    sb_server *s = vh ? lws_vhost_user(vh) : NULL;
+    sb_wsconn *c = lws_get_opaque_user_data(wsi);
+    int rc;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_HTTP_BODY:
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        rc = sb_server_http_cb(s, wsi, reason, user, c, in, len);
+        if (rc != 1)
+            return rc;
         break;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return s ? sb_server_confirm_upgrade(s, wsi) : -1;

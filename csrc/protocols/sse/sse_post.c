@@ -91,16 +91,47 @@ static int sb_is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* The app's publish hook, then the hub: answers 202 {"receivers":N}, or
+ * the app's refusal, or the hub's error. */
+static int sb_sse_post_publish(sb_server *s, struct lws *wsi, sb_sse_post *ps,
+                               const char *event, const char *data, size_t n)
+{
+    const sb_server_hooks *hooks = sb_server_hooks_of(s);
+    char reason[256], text[64], path[SB_CHANNEL_MAX + 8];
+    sb_request req;
+    sb_msg *m;
+    int rc;
+
+    snprintf(path, sizeof path, "/sse/%s", ps->channel);
+    memset(&req, 0, sizeof req);
+    req.wsi = wsi;
+    req.path = path;
+    req.protocol = sb_sse_ops.name;
+    reason[0] = '\0';
+    rc = hooks->publish ? hooks->publish(hooks->ud, &req, ps->channel, event, data, n,
+                                         reason, sizeof reason) : 0;
+    if (rc)
+        return sb_http_error(s, wsi, (unsigned)rc, reason[0] ? reason : "refused");
+    m = sb_msg_new(ps->channel, strlen(ps->channel), event, strlen(event), data, n,
+                   NULL, 0, NULL, 0, 0);
+    rc = m ? sb_hub_publish(sb_server_hub(s), m, NULL, NULL, 0) : SB_ENOMEM;
+    sb_msg_unref(m);
+    if (rc < 0)
+        return sb_http_error(s, wsi, rc == SB_ENOMEM ? 500 : 400, sb_hub_strerror(rc));
+    sb_server_stats_of(s)->published++;
+    snprintf(text, sizeof text, "{\"receivers\":%d}", rc);
+    return sb_http_reply(s, wsi, 202, "application/json", text,
+                         strlen(text), NULL);
+}
+
+/* The whole body is in: size, JSON and ?event= checks, then publish. */
 int sb_sse_post_done(sb_server *s, struct lws *wsi, void **slot)
 {
     sb_sse_post *ps = *slot;
-    const sb_server_hooks *hooks = sb_server_hooks_of(s);
-    char ev[SB_SSE_EVENT_MAX + 2], reason[256], text[160], path[SB_CHANNEL_MAX + 8];
+    char ev[SB_SSE_EVENT_MAX + 2], text[160];
     const char *data, *event = "message";
     size_t n;
     sb_json_err je;
-    sb_request req;
-    sb_msg *m;
     int rc;
 
     if (!ps || !ps->active)
@@ -131,26 +162,8 @@ int sb_sse_post_done(sb_server *s, struct lws *wsi, void **slot)
                                  "event must be 1..64 bytes without control characters");
         event = ev;
     }
-    snprintf(path, sizeof path, "/sse/%s", ps->channel);
-    memset(&req, 0, sizeof req);
-    req.wsi = wsi;
-    req.path = path;
-    req.protocol = sb_sse_ops.name;
-    reason[0] = '\0';
-    rc = hooks->publish ? hooks->publish(hooks->ud, &req, ps->channel, event, data, n,
-                                         reason, sizeof reason) : 0;
-    if (rc)
-        return sb_http_error(s, wsi, (unsigned)rc, reason[0] ? reason : "refused");
-    m = sb_msg_new(ps->channel, strlen(ps->channel), event, strlen(event), data, n,
-                   NULL, 0, NULL, 0, 0);
-    rc = m ? sb_hub_publish(sb_server_hub(s), m, NULL, NULL, 0) : SB_ENOMEM;
-    sb_msg_unref(m);
+    rc = sb_sse_post_publish(s, wsi, ps, event, data, n);
     sb_buf_free(&ps->body);
-    if (rc < 0)
-        return sb_http_error(s, wsi, rc == SB_ENOMEM ? 500 : 400, sb_hub_strerror(rc));
-    sb_server_stats_of(s)->published++;
-    snprintf(text, sizeof text, "{\"receivers\":%d}", rc);
-    return sb_http_reply(s, wsi, 202, "application/json", text,
-                         strlen(text), NULL);
+    return rc;
 }
 
