@@ -33,6 +33,7 @@ build = {
             "csrc/base/buf.c",
             "csrc/base/frame.c",
             "csrc/base/map.c",
+            "csrc/base/str.c",
             "csrc/base/utf8.c",
             "csrc/cluster/cluster.c",
             "csrc/cluster/cluster_direct.c",

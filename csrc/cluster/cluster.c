@@ -7,6 +7,7 @@
  * heartbeats and liveness live in cluster_presence.c; shared history in
  * cluster_history.c. */
 #include "cluster_internal.h"
+#include "base/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +34,10 @@ void sb_cl_strlist_add(strlist *l, const char *p, size_t n)
         l->len = len;
         l->cap = cap;
     }
-    if (!(copy = malloc(n + 1))) {
+    if (!(copy = sb_memdup(p, n))) {
         l->oom = 1;
         return;
     }
-    memcpy(copy, p, n);
-    copy[n] = '\0';
     l->s[l->n] = copy;
     l->len[l->n++] = n;
 }
