@@ -68,18 +68,7 @@ void sb_cl_log(sb_cluster *cl, const char *line)
 
 int sb_cluster_valid_node(const char *node, size_t n)
 {
-    size_t i;
-
-    if (!node || n == 0 || n > SB_NODE_MAX)
-        return 0;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)node[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
-              c == '-'))
-            return 0;
-    }
-    return 1;
+    return sb_hub_valid_word(node, n, SB_NODE_MAX, "_.:-");
 }
 
 /* "<prefix><name>" into buf; returns its length or 0 if it does not fit. */
