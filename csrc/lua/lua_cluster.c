@@ -30,17 +30,6 @@ static void sb_lua_cluster_log(const char *line, void *ud)
     sb_lua_pcall(L, 1, 0, "cluster log");
 }
 
-static void sb_lua_cluster_main(lua_State *L, sb_lua_cluster *lc)
-{
-#if LUA_VERSION_NUM >= 502
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    lc->L = lua_tothread(L, -1);
-    lua_pop(L, 1);
-#else
-    lc->L = L;
-#endif
-}
-
 /* core.cluster_new(loop, hub, { redis = url, node = name, ttl = s,
  * history_idle = s, log = fn }) -> cluster | nil, err */
 static int sb_lua_cluster_new(lua_State *L)
@@ -70,7 +59,7 @@ static int sb_lua_cluster_new(lua_State *L)
     lc->log_ref = LUA_NOREF;
     luaL_getmetatable(L, SB_CLUSTER_MT);
     lua_setmetatable(L, -2);
-    sb_lua_cluster_main(L, lc);
+    lc->L = sb_lua_mainthread(L);
     if (!lua_isnil(L, -2)) {
         lua_pushvalue(L, -2);
         lc->log_ref = luaL_ref(L, LUA_REGISTRYINDEX);

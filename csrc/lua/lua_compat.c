@@ -29,6 +29,20 @@ void *luaL_testudata(lua_State *L, int idx, const char *tname)
 }
 #endif
 
+lua_State *sb_lua_mainthread(lua_State *L)
+{
+#if LUA_VERSION_NUM >= 502
+    lua_State *main;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    main = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    return main;
+#else
+    return L;
+#endif
+}
+
 void sb_lua_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
                      const luaL_Reg *methods)
 {

@@ -24,6 +24,10 @@ void *luaL_testudata(lua_State *L, int idx, const char *tname);
 #define sb_lua_absindex(L, i) \
     ((i) > 0 || (i) <= LUA_REGISTRYINDEX ? (i) : lua_gettop(L) + (i) + 1)
 
+/* The main thread, which outlives every coroutine: the state a C struct
+ * keeps for later callbacks.  5.1 has no way to ask, so there it is L. */
+lua_State *sb_lua_mainthread(lua_State *L);
+
 /* Metatable with __name, __index = methods, shared by every userdata type. */
 void sb_lua_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
                      const luaL_Reg *methods);
