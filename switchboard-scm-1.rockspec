@@ -108,6 +108,7 @@ build = {
       ["switchboard.token"] = "lua/switchboard/token.lua",
       ["switchboard.limits"] = "lua/switchboard/limits.lua",
       ["switchboard.channel_rules"] = "lua/switchboard/channel_rules.lua",
+      ["switchboard.util"] = "lua/switchboard/util.lua",
    },
    install = {
       bin = { switchboard = "bin/switchboard" },

@@ -7,12 +7,11 @@ local hubmod = require "switchboard.hub"
 local json = require "switchboard.json"
 local limitsmod = require "switchboard.limits"
 local rulesmod = require "switchboard.channel_rules"
+local util = require "switchboard.util"
 
 local M = {}
 
-local Server = {}
-Server.__index = Server
-Server.__name = "switchboard.server"
+local Server = util.class("switchboard.server")
 
 local Conn = {}
 Conn.__name = "switchboard.conn"
