@@ -108,12 +108,9 @@ static int sb_lua_ws_connect(lua_State *L)
     cfg.path = sb_optstr(L, 2, "path");
     cfg.origin = sb_optstr(L, 2, "origin");
     cfg.subprotocols = sb_optstr(L, 2, "protocols");
-    lc = lua_newuserdata(L, sizeof *lc);
-    memset(lc, 0, sizeof *lc);
+    lc = sb_lua_newobject(L, sizeof *lc, SB_CLIENT_MT);
     lc->loop = loop;
     lc->hooks_ref = lc->self_ref = lc->loop_ref = LUA_NOREF;
-    luaL_getmetatable(L, SB_CLIENT_MT);
-    lua_setmetatable(L, -2);
     lua_pushvalue(L, 3);
     lc->hooks_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushvalue(L, 1);

@@ -117,10 +117,7 @@ static int lhub_new(lua_State *L)
     lua_getfield(L, -1, "clock");
     has_clock = !lua_isnil(L, -1);
     lua_pop(L, 1);
-    lh = lua_newuserdata(L, sizeof *lh);
-    memset(lh, 0, sizeof *lh);
-    luaL_getmetatable(L, HUB_MT);
-    lua_setmetatable(L, -2);
+    lh = sb_lua_newobject(L, sizeof *lh, HUB_MT);
     lua_pushvalue(L, -2);
     lua_setuservalue(L, -2);
     lh->L = sb_lua_mainthread(L);
