@@ -33,6 +33,7 @@ build = {
             "csrc/base/buf.c",
             "csrc/base/frame.c",
             "csrc/base/map.c",
+            "csrc/base/str.c",
             "csrc/base/utf8.c",
             "csrc/cluster/cluster.c",
             "csrc/cluster/cluster_direct.c",
@@ -116,6 +117,7 @@ build = {
       ["switchboard.token"] = "lua/switchboard/token.lua",
       ["switchboard.limits"] = "lua/switchboard/limits.lua",
       ["switchboard.channel_rules"] = "lua/switchboard/channel_rules.lua",
+      ["switchboard.util"] = "lua/switchboard/util.lua",
    },
    install = {
       bin = { switchboard = "bin/switchboard" },

@@ -7,6 +7,7 @@
  * heartbeats and liveness live in cluster_presence.c; shared history in
  * cluster_history.c. */
 #include "cluster_internal.h"
+#include "base/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +34,10 @@ void sb_cl_strlist_add(strlist *l, const char *p, size_t n)
         l->len = len;
         l->cap = cap;
     }
-    if (!(copy = malloc(n + 1))) {
+    if (!(copy = sb_memdup(p, n))) {
         l->oom = 1;
         return;
     }
-    memcpy(copy, p, n);
-    copy[n] = '\0';
     l->s[l->n] = copy;
     l->len[l->n++] = n;
 }
@@ -69,18 +68,7 @@ void sb_cl_log(sb_cluster *cl, const char *line)
 
 int sb_cluster_valid_node(const char *node, size_t n)
 {
-    size_t i;
-
-    if (!node || n == 0 || n > SB_NODE_MAX)
-        return 0;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)node[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
-              c == '-'))
-            return 0;
-    }
-    return 1;
+    return sb_hub_valid_word(node, n, SB_NODE_MAX, "_.:-");
 }
 
 /* "<prefix><name>" into buf; returns its length or 0 if it does not fit. */
@@ -180,6 +168,42 @@ static void forget_channel(sb_cluster *cl, cl_channel *cc)
     channel_free(cc);
 }
 
+/* After a (re)connect every channel is followed afresh on the new link,
+ * and one no longer active is let go.  By name, from a copy: forgetting
+ * one changes the map. */
+static void refollow_all(sb_cluster *cl)
+{
+    sb_map_iter it;
+    void *val;
+    strlist names;
+    size_t i;
+
+    memset(&names, 0, sizeof names);
+    sb_map_iter_init(&it);
+    while (sb_map_next(&cl->channels, &it, NULL, NULL, &val))
+        sb_cl_strlist_add(&names, ((cl_channel *)val)->name, ((cl_channel *)val)->len);
+    for (i = 0; i < names.n; i++) {
+        cl_channel *cc = sb_map_get(&cl->channels, names.s[i], names.len[i]);
+        if (!cc)
+            continue;
+        /* a snapshot lost with the old link must not leave its marks:
+         * they would shield stale keys from the next snapshot */
+        sb_cl_settle_marks(cc);
+        cc->subscribed = cc->unsubscribing = cc->snapshot = 0;
+        cc->phx_snapshot = 0;
+        sb_map_clear(&cc->phx_touched);
+        sb_map_init(&cc->phx_touched, (uint64_t)(uintptr_t)cc ^ 2);
+        if (!cc->active) {
+            forget_channel(cl, cc);
+            continue;
+        }
+        follow(cl, cc);
+        sb_cl_announce_channel(cl, cc, 0);
+        sb_cl_hist_follow(cl, cc);
+    }
+    sb_cl_strlist_free(&names);
+}
+
 /* Redis link hooks. */
 static void on_up(sb_redis *r, void *ud)
 {
@@ -188,8 +212,6 @@ static void on_up(sb_redis *r, void *ud)
     void *val;
     char line[1024];
     double t = sb_cl_now_s(cl);
-    strlist names;
-    size_t i;
 
     (void)r;
     if (cl->down_since >= 0 && cl->ever_up) {
@@ -215,30 +237,7 @@ static void on_up(sb_redis *r, void *ud)
     sb_cl_heartbeat(cl);
     cl->next_beat = t + cl->ttl / 4;
     sb_redis_subscribe(cl->r, NODES_CHANNEL, strlen(NODES_CHANNEL));
-    memset(&names, 0, sizeof names);
-    sb_map_iter_init(&it);
-    while (sb_map_next(&cl->channels, &it, NULL, NULL, &val))
-        sb_cl_strlist_add(&names, ((cl_channel *)val)->name, ((cl_channel *)val)->len);
-    for (i = 0; i < names.n; i++) {
-        cl_channel *cc = sb_map_get(&cl->channels, names.s[i], names.len[i]);
-        if (!cc)
-            continue;
-        /* a snapshot lost with the old link must not leave its marks:
-         * they would shield stale keys from the next snapshot */
-        sb_cl_settle_marks(cc);
-        cc->subscribed = cc->unsubscribing = cc->snapshot = 0;
-        cc->phx_snapshot = 0;
-        sb_map_clear(&cc->phx_touched);
-        sb_map_init(&cc->phx_touched, (uint64_t)(uintptr_t)cc ^ 2);
-        if (!cc->active) {
-            forget_channel(cl, cc);
-            continue;
-        }
-        follow(cl, cc);
-        sb_cl_announce_channel(cl, cc, 0);
-        sb_cl_hist_follow(cl, cc);
-    }
-    sb_cl_strlist_free(&names);
+    refollow_all(cl);
     sb_cl_phx_announce_all(cl, 0);
 }
 
@@ -289,17 +288,27 @@ static void on_reply(sb_redis *r, void *req, redisReply *rep, void *ud)
     }
 }
 
+/* The channel a Redis channel "sb:ch:<name>" stands for, with *ch and
+ * *chlen moved onto the name; NULL for another Redis channel or a name
+ * this node does not follow. */
+static cl_channel *channel_of(sb_cluster *cl, const char **ch, size_t *chlen)
+{
+    size_t pl = strlen(CH_PREFIX);
+
+    if (*chlen <= pl || memcmp(*ch, CH_PREFIX, pl) != 0)
+        return NULL;
+    *ch += pl;
+    *chlen -= pl;
+    return sb_map_get(&cl->channels, *ch, *chlen);
+}
+
 static void on_unsubscribed(sb_redis *r, const char *ch, size_t chlen,
                             void *ud)
 {
     sb_cluster *cl = ud;
-    size_t pl = strlen(CH_PREFIX);
-    cl_channel *cc;
+    cl_channel *cc = channel_of(cl, &ch, &chlen);
 
     (void)r;
-    if (chlen <= pl || memcmp(ch, CH_PREFIX, pl) != 0)
-        return;
-    cc = sb_map_get(&cl->channels, ch + pl, chlen - pl);
     if (!cc || !cc->unsubscribing)
         return;
     cc->unsubscribing = 0;
@@ -312,13 +321,9 @@ static void on_unsubscribed(sb_redis *r, const char *ch, size_t chlen,
 static void on_subscribed(sb_redis *r, const char *ch, size_t chlen, void *ud)
 {
     sb_cluster *cl = ud;
-    size_t pl = strlen(CH_PREFIX);
-    cl_channel *cc;
+    cl_channel *cc = channel_of(cl, &ch, &chlen);
 
     (void)r;
-    if (chlen <= pl || memcmp(ch, CH_PREFIX, pl) != 0)
-        return;
-    cc = sb_map_get(&cl->channels, ch + pl, chlen - pl);
     if (cc && cc->active && cc->subscribed && !cc->unsubscribing) {
         sb_cl_request_snapshot(cl, cc);
         sb_cl_phx_request_snapshot(cl, cc);
@@ -345,60 +350,78 @@ static void deliver_remote(sb_cluster *cl, const char *ch, size_t chlen,
     sb_msg_unref(m);
 }
 
-static void on_message(sb_redis *r, const char *ch, size_t chlen,
-                       const char *data, size_t len, void *ud)
+/* A "p" message: one member of the sending node came or went. */
+static void remote_presence(sb_cluster *cl, const char *ch, size_t chlen,
+                            const field *f, int n)
 {
-    sb_cluster *cl = ud;
-    field f[FIELDS_MAX];
-    int n = 0;
-    size_t pl = strlen(CH_PREFIX), pos = 0;
-    cl_channel *cc;
     char k[KEY_MAX + 1];
+    size_t klen;
 
-    (void)r;
-    /* the head first: an "s" message may list any number of members */
-    while (n < 4 && sb_cl_wire_next(data, len, &pos, &f[n]) == 1)
-        n++;
-    if (n == 4 && f[1].n == 1 && f[1].p[0] != 's' && f[1].p[0] != 'X') {
-        n = sb_cl_wire_split(data, len, f, FIELDS_MAX);
-    }
-    if (n < 4 || !sb_cl_field_is(&f[0], "sb1") || f[1].n != 1 ||
-        !sb_cluster_valid_node(f[2].p, f[2].n)) {
+    if (n != 6 || !(klen = sb_cl_node_key(k, KEY_MAX, f[2].p, f[2].n,
+                                          f[5].p, f[5].n))) {
         cl->st.bad_messages++;
         return;
     }
-    if (f[2].n == cl->node_len && memcmp(f[2].p, cl->node, f[2].n) == 0) {
-        /* our own, delivered locally already; but a heartbeat of another
-         * instance means two processes share a name and ignore each other */
-        if (f[1].p[0] == 'h' && n >= 6 && sb_cl_field_u64(&f[5]) != cl->instance &&
-            !cl->twin_logged) {
-            char line[256];
-            cl->twin_logged = 1;
-            snprintf(line, sizeof line,
-                     "switchboard(redis): another process also uses node name "
-                     "%s: they will not see each other's messages; give every "
-                     "node its own name", cl->node);
-            sb_cl_log(cl, line);
-        }
-        return;
+    sb_cl_remote_set(cl, ch, chlen, k, klen, sb_cl_field_is(&f[4], "+"), 1);
+}
+
+/* Splits a payload into f; returns the field count, or -1 for what is
+ * not a message of another node's ("sb1", a one-letter kind, a valid
+ * node name).  *pos is left after the 4-field head, where an "s" or "X"
+ * list goes on: those may list any number of entries, so only their head
+ * goes into f. */
+static int read_fields(const char *data, size_t len, field *f, size_t *pos)
+{
+    int n = 0;
+
+    while (n < 4 && sb_cl_wire_next(data, len, pos, &f[n]) == 1)
+        n++;
+    if (n == 4 && f[1].n == 1 && f[1].p[0] != 's' && f[1].p[0] != 'X')
+        n = sb_cl_wire_split(data, len, f, FIELDS_MAX);
+    if (n < 4 || !sb_cl_field_is(&f[0], "sb1") || f[1].n != 1 ||
+        !sb_cluster_valid_node(f[2].p, f[2].n))
+        return -1;
+    return n;
+}
+
+/* 1 for a message this node sent itself (delivered locally already).  A
+ * heartbeat of another instance under our name means two processes
+ * share it and ignore each other: said once in the log. */
+static int from_self(sb_cluster *cl, const field *f, int n)
+{
+    char line[256];
+
+    if (f[2].n != cl->node_len || memcmp(f[2].p, cl->node, f[2].n) != 0)
+        return 0;
+    if (f[1].p[0] == 'h' && n >= 6 && sb_cl_field_u64(&f[5]) != cl->instance &&
+        !cl->twin_logged) {
+        cl->twin_logged = 1;
+        snprintf(line, sizeof line,
+                 "switchboard(redis): another process also uses node name "
+                 "%s: they will not see each other's messages; give every "
+                 "node its own name", cl->node);
+        sb_cl_log(cl, line);
     }
-    if (chlen == strlen(NODES_CHANNEL) && memcmp(ch, NODES_CHANNEL, chlen) == 0) {
-        if (f[1].p[0] == 'h' && n >= 5)
-            sb_cl_node_heard(cl, f[2].p, f[2].n, (double)sb_cl_field_u64(&f[4]) / 1000.0);
-        else if (f[1].p[0] == 'b')
-            sb_cl_node_gone(cl, f[2].p, f[2].n);
-        return;
-    }
-    if (chlen <= pl || memcmp(ch, CH_PREFIX, pl) != 0)
-        return;
-    ch += pl;
-    chlen -= pl;
-    cc = sb_map_get(&cl->channels, ch, chlen);
-    if (!cc || !cc->active)
-        return; /* stopped following it; the unsubscribe is on its way */
-    if (!sb_cl_node_touch(cl, f[2].p, f[2].n, 0, 0) &&
-        !(f[1].p[0] && strchr("mnd", f[1].p[0])))
-        return; /* presence of a node declared dead: wait for a heartbeat */
+    return 1;
+}
+
+/* A message on sb:nodes: a heartbeat or a goodbye. */
+static void node_message(sb_cluster *cl, const field *f, int n)
+{
+    if (f[1].p[0] == 'h' && n >= 5)
+        sb_cl_node_heard(cl, f[2].p, f[2].n, (double)sb_cl_field_u64(&f[4]) / 1000.0);
+    else if (f[1].p[0] == 'b')
+        sb_cl_node_gone(cl, f[2].p, f[2].n);
+}
+
+/* A message on followed channel cc, by its kind (cluster_wire.c).  ch
+ * is its name in the Redis message, which outlives cc should a hub call
+ * end the following; data, len and pos are the payload and where an "s"
+ * or "X" list goes on. */
+static void channel_message(sb_cluster *cl, cl_channel *cc, const char *ch,
+                            size_t chlen, const field *f, int n,
+                            const char *data, size_t len, size_t pos)
+{
     switch (f[1].p[0]) {
     case 'm':
         deliver_remote(cl, ch, chlen, f, n);
@@ -412,15 +435,7 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
             cl->st.bad_messages++;
         break;
     case 'p':
-        if (n != 6 || f[2].n + 1 + f[5].n > KEY_MAX) {
-            cl->st.bad_messages++;
-            break;
-        }
-        memcpy(k, f[2].p, f[2].n);
-        k[f[2].n] = '|';
-        memcpy(k + f[2].n + 1, f[5].p, f[5].n);
-        sb_cl_remote_set(cl, ch, chlen, k, f[2].n + 1 + f[5].n,
-                   sb_cl_field_is(&f[4], "+"), 1);
+        remote_presence(cl, ch, chlen, f, n);
         break;
     case 's':
         sb_cl_sync_remote(cl, cc, &f[2], data, len, pos);
@@ -440,6 +455,34 @@ static void on_message(sb_redis *r, const char *ch, size_t chlen,
     default:
         cl->st.bad_messages++;
     }
+}
+
+static void on_message(sb_redis *r, const char *ch, size_t chlen,
+                       const char *data, size_t len, void *ud)
+{
+    sb_cluster *cl = ud;
+    field f[FIELDS_MAX];
+    size_t pos = 0;
+    int n = read_fields(data, len, f, &pos);
+    cl_channel *cc;
+
+    (void)r;
+    if (n < 0) {
+        cl->st.bad_messages++;
+        return;
+    }
+    if (from_self(cl, f, n))
+        return;
+    if (chlen == strlen(NODES_CHANNEL) && memcmp(ch, NODES_CHANNEL, chlen) == 0) {
+        node_message(cl, f, n);
+        return;
+    }
+    if (!(cc = channel_of(cl, &ch, &chlen)) || !cc->active)
+        return; /* stopped following it; the unsubscribe is on its way */
+    if (!sb_cl_node_touch(cl, f[2].p, f[2].n, 0, 0) &&
+        !(f[1].p[0] && strchr("mnd", f[1].p[0])))
+        return; /* presence of a node declared dead: wait for a heartbeat */
+    channel_message(cl, cc, ch, chlen, f, n, data, len, pos);
 }
 
 /* Hub hooks. */
@@ -527,34 +570,22 @@ static void on_tick_closed(uv_handle_t *h)
     free(h->data);
 }
 
-sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
-                           const sb_cluster_config *cfg, char *err,
-                           size_t errlen)
+/* A cluster with its configuration read and nothing started; NULL when
+ * memory ran out.  The node name is known to be valid. */
+static sb_cluster *cluster_alloc(uv_loop_t *loop, sb_hub *hub,
+                                 const sb_cluster_config *cfg)
 {
-    sb_cluster *cl;
-    sb_redis_hooks rh;
-    sb_hub_cluster_hooks hh;
-    char host[256];
-    int port, db;
-    uint64_t every;
+    sb_cluster *cl = calloc(1, sizeof *cl);
+    int tag;
 
-    if (!cfg->node || !sb_cluster_valid_node(cfg->node, strlen(cfg->node))) {
-        snprintf(err, errlen, "node name must be 1..%d bytes of [A-Za-z0-9_.:-]",
-                 SB_NODE_MAX);
+    if (!cl)
         return NULL;
-    }
-    if (sb_redis_parse_url(cfg->url, host, sizeof host, &port, &db, err, errlen))
-        return NULL;
-    if (!(cl = calloc(1, sizeof *cl))) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
     cl->hub = hub;
     cl->loop = loop;
     cl->ttl = cfg->ttl > 0 ? cfg->ttl : 10;
     cl->history_idle = cfg->history_idle > 0 ? cfg->history_idle : 86400;
-    for (every = 0; every < TAG_COUNT; every++)
-        cl->tags[every].tag = (int)every;
+    for (tag = 0; tag < TAG_COUNT; tag++)
+        cl->tags[tag].tag = tag;
     cl->down_since = -1;
     /* 53 bits: survives a trip through a Lua 5.1 number if ever exposed */
     cl->instance = (((uint64_t)uv_hrtime() << 20) ^ (uint64_t)(uintptr_t)cl) &
@@ -567,6 +598,14 @@ sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
     sb_map_init(&cl->channels, (uint64_t)(uintptr_t)cl);
     sb_map_init(&cl->nodes, (uint64_t)(uintptr_t)cl ^ 0x9e3779b97f4a7c15ULL);
     sb_map_init(&cl->own_metas, (uint64_t)(uintptr_t)cl ^ 0x5bd1e995ULL);
+    return cl;
+}
+
+/* The link to Redis, with this file's hooks; NULL when memory ran out. */
+static sb_redis *redis_link(sb_cluster *cl, const char *host, int port, int db)
+{
+    sb_redis_hooks rh;
+
     memset(&rh, 0, sizeof rh);
     rh.up = on_up;
     rh.down = on_down;
@@ -575,15 +614,14 @@ sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
     rh.unsubscribed = on_unsubscribed;
     rh.subscribed = on_subscribed;
     rh.ud = cl;
-    uv_timer_init(loop, &cl->tick);
-    cl->tick.data = cl;
-    every = (uint64_t)(cl->ttl * 1000 / 20);
-    uv_timer_start(&cl->tick, sb_cl_on_tick, every ? every : 1, every ? every : 1);
-    if (!(cl->r = sb_redis_new(loop, host, port, db, &rh))) {
-        snprintf(err, errlen, "out of memory");
-        uv_close((uv_handle_t *)&cl->tick, on_tick_closed);
-        return NULL;
-    }
+    return sb_redis_new(cl->loop, host, port, db, &rh);
+}
+
+/* From now on the hub tells the cluster what to send. */
+static void hook_hub(sb_cluster *cl)
+{
+    sb_hub_cluster_hooks hh;
+
     memset(&hh, 0, sizeof hh);
     hh.published = on_published;
     hh.local_presence = sb_cl_on_local_presence;
@@ -592,7 +630,40 @@ sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
     hh.direct = sb_cl_on_local_direct;
     sb_cl_hist_hooks(&hh);
     hh.ud = cl;
-    sb_hub_set_cluster_hooks(hub, &hh);
+    sb_hub_set_cluster_hooks(cl->hub, &hh);
+}
+
+sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
+                           const sb_cluster_config *cfg, char *err,
+                           size_t errlen)
+{
+    sb_cluster *cl;
+    char host[256];
+    int port, db;
+    uint64_t every;
+
+    if (!cfg->node || !sb_cluster_valid_node(cfg->node, strlen(cfg->node))) {
+        snprintf(err, errlen, "node name must be 1..%d bytes of [A-Za-z0-9_.:-]",
+                 SB_NODE_MAX);
+        return NULL;
+    }
+    if (sb_redis_parse_url(cfg->url, host, sizeof host, &port, &db, err, errlen))
+        return NULL;
+    if (!(cl = cluster_alloc(loop, hub, cfg))) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    /* the tick's close callback frees cl: from here on it is the way out */
+    uv_timer_init(loop, &cl->tick);
+    cl->tick.data = cl;
+    every = (uint64_t)(cl->ttl * 1000 / 20);
+    uv_timer_start(&cl->tick, sb_cl_on_tick, every ? every : 1, every ? every : 1);
+    if (!(cl->r = redis_link(cl, host, port, db))) {
+        snprintf(err, errlen, "out of memory");
+        uv_close((uv_handle_t *)&cl->tick, on_tick_closed);
+        return NULL;
+    }
+    hook_hub(cl);
     return cl;
 }
 

@@ -22,6 +22,7 @@
  * ids are the cluster's again (a new epoch for clients that only saw
  * local ids). */
 #include "cluster_internal.h"
+#include "base/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,8 +126,8 @@ int sb_cl_hist_publish(sb_cluster *cl, sb_msg *m, const sb_conn *except,
         hp->e.m = sb_msg_ref(m);
         hp->e.except_conn = except ? except->id : 0;
         hp->e.emlen = emlen;
-        if (em && (hp->e.em = malloc(emlen + 1)) != NULL)
-            memcpy(hp->e.em, em, emlen);
+        if (em)
+            hp->e.em = sb_memdup(em, emlen);
     }
     if (!hp || (em && !hp->e.em) ||
         sb_cl_send_numbered(cl, &hp->head, m, em, emlen)) {

@@ -273,6 +273,34 @@ void sb_cl_phx_announce_all(sb_cluster *cl, int leaving);
 /* cluster_presence.c */
 /* 1 when key k is "<node>|..." (a member or meta key of that node). */
 int sb_cl_key_of_node(const char *k, size_t klen, const char *node, size_t n);
+/* "<node>|<name>" into buf (no NUL); its length, or 0 if over cap. */
+size_t sb_cl_node_key(char *buf, size_t cap, const char *node, size_t nlen,
+                      const char *name, size_t n);
+/* 1 when a snapshot entry is a key of another node's (this node's own
+ * keys are known here first-hand). */
+int sb_cl_foreign_key(const sb_cluster *cl, const redisReply *e);
+
+/* A full listing (a snapshot, or one node's "s" or "X" sync) replaces
+ * what it covers: what it names is noted as it is applied, and what it
+ * lacks is gone afterwards. */
+typedef struct cl_listing {
+    sb_map named;
+    int oom;                /* a key went unnoted: nothing counts as gone */
+} cl_listing;
+/* Decides which unnamed keys stay: 1 for a key the listing does not
+ * cover or one changed since it was read. */
+typedef int (*cl_keep_fn)(const void *k, size_t klen, void *val,
+                          const void *ud);
+void sb_cl_listing_init(cl_listing *l, const cl_channel *cc);
+void sb_cl_listing_add(cl_listing *l, const char *k, size_t klen);
+/* Into gone: the keys of have that the listing did not name and keep
+ * (NULL: none) does not keep.  Ends the listing. */
+void sb_cl_listing_gone(cl_listing *l, const sb_map *have, cl_keep_fn keep,
+                        const void *ud, strlist *gone);
+/* A cl_keep_fn for one node's sync: keeps the keys of other nodes (ud is
+ * the node's name, a field). */
+int sb_cl_keep_other_nodes(const void *k, size_t klen, void *val,
+                           const void *ud);
 /* The followed channel a snapshot reply {channel, ...} is for, or NULL. */
 cl_channel *sb_cl_snapshot_channel(sb_cluster *cl, const redisReply *rep);
 /* Marks a node alive now; returns NULL if it is dead (unless revive) or

@@ -14,6 +14,7 @@
  * join or leave (and so free the channel's state): the drain looks the
  * channel up again after every message. */
 #include "cluster_internal.h"
+#include "base/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,12 +44,10 @@ int sb_cl_entry_from_fields(const char *ch, size_t chlen, const field *f,
         return -1;
     out->m->epoch = sb_cl_field_u64(&f[4]);
     out->m->offset = sb_cl_field_u64(&f[5]);
-    if (em && !(out->em = malloc(emlen ? emlen : 1))) {
+    if (em && !(out->em = sb_memdup(em, emlen))) {
         sb_cl_entry_free(out);
         return -1;
     }
-    if (em && emlen)
-        memcpy(out->em, em, emlen);
     out->emlen = emlen;
     if (!out->m->epoch || !out->m->offset || out->m->epoch >= (1ULL << 53)) {
         sb_cl_entry_free(out);

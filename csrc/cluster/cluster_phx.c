@@ -133,23 +133,11 @@ static void tell(sb_cluster *cl, strlist *l)
     sb_cl_strlist_free(l);
 }
 
-/* "<node>|<ref>" into buf; 0 if it does not fit. */
-static size_t field_key(char *buf, size_t cap, const char *node, size_t nlen,
-                        const char *ref, size_t rlen)
-{
-    if (nlen + 1 + rlen > cap)
-        return 0;
-    memcpy(buf, node, nlen);
-    buf[nlen] = '|';
-    memcpy(buf + nlen + 1, ref, rlen);
-    return nlen + 1 + rlen;
-}
-
 /* Own metas are kept by "<topic>\n<ref>" (a topic has no newline). */
 static size_t own_key(char *buf, size_t cap, const char *topic, size_t tlen,
                       const char *ref, size_t rlen)
 {
-    size_t n = field_key(buf, cap, topic, tlen, ref, rlen);
+    size_t n = sb_cl_node_key(buf, cap, topic, tlen, ref, rlen);
 
     if (n)
         buf[tlen] = '\n';
@@ -177,7 +165,7 @@ static void announce_one(sb_cluster *cl, const char *topic, size_t tlen,
     argv[1] = key;
     lens[1] = sb_cl_make_key(key, sizeof key, PHX_PREFIX, topic, tlen);
     argv[2] = fk;
-    lens[2] = field_key(fk, sizeof fk, cl->node, cl->node_len, ref, rlen);
+    lens[2] = sb_cl_node_key(fk, sizeof fk, cl->node, cl->node_len, ref, rlen);
     argv[3] = (const char *)sb_buf_data(&v);
     lens[3] = v.len;
     if (lens[1] && lens[2] && !v.oom)
@@ -283,7 +271,7 @@ void sb_cl_phx_message(sb_cluster *cl, cl_channel *cc, const field *f, int n)
     size_t fklen;
     cl_meta *m = NULL;
 
-    if (n != 8 || !(fklen = field_key(fk, sizeof fk, f[2].p, f[2].n, f[5].p, f[5].n)) ||
+    if (n != 8 || !(fklen = sb_cl_node_key(fk, sizeof fk, f[2].p, f[2].n, f[5].p, f[5].n)) ||
         (sb_cl_field_is(&f[4], "+") && !(m = meta_new(f[6].p, f[6].n, f[7].p, f[7].n)))) {
         cl->st.bad_messages++;
         return;
@@ -299,33 +287,24 @@ void sb_cl_phx_sync(sb_cluster *cl, cl_channel *cc, const field *node,
                     const char *data, size_t len, size_t pos)
 {
     strlist changes, gone;
-    sb_map listed;
-    sb_map_iter it;
-    const void *k;
-    size_t klen;
-    void *val;
+    cl_listing listed;
     field r, key, meta;
     char fk[KEY_MAX + 1];
     size_t fklen;
 
     memset(&changes, 0, sizeof changes);
     memset(&gone, 0, sizeof gone);
-    sb_map_init(&listed, (uint64_t)(uintptr_t)cc);
+    sb_cl_listing_init(&listed, cc);
     while (sb_cl_wire_next(data, len, &pos, &r) == 1 &&
            sb_cl_wire_next(data, len, &pos, &key) == 1 &&
            sb_cl_wire_next(data, len, &pos, &meta) == 1) {
-        if (!(fklen = field_key(fk, sizeof fk, node->p, node->n, r.p, r.n)))
+        if (!(fklen = sb_cl_node_key(fk, sizeof fk, node->p, node->n, r.p, r.n)))
             continue;
-        sb_map_put(&listed, fk, fklen, cc);
+        sb_cl_listing_add(&listed, fk, fklen);
         mirror_set(cc, fk, fklen, meta_new(key.p, key.n, meta.p, meta.n), &changes);
     }
-    sb_map_iter_init(&it);
-    while (sb_map_next(&cc->metas, &it, &k, &klen, &val))
-        if (sb_cl_key_of_node(k, klen, node->p, node->n) &&
-            !sb_map_get(&listed, k, klen))
-            sb_cl_strlist_add(&gone, k, klen);
+    sb_cl_listing_gone(&listed, &cc->metas, sb_cl_keep_other_nodes, node, &gone);
     drop_all(cc, &gone, &changes);
-    sb_map_clear(&listed);
     tell(cl, &changes);
 }
 
@@ -352,6 +331,15 @@ void sb_cl_phx_node_gone(sb_cluster *cl, const char *name, size_t n)
     tell(cl, &changes);
 }
 
+/* Keeps the metas a message changed after the snapshot was read. */
+static int keep_touched(const void *k, size_t klen, void *val, const void *ud)
+{
+    const cl_channel *cc = ud;
+
+    (void)val;
+    return sb_map_get(&cc->phx_touched, k, klen) != NULL;
+}
+
 void sb_cl_phx_request_snapshot(sb_cluster *cl, cl_channel *cc)
 {
     if (sb_cl_send_snapshot(cl, TAG_PHX_SNAPSHOT, PHX_SNAPSHOT_SCRIPT,
@@ -366,33 +354,25 @@ void sb_cl_phx_on_snapshot(sb_cluster *cl, redisReply *rep)
 {
     cl_channel *cc;
     strlist changes, gone;
-    sb_map listed;
-    sb_map_iter it;
-    const void *k;
-    size_t klen, i;
-    void *val;
+    cl_listing listed;
+    size_t i;
 
     if (!(cc = sb_cl_snapshot_channel(cl, rep)) || !cc->phx_snapshot)
         return;
     cc->phx_snapshot = 0;
     memset(&changes, 0, sizeof changes);
     memset(&gone, 0, sizeof gone);
-    sb_map_init(&listed, (uint64_t)(uintptr_t)cc);
+    sb_cl_listing_init(&listed, cc);
     for (i = 1; i + 1 < rep->elements; i += 2) {
         const redisReply *f = rep->element[i], *v = rep->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
-            sb_cl_key_of_node(f->str, f->len, cl->node, cl->node_len))
+        if (v->type != REDIS_REPLY_STRING || !sb_cl_foreign_key(cl, f))
             continue;
-        sb_map_put(&listed, f->str, f->len, cc);
+        sb_cl_listing_add(&listed, f->str, f->len);
         if (!sb_map_get(&cc->phx_touched, f->str, f->len))
             mirror_set(cc, f->str, f->len, meta_from_value(v->str, v->len), &changes);
     }
-    sb_map_iter_init(&it);
-    while (sb_map_next(&cc->metas, &it, &k, &klen, &val))
-        if (!sb_map_get(&listed, k, klen) && !sb_map_get(&cc->phx_touched, k, klen))
-            sb_cl_strlist_add(&gone, k, klen);
+    sb_cl_listing_gone(&listed, &cc->metas, keep_touched, cc, &gone);
     drop_all(cc, &gone, &changes);
-    sb_map_clear(&listed);
     sb_map_clear(&cc->phx_touched);
     sb_map_init(&cc->phx_touched, (uint64_t)(uintptr_t)cc);
     tell(cl, &changes);

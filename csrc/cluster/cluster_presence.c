@@ -108,11 +108,86 @@ static void apply_pairs(sb_cluster *cl, strlist *l, int present)
                    present, 0);
 }
 
+/* Applies a list of keys of one channel, named by a copy: the channel
+ * may go while the hub runs Lua. */
+static void apply_keys(sb_cluster *cl, const char *ch, size_t chlen,
+                       strlist *l, int present, int mark)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++)
+        sb_cl_remote_set(cl, ch, chlen, l->s[i], l->len[i], present, mark);
+    sb_cl_strlist_free(l);
+}
+
 /* 1 when k is "<node>|...": member and meta keys carry the node that
  * holds them, and both kinds are dropped or skipped by node. */
 int sb_cl_key_of_node(const char *k, size_t klen, const char *node, size_t n)
 {
     return klen > n && memcmp(k, node, n) == 0 && k[n] == '|';
+}
+
+size_t sb_cl_node_key(char *buf, size_t cap, const char *node, size_t nlen,
+                      const char *name, size_t n)
+{
+    if (nlen + 1 + n > cap)
+        return 0;
+    memcpy(buf, node, nlen);
+    buf[nlen] = '|';
+    memcpy(buf + nlen + 1, name, n);
+    return nlen + 1 + n;
+}
+
+int sb_cl_foreign_key(const sb_cluster *cl, const redisReply *e)
+{
+    return e->type == REDIS_REPLY_STRING &&
+           !sb_cl_key_of_node(e->str, e->len, cl->node, cl->node_len);
+}
+
+void sb_cl_listing_init(cl_listing *l, const cl_channel *cc)
+{
+    sb_map_init(&l->named, (uint64_t)(uintptr_t)cc);
+    l->oom = 0;
+}
+
+void sb_cl_listing_add(cl_listing *l, const char *k, size_t klen)
+{
+    if (sb_map_put(&l->named, k, klen, l))
+        l->oom = 1;
+}
+
+void sb_cl_listing_gone(cl_listing *l, const sb_map *have, cl_keep_fn keep,
+                        const void *ud, strlist *gone)
+{
+    sb_map_iter it;
+    const void *k;
+    size_t klen;
+    void *val;
+
+    sb_map_iter_init(&it);
+    while (!l->oom && sb_map_next(have, &it, &k, &klen, &val))
+        if (!sb_map_get(&l->named, k, klen) && !(keep && keep(k, klen, val, ud)))
+            sb_cl_strlist_add(gone, k, klen);
+    sb_map_clear(&l->named);
+}
+
+int sb_cl_keep_other_nodes(const void *k, size_t klen, void *val,
+                           const void *ud)
+{
+    const field *node = ud;
+
+    (void)val;
+    return !sb_cl_key_of_node(k, klen, node->p, node->n);
+}
+
+/* Keeps what a pending snapshot must not judge: keys touched or removed
+ * since it was read. */
+static int keep_marked(const void *k, size_t klen, void *val, const void *ud)
+{
+    (void)k;
+    (void)klen;
+    (void)ud;
+    return val != REMOTE_PRESENT;
 }
 
 /* A node died (TTL) or said goodbye: its members leave every channel. */
@@ -330,44 +405,32 @@ void sb_cl_on_snapshot(sb_cluster *cl, redisReply *rep)
 {
     cl_channel *cc;
     strlist joins, leaves;
-    sb_map snap;
-    sb_map_iter it;
-    const void *key;
-    size_t klen, i;
-    void *val;
-    redisReply *e;
+    cl_listing snap;
+    char ch[SB_CHANNEL_MAX];
+    size_t chlen, i;
+    const redisReply *e;
 
     if (!(cc = sb_cl_snapshot_channel(cl, rep)) || !cc->snapshot)
         return;
     cc->snapshot = 0;
     memset(&joins, 0, sizeof joins);
     memset(&leaves, 0, sizeof leaves);
-    sb_map_init(&snap, (uint64_t)(uintptr_t)cc);
+    sb_cl_listing_init(&snap, cc);
     for (i = 1; i < rep->elements; i++) {
         e = rep->element[i];
-        if (e->type != REDIS_REPLY_STRING ||
-            sb_cl_key_of_node(e->str, e->len, cl->node, cl->node_len))
+        if (!sb_cl_foreign_key(cl, e))
             continue;
-        sb_map_put(&snap, e->str, e->len, cc);
-        if (!sb_map_get(&cc->remote, e->str, e->len)) {
-            sb_cl_strlist_add(&joins, cc->name, cc->len);
+        sb_cl_listing_add(&snap, e->str, e->len);
+        if (!sb_map_get(&cc->remote, e->str, e->len))
             sb_cl_strlist_add(&joins, e->str, e->len);
-        }
     }
     /* untouched keys the snapshot lacks are gone; marks are done with */
-    sb_map_iter_init(&it);
-    while (sb_map_next(&cc->remote, &it, &key, &klen, &val)) {
-        if (val == REMOTE_PRESENT && !sb_map_get(&snap, key, klen)) {
-            sb_cl_strlist_add(&leaves, cc->name, cc->len);
-            sb_cl_strlist_add(&leaves, key, klen);
-        }
-    }
+    sb_cl_listing_gone(&snap, &cc->remote, keep_marked, NULL, &leaves);
     sb_cl_settle_marks(cc);
-    sb_map_clear(&snap);
-    apply_pairs(cl, &leaves, 0);
-    apply_pairs(cl, &joins, 1);
-    sb_cl_strlist_free(&joins);
-    sb_cl_strlist_free(&leaves);
+    chlen = cc->len;
+    memcpy(ch, cc->name, chlen);
+    apply_keys(cl, ch, chlen, &leaves, 0, 0);
+    apply_keys(cl, ch, chlen, &joins, 1, 0);
 }
 
 /* An "s" message: the node's full member list in the channel. */
@@ -376,44 +439,24 @@ void sb_cl_sync_remote(sb_cluster *cl, cl_channel *cc, const field *node,
 {
     strlist joins, leaves;
     field mem;
-    sb_map listed;
-    sb_map_iter it;
-    const void *key;
-    size_t klen;
-    void *val;
-    char k[KEY_MAX + 1];
-    size_t i;
+    cl_listing listed;
+    char k[KEY_MAX + 1], ch[SB_CHANNEL_MAX];
+    size_t klen, chlen = cc->len;
 
     memset(&joins, 0, sizeof joins);
     memset(&leaves, 0, sizeof leaves);
-    sb_map_init(&listed, (uint64_t)(uintptr_t)cc);
+    sb_cl_listing_init(&listed, cc);
     while (sb_cl_wire_next(data, len, &pos, &mem) == 1) {
-        if (node->n + 1 + mem.n > KEY_MAX)
+        if (!(klen = sb_cl_node_key(k, KEY_MAX, node->p, node->n, mem.p, mem.n)))
             continue;
-        memcpy(k, node->p, node->n);
-        k[node->n] = '|';
-        memcpy(k + node->n + 1, mem.p, mem.n);
-        sb_map_put(&listed, k, node->n + 1 + mem.n, cc);
-        sb_cl_strlist_add(&joins, cc->name, cc->len);
-        sb_cl_strlist_add(&joins, k, node->n + 1 + mem.n);
+        sb_cl_listing_add(&listed, k, klen);
+        sb_cl_strlist_add(&joins, k, klen);
     }
-    sb_map_iter_init(&it);
-    while (sb_map_next(&cc->remote, &it, &key, &klen, &val)) {
-        if (sb_cl_key_of_node(key, klen, node->p, node->n) &&
-            !sb_map_get(&listed, key, klen)) {
-            sb_cl_strlist_add(&leaves, cc->name, cc->len);
-            sb_cl_strlist_add(&leaves, key, klen);
-        }
-    }
-    sb_map_clear(&listed);
-    for (i = 0; i + 1 < leaves.n; i += 2)
-        sb_cl_remote_set(cl, leaves.s[i], leaves.len[i], leaves.s[i + 1],
-                   leaves.len[i + 1], 0, 1);
-    for (i = 0; i + 1 < joins.n; i += 2)
-        sb_cl_remote_set(cl, joins.s[i], joins.len[i], joins.s[i + 1],
-                   joins.len[i + 1], 1, 1);
-    sb_cl_strlist_free(&joins);
-    sb_cl_strlist_free(&leaves);
+    sb_cl_listing_gone(&listed, &cc->remote, sb_cl_keep_other_nodes, node,
+                       &leaves);
+    memcpy(ch, cc->name, chlen);
+    apply_keys(cl, ch, chlen, &leaves, 0, 1);
+    apply_keys(cl, ch, chlen, &joins, 1, 1);
 }
 
 /* A heartbeat.  A node coming back from the dead (a stall longer than
@@ -457,16 +500,14 @@ void sb_cl_on_local_presence(sb_hub *h, const char *ch, size_t chlen,
     sb_cl_wire_head(cl, &b, "p");
     sb_cl_ns_adds(&b, present ? "+" : "-");
     sb_cl_ns_add(&b, member, mlen);
-    memcpy(field_, cl->node, cl->node_len);
-    field_[cl->node_len] = '|';
-    memcpy(field_ + cl->node_len + 1, member, mlen);
     snprintf(seq, sizeof seq, "%llu", (unsigned long long)cl->seq);
     argv[0] = present ? "HSET" : "HDEL";
     lens[0] = 4;
     argv[1] = key;
     lens[1] = sb_cl_make_key(key, sizeof key, PRES_PREFIX, ch, chlen);
     argv[2] = field_;
-    lens[2] = cl->node_len + 1 + mlen;
+    lens[2] = sb_cl_node_key(field_, sizeof field_, cl->node, cl->node_len,
+                             member, mlen);
     argv[3] = seq;
     lens[3] = strlen(seq);
     sb_cl_send_argv(cl, TAG_OTHER, present ? 4 : 3, argv, lens);

@@ -365,6 +365,12 @@ int sb_hub_set_history(sb_hub *h, const char *pattern, size_t len,
  * Return 1 if valid. */
 int sb_hub_valid_channel(const char *ch, size_t chlen);
 int sb_hub_valid_member(const char *m, size_t mlen);
+/* The two kinds of name those rules (and node names, SSE event names) are
+ * made of, for every layer to use one check.  A word: 1..max bytes, each
+ * an ASCII letter, digit or a byte of `extra` (never NUL).  A text:
+ * 1..max bytes with no control character.  Return 1 if valid. */
+int sb_hub_valid_word(const char *s, size_t n, size_t max, const char *extra);
+int sb_hub_valid_text(const char *s, size_t n, size_t max);
 const char *sb_hub_strerror(int code);
 
 #endif

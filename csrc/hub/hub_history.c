@@ -1,6 +1,7 @@
 /* Channel history: epochs, the per-channel ring of kept messages, per-pattern
  * history rules, expiry by ttl, and replay for recovering clients. */
 #include "hub_internal.h"
+#include "base/str.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ int sb_hub_set_history(sb_hub *h, const char *pattern, size_t len,
             break;
     }
     if (i == h->nrules) {
-        if (!(p = sb_hub_dup_bytes(pattern, len)))
+        if (!(p = sb_memdup(pattern, len)))
             return SB_ENOMEM;
         r = realloc(h->rules, (h->nrules + 1) * sizeof *r);
         if (!r) {

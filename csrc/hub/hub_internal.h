@@ -106,10 +106,6 @@ void sb_hub_channel_destroy(sb_channel *ch);
 /* Drops a call's hold on ch; may free the channel or park it idle. */
 void sb_hub_channel_release(sb_channel *ch);
 
-/* Defined in hub_msg.c. */
-/* A NUL-terminated copy of n bytes; NULL when memory ran out. */
-char *sb_hub_dup_bytes(const char *p, size_t n);
-
 /* Defined in hub_history.c. */
 /* A fresh channel epoch, below 2^53 and never 0. */
 uint64_t sb_hub_next_epoch(sb_hub *h);

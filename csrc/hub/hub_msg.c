@@ -1,21 +1,10 @@
 /* Published messages: immutable once published, reference-counted, with a
  * per-protocol encoding cache (see sb_msg in hub.h). */
 #include "hub_internal.h"
+#include "base/str.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* A NUL-terminated copy of n bytes; NULL when memory ran out. */
-char *sb_hub_dup_bytes(const char *p, size_t n)
-{
-    char *s = malloc(n + 1);
-    if (!s)
-        return NULL;
-    if (n)
-        memcpy(s, p, n);
-    s[n] = '\0';
-    return s;
-}
 
 sb_msg *sb_msg_new(const char *channel, size_t channel_len,
                    const char *event, size_t event_len,
@@ -32,11 +21,11 @@ sb_msg *sb_msg_new(const char *channel, size_t channel_len,
         event = "message";
         event_len = 7;
     }
-    m->channel = sb_hub_dup_bytes(channel, channel_len);
-    m->event = sb_hub_dup_bytes(event, event_len);
-    m->payload = sb_hub_dup_bytes(payload, payload_len);
-    m->from = from ? sb_hub_dup_bytes(from, from_len) : NULL;
-    m->alias = alias ? sb_hub_dup_bytes(alias, alias_len) : NULL;
+    m->channel = sb_memdup(channel, channel_len);
+    m->event = sb_memdup(event, event_len);
+    m->payload = sb_memdup(payload, payload_len);
+    m->from = from ? sb_memdup(from, from_len) : NULL;
+    m->alias = alias ? sb_memdup(alias, alias_len) : NULL;
     if (!m->channel || !m->event || !m->payload || (from && !m->from) ||
         (alias && !m->alias)) {
         sb_msg_unref(m);

@@ -167,8 +167,7 @@ static int sb_lua_ws_connect(lua_State *L)
     cfg.path = sb_optstr(L, 2, "path");
     cfg.origin = sb_optstr(L, 2, "origin");
     cfg.subprotocols = sb_optstr(L, 2, "protocols");
-    lc = lua_newuserdata(L, sizeof *lc);
-    memset(lc, 0, sizeof *lc);
+    lc = sb_lua_newobject(L, sizeof *lc, SB_CLIENT_MT);
     lc->loop = loop;
     lc->self_ref = LUA_NOREF;
     luaL_getmetatable(L, SB_CLIENT_MT);

@@ -72,11 +72,8 @@ static int sb_lua_cluster_new(lua_State *L)
     lua_getfield(L, 3, "log");
     if (!lua_isnil(L, -1))
         luaL_checktype(L, -1, LUA_TFUNCTION);
-    lc = lua_newuserdata(L, sizeof *lc);
-    memset(lc, 0, sizeof *lc);
+    lc = sb_lua_newobject(L, sizeof *lc, SB_CLUSTER_MT);
     lc->loop = loop;
-    luaL_getmetatable(L, SB_CLUSTER_MT);
-    lua_setmetatable(L, -2);
     lua_createtable(L, 0, 3);
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, "loop");

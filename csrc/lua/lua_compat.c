@@ -1,6 +1,7 @@
 #include "lua_compat.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #ifdef SB_LUA_COMPAT_FUNCS
 void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup)
@@ -28,6 +29,30 @@ void *luaL_testudata(lua_State *L, int idx, const char *tname)
     return p;
 }
 #endif
+
+lua_State *sb_lua_mainthread(lua_State *L)
+{
+#if LUA_VERSION_NUM >= 502
+    lua_State *main;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    main = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    return main;
+#else
+    return L;
+#endif
+}
+
+void *sb_lua_newobject(lua_State *L, size_t size, const char *tname)
+{
+    void *p = lua_newuserdata(L, size);
+
+    memset(p, 0, size);
+    luaL_getmetatable(L, tname);
+    lua_setmetatable(L, -2);
+    return p;
+}
 
 void sb_lua_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
                      const luaL_Reg *methods)

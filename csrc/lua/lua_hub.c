@@ -86,17 +86,6 @@ static void new_hub_uservalue(lua_State *L, int optidx)
     }
 }
 
-static void set_main_state(lua_State *L, lhub *lh)
-{
-#if LUA_VERSION_NUM >= 502
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    lh->L = lua_tothread(L, -1);
-    lua_pop(L, 1);
-#else
-    lh->L = L;
-#endif
-}
-
 /* core.hub_new(opts) -> hub; raises on bad options or out of memory. */
 static int lhub_new(lua_State *L)
 {
@@ -109,13 +98,10 @@ static int lhub_new(lua_State *L)
     lua_getfield(L, -1, "clock");
     has_clock = !lua_isnil(L, -1);
     lua_pop(L, 1);
-    lh = lua_newuserdata(L, sizeof *lh);
-    memset(lh, 0, sizeof *lh);
-    luaL_getmetatable(L, HUB_MT);
-    lua_setmetatable(L, -2);
+    lh = sb_lua_newobject(L, sizeof *lh, HUB_MT);
     lua_pushvalue(L, -2);
     lua_setuservalue(L, -2);
-    set_main_state(L, lh);
+    lh->L = sb_lua_mainthread(L);
     if (has_clock) {
         cfg.clock = sb_lua_hub_clock_hook;
         cfg.clock_ud = lh;
@@ -291,8 +277,12 @@ static int lhub_remote_leave(lua_State *L)
     return lhub_remote(L, 0);
 }
 
-/* hub:presence(channel) -> { member, ... } in no particular order */
-static int lhub_presence(lua_State *L)
+typedef void (*each_member_fn)(sb_hub *h, const char *ch, size_t chlen,
+                               sb_member_fn fn, void *ud);
+
+/* hub:<list>(channel) for a member walk of hub.h: pushes the array of
+ * the members it visits. */
+static int push_members(lua_State *L, each_member_fn each)
 {
     lhub *lh = sb_lua_hub_check_lhub(L, 1);
     size_t chlen;
@@ -302,23 +292,20 @@ static int lhub_presence(lua_State *L)
     x.L = L;
     x.n = 0;
     lua_newtable(L);
-    sb_hub_each_member(lh->h, ch, chlen, add_member, &x);
+    each(lh->h, ch, chlen, add_member, &x);
     return 1;
+}
+
+/* hub:presence(channel) -> { member, ... } in no particular order */
+static int lhub_presence(lua_State *L)
+{
+    return push_members(L, sb_hub_each_member);
 }
 
 /* hub:typing(channel) -> { member, ... } of members typing */
 static int lhub_typing(lua_State *L)
 {
-    lhub *lh = sb_lua_hub_check_lhub(L, 1);
-    size_t chlen;
-    const char *ch = luaL_checklstring(L, 2, &chlen);
-    list_ctx x;
-
-    x.L = L;
-    x.n = 0;
-    lua_newtable(L);
-    sb_hub_each_typing(lh->h, ch, chlen, add_member, &x);
-    return 1;
+    return push_members(L, sb_hub_each_typing);
 }
 
 static void add_channel(const char *ch, size_t chlen, size_t members,

@@ -71,10 +71,7 @@ int sb_lua_hub_attach(lua_State *L)
     lconn *lc;
 
     luaL_checktype(L, 2, LUA_TFUNCTION);
-    lc = lua_newuserdata(L, sizeof *lc);
-    memset(lc, 0, sizeof *lc);
-    luaL_getmetatable(L, CONN_MT);
-    lua_setmetatable(L, -2);
+    lc = sb_lua_newobject(L, sizeof *lc, CONN_MT);
     lua_createtable(L, 0, 2);
     lua_pushvalue(L, 2);
     lua_setfield(L, -2, "fn");

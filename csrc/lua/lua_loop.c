@@ -162,10 +162,7 @@ static int sb_lua_loop_timer(lua_State *L)
     luaL_argcheck(L, after >= 0, 2, "delay must be >= 0");
     luaL_argcheck(L, every >= 0, 3, "interval must be >= 0");
     luaL_checktype(L, 4, LUA_TFUNCTION);
-    ud = lua_newuserdata(L, sizeof *ud);
-    ud->t = NULL;
-    luaL_getmetatable(L, SB_TIMER_MT);
-    lua_setmetatable(L, -2);
+    ud = sb_lua_newobject(L, sizeof *ud, SB_TIMER_MT);
     t = calloc(1, sizeof *t);
     if (!t)
         return luaL_error(L, "out of memory");
@@ -260,10 +257,7 @@ static int sb_lua_loop_signal(lua_State *L)
     sb_sig *s;
 
     luaL_checktype(L, 3, LUA_TFUNCTION);
-    ud = lua_newuserdata(L, sizeof *ud);
-    ud->s = NULL;
-    luaL_getmetatable(L, SB_SIGNAL_MT);
-    lua_setmetatable(L, -2);
+    ud = sb_lua_newobject(L, sizeof *ud, SB_SIGNAL_MT);
     s = calloc(1, sizeof *s);
     if (!s)
         return luaL_error(L, "out of memory");

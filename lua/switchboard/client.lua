@@ -6,12 +6,11 @@
 -- and the queue.
 local core = require "switchboard.core"
 local json = require "switchboard.json"
+local util = require "switchboard.util"
 
 local M = {}
 
-local Client = {}
-Client.__index = Client
-Client.__name = "switchboard.client"
+local Client = util.class("switchboard.client")
 
 -- Options that shape the client itself and are not sent to the server.
 local LOCAL_OPTS = {
@@ -21,11 +20,7 @@ local LOCAL_OPTS = {
 
 local DEFAULT_BACKOFF = { initial = 0.1, max = 10, factor = 2, jitter = 0.5 }
 
-local function urlencode(s)
-    return (tostring(s):gsub("[^%w%-%._~]", function(c)
-        return ("%%%02X"):format(c:byte())
-    end))
-end
+local urlencode = util.urlencode
 
 --- Splits ws[s]://host[:port]/path?query; returns nil, err when malformed.
 function M.parse_url(url)

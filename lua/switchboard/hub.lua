@@ -4,12 +4,11 @@
 -- publish), sorted lists and several listeners per event.
 local core = require "switchboard.core"
 local json = require "switchboard.json"
+local util = require "switchboard.util"
 
 local M = {}
 
-local Hub = {}
-Hub.__index = Hub
-Hub.__name = "switchboard.Hub"
+local Hub = util.class("switchboard.Hub")
 
 local EVENTS = {
     ["presence:join"] = true,

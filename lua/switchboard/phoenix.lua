@@ -13,20 +13,13 @@ local core = require "switchboard.core"
 local json = require "switchboard.json"
 local client = require "switchboard.client"
 local presence = require "switchboard.phoenix_presence"
+local util = require "switchboard.util"
 
 local M = {}
 
-local Socket = {}
-Socket.__index = Socket
-Socket.__name = "switchboard.phoenix.Socket"
-
-local Channel = {}
-Channel.__index = Channel
-Channel.__name = "switchboard.phoenix.Channel"
-
-local Push = {}
-Push.__index = Push
-Push.__name = "switchboard.phoenix.Push"
+local Socket = util.class("switchboard.phoenix.Socket")
+local Channel = util.class("switchboard.phoenix.Channel")
+local Push = util.class("switchboard.phoenix.Push")
 
 -- The npm client's schedules (seconds), PROTOCOLS.md 1.7.
 local RECONNECT = { 0.01, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2 }
@@ -47,11 +40,7 @@ local function null_to_nil(v)
     return v
 end
 
-local function urlencode(s)
-    return (tostring(s):gsub("[^%w%-%._~]", function(c)
-        return ("%%%02X"):format(c:byte())
-    end))
-end
+local urlencode = util.urlencode
 
 -- Phoenix's query encoding: nested tables as parent[child]=value.
 local function encode_params(params, prefix, out)

@@ -1,11 +1,11 @@
 -- The Phoenix Presence helper of switchboard.phoenix (which re-exports it
 -- as sb.phoenix.sync_diff, sync_state, list and presence): merges state and
 -- diffs the way the npm client's Presence class does.
+local util = require "switchboard.util"
+
 local M = {}
 
-local Presence = {}
-Presence.__index = Presence
-Presence.__name = "switchboard.phoenix.Presence"
+local Presence = util.class("switchboard.phoenix.Presence")
 
 local function clone(v)
     if type(v) ~= "table" then

@@ -7,12 +7,11 @@ local hubmod = require "switchboard.hub"
 local json = require "switchboard.json"
 local limitsmod = require "switchboard.limits"
 local rulesmod = require "switchboard.channel_rules"
+local util = require "switchboard.util"
 
 local M = {}
 
-local Server = {}
-Server.__index = Server
-Server.__name = "switchboard.server"
+local Server = util.class("switchboard.server")
 
 local Conn = {}
 Conn.__name = "switchboard.conn"
@@ -547,6 +546,105 @@ local function on_close(self, handle, code)
     self._conns[handle] = nil
 end
 
+-- Forks the workers when asked; returns this process's worker number and
+-- its node name, or nil, err.
+local function start_workers(loop, opts)
+    local worker, node = 1, opts.node
+    if opts.workers and opts.workers > 1 then
+        local werr
+        worker, werr = loop:fork_workers(opts.workers)
+        if not worker then
+            return nil, "switchboard.listen: " .. werr
+        end
+        -- forked copies share the default name's inputs: make it per worker
+        node = (node or hubmod.default_node()) .. "-w" .. worker
+    end
+    return worker, node
+end
+
+-- Up front, so that a bad path is an error naming it rather than a TLS
+-- failure inside the core.
+local function check_tls(tls)
+    if not tls then
+        return true
+    end
+    local ok, err = check_readable("cert", tls.cert)
+    if ok then
+        ok, err = check_readable("key", tls.key)
+    end
+    return ok, err
+end
+
+-- The server's hub (opts.hub or a new one) with the history rules set;
+-- returns whether expired history needs the sweeping timer.
+local function setup_hub(self, opts, lim)
+    local history, history_ttl, hrules = self._rules:history_options(opts.history, opts.history_ttl)
+    self.hub = opts.hub or hubmod.new({ history = history, history_ttl = history_ttl,
+        typing_ttl = opts.typing_ttl, max_channels = lim.max_channels })
+    local ttl_sweep = history_ttl and history_ttl > 0
+    for _, r in ipairs(hrules or {}) do
+        core.hub_set_history(self.hub.core, r[1], r[2], r[3])
+        ttl_sweep = ttl_sweep or r[3] > 0
+    end
+    return ttl_sweep
+end
+
+-- The functions the C server calls, each bound to this server.
+local function core_hooks(self)
+    return {
+        connect = function(handle, req) return on_connect(self, handle, req) end,
+        open = function(handle)
+            local conn = self._conns[handle]
+            for _, fn in ipairs(self._listeners.open) do
+                fn(conn)
+            end
+        end,
+        message = function(handle, msg, to) return on_message(self, handle, msg, to) end,
+        close = function(handle, code) return on_close(self, handle, code) end,
+        join = function(...) return on_phx_join(self, ...) end,
+        event = function(...) return on_phx_event(self, ...) end,
+        leave = function(...) return on_phx_leave(self, ...) end,
+        publish = function(req, channel, event, payload)
+            return on_publish(self, req, channel, event, payload)
+        end,
+    }
+end
+
+-- The options of core.listen, from sb.listen's and the resolved limits.
+local function core_options(self, opts, lim)
+    local sse = sse_opts(opts.sse)
+    return {
+        host = self.host, port = opts.port or 8080, static = opts.static, tls = opts.tls,
+        max_message = lim.max_message, max_queue = lim.max_queue,
+        max_connections = lim.max_connections, max_per_ip = lim.max_per_ip,
+        max_rate = lim.max_rate, max_burst = lim.max_burst,
+        phoenix = opts.phoenix, phoenix_max_channels = lim.max_channels,
+        phoenix_timeout = lim.phoenix_timeout, presence_events = opts.presence_events,
+        handshake_timeout = lim.handshake_timeout, max_header_bytes = lim.max_header_bytes,
+        max_url = lim.max_url, ping_interval = lim.ping_interval, idle_timeout = lim.idle_timeout,
+        sse_keepalive = sse.keepalive, sse_retry = sse.retry, sse_cors = sse.cors,
+        sse_max_body = sse.max_body, reuse_port = (opts.workers or 1) > 1,
+    }
+end
+
+-- Joins the server's hub to the other nodes when opts.redis is set;
+-- returns true, or nil, err.
+local function join_cluster(self, opts, node, loop)
+    if opts.redis == nil then
+        return true
+    end
+    local ok, cerr = self.hub:join_cluster({
+        redis = opts.redis, node = node, ttl = opts.node_ttl, log = opts.redis_log,
+        history_idle = opts.redis_history_idle,
+    }, loop)
+    if not ok then
+        return nil, cerr
+    end
+    self._own_cluster = true
+    self.node = self.hub.node
+    return true
+end
+
 --- sb.listen{ host = "127.0.0.1", port = 8080, static = dir, hub = hub,
 -- history = n | { [pattern] = { count = n, ttl = s } }, history_ttl = s,
 -- sse = { keepalive = s, retry = ms | false, cors = "*" | { origins }, max_body = bytes },
@@ -572,24 +670,13 @@ function M.listen(loop, opts)
     opts = check_opts(opts)
     local lim = limitsmod.resolve(opts)
     local rules = rulesmod.new(opts.channels)
-    local worker, node = 1, opts.node
-    if opts.workers and opts.workers > 1 then
-        local werr
-        worker, werr = loop:fork_workers(opts.workers)
-        if not worker then
-            return nil, "switchboard.listen: " .. werr
-        end
-        -- forked copies share the default name's inputs: make it per worker
-        node = (node or hubmod.default_node()) .. "-w" .. worker
+    local worker, node = start_workers(loop, opts)
+    if not worker then
+        return nil, node
     end
-    if opts.tls then
-        local ok, err = check_readable("cert", opts.tls.cert)
-        if ok then
-            ok, err = check_readable("key", opts.tls.key)
-        end
-        if not ok then
-            return nil, err
-        end
+    local ok, err = check_tls(opts.tls)
+    if not ok then
+        return nil, err
     end
     local self = setmetatable({
         host = opts.host or "127.0.0.1", tls = opts.tls ~= nil,
@@ -598,62 +685,21 @@ function M.listen(loop, opts)
         _listeners = { connect = {}, open = {}, close = {}, publish = {} },
         _rules = rules,
     }, Server)
-    local history, history_ttl, hrules = rules:history_options(opts.history, opts.history_ttl)
-    self.hub = opts.hub or hubmod.new({ history = history, history_ttl = history_ttl,
-        typing_ttl = opts.typing_ttl, max_channels = lim.max_channels })
-    local ttl_sweep = history_ttl and history_ttl > 0
-    for _, r in ipairs(hrules or {}) do
-        core.hub_set_history(self.hub.core, r[1], r[2], r[3])
-        ttl_sweep = ttl_sweep or r[3] > 0
-    end
-    local hooks = {
-        connect = function(handle, req) return on_connect(self, handle, req) end,
-        open = function(handle)
-            local conn = self._conns[handle]
-            for _, fn in ipairs(self._listeners.open) do
-                fn(conn)
-            end
-        end,
-        message = function(handle, msg, to) return on_message(self, handle, msg, to) end,
-        close = function(handle, code) return on_close(self, handle, code) end,
-        join = function(...) return on_phx_join(self, ...) end,
-        event = function(...) return on_phx_event(self, ...) end,
-        leave = function(...) return on_phx_leave(self, ...) end,
-        publish = function(req, channel, event, payload)
-            return on_publish(self, req, channel, event, payload)
-        end,
-    }
+    local ttl_sweep = setup_hub(self, opts, lim)
+    local hooks = core_hooks(self)
     self._origins = opts.origins
-    local sse = sse_opts(opts.sse)
-    local srv, err = core.listen(loop, self.hub.core, {
-        host = self.host, port = opts.port or 8080, static = opts.static, tls = opts.tls,
-        max_message = lim.max_message, max_queue = lim.max_queue,
-        max_connections = lim.max_connections, max_per_ip = lim.max_per_ip,
-        max_rate = lim.max_rate, max_burst = lim.max_burst,
-        phoenix = opts.phoenix, phoenix_max_channels = lim.max_channels,
-        phoenix_timeout = lim.phoenix_timeout, presence_events = opts.presence_events,
-        handshake_timeout = lim.handshake_timeout, max_header_bytes = lim.max_header_bytes,
-        max_url = lim.max_url, ping_interval = lim.ping_interval, idle_timeout = lim.idle_timeout,
-        sse_keepalive = sse.keepalive, sse_retry = sse.retry, sse_cors = sse.cors,
-        sse_max_body = sse.max_body, reuse_port = (opts.workers or 1) > 1,
-    }, hooks)
+    local srv
+    srv, err = core.listen(loop, self.hub.core, core_options(self, opts, lim), hooks)
     if not srv then
         return nil, err
     end
     self._srv = srv
     self._loop = loop
     self.port = srv:port()
-    if opts.redis ~= nil then
-        local ok, cerr = self.hub:join_cluster({
-            redis = opts.redis, node = node, ttl = opts.node_ttl, log = opts.redis_log,
-            history_idle = opts.redis_history_idle,
-        }, loop)
-        if not ok then
-            srv:close()
-            return nil, cerr
-        end
-        self._own_cluster = true
-        self.node = self.hub.node
+    ok, err = join_cluster(self, opts, node, loop)
+    if not ok then
+        srv:close()
+        return nil, err
     end
     if ttl_sweep then
         -- frees expired history (replay also checks ages on its own)
