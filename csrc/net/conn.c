@@ -5,6 +5,8 @@
 #include "server.h"
 #include "flush.h"
 
+#include "base/str.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,12 +99,10 @@ int sb_wsconn_flush(sb_wsconn *c)
 
 static int sb_dup_into(char **dst, const char *s, size_t n)
 {
-    char *p = malloc(n + 1);
+    char *p = sb_memdup(s, n);
 
     if (!p)
         return -1;
-    memcpy(p, s, n);
-    p[n] = '\0';
     free(*dst);
     *dst = p;
     return 0;

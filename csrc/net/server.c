@@ -10,6 +10,7 @@
 
 #include "base/defaults.h"
 #include "base/map.h"
+#include "base/str.h"
 #include "flush.h"
 #include "http.h"
 #include "http_static.h"
@@ -105,14 +106,7 @@ sb_loop *sb_server_loop(const sb_server *s)
 
 static char *sb_strdup_opt(const char *s)
 {
-    char *p;
-
-    if (!s)
-        return NULL;
-    p = malloc(strlen(s) + 1);
-    if (p)
-        strcpy(p, s);
-    return p;
+    return s ? sb_memdup(s, strlen(s)) : NULL;
 }
 
 static int sb_copy_hdr(struct lws *wsi, enum lws_token_indexes h, char *buf, int len)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "codec/json.h"
 #include "proto_native.h"
 #include "net/http_static.h"
@@ -415,12 +416,8 @@ static int sb_native_set(sb_wsconn *c, const char *key, const char *value, size_
 
     if (strcmp(key, "deny_publish") != 0 || !nc)
         return 1;
-    if (value && !(copy = malloc(n + 1)))
+    if (value && !(copy = sb_memdup(value, n)))
         return -1;
-    if (copy) {
-        memcpy(copy, value, n);
-        copy[n] = '\0';
-    }
     free(nc->deny_publish);
     nc->deny_publish = copy;
     return 0;

@@ -11,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto_native.h"
+#include "base/str.h"
 #include "codec/msgid.h"
-#include "protocols/slots.h"
 #include "net/resume.h"
+#include "proto_native.h"
+#include "protocols/slots.h"
 
 int sb_native_resume_prepare(sb_wsconn *c, struct lws *wsi)
 {
@@ -25,9 +26,8 @@ int sb_native_resume_prepare(sb_wsconn *c, struct lws *wsi)
         /* an id too long to be ours still asks for recovery: it gets
          * recovery-failed (bad-id) rather than silence */
         const char *id = strlen(v) <= SB_MSGID_MAX ? v : "x";
-        if (!(nc->since = malloc(strlen(id) + 1)))
+        if (!(nc->since = sb_memdup(id, strlen(id))))
             return -1;
-        memcpy(nc->since, id, strlen(id) + 1);
         nc->recover = 1;
     }
     if (sb_request_get(wsi, "recover", v, sizeof v) && strcmp(v, "true") == 0)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/defaults.h"
+#include "base/str.h"
 #include "codec/json.h"
 #include "codec/envelope.h"
 #include "protocols/slots.h"
@@ -89,17 +90,6 @@ static void sb_phx_chan_free(sb_phx_chan *ch)
     free(ch->topic);
     free(ch->jr);
     free(ch);
-}
-
-static char *sb_memdup(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
 }
 
 /* Adds a channel entry for topic with join_ref jr (joining); NULL on OOM. */
@@ -675,10 +665,8 @@ static int sb_phx_add_mount(sb_phx_server *ps, const char *m)
 
     while (len > 0 && m[len - 1] == '/')
         len--;
-    if (!(ps->mounts[ps->n] = malloc(len + 1)))
+    if (!(ps->mounts[ps->n] = sb_memdup(m, len)))
         return -1;
-    memcpy(ps->mounts[ps->n], m, len);
-    ps->mounts[ps->n][len] = '\0';
     ps->n++;
     return 0;
 }

@@ -54,12 +54,5 @@ int sb_sse_request_parse(const sb_sse_request_in *in, sb_sse_request *out,
 
 int sb_sse_valid_event(const char *e, size_t n)
 {
-    size_t i;
-
-    if (!e || n == 0 || n > SB_SSE_EVENT_MAX)
-        return 0;
-    for (i = 0; i < n; i++)
-        if ((unsigned char)e[i] < 0x20 || e[i] == 0x7f)
-            return 0;
-    return 1;
+    return sb_hub_valid_text(e, n, SB_SSE_EVENT_MAX);
 }
