@@ -138,6 +138,17 @@ typedef struct sb_hook_call {
     int out_binary;
 } sb_hook_call;
 
+/* Starts a hook call: x is zeroed and names the server and connection;
+ * returns the Lua state to call in, or NULL when the loop has none (the
+ * state is closing: the hook is skipped). */
+static lua_State *sb_hook_begin(sb_hook_call *x, void *ud, sb_wsconn *c)
+{
+    memset(x, 0, sizeof *x);
+    x->ls = ud;
+    x->c = c;
+    return sb_lua_loop_state(x->ls->loop);
+}
+
 /* Protected: the handle of x->c joins uservalue.conns. */
 static void sb_lua_bind_handle(lua_State *L, sb_hook_call *x)
 {
@@ -199,13 +210,11 @@ static int sb_lua_connect_call(lua_State *L)
 static int sb_lua_on_connect(void *ud, sb_wsconn *c, const sb_request *req,
                              char *reason, size_t reason_len)
 {
-    sb_hook_call x = { 0 };
-    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, c);
 
     if (!L)
         return 0;
-    x.ls = ud;
-    x.c = c;
     x.req = req;
     x.text = reason;
     x.text_len = reason_len;
@@ -232,13 +241,11 @@ static int sb_lua_open_call(lua_State *L)
 
 static void sb_lua_on_open(void *ud, sb_wsconn *c)
 {
-    sb_hook_call x = { 0 };
-    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, c);
 
     if (!L)
         return;
-    x.ls = ud;
-    x.c = c;
     sb_lua_protect(L, sb_lua_open_call, &x, "open hook");
 }
 
@@ -265,14 +272,12 @@ static int sb_lua_message_call(lua_State *L)
 static int sb_lua_on_message(void *ud, sb_wsconn *c, const char *json, size_t n,
                              const char *to, size_t to_len)
 {
-    sb_hook_call x = { 0 };
-    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, c);
 
     x.rc = 1;
     if (!L)
         return 1;
-    x.ls = ud;
-    x.c = c;
     x.data = json;
     x.n = n;
     x.to = to;
@@ -299,13 +304,11 @@ static int sb_lua_close_call(lua_State *L)
  * the hook raised). */
 static void sb_lua_on_close(void *ud, sb_wsconn *c, int code)
 {
-    sb_hook_call x = { 0 };
-    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, c);
 
     if (!L)
         return;
-    x.ls = ud;
-    x.c = c;
     x.num = code;
     sb_lua_protect(L, sb_lua_close_call, &x, "close hook");
     sb_lua_protect(L, sb_lua_release_call, &x, "close hook");
@@ -334,12 +337,11 @@ static int sb_lua_on_publish(void *ud, const sb_request *req, const char *channe
                              const char *event, const char *payload, size_t n,
                              char *reason, size_t reason_len)
 {
-    sb_hook_call x = { 0 };
-    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, NULL);
 
     if (!L)
         return 0;
-    x.ls = ud;
     x.req = req;
     x.topic = channel;
     x.event = event;
@@ -391,13 +393,11 @@ static int sb_lua_join_call(lua_State *L)
 static int sb_lua_on_join(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
                               const char *params, size_t n, sb_buf *out)
 {
-    sb_hook_call x = { 0 };
-    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, c);
 
     if (!L)
         return SB_JOIN_UNMATCHED;
-    x.ls = ud;
-    x.c = c;
     x.topic = topic;
     x.tlen = tlen;
     x.data = params;
@@ -441,13 +441,11 @@ static int sb_lua_on_event(void *ud, sb_wsconn *c, const char *topic, size_t tle
                                size_t n, int binary, char *status, size_t status_len,
                                sb_buf *out, int *out_binary)
 {
-    sb_hook_call x = { 0 };
-    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, c);
 
     if (!L)
         return 0;
-    x.ls = ud;
-    x.c = c;
     x.topic = topic;
     x.tlen = tlen;
     x.event = event;
@@ -482,13 +480,11 @@ static int sb_lua_leave_call(lua_State *L)
 static void sb_lua_on_leave(void *ud, sb_wsconn *c, const char *topic, size_t tlen,
                                 const char *why)
 {
-    sb_hook_call x = { 0 };
-    lua_State *L = sb_lua_loop_state(((sb_lua_server *)ud)->loop);
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, c);
 
     if (!L)
         return;
-    x.ls = ud;
-    x.c = c;
     x.topic = topic;
     x.tlen = tlen;
     x.event = why;

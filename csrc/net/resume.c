@@ -265,3 +265,18 @@ void sb_resume_fail_json(sb_buf *b, const sb_resume_fail *f, const char *id,
     sb_buf_add_u64(b, f->offset);
     sb_buf_addc(b, '}');
 }
+
+int sb_resume_join(sb_wsconn *c, int resumed)
+{
+    int rc = sb_hub_join(sb_server_hub(c->srv), c->channel, strlen(c->channel),
+                         c->member, strlen(c->member), &c->hc);
+
+    if (rc < 0) {
+        sb_resume_drop(c);
+        return rc;
+    }
+    c->open = 1;
+    if (resumed == SB_RESUME_ASYNC)
+        sb_resume_fetch(c);
+    return 0;
+}

@@ -59,4 +59,11 @@ void sb_resume_drop(sb_wsconn *c);
 void sb_resume_fail_json(sb_buf *b, const sb_resume_fail *f, const char *id,
                          size_t idlen);
 
+/* Joins c's one channel (c->channel as c->member) right after sb_resume
+ * started (resumed is what it returned), so no message falls between the
+ * history and the live ones; marks c open and starts the history read
+ * when it was deferred.  Returns 0, or an SB_E* code from the join (the
+ * resume is dropped then). */
+int sb_resume_join(sb_wsconn *c, int resumed);
+
 #endif

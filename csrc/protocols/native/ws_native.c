@@ -180,15 +180,9 @@ static int sb_native_open(sb_wsconn *c)
     int rc, resumed;
 
     resumed = sb_native_resume(c);   /* opt-in replay, same turn as the join */
-    rc = sb_hub_join(hub, c->channel, strlen(c->channel), c->member,
-                     strlen(c->member), &c->hc);
-    if (rc < 0) {
-        sb_resume_drop(c);
+    rc = sb_resume_join(c, resumed);
+    if (rc < 0)
         return rc;
-    }
-    c->open = 1;
-    if (resumed == SB_RESUME_ASYNC)
-        sb_resume_fetch(c);
     users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
     /* quiet servers still tell the joiner its uid, but nobody else */
     others = sb_native_quiet(c) ? NULL

@@ -189,20 +189,11 @@ static const sb_resume_ops sb_sse_resume_ops = {
 static int sb_sse_open(sb_wsconn *c)
 {
     sb_sse_state *st = c->proto;
-    int rc, resumed = 0;
+    int resumed = 0;
 
     if (st && st->has_last)
         resumed = sb_resume(c, st->last_id, st->last_len, &sb_sse_resume_ops);
-    rc = sb_hub_join(sb_server_hub(c->srv), c->channel, strlen(c->channel),
-                     c->member, strlen(c->member), &c->hc);
-    if (rc < 0) {
-        sb_resume_drop(c);
-        return rc;
-    }
-    c->open = 1;
-    if (resumed == SB_RESUME_ASYNC)
-        sb_resume_fetch(c);
-    return 0;
+    return sb_resume_join(c, resumed);
 }
 
 static void sb_sse_receive(sb_wsconn *c, const char *data, size_t n, int binary)
