@@ -1,4 +1,4 @@
--- The native protocol (PROTOCOLS.md section 2): what an itty-sockets
+-- The native protocol (docs/protocols.md#native-protocol): what an itty-sockets
 -- client sees, frame by frame, against an in-process server.
 local sb = require "switchboard"
 local support = require "support"

@@ -203,7 +203,7 @@ describe("lua phoenix client", function()
 end)
 
 describe("phoenix presence merge", function()
-    it("applies an update diff as the JS client does (1.11)", function()
+    it("applies an update diff as the JS client does (docs/protocols.md#presence-frames)", function()
         local state = { alice = { metas = { { phx_ref = "A1", status = "online" }, { phx_ref = "A2" } } } }
         local calls = {}
         phoenix.sync_diff(state, {

@@ -1,5 +1,5 @@
--- The Phoenix endpoint on the wire: PROTOCOLS.md 1.11 vectors through a
--- raw WebSocket client, the join_ref rules of 1.2/1.6, limits, binary
+-- The Phoenix endpoint on the wire: docs/protocols.md#phoenix-example-session vectors through a
+-- raw WebSocket client, the join_ref rules of docs/protocols.md#refs-and-join-refs, limits, binary
 -- frames, heartbeat, the handshake refusals, and the one-hub mapping with
 -- native clients.
 local sb = require "switchboard"

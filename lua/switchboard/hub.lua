@@ -425,7 +425,7 @@ function Hub:cluster_stats()
     return self._cluster and self._cluster:stats()
 end
 
--- Phoenix-style presence (PROTOCOLS.md 1.8).  One meta per (conn, topic),
+-- Phoenix-style presence (docs/protocols.md#presence-frames).  One meta per (conn, topic),
 -- each with a unique phx_ref; keys are the app's presence keys (user ids).
 -- Changes are broadcast to the topic as "presence_diff"; joiners get a
 -- "presence_state" snapshot (server.lua pushes it after every join).  In a

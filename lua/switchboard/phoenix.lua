@@ -1,5 +1,5 @@
 --- switchboard.phoenix: a Phoenix Channels client for Lua, shaped like the
--- npm `phoenix` client (PROTOCOLS.md 1.7): socket, channels, pushes with
+-- npm `phoenix` client (docs/protocols.md#lua-client-behaviour): socket, channels, pushes with
 -- receive("ok" | "error" | "timeout", fn), heartbeat, rejoin and reconnect
 -- with Phoenix's backoff schedules, V2 JSON and binary frames, and a
 -- Presence helper that merges state and diffs the way the JS class does.
@@ -21,7 +21,7 @@ local Socket = util.class("switchboard.phoenix.Socket")
 local Channel = util.class("switchboard.phoenix.Channel")
 local Push = util.class("switchboard.phoenix.Push")
 
--- The npm client's schedules (seconds), PROTOCOLS.md 1.7.
+-- The npm client's schedules (seconds), docs/protocols.md#lua-client-behaviour.
 local RECONNECT = { 0.01, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2 }
 local REJOIN = { 1, 2, 5 }
 
@@ -84,7 +84,7 @@ local function byte_len(s)
     return string.char(#s)
 end
 
--- Client binary push (1.5): 0 | lens | join_ref | ref | topic | event | payload.
+-- Client binary push (docs/protocols.md#binary-frames): 0 | lens | join_ref | ref | topic | event | payload.
 local function encode_binary(msg)
     local jr, ref = msg.join_ref or "", msg.ref or ""
     return string.char(0) .. byte_len(jr) .. byte_len(ref) .. byte_len(msg.topic)
@@ -543,7 +543,7 @@ function Socket:_on_message(data, binary)
         list[i] = ch
     end
     for _, ch in ipairs(list) do
-        -- the acceptance rule of PROTOCOLS.md 1.2
+        -- the acceptance rule of docs/protocols.md#refs-and-join-refs
         if ch.topic == msg.topic and (msg.join_ref == nil or msg.join_ref == ch:join_ref()) then
             ch:_trigger(msg.event, msg.payload, msg.ref, msg.join_ref)
         end

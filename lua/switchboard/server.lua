@@ -51,7 +51,7 @@ function Conn:send(payload, event)
         return nil, "closed"
     end
     if self.protocol == "phoenix" then
-        -- a native envelope would break a Phoenix client (PROTOCOLS.md 1.10)
+        -- a native envelope would break a Phoenix client (docs/protocols.md#v2-array-frames)
         return nil, "use conn:push(topic, event, payload) on Phoenix connections"
     end
     if self.protocol == "sse" then
@@ -460,7 +460,7 @@ local function on_phx_join(self, handle, topic, params)
         conn._send_keys[topic] = type(params.sendKey) == "string" and params.sendKey or nil
     end
     -- C holds pushes made now until the join reply is out, so this
-    -- snapshot reaches the client after the reply (PROTOCOLS.md 1.8)
+    -- snapshot reaches the client after the reply (docs/protocols.md#presence-frames)
     if handler.presence ~= false then
         conn:push(topic, "presence_state", self.hub:presence_state(topic))
     end
