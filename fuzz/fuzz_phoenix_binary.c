@@ -1,11 +1,12 @@
 /* Phoenix binary frames from clients: sb_phx_decode_binary.
- /* The server-to-client reply layout (kind 1) has the same four length bytes
-  * as a client push, so an accepted frame re-encoded with sb_phx_bin_reply
-  * and given kind 0 again must decode to the same fields and payload.  The
-  * server push and broadcast encoders are checked against the layout of
-  * docs/protocols.md#binary-frames by hand, and the decoded strings must
-  * survive the trip through a V2 text frame (they are echoed in text replies,
-  * so they have to be valid there). */
+ *
+ * The server-to-client reply layout (kind 1) has the same four length
+ * bytes as a client push, so an accepted frame re-encoded with
+ * sb_phx_bin_reply and given kind 0 again must decode to the same fields
+ * and payload.  The server push and broadcast encoders are checked
+ * against the layout of docs/protocols.md#binary-frames by hand, and the
+ * decoded strings must survive the trip through a V2 text frame (they are
+ * echoed in text replies, so they have to be valid there). */
 #include "fuzz.h"
 
 #include "protocols/phoenix/proto_phoenix.h"

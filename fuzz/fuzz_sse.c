@@ -1,9 +1,11 @@
 /* SSE: sb_msgid_parse (Last-Event-ID from the client) and the event
- /* encoder.  parse_id is strict, so an accepted id must format back to
-  * exactly the same bytes.  The encoder is checked against a small parser
-  * written from the EventSource grammar (docs/protocols.md#event-format):
-  * what a browser would dispatch must be the id, event and data we meant,
-  * with line breaks in data normalised to \n, and exactly one event per call. */
+ * encoder.
+ *
+ * parse_id is strict, so an accepted id must format back to exactly the
+ * same bytes.  The encoder is checked against a small parser written from
+ * the EventSource grammar (docs/protocols.md#event-format): what a browser
+ * would dispatch must be the id, event and data we meant, with line breaks
+ * in data normalised to \n, and exactly one event per call. */
 #include "fuzz.h"
 
 #include "protocols/sse/proto_sse.h"

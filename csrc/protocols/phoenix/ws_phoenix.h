@@ -3,7 +3,7 @@
  * frames on `<mount>/websocket`, many topics per connection, each with its
  * current join_ref, heartbeats, and the join/leave/reply/close rules the npm
  * `phoenix` client depends on. Room logic (join authorisation, events, leave)
- * is the app's: it is reached through the phx_* server hooks. */
+ * is the app's: it is reached through the join/event/leave server hooks. */
 #ifndef SB_WS_PHOENIX_H
 #define SB_WS_PHOENIX_H
 

@@ -116,6 +116,8 @@ static int sb_sse_post_publish(sb_server *s, struct lws *wsi, sb_sse_post *ps,
                    NULL, 0, NULL, 0, 0);
     rc = m ? sb_hub_publish(sb_server_hub(s), m, NULL, NULL, 0) : SB_ENOMEM;
     sb_msg_unref(m);
+    /* before the answer: completing the transaction may free ps */
+    sb_buf_free(&ps->body);
     if (rc < 0)
         return sb_http_error(s, wsi, rc == SB_ENOMEM ? 500 : 400, sb_hub_strerror(rc));
     sb_server_stats_of(s)->published++;
@@ -162,8 +164,6 @@ int sb_sse_post_done(sb_server *s, struct lws *wsi, void **slot)
                                  "event must be 1..64 bytes without control characters");
         event = ev;
     }
-    rc = sb_sse_post_publish(s, wsi, ps, event, data, n);
-    sb_buf_free(&ps->body);
-    return rc;
+    return sb_sse_post_publish(s, wsi, ps, event, data, n);
 }
 
