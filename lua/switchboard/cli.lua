@@ -148,7 +148,13 @@ function M.main(sb, argv, defaults, start, name)
         io.stderr:write(("%s: %s\n"):format(name or "switchboard", tostring(serr)))
         return 1
     end
-    print(("listening on http://%s:%d"):format(server.host, server.port))
+    -- every address bound (a name may resolve to several), never the
+    -- name asked for: the line shows what is actually reachable
+    local urls = {}
+    for _, a in ipairs(server.addresses or (server.server or {}).addresses or { server.host }) do
+        urls[#urls + 1] = ("http://%s:%d"):format(a, server.port)
+    end
+    print("listening on " .. table.concat(urls, ", "))
     io.stdout:flush()
     local signal = M.run_until_signal(sb, server)
     io.stderr:write(("%s: %s, stopped\n"):format(name or "switchboard", signal))

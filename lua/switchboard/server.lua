@@ -657,6 +657,10 @@ function M.listen(loop, opts)
     self._srv = srv
     self._loop = loop
     self.port = srv:port()
+    -- what is bound, as a URL writes it: a name shows the addresses it
+    -- resolved to, an IPv6 address its brackets
+    self.addresses = srv:addresses()
+    self.host = self.addresses[1] or self.host
     if opts.redis ~= nil then
         local ok, cerr = self.hub:join_cluster({
             redis = opts.redis, node = node, ttl = opts.node_ttl, log = opts.redis_log,
