@@ -164,7 +164,7 @@ static int sb_server_http(sb_server *s, struct lws *wsi, const char *path,
     }
     if (strcmp(path, "/metrics") == 0)
         return sb_metrics_http(s, wsi);
-    return sb_http_static(s->static_dir, wsi, path);
+    return sb_http_static(s->static_dir, s->cfg.static_follow_links, wsi, path);
 }
 
 static void sb_server_unref(sb_server *s)

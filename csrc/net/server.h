@@ -85,6 +85,7 @@ typedef struct sb_server_config {
     const char *host;          /* NULL = all interfaces */
     int port;                  /* 0 = pick a free one */
     const char *static_dir;    /* NULL = no static files */
+    int static_follow_links;   /* serve symlinks that lead out of static_dir */
     size_t max_message;        /* bytes per incoming message; 0 = default */
     size_t max_queue;          /* bytes queued per connection; 0 = default */
     int max_connections;       /* WebSocket + SSE connections in all; 0 = no cap */

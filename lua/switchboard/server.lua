@@ -137,6 +137,9 @@ local function check_opts(opts)
     if opts.static ~= nil and type(opts.static) ~= "string" then
         error("switchboard.listen: static must be a directory path", 3)
     end
+    if opts.static_follow_links ~= nil and type(opts.static_follow_links) ~= "boolean" then
+        error("switchboard.listen: static_follow_links must be true or false", 3)
+    end
     for _, k in ipairs({ "phoenix", "origins" }) do
         local list = opts[k]
         if list ~= nil then
@@ -562,6 +565,8 @@ local function on_close(self, handle, code)
 end
 
 --- sb.listen{ host = "127.0.0.1", port = 8080, static = dir, hub = hub,
+-- static_follow_links = true (serve symlinks leading out of `static`; off:
+--   404 for them),
 -- history = n | { [pattern] = { count = n, ttl = s } }, history_ttl = s,
 -- sse = { keepalive = s, retry = ms | false, cors = "*" | { origins }, max_body = bytes },
 -- max_message = bytes, max_queue = bytes,
@@ -641,6 +646,7 @@ function M.listen(loop, opts)
     local sse = sse_opts(opts.sse)
     local srv, err = core.listen(loop, self.hub.core, {
         host = self.host, port = opts.port or 8080, static = opts.static, tls = opts.tls,
+        static_follow_links = opts.static_follow_links,
         max_message = lim.max_message, max_queue = lim.max_queue,
         max_connections = lim.max_connections, max_per_ip = lim.max_per_ip,
         max_rate = lim.max_rate, max_burst = lim.max_burst,
