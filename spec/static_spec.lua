@@ -53,4 +53,98 @@ describe("static files", function()
         bare:close()
         assert.same(404, status)
     end)
+
+    it("answers three pipelined GETs of a file on one connection, in order", function()
+        local socket = require "socket"
+        local body = read("examples/public/chat.js")
+        local c = assert(socket.tcp4())
+        c:settimeout(2)
+        assert(c:connect("127.0.0.1", server.port))
+        c:settimeout(0)
+        local req = "GET /chat.js HTTP/1.1\r\nHost: x\r\n\r\n"
+        assert(support.send_all(c, req .. req .. req, 2))
+        local text, closed = "", false
+        support.wait_until(function()
+            local data, err, partial = c:receive(65536)
+            text = text .. (data or partial or "")
+            closed = closed or err == "closed"
+            return closed or #text >= 3 * #body + 3 * 60 and select(2, text:gsub("HTTP/1%.1 ", "")) >= 3
+        end, 5)
+        c:close()
+        local statuses, bodies = {}, 0
+        for status in text:gmatch("HTTP/1%.1 (%d+)") do
+            statuses[#statuses + 1] = tonumber(status)
+        end
+        local first_line = (body:sub(1, 40):gsub("%p", "%%%0"))
+        for _ in text:gmatch(first_line) do
+            bodies = bodies + 1
+        end
+        assert.same({ 200, 200, 200 }, statuses)
+        assert.equal(3, bodies)
+        assert.is_false(closed)
+    end)
+end)
+
+describe("static files and symlinks", function()
+    -- root/: a.txt, inlink -> a.txt (inside), dirlink -> outside/ and
+    -- filelink -> outside/secret.txt (both planted links out of the root)
+    local base = os.tmpname()
+    local root, outside = base .. "-root", base .. "-outside"
+    local servers = {}
+
+    setup(function()
+        os.remove(base)
+        assert(os.execute(("mkdir -p %s %s && printf inside >%s/a.txt && printf SECRET >%s/secret.txt"
+            .. " && ln -s a.txt %s/inlink && ln -s %s %s/dirlink && ln -s %s/secret.txt %s/filelink")
+            :format(root, outside, root, outside, root, outside, root, outside, root)))
+    end)
+
+    teardown(function()
+        os.execute(("rm -rf %s %s"):format(root, outside))
+    end)
+
+    after_each(function()
+        for _, s in ipairs(servers) do
+            s:close()
+        end
+        servers = {}
+        support.settle(0.02)
+    end)
+
+    local function serve(opts)
+        opts.port = 0
+        local s = assert(sb.listen(opts))
+        servers[#servers + 1] = s
+        return function(path)
+            return support.http(s.port, "GET " .. path .. " HTTP/1.1\r\nHost: x\r\n\r\n")
+        end
+    end
+
+    it("answers 404 for a link that leads out of the root; links inside are served", function()
+        local get = serve{ static = root }
+        for _, path in ipairs({ "/dirlink/secret.txt", "/filelink" }) do
+            local status, _, body = get(path)
+            assert.equal(404, status, path)
+            assert.is_nil(body:find("SECRET", 1, true), path)
+        end
+        local status, _, body = get("/inlink")
+        assert.equal(200, status)
+        assert.equal("inside", body)
+        -- a root given through a link of its own is resolved too
+        os.execute(("ln -sfn %s %s-alias"):format(root, base))
+        get = serve{ static = base .. "-alias" }
+        status, _, body = get("/a.txt")
+        os.remove(base .. "-alias")
+        assert.equal(200, status)
+        assert.equal("inside", body)
+    end)
+
+    it("follows links out of the root with static_follow_links = true", function()
+        local get = serve{ static = root, static_follow_links = true }
+        local status, _, body = get("/dirlink/secret.txt")
+        assert.equal(200, status)
+        assert.equal("SECRET", body)
+        assert.has_error(function() sb.listen{ port = 0, static = root, static_follow_links = "yes" } end,
+            "switchboard.listen: static_follow_links must be true or false")
+    end)
 end)

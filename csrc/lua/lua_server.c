@@ -565,6 +565,22 @@ static int sb_lua_server_port(lua_State *L)
     return 1;
 }
 
+/* srv:addresses() -> { "127.0.0.1", "[::1]", ... }: what is bound, for
+ * the "listening on" line. */
+static int sb_lua_server_addresses(lua_State *L)
+{
+    sb_lua_server *ls = sb_lua_checkserver(L, 1);
+    const char *a;
+    int i;
+
+    lua_newtable(L);
+    for (i = 0; ls->srv && (a = sb_server_address(ls->srv, i)) != NULL; i++) {
+        lua_pushstring(L, a);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
 /* server:close(): connections get their close (and their close hooks)
  * while it runs or in later steps; the object stays pinned until the last
  * handle is released. */
@@ -810,8 +826,8 @@ void sb_lua_server_open(lua_State *L)
 {
     static const luaL_Reg server_meta[] = { { "__gc", sb_lua_server_gc }, { NULL, NULL } };
     static const luaL_Reg server_methods[] = {
-        { "port", sb_lua_server_port }, { "close", sb_lua_server_close },
-        { NULL, NULL } };
+        { "port", sb_lua_server_port }, { "addresses", sb_lua_server_addresses },
+        { "close", sb_lua_server_close }, { NULL, NULL } };
     static const luaL_Reg conn_meta[] = { { NULL, NULL } };
     static const luaL_Reg conn_methods[] = {
         { "send", sb_lua_wsconn_send }, { "close", sb_lua_wsconn_close },

@@ -127,6 +127,9 @@ void sb_lua_read_server_config(lua_State *L, int idx, sb_server_config *cfg,
     cfg->port = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
     cfg->static_dir = sb_opt_str(L, idx, "static");
+    lua_getfield(L, idx, "static_follow_links");
+    cfg->static_follow_links = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     sb_read_limits(L, idx, cfg);
     lua_getfield(L, idx, "reuse_port");
     cfg->reuse_port = lua_toboolean(L, -1);

@@ -1,11 +1,15 @@
-/* A listening socket of switchboard's own, for listen{ workers = N }.
+/* The listening sockets of a server: switchboard binds them itself and
+ * lws adopts each accepted socket as if it had accepted it (TLS included);
+ * the vhost itself does not listen (CONTEXT_PORT_NO_LISTEN_SERVER).
  *
- * Workers share one port through SO_REUSEPORT, but lws 4.1.6 sets that
- * option only when it runs several service threads, which a foreign libuv
- * loop rules out (lib/roles/http/server/server.c).  So a sharing server's
- * vhost does not listen (CONTEXT_PORT_NO_LISTEN_SERVER); this socket
- * accepts, and lws adopts each accepted socket as if it had accepted it
- * (TLS included). */
+ * Two reasons not to leave it to lws 4.1.6:
+ *  - the address: given an IP as `iface`, lws 4.1 listened on every
+ *    interface of both families (issue 18), so an operator asking for
+ *    127.0.0.1 had the port open to the network.  Here the host is
+ *    resolved and exactly what it resolves to is bound.
+ *  - listen{ workers = N }: workers share one port through SO_REUSEPORT,
+ *    which lws 4.1.6 sets only when it runs several service threads, and a
+ *    foreign libuv loop rules that out (lib/roles/http/server/server.c). */
 #ifndef SB_LISTENER_H
 #define SB_LISTENER_H
 
@@ -16,14 +20,24 @@
 
 typedef struct sb_listener sb_listener;
 
-/* Binds host:port (NULL host: every interface; port 0: a free one) with
- * SO_REUSEADDR and SO_REUSEPORT and starts accepting into vh.  Returns
- * NULL with err filled. */
+/* Most addresses one host may bind (a name with more is an error). */
+#define SB_LISTENER_MAX 8
+
+/* Binds host:port and starts accepting into vh.  host: an IPv4 or IPv6
+ * literal binds that address alone; a name binds every address it
+ * resolves to (those the host does not have are skipped, as long as one
+ * binds); NULL or "*": every interface, IPv4 and IPv6 ([::], dual-stack).
+ * port 0 picks a free port, the same one for every address.  reuse_port
+ * sets SO_REUSEPORT (workers).  Returns NULL with err filled, naming the
+ * address and the errno (EADDRNOTAVAIL: not an address of this host). */
 sb_listener *sb_listener_new(uv_loop_t *loop, struct lws_vhost *vh, const char *host,
-                             int port, char *err, size_t errlen);
+                             int port, int reuse_port, char *err, size_t errlen);
 int sb_listener_port(const sb_listener *l);
-/* Stops accepting and closes the socket; the memory goes once libuv has
- * let go of the handle. */
+/* The i-th bound address as a URL writes it ("127.0.0.1", "[::1]"), or
+ * NULL past the last. */
+const char *sb_listener_address(const sb_listener *l, int i);
+/* Stops accepting and closes the sockets; the memory goes once libuv has
+ * let go of the handles. */
 void sb_listener_close(sb_listener *l);
 
 #endif

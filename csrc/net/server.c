@@ -48,7 +48,7 @@ struct sb_server {
     char *cors;            /* copy of cfg.cors */
     sb_server_shared shared;   /* max_queue, stats, flusher (server.h) */
     sb_flusher flush;      /* end-of-turn writes (flush.h) */
-    sb_listener *lsn;      /* own listener when reuse_port (listener.h) */
+    sb_listener *lsn;      /* the listening sockets (listener.h) */
 };
 
 #define SB_UID_SPACE 2176782336ULL   /* 36^6: six base-36 characters */
@@ -158,7 +158,7 @@ static int sb_server_http(sb_server *s, struct lws *wsi, const char *path,
     }
     if (strcmp(path, "/metrics") == 0)
         return sb_metrics_http(s, wsi);
-    return sb_http_static(s->static_dir, wsi, path);
+    return sb_http_static(s->static_dir, s->cfg.static_follow_links, wsi, path);
 }
 
 static void sb_server_unref(sb_server *s)
@@ -659,16 +659,15 @@ static void sb_server_lws_protocols(sb_server *s)
             sb_server_lws_protocol(&s->protocols[n++], s->protos[i]->ws_subprotocol);
 }
 
-/* The vhost (and own listener with reuse_port).  0, or -1 with err. */
+/* The vhost, and the sockets it serves (listener.h: lws 4.1's own
+ * listener does not bind the address it is given).  0, or -1 with err. */
 static int sb_server_listen(sb_server *s, const sb_server_config *cfg,
                             char *err, size_t errlen)
 {
     struct lws_context_creation_info info;
 
     memset(&info, 0, sizeof info);
-    /* workers: lws cannot share a port on a foreign loop, see listener.h */
-    info.port = cfg->reuse_port ? CONTEXT_PORT_NO_LISTEN_SERVER : cfg->port;
-    info.iface = s->host;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = s->protocols;
     info.vhost_name = "switchboard";
     info.user = s;
@@ -684,22 +683,24 @@ static int sb_server_listen(sb_server *s, const sb_server_config *cfg,
         info.ssl_private_key_filepath = cfg->tls_key;
     }
     s->vh = lws_create_vhost(s->ctx, &info);
-    if (s->vh) {
-        s->refs++;
-        s->loop->users++;
-    }
     if (!s->vh) {
-        snprintf(err, errlen, "cannot listen on %s:%d", cfg->host ? cfg->host : "*",
-                 cfg->port);
+        snprintf(err, errlen, "cannot start the server on %s:%d",
+                 cfg->host ? cfg->host : "*", cfg->port);
         return -1;
     }
-    if (cfg->reuse_port) {
-        s->lsn = sb_listener_new(&s->loop->uv, s->vh, cfg->host, cfg->port, err, errlen);
-        if (!s->lsn)
-            return -1;
-    }
-    s->port = s->lsn ? sb_listener_port(s->lsn) : lws_get_vhost_listen_port(s->vh);
+    s->refs++;
+    s->loop->users++;
+    s->lsn = sb_listener_new(&s->loop->uv, s->vh, cfg->host, cfg->port, cfg->reuse_port,
+                             err, errlen);
+    if (!s->lsn)
+        return -1;
+    s->port = sb_listener_port(s->lsn);
     return 0;
+}
+
+const char *sb_server_address(const sb_server *s, int i)
+{
+    return sb_listener_address(s->lsn, i);
 }
 
 /* The server's own copies of what the config points at.  0 or -1. */

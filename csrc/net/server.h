@@ -89,6 +89,7 @@ typedef struct sb_server_config {
     const char *host;          /* NULL = all interfaces */
     int port;                  /* 0 = pick a free one */
     const char *static_dir;    /* NULL = no static files */
+    int static_follow_links;   /* serve symlinks that lead out of static_dir */
     size_t max_message;        /* bytes per incoming message; 0 = default */
     size_t max_queue;          /* bytes queued per connection; 0 = default */
     int max_connections;       /* WebSocket + SSE connections in all; 0 = no cap */
@@ -164,6 +165,9 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
 void sb_server_close(sb_server *s);
 void sb_server_free(sb_server *s);
 int sb_server_port(const sb_server *s);
+/* The i-th address the server listens on, as a URL writes it ("127.0.0.1",
+ * "[::1]"), or NULL past the last or once it stopped listening. */
+const char *sb_server_address(const sb_server *s, int i);
 sb_hub *sb_server_hub(const sb_server *s);
 sb_loop *sb_server_loop(const sb_server *s);
 

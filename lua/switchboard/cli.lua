@@ -91,12 +91,22 @@ end
 --- Runs the loop until SIGINT or SIGTERM (watched on the loop, so either
 -- wakes it at once), then closes `server`: every connection gets 1001
 -- "going away" after what is queued for it.  Returns the signal's name.
+-- SIGHUP is logged and ignored: its default action kills the process
+-- without a close frame, and a closed terminal or a `kill -HUP` meant to
+-- reload must not drop every client (there is nothing to reload: the
+-- options are read once, and the log is stdout/stderr).
+-- opts: onerror = fn, name = the command's name for the log line.
 function M.run_until_signal(sb, server, opts)
     opts = opts or {}
     local stopped
     local watchers = {
         sb.on_signal("INT", function() stopped = stopped or "SIGINT"; sb.stop() end),
         sb.on_signal("TERM", function() stopped = stopped or "SIGTERM"; sb.stop() end),
+        sb.on_signal("HUP", function()
+            io.stderr:write(("%s: SIGHUP ignored (SIGINT or SIGTERM stops)\n")
+                :format(opts.name or "switchboard"))
+            io.stderr:flush()
+        end),
     }
     if opts.onerror then
         sb.onerror(opts.onerror)
@@ -148,9 +158,15 @@ function M.main(sb, argv, defaults, start, name)
         io.stderr:write(("%s: %s\n"):format(name or "switchboard", tostring(serr)))
         return 1
     end
-    print(("listening on http://%s:%d"):format(server.host, server.port))
+    -- every address bound (a name may resolve to several), never the
+    -- name asked for: the line shows what is actually reachable
+    local urls = {}
+    for _, a in ipairs(server.addresses or (server.server or {}).addresses or { server.host }) do
+        urls[#urls + 1] = ("http://%s:%d"):format(a, server.port)
+    end
+    print("listening on " .. table.concat(urls, ", "))
     io.stdout:flush()
-    local signal = M.run_until_signal(sb, server)
+    local signal = M.run_until_signal(sb, server, { name = name })
     io.stderr:write(("%s: %s, stopped\n"):format(name or "switchboard", signal))
     return 0
 end

@@ -136,6 +136,9 @@ local function check_opts(opts)
     if opts.static ~= nil and type(opts.static) ~= "string" then
         error("switchboard.listen: static must be a directory path", 3)
     end
+    if opts.static_follow_links ~= nil and type(opts.static_follow_links) ~= "boolean" then
+        error("switchboard.listen: static_follow_links must be true or false", 3)
+    end
     for _, k in ipairs({ "phoenix", "origins" }) do
         local list = opts[k]
         if list ~= nil then
@@ -615,6 +618,7 @@ local function core_options(self, opts, lim)
     local sse = sse_opts(opts.sse)
     return {
         host = self.host, port = opts.port or 8080, static = opts.static, tls = opts.tls,
+        static_follow_links = opts.static_follow_links,
         max_message = lim.max_message, max_queue = lim.max_queue,
         max_connections = lim.max_connections, max_per_ip = lim.max_per_ip,
         max_rate = lim.max_rate, max_burst = lim.max_burst,
@@ -646,6 +650,8 @@ local function join_cluster(self, opts, node, loop)
 end
 
 --- sb.listen{ host = "127.0.0.1", port = 8080, static = dir, hub = hub,
+-- static_follow_links = true (serve symlinks leading out of `static`; off:
+--   404 for them),
 -- history = n | { [pattern] = { count = n, ttl = s } }, history_ttl = s,
 -- sse = { keepalive = s, retry = ms | false, cors = "*" | { origins }, max_body = bytes },
 -- max_message = bytes, max_queue = bytes,
@@ -696,6 +702,10 @@ function M.listen(loop, opts)
     self._srv = srv
     self._loop = loop
     self.port = srv:port()
+    -- what is bound, as a URL writes it: a name shows the addresses it
+    -- resolved to, an IPv6 address its brackets
+    self.addresses = srv:addresses()
+    self.host = self.addresses[1] or self.host
     ok, err = join_cluster(self, opts, node, loop)
     if not ok then
         srv:close()
