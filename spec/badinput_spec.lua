@@ -155,6 +155,36 @@ describe("bad input on a native connection", function()
         end)
     end)
 
+    it("answers a close with a code past 4999 with 1002, and drops one with a reason that is not UTF-8", function()
+        with_traffic(server, function()
+            local cases = {
+                { "code 5000", string.char(0x13, 0x88) .. "bye" },
+                { "code 65535", string.char(0xff, 0xff) },
+            }
+            for _, case in ipairs(cases) do
+                local w = bad_client(server)
+                w:send(8, case[2])
+                local closed = w:wait_closed()
+                assert.same(1002, closed and closed.code, case[1])
+                w:kill()
+            end
+            -- lws 4.1.6 checks a close reason's UTF-8 itself (the context
+            -- validates UTF-8) and hangs up without a close frame
+            local w = bad_client(server)
+            w:send(8, string.char(0x03, 0xe8) .. "\255\254")
+            w:wait_closed()
+            assert.is_nil(w.closed)
+            assert.truthy(w.eof)
+            w:kill()
+            -- a valid close is still echoed as it came
+            w = bad_client(server)
+            w:send(8, string.char(0x0f, 0xa0) .. "done")   -- 4000
+            local closed = w:wait_closed()
+            assert.same(4000, closed and closed.code)
+            w:kill()
+        end)
+    end)
+
     it("takes an unmasked client frame like a masked one (lws 4.1.6 does not check)", function()
         with_traffic(server, function()
             local w = bad_client(server)

@@ -204,17 +204,16 @@ static void refollow_all(sb_cluster *cl)
     sb_cl_strlist_free(&names);
 }
 
-/* Redis link hooks. */
-static void on_up(sb_redis *r, void *ud)
+/* The link came back after an outage, or came up at last when Redis was
+ * unreachable at start: an operator who saw the "cannot reach" or "lost"
+ * line must see this one too. */
+static void log_up(sb_cluster *cl, double t)
 {
-    sb_cluster *cl = ud;
-    sb_map_iter it;
-    void *val;
     char line[1024];
-    double t = sb_cl_now_s(cl);
 
-    (void)r;
-    if (cl->down_since >= 0 && cl->ever_up) {
+    if (cl->down_since < 0)
+        return;
+    if (cl->ever_up)
         snprintf(line, sizeof line,
                  "switchboard(redis): node %s reconnected to %s after %.1f s; "
                  "%llu local message(s) were not sent to other nodes and "
@@ -222,8 +221,26 @@ static void on_up(sb_redis *r, void *ud)
                  "here; presence re-announced",
                  cl->node, cl->url, t - cl->down_since,
                  (unsigned long long)(cl->st.lost - cl->lost_at_down));
-        sb_cl_log(cl, line);
-    }
+    else
+        snprintf(line, sizeof line,
+                 "switchboard(redis): node %s connected to %s after %.1f s "
+                 "without it; %llu local message(s) were not sent to other "
+                 "nodes meanwhile",
+                 cl->node, cl->url, t - cl->down_since,
+                 (unsigned long long)(cl->st.lost - cl->lost_at_down));
+    sb_cl_log(cl, line);
+}
+
+/* Redis link hooks. */
+static void on_up(sb_redis *r, void *ud)
+{
+    sb_cluster *cl = ud;
+    sb_map_iter it;
+    void *val;
+    double t = sb_cl_now_s(cl);
+
+    (void)r;
+    log_up(cl, t);
     cl->ever_up = 1;
     cl->down_since = -1;
     cl->st.connected = 1;

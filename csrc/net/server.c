@@ -508,6 +508,24 @@ static void sb_wsconn_gone(sb_wsconn *c, int code)
     c->wsi = NULL;
 }
 
+/* lws echoes the peer's close payload as its answer, after rewriting the
+ * codes it knows to be reserved (and it drops a close whose reason is not
+ * UTF-8); a code past 4999 is a protocol error as well (RFC 6455 7.4.2):
+ * answer 1002 for it too, in the same buffer. */
+static void sb_peer_close_check(void *in, size_t len)
+{
+    unsigned char *p = in;
+    int code;
+
+    if (len < 2)
+        return;
+    code = (p[0] << 8) | p[1];
+    if (code >= 5000) {
+        p[0] = 1002 >> 8;
+        p[1] = 1002 & 0xff;
+    }
+}
+
 static int sb_peer_close_code(const void *in, size_t len)
 {
     const unsigned char *p = in;
@@ -581,6 +599,7 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (c)
             c->close_code = sb_peer_close_code(in, len);
+        sb_peer_close_check(in, len);
         return 0;
     case LWS_CALLBACK_CLOSED:
         if (c)
