@@ -134,7 +134,6 @@ int sb_sse_post_done(sb_server *s, struct lws *wsi, void **slot)
     const char *data, *event = "message";
     size_t n;
     sb_json_err je;
-    int rc;
 
     if (!ps || !ps->active)
         return sb_http_error(s, wsi, HTTP_STATUS_BAD_REQUEST, "unexpected body");
