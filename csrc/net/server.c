@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/defaults.h"
@@ -777,20 +778,19 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
  * peer that does not read its close), in one walk.  One timer for the
  * server rather than an lws timeout per connection: lws keeps timeouts in
  * one sorted list and each insert walks it, so n of them cost O(n^2).
- * Each cut runs its close hooks and frees it; the server is held so the
- * last one cannot free it under the walk. */
+ * The cut shuts the socket down: lws sees the hang-up on its next poll
+ * and closes the connection as a dead peer (writes fail at once, so no
+ * flush of what is queued holds it up again), with no timer of its own;
+ * lws's synchronous kill would first try that flush.  Nothing is freed
+ * under the walk. */
 static void sb_server_close_expired(lws_sorted_usec_list_t *sul)
 {
     sb_server *s = lws_container_of(sul, sb_server, close_sul);
-    sb_wsconn *c, *next;
+    sb_wsconn *c;
 
-    s->refs++;
-    for (c = s->conns; c; c = next) {
-        next = c->next;
+    for (c = s->conns; c; c = c->next)
         if (c->wsi && !c->closed)
-            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
-    }
-    sb_server_unref(s);
+            shutdown(lws_get_socket_fd(c->wsi), SHUT_RDWR);
 }
 
 /* lws 4.1's vhost destroy only stops listening: connections stay up until
