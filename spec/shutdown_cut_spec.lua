@@ -26,7 +26,8 @@ describe("server:close() and a peer that does not read", function()
         assert.equal(1, hub:connection_count("stuck"))
         local t0 = sb.now_ms()
         server:close()
-        assert.is_true(support.wait_until(function() return hub:connection_count("stuck") == 0 end, 8), "still " .. hub:connection_count("stuck") .. " " .. (sb.now_ms() - t0))
+        assert.is_true(support.wait_until(function() return hub:connection_count("stuck") == 0 end, 8),
+            "still open " .. (sb.now_ms() - t0) .. " ms after close")
         local took = (sb.now_ms() - t0) / 1000
         assert.is_true(took > 4.5 and took < 7, "cut after " .. took .. " s")
         assert.truthy(reader_closed)
