@@ -31,9 +31,9 @@ struct lhub_timer {
     uint64_t swept;        /* loop ms of the last history sweep */
 };
 
-static void fire(uv_timer_t *h);
+static void lhub_timer_fire(uv_timer_t *h);
 
-static uint64_t ms_from_now(const lhub_timer *t, double in)
+static uint64_t lhub_timer_ms_from_now(const lhub_timer *t, double in)
 {
     if (in < 0)
         in = 0;
@@ -42,22 +42,23 @@ static uint64_t ms_from_now(const lhub_timer *t, double in)
 }
 
 /* Arms the timer for loop time `at` unless it is armed for earlier. */
-static void arm(lhub_timer *t, uint64_t at)
+static void lhub_timer_arm(lhub_timer *t, uint64_t at)
 {
     uint64_t now = uv_now(&t->loop->uv);
 
     if (t->due && t->due <= at)
         return;
     t->due = at;
-    uv_timer_start(&t->h, fire, at > now ? at - now : 0, 0);
+    uv_timer_start(&t->h, lhub_timer_fire, at > now ? at - now : 0, 0);
 }
 
 /* The hub's deadline hook: a typing flag or a kept message is due `in`
  * seconds from now. */
-static void on_deadline(sb_hub *h, sb_deadline_kind kind, double in, void *ud)
+static void lhub_timer_deadline(sb_hub *h, sb_deadline_kind kind, double in,
+                                void *ud)
 {
     lhub_timer *t = ud;
-    uint64_t at = ms_from_now(t, in);
+    uint64_t at = lhub_timer_ms_from_now(t, in);
 
     (void)h;
     if (kind == SB_DEADLINE_HISTORY) {
@@ -67,14 +68,14 @@ static void on_deadline(sb_hub *h, sb_deadline_kind kind, double in, void *ud)
             return;
         t->sweep_due = at;
     }
-    arm(t, at);
+    lhub_timer_arm(t, at);
 }
 
 /* Expires what is due, then re-arms for what is left (or stays stopped).
  * The Lua listeners of typing events run from here, on the thread that
  * turns the loop; the hub is retained so that a listener whose hub gets
  * collected meanwhile does not pull it from under the expiry. */
-static void fire(uv_timer_t *h)
+static void lhub_timer_fire(uv_timer_t *h)
 {
     lhub_timer *t = h->data;
     lua_State *L = sb_lua_loop_state(t->loop);
@@ -103,13 +104,13 @@ static void fire(uv_timer_t *h)
     if (!t->lh)
         return;
     if (hist >= 0)
-        on_deadline(NULL, SB_DEADLINE_HISTORY, hist, t);
+        lhub_timer_deadline(NULL, SB_DEADLINE_HISTORY, hist, t);
     if (t->sweep_due)
         next = t->sweep_due;
-    if (typing >= 0 && (!next || ms_from_now(t, typing) < next))
-        next = ms_from_now(t, typing);
+    if (typing >= 0 && (!next || lhub_timer_ms_from_now(t, typing) < next))
+        next = lhub_timer_ms_from_now(t, typing);
     if (next)
-        arm(t, next);
+        lhub_timer_arm(t, next);
 }
 
 int sb_lua_hub_use_loop(lhub *lh, sb_loop *loop)
@@ -124,11 +125,11 @@ int sb_lua_hub_use_loop(lhub *lh, sb_loop *loop)
     t->loop = loop;
     t->lh = lh;
     lh->timer = t;
-    sb_hub_set_deadline_hook(lh->h, on_deadline, t);
+    sb_hub_set_deadline_hook(lh->h, lhub_timer_deadline, t);
     return SB_OK;
 }
 
-static void timer_closed(uv_handle_t *h)
+static void lhub_timer_closed(uv_handle_t *h)
 {
     free(h->data);
 }
@@ -145,5 +146,5 @@ void sb_lua_hub_stop_timer(lhub *lh)
         sb_hub_set_deadline_hook(lh->h, NULL, NULL);
     t->lh = NULL;
     lh->timer = NULL;
-    uv_close((uv_handle_t *)&t->h, timer_closed);
+    uv_close((uv_handle_t *)&t->h, lhub_timer_closed);
 }
