@@ -65,6 +65,7 @@ build = {
             "csrc/lua/lua_hub.c",
             "csrc/lua/lua_hub_errors.c",
             "csrc/lua/lua_hub_events.c",
+            "csrc/lua/lua_hub_timer.c",
             "csrc/lua/lua_hubconn.c",
             "csrc/lua/lua_json.c",
             "csrc/lua/lua_loop.c",

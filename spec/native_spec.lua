@@ -142,6 +142,30 @@ describe("native protocol", function()
         a:close()
     end)
 
+    it("finds a direct message's uid only in the sender's channel, and not after it left", function()
+        local a = raw(url("/c/dm3"))
+        local other = raw(url("/c/elsewhere"))
+        local b = raw(url("/c/dm3"))
+        a:wait_frames(1)
+        local ouid = other:wait_frames(1)[1].uid
+        local buid = b:wait_frames(1)[1].uid
+        a:wait_frames(2)   -- b's join
+        a:send("\31" .. ouid .. '\31"x"')
+        local e = a:wait_frames(3)[3]
+        assert.same("error", e.type)
+        assert.matches(ouid, e.message)
+        b:close()
+        assert.is_true(wait_until(function() return server.hub:connection_count("dm3") == 1 end))
+        a:send("\31" .. buid .. '\31"y"')
+        assert.is_true(wait_until(function()
+            local last = a.frames[#a.frames]
+            return last.type == "error" and last.message:find(buid, 1, true) ~= nil
+        end))
+        support.settle(0.05)
+        assert.same(1, #other.frames)
+        a:close() other:close()
+    end)
+
     it("answers non-JSON with an error event and keeps the connection", function()
         local a = raw(url("/c/bad"))
         local b = raw(url("/c/bad"))

@@ -65,7 +65,11 @@ typedef struct cl_channel {
     int own_inflight;       /* own publishes awaiting their number */
     uint64_t cur_epoch, cur_off;  /* the last message handed to the hub */
     uint64_t follow_id;     /* which following this is (stale replies) */
-    cl_entry *pending;      /* later messages, sorted by (epoch, offset) */
+    /* Later messages, sorted by (epoch, offset): pending[0..npending) is
+     * a window into pend_buf[0..cappending), so popping the first entry
+     * moves the window instead of the entries (a drain after an outage
+     * stays linear). */
+    cl_entry *pending, *pend_buf;
     size_t npending, cappending;
     /* Phoenix metas of other nodes (cluster_phx.c) */
     sb_map metas;           /* "<node>|<phx_ref>" -> cl_meta* */

@@ -83,7 +83,32 @@ static void pop_front(cl_channel *cc, cl_entry *out)
 {
     *out = cc->pending[0];
     cc->npending--;
-    memmove(cc->pending, cc->pending + 1, cc->npending * sizeof *cc->pending);
+    cc->pending = cc->npending ? cc->pending + 1 : cc->pend_buf;
+}
+
+/* Makes room for one more entry at the end of the window: moves the window
+ * back to the start of the buffer once the free space before it is at
+ * least as large as the window (so each entry is moved O(1) times on
+ * average), else grows the buffer.  0, or -1 when memory ran out. */
+static int make_room(cl_channel *cc)
+{
+    size_t head = cc->pend_buf ? (size_t)(cc->pending - cc->pend_buf) : 0, cap;
+    cl_entry *grown;
+
+    if (head + cc->npending < cc->cappending)
+        return 0;
+    if (head && head >= cc->npending) {
+        memmove(cc->pend_buf, cc->pending, cc->npending * sizeof *cc->pending);
+        cc->pending = cc->pend_buf;
+        return 0;
+    }
+    cap = cc->cappending ? cc->cappending * 2 : 8;
+    if (!(grown = realloc(cc->pend_buf, cap * sizeof *grown)))
+        return -1;
+    cc->pend_buf = grown;
+    cc->pending = grown + head;
+    cc->cappending = cap;
+    return 0;
 }
 
 void sb_cl_order_clear(cl_channel *cc)
@@ -92,8 +117,8 @@ void sb_cl_order_clear(cl_channel *cc)
 
     for (i = 0; i < cc->npending; i++)
         sb_cl_entry_free(&cc->pending[i]);
-    free(cc->pending);
-    cc->pending = NULL;
+    free(cc->pend_buf);
+    cc->pending = cc->pend_buf = NULL;
     cc->npending = cc->cappending = 0;
 }
 
@@ -127,7 +152,6 @@ uint64_t sb_cl_order_skip(sb_cluster *cl, cl_channel *cc)
 void sb_cl_order_insert(sb_cluster *cl, cl_channel *cc, cl_entry *e)
 {
     size_t i;
-    cl_entry *grown;
     const sb_msg *m = e->m;
 
     if (stale(cc, m)) {
@@ -158,15 +182,10 @@ void sb_cl_order_insert(sb_cluster *cl, cl_channel *cc, cl_entry *e)
                 i--;
         }
     }
-    if (cc->npending == cc->cappending) {
-        size_t cap = cc->cappending ? cc->cappending * 2 : 8;
-        if (!(grown = realloc(cc->pending, cap * sizeof *grown))) {
-            cl->st.history_gaps++;
-            sb_cl_entry_free(e);
-            return;
-        }
-        cc->pending = grown;
-        cc->cappending = cap;
+    if (make_room(cc)) {
+        cl->st.history_gaps++;
+        sb_cl_entry_free(e);
+        return;
     }
     memmove(cc->pending + i + 1, cc->pending + i,
             (cc->npending - i) * sizeof *cc->pending);

@@ -87,6 +87,20 @@ void sb_hub_drop_hooks(sb_hub *h)
     h->event_ud = NULL;
     h->cfg.clock = NULL;
     h->cfg.clock_ud = NULL;
+    h->on_deadline = NULL;
+    h->deadline_ud = NULL;
+}
+
+void sb_hub_set_deadline_hook(sb_hub *h, sb_deadline_fn fn, void *ud)
+{
+    h->on_deadline = fn;
+    h->deadline_ud = ud;
+}
+
+void sb_hub_deadline(sb_hub *h, sb_deadline_kind kind, double in)
+{
+    if (h->on_deadline)
+        h->on_deadline(h, kind, in, h->deadline_ud);
 }
 
 void sb_hub_set_event_hook(sb_hub *h, sb_event_fn fn, void *ud)

@@ -133,7 +133,7 @@ void sb_hub_free(sb_hub *h);
  * hub's owner: at lua_close the Lua hub can be collected before the loop
  * that still closes the server's connections (found by make test-asan). */
 void sb_hub_retain(sb_hub *h);
-/* The owner is going away: forget its event hook and clock, which point
+/* The owner is going away: forget its event, clock and deadline hooks, which point
  * at it, so a hub kept alive by others never calls into a dead owner. */
 void sb_hub_drop_hooks(sb_hub *h);
 void sb_hub_set_event_hook(sb_hub *h, sb_event_fn fn, void *ud);
@@ -325,6 +325,22 @@ int sb_hub_set_typing(sb_hub *h, const char *ch, size_t chlen,
  * until the next deadline, or -1 when nothing is pending.  The transport
  * calls it from a timer; tests call it after moving their clock. */
 double sb_hub_tick(sb_hub *h);
+/* The two halves of sb_hub_tick, for a timer that paces them apart:
+ * expiring typing costs only what expires; expiring history visits every
+ * channel.  Each returns seconds until its own next deadline, or -1. */
+double sb_hub_expire_typing(sb_hub *h);
+double sb_hub_expire_history(sb_hub *h);
+
+/* What got a deadline: a typing flag, or a message kept with a ttl. */
+typedef enum sb_deadline_kind { SB_DEADLINE_TYPING, SB_DEADLINE_HISTORY }
+    sb_deadline_kind;
+/* Called whenever something gets a deadline `in` seconds from now, so the
+ * owner can arm one timer for the earliest and call sb_hub_tick (or its
+ * halves) then.  Runs inside the hub call that set the deadline: it must
+ * not call back into the hub.  NULL: the owner ticks by itself. */
+typedef void (*sb_deadline_fn)(sb_hub *h, sb_deadline_kind kind, double in,
+                               void *ud);
+void sb_hub_set_deadline_hook(sb_hub *h, sb_deadline_fn fn, void *ud);
 
 /* History.  Channel epoch and last offset (0, 0 if the channel does not
  * exist). */

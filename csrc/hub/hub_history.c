@@ -139,6 +139,8 @@ static int history_append(sb_hub *h, sb_channel *ch, sb_msg *m)
     k->m = sb_msg_ref(m);
     k->t = sb_hub_now(h);
     ch->ring_len++;
+    if (ch->hist_ttl > 0)
+        sb_hub_deadline(h, SB_DEADLINE_HISTORY, ch->hist_ttl);
     return SB_OK;
 }
 

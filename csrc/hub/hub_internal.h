@@ -66,6 +66,8 @@ struct sb_hub {
     sb_member *typing_head, *typing_tail;   /* ordered by deadline */
     sb_event_fn on_event;
     void *event_ud;
+    sb_deadline_fn on_deadline;
+    void *deadline_ud;
     uint64_t next_conn_id;
     uint64_t epoch_base, epoch_count;
     uint64_t seed;
@@ -90,6 +92,8 @@ struct sb_hub {
 double sb_hub_now(sb_hub *h);
 /* Wall clock in epoch milliseconds, for message dates and epoch bases. */
 int64_t sb_hub_now_wall_ms(void);
+/* Tells the deadline hook, if any, that something is due in `in` s. */
+void sb_hub_deadline(sb_hub *h, sb_deadline_kind kind, double in);
 /* Calls the event hook, if any, with one event about member m in ch. */
 void sb_hub_fire(sb_hub *h, sb_hub_event_type type, sb_channel *ch,
                  const sb_member *m, sb_conn *c, int typing);

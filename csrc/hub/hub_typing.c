@@ -32,6 +32,7 @@ static void typing_append(sb_hub *h, sb_member *m, double until)
     else
         h->typing_head = m;
     h->typing_tail = m;
+    sb_hub_deadline(h, SB_DEADLINE_TYPING, until - sb_hub_now(h));
 }
 
 /* Sets or clears the flag; remote: the change came from another node
@@ -81,14 +82,12 @@ int sb_hub_remote_typing(sb_hub *h, const char *ch, size_t chlen,
     return set_typing(h, ch, chlen, member, mlen, typing, 1);
 }
 
-/* Expires due typing flags (firing SB_EV_TYPING) and, when history_ttl is
- * set, old history, freeing idle channels whose history is gone.  The
- * history sweep visits every channel: fine for a timer every few seconds. */
-double sb_hub_tick(sb_hub *h)
+/* Expires due typing flags, firing SB_EV_TYPING for each; looks only at
+ * the head of the list, which is ordered by deadline. */
+double sb_hub_expire_typing(sb_hub *h)
 {
-    double now = sb_hub_now(h), next = -1, due;
+    double now = sb_hub_now(h);
     sb_member *m;
-    sb_channel *ch, *nx;
 
     while ((m = h->typing_head) && m->typing_until <= now) {
         sb_channel *chan = m->ch;
@@ -97,10 +96,19 @@ double sb_hub_tick(sb_hub *h)
         sb_hub_fire(h, SB_EV_TYPING, chan, m, NULL, 0);
         sb_hub_channel_release(chan);
     }
-    if (h->typing_head)
-        next = h->typing_head->typing_until - now;
+    return h->typing_head ? h->typing_head->typing_until - now : -1;
+}
+
+/* When a history ttl is set, drops old history and frees the idle channels
+ * it leaves empty.  Visits every channel: a timer paces it (lua_hub.c). */
+double sb_hub_expire_history(sb_hub *h)
+{
+    double now, next = -1, due;
+    sb_channel *ch, *nx;
+
     if (h->cfg.history_ttl <= 0 && !h->rules_ttl)
-        return next;
+        return -1;
+    now = sb_hub_now(h);
     for (ch = h->all; ch; ch = nx) {
         nx = ch->anext;
         sb_hub_history_expire(h, ch, now);
@@ -114,4 +122,13 @@ double sb_hub_tick(sb_hub *h)
         }
     }
     return next;
+}
+
+double sb_hub_tick(sb_hub *h)
+{
+    double t = sb_hub_expire_typing(h), hist = sb_hub_expire_history(h);
+
+    if (t < 0 || (hist >= 0 && hist < t))
+        return hist;
+    return t;
 }

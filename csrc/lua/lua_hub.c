@@ -86,18 +86,26 @@ static void new_hub_uservalue(lua_State *L, int optidx)
     }
 }
 
-/* core.hub_new(opts) -> hub; raises on bad options or out of memory. */
+/* core.hub_new(opts[, loop]) -> hub; raises on bad options or out of
+ * memory.  With a loop (and no clock) the hub expires typing and history
+ * on that loop's timer (lua_hub_timer.c); the uservalue keeps the loop. */
 static int lhub_new(lua_State *L)
 {
     sb_hub_config cfg;
     lhub *lh;
+    sb_loop *loop;
     int has_clock;
 
     read_config(L, 1, &cfg);
+    loop = lua_isnoneornil(L, 2) ? NULL : sb_lua_checkloop(L, 2);
     new_hub_uservalue(L, 1);
     lua_getfield(L, -1, "clock");
     has_clock = !lua_isnil(L, -1);
     lua_pop(L, 1);
+    if (loop && !has_clock) {
+        lua_pushvalue(L, 2);
+        lua_setfield(L, -2, "loop");
+    }
     lh = sb_lua_newobject(L, sizeof *lh, HUB_MT);
     lua_pushvalue(L, -2);
     lua_setuservalue(L, -2);
@@ -110,6 +118,8 @@ static int lhub_new(lua_State *L)
     if (!lh->h)
         return luaL_error(L, "hub_new: out of memory");
     sb_hub_set_event_hook(lh->h, sb_lua_hub_event_hook, lh);
+    if (loop && !has_clock && sb_lua_hub_use_loop(lh, loop))
+        return luaL_error(L, "hub_new: out of memory");
     sb_lua_remember(L, lh, -1);
     return 1;
 }
@@ -120,6 +130,7 @@ static int lhub_gc(lua_State *L)
 
     /* a server may keep the C hub alive a little longer (sb_hub_retain);
      * it must not call back into this dying object */
+    sb_lua_hub_stop_timer(lh);
     sb_hub_drop_hooks(lh->h);
     sb_hub_free(lh->h);
     lh->h = NULL;

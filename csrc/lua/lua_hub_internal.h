@@ -9,10 +9,13 @@
 #define HUB_MT "switchboard.hub"
 #define CONN_MT "switchboard.hub_conn"
 
+typedef struct lhub_timer lhub_timer;
+
 typedef struct lhub {
     sb_hub *h;
     lua_State *L;          /* state callbacks run on */
     double last_clock;     /* returned when the Lua clock fails */
+    lhub_timer *timer;     /* expiry on the hub's loop, or NULL */
 } lhub;
 
 typedef struct lconn {
@@ -57,6 +60,13 @@ void sb_lua_hub_event_hook(sb_hub *h, const sb_hub_event *ev, void *ud);
 double sb_lua_hub_clock_hook(void *ud);
 /* The sb_hub_replay callback of hub:replay (ud is a replay_ctx). */
 void sb_lua_hub_replay_one(sb_msg *m, void *ud);
+
+/* Defined in lua_hub_timer.c. */
+/* Expires lh's typing and history on loop's timer from now on; SB_OK, or
+ * SB_ENOMEM.  The caller keeps the loop alive as long as the hub. */
+int sb_lua_hub_use_loop(lhub *lh, sb_loop *loop);
+/* Stops and releases that timer (for the hub's __gc). */
+void sb_lua_hub_stop_timer(lhub *lh);
 
 /* Defined in lua_hub_errors.c. */
 /* Pushes a quoted copy of s with control bytes escaped, for messages. */

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/defaults.h"
@@ -49,6 +50,7 @@ struct sb_server {
     sb_server_shared shared;   /* max_queue, stats, flusher (server.h) */
     sb_flusher flush;      /* end-of-turn writes (flush.h) */
     sb_listener *lsn;      /* the listening sockets (listener.h) */
+    lws_sorted_usec_list_t close_sul;  /* cuts what is left after close */
 };
 
 #define SB_UID_SPACE 2176782336ULL   /* 36^6: six base-36 characters */
@@ -235,6 +237,7 @@ static void sb_server_drop_vhost(sb_server *s)
     for (i = 0; i < s->nprotos; i++)
         if (s->protos[i]->server_stop)
             s->protos[i]->server_stop(s, s->pstate[i]);
+    lws_sul_cancel(&s->close_sul);
     s->ctx = NULL;
     s->vh = NULL;
     /* lws 4.1 never completes this on a foreign loop (the context,
@@ -791,11 +794,30 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     return s;
 }
 
+/* Five seconds after sb_server_close: cuts every connection still open (a
+ * peer that does not read its close), in one walk.  One timer for the
+ * server rather than an lws timeout per connection: lws keeps timeouts in
+ * one sorted list and each insert walks it, so n of them cost O(n^2).
+ * The cut shuts the socket down: lws sees the hang-up on its next poll
+ * and closes the connection as a dead peer (writes fail at once, so no
+ * flush of what is queued holds it up again), with no timer of its own;
+ * lws's synchronous kill would first try that flush.  Nothing is freed
+ * under the walk. */
+static void sb_server_close_expired(lws_sorted_usec_list_t *sul)
+{
+    sb_server *s = lws_container_of(sul, sb_server, close_sul);
+    sb_wsconn *c;
+
+    for (c = s->conns; c; c = c->next)
+        if (c->wsi && !c->closed)
+            shutdown(lws_get_socket_fd(c->wsi), SHUT_RDWR);
+}
+
 /* lws 4.1's vhost destroy only stops listening: connections stay up until
  * they end by themselves.  So close each one ourselves with 1001 (going
  * away: clients reconnect) after what is queued, make sure a peer that
- * does not read cannot hold that up for long, and let the vhost go with
- * the last connection (sb_wsconn_free). */
+ * does not read cannot hold that up for long (sb_server_close_expired),
+ * and let the vhost go with the last connection (sb_wsconn_free). */
 void sb_server_close(sb_server *s)
 {
     sb_wsconn *c;
@@ -803,14 +825,14 @@ void sb_server_close(sb_server *s)
     if (!s || s->closing)
         return;
     s->closing = 1;
-    for (c = s->conns; c; c = c->next) {
-        if (c->wsi && !c->closed) {
+    for (c = s->conns; c; c = c->next)
+        if (c->wsi && !c->closed)
             sb_wsconn_close(c, 1001, "server closing");
-            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 5);
-        }
-    }
     if (!s->conns)
         sb_server_drop_vhost(s);
+    else if (s->ctx)
+        lws_sul_schedule(s->ctx, 0, &s->close_sul, sb_server_close_expired,
+                         5 * LWS_US_PER_SEC);
 }
 
 /* The owner lets go: no more hooks; memory goes once lws has finished

@@ -101,7 +101,10 @@ end
 --- A new hub.
 -- @tparam[opt] table opts { typing_ttl = s, history = n, history_ttl = s,
 --   max_channels = n, max_idle_channels = n, clock = fn }
-function M.new(opts)
+-- @param[opt] loop the loop whose step()/run() expire typing and history
+--   (default: switchboard.loop()).  With opts.clock the hub has no timer:
+--   its time is not the loop's, and hub:tick() expires what is due.
+function M.new(opts, loop)
     if opts == nil then
         opts = {}
     end
@@ -118,7 +121,10 @@ function M.new(opts)
                 want == "number" and " >= 0" or ""), 2)
         end
     end
-    local self = setmetatable({ core = core.hub_new(opts), listeners = {} }, Hub)
+    if opts.clock == nil then
+        loop = loop or require("switchboard").loop()
+    end
+    local self = setmetatable({ core = core.hub_new(opts, loop), listeners = {} }, Hub)
     for name in pairs(EVENTS) do
         self.listeners[name] = {}
     end
@@ -320,7 +326,8 @@ function Hub:off(name, fn)
 end
 
 --- Expires typing flags and history; returns seconds until the next
--- deadline, or nil when nothing is pending.
+-- deadline, or nil when nothing is pending.  A hub without a clock option
+-- does this by itself while the loop turns; this is for hubs with one.
 function Hub:tick()
     return self.core:tick()
 end

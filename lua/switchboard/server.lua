@@ -267,10 +267,6 @@ function Server:close()
         self.hub:leave_cluster()
         self._own_cluster = nil
     end
-    if self._sweep then
-        self._sweep:cancel()
-        self._sweep = nil
-    end
     if self._srv then
         self._srv:close()
     end
@@ -578,18 +574,15 @@ local function check_tls(tls)
     return ok, err
 end
 
--- The server's hub (opts.hub or a new one) with the history rules set;
--- returns whether expired history needs the sweeping timer.
-local function setup_hub(self, opts, lim)
+-- The server's hub (opts.hub or a new one on the server's loop, which
+-- expires its typing and history) with the history rules set.
+local function setup_hub(self, opts, lim, loop)
     local history, history_ttl, hrules = self._rules:history_options(opts.history, opts.history_ttl)
     self.hub = opts.hub or hubmod.new({ history = history, history_ttl = history_ttl,
-        typing_ttl = opts.typing_ttl, max_channels = lim.max_channels })
-    local ttl_sweep = history_ttl and history_ttl > 0
+        typing_ttl = opts.typing_ttl, max_channels = lim.max_channels }, loop)
     for _, r in ipairs(hrules or {}) do
         core.hub_set_history(self.hub.core, r[1], r[2], r[3])
-        ttl_sweep = ttl_sweep or r[3] > 0
     end
-    return ttl_sweep
 end
 
 -- The functions the C server calls, each bound to this server.
@@ -691,7 +684,7 @@ function M.listen(loop, opts)
         _listeners = { connect = {}, open = {}, close = {}, publish = {} },
         _rules = rules,
     }, Server)
-    local ttl_sweep = setup_hub(self, opts, lim)
+    setup_hub(self, opts, lim, loop)
     local hooks = core_hooks(self)
     self._origins = opts.origins
     local srv
@@ -710,10 +703,6 @@ function M.listen(loop, opts)
     if not ok then
         srv:close()
         return nil, err
-    end
-    if ttl_sweep then
-        -- frees expired history (replay also checks ages on its own)
-        self._sweep = loop:timer(1, 1, function() self.hub:tick() end)
     end
     return self
 end

@@ -1,9 +1,11 @@
 #include "ws_native.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/map.h"
 #include "base/str.h"
 #include "codec/json.h"
 #include "proto_native.h"
@@ -20,6 +22,12 @@ typedef struct sb_native_server {
      * others (a relay with thousands of subscribers on one channel: n
      * joins would cost n * n frames) */
     int quiet;
+    /* uid -> joined native connection, so a direct message finds its
+     * receiver without walking the channel.  uids are unique per server
+     * (server.c).  When an insert ran out of memory the map is missing
+     * someone: lookups then fall back to the walk. */
+    sb_map by_uid;
+    int by_uid_partial;
 } sb_native_server;
 
 static int sb_native_server_start(sb_server *s, void **state)
@@ -29,13 +37,49 @@ static int sb_native_server_start(sb_server *s, void **state)
     if (!ns)
         return -1;
     ns->quiet = sb_options_false(sb_server_config_of(s)->options, "presence_events");
+    sb_map_init(&ns->by_uid, (uint64_t)(uintptr_t)ns * 0x9E3779B97F4A7C15ULL ^
+                                 (uint64_t)sb_now_ms());
     *state = ns;
     return 0;
 }
 
+static void sb_native_server_free(void *state)
+{
+    sb_native_server *ns = state;
+
+    if (!ns)
+        return;
+    sb_map_clear(&ns->by_uid);
+    free(ns);
+}
+
+static sb_native_server *sb_native_server_of(const sb_wsconn *c)
+{
+    return sb_server_proto_state(c->srv, &sb_native_ops);
+}
+
+/* Files c under its uid once it joined the hub. */
+static void sb_native_index(sb_wsconn *c)
+{
+    sb_native_server *ns = sb_native_server_of(c);
+
+    if (ns && sb_map_put(&ns->by_uid, c->uid, strlen(c->uid), c) < 0)
+        ns->by_uid_partial = 1;
+}
+
+/* Takes c out of the uid map (only its own entry). */
+static void sb_native_unindex(sb_wsconn *c)
+{
+    sb_native_server *ns = c->srv ? sb_native_server_of(c) : NULL;
+    size_t n = strlen(c->uid);
+
+    if (ns && sb_map_get(&ns->by_uid, c->uid, n) == c)
+        sb_map_del(&ns->by_uid, c->uid, n);
+}
+
 static int sb_native_quiet(const sb_wsconn *c)
 {
-    const sb_native_server *ns = sb_server_proto_state(c->srv, &sb_native_ops);
+    const sb_native_server *ns = sb_native_server_of(c);
 
     return ns && ns->quiet;
 }
@@ -183,6 +227,7 @@ static int sb_native_open(sb_wsconn *c)
     rc = sb_resume_join(c, resumed);
     if (rc < 0)
         return rc;
+    sb_native_index(c);
     users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
     /* quiet servers still tell the joiner its uid, but nobody else */
     others = sb_native_quiet(c) ? NULL
@@ -217,6 +262,20 @@ static void sb_native_find_cb(sb_conn *hc, const char *member, size_t mlen, void
         q->found = c;
 }
 
+/* The joined native connection with that uid in c's channel, or NULL. */
+static sb_wsconn *sb_native_lookup(const sb_wsconn *c, const char *uid, size_t n)
+{
+    sb_wsconn *to = sb_map_get(&sb_native_server_of(c)->by_uid, uid, n);
+    size_t mlen;
+
+    /* the walk it replaces only saw connections joined to this channel */
+    if (!to || !to->open || strcmp(to->channel, c->channel) != 0 ||
+        !sb_hub_member_of(sb_server_hub(c->srv), c->channel, strlen(c->channel),
+                          &to->hc, &mlen))
+        return NULL;
+    return to;
+}
+
 /* A direct message goes to the one connection with that uid in the same
  * channel, never echoed; in a cluster, to another node where the uid is
  * a present member (uids are the default member ids); an unknown uid
@@ -230,9 +289,10 @@ static void sb_native_direct(sb_wsconn *c, const sb_native_in *in)
 
     q.uid = in->to.p;
     q.len = in->to.n;
-    q.found = NULL;
-    sb_hub_each_connection(sb_server_hub(c->srv), c->channel,
-                           strlen(c->channel), sb_native_find_cb, &q);
+    q.found = sb_native_lookup(c, in->to.p, in->to.n);
+    if (!q.found && sb_native_server_of(c)->by_uid_partial)
+        sb_hub_each_connection(sb_server_hub(c->srv), c->channel,
+                               strlen(c->channel), sb_native_find_cb, &q);
     m = sb_msg_new(c->channel, strlen(c->channel), NULL, 0, in->json.p, in->json.n,
                    c->uid, strlen(c->uid), c->alias, sb_str_len(c->alias), 0);
     if (m && q.found) {
@@ -306,6 +366,7 @@ static void sb_native_closed(sb_wsconn *c)
     if (!c->open)
         return;
     c->open = 0;
+    sb_native_unindex(c);
     sb_hub_disconnect(hub, &c->hc);
     users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
     if (!users || sb_native_quiet(c))
@@ -359,6 +420,7 @@ static void sb_native_release(sb_wsconn *c)
 {
     sb_native_conn *nc = sb_native_of(c);
 
+    sb_native_unindex(c);
     if (!nc)
         return;
     free(nc->since);
@@ -420,7 +482,7 @@ static int sb_native_set(sb_wsconn *c, const char *key, const char *value, size_
 const sb_proto_ops sb_native_ops = {
     .name = "native",
     .server_start = sb_native_server_start,
-    .server_free = free,
+    .server_free = sb_native_server_free,
     .ws_route = sb_native_route,
     .http = sb_native_http,
     .prepare = sb_native_prepare,
