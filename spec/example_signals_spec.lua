@@ -40,15 +40,8 @@ describe("example scripts as processes", function()
     for _, case in ipairs(cases) do
         local script, path, args = case[1], case[2], case[3]
         it(script .. " prints where it listens and exits 0 on SIGINT", function()
-            local out, pidfile = spawn(script, args)
-            local port = async.wait_for(function()
-                return (readfile(out) or ""):match("listening on http://127%.0%.0%.1:(%d+)")
-            end, 10)
-            local pid = (readfile(pidfile) or ""):match("%d+")
-            os.remove(pidfile)
-            assert.truthy(port, "no 'listening on' line: " .. tostring(readfile(out)))
-            assert.truthy(pid)
-            local client = async.client(tonumber(port), path, {})
+            local port, pid, out = start(script, args)
+            local client = async.client(port, path, {})
             assert.truthy(async.wait_for(function() return client.opened end))
 
             os.execute("kill -INT " .. pid)

@@ -40,7 +40,7 @@
  * the server's streams (peer-close checks and keep-alives, sb_sse_sweep). */
 typedef struct sb_sse_server {
     lws_sorted_usec_list_t sul;   /* first: the callback finds the ticker */
-    sb_server *srv;
+    sb_server *srv;               /* while the tick runs, else NULL */
     struct lws_context *ctx;      /* NULL: not scheduled */
     double keepalive;             /* seconds between ":" comments */
     long retry_ms;                /* retry: sent on connect; < 0 none */
@@ -310,10 +310,12 @@ static void sb_sse_sweep(lws_sorted_usec_list_t *sul)
         if (sb_sse_tick(c) < 0)
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     }
-    if (streams && t->ctx)
+    if (streams && t->ctx) {
         lws_sul_schedule(t->ctx, 0, &t->sul, sb_sse_sweep, sb_sse_tick_us(t->srv));
-    else
+    } else {
         t->ctx = NULL;
+        t->srv = NULL;
+    }
 }
 
 /* A stream opened: make sure its server's tick runs. */
@@ -323,6 +325,10 @@ static void sb_sse_tick_start(sb_server *s, struct lws *wsi)
 
     if (!t || t->ctx)
         return;
+    /* the server is known only while the tick runs: a state pointing back
+     * at its server for good would make a cycle that outlives the lws
+     * context lws 4.1 never frees (see net/server.c) */
+    t->srv = s;
     t->ctx = lws_get_context(wsi);
     lws_sul_schedule(t->ctx, 0, &t->sul, sb_sse_sweep, sb_sse_tick_us(s));
 }
@@ -336,7 +342,6 @@ static int sb_sse_server_start(sb_server *s, void **state)
 
     if (!t)
         return -1;
-    t->srv = s;
     t->keepalive = sb_options_size(o, "sse_keepalive", SB_DEFAULT_sse_keepalive);
     t->retry_ms = sb_options_false(o, "sse_retry") ? -1
                   : (long)sb_options_size(o, "sse_retry", SB_DEFAULT_sse_retry);
@@ -360,6 +365,7 @@ static void sb_sse_server_stop(sb_server *s, void *state)
     (void)s;
     lws_sul_cancel(&t->sul);
     t->ctx = NULL;
+    t->srv = NULL;
 }
 
 /* GET /sse/<channel>: accept (connect hook), headers, retry:, resume or
