@@ -74,6 +74,7 @@ build = {
             "csrc/lua/lua_server_config.c",
             "csrc/lua/lua_token.c",
             "csrc/lua/lua_wsconn.c",
+            "csrc/net/accept.c",
             "csrc/net/client.c",
             "csrc/net/conn.c",
             "csrc/net/flush.c",

@@ -3,6 +3,7 @@
  * upgrade is confirmed, so refusals are real HTTP responses (403/404) that
  * let clients back off, never an accept followed by a close. */
 #include "server.h"
+#include "server_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,53 +24,6 @@
 /* lws writes the WebSocket header into the frame's headroom. */
 typedef char sb_frame_pre_fits[(SB_FRAME_PRE >= LWS_PRE) ? 1 : -1];
 
-struct sb_server {
-    sb_loop *loop;
-    sb_hub *hub;
-    struct lws_context *ctx;   /* this server's own (see sb_loop_new_lws) */
-    struct lws_vhost *vh;
-    /* lws's table: ours, then each subprotocol the protocols accept */
-    struct lws_protocols protocols[SB_MAX_PROTOCOLS + 2];
-    const sb_proto_ops *protos[SB_MAX_PROTOCOLS];
-    void *pstate[SB_MAX_PROTOCOLS];   /* each protocol's server_start state */
-    int nprotos;
-    lws_retry_bo_t retry;      /* the vhost's ping/idle policy (limits.c) */
-    sb_server_hooks hooks;
-    sb_server_config cfg;
-    char *host;
-    char *static_dir;
-    int port;
-    int closing;
-    int refs;              /* owner + live vhost + each connection */
-    sb_wsconn *conns;      /* accepted connections, for close and stats */
-    int nconns;            /* of them, counted against max_connections */
-    sb_map per_ip;         /* peer address -> connections (max_per_ip) */
-    uint64_t uid_seq;      /* uids are a bijection of this counter */
-    uint64_t uid_salt;
-    char *cors;            /* copy of cfg.cors */
-    sb_server_shared shared;   /* max_queue, stats, flusher (server.h) */
-    sb_flusher flush;      /* end-of-turn writes (flush.h) */
-    sb_listener *lsn;      /* the listening sockets (listener.h) */
-    lws_sorted_usec_list_t close_sul;  /* cuts what is left after close */
-};
-
-#define SB_UID_SPACE 2176782336ULL   /* 36^6: six base-36 characters */
-#define SB_UID_MULT 1000003ULL       /* coprime with 36, so the map is 1:1 */
-
-/* Short, unique, unguessable-looking uids without a lookup: a bijection of
- * a counter over 36^6 values. */
-static void sb_server_make_uid(sb_server *s, char *out)
-{
-    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-    uint64_t x = (s->uid_seq++ * SB_UID_MULT + s->uid_salt) % SB_UID_SPACE;
-    int i;
-
-    for (i = 5; i >= 0; i--) {
-        out[i] = digits[x % 36];
-        x /= 36;
-    }
-    out[6] = '\0';
-}
 
 const sb_server_hooks *sb_server_hooks_of(const sb_server *s)
 {
@@ -106,7 +60,7 @@ sb_loop *sb_server_loop(const sb_server *s)
     return s->loop;
 }
 
-static char *sb_strdup_opt(const char *s)
+char *sb_server_strdup(const char *s)
 {
     return s ? sb_memdup(s, strlen(s)) : NULL;
 }
@@ -163,7 +117,7 @@ static int sb_server_http(sb_server *s, struct lws *wsi, const char *path,
     return sb_http_static(s->static_dir, s->cfg.static_follow_links, wsi, path);
 }
 
-static void sb_server_unref(sb_server *s)
+void sb_server_unref(sb_server *s)
 {
     int i;
 
@@ -179,26 +133,6 @@ static void sb_server_unref(sb_server *s)
     free(s->static_dir);
     free(s->cors);
     free(s);
-}
-
-static void sb_server_link(sb_server *s, sb_wsconn *c)
-{
-    c->prev = NULL;
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
-}
-
-static void sb_server_unlink(sb_server *s, sb_wsconn *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else if (s->conns == c)
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
 }
 
 void *sb_server_proto_state(const sb_server *s, const sb_proto_ops *ops)
@@ -223,7 +157,7 @@ sb_wsconn *sb_server_conns(const sb_server *s)
 
 /* Stops listening: the server's whole lws context goes, which closes the
  * listening socket now (lws finishes on the loop's next turns). */
-static void sb_server_drop_vhost(sb_server *s)
+void sb_server_drop_vhost(sb_server *s)
 {
     struct lws_context *ctx = s->ctx;
     int i;
@@ -247,87 +181,6 @@ static void sb_server_drop_vhost(sb_server *s)
     sb_loop_destroy_lws(s->loop, ctx);
 }
 
-/* Connection caps, checked before anything else is spent on a request:
- * a full server answers 503 at the handshake, which clients treat as "try
- * later" (and Phoenix clients back off), instead of accepting and closing.
- * Returns 1 (reason filled) when over a cap; keeps the peer address in c
- * when per-address counting is on. */
-static int sb_server_over_cap(sb_server *s, struct lws *wsi, sb_wsconn *c,
-                              char *reason, size_t reason_len)
-{
-    char buf[64];
-    const char *ip = buf;
-
-    if (s->cfg.max_connections > 0 && s->nconns >= s->cfg.max_connections) {
-        snprintf(reason, reason_len, "server full");
-        return 1;
-    }
-    if (s->cfg.max_per_ip <= 0)
-        return 0;
-    lws_get_peer_simple(wsi, buf, sizeof buf);
-    if (strncmp(ip, "::ffff:", 7) == 0)   /* IPv4 on the dual-stack socket */
-        ip += 7;
-    if ((intptr_t)sb_map_get(&s->per_ip, ip, strlen(ip)) >= s->cfg.max_per_ip) {
-        snprintf(reason, reason_len, "too many connections from %s", ip);
-        return 1;
-    }
-    c->ip = sb_strdup_opt(ip);
-    return 0;
-}
-
-/* Counts an accepted connection against its address (the count is the map
- * value itself; an address with none has no entry). */
-static void sb_server_ip_take(sb_server *s, sb_wsconn *c)
-{
-    intptr_t n;
-
-    if (!c->ip)
-        return;
-    n = (intptr_t)sb_map_get(&s->per_ip, c->ip, strlen(c->ip));
-    if (sb_map_put(&s->per_ip, c->ip, strlen(c->ip), (void *)(n + 1)) < 0) {
-        free(c->ip);   /* out of memory: this one goes uncounted */
-        c->ip = NULL;
-    }
-}
-
-static void sb_server_ip_release(sb_server *s, sb_wsconn *c)
-{
-    intptr_t n;
-
-    if (!c->ip)
-        return;
-    n = (intptr_t)sb_map_get(&s->per_ip, c->ip, strlen(c->ip));
-    if (n <= 1)
-        sb_map_del(&s->per_ip, c->ip, strlen(c->ip));
-    else
-        sb_map_put(&s->per_ip, c->ip, strlen(c->ip), (void *)(n - 1));
-}
-
-static void sb_wsconn_free(sb_wsconn *c)
-{
-    sb_server *s = c->srv;
-
-    if (c->counted) {
-        s->shared.stats.open[c->proto_index]--;
-        s->nconns--;
-        sb_server_ip_release(s, c);
-    }
-    sb_server_unlink(s, c);
-    sb_flush_unmark(&s->flush, c);
-    if (s->closing && !s->conns)
-        sb_server_drop_vhost(s);
-    if (c->ops && c->ops->release)
-        c->ops->release(c);
-    sb_fqueue_free(&c->q);
-    sb_buf_free(&c->rx);
-    free(c->channel);
-    free(c->member);
-    free(c->alias);
-    free(c->ip);
-    free(c);
-    sb_server_unref(s);
-}
-
 /* Which protocol a WebSocket path speaks, in the table's order; sets
  * *channel for protocols that name their one channel in the path. */
 static const sb_proto_ops *sb_server_route(sb_server *s, const char *path,
@@ -340,113 +193,6 @@ static const sb_proto_ops *sb_server_route(sb_server *s, const char *path,
             s->protos[i]->ws_route(s, s->pstate[i], path, channel))
             return s->protos[i];
     return NULL;
-}
-
-static int sb_server_index_of(const sb_server *s, const sb_proto_ops *ops)
-{
-    int i;
-
-    for (i = 0; i < s->nprotos; i++)
-        if (s->protos[i] == ops)
-            return i;
-    return 0;
-}
-
-void sb_server_discard(sb_wsconn *c)
-{
-    sb_wsconn_free(c);
-}
-
-/* A new connection of ops for a request, attached to the hub but not yet
- * counted: runs the protocol's prepare.  NULL with *status (and reason)
- * set when the request is refused, or 0 when memory ran out. */
-static sb_wsconn *sb_server_make_conn(sb_server *s, struct lws *wsi,
-                                      const sb_proto_ops *ops, const char *chan,
-                                      int *status, char *reason, size_t reason_len)
-{
-    sb_wsconn *c = calloc(1, sizeof *c);
-    int prep = 0;
-
-    if (!c)
-        return NULL;
-    if (sb_server_over_cap(s, wsi, c, reason, reason_len)) {
-        free(c->ip);
-        free(c);
-        *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
-        return NULL;
-    }
-    c->srv = s;
-    c->shared = &s->shared;
-    s->refs++;
-    c->ops = ops;
-    c->proto_index = sb_server_index_of(s, ops);
-    c->ref = -2;
-    sb_buf_init(&c->rx, 0);
-    sb_hub_attach(s->hub, &c->hc, ops->deliver, c);
-    sb_server_make_uid(s, c->uid);
-    if (chan && !(c->channel = sb_strdup_opt(chan)))
-        chan = "";
-    if ((chan && !sb_hub_valid_channel(chan, strlen(chan))) ||
-        (ops->prepare && (prep = ops->prepare(c, wsi)) != 0) ||
-        sb_wsconn_set_member(c, c->uid, strlen(c->uid))) {
-        sb_wsconn_free(c);
-        *status = prep > 0 ? prep : HTTP_STATUS_BAD_REQUEST;
-        snprintf(reason, reason_len, "%s", prep > 0 ? "refused" : "bad channel name or options");
-        return NULL;
-    }
-    return c;
-}
-
-/* The app's connect hook: 0 to accept, else the HTTP status to refuse
- * with (reason filled). */
-static int sb_server_ask_app(sb_server *s, sb_wsconn *c, struct lws *wsi,
-                             const char *path, char *reason, size_t reason_len)
-{
-    sb_request req;
-    int status;
-
-    req.wsi = wsi;
-    req.path = path;
-    req.protocol = c->ops->name;
-    req.token = c->ops->token ? c->ops->token(c, &req.token_len) : NULL;
-    if (!req.token)
-        req.token_len = 0;
-    status = s->hooks.connect ? s->hooks.connect(s->hooks.ud, c, &req, reason,
-                                                 reason_len) : 0;
-    if (status && !reason[0])
-        snprintf(reason, reason_len, "refused");
-    return status;
-}
-
-sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
-                            const sb_proto_ops *ops, const char *path,
-                            const char *chan, int *status, char *reason,
-                            size_t reason_len)
-{
-    sb_wsconn *c;
-
-    *status = 0;
-    reason[0] = '\0';
-    if (s->closing) {
-        *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
-        snprintf(reason, reason_len, "server closing");
-        return NULL;
-    }
-    c = sb_server_make_conn(s, wsi, ops, chan, status, reason, reason_len);
-    if (!c)
-        return NULL;
-    *status = sb_server_ask_app(s, c, wsi, path, reason, reason_len);
-    if (*status) {
-        sb_wsconn_free(c);
-        return NULL;
-    }
-    sb_limits_socket(&s->cfg, wsi);
-    c->counted = 1;
-    s->shared.stats.open[c->proto_index]++;
-    s->nconns++;
-    sb_server_ip_take(s, c);
-    sb_server_link(s, c);   /* sb_server_close reaches every protocol */
-    return c;
 }
 
 /* Decides what an upgrade request is, builds its connection and asks the
@@ -735,9 +481,9 @@ static int sb_server_copy_config(sb_server *s, const sb_server_config *cfg)
     if (!s->cfg.max_queue)
         s->cfg.max_queue = SB_DEFAULT_max_queue;
     s->shared.max_queue = s->cfg.max_queue;
-    s->host = sb_strdup_opt(cfg->host);
-    s->static_dir = sb_strdup_opt(cfg->static_dir);
-    s->cors = sb_strdup_opt(cfg->cors);
+    s->host = sb_server_strdup(cfg->host);
+    s->static_dir = sb_server_strdup(cfg->static_dir);
+    s->cors = sb_server_strdup(cfg->cors);
     s->cfg.host = s->host;
     s->cfg.static_dir = s->static_dir;
     s->cfg.cors = s->cors;

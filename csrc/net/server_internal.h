@@ -1,0 +1,53 @@
+/* What server.c and accept.c share of a server (not for the protocols,
+ * which see it only through server.h). */
+#ifndef SB_SERVER_INTERNAL_H
+#define SB_SERVER_INTERNAL_H
+
+#include "base/map.h"
+#include "flush.h"
+#include "listener.h"
+#include "server.h"
+
+#define SB_UID_SPACE 2176782336ULL   /* 36^6: six base-36 characters */
+#define SB_UID_MULT 1000003ULL       /* coprime with 36, so the map is 1:1 */
+
+struct sb_server {
+    sb_loop *loop;
+    sb_hub *hub;
+    struct lws_context *ctx;   /* this server's own (see sb_loop_new_lws) */
+    struct lws_vhost *vh;
+    /* lws's table: ours, then each subprotocol the protocols accept */
+    struct lws_protocols protocols[SB_MAX_PROTOCOLS + 2];
+    const sb_proto_ops *protos[SB_MAX_PROTOCOLS];
+    void *pstate[SB_MAX_PROTOCOLS];   /* each protocol's server_start state */
+    int nprotos;
+    lws_retry_bo_t retry;      /* the vhost's ping/idle policy (limits.c) */
+    sb_server_hooks hooks;
+    sb_server_config cfg;
+    char *host;
+    char *static_dir;
+    int port;
+    int closing;
+    int refs;              /* owner + live vhost + each connection */
+    sb_wsconn *conns;      /* accepted connections, for close and stats */
+    int nconns;            /* of them, counted against max_connections */
+    sb_map per_ip;         /* peer address -> connections (max_per_ip) */
+    uint64_t uid_seq;      /* uids are a bijection of this counter */
+    uint64_t uid_salt;
+    char *cors;            /* copy of cfg.cors */
+    sb_server_shared shared;   /* max_queue, stats, flusher (server.h) */
+    sb_flusher flush;      /* end-of-turn writes (flush.h) */
+    sb_listener *lsn;      /* the listening sockets (listener.h) */
+    lws_sorted_usec_list_t close_sul;  /* cuts what is left after close */
+};
+
+/* Drops a reference; the last one frees the server (server.c). */
+void sb_server_unref(sb_server *s);
+/* Stops listening: the server's lws context goes (server.c). */
+void sb_server_drop_vhost(sb_server *s);
+/* A malloc'd copy of s, or NULL for NULL or when memory ran out. */
+char *sb_server_strdup(const char *s);
+/* Frees a connection: counts, lists, the protocol's state (accept.c). */
+void sb_wsconn_free(sb_wsconn *c);
+
+#endif
