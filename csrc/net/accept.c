@@ -139,11 +139,6 @@ static int sb_server_index_of(const sb_server *s, const sb_proto_ops *ops)
     return 0;
 }
 
-void sb_server_discard(sb_wsconn *c)
-{
-    sb_wsconn_free(c);
-}
-
 /* A new connection of ops for a request, attached to the hub but not yet
  * counted: runs the protocol's prepare.  NULL with *status (and reason)
  * set when the request is refused, or 0 when memory ran out. */

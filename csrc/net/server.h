@@ -169,7 +169,6 @@ int sb_server_port(const sb_server *s);
  * "[::1]"), or NULL past the last or once it stopped listening. */
 const char *sb_server_address(const sb_server *s, int i);
 sb_hub *sb_server_hub(const sb_server *s);
-sb_loop *sb_server_loop(const sb_server *s);
 
 /* Queues a frame (takes a reference).  Returns 0, or -1 if the connection is
  * closing or its queue is over the limit (it is then closed with 1013). */
@@ -231,9 +230,6 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
                             const sb_proto_ops *ops, const char *path,
                             const char *chan, int *status, char *reason,
                             size_t reason_len);
-/* Frees a connection that sb_server_accept returned but that was never
- * bound to its wsi. */
-void sb_server_discard(sb_wsconn *c);
 const sb_server_hooks *sb_server_hooks_of(const sb_server *s);
 const sb_server_config *sb_server_config_of(const sb_server *s);
 
