@@ -7,10 +7,13 @@ SHELL := /bin/bash
 DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev \
 	luajit libluajit-5.1-dev luarocks lua-busted lua-cjson lua-check \
 	libwebsockets-dev libuv1-dev redis-server libhiredis-dev lua-luv \
-	lua-cqueues lua-socket valgrind clang libclang-rt-14-dev libssl-dev openssl
+	lua-cqueues lua-socket valgrind clang libclang-rt-14-dev libssl-dev openssl \
+	lua-ldoc git
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-CFLAGS_SB ?= -O2 -g -fPIC -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE
+# The feature-test macro (_GNU_SOURCE) comes from the rockspec, so a plain
+# `luarocks make` gets it too.
+CFLAGS_SB ?= -O2 -g -fPIC -std=c99 -Wall -Wextra -Werror
 TREE54 := lua_modules
 TREE51 := .build/lua51
 TREEJIT := .build/luajit
@@ -18,8 +21,8 @@ SOURCES := $(wildcard csrc/*/*.c csrc/*/*.h csrc/*/*/*.c csrc/*/*/*.h lua/switch
 ROCKSPEC := switchboard-scm-1.rockspec
 PORT ?= 8080
 
-.PHONY: deps build build-all demo test lint specs specs-54 specs-51 specs-jit \
-	valgrind node-deps clean
+.PHONY: deps build build-all demo test check lint specs specs-54 specs-51 specs-jit \
+	valgrind node-deps clean docs docs-check rock
 
 deps: .build/deps.stamp
 
@@ -83,11 +86,31 @@ valgrind: $(TREE54)/.stamp
 specs: specs-54 specs-51 specs-jit valgrind
 	@bash scripts/summary.sh
 
-test: deps build-all lint node-deps
+test: deps build-all lint docs-check node-deps
 	@rm -f .build/results.txt
 	@$(MAKE) --no-print-directory -k specs-54 specs-51 specs-jit valgrind ctest \
-	  fuzz-smoke test-asan; rc=$$?; \
+	  fuzz-smoke test-asan rock; rc=$$?; \
 	  bash scripts/summary.sh; exit $$rc
+
+# The quick run while working: Lua 5.4 only, lint and the reference check
+# included, no valgrind, sanitizers or other Lua versions.
+check: build lint docs-check
+	@rm -f .build/results.txt
+	@$(MAKE) --no-print-directory specs-54; rc=$$?; bash scripts/summary.sh; exit $$rc
+
+# The API reference (LDoc, config.ld) into docs/api/.  docs-check fails when
+# a public function has no doc comment or when docs/api/ is not what the
+# sources generate (run `make docs` and commit).
+docs: deps
+	@bash scripts/docs.sh build
+docs-check: deps
+	@bash scripts/docs.sh check
+
+# The rock as a user's machine builds it: clang with implicit declarations
+# as errors, and `luarocks pack` + `luarocks build` from this checkout with
+# luarocks' own flags (scripts/portability.sh).
+rock: deps
+	@bash scripts/portability.sh
 
 clean:
 	rm -rf $(TREE54) .build
@@ -120,7 +143,7 @@ fuzz-smoke: .build/deps.stamp
 # AddressSanitizer and UBSan (own tree, so the normal build stays fast);
 # appends "asan: N passed, M failed".
 TREEASAN := .build/asan
-CFLAGS_ASAN := -O1 -g -fPIC -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE \
+CFLAGS_ASAN := -O1 -g -fPIC -std=c99 -Wall -Wextra -Werror \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 .PHONY: test-asan
 $(TREEASAN)/.stamp: .build/deps.stamp $(SOURCES)

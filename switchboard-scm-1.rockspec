@@ -1,8 +1,12 @@
 rockspec_format = "3.0"
 package = "switchboard"
 version = "scm-1"
+-- Where the project is published (docs/releasing.md).  `make rock` packs
+-- and builds from a local checkout instead: it writes a copy of this file
+-- whose url is git+file://<the checkout>, which luarocks pack/build accept.
 source = {
-   url = "git+https://example.invalid/switchboard.git",
+   url = "git+https://github.com/switchboard-lua/switchboard.git",
+   branch = "main",
 }
 description = {
    summary = "Realtime channels for Lua with a C core",
@@ -107,6 +111,9 @@ build = {
          libdirs = { "$(LIBWEBSOCKETS_LIBDIR)", "$(LIBUV_LIBDIR)", "$(OPENSSL_LIBDIR)",
                      "$(HIREDIS_LIBDIR)" },
          libraries = { "websockets", "uv", "crypto", "hiredis" },
+         -- the POSIX/GNU declarations (clock_gettime, dup3, O_CLOEXEC,
+         -- accept4, PATH_MAX) are hidden under -std=c99 without it
+         defines = { "_GNU_SOURCE" },
       },
       ["switchboard"] = "lua/switchboard/init.lua",
       ["switchboard.hub"] = "lua/switchboard/hub.lua",
@@ -125,6 +132,8 @@ build = {
    install = {
       bin = { switchboard = "bin/switchboard" },
    },
+   -- installed with the rock, next to its rockspec
+   copy_directories = { "docs", "examples" },
 }
 test = {
    type = "busted",

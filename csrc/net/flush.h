@@ -14,7 +14,7 @@
 #include "loop.h"
 #include "queue.h"
 
-typedef struct sb_wsconn sb_wsconn;
+#include "types.h"
 
 typedef struct sb_flusher {
     sb_turn_hook hook;     /* first: the hook's address is the flusher's */

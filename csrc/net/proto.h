@@ -18,8 +18,7 @@
 
 #include "hub/hub.h"
 
-typedef struct sb_server sb_server;
-typedef struct sb_wsconn sb_wsconn;
+#include "types.h"
 
 /* sb_proto_ops.http: the request is not this protocol's. */
 #define SB_HTTP_PASS (-2)

@@ -13,9 +13,6 @@
 #include "options.h"
 #include "proto.h"
 
-typedef struct sb_server sb_server;
-typedef struct sb_wsconn sb_wsconn;
-
 /* Protocols one server can speak at most (the length of its table). */
 #define SB_MAX_PROTOCOLS 8
 
