@@ -16,7 +16,7 @@ if [ "$label" = valgrind ]; then
     # allocations are suppressed (scripts/valgrind.supp)
     cmd=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
          --show-leak-kinds=definite --suppressions=scripts/valgrind.supp
-         lua5.4 /usr/bin/busted -o utfTerminal
+         lua5.4 /usr/bin/busted --run=ci -o utfTerminal
          spec/hub_spec.lua spec/hub_property_spec.lua spec/hub_presence_spec.lua
          spec/native_spec.lua spec/client_spec.lua spec/loop_spec.lua spec/phoenix_spec.lua
          spec/hub_history_rules_spec.lua spec/sse_spec.lua spec/recovery_spec.lua
@@ -31,9 +31,9 @@ elif [ "$label" = asan ]; then
     export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:detect_stack_use_after_return=0}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-    cmd=(lua5.4 /usr/bin/busted -o utfTerminal spec)
+    cmd=(lua5.4 /usr/bin/busted --run=ci -o utfTerminal spec)
 else
-    cmd=(busted --lua="$label" -o utfTerminal spec)
+    cmd=(busted --run=ci --lua="$label" -o utfTerminal spec)
 fi
 echo "== specs on $label"
 "${cmd[@]}" 2>&1 | tee "$log"
