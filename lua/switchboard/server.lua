@@ -372,7 +372,13 @@ local function on_connect(self, handle, req)
             handle:set("handled", true)
         end
     end
-    if conn.member ~= info.member then
+    -- conn.member = nil (say, req.query.user of a client that sent none)
+    -- keeps the default member id, the uid
+    if conn.member == nil then
+        conn.member = info.member
+    elseif type(conn.member) ~= "string" then
+        error("connect hook: conn.member must be a string, got " .. type(conn.member), 0)
+    elseif conn.member ~= info.member then
         handle:set("member", conn.member)
     end
     if conn.alias ~= info.alias and conn.alias ~= nil then
