@@ -333,6 +333,24 @@ describe("bad input on a native connection", function()
         end)
     end)
 
+    it("refuses a query parameter given twice with 400 on every protocol; key[] lists may repeat", function()
+        with_traffic(server, function()
+            for _, path in ipairs({ "/c/bad?token=bad&token=good", "/c/bad?alias=a&x=1&alias=b",
+                                    "/socket/websocket?vsn=2.0.0&token=a&token=b" }) do
+                local refused = support.wire(server.port, path)
+                assert.same(400, refused.status, path)
+                refused:kill()
+            end
+            local status, _, text = support.http(server.port,
+                "GET /sse/bad?token=bad&token=good HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert.same(400, status)
+            assert.matches("query parameter 'token' given twice", text, 1, true)
+            local ok = support.wire(server.port, "/c/bad?ids[]=1&ids[]=2")
+            assert.same(101, ok.status)
+            ok:kill()
+        end)
+    end)
+
     it("refuses a million-key message with 1009 and an over-long alias with 400", function()
         with_traffic(server, function()
             local w = bad_client(server)

@@ -206,12 +206,18 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
                             size_t reason_len)
 {
     sb_wsconn *c;
+    char key[64];
 
     *status = 0;
     reason[0] = '\0';
     if (s->closing) {
         *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
         snprintf(reason, reason_len, "server closing");
+        return NULL;
+    }
+    if (sb_request_repeated(wsi, key, sizeof key)) {
+        *status = HTTP_STATUS_BAD_REQUEST;
+        snprintf(reason, reason_len, "query parameter '%s' given twice", key);
         return NULL;
     }
     c = sb_server_make_conn(s, wsi, ops, chan, status, reason, reason_len);

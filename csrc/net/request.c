@@ -2,6 +2,7 @@
  * fragment per `key=value`, already percent- and '+'-decoded. */
 #include "server.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
@@ -43,4 +44,33 @@ const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len)
             buf[0] = '\0';   /* too long: present, but never cut */
     }
     return found;
+}
+
+/* The first query key given twice, or NULL (copied to dup).  Keys ending
+ * in "[]" are lists and may repeat.  Why refuse: "last value wins" lets
+ * `token=bad&token=good` get past a proxy or log that read the first one,
+ * and an app hook sees only one of them. */
+const char *sb_request_repeated(struct lws *wsi, char *dup, size_t duplen)
+{
+    char seen[4096], tmp[4096];
+    size_t used = 0, n, off;
+    const char *v;
+    int i;
+
+    for (i = 0; sb_request_arg(wsi, i, tmp, sizeof tmp, &v) >= 0; i++) {
+        n = strlen(tmp);
+        if (n == 0 || (n >= 2 && tmp[n - 2] == '[' && tmp[n - 1] == ']'))
+            continue;
+        for (off = 0; off < used; off += strlen(seen + off) + 1) {
+            if (strcmp(seen + off, tmp) == 0) {
+                snprintf(dup, duplen, "%s", tmp);
+                return dup;
+            }
+        }
+        if (used + n + 1 > sizeof seen)
+            break;   /* lws keeps 4096 bytes of URI: cannot happen */
+        memcpy(seen + used, tmp, n + 1);
+        used += n + 1;
+    }
+    return NULL;
 }

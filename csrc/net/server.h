@@ -191,6 +191,10 @@ int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
  * or none at all. */
 const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len);
 
+/* A query key that appears twice (not a "key[]" list), copied into dup;
+ * NULL when none does.  The handshake refuses such a request with 400. */
+const char *sb_request_repeated(struct lws *wsi, char *dup, size_t duplen);
+
 /* Message-rate limit (limits.c): 1 pass, 0 drop, -1 close with 1008. */
 int sb_wsconn_rate_ok(sb_wsconn *c);
 /* One RECEIVE callback's bytes (receive.c): joins fragments, enforces
