@@ -2,6 +2,7 @@
 -- The state and fan-out live in C (switchboard.core hub); this module adds
 -- the conveniences: argument checks, JSON encoding of payloads (once per
 -- publish), sorted lists and several listeners per event.
+-- @module switchboard.hub
 local core = require "switchboard.core"
 local json = require "switchboard.json"
 local util = require "switchboard.util"
@@ -237,16 +238,21 @@ function Hub:presence(channel)
     return sorted(self.core:presence(channel))
 end
 
+--- True when member_id has at least one connection in channel (on any
+-- node of a cluster).
 function Hub:is_present(channel, member_id)
     check_type("is_present", "channel", channel, "string")
     return self.core:is_present(channel, member_arg("is_present", member_id))
 end
 
+--- Number of members present in channel (a member with several
+-- connections counts once).
 function Hub:member_count(channel)
     check_type("member_count", "channel", channel, "string")
     return self.core:member_count(channel)
 end
 
+--- Number of connections joined to channel.
 function Hub:connection_count(channel)
     check_type("connection_count", "channel", channel, "string")
     return self.core:connection_count(channel)

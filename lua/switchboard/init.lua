@@ -1,13 +1,21 @@
 --- switchboard: realtime channels for Lua with a C core.
 -- This module gathers the public API; each piece lives in its own module.
 -- One event loop per Lua state runs every server, client and timer.
+-- @module switchboard
 local core = require "switchboard.core"
 
 local M = {
     core = core,
-    version = core.version,
-    now_ms = core.now_ms,
 }
+
+--- The version of switchboard, a string (`"scm-1"` for a checkout).
+-- @field version
+M.version = core.version
+
+--- The wall clock in epoch milliseconds (the `date` of every envelope).
+-- @function now_ms
+-- @treturn number
+M.now_ms = core.now_ms
 
 local default_loop
 
@@ -33,6 +41,7 @@ function M.step(timeout)
     return M.loop():step(timeout or 0)
 end
 
+--- Makes run() return at the end of the current loop turn.
 function M.stop()
     M.loop():stop()
 end

@@ -9,6 +9,7 @@
 --   local ch = socket:channel("room:lobby", { nick = "ann" })
 --   ch:on("new_msg", function(payload) print(payload.body) end)
 --   ch:join():receive("ok", function(resp) ch:push("new_msg", { body = "hi" }) end)
+-- @module switchboard.phoenix
 local core = require "switchboard.core"
 local json = require "switchboard.json"
 local client = require "switchboard.client"
@@ -25,10 +26,15 @@ local Push = util.class("switchboard.phoenix.Push")
 local RECONNECT = { 0.01, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2 }
 local REJOIN = { 1, 2, 5 }
 
+--- Seconds before reconnect attempt number `tries` (the npm client's
+-- schedule: 10 ms rising to 2 s, then 5 s).  Replace with
+-- `opts.reconnect_after` in socket().
 function M.reconnect_after(tries)
     return RECONNECT[tries] or 5
 end
 
+--- Seconds before rejoin attempt number `tries` of a channel that errored
+-- (1, 2, 5, then 10 s).  Replace with `opts.rejoin_after` in socket().
 function M.rejoin_after(tries)
     return REJOIN[tries] or 10
 end
@@ -191,6 +197,8 @@ function Push:_reply(status, response)
     self:_match(status, response)
 end
 
+--- Sends the push now (or again), restarting its timeout.  Channel:push
+-- calls this; a push made while not joined is sent on join.
 function Push:send()
     if not self.ref or not self.timer then
         self:_start_timeout()
@@ -244,6 +252,7 @@ local function new_channel(socket, topic, params)
     return self
 end
 
+--- The ref of the current join (a string), or nil before the first join.
 function Channel:join_ref()
     return self._join_push.ref
 end
@@ -294,6 +303,8 @@ function Channel:on(event, fn)
     return self._binding_ref
 end
 
+--- Removes the bindings of `event` (only the one with `ref`, from :on,
+-- when given).
 function Channel:off(event, ref)
     for i = #self.bindings, 1, -1 do
         local b = self.bindings[i]
@@ -303,10 +314,14 @@ function Channel:off(event, ref)
     end
 end
 
+--- Calls fn(payload) when the channel is closed (left, or closed by the
+-- server); returns a binding ref.
 function Channel:on_close(fn)
     return self:on("phx_close", fn)
 end
 
+--- Calls fn(reason) when the channel errors (socket lost, join crashed);
+-- the channel rejoins by itself.  Returns a binding ref.
 function Channel:on_error(fn)
     return self:on("phx_error", fn)
 end
@@ -401,11 +416,13 @@ function M.socket(loop, url, params, opts)
     }, Socket)
 end
 
+--- The next message ref of this socket (a string).
 function Socket:make_ref()
     self._ref = self._ref + 1
     return tostring(self._ref)
 end
 
+--- True while the WebSocket is open.
 function Socket:is_connected()
     return self.state == "open"
 end
@@ -424,6 +441,8 @@ function Socket:_emit(event, ...)
     end
 end
 
+--- A channel object for `topic` with join params (a table or nil); call
+-- :join() on it.  One object joins once; make a new one to join again.
 function Socket:channel(topic, params)
     local ch = new_channel(self, topic, params)
     self.channels[#self.channels + 1] = ch

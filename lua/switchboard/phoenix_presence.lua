@@ -1,6 +1,7 @@
 -- The Phoenix Presence helper of switchboard.phoenix (which re-exports it
 -- as sb.phoenix.sync_diff, sync_state, list and presence): merges state and
 -- diffs the way the npm client's Presence class does.
+-- @module switchboard.phoenix_presence
 local util = require "switchboard.util"
 
 local M = {}
@@ -164,21 +165,29 @@ function M.presence(channel, opts)
     return self
 end
 
+--- fn(key, current, new_presence) for each key that joins or gains a
+-- meta; returns the Presence.
 function Presence:on_join(fn)
     self._on_join = fn
     return self
 end
 
+--- fn(key, current, left_presence) for each key that leaves or loses a
+-- meta; returns the Presence.
 function Presence:on_leave(fn)
     self._on_leave = fn
     return self
 end
 
+--- fn() after each presence_state or presence_diff was merged; returns
+-- the Presence.
 function Presence:on_sync(fn)
     self._on_sync = fn
     return self
 end
 
+--- The presences as a list: chooser(key, presence) for each (default: the
+-- presence itself), in key order.
 function Presence:list(chooser)
     return M.list(self.state, chooser)
 end

@@ -5,6 +5,7 @@
 -- signature compare and the alg check (only HS256: "none" and every other
 -- alg are refused before the signature is looked at).  This module turns
 -- claims into JSON and back and checks the time claims.
+-- @module switchboard.token
 local core = require "switchboard.core"
 local json = require "switchboard.json"
 
