@@ -213,13 +213,15 @@ describe("channel publish rules", function()
             return function() sb.listen{ port = 0, channels = channels } end
         end
         assert.has_error(listen("ticker"),
-            "switchboard.listen: channels must be a table of pattern = { publish =, send_key =, history = }")
+            "switchboard.listen: option 'channels' must be a table of pattern = "
+            .. "{ publish =, send_key =, history = }, got \"ticker\"")
         assert.has_error(listen({ ticker = { publish = "no" } }),
-            'switchboard.listen: channels["ticker"]: publish must be true, false or function(conn, channel, msg, info)')
+            "switchboard.listen: option 'channels.ticker.publish' must be "
+            .. "true, false or function(conn, channel, msg, info), got \"no\"")
         assert.has_error(listen({ ticker = { sendkey = "x" } }),
-            "switchboard.listen: channels[\"ticker\"]: unknown option 'sendkey' (publish, send_key, history)")
+            "switchboard.listen: unknown option 'channels.ticker.sendkey' (did you mean 'channels.ticker.send_key'?)")
         assert.has_error(listen({ ticker = { send_key = "" } }),
-            'switchboard.listen: channels["ticker"]: send_key must be a non-empty string')
+            "switchboard.listen: option 'channels.ticker.send_key' must be a non-empty string, got \"\"")
         assert.has_error(listen({ ticker = { publish = false, send_key = "k" } }))
     end)
 

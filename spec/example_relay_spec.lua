@@ -74,7 +74,7 @@ describe("switchboard.cli", function()
         assert.has_error(function() sb.listen{ port = 0, workers = 2, redis = "redis://127.0.0.1:1" } end,
             "switchboard.listen: workers > 1 needs a fixed port (they share it)")
         assert.has_error(function() sb.listen{ port = 9999, workers = 1.5 } end,
-            "switchboard.listen: workers must be a whole number 1..256")
+            "switchboard.listen: option 'workers' must be a whole number 1..256, got 1.5")
     end)
 
     it("takes boolean options as switches", function()

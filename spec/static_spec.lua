@@ -145,6 +145,6 @@ describe("static files and symlinks", function()
         assert.equal(200, status)
         assert.equal("SECRET", body)
         assert.has_error(function() sb.listen{ port = 0, static = root, static_follow_links = "yes" } end,
-            "switchboard.listen: static_follow_links must be true or false")
+            "switchboard.listen: option 'static_follow_links' must be true or false, got \"yes\"")
     end)
 end)

@@ -159,13 +159,13 @@ describe("handshake limits", function()
             "switchboard.listen: idle_timeout (20) must be greater than ping_interval (30)")
         assert.has_error(function() sb.listen{ port = 0, limits = { handshake_timout = 1 } } end)
         assert.has_error(function() sb.listen{ port = 0, limits = { handshake_timeout = 0 } } end,
-            "switchboard.listen: limits.handshake_timeout must be > 0")
+            "switchboard.listen: option 'limits.handshake_timeout' must be a whole number 1..3600, got 0")
         assert.has_error(function() sb.listen{ port = 0, limits = { max_url = 1.5 } } end,
-            "switchboard.listen: limits.max_url must be a whole number of bytes")
+            "switchboard.listen: option 'limits.max_url' must be a whole number 1..65535, got 1.5")
         assert.has_error(function() sb.listen{ port = 0, limits = { max_header_bytes = 100000 } } end,
-            "switchboard.listen: limits.max_header_bytes must be at most 65535")
+            "switchboard.listen: option 'limits.max_header_bytes' must be a whole number 1..65535, got 100000")
         assert.has_error(function() sb.listen{ port = 0, limits = "strict" } end,
-            "switchboard.listen: limits must be a table")
+            "switchboard.listen: option 'limits' must be a table of limits, got \"strict\"")
     end)
 end)
 

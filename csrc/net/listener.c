@@ -51,17 +51,21 @@ static void sb_listener_ready(uv_poll_t *h, int status, int events)
     }
 }
 
-/* The errno of a failed bind as an operator reads it: its name, and what
- * it means here. */
+/* The errno of a failed bind as an operator reads it: its name, what it
+ * means here and the system's own words (strerror), which are what a
+ * search for the message finds. */
 static void sb_listener_error(char *err, size_t errlen, const char *host, int port, int e)
 {
-    const char *name = e == EADDRNOTAVAIL ? "EADDRNOTAVAIL (not an address of this host)"
-                     : e == EADDRINUSE ? "EADDRINUSE (the port is taken)"
-                     : e == EACCES ? "EACCES (a port under 1024 needs privileges)"
-                     : e == EAFNOSUPPORT ? "EAFNOSUPPORT (this host has no such address family)"
-                     : strerror(e);
+    const char *name = e == EADDRNOTAVAIL ? "EADDRNOTAVAIL (not an address of this host"
+                     : e == EADDRINUSE ? "EADDRINUSE (the port is taken"
+                     : e == EACCES ? "EACCES (a port under 1024 needs privileges"
+                     : e == EAFNOSUPPORT ? "EAFNOSUPPORT (this host has no such address family"
+                     : NULL;
 
-    snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, name);
+    if (name)
+        snprintf(err, errlen, "cannot listen on %s:%d: %s; %s)", host, port, name, strerror(e));
+    else
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(e));
 }
 
 /* The address a socket is bound to, as a URL writes it; sets *port. */
@@ -184,8 +188,8 @@ static int sb_listener_bind(sb_listener *l, const char *host, int port, int reus
     hints.ai_flags = AI_NUMERICSERV | (any ? AI_PASSIVE : 0) | (literal ? AI_NUMERICHOST : 0);
     snprintf(svc, sizeof svc, "%d", port);
     if ((rc = getaddrinfo(any ? NULL : name, svc, &hints, &list)) != 0) {
-        snprintf(err, errlen, "cannot listen on %s: cannot resolve it: %s",
-                 any ? "*" : host, gai_strerror(rc));
+        snprintf(err, errlen, "cannot listen on %s:%d: the host does not resolve (%s)",
+                 any ? "*" : host, port, gai_strerror(rc));
         return -1;
     }
     rc = sb_listener_bind_all(l, any ? "*" : host, list, port, reuse_port, literal || any,

@@ -14,7 +14,12 @@
 -- A pattern is an exact channel name, "prefix*" or "*"; the exact name
 -- wins, then the longest prefix (as `history` and server:channel do).
 -- Only clients are held back: hub:publish from the server always goes out.
+local options = require "switchboard.options"
+
 local M = {}
+
+-- channels = { [pattern] = rule }: switchboard.options checks it.
+local CHANNELS = options.record({ channels = options.schemas.channels })
 
 local Rules = {}
 Rules.__index = Rules
@@ -36,45 +41,14 @@ local function same_key(a, b)
     return diff == 0
 end
 
-local function bad(pattern, what)
-    error(("switchboard.listen: channels[%q]: %s"):format(tostring(pattern), what), 5)
-end
-
-local function check_rule(pattern, rule)
-    if type(pattern) ~= "string" or pattern == "" then
-        bad(pattern, "patterns must be non-empty strings")
-    end
-    if type(rule) ~= "table" then
-        bad(pattern, "must be a table { publish =, send_key =, history = }")
-    end
-    for k in pairs(rule) do
-        if k ~= "publish" and k ~= "send_key" and k ~= "history" then
-            bad(pattern, "unknown option '" .. tostring(k) .. "' (publish, send_key, history)")
-        end
-    end
-    local p = rule.publish
-    if p ~= nil and type(p) ~= "boolean" and type(p) ~= "function" then
-        bad(pattern, "publish must be true, false or function(conn, channel, msg, info)")
-    end
-    if rule.send_key ~= nil and (type(rule.send_key) ~= "string" or rule.send_key == "") then
-        bad(pattern, "send_key must be a non-empty string")
-    end
-    if rule.send_key and p == false then
-        bad(pattern, "publish = false and send_key contradict each other (send_key alone lets key holders publish)")
-    end
-end
-
 --- Checks opts.channels and returns the rules (possibly empty).
 function M.new(channels)
     local self = setmetatable({ exact = {}, prefixes = {} }, Rules)
     if channels == nil then
         return self
     end
-    if type(channels) ~= "table" then
-        error("switchboard.listen: channels must be a table of pattern = { publish =, send_key =, history = }", 3)
-    end
+    options.check("switchboard.listen", CHANNELS, { channels = channels }, 3)
     for pattern, rule in pairs(channels) do
-        check_rule(pattern, rule)
         if pattern:sub(-1) == "*" then
             self.prefixes[#self.prefixes + 1] = { pattern:sub(1, -2), rule }
         else

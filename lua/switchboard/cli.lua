@@ -1,11 +1,14 @@
 --- Command-line helpers shared by the `switchboard` command and the
 -- example scripts: option parsing, the "listening on" line, and running
 -- the loop until SIGINT or SIGTERM, then shutting the server down cleanly.
+local options = require "switchboard.options"
+
 local M = {}
 
 --- Parses `--name value` and `--name=value` options into a table.
 -- `defaults` names every accepted option and gives its default; a number
--- default makes the option numeric.  Returns opts, or nil, message.
+-- default makes the option numeric.  -h/--help sets opts.help, --version
+-- opts.version.  Returns opts, or nil, message.
 function M.parse_args(argv, defaults)
     local opts = {}
     for k, v in pairs(defaults) do
@@ -16,6 +19,9 @@ function M.parse_args(argv, defaults)
         local a = argv[i]
         if a == "-h" or a == "--help" then
             opts.help = true
+            i = i + 1
+        elseif a == "--version" then
+            opts.version = true
             i = i + 1
         else
             local name, value = a:match("^%-%-([%w_-]+)=(.*)$")
@@ -28,7 +34,17 @@ function M.parse_args(argv, defaults)
             end
             name = name:gsub("-", "_")
             if defaults[name] == nil then
-                return nil, ("unknown option --%s"):format(name)
+                local known = {}
+                for k in pairs(defaults) do
+                    known[#known + 1] = k
+                end
+                table.sort(known)
+                local near = options.suggest(name, known)
+                if near then
+                    return nil, ("unknown option --%s (did you mean --%s?)")
+                        :format(name:gsub("_", "-"), (near:gsub("_", "-")))
+                end
+                return nil, ("unknown option --%s"):format((name:gsub("_", "-")))
             end
             if flag and type(defaults[name]) == "boolean" then
                 value = "true"            -- a switch: --no-events
@@ -59,14 +75,13 @@ function M.parse_args(argv, defaults)
     return opts
 end
 
---- A usage line from the defaults: "[--host 127.0.0.1] [--port 8080]".
-function M.usage(defaults)
+-- The option names of defaults: host and port first, the rest by name.
+local function ordered(defaults)
     local names = {}
     for k in pairs(defaults) do
         names[#names + 1] = k
     end
     table.sort(names, function(a, b)
-        -- host and port first, the rest by name
         local order = { host = 1, port = 2 }
         local x, y = order[a] or 3, order[b] or 3
         if x ~= y then
@@ -74,6 +89,12 @@ function M.usage(defaults)
         end
         return a < b
     end)
+    return names
+end
+
+--- A usage line from the defaults: "[--host 127.0.0.1] [--port 8080]".
+function M.usage(defaults)
+    local names = ordered(defaults)
     local parts = {}
     for _, k in ipairs(names) do
         if type(defaults[k]) == "boolean" then
@@ -85,6 +106,52 @@ function M.usage(defaults)
         end
     end
     return table.concat(parts, " ")
+end
+
+--- The --help text: the usage line, then one line per option with its
+-- description (descriptions[name]) and default.
+function M.help(defaults, descriptions, name)
+    descriptions = descriptions or {}
+    local rows = {}
+    for _, k in ipairs(ordered(defaults)) do
+        local flag = "--" .. k:gsub("_", "-")
+        local d = defaults[k]
+        if type(d) ~= "boolean" then
+            flag = flag .. " " .. (type(d) == "number" and "N" or k:upper())
+        end
+        local text = descriptions[k] or ""
+        if type(d) ~= "boolean" and d ~= "" then
+            text = text .. (text ~= "" and " " or "") .. ("(default %s)"):format(tostring(d))
+        end
+        rows[#rows + 1] = { flag, text }
+    end
+    rows[#rows + 1] = { "--version", "print the version and exit" }
+    rows[#rows + 1] = { "-h, --help", "print this help and exit" }
+    local width = 0
+    for _, r in ipairs(rows) do
+        width = math.max(width, #r[1])
+    end
+    local lines = { ("usage: %s %s"):format(name or "switchboard", M.usage(defaults)), "", "options:" }
+    for _, r in ipairs(rows) do
+        lines[#lines + 1] = ("  %-" .. width .. "s  %s"):format(r[1], r[2])
+    end
+    return table.concat(lines, "\n") .. "\n"
+end
+
+-- A message raised by start(opts) when it is a misuse the API refused
+-- (nil for anything else), as one line in the command's terms: no
+-- "file:line:" position, no API prefix, and `option 'port'` said as --port.
+local function raised_message(err, defaults)
+    local msg = tostring(err):gsub("^[^\n]-:%d+: ", "", 1)
+    if not msg:match("^switchboard[%w_.]*: ") then
+        return nil
+    end
+    msg = msg:gsub("^switchboard%.listen: ", "", 1):gsub("\n.*$", "")
+    return (msg:gsub("option '([%w_]+)'", function(k)
+        if defaults[k] ~= nil then
+            return "--" .. k:gsub("_", "-")
+        end
+    end))
 end
 
 
@@ -141,19 +208,42 @@ end
 
 --- The whole life of a command: parse argv against defaults, call
 -- start(opts) -> server (or nil, err), print where it listens, run until a
--- signal.  Returns a process exit code.
-function M.main(sb, argv, defaults, start, name)
+-- signal.  Returns a process exit code: 0 after a signal (or for --help,
+-- --version), 2 for a usage error (one line on stderr: a bad option, or a
+-- combination start refuses by raising), 1 when start returns nil, err.
+-- extra (optional): { descriptions = { name = one line }, check =
+-- fn(opts) -> nil | message }.
+function M.main(sb, argv, defaults, start, name, extra)
+    extra = extra or {}
+    name = name or "switchboard"
     local opts, err = M.parse_args(argv or {}, defaults)
-    local usage = ("usage: %s %s"):format(name or "switchboard", M.usage(defaults))
+    if opts and extra.check and not opts.help and not opts.version then
+        err = extra.check(opts)
+        opts = not err and opts or nil
+    end
     if not opts then
-        io.stderr:write(err, "\n", usage, "\n")
+        io.stderr:write(("%s: %s; see --help\n"):format(name, err))
         return 2
     end
     if opts.help then
-        print(usage)
+        io.stdout:write(M.help(defaults, extra.descriptions, name))
         return 0
     end
-    local server, serr = start(opts)
+    if opts.version then
+        print("switchboard " .. tostring(sb.version))
+        return 0
+    end
+    local ok, server, serr = xpcall(function() return start(opts) end, function(e)
+        return { e = e, trace = debug.traceback(tostring(e), 2) }
+    end)
+    if not ok then
+        local msg = raised_message(server.e, defaults)
+        if not msg then
+            error(server.trace, 0)     -- a bug, not a usage error: keep the trace
+        end
+        io.stderr:write(("%s: %s\n"):format(name, msg))
+        return 2
+    end
     if not server then
         io.stderr:write(("%s: %s\n"):format(name or "switchboard", tostring(serr)))
         return 1

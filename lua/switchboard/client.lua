@@ -6,6 +6,7 @@
 -- and the queue.
 local core = require "switchboard.core"
 local json = require "switchboard.json"
+local options = require "switchboard.options"
 local util = require "switchboard.util"
 
 local M = {}
@@ -35,6 +36,9 @@ function M.parse_url(url)
     end
     if not host or host == "" then
         return nil, "URL has no host"
+    end
+    if port ~= "" and (tonumber(port) < 1 or tonumber(port) > 65535) then
+        return nil, "URL port must be 1..65535"
     end
     if path == "" or path:sub(1, 1) == "?" then
         path = "/" .. path
@@ -75,19 +79,15 @@ end
 -- resumes from there (an id saved by an earlier client, on any node of a
 -- cluster).
 function M.connect(loop, url, opts)
+    -- level 2 is the app: switchboard.connect tail-calls this
     if type(url) ~= "string" then
-        error("switchboard.connect: url must be a string", 3)
-    end
-    if opts ~= nil and type(opts) ~= "table" then
-        error("switchboard.connect: options must be a table", 3)
+        error("switchboard.connect: url must be a string", 2)
     end
     opts = opts or {}
-    if opts.since ~= nil and (type(opts.since) ~= "string" or not opts.recover) then
-        error("switchboard.connect: since must be an id string, with recover = true", 3)
-    end
+    options.check("switchboard.connect", options.schemas.connect, opts, 2)
     local target, err = M.parse_url(url)
     if not target then
-        error("switchboard.connect: " .. err .. ": " .. url, 3)
+        error("switchboard.connect: " .. err .. ": " .. url, 2)
     end
     local q = query_of(opts)
     if opts.recover then

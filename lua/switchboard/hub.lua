@@ -5,6 +5,7 @@
 -- @module switchboard.hub
 local core = require "switchboard.core"
 local json = require "switchboard.json"
+local options = require "switchboard.options"
 local util = require "switchboard.util"
 
 local M = {}
@@ -17,11 +18,6 @@ local EVENTS = {
     ["typing"] = true,
     ["session:join"] = true,
     ["session:leave"] = true,
-}
-
-local OPTIONS = {
-    typing_ttl = "number", history = "number", history_ttl = "number",
-    max_channels = "number", max_idle_channels = "number", clock = "function",
 }
 
 local PUBLISH_OPTIONS = {
@@ -109,19 +105,7 @@ function M.new(opts, loop)
     if opts == nil then
         opts = {}
     end
-    if type(opts) ~= "table" then
-        error("switchboard.hub: options must be a table, got " .. type(opts), 2)
-    end
-    for k, v in pairs(opts) do
-        local want = OPTIONS[k]
-        if not want then
-            error(("switchboard.hub: unknown option %q"):format(tostring(k)), 2)
-        end
-        if type(v) ~= want or (want == "number" and v < 0) then
-            error(("switchboard.hub: option %s must be a %s%s"):format(k, want,
-                want == "number" and " >= 0" or ""), 2)
-        end
-    end
+    options.check("switchboard.hub", options.schemas.hub, opts, 2)
     if opts.clock == nil then
         loop = loop or require("switchboard").loop()
     end
@@ -363,9 +347,6 @@ function Hub:stats()
     return self.core:stats()
 end
 
-local CLUSTER_OPTIONS = { redis = "string", node = "string", ttl = "number", log = "function",
-    history_idle = "number" }
-
 --- A node name when none is given: unique enough for one cluster.
 function M.default_node()
     local host = (os.getenv("HOSTNAME") or "node"):gsub("[^%w_.:-]", ""):sub(1, 40)
@@ -389,21 +370,9 @@ end
 --        message (86400) }.
 -- Returns the hub, or nil, err.  `loop` defaults to switchboard.loop().
 function Hub:join_cluster(opts, loop)
-    check_type("join_cluster", "options", opts, "table")
-    for k, v in pairs(opts) do
-        local want = CLUSTER_OPTIONS[k]
-        if not want then
-            error(("hub:join_cluster: unknown option %q"):format(tostring(k)), 2)
-        end
-        if type(v) ~= want then
-            error(("hub:join_cluster: option %s must be a %s, got %s"):format(k, want, type(v)), 2)
-        end
-    end
+    options.check("hub:join_cluster", options.schemas.cluster, opts, 2)
     if self._cluster then
         error("hub:join_cluster: this hub already belongs to a cluster", 2)
-    end
-    if opts.redis == nil then
-        error("hub:join_cluster: option redis (redis://HOST:PORT/DB) is required", 2)
     end
     local node = opts.node or M.default_node()
     if not core.cluster_valid_node(node) then

@@ -117,6 +117,8 @@ M.token = require "switchboard.token"
 -- joins a cluster.
 function M.hub(opts)
     local hubmod = require("switchboard.hub")
+    local options = require("switchboard.options")
+    options.check("switchboard.hub", options.schemas.sb_hub, opts == nil and {} or opts, 2)
     if type(opts) ~= "table" or opts.redis == nil then
         return hubmod.new(opts)
     end

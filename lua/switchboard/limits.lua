@@ -4,77 +4,43 @@
 -- leaves its default: core.defaults(), from csrc/base/defaults.h (the
 -- README's "Defaults" table lists them).
 local core = require "switchboard.core"
+local options = require "switchboard.options"
 
 local M = {}
 
 local DEFAULTS = core.defaults()
 
--- name -> { kind, may be false (off), largest value }
-local SPEC = {
-    max_message = { "bytes" }, max_queue = { "bytes" },
-    max_connections = { "count" }, max_per_ip = { "count" },
-    max_rate = { "rate", true }, max_burst = { "rate" },
-    max_channels = { "count" },
-    phoenix_timeout = { "seconds", true, 65535 },
-    handshake_timeout = { "seconds", false, 3600 },
-    max_header_bytes = { "bytes", false, 65535 },
-    max_url = { "bytes", false, 65535 },
-    ping_interval = { "seconds", true, 65535 },
-    idle_timeout = { "seconds", true, 65535 },
-}
+-- The names and their ranges: switchboard.options (schemas.limit_fields).
+local LIMIT_FIELDS = options.schemas.limit_fields
 
 local NAMES = {}
-for k in pairs(SPEC) do
+for k in pairs(LIMIT_FIELDS) do
     NAMES[#NAMES + 1] = k
 end
 table.sort(NAMES)
 
-local function fail(where, k, what)
-    error(("switchboard.listen: %s%s %s"):format(where, k, what), 5)
+-- The limits at the top level and limits = { ... }, alone.
+local fields = { limits = options.schemas.limits }
+for k, v in pairs(LIMIT_FIELDS) do
+    fields[k] = v
 end
-
-local function check(where, k, v)
-    local spec = SPEC[k]
-    if v == false and spec[2] then
-        return false
-    end
-    if type(v) ~= "number" or v ~= v then
-        fail(where, k, "must be a number" .. (spec[2] and " or false (off)" or ""))
-    end
-    if spec[1] ~= "rate" and v ~= math.floor(v) then
-        fail(where, k, "must be a whole number of " .. spec[1])
-    end
-    -- 0 or less has always meant "off" for these two
-    if v <= 0 and not (spec[2] and spec[1] == "rate") and k ~= "phoenix_timeout" then
-        fail(where, k, "must be > 0")
-    end
-    if spec[3] and v > spec[3] then
-        fail(where, k, ("must be at most %d"):format(spec[3]))
-    end
-    return v
-end
+local LIMITS_ONLY = options.record(fields)
 
 --- Returns { name = value } for every limit given (checked), merged from
 -- opts and opts.limits.
 function M.resolve(opts)
+    local given = {}
+    for _, k in ipairs(NAMES) do
+        given[k] = opts[k]
+    end
+    given.limits = opts.limits
+    options.check("switchboard.listen", LIMITS_ONLY, given, 3)
     local out = {}
     for _, k in ipairs(NAMES) do
-        if opts[k] ~= nil then
-            out[k] = check("", k, opts[k])
-        end
+        out[k] = opts[k]
     end
-    local lim = opts.limits
-    if lim ~= nil then
-        if type(lim) ~= "table" then
-            error("switchboard.listen: limits must be a table", 3)
-        end
-        for k, v in pairs(lim) do
-            if not SPEC[k] then
-                error(("switchboard.listen: unknown limit '%s' (known: %s)")
-                    :format(tostring(k), table.concat(NAMES, ", ")), 3)
-            end
-            out[k] = check("limits.", k, v)
-        end
+    for k, v in pairs(opts.limits or {}) do
+        out[k] = v
     end
     local ping, idle = out.ping_interval, out.idle_timeout
     -- lws hangs up `idle` seconds after the last pong and pings at `ping`:

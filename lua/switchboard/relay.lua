@@ -11,6 +11,32 @@ local M = {}
 M.defaults = { host = "127.0.0.1", port = 8080, history = 100, no_events = false,
     redis = "", node = "", workers = 1 }
 
+--- One line per option, for --help.
+M.descriptions = {
+    host = 'address or name to listen on ("*": every interface)',
+    port = "TCP port (0: any free port)",
+    history = "messages each channel keeps for late joiners (0: none)",
+    no_events = "native clients hear no joins or leaves of others",
+    redis = "redis://HOST:PORT/DB shared by the nodes of a cluster (unset: one node)",
+    node = "this node's name in the cluster (unset: a unique one)",
+    workers = "processes sharing the port (more than 1 needs --redis and a fixed --port)",
+}
+
+--- The combinations the command refuses before starting: nil, or the
+-- message (in flags, as the user typed them).
+function M.check(opts)
+    if (opts.workers or 1) > 1 then
+        if (opts.redis or "") == "" then
+            return ("--workers %d needs --redis redis://HOST:PORT (the workers share channels through it)")
+                :format(opts.workers)
+        end
+        if opts.port == 0 then
+            return ("--workers %d needs a fixed --port (they share it)"):format(opts.workers)
+        end
+    end
+    return nil
+end
+
 --- Starts the relay: { host, port, history = n, static = dir, no_events,
 -- redis = "redis://HOST:PORT/DB", node = name, workers = n }.
 -- workers: n processes on the port, sharing channels through redis.
@@ -38,7 +64,8 @@ end
 --- Command-line entry: parses argv, serves until SIGINT/SIGTERM; returns
 -- an exit code.
 function M.main(argv, name)
-    return cli.main(sb, argv, M.defaults, M.listen, name or "switchboard relay")
+    return cli.main(sb, argv, M.defaults, M.listen, name or "switchboard relay",
+        { descriptions = M.descriptions, check = M.check })
 end
 
 return M

@@ -6,6 +6,7 @@ local core = require "switchboard.core"
 local hubmod = require "switchboard.hub"
 local json = require "switchboard.json"
 local limitsmod = require "switchboard.limits"
+local optionsmod = require "switchboard.options"
 local rulesmod = require "switchboard.channel_rules"
 local util = require "switchboard.util"
 
@@ -127,84 +128,25 @@ local function check_opts(opts)
     if opts == nil then
         opts = {}
     end
-    if type(opts) ~= "table" then
-        error("switchboard.listen: options must be a table", 3)
-    end
-    if opts.port ~= nil and (type(opts.port) ~= "number" or opts.port < 0 or opts.port > 65535) then
-        error("switchboard.listen: port must be a number 0..65535 (0 picks a free port)", 3)
-    end
-    if opts.static ~= nil and type(opts.static) ~= "string" then
-        error("switchboard.listen: static must be a directory path", 3)
-    end
-    if opts.static_follow_links ~= nil and type(opts.static_follow_links) ~= "boolean" then
-        error("switchboard.listen: static_follow_links must be true or false", 3)
-    end
-    for _, k in ipairs({ "phoenix", "origins" }) do
-        local list = opts[k]
-        if list ~= nil then
-            if type(list) ~= "table" then
-                error("switchboard.listen: " .. k .. " must be a list of strings", 3)
-            end
-            for _, v in ipairs(list) do
-                if type(v) ~= "string" then
-                    error("switchboard.listen: " .. k .. " must be a list of strings", 3)
-                end
-            end
-        end
-    end
-    local w = opts.workers
-    if w ~= nil and (type(w) ~= "number" or w < 1 or w > 256 or w % 1 ~= 0) then
-        error("switchboard.listen: workers must be a whole number 1..256", 3)
-    end
-    if w and w > 1 then
-        if type(opts.redis) ~= "string" then
-            error("switchboard.listen: workers > 1 needs redis = \"redis://HOST:PORT\" "
-                .. "(workers share channels, presence and history through Redis)", 3)
-        end
-        if not opts.port or opts.port == 0 then
-            error("switchboard.listen: workers > 1 needs a fixed port (they share it)", 3)
-        end
-    end
-    local tls = opts.tls
-    if tls ~= nil and (type(tls) ~= "table" or type(tls.cert) ~= "string" or type(tls.key) ~= "string") then
-        error("switchboard.listen: tls must be { cert = path, key = path } (PEM files)", 3)
-    end
+    optionsmod.check("switchboard.listen", optionsmod.schemas.listen, opts, 3)
     return opts
 end
 
 -- sse = { keepalive = s, retry = ms | false, cors = "*" | { origin, ... },
--- max_body = bytes }, checked and flattened for the C core.
+-- max_body = bytes }, flattened for the C core (check_opts checked it).
 local function sse_opts(sse)
     if sse == nil then
         return {}
     end
-    if type(sse) ~= "table" then
-        error("switchboard.listen: sse must be a table", 4)
-    end
-    local function num(k)
-        local v = sse[k]
-        if v ~= nil and (type(v) ~= "number" or v < 0) then
-            error("switchboard.listen: sse." .. k .. " must be a number >= 0", 5)
-        end
-        return v
-    end
     local cors = sse.cors
     if type(cors) == "table" then
-        for _, o in ipairs(cors) do
-            if type(o) ~= "string" or o:find("[%s,]") then
-                error("switchboard.listen: sse.cors origins must be strings without spaces or commas", 4)
-            end
-        end
         cors = table.concat(cors, " ")
-    elseif cors ~= nil and type(cors) ~= "string" then
-        error("switchboard.listen: sse.cors must be \"*\" or a list of origins", 4)
     end
     local retry = sse.retry
-    if retry ~= false then
-        retry = num("retry")
-        retry = retry and math.floor(retry)
+    if retry then
+        retry = math.floor(retry)
     end
-    return { keepalive = num("keepalive"), retry = retry, cors = cors, max_body = num("max_body") }
+    return { keepalive = sse.keepalive, retry = retry, cors = cors, max_body = sse.max_body }
 end
 
 --- Channel handler matching a topic: exact names first, then the longest
@@ -233,12 +175,8 @@ function Server:channel(pattern, handlers)
     if type(pattern) ~= "string" or pattern == "" then
         error("server:channel: pattern must be a non-empty string", 2)
     end
-    if type(handlers) ~= "table" then
-        error("server:channel: handlers must be a table", 2)
-    end
-    if handlers.on ~= nil and type(handlers.on) ~= "table" then
-        error("server:channel: handlers.on must be a table of event = function", 2)
-    end
+    optionsmod.check(("server:channel(%q)"):format(pattern), optionsmod.schemas.handlers,
+        handlers, 2, "handler", "handlers")
     self._handlers[pattern] = handlers
     return self
 end
