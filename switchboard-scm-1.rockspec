@@ -128,6 +128,7 @@ build = {
       ["switchboard.limits"] = "lua/switchboard/limits.lua",
       ["switchboard.channel_rules"] = "lua/switchboard/channel_rules.lua",
       ["switchboard.util"] = "lua/switchboard/util.lua",
+      ["switchboard.options"] = "lua/switchboard/options.lua",
    },
    install = {
       bin = { switchboard = "bin/switchboard" },

@@ -38,11 +38,24 @@ pack_and_build() {
       "$out/switchboard-scm-1.src.rock" &&
     LUA_PATH="$out/tree/share/lua/5.4/?.lua;$out/tree/share/lua/5.4/?/init.lua;;" \
       LUA_CPATH="$out/tree/lib/lua/5.4/?.so;;" \
-      lua5.4 -e 'local sb = require("switchboard"); assert(sb.version and sb.listen)' &&
+      lua5.4 -e 'local sb = require("switchboard")
+        local s = assert(sb.listen{ port = 0 }); s:close()
+        assert(sb.connect("ws://127.0.0.1:1/c/x", { reconnect = false }))
+        require("switchboard.cli"); require("switchboard.phoenix")' &&
     test -f "$out/tree/lib/luarocks/rocks-5.4/switchboard/scm-1/docs/api/index.html" &&
     test -f "$out/tree/lib/luarocks/rocks-5.4/switchboard/scm-1/docs/protocols.md"
 }
 
+# every Lua module and every C source of the tree is in the rockspec
+listed() {
+    local f missing=0
+    for f in lua/switchboard/*.lua $(find csrc -name '*.c' | sort); do
+        grep -q "\"$f\"" switchboard-scm-1.rockspec || { echo "not in the rockspec: $f"; missing=1; }
+    done
+    return $missing
+}
+
+step listed listed
 step clang clang_build
 step pack-build pack_and_build
 echo "rock: $pass passed, $fail failed" | tee -a .build/results.txt

@@ -1,7 +1,8 @@
---- A switchboard server: one port, every protocol (see README "URLs").
+--- A switchboard server: one port, every protocol (README "Server").
 -- The C core accepts connections, relays messages and fans out; this module
 -- holds the app's hooks and channel handlers and wraps each connection in
 -- a small object (`conn`) that the hub and the handlers see.
+-- @module switchboard.server
 local core = require "switchboard.core"
 local hubmod = require "switchboard.hub"
 local json = require "switchboard.json"
@@ -116,6 +117,7 @@ function Conn:topics()
     return self._h:topics()
 end
 
+--- True until the connection has closed.
 function Conn:alive()
     return self._h:alive()
 end
@@ -197,6 +199,10 @@ function Server:on(event, fn)
     return self
 end
 
+--- Stops listening and closes every connection: WebSockets with 1001
+-- (native and Phoenix clients reconnect), SSE streams after what is queued.
+-- With workers, worker 1's close stops the others; a server that joined a
+-- cluster for itself leaves it (the other nodes drop its members at once).
 function Server:close()
     if self.worker == 1 and self.workers > 1 then
         self._loop:signal_workers(15)   -- SIGTERM: closing the server closes them all
@@ -224,6 +230,8 @@ function Server:connections()
     return list
 end
 
+--- The server's WebSocket URL for `path` ("ws://127.0.0.1:8080/c/room"),
+-- with the bound host and port (`wss` with TLS).
 function Server:url(path)
     return ("%s://%s:%d%s"):format(self.tls and "wss" or "ws", self.host, self.port, path or "")
 end
