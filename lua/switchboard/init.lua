@@ -144,12 +144,24 @@ function M.hub(opts)
     return hub
 end
 
---- Starts a server: see README ("Server").
+--- Starts a server on one port for every protocol.
+-- The options (port, host, static, tls, limits, channels, history, sse,
+-- phoenix, origins, redis, workers, log, ...) are listed in the "options"
+-- topic; a misspelt name or a bad value raises.
+-- @tparam table opts
+-- @return the server (see switchboard.server), or nil and an error such as
+-- "cannot listen on 127.0.0.1:8080: EADDRINUSE ..." (the "errors" topic)
 function M.listen(opts)
     return require("switchboard.server").listen(M.loop(), opts)
 end
 
---- A client in the itty-sockets shape: see README ("Client").
+--- A client for a native channel, in the shape of npm itty-sockets:
+-- `sb.connect("ws://host:port/c/room", { alias = "ana" }):on("message", fn):send(msg)`.
+-- It opens on first use, queues while offline and reconnects with
+-- backoff; the options are in the "options" topic, the events in "events".
+-- @string url ws:// or wss:// URL of a channel (`/c/<channel>`)
+-- @tparam[opt] table opts
+-- @return the client (see switchboard.client)
 function M.connect(url, opts)
     return require("switchboard.client").connect(M.loop(), url, opts)
 end
