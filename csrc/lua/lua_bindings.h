@@ -57,6 +57,11 @@ lua_State *sb_lua_loop_state(const sb_loop *l);
  * json.lua makes them).  Raises on out of memory or text that is not
  * JSON: call it inside a protected call. */
 void sb_lua_push_json(lua_State *L, const char *s, size_t n);
+/* Gives the table at idx the array metatable (core.array_mt): lua-cjson
+ * 2.1 cannot tell an empty array from an empty object and writes both as
+ * {}, so json.lua's encode writes a marked empty table as [].  Lists the
+ * bindings return and empty arrays the decoder builds carry it. */
+void sb_lua_mark_array(lua_State *L, int idx);
 /* The depth the protocol decoders and json.lua accept. */
 #define SB_LUA_JSON_DEPTH 64
 
