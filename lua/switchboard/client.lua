@@ -15,7 +15,7 @@ local Client = util.class("switchboard.client")
 -- Options that shape the client itself and are not sent to the server.
 local LOCAL_OPTS = {
     reconnect = true, backoff = true, origin = true, insecure = true,
-    query = true, max_queue = true, recover = true, since = true,
+    query = true, max_queue = true, recover = true, since = true, log = true,
 }
 
 local DEFAULT_BACKOFF = { initial = 0.1, max = 10, factor = 2, jitter = 0.5 }
@@ -85,6 +85,7 @@ function M.connect(loop, url, opts)
     if opts.since ~= nil and (type(opts.since) ~= "string" or not opts.recover) then
         error("switchboard.connect: since must be an id string, with recover = true", 3)
     end
+    util.apply_log(loop, opts.log, "switchboard.connect")
     local target, err = M.parse_url(url)
     if not target then
         error("switchboard.connect: " .. err .. ": " .. url, 3)
