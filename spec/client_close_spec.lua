@@ -45,6 +45,39 @@ describe("client close", function()
         assert.same({ 4001, "leaving" }, { ev.close.code, ev.close.reason })
     end)
 
+    it("reports its own code when it closes before the connection opened", function()
+        local c = sb.connect(server:url("/c/early"), { reconnect = false })
+        local ev
+        c:on("close", function(e) ev = e end)
+        c:close(4000, "never mind")
+        assert.is_true(wait_until(function() return ev ~= nil end))
+        assert.same({ 4000, "never mind" }, { ev.code, ev.reason })
+        assert.is_false(c:is_open())
+    end)
+
+    it("reports the server's code when the server closes, and opens again after close() with open()", function()
+        server:on("open", function(conn)
+            if conn.channel == "kick" then
+                conn:close(4002, "kicked")
+            end
+        end)
+        local c = sb.connect(server:url("/c/kick"), { reconnect = false })
+        local ev
+        c:on("close", function(e) ev = e end)
+        assert.is_true(wait_until(function() return ev ~= nil end))
+        assert.same({ 4002, "kicked", 4002 }, { ev.code, ev.reason, ev.peer_code })
+
+        local again, seen = opened("/c/again")
+        again:close()
+        assert.is_true(wait_until(function() return seen.close ~= nil end))
+        seen.open = nil
+        again:open()
+        assert.is_true(wait_until(function() return seen.open end))
+        assert.is_true(again:is_open())
+        assert.equal(again, again:send("ok"))
+        again:close()
+    end)
+
     it("is not open from the moment close() is called", function()
         local c = opened("/c/isopen")
         assert.is_true(c:is_open())
