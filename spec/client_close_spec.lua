@@ -98,9 +98,13 @@ describe("client close", function()
         assert.is_nil(ok)
         assert.equal("closed", err)
         assert.is_true(wait_until(function() return ev.close ~= nil end))
+        -- opened again, it has nothing left over to send
+        ev.open = nil
+        c:open()
+        assert.is_true(wait_until(function() return ev.open end))
         support.settle(0.05)
         assert.same({ "before" }, got)
-        assert.equal(0, #c._queue)
+        c:close()
         listener:close()
     end)
 
