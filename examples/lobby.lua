@@ -51,7 +51,7 @@ function app.start(opts)
 
     --- The open game rooms, sorted by name.
     local function rooms()
-        local list = {}
+        local list = sb.array()   -- [] when no game is open, not {}
         for _, ch in ipairs(hub:channels()) do
             if is_game(ch.name) then
                 list[#list + 1] = { name = ch.name, players = ch.connections, max = max_players }

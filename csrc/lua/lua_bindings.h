@@ -47,8 +47,9 @@ int sb_lua_protect(lua_State *L, lua_CFunction fn, void *arg, const char *where)
 lua_State *sb_lua_loop_state(const sb_loop *l);
 /* For a method that may make C call back: runs its C call with loop->host
  * set to the calling thread, restored afterwards. */
-#define SB_ENTER_LOOP(l, L) void *sb_saved_host_ = (l)->host; (l)->host = (L)
-#define SB_LEAVE_LOOP(l) ((l)->host = sb_saved_host_)
+#define SB_ENTER_LOOP(l, L) void *sb_saved_host_ = (l)->host; \
+    sb_loop *sb_saved_log_ = sb_log_enter(l); (l)->host = (L)
+#define SB_LEAVE_LOOP(l) ((l)->host = sb_saved_host_, sb_log_leave(sb_saved_log_))
 
 /* JSON values for Lua (lua_json.c).  Pushes the Lua value of the JSON text
  * s[0..n), which a codec has already validated: objects and arrays become
@@ -57,6 +58,11 @@ lua_State *sb_lua_loop_state(const sb_loop *l);
  * json.lua makes them).  Raises on out of memory or text that is not
  * JSON: call it inside a protected call. */
 void sb_lua_push_json(lua_State *L, const char *s, size_t n);
+/* Gives the table at idx the array metatable (core.array_mt): lua-cjson
+ * 2.1 cannot tell an empty array from an empty object and writes both as
+ * {}, so json.lua's encode writes a marked empty table as [].  Lists the
+ * bindings return and empty arrays the decoder builds carry it. */
+void sb_lua_mark_array(lua_State *L, int idx);
 /* The depth the protocol decoders and json.lua accept. */
 #define SB_LUA_JSON_DEPTH 64
 

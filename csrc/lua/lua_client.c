@@ -23,10 +23,29 @@ typedef struct sb_lua_client {
 /* What a hook's protected call reads. */
 typedef struct sb_client_call {
     sb_lua_client *lc;
-    const char *text;   /* message data, error text or close reason */
+    const char *text;   /* message data or error text */
     size_t n;
-    int num;            /* binary flag or close code */
+    int num;            /* binary flag, or the refused upgrade's status */
+    const char *refusal;
+    const sb_client_end *end;   /* close */
 } sb_client_call;
+
+/* Sets t[key] = s unless s is NULL or empty. */
+static void sb_setstr(lua_State *L, const char *key, const char *s)
+{
+    if (s && s[0]) {
+        lua_pushstring(L, s);
+        lua_setfield(L, -2, key);
+    }
+}
+
+static void sb_setint(lua_State *L, const char *key, int v)
+{
+    if (v) {
+        lua_pushinteger(L, v);
+        lua_setfield(L, -2, key);
+    }
+}
 
 /* Protected: open(). */
 static int sb_lua_client_open_call(lua_State *L)
@@ -78,7 +97,8 @@ static void sb_lua_client_on_message(void *ud, sb_client *cl, const char *data,
         sb_lua_protect(L, sb_lua_client_message_call, &x, "client message hook");
 }
 
-/* Protected: error(message). */
+/* Protected: error(message, { status, reason }) -- the table only for a
+ * refused upgrade. */
 static int sb_lua_client_error_call(lua_State *L)
 {
     sb_client_call *x = lua_touserdata(L, 1);
@@ -86,11 +106,19 @@ static int sb_lua_client_error_call(lua_State *L)
     if (!sb_lua_push_hook(L, x->lc, "error"))
         return 0;
     lua_pushstring(L, x->text);
-    lua_call(L, 1, 0);
+    if (x->num) {
+        lua_createtable(L, 0, 2);
+        sb_setint(L, "status", x->num);
+        sb_setstr(L, "reason", x->refusal);
+    } else {
+        lua_pushnil(L);
+    }
+    lua_call(L, 2, 0);
     return 0;
 }
 
-static void sb_lua_client_on_error(void *ud, sb_client *cl, const char *msg)
+static void sb_lua_client_on_error(void *ud, sb_client *cl, const char *msg, int status,
+                                   const char *refusal)
 {
     sb_client_call x = { 0 };
     lua_State *L = sb_lua_loop_state(((sb_lua_client *)ud)->loop);
@@ -98,25 +126,38 @@ static void sb_lua_client_on_error(void *ud, sb_client *cl, const char *msg)
     (void)cl;
     x.lc = ud;
     x.text = msg;
+    x.num = status;
+    x.refusal = refusal;
     if (L)
         sb_lua_protect(L, sb_lua_client_error_call, &x, "client error hook");
 }
 
-/* Protected: close(code, reason), then the object stops pinning itself:
- * no hook fires after this one. */
+/* Protected: close(code, reason, { by_client, peer_code, peer_reason,
+ * status }), then the object stops pinning itself: no hook fires after
+ * this one. */
 static int sb_lua_client_close_call(lua_State *L)
 {
     sb_client_call *x = lua_touserdata(L, 1);
+    const sb_client_end *e = x->end;
 
     if (!sb_lua_push_hook(L, x->lc, "close"))
         return 0;
-    lua_pushinteger(L, x->num);
-    lua_pushstring(L, x->text ? x->text : "");
-    lua_call(L, 2, 0);
+    lua_pushinteger(L, e->code);
+    lua_pushstring(L, e->reason ? e->reason : "");
+    lua_createtable(L, 0, 4);
+    lua_pushboolean(L, e->by_client);
+    lua_setfield(L, -2, "by_client");
+    sb_setint(L, "peer_code", e->peer_code);
+    if (e->peer_code) {
+        lua_pushstring(L, e->peer_reason ? e->peer_reason : "");
+        lua_setfield(L, -2, "peer_reason");
+    }
+    sb_setint(L, "status", e->status);
+    lua_call(L, 3, 0);
     return 0;
 }
 
-static void sb_lua_client_on_close(void *ud, sb_client *cl, int code, const char *reason)
+static void sb_lua_client_on_close(void *ud, sb_client *cl, const sb_client_end *end)
 {
     sb_client_call x = { 0 };
     sb_lua_client *lc = ud;
@@ -124,8 +165,7 @@ static void sb_lua_client_on_close(void *ud, sb_client *cl, int code, const char
 
     (void)cl;
     x.lc = lc;
-    x.text = reason;
-    x.num = code;
+    x.end = end;
     if (!L)
         return;
     sb_lua_protect(L, sb_lua_client_close_call, &x, "client close hook");
@@ -212,9 +252,14 @@ static int sb_lua_client_send(lua_State *L)
     size_t n;
     const char *s = luaL_checklstring(L, 2, &n);
 
-    if (!lc->cl || sb_client_send(lc->cl, s, n, lua_toboolean(L, 3))) {
+    if (!lc->cl || !sb_client_is_open(lc->cl)) {
         lua_pushnil(L);
         lua_pushliteral(L, "not open");
+        return 2;
+    }
+    if (sb_client_send(lc->cl, s, n, lua_toboolean(L, 3))) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "out of memory");
         return 2;
     }
     lua_pushboolean(L, 1);

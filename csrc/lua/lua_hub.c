@@ -303,6 +303,7 @@ static int push_members(lua_State *L, each_member_fn each)
     x.L = L;
     x.n = 0;
     lua_newtable(L);
+    sb_lua_mark_array(L, -1);
     each(lh->h, ch, chlen, add_member, &x);
     return 1;
 }
@@ -345,11 +346,13 @@ static int lhub_channels(lua_State *L)
 
     if (!lua_isnoneornil(L, 2) && !(c = sb_lua_hub_to_conn(L, 1, 2))) {
         lua_newtable(L);
+        sb_lua_mark_array(L, -1);
         return 1;
     }
     x.L = L;
     x.n = 0;
     lua_newtable(L);
+    sb_lua_mark_array(L, -1);
     if (c)
         sb_hub_each_channel_of(lh->h, c, add_channel, &x);
     else

@@ -2,7 +2,8 @@
  * decoded (lua_server.c) and for core.json_decode.  The scanner of
  * codec/json.h validates; this walks text known to be valid, so it only
  * builds, in one pass.  The values match lua/switchboard/json.lua's
- * decode: plain tables (arrays from 1, an empty array or object is {}),
+ * decode: plain tables (arrays from 1; an empty array carries the array
+ * metatable, so it encodes as [] again),
  * lua-cjson's null (a NULL light userdata, the same in every cjson
  * instance), and integral numbers as integers on 5.3+.
  *
@@ -15,6 +16,14 @@
 #include <stdlib.h>
 
 #define SB_JSON_SCRATCH_MT "switchboard.json_scratch"
+#define SB_ARRAY_MT "switchboard.array"
+
+void sb_lua_mark_array(lua_State *L, int idx)
+{
+    idx = sb_lua_absindex(L, idx);
+    luaL_getmetatable(L, SB_ARRAY_MT);
+    lua_setmetatable(L, idx);
+}
 
 typedef struct sb_json_walk {
     const char *s;
@@ -139,6 +148,7 @@ static void sb_json_push_array(lua_State *L, sb_json_walk *w, int depth)
     sb_json_skip_ws(w);
     if (w->pos < w->n && w->s[w->pos] == ']') {
         w->pos++;
+        sb_lua_mark_array(L, -1);
         return;
     }
     do {
@@ -235,4 +245,8 @@ void sb_lua_json_open(lua_State *L)
     sb_lua_newclass(L, SB_JSON_SCRATCH_MT, meta, methods);
     lua_pushcfunction(L, sb_lua_json_decode);
     lua_setfield(L, -2, "json_decode");
+    luaL_newmetatable(L, SB_ARRAY_MT);
+    lua_pushliteral(L, "array");
+    lua_setfield(L, -2, "__jsontype");
+    lua_setfield(L, -2, "array_mt");
 }

@@ -5,7 +5,9 @@
 #include "net/loop.h"
 #include "net/workers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define SB_LOOP_MT "switchboard.loop"
 #define SB_TIMER_MT "switchboard.timer"
@@ -41,7 +43,75 @@ static int sb_lua_loop_new(lua_State *L)
     }
     luaL_getmetatable(L, SB_LOOP_MT);
     lua_setmetatable(L, -2);
+    lua_newtable(L);
+    lua_setuservalue(L, -2);
+    sb_lua_remember(L, *lp, -1);
     return 1;
+}
+
+/* What a log line's protected call reads. */
+typedef struct sb_log_call {
+    sb_loop *loop;
+    int level;
+    const char *line;
+} sb_log_call;
+
+/* Protected: log(level_name, line) -- the line without its newline. */
+static int sb_lua_loop_log_call(lua_State *L)
+{
+    sb_log_call *x = lua_touserdata(L, 1);
+    size_t n = strlen(x->line);
+
+    if (!sb_lua_push_object_field(L, x->loop, "log"))
+        return 0;
+    lua_pushstring(L, x->level == LLL_ERR ? "error" : x->level == LLL_WARN ? "warn"
+                      : x->level == LLL_DEBUG ? "debug" : "info");
+    while (n && (x->line[n - 1] == '\n' || x->line[n - 1] == '\r'))
+        n--;
+    lua_pushlstring(L, x->line, n);
+    lua_call(L, 2, 0);
+    return 0;
+}
+
+/* The loop's log sink when the app gave a function: a protected call on
+ * the thread in the current step; with none (lws logging outside any
+ * step, e.g. at exit) errors still reach stderr. */
+static void sb_lua_loop_log(void *ud, int level, const char *line)
+{
+    sb_log_call x;
+    sb_loop *l = ud;
+    lua_State *L = sb_lua_loop_state(l);
+
+    if (!L) {
+        if (level == LLL_ERR)
+            fprintf(stderr, "switchboard: lws: %s", line);
+        return;
+    }
+    x.loop = l;
+    x.level = level;
+    x.line = line;
+    sb_lua_protect(L, sb_lua_loop_log_call, &x, "log function");
+}
+
+/* loop:set_log(mask [, fn]): which LLL_* bits of lws's lines pass, and
+ * fn(level, line) to hear them (nil: stderr).  switchboard.lua maps the
+ * log option's names onto the bits. */
+static int sb_lua_loop_set_log(lua_State *L)
+{
+    sb_loop *l = sb_lua_checkloop(L, 1);
+    int mask = (int)luaL_checkinteger(L, 2);
+    int fn = !lua_isnoneornil(L, 3);
+
+    if (fn)
+        luaL_checktype(L, 3, LUA_TFUNCTION);
+    lua_getuservalue(L, 1);
+    if (lua_istable(L, -1)) {
+        lua_pushvalue(L, 3);
+        lua_setfield(L, -2, "log");
+    }
+    lua_pop(L, 1);
+    sb_loop_set_log(l, mask, fn ? sb_lua_loop_log : NULL, l);
+    return 0;
 }
 
 static int sb_lua_loop_gc(lua_State *L)
@@ -360,6 +430,7 @@ void sb_lua_loop_open(lua_State *L)
         { "users", sb_lua_loop_users }, { "signal", sb_lua_loop_signal },
         { "fork_workers", sb_lua_loop_fork_workers },
         { "signal_workers", sb_lua_loop_signal_workers },
+        { "set_log", sb_lua_loop_set_log },
         { NULL, NULL } };
     static const luaL_Reg sig_meta[] = {
         { "__gc", sb_lua_sig_gc }, { NULL, NULL } };

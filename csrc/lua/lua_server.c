@@ -95,8 +95,7 @@ static void sb_lua_push_request(lua_State *L, const sb_request *req)
         lua_pushlstring(L, req->token, req->token_len);
         lua_setfield(L, -2, "token");
     }
-    lws_get_peer_simple(req->wsi, buf, sizeof buf);
-    lua_pushstring(L, buf);
+    lua_pushstring(L, sb_request_peer(req->wsi, buf, sizeof buf));
     lua_setfield(L, -2, "ip");
 }
 

@@ -191,6 +191,7 @@ static int sb_lua_wsconn_topics(lua_State *L)
     struct sb_topic_list x;
 
     lua_newtable(L);
+    sb_lua_mark_array(L, -1);
     x.L = L;
     x.n = 0;
     if (c && c->ops->each_topic)

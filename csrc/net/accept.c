@@ -65,9 +65,7 @@ static int sb_server_over_cap(sb_server *s, struct lws *wsi, sb_wsconn *c,
     }
     if (s->cfg.max_per_ip <= 0)
         return 0;
-    lws_get_peer_simple(wsi, buf, sizeof buf);
-    if (strncmp(ip, "::ffff:", 7) == 0)   /* IPv4 on the dual-stack socket */
-        ip += 7;
+    sb_request_peer(wsi, buf, sizeof buf);
     if ((intptr_t)sb_map_get(&s->per_ip, ip, strlen(ip)) >= s->cfg.max_per_ip) {
         snprintf(reason, reason_len, "too many connections from %s", ip);
         return 1;

@@ -3,6 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Seconds a client that sent its close frame waits for the server's echo
+ * before it hangs up (RFC 6455 7.1.1: the server closes the TCP side). */
+#define SB_CLIENT_CLOSE_WAIT 2
+
 struct sb_client {
     sb_loop *loop;
     struct lws *wsi;
@@ -17,8 +21,10 @@ struct sb_client {
     int close_code;     /* requested close, sent after the queue */
     int close_sent;
     int peer_code;      /* close code the server sent */
-    char close_reason[64];
+    char close_reason[124];
     char peer_reason[124];
+    int status;         /* HTTP status of a refused upgrade */
+    char refusal[128];  /* the server's reason for it */
 };
 
 static void sb_client_release(sb_client *cl)
@@ -28,16 +34,60 @@ static void sb_client_release(sb_client *cl)
     free(cl);
 }
 
-/* Delivers the close hook exactly once and drops the loop's count. */
-static void sb_client_finish(sb_client *cl, int code, const char *reason)
+/* Delivers the close hook exactly once and drops the loop's count.  The
+ * owner's own close wins over whatever lws saw: a client that said
+ * close(1000, "done") hears 1000 "done" back, as a browser's WebSocket
+ * does, with the server's echo beside it when one came. */
+static void sb_client_finish(sb_client *cl)
 {
+    sb_client_end e;
+
     if (cl->done)
         return;
     cl->done = 1;
     cl->open = 0;
     cl->loop->users--;
+    memset(&e, 0, sizeof e);
+    e.by_client = cl->close_code != 0;
+    e.code = cl->close_code ? cl->close_code : cl->peer_code ? cl->peer_code : 1006;
+    e.reason = cl->close_code ? cl->close_reason : cl->peer_reason;
+    e.peer_code = cl->peer_code;
+    e.peer_reason = cl->peer_reason;
+    e.status = cl->status;
+    e.refusal = cl->refusal;
+    if (cl->status && !cl->close_code)
+        e.reason = cl->refusal;
     if (cl->hooks.close)
-        cl->hooks.close(cl->hooks.ud, cl, code, reason);
+        cl->hooks.close(cl->hooks.ud, cl, &e);
+}
+
+/* A refused upgrade: lws 4.1 reports only "HS: ws upgrade response not
+ * 101", but the response head is still attached during
+ * CLIENT_CONNECTION_ERROR, so read the status and the server's reason
+ * from it (the body is never read by lws's ws client).  A switchboard
+ * server names its reason in x-switchboard-error; any other server's
+ * reason is its status line's phrase ("403 Forbidden"). */
+static void sb_client_note_refusal(sb_client *cl, struct lws *wsi)
+{
+    char line[128];
+    const char *sp;
+    int n;
+
+    cl->status = (int)lws_http_client_http_response(wsi);
+    if (!cl->status)
+        return;
+    n = lws_hdr_custom_copy(wsi, cl->refusal, sizeof cl->refusal,
+                            "x-switchboard-error:", 20);
+    if (n > 0)
+        return;
+    cl->refusal[0] = '\0';
+    n = lws_hdr_copy(wsi, line, sizeof line, WSI_TOKEN_HTTP);
+    if (n <= 0)
+        n = lws_hdr_copy(wsi, line, sizeof line, WSI_TOKEN_HTTP1_0);
+    sp = n > 0 ? strchr(line, ' ') : NULL;
+    if (sp) {
+        snprintf(cl->refusal, sizeof cl->refusal, "%s", sp + 1);
+    }
 }
 
 static int sb_client_receive(sb_client *cl, const void *in, size_t len)
@@ -83,6 +133,10 @@ static int sb_client_cb(struct lws *wsi, enum lws_callback_reasons reason,
             return cl ? 0 : -1;
         n = sb_queue_flush(wsi, &cl->q, NULL, cl->close_code, cl->close_reason);
         cl->close_sent = n > 0;
+        /* our close frame is out: wait for the server's echo, whose
+         * arrival ends the connection (PEER_INITIATED_CLOSE below) */
+        if (n > 0)
+            lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, SB_CLIENT_CLOSE_WAIT);
         return n < 0 ? -1 : 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (cl && len >= 2) {
@@ -94,17 +148,23 @@ static int sb_client_cb(struct lws *wsi, enum lws_callback_reasons reason,
             memcpy(cl->peer_reason, p + 2, n);
             cl->peer_reason[n] = '\0';
         }
-        return 0;
+        /* the echo of a close we sent: done (lws would otherwise answer
+         * it with a second close frame) */
+        return cl && cl->close_sent ? -1 : 0;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         if (cl && !cl->done) {
+            sb_client_note_refusal(cl, wsi);
             if (cl->hooks.error)
-                cl->hooks.error(cl->hooks.ud, cl, in ? (const char *)in : "connection failed");
-            sb_client_finish(cl, 1006, "connection failed");
+                cl->hooks.error(cl->hooks.ud, cl, in ? (const char *)in : "connection failed",
+                                cl->status, cl->refusal);
+            if (!cl->peer_reason[0] && !cl->status)
+                snprintf(cl->peer_reason, sizeof cl->peer_reason, "connection failed");
+            sb_client_finish(cl);
         }
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
         if (cl)
-            sb_client_finish(cl, cl->peer_code ? cl->peer_code : 1006, cl->peer_reason);
+            sb_client_finish(cl);
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
         if (cl) {
@@ -112,7 +172,7 @@ static int sb_client_cb(struct lws *wsi, enum lws_callback_reasons reason,
             cl->wsi = NULL;
             /* lws does not always say CLIENT_CLOSED first; the close
              * frame's code, if one came, is still the truth */
-            sb_client_finish(cl, cl->peer_code ? cl->peer_code : 1006, cl->peer_reason);
+            sb_client_finish(cl);
             if (!cl->owned)
                 sb_client_release(cl);
         }

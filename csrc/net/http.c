@@ -1,6 +1,7 @@
 /* Complete HTTP responses on the server's vhost (JSON errors, CORS) and
  * GET /metrics.  Streams and protocol endpoints build on these. */
 #include "http.h"
+#include "http_static.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,7 @@ int sb_http_reply(sb_server *s, struct lws *wsi, unsigned int status,
     sb_buf b;
     int rc;
 
-    if (lws_add_http_common_headers(wsi, status, type, n, &p, end) ||
+    if (sb_http_head(wsi, status, type, n, &p, end) ||
         (o.p && sb_add_hdr(wsi, "access-control-allow-origin:", o.p, o.n, &p, end)) ||
         (o.p && extra && sb_add_hdr(wsi, "access-control-allow-methods:",
                                     "GET, POST, OPTIONS", 18, &p, end)) ||
@@ -84,9 +85,7 @@ int sb_http_error(sb_server *s, struct lws *wsi, unsigned int status,
     if (status >= 400 && status < 500)
         sb_server_stats_of(s)->post_refused++;
     sb_buf_init(&b, 0);
-    sb_buf_adds(&b, "{\"error\":");
-    sb_buf_add_json_string(&b, text, strlen(text));
-    sb_buf_addc(&b, '}');
+    sb_http_error_body(&b, text);
     rc = b.oom ? -1 : sb_http_reply(s, wsi, status, "application/json",
                                     (const char *)sb_buf_data(&b), b.len, NULL);
     sb_buf_free(&b);

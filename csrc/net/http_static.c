@@ -20,10 +20,115 @@
  * described at sb_http_file_inline). */
 #define SB_STATIC_INLINE (1024 * 1024)
 
-int sb_http_status(struct lws *wsi, unsigned int code, const char *body)
+/* lws 4.1's status lines carry a phrase for only some codes ("HTTP/1.1
+ * 202 " with nothing after it, likewise 204, 429, 431), and some clients
+ * and proxies show the phrase to people; so every status line the server
+ * writes comes from this table (RFC 9110 section 15 names). */
+const char *sb_http_reason(unsigned int code)
 {
-    lws_return_http_status(wsi, code, body);
+    static const struct { unsigned short code; const char *text; } t[] = {
+        { 100, "Continue" }, { 101, "Switching Protocols" }, { 200, "OK" },
+        { 201, "Created" }, { 202, "Accepted" }, { 204, "No Content" },
+        { 206, "Partial Content" }, { 301, "Moved Permanently" }, { 302, "Found" },
+        { 303, "See Other" }, { 304, "Not Modified" }, { 307, "Temporary Redirect" },
+        { 308, "Permanent Redirect" }, { 400, "Bad Request" }, { 401, "Unauthorized" },
+        { 402, "Payment Required" }, { 403, "Forbidden" }, { 404, "Not Found" },
+        { 405, "Method Not Allowed" }, { 406, "Not Acceptable" },
+        { 408, "Request Timeout" }, { 409, "Conflict" }, { 410, "Gone" },
+        { 411, "Length Required" }, { 412, "Precondition Failed" },
+        { 413, "Content Too Large" }, { 414, "URI Too Long" },
+        { 415, "Unsupported Media Type" }, { 416, "Range Not Satisfiable" },
+        { 417, "Expectation Failed" }, { 421, "Misdirected Request" },
+        { 422, "Unprocessable Content" }, { 425, "Too Early" },
+        { 426, "Upgrade Required" }, { 428, "Precondition Required" },
+        { 429, "Too Many Requests" }, { 431, "Request Header Fields Too Large" },
+        { 451, "Unavailable For Legal Reasons" }, { 500, "Internal Server Error" },
+        { 501, "Not Implemented" }, { 502, "Bad Gateway" },
+        { 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
+        { 505, "HTTP Version Not Supported" } };
+    static const char *const cls[] = { "Informational", "Success", "Redirection",
+                                       "Client Error", "Server Error" };
+    size_t i;
+
+    for (i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i].code == code)
+            return t[i].text;
+    return code >= 100 && code < 600 ? cls[code / 100 - 1] : "Unknown";
+}
+
+int sb_http_head(struct lws *wsi, unsigned int code, const char *type, size_t len,
+                 unsigned char **p, unsigned char *end)
+{
+    char line[80];
+    int n = snprintf(line, sizeof line, "HTTP/1.1 %u %s", code, sb_http_reason(code));
+
+    if (lws_add_http_header_by_name(wsi, NULL, (const unsigned char *)line, n, p, end))
+        return -1;
+    if (type && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                             (const unsigned char *)type,
+                                             (int)strlen(type), p, end))
+        return -1;
+    return lws_add_http_header_content_length(wsi, len, p, end) ? -1 : 0;
+}
+
+void sb_http_error_body(sb_buf *b, const char *text)
+{
+    sb_buf_adds(b, "{\"error\":");
+    sb_buf_add_json_string(b, text, strlen(text));
+    sb_buf_addc(b, '}');
+}
+
+int sb_http_status(struct lws *wsi, unsigned int code, const char *text)
+{
+    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
+                  *end = hdr + sizeof hdr - 1;
+    sb_buf b;
+    int rc = -1;
+
+    sb_buf_init(&b, LWS_PRE);
+    sb_http_error_body(&b, text);
+    if (!b.oom && !sb_http_head(wsi, code, "application/json", b.len, &p, end) &&
+        !lws_finalize_write_http_header(wsi, start, &p, end) &&
+        lws_write(wsi, sb_buf_data(&b), b.len, LWS_WRITE_HTTP_FINAL) >= (int)b.len)
+        rc = 0;
+    sb_buf_free(&b);
+    if (rc)
+        return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* Called from FILTER_PROTOCOL_CONNECTION, where the request is still
+ * HTTP and lws closes once the filter says no: the whole answer goes in
+ * one write, as lws_return_http_status does it there, but as JSON (the
+ * shape every other refusal has) instead of lws's HTML page, with the
+ * reason also in a header -- lws's WebSocket client never reads a
+ * refusal's body, and switchboard's own client reports the header. */
+int sb_http_refuse(struct lws *wsi, unsigned int code, const char *text)
+{
+    unsigned char out[LWS_PRE + 1024], *start = out + LWS_PRE, *p = start,
+                  *end = out + sizeof out - 1;
+    char hv[128];
+    size_t i, n;
+    sb_buf b;
+    int rc = -1;
+
+    /* a header value: printable ASCII only, bounded */
+    for (i = 0, n = 0; text[i] && n < sizeof hv - 1; i++)
+        if ((unsigned char)text[i] >= 0x20 && (unsigned char)text[i] < 0x7f)
+            hv[n++] = text[i];
+    hv[n] = '\0';
+    sb_buf_init(&b, 0);
+    sb_http_error_body(&b, text);
+    if (!b.oom && !sb_http_head(wsi, code, "application/json", b.len, &p, end) &&
+        (!n || !lws_add_http_header_by_name(wsi, (const unsigned char *)"x-switchboard-error:",
+                                            (const unsigned char *)hv, (int)n, &p, end)) &&
+        !lws_finalize_http_header(wsi, &p, end) && b.len <= (size_t)(end - p)) {
+        memcpy(p, sb_buf_data(&b), b.len);
+        p += b.len;
+        rc = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP) < (int)(p - start) ? -1 : 0;
+    }
+    sb_buf_free(&b);
+    return rc;
 }
 
 static const char *sb_mime_of(const char *path)

@@ -83,17 +83,87 @@ sb_loop *sb_loop_new(void)
     uv_check_init(&l->uv, &l->turn_check);
     uv_idle_init(&l->uv, &l->turn_idle);
     l->turn_check.data = l;
+    l->log_mask = LLL_ERR;
     uv_unref((uv_handle_t *)&l->turn_check);
     uv_unref((uv_handle_t *)&l->turn_idle);
     return l;
 }
 
-/* lws logs through its own logger; keep errors and warnings only, so a
- * server's stderr is not flooded with notices. */
+/* The only process-wide mutable state in switchboard, and thread-local:
+ * lws 4.1 has one log emitter for the whole process (lws_set_log_level),
+ * whose lines carry no wsi or context, so the adapter below can only ask
+ * "which loop is working on this thread right now?". */
+static __thread sb_loop *sb_log_owner;
+
+sb_loop *sb_log_enter(sb_loop *l)
+{
+    sb_loop *prev = sb_log_owner;
+
+    sb_log_owner = l;
+    return prev;
+}
+
+void sb_log_leave(sb_loop *prev)
+{
+    sb_log_owner = prev;
+}
+
+/* lws error lines a peer causes at will: not the server's errors. */
+static int sb_log_expected(const char *line)
+{
+    static const char *const peer_made[] = {
+        "Ran out of header data space", "lws_client_handshake: got bad HTTP response",
+        "ERROR on binding fd", "lws_ssl_capable", "SSL error", "SSL_read" };
+    size_t i;
+
+    for (i = 0; i < sizeof peer_made / sizeof peer_made[0]; i++)
+        if (strstr(line, peer_made[i]))
+            return 1;
+    return 0;
+}
+
+/* The adapter lws calls for every line it logs (see sb_log_owner). */
 static void sb_loop_log(int level, const char *line)
 {
-    (void)level;
-    fprintf(stderr, "switchboard(lws): %s", line);
+    sb_loop *l = sb_log_owner;
+    int mask = l ? l->log_mask : LLL_ERR;
+
+    if (level == LLL_ERR && sb_log_expected(line))
+        level = LLL_WARN;
+    if (!(level & mask))
+        return;
+    if (l && l->log_emit && !l->in_log) {
+        l->in_log = 1;
+        l->log_emit(l->log_ud, level, line);
+        l->in_log = 0;
+        return;
+    }
+    fprintf(stderr, "switchboard: lws: %s", line);
+}
+
+/* lws formats a line only when its level is visible, so the process-wide
+ * mask is what some loop asked for (never less than errors and warnings,
+ * which the adapter filters per loop); lwsl_visible reads it back, so it
+ * only ever widens. */
+static void sb_log_install(int mask)
+{
+    static const int bits[] = { LLL_NOTICE, LLL_INFO, LLL_DEBUG };
+    size_t i;
+
+    mask |= LLL_ERR | LLL_WARN;
+    for (i = 0; i < sizeof bits / sizeof bits[0]; i++)
+        if (lwsl_visible(bits[i]))
+            mask |= bits[i];
+    lws_set_log_level(mask, sb_loop_log);
+}
+
+void sb_loop_set_log(sb_loop *l, int mask, void (*emit)(void *ud, int level, const char *line),
+                     void *ud)
+{
+    l->log_mask = mask;
+    l->log_emit = emit;
+    l->log_ud = ud;
+    sb_log_install(mask);
 }
 
 struct lws_context *sb_loop_new_lws(sb_loop *l, int server, int timeout_secs,
@@ -124,8 +194,13 @@ struct lws_context *sb_loop_new_lws(sb_loop *l, int server, int timeout_secs,
      * own timeout_secs is ignored */
     info.timeout_secs = timeout_secs > 0 ? (unsigned)timeout_secs : SB_DEFAULT_handshake_timeout;
     info.max_http_header_data2 = max_header > 0 ? (unsigned)max_header : 0;
-    lws_set_log_level(LLL_ERR | LLL_WARN, sb_loop_log);
-    return lws_create_context(&info);
+    sb_log_install(0);
+    {
+        sb_loop *prev = sb_log_enter(l);
+        struct lws_context *ctx = lws_create_context(&info);
+        sb_log_leave(prev);
+        return ctx;
+    }
 }
 
 struct lws_context *sb_loop_lws(sb_loop *l)
@@ -193,7 +268,11 @@ static void sb_loop_destroy_now(sb_loop *l, struct lws_context *ctx)
 
     memset(&p, 0, sizeof p);
     uv_walk(&l->uv, sb_note_poll, &p);
-    lws_context_destroy(ctx);
+    {
+        sb_loop *prev = sb_log_enter(l);
+        lws_context_destroy(ctx);
+        sb_log_leave(prev);
+    }
     /* the handles are freed only in their close callbacks, still to come */
     for (i = 0; i < p.n; i++)
         if (uv_is_closing(p.h[i]))
@@ -248,11 +327,13 @@ void sb_loop_free(sb_loop *l)
 
 int sb_loop_step(sb_loop *l, double timeout)
 {
+    sb_loop *prev = sb_log_enter(l);
     int alive;
 
     if (timeout == 0) {
         alive = uv_run(&l->uv, UV_RUN_NOWAIT);
         sb_loop_reap(l);
+        sb_log_leave(prev);
         return alive;
     }
     if (timeout > 0) {
@@ -269,6 +350,7 @@ int sb_loop_step(sb_loop *l, double timeout)
     sb_loop_reap(l);
     uv_timer_stop(&l->step_timer);
     uv_unref((uv_handle_t *)&l->step_timer);
+    sb_log_leave(prev);
     return alive;
 }
 

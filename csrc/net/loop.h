@@ -31,7 +31,27 @@ typedef struct sb_loop {
     uv_idle_t turn_idle;       /* keeps the poll from blocking while armed */
     sb_turn_hook *turn_hooks;  /* armed, newest first */
     struct sb_workers *workers; /* forked workers (workers.h), parent only */
+    /* where lws's log lines go (see sb_loop_set_log): the LLL_* bits to
+     * pass on, and a sink (NULL: stderr, prefixed "switchboard: lws: ") */
+    int log_mask;
+    void (*log_emit)(void *ud, int level, const char *line);
+    void *log_ud;
+    int in_log;
 } sb_loop;
+
+/* lws 4.1's logger is process-global and its lines name no context, so
+ * one adapter routes every line to the loop at work on this thread: the
+ * one inside sb_loop_step, or the one a synchronous call into lws entered
+ * with sb_log_enter.  Lines with no such loop go to stderr, errors only.
+ * Returns the previous owner, for sb_log_leave. */
+sb_loop *sb_log_enter(sb_loop *l);
+void sb_log_leave(sb_loop *prev);
+/* Sets what the loop passes on: mask of LLL_ERR, LLL_WARN, LLL_NOTICE,
+ * LLL_INFO, LLL_DEBUG (0 = nothing), and emit (NULL = stderr).  Lines lws
+ * writes at LLL_ERR for what a peer can cause at will (an oversize
+ * request head) count as warnings. */
+void sb_loop_set_log(sb_loop *l, int mask, void (*emit)(void *ud, int level, const char *line),
+                     void *ud);
 
 /* Returns NULL when libuv could not set up a loop. */
 sb_loop *sb_loop_new(void);

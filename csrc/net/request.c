@@ -4,6 +4,20 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+const char *sb_request_peer(struct lws *wsi, char *buf, size_t len)
+{
+    if (!len)
+        return buf;
+    buf[0] = '\0';
+    lws_get_peer_simple(wsi, buf, len);
+    buf[len - 1] = '\0';
+    /* only the IPv4-mapped form ::ffff:a.b.c.d, not ::ffff:1 etc. */
+    if (strncasecmp(buf, "::ffff:", 7) == 0 && strchr(buf + 7, '.') && !strchr(buf + 7, ':'))
+        memmove(buf, buf + 7, strlen(buf + 7) + 1);
+    return buf;
+}
 
 int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
                    const char **value)

@@ -202,21 +202,21 @@ static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
 
     /* lws hands over the path already percent-decoded */
     if (!sb_limits_url_ok(&s->cfg, wsi)) {
-        lws_return_http_status(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, "URL too long");
+        sb_http_refuse(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, "URL too long");
         return 1;
     }
     if (sb_copy_hdr(wsi, WSI_TOKEN_GET_URI, path, sizeof path) < 1 || s->closing)
         return -1;
     ops = sb_server_route(s, path, &chan);
     if (!ops) {
-        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "no such endpoint");
+        sb_http_refuse(wsi, HTTP_STATUS_NOT_FOUND, "no such endpoint");
         return 1;
     }
     c = sb_server_accept(s, wsi, ops, path, chan, &status, reason, sizeof reason);
     if (!c) {
         if (!status)
             return -1;
-        lws_return_http_status(wsi, (unsigned)status, reason);
+        sb_http_refuse(wsi, (unsigned)status, reason);
         return 1;
     }
     c->wsi = wsi;

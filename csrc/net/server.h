@@ -185,6 +185,11 @@ int sb_wsconn_set_alias(sb_wsconn *c, const char *alias, size_t n);
 int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
                    const char **value);
 
+/* The peer's address as people write it: the listener is dual-stack, so
+ * lws reports an IPv4 peer as "::ffff:127.0.0.1"; this gives
+ * "127.0.0.1".  Returns buf. */
+const char *sb_request_peer(struct lws *wsi, char *buf, size_t len);
+
 /* Value of the last query arg named key ("" for a bare key) copied into
  * buf, or NULL when absent.  A value longer than len - 1 comes back as ""
  * (present but empty), so callers refuse it instead of taking a cut one

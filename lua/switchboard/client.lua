@@ -16,7 +16,7 @@ local Client = util.class("switchboard.client")
 -- Options that shape the client itself and are not sent to the server.
 local LOCAL_OPTS = {
     reconnect = true, backoff = true, origin = true, insecure = true,
-    query = true, max_queue = true, recover = true, since = true,
+    query = true, max_queue = true, recover = true, since = true, log = true,
 }
 
 local DEFAULT_BACKOFF = { initial = 0.1, max = 10, factor = 2, jitter = 0.5 }
@@ -85,6 +85,7 @@ function M.connect(loop, url, opts)
     end
     opts = opts or {}
     options.check("switchboard.connect", options.schemas.connect, opts, 2)
+    util.apply_log(loop, opts.log, "switchboard.connect")
     local target, err = M.parse_url(url)
     if not target then
         error("switchboard.connect: " .. err .. ": " .. url, 2)
@@ -212,6 +213,7 @@ function Client:open()
     end
     self._state = "connecting"
     self._closing = false
+    self._closed = false
     if self._opts.recover and self._last_id then
         self._target.path = self._target.base_path .. "&since=" .. urlencode(self._last_id)
     end
@@ -231,20 +233,32 @@ function Client:open()
                 dispatch(self, data)
             end
         end,
-        error = function(message)
+        error = function(message, refused)
             if self._ws == ws then
-                emit(self, "error", { message = message })
+                emit(self, "error", {
+                    message = message,
+                    status = refused and refused.status,
+                    reason = refused and refused.reason,
+                })
             end
         end,
-        close = function(code, reason)
+        close = function(code, reason, info)
             if self._ws ~= ws then
                 return
             end
             self._ws = nil
             local wanted = self._closing
             self._state = "closed"
-            emit(self, "close", { code = code, reason = reason })
-            if not wanted and self._reconnect then
+            info = info or {}
+            -- a refused upgrade for want of credentials: retrying with the
+            -- same ones cannot help, so stop and let the app decide (as
+            -- Socket.IO does); other refusals (429, 503) back off and retry
+            local denied = info.status == 401 or info.status == 403
+            emit(self, "close", {
+                code = code, reason = reason, status = info.status,
+                peer_code = info.peer_code, peer_reason = info.peer_reason,
+            })
+            if not wanted and self._reconnect and not denied then
                 schedule_reconnect(self)
             end
         end,
@@ -301,8 +315,12 @@ function Client:remove(event, fn)
 end
 
 --- send(message [, uid]): any JSON value; with uid, a direct message.
--- Queued until the connection is open.
+-- Queued until the connection is open.  After close() it queues nothing
+-- and returns nil, "closed" (open() again to send).
 function Client:send(message, uid)
+    if self._closed then
+        return nil, "closed"
+    end
     local ok, text = pcall(json.encode, message)
     if not ok then
         error("client:send: message cannot be encoded as JSON: " .. tostring(text), 2)
@@ -325,9 +343,13 @@ function Client:push(message, uid)
     return self:send(message, uid)
 end
 
---- close([code [, reason]]): closes and stops reconnecting.
+--- close([code [, reason]]): closes and stops reconnecting.  The close
+-- event that follows reports this code and reason (with peer_code and
+-- peer_reason when the server's echo arrived); is_open() is false and
+-- send() refuses from now on.
 function Client:close(code, reason)
     self._closing = true
+    self._closed = true
     if self._timer then
         self._timer:cancel()
         self._timer = nil
@@ -346,7 +368,7 @@ function Client:last_id()
 end
 
 function Client:is_open()
-    return self._state == "open"
+    return self._state == "open" and not self._closing
 end
 
 return M

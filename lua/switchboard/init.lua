@@ -109,6 +109,11 @@ function M.onerror(fn)
     core.set_onerror(fn)
 end
 
+--- sb.array([t]): marks t as a JSON list, so that it is sent as [] while
+-- empty (lua-cjson writes an unmarked empty table as {}).  Lists that
+-- switchboard's own calls return are marked already.
+M.array = require("switchboard.json").array
+
 --- Signed tokens (HS256 JWTs): sb.token.sign / sb.token.verify.
 M.token = require "switchboard.token"
 

@@ -408,6 +408,16 @@ S.tls = M.record({ cert = M.string({ nonempty = true, desc = "a PEM file path" }
 
 local STRINGS = M.list(M.string(), "a list of strings")
 
+-- log = level | false | function(level, line) (util.apply_log applies it)
+local LOG_LEVELS = { error = true, warn = true, info = true, debug = true, off = true }
+local LOG = { desc = 'a level ("error", "warn", "info", "debug", "off"), false or a function(level, line)',
+    types = { string = true, boolean = true, ["function"] = true } }
+function LOG.test(v, path, ctx)
+    if not (v == false or type(v) == "function" or (type(v) == "string" and LOG_LEVELS[v])) then
+        return mismatch(LOG, v, path, ctx)
+    end
+end
+
 local listen_fields = {
     host = M.string({ desc = 'a host name or address string ("*" or "": every interface)' }),
     port = whole(0, 65535),
@@ -431,6 +441,7 @@ local listen_fields = {
     limits = S.limits,
     tls = S.tls,
     workers = whole(1, 256),
+    log = LOG,
 }
 for k, v in pairs(S.limit_fields) do
     listen_fields[k] = v
@@ -487,6 +498,7 @@ S.connect = M.record({
     max_queue = whole(0),
     recover = BOOLEAN,
     since = M.string({ desc = 'an id string "<epoch>-<offset>"' }),
+    log = LOG,
 }, {
     check = function(opts)
         if opts.since ~= nil and not opts.recover then

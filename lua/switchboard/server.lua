@@ -619,6 +619,7 @@ end
 --   which one this is; call it before any other server, client or timer) }
 function M.listen(loop, opts)
     opts = check_opts(opts)
+    util.apply_log(loop, opts.log, "switchboard.listen")
     local lim = limitsmod.resolve(opts)
     local rules = rulesmod.new(opts.channels)
     local worker, node = start_workers(loop, opts)

@@ -17,4 +17,26 @@ function M.urlencode(s)
     end))
 end
 
+-- The log option's levels as lws's LLL_* bits (ERR 1, WARN 2, NOTICE 4,
+-- INFO 8, DEBUG 16); each level passes the ones above it.
+local LOG_MASKS = { off = 0, error = 1, warn = 3, info = 15, debug = 31 }
+
+--- Applies a log option (sb.listen, sb.connect) to the loop: a level name,
+-- false for "off", or a function(level, line) that hears error, warn and
+-- info lines.  nil leaves the loop as it is.  Raises on anything else.
+function M.apply_log(loop, log, who)
+    if log == nil then
+        return
+    end
+    if log == false then
+        loop:set_log(0)
+    elseif type(log) == "function" then
+        loop:set_log(LOG_MASKS.info, log)
+    elseif type(log) == "string" and LOG_MASKS[log] then
+        loop:set_log(LOG_MASKS[log])
+    else
+        error(who .. ': log must be "error", "warn", "info", "debug", "off", false or a function(level, line)', 3)
+    end
+end
+
 return M
