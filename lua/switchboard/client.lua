@@ -4,6 +4,7 @@
 -- offline and flushes it in order on open, and reconnects after an
 -- unexpected close with exponential backoff and jitter, keeping listeners
 -- and the queue.
+-- @module switchboard.client
 local core = require "switchboard.core"
 local json = require "switchboard.json"
 local options = require "switchboard.options"
@@ -367,6 +368,9 @@ function Client:last_id()
     return self._last_id
 end
 
+--- True while the socket is open and close() was not called: what send()
+-- hands over then goes out at once (otherwise it is queued, or refused
+-- with nil, "closed" after close()).
 function Client:is_open()
     return self._state == "open" and not self._closing
 end
