@@ -551,6 +551,34 @@ describe("bad SSE requests", function()
         end)
     end)
 
+    it("answers a 50 MB POST with 413 while the client is still sending", function()
+        with_traffic(server, function()
+            local socket = require "socket"
+            local c = socket.tcp()
+            c:settimeout(0)
+            c:connect("127.0.0.1", server.port)
+            local pending = "POST /sse/bad HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                .. "Content-Length: 52428800\r\n\r\n"
+            local chunk, sent, got = ("x"):rep(65536), 0, ""
+            support.wait_until(function()
+                if pending == "" then
+                    pending = chunk
+                end
+                local n, err, part = c:send(pending)
+                local k = n or part or 0
+                sent, pending = sent + k, pending:sub(k + 1)
+                local data, rerr, partial = c:receive(8192)
+                got = got .. (data or partial or "")
+                return got:find("\r\n\r\n.*}") or err == "closed" or rerr == "closed"
+            end, 10)
+            c:close()
+            assert.matches("^HTTP/1.1 413 Content Too Large\r\n", got)
+            assert.matches('{"error":"body over 65536 bytes"}', got, 1, true)
+            -- at once: long before the 50 MB, or the drain bound (2 MB), went out
+            assert.is_true(sent < 2 * 1024 * 1024, sent .. " bytes were sent first")
+        end)
+    end)
+
     it("refuses bad channels, methods and event names with a JSON error; drops a huge request", function()
         with_traffic(server, function()
             local bad = {

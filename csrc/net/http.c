@@ -42,11 +42,11 @@ int sb_add_hdr(struct lws *wsi, const char *name, const char *value,
                                        (const unsigned char *)value, (int)n, p, end);
 }
 
-/* A complete response with a known length (JSON errors, 202, metrics,
- * preflight); keeps the connection for the next request. */
-int sb_http_reply(sb_server *s, struct lws *wsi, unsigned int status,
-                  const char *type, const char *body, size_t n,
-                  const char *extra)
+/* Writes a whole response with a known length; the transaction stays
+ * open (sb_http_reply ends it).  0, or -1 to close. */
+static int sb_http_write(sb_server *s, struct lws *wsi, unsigned int status,
+                         const char *type, const char *body, size_t n,
+                         const char *extra)
 {
     unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
                   *end = hdr + sizeof hdr - 1;
@@ -72,6 +72,17 @@ int sb_http_reply(sb_server *s, struct lws *wsi, unsigned int status,
         if (rc < (int)n)
             return -1;
     }
+    return 0;
+}
+
+/* A complete response with a known length (JSON errors, 202, metrics,
+ * preflight); keeps the connection for the next request. */
+int sb_http_reply(sb_server *s, struct lws *wsi, unsigned int status,
+                  const char *type, const char *body, size_t n,
+                  const char *extra)
+{
+    if (sb_http_write(s, wsi, status, type, body, n, extra))
+        return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -87,6 +98,24 @@ int sb_http_error(sb_server *s, struct lws *wsi, unsigned int status,
     sb_buf_init(&b, 0);
     sb_http_error_body(&b, text);
     rc = b.oom ? -1 : sb_http_reply(s, wsi, status, "application/json",
+                                    (const char *)sb_buf_data(&b), b.len, NULL);
+    sb_buf_free(&b);
+    return rc;
+}
+
+/* {"error":"<text>"} at once, before the request body has been read: a
+ * client that announced too big a body hears the refusal while it sends,
+ * and the caller ends the transaction once the body is drained. */
+int sb_http_error_now(sb_server *s, struct lws *wsi, unsigned int status,
+                      const char *text)
+{
+    sb_buf b;
+    int rc;
+
+    sb_server_stats_of(s)->post_refused++;
+    sb_buf_init(&b, 0);
+    sb_http_error_body(&b, text);
+    rc = b.oom ? -1 : sb_http_write(s, wsi, status, "application/json",
                                     (const char *)sb_buf_data(&b), b.len, NULL);
     sb_buf_free(&b);
     return rc;

@@ -21,5 +21,9 @@ int sb_http_reply(sb_server *s, struct lws *wsi, unsigned int status,
 /* {"error":"<text>"} with an HTTP status; 0, or -1 to close. */
 int sb_http_error(sb_server *s, struct lws *wsi, unsigned int status,
                   const char *text);
+/* The same error written at once, leaving the transaction open: the caller
+ * ends it (lws_http_transaction_completed) after draining the body. */
+int sb_http_error_now(sb_server *s, struct lws *wsi, unsigned int status,
+                      const char *text);
 
 #endif

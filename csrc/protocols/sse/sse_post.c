@@ -18,6 +18,7 @@
 typedef struct sb_sse_post {
     int active;
     int too_big;
+    int answered;        /* the 413 went out before the body was read */
     size_t seen;
     int64_t deadline;    /* ms: the whole body must be in by then */
     sb_buf body;
@@ -37,6 +38,17 @@ void sb_sse_post_free(void **slot)
 
 /* POST /sse/<channel>: remember the channel, refuse early what cannot be
  * valid, and collect the body (sb_sse_post_body). */
+/* The 413 for a body over sse.max_body: written at once (the transaction
+ * stays open while the body drains), or as the complete answer. */
+static int sb_sse_post_too_big(sb_server *s, struct lws *wsi, int now)
+{
+    char text[64];
+
+    snprintf(text, sizeof text, "body over %lu bytes", (unsigned long)sb_sse_max_body(s));
+    return now ? sb_http_error_now(s, wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, text)
+               : sb_http_error(s, wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, text);
+}
+
 int sb_sse_post_start(sb_server *s, struct lws *wsi, const char *chan, void **slot)
 {
     sb_sse_post *ps;
@@ -60,6 +72,13 @@ int sb_sse_post_start(sb_server *s, struct lws *wsi, const char *chan, void **sl
     ps->too_big = len > sb_sse_max_body(s);
     sb_buf_init(&ps->body, 0);
     snprintf(ps->channel, sizeof ps->channel, "%s", chan);
+    if (ps->too_big) {
+        /* announced too big: say so now, while the client is still
+         * sending (a 50 MB body would otherwise be read for seconds, and
+         * then cut), and drain what it sends meanwhile */
+        ps->answered = 1;
+        return sb_sse_post_too_big(s, wsi, 1);
+    }
     return 0;
 }
 
@@ -138,10 +157,10 @@ int sb_sse_post_done(sb_server *s, struct lws *wsi, void **slot)
     if (!ps || !ps->active)
         return sb_http_error(s, wsi, HTTP_STATUS_BAD_REQUEST, "unexpected body");
     ps->active = 0;
-    if (ps->too_big) {
-        snprintf(text, sizeof text, "body over %lu bytes", (unsigned long)sb_sse_max_body(s));
-        return sb_http_error(s, wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, text);
-    }
+    if (ps->answered)
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    if (ps->too_big)
+        return sb_sse_post_too_big(s, wsi, 0);
     if (ps->body.oom)
         return sb_http_error(s, wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
     data = (const char *)sb_buf_data(&ps->body);
