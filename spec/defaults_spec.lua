@@ -14,8 +14,8 @@ local function readme_defaults()
     local f = assert(io.open("README.md"))
     local text = f:read("*a")
     f:close()
-    local section = text:match("\n### Defaults\n(.-)\n#")
-    assert.is_string(section, "README has no '### Defaults' section")
+    local section = text:match("\n#+ Defaults\n(.-)\n#")
+    assert.is_string(section, "README has no 'Defaults' section")
     local rows, bad = {}, {}
     for line in section:gmatch("[^\n]+") do
         if line:match("^| `") then

@@ -171,10 +171,11 @@ describe("wire details", function()
         end)
 
         it("rejects a level it does not know", function()
-            local want = 'log must be "error", "warn", "info", "debug", "off", false or a function(level, line)'
-            assert.has_error(function() sb.listen{ port = 0, log = "loud" } end, "switchboard.listen: " .. want)
+            local want = 'must be a level ("error", "warn", "info", "debug", "off"), false or a function(level, line)'
+            assert.has_error(function() sb.listen{ port = 0, log = "loud" } end,
+                "switchboard.listen: option 'log' " .. want .. ', got "loud"')
             assert.has_error(function() sb.connect("ws://127.0.0.1:1/", { log = 3 }) end,
-                "switchboard.connect: " .. want)
+                "switchboard.connect: option 'log' " .. want .. ", got 3")
         end)
     end)
 end)
