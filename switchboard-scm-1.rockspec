@@ -45,6 +45,7 @@ build = {
             "csrc/cluster/cluster_order.c",
             "csrc/cluster/cluster_phx.c",
             "csrc/cluster/cluster_presence.c",
+            "csrc/cluster/cluster_receive.c",
             "csrc/cluster/cluster_scripts.c",
             "csrc/cluster/cluster_wire.c",
             "csrc/cluster/redis.c",

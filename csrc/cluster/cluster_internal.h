@@ -152,6 +152,15 @@ int sb_cl_send_req(sb_cluster *cl, cl_req *req, int argc, const char **argv,
                    const size_t *lens);
 /* Takes a request off the list of requests in flight (its reply came). */
 void sb_cl_req_done(sb_cluster *cl, cl_req *req);
+
+/* The followed channel a Redis channel "sb:ch:<name>" stands for, with
+ * *ch and *chlen moved onto the name; NULL for another Redis channel or a
+ * name this node does not follow (cluster.c). */
+cl_channel *sb_cl_channel_of(sb_cluster *cl, const char **ch, size_t *chlen);
+/* The Redis link's message callback: one pub/sub message from another
+ * node, dispatched by kind (cluster_receive.c). */
+void sb_cl_on_message(sb_redis *r, const char *ch, size_t chlen,
+                      const char *data, size_t len, void *ud);
 /* One log line (the configured log function, else stderr). */
 void sb_cl_log(sb_cluster *cl, const char *line);
 /* PUBLISH payload on sb:ch:<channel> (or on sb:nodes when ch is NULL). */
