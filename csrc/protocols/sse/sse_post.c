@@ -52,13 +52,20 @@ static int sb_sse_post_too_big(sb_server *s, struct lws *wsi, int now)
 int sb_sse_post_start(sb_server *s, struct lws *wsi, const char *chan, void **slot)
 {
     sb_sse_post *ps;
-    char cl[32];
+    char cl[32], key[64];
     unsigned long long len;
 
     sb_sse_post_free(slot);
     if (!(ps = calloc(1, sizeof *ps)))
         return -1;
     *slot = ps;
+    /* the same rule as the handshakes (net/accept.c): ?event=a&event=b */
+    if (sb_request_repeated(wsi, key, sizeof key)) {
+        char text[96];
+
+        snprintf(text, sizeof text, "query parameter '%s' given twice", key);
+        return sb_http_error(s, wsi, HTTP_STATUS_BAD_REQUEST, text);
+    }
     if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
         return sb_http_error(s, wsi, 411, "a JSON body with Content-Length is required");
     len = strtoull(cl, NULL, 10);
