@@ -105,9 +105,8 @@ write(prelude_path, PRELUDE)
 local function command(b, mode, out)
     local file = os.tmpname()
     write(file, b.code)
-    return ("LUA_PATH=%q LUA_CPATH=%q timeout 60 %s %s %s %d %s >%s 2>%s.err")
-        :format(package.path, package.cpath, support.LUA, prelude_path, mode,
-            #promised(b.code), file, out, out)
+    return ("timeout 60 %s %s %s %d %s >%s 2>%s.err")
+        :format(support.LUA, prelude_path, mode, #promised(b.code), file, out, out)
 end
 
 local function lines_of(text)

@@ -350,8 +350,11 @@ function Wire:kill(rst)
 end
 
 --- The interpreter running this spec (lua5.4, lua5.1 or luajit), for
--- child processes that must load the same build of the C module.
-M.LUA = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+-- child processes that must load the same build of the C module: their
+-- search paths are this process's, which plain `busted` (.busted) sets
+-- inside the process only, not in the environment.
+M.LUA = ("env LUA_PATH=%q LUA_CPATH=%q %s"):format(package.path, package.cpath,
+    jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+")))
 
 --- A file's whole content, or nil when it cannot be read (yet): the
 -- output and pid files of the specs' child processes.
