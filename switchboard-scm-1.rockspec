@@ -100,6 +100,7 @@ build = {
             "csrc/protocols/native/ws_native_resume.c",
             "csrc/protocols/phoenix/proto_phoenix.c",
             "csrc/protocols/phoenix/ws_phoenix.c",
+            "csrc/protocols/phoenix/ws_phoenix_server.c",
             "csrc/protocols/phoenix/ws_phoenix_token.c",
             "csrc/protocols/registry.c",
             "csrc/protocols/sse/http_sse.c",

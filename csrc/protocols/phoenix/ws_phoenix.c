@@ -10,6 +10,7 @@
 #include "codec/envelope.h"
 #include "protocols/slots.h"
 #include "proto_phoenix.h"
+#include "ws_phoenix_server.h"
 
 /* Depth limit for JSON a Phoenix client sends. */
 #define SB_PHX_MAX_DEPTH 64
@@ -33,16 +34,6 @@ typedef struct sb_phx_conn {
     int v1;                /* vsn 1.0.x: JSON objects, no binary frames */
     int64_t armed_ms;      /* when the idle timeout was last armed */
 } sb_phx_conn;
-
-/* The protocol's per-server state: its options and its mount points,
- * owned copies without a trailing slash so "/socket/" and "/socket" route
- * alike. */
-typedef struct sb_phx_server {
-    int max_channels;      /* joined topics per connection */
-    int timeout;           /* seconds of silence before closing; < 0 never */
-    char **mounts;
-    int n;
-} sb_phx_server;
 
 static const sb_phx_server *sb_phx_server_of(const sb_wsconn *c)
 {
@@ -644,77 +635,6 @@ void sb_phx_deliver(sb_conn *hc, sb_msg *m, void *ud)
         sb_fqueue_push(&ch->held, f);
     else
         sb_wsconn_send(c, f);
-}
-
-static void sb_phx_server_free(void *state)
-{
-    sb_phx_server *ps = state;
-
-    if (!ps)
-        return;
-    while (ps->n > 0)
-        free(ps->mounts[--ps->n]);
-    free(ps->mounts);
-    free(ps);
-}
-
-/* Keeps one mount point. */
-static int sb_phx_add_mount(sb_phx_server *ps, const char *m)
-{
-    size_t len = strlen(m);
-
-    while (len > 0 && m[len - 1] == '/')
-        len--;
-    if (!(ps->mounts[ps->n] = sb_memdup(m, len)))
-        return -1;
-    ps->n++;
-    return 0;
-}
-
-/* Reads phoenix = { mount, ... } (default { "/socket" }, {} = none),
- * phoenix_max_channels and phoenix_timeout. */
-static int sb_phx_server_start(sb_server *s, void **state)
-{
-    const sb_options *o = sb_server_config_of(s)->options;
-    int i, n = sb_options_count(o, "phoenix");
-    sb_phx_server *ps = calloc(1, sizeof *ps);
-
-    *state = ps;
-    if (!ps || !(ps->mounts = calloc(n > 0 ? (size_t)n : 1, sizeof *ps->mounts)))
-        return -1;
-    ps->max_channels = (int)sb_options_size(o, "phoenix_max_channels",
-                                            SB_DEFAULT_max_channels);
-    ps->timeout = (int)sb_options_off(o, "phoenix_timeout", SB_DEFAULT_phoenix_timeout);
-    if (n < 0)
-        return sb_phx_add_mount(ps, "/socket");
-    for (i = 0; i < n; i++) {
-        const char *m = sb_options_item(o, "phoenix", i);
-        if (!m)
-            break;
-        if (sb_phx_add_mount(ps, m))
-            return -1;
-    }
-    return 0;
-}
-
-
-/* Phoenix clients always append /websocket to the mount point. */
-static int sb_phx_route(sb_server *s, void *state, const char *path,
-                        const char **channel)
-{
-    sb_phx_server *ps = state;
-    size_t n = strlen(path);
-    int i;
-
-    (void)s;
-    (void)channel;
-    for (i = 0; ps && i < ps->n; i++) {
-        size_t m = strlen(ps->mounts[i]);
-        if (n == m + 10 && strncmp(path, ps->mounts[i], m) == 0 &&
-            strcmp(path + m, "/websocket") == 0)
-            return 1;
-    }
-    return 0;
 }
 
 const sb_proto_ops sb_phoenix_ops = {
