@@ -117,6 +117,22 @@ void sb_cl_req_done(sb_cluster *cl, cl_req *req)
 }
 
 /* PUBLISH payload on sb:ch:<channel> (or on sb:nodes when ch is NULL). */
+int sb_cl_publish_on(sb_cluster *cl, int tag, const char *name, sb_buf *payload)
+{
+    const char *argv[3];
+    size_t lens[3];
+
+    if (payload->oom)
+        return -1;
+    argv[0] = "PUBLISH";
+    lens[0] = 7;
+    argv[1] = name;
+    lens[1] = strlen(name);
+    argv[2] = (const char *)sb_buf_data(payload);
+    lens[2] = payload->len;
+    return sb_cl_send_argv(cl, tag, 3, argv, lens);
+}
+
 int sb_cl_publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
                 sb_buf *payload)
 {
@@ -156,10 +172,10 @@ static void follow(sb_cluster *cl, cl_channel *cc)
 
 static void channel_free(cl_channel *cc)
 {
+    sb_cl_drop_held(cc);
     sb_cl_hist_unfollow(cc);
     sb_cl_phx_clear(&cc->metas);
     sb_map_clear(&cc->phx_touched);
-    sb_map_clear(&cc->remote);
     free(cc);
 }
 
@@ -187,10 +203,7 @@ static void refollow_all(sb_cluster *cl)
         cl_channel *cc = sb_map_get(&cl->channels, names.s[i], names.len[i]);
         if (!cc)
             continue;
-        /* a snapshot lost with the old link must not leave its marks:
-         * they would shield stale keys from the next snapshot */
-        sb_cl_settle_marks(cc);
-        cc->subscribed = cc->unsubscribing = cc->snapshot = 0;
+        cc->subscribed = cc->unsubscribing = cc->confirmed = 0;
         cc->phx_snapshot = 0;
         sb_map_clear(&cc->phx_touched);
         sb_map_init(&cc->phx_touched, (uint64_t)(uintptr_t)cc ^ 2);
@@ -199,7 +212,6 @@ static void refollow_all(sb_cluster *cl)
             continue;
         }
         follow(cl, cc);
-        sb_cl_announce_channel(cl, cc, 0);
         sb_cl_hist_follow(cl, cc);
     }
     sb_cl_strlist_free(&names);
@@ -232,6 +244,30 @@ static void log_up(sb_cluster *cl, double t)
     sb_cl_log(cl, line);
 }
 
+/* The link went: what waited for a subscription is lost (by name, from
+ * a copy: a delivery may end a following). */
+static void release_all_held(sb_cluster *cl)
+{
+    sb_map_iter it;
+    void *val;
+    strlist names;
+    size_t i;
+    cl_channel *cc;
+
+    memset(&names, 0, sizeof names);
+    sb_map_iter_init(&it);
+    while (sb_map_next(&cl->channels, &it, NULL, NULL, &val)) {
+        cc = val;
+        cc->confirmed = 0;
+        if (cc->held)
+            sb_cl_strlist_add(&names, cc->name, cc->len);
+    }
+    for (i = 0; i < names.n; i++)
+        if ((cc = sb_map_get(&cl->channels, names.s[i], names.len[i])))
+            sb_cl_release_held(cl, cc, 0);
+    sb_cl_strlist_free(&names);
+}
+
 /* Redis link hooks. */
 static void on_up(sb_redis *r, void *ud)
 {
@@ -255,7 +291,13 @@ static void on_up(sb_redis *r, void *ud)
     sb_cl_heartbeat(cl);
     cl->next_beat = t + cl->ttl / 4;
     sb_redis_subscribe(cl->r, NODES_CHANNEL, strlen(NODES_CHANNEL));
+    /* a snapshot lost with the old link must not leave its marks: they
+     * would shield stale keys from the next one (read once subscribed) */
+    sb_cl_settle_all_marks(cl);
+    cl->pres_subscribed = 0;
+    sb_redis_subscribe(cl->r, PRES_CHANNEL, strlen(PRES_CHANNEL));
     refollow_all(cl);
+    sb_cl_announce_all(cl, 0);
     sb_cl_phx_announce_all(cl, 0);
 }
 
@@ -270,7 +312,9 @@ static void on_down(sb_redis *r, const char *why, void *ud)
     cl->down_since = sb_cl_now_s(cl);
     cl->lost_at_down = cl->st.lost;
     cl->st.connected = 0;
+    cl->st.synced = 0;
     cl->st.outages++;
+    release_all_held(cl);
     sb_cl_hist_down(cl);
     snprintf(line, sizeof line,
              "switchboard(redis): node %s %s %s (%s); local fan-out goes on, "
@@ -339,11 +383,24 @@ static void on_unsubscribed(sb_redis *r, const char *ch, size_t chlen,
 static void on_subscribed(sb_redis *r, const char *ch, size_t chlen, void *ud)
 {
     sb_cluster *cl = ud;
-    cl_channel *cc = sb_cl_channel_of(cl, &ch, &chlen);
+    cl_channel *cc;
 
     (void)r;
+    if (chlen == strlen(PRES_CHANNEL) && memcmp(ch, PRES_CHANNEL, chlen) == 0) {
+        /* read after the subscription: no change can fall between */
+        cl->pres_subscribed = 1;
+        sb_cl_request_snapshot(cl);
+        return;
+    }
+    cc = sb_cl_channel_of(cl, &ch, &chlen);
     if (cc && cc->active && cc->subscribed && !cc->unsubscribing) {
-        sb_cl_request_snapshot(cl, cc);
+        /* from now on what other nodes send here arrives: announce this
+         * node's connections, then the publishes that waited for them */
+        cc->confirmed = 1;
+        sb_cl_announce_channel(cl, cc->name, cc->len, 0);
+        sb_cl_release_held(cl, cc, 1);
+        if (!(cc = sb_map_get(&cl->channels, ch, chlen)) || !cc->active)
+            return;
         sb_cl_phx_request_snapshot(cl, cc);
         sb_cl_hist_subscribed(cl, cc);
     }
@@ -354,25 +411,19 @@ static int on_published(sb_hub *h, sb_msg *m, const sb_conn *except,
                         const char *em, size_t emlen, void *ud)
 {
     sb_cluster *cl = ud;
-    sb_buf b;
     size_t count;
     double ttl;
+    uint64_t except_id = except ? except->id : 0;
+    cl_channel *cc = sb_map_get(&cl->channels, m->channel, m->channel_len);
 
     sb_hub_history_rule(h, m->channel, m->channel_len, &count, &ttl);
+    /* the node's presence there is not announced yet: after it */
+    if (cc && cc->active && cc->subscribed && !cc->confirmed &&
+        sb_redis_is_up(cl->r) && sb_cl_hold(cc, m, except_id, em, emlen, count > 0) == 0)
+        return count ? SB_PUBLISH_TAKEN : SB_PUBLISH_LOCAL;
     if (count)
-        return sb_cl_hist_publish(cl, m, except, em, emlen);
-    if (!sb_redis_is_up(cl->r)) {
-        cl->st.lost++;
-        return SB_PUBLISH_LOCAL;
-    }
-    sb_buf_init(&b, 0);
-    sb_cl_wire_head(cl, &b, "m");
-    sb_cl_wire_msg_fields(&b, m, em, emlen);
-    if (sb_cl_publish_raw(cl, TAG_PUBLISH, m->channel, m->channel_len, &b) == 0)
-        cl->st.published++;
-    else
-        cl->st.lost++;
-    sb_buf_free(&b);
+        return sb_cl_hist_publish(cl, m, except_id, em, emlen);
+    sb_cl_publish_msg(cl, m, em, emlen);
     return SB_PUBLISH_LOCAL;
 }
 
@@ -391,7 +442,6 @@ static void on_channel_active(sb_hub *h, const char *ch, size_t chlen,
                 return;
             memcpy(cc->name, ch, chlen);
             cc->len = chlen;
-            sb_map_init(&cc->remote, (uint64_t)(uintptr_t)cc);
             sb_map_init(&cc->metas, (uint64_t)(uintptr_t)cc ^ 1);
             sb_map_init(&cc->phx_touched, (uint64_t)(uintptr_t)cc ^ 2);
             if (sb_map_put(&cl->channels, cc->name, chlen, cc)) {
@@ -406,12 +456,17 @@ static void on_channel_active(sb_hub *h, const char *ch, size_t chlen,
     }
     if (!cc)
         return;
-    /* the hub forgets the remote members itself (no events) */
     cc->active = 0;
-    cc->snapshot = 0;
+    cc->confirmed = 0;
+    /* sent now: nobody here waits for them any more */
+    sb_cl_release_held(cl, cc, sb_redis_is_up(cl->r));
+    if (!(cc = sb_map_get(&cl->channels, ch, chlen)) || cc->active)
+        return;
+    /* every leave was sent (the link is up): nothing of this node's can
+     * linger in Redis for the channel, no need to re-announce it */
+    if (sb_redis_is_up(cl->r))
+        sb_map_del(&cl->mine, ch, chlen);
     sb_cl_hist_unfollow(cc);
-    sb_map_clear(&cc->remote);
-    sb_map_init(&cc->remote, (uint64_t)(uintptr_t)cc);
     sb_cl_phx_clear(&cc->metas);
     sb_map_init(&cc->metas, (uint64_t)(uintptr_t)cc ^ 1);
     sb_map_clear(&cc->phx_touched);
@@ -462,6 +517,8 @@ static sb_cluster *cluster_alloc(uv_loop_t *loop, sb_hub *hub,
     sb_map_init(&cl->channels, (uint64_t)(uintptr_t)cl);
     sb_map_init(&cl->nodes, (uint64_t)(uintptr_t)cl ^ 0x9e3779b97f4a7c15ULL);
     sb_map_init(&cl->own_metas, (uint64_t)(uintptr_t)cl ^ 0x5bd1e995ULL);
+    sb_map_init(&cl->pchans, (uint64_t)(uintptr_t)cl ^ 0x27d4eb2fULL);
+    sb_map_init(&cl->mine, (uint64_t)(uintptr_t)cl ^ 0x165667b1ULL);
     return cl;
 }
 
@@ -488,7 +545,7 @@ static void hook_hub(sb_cluster *cl)
 
     memset(&hh, 0, sizeof hh);
     hh.published = on_published;
-    hh.local_presence = sb_cl_on_local_presence;
+    hh.local_conn = sb_cl_on_local_conn;
     hh.channel_active = on_channel_active;
     hh.typing = sb_cl_on_local_typing;
     hh.direct = sb_cl_on_local_direct;
@@ -546,10 +603,7 @@ void sb_cluster_free(sb_cluster *cl)
     if (sb_redis_is_up(cl->r)) {
         /* this node's entries go from the presence hashes, so nodes that
          * start following a channel later do not even see them */
-        sb_map_iter_init(&it);
-        while (sb_map_next(&cl->channels, &it, NULL, NULL, &val))
-            if (((cl_channel *)val)->active)
-                sb_cl_announce_channel(cl, val, 1);
+        sb_cl_announce_all(cl, 1);
         sb_cl_phx_announce_all(cl, 1);
         sb_buf_init(&b, 0);
         sb_cl_wire_head(cl, &b, "b");
@@ -563,6 +617,9 @@ void sb_cluster_free(sb_cluster *cl)
     }
     sb_redis_free(cl->r);
     cl->r = NULL;
+    sb_hub_forget_remote(cl->hub);
+    sb_cl_pchans_free(cl);
+    sb_map_clear(&cl->mine);
     sb_cl_hist_free(cl);
     sb_map_iter_init(&it);
     while (sb_map_next(&cl->channels, &it, NULL, NULL, &val))
@@ -584,6 +641,7 @@ void sb_cluster_get_stats(const sb_cluster *cl, sb_cluster_stats *st)
 
     *st = cl->st;
     st->connected = sb_redis_is_up(cl->r);
+    st->synced = st->connected && cl->st.synced;
     st->nodes = 0;
     sb_map_iter_init(&it);
     while (sb_map_next(&cl->nodes, &it, NULL, NULL, &val))

@@ -42,6 +42,8 @@ typedef struct sb_cluster_config {
 
 typedef struct sb_cluster_stats {
     int connected;
+    int synced;             /* connected and the other nodes' presence read
+                               (counts cover the cluster from then on) */
     uint64_t published;     /* messages sent to Redis */
     uint64_t received;      /* messages from other nodes delivered here */
     uint64_t lost;          /* local publishes not sent (link down/error) */
@@ -69,6 +71,13 @@ sb_cluster *sb_cluster_new(uv_loop_t *loop, sb_hub *hub,
 void sb_cluster_free(sb_cluster *cl);
 void sb_cluster_get_stats(const sb_cluster *cl, sb_cluster_stats *st);
 const char *sb_cluster_node(const sb_cluster *cl);
+/* Where the connections of every channel are: fn once per (channel,
+ * node) with a connection there, this node included, as far as this node
+ * knows (cluster_stats' by_channel). */
+typedef void (*sb_cluster_count_fn)(const char *ch, size_t chlen,
+                                    const char *node, size_t nlen,
+                                    size_t conns, void *ud);
+void sb_cluster_each_count(sb_cluster *cl, sb_cluster_count_fn fn, void *ud);
 
 /* Phoenix presence metas (cluster_phx.c): hub:track on this node records
  * (topic, phx_ref) -> presence key and meta JSON for the other nodes;

@@ -111,7 +111,7 @@ void sb_cl_hist_down(sb_cluster *cl)
     sb_cl_strlist_free(&names);
 }
 
-int sb_cl_hist_publish(sb_cluster *cl, sb_msg *m, const sb_conn *except,
+int sb_cl_hist_publish(sb_cluster *cl, sb_msg *m, uint64_t except_id,
                        const char *em, size_t emlen)
 {
     cl_hpub *hp;
@@ -124,7 +124,7 @@ int sb_cl_hist_publish(sb_cluster *cl, sb_msg *m, const sb_conn *except,
     if ((hp = calloc(1, sizeof *hp)) != NULL) {
         hp->head.tag = TAG_HPUB;
         hp->e.m = sb_msg_ref(m);
-        hp->e.except_conn = except ? except->id : 0;
+        hp->e.except_conn = except_id;
         hp->e.emlen = emlen;
         if (em)
             hp->e.em = sb_memdup(em, emlen);

@@ -14,6 +14,8 @@
 #define PRES_PREFIX "sb:pres:"
 #define NODE_PREFIX "sb:node:"
 #define NODES_CHANNEL "sb:nodes"
+#define PRES_CHANNEL "sb:pres"
+#define PCHANS_KEY "sb:pchans"
 #define HPOS_PREFIX "sb:hpos:"
 #define HIST_PREFIX "sb:hist:"
 #define GEN_KEY "sb:gen"
@@ -48,12 +50,32 @@ typedef struct cl_entry {
 #define REMOTE_TOUCHED ((void *)2)
 #define REMOTE_TOMB ((void *)3)
 
+/* What other nodes have in one channel (any channel, followed or not;
+ * cluster_presence.c). */
+typedef struct cl_pchan {
+    sb_map remote;          /* "<node>|<instance>:<id>" -> REMOTE_* */
+    size_t len;
+    char name[];
+} cl_pchan;
+
+/* A publish made while its channel's subscription was not confirmed yet
+ * (cluster_hold.c). */
+typedef struct cl_held {
+    struct cl_held *next;
+    sb_msg *m;
+    uint64_t except_id;     /* a local sender that asked for no echo */
+    char *em;               /* except_member or NULL */
+    size_t emlen;
+    int hist;               /* goes through the shared history */
+} cl_held;
+
+/* A channel this node follows (has local connections in): its messages. */
 typedef struct cl_channel {
-    sb_map remote;          /* "<node>|<member>" -> REMOTE_* */
     int active;             /* has local connections */
     int subscribed;         /* SUBSCRIBE sent on the current link */
+    int confirmed;          /* ... and confirmed: its presence is announced */
+    cl_held *held, **held_tail;  /* publishes waiting for the confirmation */
     int unsubscribing;      /* UNSUBSCRIBE sent, confirmation pending */
-    int snapshot;           /* snapshot requested, reply pending */
     /* Shared history (cluster_history.c): messages reach the hub in
      * offset order, each once, from the subscription, this node's own
      * publish replies and fill reads. */
@@ -86,6 +108,7 @@ typedef struct cl_node {
     double last_seen;       /* loop clock, seconds */
     double ttl;
     int dead;
+    uint64_t instance;      /* of its last heartbeat (0: none yet) */
 } cl_node;
 
 struct sb_cluster {
@@ -94,6 +117,10 @@ struct sb_cluster {
     sb_redis *r;
     uv_timer_t tick;
     sb_map channels;        /* name -> cl_channel* */
+    sb_map pchans;          /* name -> cl_pchan*: other nodes' presence */
+    sb_map mine;            /* channels this node announced connections in */
+    int psnap;              /* presence snapshot requested, reply pending */
+    int pres_subscribed;    /* sb:pres confirmed on the current link */
     sb_map nodes;           /* other node name -> cl_node* */
     double ttl;
     double next_beat;
@@ -163,9 +190,25 @@ void sb_cl_on_message(sb_redis *r, const char *ch, size_t chlen,
                       const char *data, size_t len, void *ud);
 /* One log line (the configured log function, else stderr). */
 void sb_cl_log(sb_cluster *cl, const char *line);
+/* PUBLISH payload on the Redis channel `name`. */
+int sb_cl_publish_on(sb_cluster *cl, int tag, const char *name, sb_buf *payload);
 /* PUBLISH payload on sb:ch:<channel> (or on sb:nodes when ch is NULL). */
 int sb_cl_publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
                 sb_buf *payload);
+
+/* cluster_hold.c: publishes wait for their channel's subscription. */
+/* Holds a publish of a channel whose subscription is not confirmed: 0, or
+ * -1 when memory ran out (the caller sends it now). */
+int sb_cl_hold(cl_channel *cc, sb_msg *m, uint64_t except_id, const char *em,
+               size_t emlen, int hist);
+/* Sends what cc holds, in order (send = 0: the link went; the messages are
+ * lost, those of a shared history delivered here without an id). */
+void sb_cl_release_held(sb_cluster *cl, cl_channel *cc, int send);
+/* Frees what cc holds without sending or delivering (the cluster goes). */
+void sb_cl_drop_held(cl_channel *cc);
+/* PUBLISHes an "m" message (a channel without shared history). */
+void sb_cl_publish_msg(sb_cluster *cl, const sb_msg *m, const char *em,
+                       size_t emlen);
 
 /* cluster_wire.c */
 /* Appends p[0..n) as one netstring. */
@@ -212,7 +255,7 @@ int sb_cl_send_numbered(sb_cluster *cl, cl_req *req, const sb_msg *m,
 /* Redis lost: shared channels fall back to local epochs. */
 void sb_cl_hist_down(sb_cluster *cl);
 /* A publish on a channel with history (SB_PUBLISH_*). */
-int sb_cl_hist_publish(sb_cluster *cl, sb_msg *m, const sb_conn *except,
+int sb_cl_hist_publish(sb_cluster *cl, sb_msg *m, uint64_t except_id,
                        const char *em, size_t emlen);
 /* The node starts following a channel (also after an outage): reads the
  * shared position.  Decides cc->hist. */
@@ -304,7 +347,7 @@ typedef struct cl_listing {
  * cover or one changed since it was read. */
 typedef int (*cl_keep_fn)(const void *k, size_t klen, void *val,
                           const void *ud);
-void sb_cl_listing_init(cl_listing *l, const cl_channel *cc);
+void sb_cl_listing_init(cl_listing *l, const void *owner);
 void sb_cl_listing_add(cl_listing *l, const char *k, size_t klen);
 /* Into gone: the keys of have that the listing did not name and keep
  * (NULL: none) does not keep.  Ends the listing. */
@@ -320,32 +363,44 @@ cl_channel *sb_cl_snapshot_channel(sb_cluster *cl, const redisReply *rep);
  * memory ran out. */
 cl_node *sb_cl_node_touch(sb_cluster *cl, const char *name, size_t n,
                     double ttl, int revive);
-/* Applies one remote presence change for key "<node>|<member>". */
+/* Applies one remote presence change for connection key
+ * "<node>|<instance>:<id>" (rec: its record, needed for a join). */
 void sb_cl_remote_set(sb_cluster *cl, const char *ch, size_t chlen,
-                const char *key, size_t klen, int present, int mark);
+                const char *key, size_t klen, const char *rec, size_t reclen,
+                int present, int mark);
 /* A node died (TTL) or said goodbye: its members leave every channel. */
 void sb_cl_node_gone(sb_cluster *cl, const char *name, size_t n);
-/* Ends a snapshot window: marks and tombstones go. */
-void sb_cl_settle_marks(cl_channel *cc);
-/* Asks Redis for the channel's remote member set (reply in sb_cl_on_snapshot). */
-void sb_cl_request_snapshot(sb_cluster *cl, cl_channel *cc);
+/* Ends a snapshot window: marks and tombstones go (every channel). */
+void sb_cl_settle_all_marks(sb_cluster *cl);
+/* Asks Redis for every channel's connections of the other nodes (reply in
+ * sb_cl_on_snapshot); no-op while one is pending. */
+void sb_cl_request_snapshot(sb_cluster *cl);
+/* Frees what is known of the other nodes' presence. */
+void sb_cl_pchans_free(sb_cluster *cl);
 int sb_cl_send_snapshot(sb_cluster *cl, int tag, const char *script, size_t slen,
                         const char *prefix, cl_channel *cc);
-/* Replaces this node's members of the channel in Redis and tells followers. */
-void sb_cl_announce_channel(sb_cluster *cl, cl_channel *cc, int leaving);
+/* Replaces this node's connections of the channel in Redis and tells the
+ * other nodes (leaving: none). */
+void sb_cl_announce_channel(sb_cluster *cl, const char *ch, size_t chlen,
+                            int leaving);
+/* The same for every channel this node has or had connections in. */
+void sb_cl_announce_all(sb_cluster *cl, int leaving);
 /* Refreshes sb:node:<node> and publishes a heartbeat on sb:nodes. */
 void sb_cl_heartbeat(sb_cluster *cl);
-/* Applies a snapshot reply: {channel, "<node>|<member>", ...}. */
+/* Applies a snapshot reply: {channel, key, record, ...}. */
 void sb_cl_on_snapshot(sb_cluster *cl, redisReply *rep);
-/* An "s" message: the node's full member list in the channel. */
-void sb_cl_sync_remote(sb_cluster *cl, cl_channel *cc, const field *node,
-                 const char *data, size_t len, size_t pos);
-/* A heartbeat from another node (revives it if it was dead). */
-void sb_cl_node_heard(sb_cluster *cl, const char *name, size_t n, double ttl);
-/* The hub hook for a local member joining or leaving a channel. */
-void sb_cl_on_local_presence(sb_hub *h, const char *ch, size_t chlen,
-                       const char *member, size_t mlen, int present,
-                       void *ud);
+/* An "s" message: the node's full connection list in a channel (data,
+ * len: the payload; pos: after the head). */
+void sb_cl_sync_remote(sb_cluster *cl, const field *node, const char *data,
+                       size_t len, size_t pos);
+/* A heartbeat from another node (revives it if it was dead; a new
+ * instance under its name is a restart: the old one's connections go). */
+void sb_cl_node_heard(sb_cluster *cl, const char *name, size_t n, double ttl,
+                      uint64_t instance);
+/* The hub hook for a local connection joining or leaving a channel. */
+void sb_cl_on_local_conn(sb_hub *h, const char *ch, size_t chlen,
+                         const sb_conn *c, const char *member, size_t mlen,
+                         int joined, void *ud);
 /* The cluster's timer: heartbeats and node expiry. */
 void sb_cl_on_tick(uv_timer_t *t);
 

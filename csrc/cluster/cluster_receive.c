@@ -29,19 +29,32 @@ static void deliver_remote(sb_cluster *cl, const char *ch, size_t chlen,
     sb_msg_unref(m);
 }
 
-/* A "p" message: one member of the sending node came or went. */
-static void remote_presence(sb_cluster *cl, const char *ch, size_t chlen,
-                            const field *f, int n)
+/* A "p" message: one connection of the sending node came or went
+ * (fields: +/-, channel, connection id, record). */
+static void remote_presence(sb_cluster *cl, const field *f, int n)
 {
     char k[KEY_MAX + 1];
     size_t klen;
 
-    if (n != 6 || !(klen = sb_cl_node_key(k, KEY_MAX, f[2].p, f[2].n,
-                                          f[5].p, f[5].n))) {
+    if (n != 8 || !f[5].n || f[5].n > SB_CHANNEL_MAX ||
+        !(klen = sb_cl_node_key(k, KEY_MAX, f[2].p, f[2].n, f[6].p, f[6].n))) {
         cl->st.bad_messages++;
         return;
     }
-    sb_cl_remote_set(cl, ch, chlen, k, klen, sb_cl_field_is(&f[4], "+"), 1);
+    sb_cl_remote_set(cl, f[5].p, f[5].n, k, klen, f[7].p, f[7].n,
+                     sb_cl_field_is(&f[4], "+"), 1);
+}
+
+/* A message on sb:pres: a connection's change or a node's sync. */
+static void presence_message(sb_cluster *cl, const field *f, int n,
+                             const char *data, size_t len, size_t pos)
+{
+    if (f[1].p[0] == 'p')
+        remote_presence(cl, f, n);
+    else if (f[1].p[0] == 's')
+        sb_cl_sync_remote(cl, &f[2], data, len, pos);
+    else
+        cl->st.bad_messages++;
 }
 
 /* Splits a payload into f; returns the field count, or -1 for what is
@@ -88,7 +101,8 @@ static int from_self(sb_cluster *cl, const field *f, int n)
 static void node_message(sb_cluster *cl, const field *f, int n)
 {
     if (f[1].p[0] == 'h' && n >= 5)
-        sb_cl_node_heard(cl, f[2].p, f[2].n, (double)sb_cl_field_u64(&f[4]) / 1000.0);
+        sb_cl_node_heard(cl, f[2].p, f[2].n, (double)sb_cl_field_u64(&f[4]) / 1000.0,
+                         n >= 6 ? sb_cl_field_u64(&f[5]) : 0);
     else if (f[1].p[0] == 'b')
         sb_cl_node_gone(cl, f[2].p, f[2].n);
 }
@@ -112,12 +126,6 @@ static void channel_message(sb_cluster *cl, cl_channel *cc, const char *ch,
             deliver_remote(cl, ch, chlen, f + 2, 11);
         else
             cl->st.bad_messages++;
-        break;
-    case 'p':
-        remote_presence(cl, ch, chlen, f, n);
-        break;
-    case 's':
-        sb_cl_sync_remote(cl, cc, &f[2], data, len, pos);
         break;
     case 't':
         sb_cl_remote_typing(cl, ch, chlen, f, n);
@@ -155,6 +163,11 @@ void sb_cl_on_message(sb_redis *r, const char *ch, size_t chlen,
     if (chlen == strlen(NODES_CHANNEL) && memcmp(ch, NODES_CHANNEL, chlen) == 0) {
         node_message(cl, f, n);
         return;
+    }
+    if (chlen == strlen(PRES_CHANNEL) && memcmp(ch, PRES_CHANNEL, chlen) == 0) {
+        if (sb_cl_node_touch(cl, f[2].p, f[2].n, 0, 0))
+            presence_message(cl, f, n, data, len, pos);
+        return; /* else: a node declared dead; wait for a heartbeat */
     }
     if (!(cc = sb_cl_channel_of(cl, &ch, &chlen)) || !cc->active)
         return; /* stopped following it; the unsubscribe is on its way */

@@ -9,8 +9,10 @@
  *   n  numbered  epoch, offset, then the fields of m (a message of a
  *                channel with shared history; Redis numbered it and
  *                published it from the script, see cluster_history.c)
- *   p  presence  "+" or "-", member        (member present/absent on node)
- *   s  sync      member, member, ...       (node's full member list there)
+ *   p  presence  "+" or "-", conn id, record   (a connection of the node
+ *                joined or left; conn id is "<instance>:<n>", the record
+ *                is netstrings member, uid, alias, flags (SB_TAG_*))
+ *   s  sync      conn id, record, ...      (node's full connection list)
  *   t  typing    "+" or "-", member        (sb_hub_set_typing on the node)
  *   d  direct    to (member), then the fields of m from flags on
  *                (a direct message for a member on other nodes)
@@ -18,7 +20,7 @@
  *                                          random number per process)
  *   b  goodbye                             (on sb:nodes)
  * m, n, p, s, t and d travel on sb:ch:<channel>.  Keys: hash sb:pres:<channel> with
- * fields "<node>|<member>" = sequence, and sb:node:<node> with a TTL;
+ * fields "<node>|<conn id>" = record, and sb:node:<node> = instance with a TTL;
  * history keys are listed in cluster_history.c. */
 #include "cluster_internal.h"
 

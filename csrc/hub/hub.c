@@ -113,6 +113,7 @@ void sb_hub_attach(sb_hub *h, sb_conn *c, sb_deliver_fn fn, void *ud)
 {
     c->deliver = fn;
     c->ud = ud;
+    memset(&c->tag, 0, sizeof c->tag);
     c->subs = NULL;
     c->nsubs = 0;
     c->id = ++h->next_conn_id;
@@ -136,7 +137,8 @@ void sb_hub_fire(sb_hub *h, sb_hub_event_type type, sb_channel *ch,
     h->on_event(h, &ev, h->event_ud);
 }
 
-static void idle_unlink(sb_hub *h, sb_channel *ch)
+/* Takes ch off the idle list (no-op when it is not idle). */
+void sb_hub_idle_unlink(sb_hub *h, sb_channel *ch)
 {
     if (!ch->idle)
         return;
@@ -153,7 +155,7 @@ static void idle_unlink(sb_hub *h, sb_channel *ch)
     h->nidle--;
 }
 
-static sb_channel *channel_new(sb_hub *h, const char *name, size_t len)
+sb_channel *sb_hub_channel_new(sb_hub *h, const char *name, size_t len)
 {
     sb_channel *ch = calloc(1, sizeof *ch + len + 1);
 
@@ -165,6 +167,7 @@ static sb_channel *channel_new(sb_hub *h, const char *name, size_t len)
     ch->hub = h;
     sb_map_init(&ch->by_conn, h->seed);
     sb_map_init(&ch->members, h->seed);
+    sb_map_init(&ch->rconns, h->seed ^ 1);
     if (sb_map_put(&h->channels, name, len, ch)) {
         free(ch);
         return NULL;
@@ -195,7 +198,8 @@ void sb_hub_channel_destroy(sb_channel *ch)
         h->all = ch->anext;
     if (ch->anext)
         ch->anext->aprev = ch->aprev;
-    idle_unlink(h, ch);
+    sb_hub_idle_unlink(h, ch);
+    sb_hub_drop_remote(h, ch);
     for (s = ch->subs; s; s = next) {
         next = s->cnext;
         if (!s->dead) {
@@ -267,7 +271,8 @@ static void channel_settle(sb_channel *ch)
     if (ch->holds)
         return;
     graveyard_free(ch);
-    if (ch->nconns || ch->idle)
+    /* other nodes' connections keep it too: presence covers the cluster */
+    if (ch->nconns || ch->rconns.count || ch->idle)
         return;
     if (ch->hist_cap && ch->ring_len)
         idle_push(h, ch);
@@ -290,6 +295,7 @@ void sb_hub_free(sb_hub *h)
     while (h->nrules)
         free(h->rules[--h->nrules].pattern);
     free(h->rules);
+    free(h->watch);
     sb_map_clear(&h->channels);
     free(h);
 }
@@ -428,7 +434,7 @@ int sb_hub_join(sb_hub *h, const char *ch, size_t chlen,
     if (c->nsubs >= h->cfg.max_channels)
         return SB_ELIMIT;
     if (!chan) {
-        if (!(chan = channel_new(h, ch, chlen)))
+        if (!(chan = sb_hub_channel_new(h, ch, chlen)))
             return SB_ENOMEM;
         created = 1;
     }
@@ -437,8 +443,9 @@ int sb_hub_join(sb_hub *h, const char *ch, size_t chlen,
             sb_hub_channel_destroy(chan);
         return SB_ENOMEM;
     }
-    was_idle = chan->idle;
-    idle_unlink(h, chan);
+    /* idle, or known only from other nodes: not followed until now */
+    was_idle = chan->idle || (!created && chan->nconns == 1);
+    sb_hub_idle_unlink(h, chan);
     chan->holds++;
     if (chan->nconns == 1 && h->cluster.channel_active) {
         /* while idle the node did not follow the channel, so what other
@@ -448,32 +455,14 @@ int sb_hub_join(sb_hub *h, const char *ch, size_t chlen,
             sb_hub_history_reset(h, chan);
         h->cluster.channel_active(h, chan->name, chan->len, 1, h->cluster.ud);
     }
-    if (m->conns == 1 && h->cluster.local_presence)
-        h->cluster.local_presence(h, chan->name, chan->len, m->id, m->len, 1,
-                                  h->cluster.ud);
+    if (h->cluster.local_conn)
+        h->cluster.local_conn(h, chan->name, chan->len, c, m->id, m->len, 1,
+                              h->cluster.ud);
     sb_hub_fire(h, SB_EV_SESSION_JOIN, chan, m, c, 0);
     if (fresh)
         sb_hub_fire(h, SB_EV_PRESENCE_JOIN, chan, m, c, 0);
     sb_hub_channel_release(chan);
     return fresh;
-}
-
-/* With no local connection left the node no longer follows the channel,
- * so the members only other nodes had are forgotten, without events. */
-static void drop_remote_members(sb_hub *h, sb_channel *chan)
-{
-    sb_map_iter it;
-    void *val;
-
-    if (!chan->members.count)
-        return;
-    sb_map_iter_init(&it);
-    while (sb_map_next(&chan->members, &it, NULL, NULL, &val)) {
-        sb_hub_typing_unlink(h, val);
-        free(val);
-    }
-    sb_map_clear(&chan->members);
-    sb_map_init(&chan->members, h->seed);
 }
 
 /* Removes one subscription and fires, in order: typing cleared (if the
@@ -490,9 +479,9 @@ static int sub_leave(sb_hub *h, sb_sub *s)
     sub_kill(s);
     /* locally gone is what the cluster announces; gone (from the whole
      * cluster) is what the events and the return value report */
-    if (m->conns == 0 && h->cluster.local_presence)
-        h->cluster.local_presence(h, chan->name, chan->len, m->id, m->len, 0,
-                                  h->cluster.ud);
+    if (h->cluster.local_conn)
+        h->cluster.local_conn(h, chan->name, chan->len, c, m->id, m->len, 0,
+                              h->cluster.ud);
     if (chan->nconns == 0 && h->cluster.channel_active)
         h->cluster.channel_active(h, chan->name, chan->len, 0, h->cluster.ud);
     /* the node stops following the channel: its ring, a cache of the
@@ -512,8 +501,6 @@ static int sub_leave(sb_hub *h, sb_sub *s)
     sb_hub_fire(h, SB_EV_SESSION_LEAVE, chan, m, c, 0);
     if (gone)
         free(m);
-    if (chan->nconns == 0)
-        drop_remote_members(h, chan);
     sb_hub_channel_release(chan);
     return gone;
 }
@@ -601,7 +588,7 @@ static int publish_local(sb_hub *h, sb_msg *m, const sb_conn *except,
             return 0;
     }
     if (!ch) {
-        if (!(ch = channel_new(h, m->channel, m->channel_len)))
+        if (!(ch = sb_hub_channel_new(h, m->channel, m->channel_len)))
             return SB_ENOMEM;
         created = 1;
     }

@@ -78,10 +78,23 @@ void sb_msg_unref(sb_msg *m);
  * publish, disconnect of any connection): the hub iterates safely. */
 typedef void (*sb_deliver_fn)(sb_conn *c, sb_msg *m, void *ud);
 
-/* Embedded by transports.  Fields below `ud` are the hub's. */
+/* What the other nodes of a cluster learn of a connection joined to a
+ * channel besides its member id: what the native protocol shows of it in
+ * join and leave events.  The transport fills it in after sb_hub_attach
+ * (which clears it); the strings must live as long as the connection. */
+typedef struct sb_conn_tag {
+    const char *uid;       /* NULL: none */
+    const char *alias;     /* NULL: none */
+    unsigned flags;        /* SB_TAG_* */
+} sb_conn_tag;
+#define SB_TAG_NATIVE 1u   /* a native connection: others hear it join */
+#define SB_TAG_ANNOUNCE 2u /* its join and leave events name it */
+
+/* Embedded by transports.  Fields below `tag` are the hub's. */
 struct sb_conn {
     sb_deliver_fn deliver;
     void *ud;
+    sb_conn_tag tag;
     sb_sub *subs;        /* this connection's subscriptions (hub-private) */
     int nsubs;
     uint64_t id;         /* unique per hub, assigned by sb_hub_attach */
@@ -200,10 +213,12 @@ typedef struct sb_hub_cluster_hooks {
      * Returns SB_PUBLISH_*. */
     int (*published)(sb_hub *h, sb_msg *m, const sb_conn *except,
                      const char *except_member, size_t emlen, void *ud);
-    /* A member's local connections went 0 -> 1 (present = 1) or 1 -> 0. */
-    void (*local_presence)(sb_hub *h, const char *ch, size_t chlen,
-                           const char *member, size_t mlen, int present,
-                           void *ud);
+    /* A local connection joined the channel (joined = 1) or left it, as
+     * `member`: the cluster announces connections, not members, so that
+     * every node counts them and shows their joins and leaves. */
+    void (*local_conn)(sb_hub *h, const char *ch, size_t chlen,
+                       const sb_conn *c, const char *member, size_t mlen,
+                       int joined, void *ud);
     /* The channel got its first local connection (active = 1) or lost its
      * last one (0); remote members are dropped silently at 0, since the
      * node stops following the channel. */
@@ -272,14 +287,38 @@ int sb_hub_direct(sb_hub *h, const sb_msg *m, const char *to, size_t tolen);
  * m->channel as `member`; returns how many. */
 int sb_hub_deliver_member(sb_hub *h, sb_msg *m, const char *member,
                           size_t mlen);
-/* Counts one more (or one fewer) node on which the member is present.
- * The channel must have a local connection (SB_ENOTFOUND otherwise).
- * Returns 1 if the member became present (join) / absent (leave)
- * cluster-wide, 0 if not, or an SB_E* code.  Events carry conn = NULL. */
+/* A connection of another node joined the channel (key names it in the
+ * cluster: "<node>|<instance>:<id>") as `member`, with what the native
+ * protocol shows of it (tag; NULL: nothing).  The member is present
+ * while it has a local connection or a remote one; connection counts
+ * include the remote ones.  The channel is created if need be: presence
+ * covers the cluster, channels without local connections too.  Returns 1 if the member became present
+ * cluster-wide (join) / absent (leave), 0 if not (a key already known
+ * as the same connection, or unknown for a leave), or an SB_E* code.  A
+ * known key with another member or tag leaves first, then joins anew.  Events carry conn = NULL;
+ * the remote watchers hear of the connection after them. */
 int sb_hub_remote_join(sb_hub *h, const char *ch, size_t chlen,
-                       const char *member, size_t mlen);
+                       const char *key, size_t klen, const char *member,
+                       size_t mlen, const sb_conn_tag *tag);
 int sb_hub_remote_leave(sb_hub *h, const char *ch, size_t chlen,
-                        const char *member, size_t mlen);
+                        const char *key, size_t klen);
+/* Forgets every remote connection and the members only they kept present,
+ * without events (the node left the cluster). */
+void sb_hub_forget_remote(sb_hub *h);
+/* The remote connections of a channel, with their member ids. */
+typedef void (*sb_rconn_fn)(const sb_conn_tag *tag, const char *member,
+                            size_t mlen, void *ud);
+void sb_hub_each_remote_conn(sb_hub *h, const char *ch, size_t chlen,
+                             sb_rconn_fn fn, void *ud);
+/* Told of every remote connection that joined (joined = 1) or left a
+ * channel, after the hub is updated (counts include the change): the
+ * native protocol turns them into join and leave events.  Must not change
+ * the hub.  watch: SB_OK or SB_ENOMEM; unwatch forgets (fn, ud). */
+typedef void (*sb_remote_watch_fn)(sb_hub *h, const char *ch, size_t chlen,
+                                   const sb_conn_tag *tag, int joined,
+                                   void *ud);
+int sb_hub_watch_remote(sb_hub *h, sb_remote_watch_fn fn, void *ud);
+void sb_hub_unwatch_remote(sb_hub *h, sb_remote_watch_fn fn, void *ud);
 
 /* Forgets the channel's history and starts a new epoch, so a client
  * recovering from the old one is told about the gap (the cluster calls it
@@ -292,6 +331,7 @@ int sb_hub_history_break(sb_hub *h, const char *ch, size_t chlen);
 int sb_hub_is_present(sb_hub *h, const char *ch, size_t chlen,
                       const char *member, size_t mlen);
 size_t sb_hub_member_count(sb_hub *h, const char *ch, size_t chlen);
+/* Local connections plus those other nodes reported (cluster). */
 size_t sb_hub_connection_count(sb_hub *h, const char *ch, size_t chlen);
 /* Member id the connection joined the channel as, or NULL. */
 const char *sb_hub_member_of(sb_hub *h, const char *ch, size_t chlen,

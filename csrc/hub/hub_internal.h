@@ -13,13 +13,20 @@ typedef struct sb_member sb_member;
 struct sb_member {
     sb_channel *ch;
     int conns;              /* live connections joined as this member */
-    int remote;             /* other nodes where it is present (cluster) */
+    int remote;             /* connections of other nodes (cluster) */
     int typing;             /* also: linked in the hub's typing list */
     double typing_until;
     sb_member *tprev, *tnext;
     size_t len;
     char id[];              /* NUL-terminated copy */
 };
+
+/* A connection of another node joined to a channel (hub_cluster.c). */
+typedef struct sb_rconn {
+    sb_member *m;
+    sb_conn_tag tag;        /* uid and alias point into text */
+    char text[];            /* "uid\0alias\0" */
+} sb_rconn;
 
 struct sb_sub {
     sb_channel *ch;
@@ -42,6 +49,7 @@ struct sb_channel {
     sb_sub *graveyard;      /* dead subs still linked for an iterating publish */
     sb_map by_conn;         /* sb_conn* -> sb_sub* */
     sb_map members;         /* member id -> sb_member* */
+    sb_map rconns;          /* cluster key -> sb_rconn*: other nodes' */
     size_t nconns;
     int holds;              /* calls in progress using the channel */
     int fanouts;            /* publishes iterating the subs */
@@ -85,6 +93,11 @@ struct sb_hub {
     int rules_ttl;          /* some rule has a ttl: tick must sweep */
     int refs;               /* sb_hub_new's + one per sb_hub_retain */
     int remote_event;       /* events fired now come from another node */
+    struct sb_watch {       /* sb_hub_watch_remote */
+        sb_remote_watch_fn fn;
+        void *ud;
+    } *watch;
+    size_t nwatch;
 };
 
 /* Defined in hub.c. */
@@ -105,6 +118,10 @@ sb_sub *sb_hub_sub_get(sb_channel *ch, const sb_conn *c);
 sb_member *sb_hub_member_get(sb_channel *ch, const char *m, size_t mlen);
 /* Adds a member with no connection yet to ch; NULL on OOM. */
 sb_member *sb_hub_member_new(sb_channel *ch, const char *id, size_t len);
+/* A new channel named name (history by the rules); NULL on OOM. */
+sb_channel *sb_hub_channel_new(sb_hub *h, const char *name, size_t len);
+/* Takes ch off the idle list (no-op when it is not idle). */
+void sb_hub_idle_unlink(sb_hub *h, sb_channel *ch);
 /* Frees the channel and everything in it (for tick's idle sweep too). */
 void sb_hub_channel_destroy(sb_channel *ch);
 /* Drops a call's hold on ch; may free the channel or park it idle. */
@@ -125,6 +142,10 @@ int sb_hub_history_keep(sb_hub *h, sb_channel *ch, sb_msg *m);
 /* Keeps a message the cluster numbered (restarting the ring at its
  * position when it does not follow on). */
 void sb_hub_history_put(sb_hub *h, sb_channel *ch, sb_msg *m);
+
+/* Defined in hub_cluster.c. */
+/* Frees the channel's remote connections (the channel is going). */
+void sb_hub_drop_remote(sb_hub *h, sb_channel *chan);
 
 /* Defined in hub_typing.c. */
 /* Takes m off the hub's typing list; no-op when it is not typing. */

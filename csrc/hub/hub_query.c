@@ -20,7 +20,7 @@ size_t sb_hub_member_count(sb_hub *h, const char *ch, size_t chlen)
 size_t sb_hub_connection_count(sb_hub *h, const char *ch, size_t chlen)
 {
     sb_channel *chan = sb_hub_channel_get(h, ch, chlen);
-    return chan ? chan->nconns : 0;
+    return chan ? chan->nconns + chan->rconns.count : 0;
 }
 
 const char *sb_hub_member_of(sb_hub *h, const char *ch, size_t chlen,
@@ -86,8 +86,9 @@ void sb_hub_each_channel(sb_hub *h, sb_channel_fn fn, void *ud)
     sb_channel *ch;
 
     for (ch = h->all; ch; ch = ch->anext)
-        if (ch->nconns)
-            fn(ch->name, ch->len, ch->members.count, ch->nconns, ud);
+        if (ch->nconns || ch->rconns.count)
+            fn(ch->name, ch->len, ch->members.count,
+               ch->nconns + ch->rconns.count, ud);
 }
 
 void sb_hub_each_channel_of(sb_hub *h, const sb_conn *c, sb_channel_fn fn,
@@ -97,7 +98,8 @@ void sb_hub_each_channel_of(sb_hub *h, const sb_conn *c, sb_channel_fn fn,
 
     (void)h;
     for (s = c->subs; s; s = s->onext)
-        fn(s->ch->name, s->ch->len, s->ch->members.count, s->ch->nconns, ud);
+        fn(s->ch->name, s->ch->len, s->ch->members.count,
+           s->ch->nconns + s->ch->rconns.count, ud);
 }
 
 void sb_hub_get_stats(sb_hub *h, sb_hub_stats *st)

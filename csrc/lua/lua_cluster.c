@@ -140,9 +140,31 @@ static void sb_setint(lua_State *L, const char *k, uint64_t v)
     lua_setfield(L, -2, k);
 }
 
-/* cluster:stats() -> { connected =, node =, published =, received =,
+/* by_channel[ch][node] = connections. */
+static void add_count(const char *ch, size_t chlen, const char *node,
+                      size_t nlen, size_t conns, void *ud)
+{
+    lua_State *L = ud;
+
+    lua_pushlstring(L, ch, chlen);
+    lua_rawget(L, -2);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushlstring(L, ch, chlen);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_pushlstring(L, node, nlen);
+    lua_pushinteger(L, (lua_Integer)conns);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+/* cluster:stats() -> { connected =, synced =, node =, published =, received =,
  * lost =, presence_deferred =, outages =, dead_nodes =, bad_messages =,
- * nodes =, channels =, history_gaps =, unnumbered = } */
+ * nodes =, channels =, history_gaps =, unnumbered =,
+ * by_channel = { [channel] = { [node] = connections } } } */
 static int sb_lua_cluster_stats(lua_State *L)
 {
     sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
@@ -150,9 +172,11 @@ static int sb_lua_cluster_stats(lua_State *L)
 
     luaL_argcheck(L, lc->cl != NULL, 1, "cluster is closed");
     sb_cluster_get_stats(lc->cl, &st);
-    lua_createtable(L, 0, 13);
+    lua_createtable(L, 0, 15);
     lua_pushboolean(L, st.connected);
     lua_setfield(L, -2, "connected");
+    lua_pushboolean(L, st.synced);
+    lua_setfield(L, -2, "synced");
     lua_pushstring(L, sb_cluster_node(lc->cl));
     lua_setfield(L, -2, "node");
     sb_setint(L, "published", st.published);
@@ -166,6 +190,9 @@ static int sb_lua_cluster_stats(lua_State *L)
     sb_setint(L, "channels", st.channels);
     sb_setint(L, "history_gaps", st.history_gaps);
     sb_setint(L, "unnumbered", st.unnumbered);
+    lua_newtable(L);
+    sb_cluster_each_count(lc->cl, add_count, L);
+    lua_setfield(L, -2, "by_channel");
     return 1;
 }
 

@@ -259,33 +259,44 @@ static void add_member(const char *m, size_t mlen, void *ud)
     lua_rawseti(x->L, -2, ++x->n);
 }
 
-/* hub:remote_join(channel, member) / hub:remote_leave(channel, member)
+/* hub:remote_join(channel, member, key [, uid [, alias [, announce]]])
+ * hub:remote_leave(channel, key)
  *   -> changed_cluster_wide | nil, err, code
- * What cluster.c does when another node reports a member; exposed so the
- * presence rules can be specified without Redis. */
-static int lhub_remote(lua_State *L, int join)
+ * What cluster.c does when another node reports one of its connections
+ * (key names it); exposed so the presence rules can be specified without
+ * Redis.  A uid makes it a native connection (native clients hear it). */
+static int lhub_remote_join(lua_State *L)
 {
     lhub *lh = sb_lua_hub_check_lhub(L, 1);
-    size_t chlen, mlen;
+    size_t chlen, mlen, klen;
     const char *ch = luaL_checklstring(L, 2, &chlen);
     const char *m = luaL_checklstring(L, 3, &mlen);
+    const char *key = luaL_checklstring(L, 4, &klen);
+    sb_conn_tag tag;
     int rc;
 
+    tag.uid = luaL_optstring(L, 5, NULL);
+    tag.alias = luaL_optstring(L, 6, NULL);
+    tag.flags = (tag.uid ? SB_TAG_NATIVE : 0u) |
+                (lua_toboolean(L, 7) ? SB_TAG_ANNOUNCE : 0u);
     ENTER(lh, L);
-    rc = join ? sb_hub_remote_join(lh->h, ch, chlen, m, mlen)
-              : sb_hub_remote_leave(lh->h, ch, chlen, m, mlen);
+    rc = sb_hub_remote_join(lh->h, ch, chlen, key, klen, m, mlen, &tag);
     LEAVE(lh);
     return sb_lua_hub_push_flag(L, rc, 2, 3);
 }
 
-static int lhub_remote_join(lua_State *L)
-{
-    return lhub_remote(L, 1);
-}
-
 static int lhub_remote_leave(lua_State *L)
 {
-    return lhub_remote(L, 0);
+    lhub *lh = sb_lua_hub_check_lhub(L, 1);
+    size_t chlen, klen;
+    const char *ch = luaL_checklstring(L, 2, &chlen);
+    const char *key = luaL_checklstring(L, 3, &klen);
+    int rc;
+
+    ENTER(lh, L);
+    rc = sb_hub_remote_leave(lh->h, ch, chlen, key, klen);
+    LEAVE(lh);
+    return sb_lua_hub_push_flag(L, rc, 2, 3);
 }
 
 typedef void (*each_member_fn)(sb_hub *h, const char *ch, size_t chlen,

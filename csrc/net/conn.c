@@ -115,7 +115,13 @@ int sb_wsconn_set_member(sb_wsconn *c, const char *member, size_t n)
     return sb_dup_into(&c->member, member, n);
 }
 
+/* The hub's tag points at the alias too: it follows a change. */
 int sb_wsconn_set_alias(sb_wsconn *c, const char *alias, size_t n)
 {
-    return sb_dup_into(&c->alias, alias, n);
+    int had = c->hc.tag.alias != NULL;
+    int rc = sb_dup_into(&c->alias, alias, n);
+
+    if (had)
+        c->hc.tag.alias = c->alias;
+    return rc;
 }

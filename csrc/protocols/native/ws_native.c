@@ -28,7 +28,12 @@ typedef struct sb_native_server {
      * someone: lookups then fall back to the walk. */
     sb_map by_uid;
     int by_uid_partial;
+    sb_server *srv;
+    sb_hub *hub;            /* watched for other nodes' connections */
 } sb_native_server;
+
+static void sb_native_remote(sb_hub *h, const char *ch, size_t chlen,
+                             const sb_conn_tag *tag, int joined, void *ud);
 
 static int sb_native_server_start(sb_server *s, void **state)
 {
@@ -39,6 +44,12 @@ static int sb_native_server_start(sb_server *s, void **state)
     ns->quiet = sb_options_false(sb_server_config_of(s)->options, "presence_events");
     sb_map_init(&ns->by_uid, (uint64_t)(uintptr_t)ns * 0x9E3779B97F4A7C15ULL ^
                                  (uint64_t)sb_now_ms());
+    ns->srv = s;
+    ns->hub = sb_server_hub(s);
+    if (sb_hub_watch_remote(ns->hub, sb_native_remote, ns)) {
+        free(ns);
+        return -1;
+    }
     *state = ns;
     return 0;
 }
@@ -49,6 +60,7 @@ static void sb_native_server_free(void *state)
 
     if (!ns)
         return;
+    sb_hub_unwatch_remote(ns->hub, sb_native_remote, ns);
     sb_map_clear(&ns->by_uid);
     free(ns);
 }
@@ -88,6 +100,7 @@ static int sb_native_quiet(const sb_wsconn *c)
 struct sb_native_fan {
     sb_frame *f;
     const sb_conn *except;
+    const sb_server *srv;   /* only this server's connections; NULL: all */
 };
 
 static void sb_native_fan_cb(sb_conn *hc, const char *member, size_t mlen, void *ud)
@@ -96,7 +109,8 @@ static void sb_native_fan_cb(sb_conn *hc, const char *member, size_t mlen, void 
 
     (void)member;
     (void)mlen;
-    if (hc != fan->except && hc->deliver == sb_native_deliver)
+    if (hc != fan->except && hc->deliver == sb_native_deliver &&
+        (!fan->srv || ((sb_wsconn *)hc->ud)->srv == fan->srv))
         sb_wsconn_send(hc->ud, fan->f);
 }
 
@@ -106,6 +120,7 @@ static void sb_native_fan(sb_wsconn *c, sb_frame *f, const sb_conn *except)
 
     fan.f = f;
     fan.except = except;
+    fan.srv = NULL;
     sb_hub_each_connection(c->srv ? sb_server_hub(c->srv) : NULL, c->channel,
                            strlen(c->channel), sb_native_fan_cb, &fan);
 }
@@ -139,6 +154,23 @@ static void sb_native_list_cb(sb_conn *hc, const char *member, size_t mlen, void
     l->n++;
 }
 
+/* The announced native connections of other nodes, for the same list. */
+static void sb_native_list_remote_cb(const sb_conn_tag *tag, const char *member,
+                                     size_t mlen, void *ud)
+{
+    struct sb_native_list *l = ud;
+
+    (void)member;
+    (void)mlen;
+    if ((tag->flags & (SB_TAG_NATIVE | SB_TAG_ANNOUNCE)) !=
+            (SB_TAG_NATIVE | SB_TAG_ANNOUNCE) || !tag->uid || l->n == l->cap)
+        return;
+    l->users[l->n].uid = sb_span_str(tag->uid);
+    l->users[l->n].alias = sb_span_str(tag->alias);
+    l->users[l->n].self = 0;
+    l->n++;
+}
+
 /* Builds a join or leave event; `self` adds uid, alias and self:true (the
  * joiner's own copy), otherwise uid/alias appear only when announced. */
 static sb_frame *sb_native_presence_frame(sb_wsconn *c, int leave,
@@ -164,9 +196,12 @@ static sb_frame *sb_native_presence_frame(sb_wsconn *c, int leave,
         l.cap = users;
         l.self = &c->hc;
         l.users = calloc(users ? users : 1, sizeof *l.users);
-        if (l.users)
+        if (l.users) {
             sb_hub_each_connection(sb_server_hub(c->srv), c->channel,
                                    strlen(c->channel), sb_native_list_cb, &l);
+            sb_hub_each_remote_conn(sb_server_hub(c->srv), c->channel,
+                                    strlen(c->channel), sb_native_list_remote_cb, &l);
+        }
         p.list = l.users;
         p.nlist = l.n;
     }
@@ -176,6 +211,39 @@ static sb_frame *sb_native_presence_frame(sb_wsconn *c, int leave,
     sb_buf_free(&b);
     free(l.users);
     return f;
+}
+
+/* A native connection of another node joined or left a channel: this
+ * server's native connections there get the join or leave event a local
+ * one would have caused, with the cluster-wide count. */
+static void sb_native_remote(sb_hub *h, const char *ch, size_t chlen,
+                             const sb_conn_tag *tag, int joined, void *ud)
+{
+    sb_native_server *ns = ud;
+    struct sb_native_fan fan;
+    sb_native_presence p;
+    sb_buf b;
+
+    if (ns->quiet || !(tag->flags & SB_TAG_NATIVE))
+        return;
+    memset(&p, 0, sizeof p);
+    p.leave = !joined;
+    p.users = sb_hub_connection_count(h, ch, chlen);
+    p.total = 1;
+    p.date = sb_now_ms();
+    if (tag->flags & SB_TAG_ANNOUNCE) {
+        p.uid = sb_span_str(tag->uid);
+        p.alias = sb_span_str(tag->alias);
+    }
+    sb_buf_init(&b, SB_FRAME_PRE);
+    sb_native_presence_event(&b, &p);
+    fan.f = sb_frame_from_buf(&b, 0);
+    sb_buf_free(&b);
+    fan.except = NULL;
+    fan.srv = ns->srv;
+    if (fan.f)
+        sb_hub_each_connection(h, ch, chlen, sb_native_fan_cb, &fan);
+    sb_frame_unref(fan.f);
 }
 
 static void sb_native_send_error(sb_wsconn *c, const char *text)
@@ -223,6 +291,10 @@ static int sb_native_open(sb_wsconn *c)
     sb_frame *others, *self;
     int rc, resumed;
 
+    /* what the other nodes show of this connection (it joins below) */
+    c->hc.tag.uid = c->uid;
+    c->hc.tag.alias = c->alias;
+    c->hc.tag.flags = SB_TAG_NATIVE | (sb_native_of(c)->announce ? SB_TAG_ANNOUNCE : 0u);
     resumed = sb_native_resume(c);   /* opt-in replay, same turn as the join */
     rc = sb_resume_join(c, resumed);
     if (rc < 0)
