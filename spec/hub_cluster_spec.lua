@@ -16,25 +16,33 @@ describe("hub presence across nodes", function()
         end
     end)
 
-    it("ignores remote members of a channel without local connections", function()
-        local ok, _, code = hub.core:remote_join("room", "ann")
-        assert.is_nil(ok)
-        assert.equal("ENOTFOUND", code)
-        assert.equal(0, hub:member_count("room"))
-        assert.same({}, log)
+    it("knows the members of a channel that only other nodes have", function()
+        assert.is_true(hub.core:remote_join("room", "ann", "X|1"))
+        assert.equal(1, hub:member_count("room"))
+        assert.equal(1, hub:connection_count("room"))
+        assert.is_true(hub:is_present("room", "ann"))
+        assert.same({ "ann" }, hub:presence("room"))
+        assert.same({ { name = "room", members = 1, connections = 1 } }, hub:channels())
+        assert.is_true(hub.core:remote_leave("room", "X|1"))
+        assert.equal(0, hub:stats().channels)
+        assert.same({ "presence:join room ann -", "presence:leave room ann -" }, log)
     end)
 
     it("fires join and leave only when a member appears or disappears everywhere", function()
         local c = hub:attach(function() end)
         assert.is_true(hub:join("room", "bob", c))
-        assert.is_true(hub.core:remote_join("room", "ann"))   -- on node X
-        assert.is_false(hub.core:remote_join("room", "ann"))  -- and on node Y
+        assert.is_true(hub.core:remote_join("room", "ann", "X|1"))   -- on node X
+        assert.is_false(hub.core:remote_join("room", "ann", "Y|1"))  -- and on node Y
+        assert.is_false(hub.core:remote_join("room", "ann", "Y|1"))  -- known: no-op
         assert.same({ "ann", "bob" }, hub:presence("room"))
         assert.equal(2, hub:member_count("room"))
-        assert.is_false(hub.core:remote_leave("room", "ann"))
+        assert.equal(3, hub:connection_count("room"))
+        assert.is_false(hub.core:remote_leave("room", "X|1"))
         assert.is_true(hub:is_present("room", "ann"))
-        assert.is_true(hub.core:remote_leave("room", "ann"))
-        assert.is_false(hub.core:remote_leave("room", "ann"))  -- unknown: no-op
+        assert.equal(2, hub:connection_count("room"))
+        assert.is_true(hub.core:remote_leave("room", "Y|1"))
+        assert.is_false(hub.core:remote_leave("room", "Y|1"))  -- unknown: no-op
+        assert.equal(1, hub:connection_count("room"))
         assert.same({ "presence:join room bob -", "presence:join room ann -",
             "presence:leave room ann -" }, log)
     end)
@@ -42,9 +50,9 @@ describe("hub presence across nodes", function()
     it("keeps a member present while it has a local or a remote connection", function()
         local c, d = hub:attach(function() end), hub:attach(function() end)
         assert(hub:join("room", "bob", c))
-        assert.is_true(hub.core:remote_join("room", "ann"))
+        assert.is_true(hub.core:remote_join("room", "ann", "X|1"))
         assert.is_false(hub:join("room", "ann", d))       -- moved here from X
-        assert.is_false(hub.core:remote_leave("room", "ann"))  -- X drops it
+        assert.is_false(hub.core:remote_leave("room", "X|1"))  -- X drops it
         assert.is_true(hub:is_present("room", "ann"))
         assert.is_true(hub:leave("room", "ann", d))
         assert.same({ "presence:join room bob -", "presence:join room ann -",
@@ -54,46 +62,45 @@ describe("hub presence across nodes", function()
     it("clears a remote member's typing when it leaves", function()
         local c = hub:attach(function() end)
         assert(hub:join("room", "bob", c))
-        hub.core:remote_join("room", "ann")
+        hub.core:remote_join("room", "ann", "X|1")
         assert.is_true(hub:set_typing("room", "ann", true))
-        hub.core:remote_leave("room", "ann")
+        hub.core:remote_leave("room", "X|1")
         assert.same({ "presence:join room bob -", "presence:join room ann -", "typing room ann true",
             "typing room ann false", "presence:leave room ann -" }, log)
     end)
 
-    it("forgets remote members silently when the last local connection leaves", function()
+    it("keeps remote members when the last local connection leaves", function()
         local c = hub:attach(function() end)
         assert(hub:join("room", "bob", c))
-        hub.core:remote_join("room", "ann")
-        hub.core:remote_join("room", "cat")
-        hub:set_typing("room", "cat", true)
+        hub.core:remote_join("room", "ann", "X|1")
+        hub.core:remote_join("room", "cat", "X|2")
         assert.is_true(hub:leave("room", "bob", c))
-        assert.equal(0, hub:member_count("room"))
-        assert.same({}, hub:presence("room"))
-        assert.equal(0, hub:stats().typing)
-        assert.equal(0, hub:stats().members)
-        -- and the channel can be followed again from scratch
-        assert(hub:join("room", "bob", c))
-        assert.is_true(hub.core:remote_join("room", "ann"))
+        assert.same({ "ann", "cat" }, hub:presence("room"))
+        assert.equal(2, hub:connection_count("room"))
+        -- and a local connection joins them again
+        assert.is_true(hub:join("room", "bob", c))
+        assert.equal(3, hub:connection_count("room"))
+        assert.is_false(hub.core:remote_join("room", "ann", "X|1"))
     end)
 
     it("does not report a member leaving the cluster while another node has it", function()
         local c = hub:attach(function() end)
         assert.is_true(hub:join("room", "ann", c))
-        hub.core:remote_join("room", "ann")
+        hub.core:remote_join("room", "ann", "X|1")
         assert.is_false(hub:leave("room", "ann", c))
-        -- the channel has no local connection left: remote state is dropped
-        assert.equal(0, hub:member_count("room"))
+        assert.equal(1, hub:member_count("room"))
         assert.same({ "presence:join room ann -" }, log)
     end)
 
-    it("keeps history when a channel with remote members goes idle", function()
+    it("keeps history when a channel goes idle after its remote members", function()
         local h = sb.hub{ history = 5 }
         local c = h:attach(function() end)
         assert(h:join("room", "bob", c))
-        h.core:remote_join("room", "ann")
+        h.core:remote_join("room", "ann", "X|1")
         h:publish("room", "m", 1)
         h:leave("room", "bob", c)
+        assert.equal(0, h:stats().idle_channels)   -- ann is still there
+        h.core:remote_leave("room", "X|1")
         assert.equal(1, h:stats().idle_channels)
         assert.equal(0, h:stats().members)
         local n = 0

@@ -148,8 +148,11 @@ describe("across nodes through Redis", function()
         x:wait_frames(1)
         y:wait_frames(1)
         z:wait_frames(1)
+        -- every client has heard of all three (join frames cross nodes)
+        local function three(c) return c.frames[#c.frames].users == 3 end
         assert.is_true(wait_until(function()
             return s1.hub:member_count("dm") == 3 and s2.hub:member_count("dm") == 3
+                and three(x) and three(y) and three(z)
         end))
         local xuid, yuid = x.frames[1].uid, y.frames[1].uid
         local ny, nz = #y.frames, #z.frames

@@ -188,13 +188,14 @@ function M.spawn_node(...)
     end
 end
 
---- Waits until every hub (or server.hub) given has its Redis link up.
+--- Waits until every hub (or server.hub) given has its Redis link up and
+-- has read the other nodes' presence.
 function M.connected(...)
     local hubs = { ... }
     return support.wait_until(function()
         for _, h in ipairs(hubs) do
             local st = h:cluster_stats()
-            if not (st and st.connected) then
+            if not (st and st.connected and st.synced) then
                 return false
             end
         end

@@ -400,9 +400,12 @@ function Hub:leave_cluster()
 end
 
 --- Counters of the Redis link, or nil without a cluster:
--- { connected, node, published, received, lost, presence_deferred,
+-- { connected, synced (the other nodes' presence is read: counts cover
+--   the cluster), node, published, received, lost, presence_deferred,
 --   outages, dead_nodes, bad_messages, nodes, channels, history_gaps,
---   unnumbered }
+--   unnumbered, by_channel }; by_channel[channel][node] is how many
+-- connections that node has in that channel (this node included), as far
+-- as this node knows.
 function Hub:cluster_stats()
     return self._cluster and self._cluster:stats()
 end
