@@ -148,6 +148,20 @@ function app.start(opts)
         hub:publish(topic, "presence", room_state(hub, topic, phoenix_uids))
     end
 
+    -- One arrival or departure touches presence in several places (the
+    -- hub's presence event, and for Phoenix and SSE the join or leave
+    -- handler with its hub:track): each asks for a snapshot, and the room
+    -- gets one, right after this loop turn, when all of them are done.
+    local pending = {}   -- topic -> timer
+    local function announce_soon(topic)
+        if not pending[topic] then
+            pending[topic] = sb.after(0, function()
+                pending[topic] = nil
+                announce_presence(topic)
+            end)
+        end
+    end
+
     server:channel("room:*", {
         join = function(conn, topic, params)
             local user = user_for_join(conn, params)
@@ -175,7 +189,7 @@ function app.start(opts)
                 end
                 -- native pages learn about Phoenix users too, once the
                 -- join has gone through
-                sb.after(0, function() announce_presence(topic) end)
+                announce_soon(topic)
             end
             return { user = user }
         end,
@@ -193,7 +207,7 @@ function app.start(opts)
                     end
                 end
                 -- the server untracks after this handler returns
-                sb.after(0, function() announce_presence(topic) end)
+                announce_soon(topic)
             end
         end,
         on = {
@@ -231,9 +245,10 @@ function app.start(opts)
 
     -- the hub tells us when someone arrives, leaves or starts/stops typing
     -- (including typing that expired), whatever protocol they use
-    -- A change on this node (conn given) is announced at once; the
-    -- snapshot crosses to the other nodes.  A change on another node is
-    -- announced there too, so here it only gets a late second snapshot
+    -- A change on this node (conn given) is announced once, right after
+    -- this loop turn (announce_soon); the snapshot crosses to the other
+    -- nodes.  A change on another node is announced there too, so here
+    -- it only gets a late second snapshot
     -- (one per room per half second): it covers a node that died, and a
     -- Phoenix user whose meta reached this node after its hub membership
     -- (the first snapshot would name it by its uid).
@@ -243,7 +258,7 @@ function app.start(opts)
             return
         end
         if conn then
-            announce_presence(topic)
+            announce_soon(topic)
         elseif not late[topic] then
             late[topic] = sb.after(0.5, function()
                 late[topic] = nil
@@ -260,9 +275,11 @@ function app.start(opts)
         end
     end)
     -- a second tab of someone already present changes no presence, but
-    -- that tab needs the list too
+    -- that tab needs the list too (a tab whose arrival changed it gets
+    -- the room's snapshot that is on its way)
     server:on("open", function(conn)
-        if conn and conn.protocol == "native" and is_room(conn.channel) then
+        if conn and conn.protocol == "native" and is_room(conn.channel)
+            and not pending[conn.channel] then
             conn:send(room_state(hub, conn.channel, phoenix_uids), "presence")
         end
     end)
@@ -280,8 +297,10 @@ function app.start(opts)
     end
     function self.close()
         ticker:cancel()
-        for _, t in pairs(late) do
-            t:cancel()
+        for _, timers in ipairs({ late, pending }) do
+            for _, t in pairs(timers) do
+                t:cancel()
+            end
         end
         if self.bot then
             self.bot:close()

@@ -3,6 +3,9 @@
 -- through the handlers and a socket-less hub connection).
 local sb = require "switchboard"
 local async = require "async_helpers"
+local support = require "support"
+local http = require "http_helper"
+local json = require "switchboard.json"
 local chat = require "examples.chat"
 
 local function same_set(list)
@@ -68,6 +71,115 @@ describe("examples/chat.lua", function()
         assert.same({ "alice", "bob" }, app.hub:presence("room:test"))
         bob.c:close()
         assert.truthy(async.wait_for(function() return presence_is(alice, { "alice" }) end))
+    end)
+
+    describe("one presence event per arrival", function()
+        local raws, streams
+
+        before_each(function()
+            app:close()
+            app = assert(chat.start({ port = 0, bot = false }))
+            raws, streams = {}, {}
+        end)
+
+        after_each(function()
+            for _, r in ipairs(raws) do
+                r:close()
+            end
+            for _, st in ipairs(streams) do
+                st:close()
+            end
+        end)
+
+        -- a native page as the browser sees it: every frame, in order
+        local function native(room, alias)
+            local r = support.raw(("ws://127.0.0.1:%d/c/room:%s?alias=%s&announce=true")
+                :format(app.port, room, alias))
+            raws[#raws + 1] = r
+            return r
+        end
+
+        local function sse(path)
+            local st = http.open(app.port, "GET", path)
+            streams[#streams + 1] = st
+            return st
+        end
+
+        local function types(r)
+            local out = {}
+            for _, f in ipairs(r.frames) do
+                out[#out + 1] = f.type
+            end
+            return table.concat(out, " ")
+        end
+
+        -- What is on its way arrives before the answer to a message sent
+        -- now: a round trip through the room ends the wait.
+        local function round_trip(r, body)
+            r:send(json.encode({ type = "new_msg", body = body }))
+            assert.is_true(support.wait_until(function()
+                for _, f in ipairs(r:of_type("new_msg")) do
+                    if f.message.body == body then
+                        return true
+                    end
+                end
+            end))
+        end
+
+        it("native: the joiner gets join then one presence, the others one presence", function()
+            local ana = native("once", "ana")
+            assert.is_true(support.wait_until(function() return #ana:of_type("presence") > 0 end))
+            round_trip(ana, "one")
+            assert.equal("join presence new_msg", types(ana))
+            assert.same({ "ana" }, ana:of_type("presence")[1].message.users)
+
+            local ben = native("once", "ben")
+            assert.is_true(support.wait_until(function() return #ben:of_type("presence") > 0 end))
+            round_trip(ben, "two")
+            round_trip(ana, "three")
+            assert.equal("join presence new_msg new_msg", types(ben))
+            assert.equal("join presence new_msg join presence new_msg new_msg", types(ana))
+            assert.same({ "ana", "ben" }, ana:of_type("presence")[2].message.users)
+
+            -- a second tab of ana changes nobody's list; only that tab gets one
+            local ana2 = native("once", "ana")
+            assert.is_true(support.wait_until(function() return #ana2:of_type("presence") > 0 end))
+            round_trip(ana2, "four")
+            assert.equal(1, #ana2:of_type("presence"))
+            assert.equal(2, #ana:of_type("presence"))
+
+            -- a departure: one presence event too
+            ben:close()
+            assert.is_true(support.wait_until(function() return #ana:of_type("presence") == 3 end))
+            round_trip(ana, "five")
+            assert.equal(3, #ana:of_type("presence"))
+            assert.same({ "ana" }, ana:of_type("presence")[3].message.users)
+        end)
+
+        it("SSE: a stream that joins gets one presence event, and so does the room", function()
+            local ana = native("seen", "ana")
+            assert.is_true(support.wait_until(function() return #ana:of_type("presence") == 1 end))
+            local zed = sse("/sse/room:seen?user=zed")
+            local function presences()
+                local out = {}
+                for _, ev in ipairs(zed:messages()) do
+                    if ev.event == "presence" then
+                        out[#out + 1] = json.decode(ev.data)
+                    end
+                end
+                return out
+            end
+            assert.is_true(zed:wait(function() return #presences() > 0 end))
+            round_trip(ana, "after zed")
+            assert.is_true(zed:wait(function()
+                local last = zed:messages()[#zed:messages()]
+                return last and last.event == "new_msg"
+            end))
+            assert.equal(1, #presences())
+            assert.same({ "ana", "zed" }, presences()[1].users)
+            assert.equal(2, #ana:of_type("presence"))
+            assert.same({ "ana", "zed" }, ana:of_type("presence")[2].message.users)
+        end)
     end)
 
     it("broadcasts new_msg {user, body} to the whole room, sender included, and nothing raw", function()
