@@ -2,9 +2,10 @@
 --   lua5.4 examples/chat.lua [--host 127.0.0.1] [--port 8080]
 -- then open http://127.0.0.1:8080/ in two tabs.  Rooms are the channels
 -- `room:<name>`; the page (examples/public/) speaks the native protocol,
--- ws://HOST/c/room:<name>?alias=<user>&announce=true, and a Phoenix client
--- joins the same topics with params { user = "name" }.  A bot in this
--- process sits in room:lobby and answers /time.
+-- ws://HOST/c/room:<name>?alias=<user>&announce=true, a Phoenix client
+-- joins the same topics with params { user = "name" }, and an SSE stream
+-- GET /sse/room:<name>?user=<user> (or ?alias=, ?as=) follows one.  A bot
+-- in this process sits in room:lobby and answers /time.
 --
 -- Events in a room, for every protocol (native clients get
 -- {"type":EVENT,"message":PAYLOAD,"date":ms}):
@@ -31,18 +32,30 @@ local function is_room(topic)
     return type(topic) == "string" and topic:sub(1, 5) == "room:"
 end
 
--- The user a connection is in a room: Phoenix joins say { user = "name" };
--- a native client is named by its alias (?alias= or ?as=), else its uid.
+-- The user a connection is in a room (examples/README.md, "Chat
+-- events"): Phoenix joins say { user = "name" }; native and SSE URLs say
+-- ?user=NAME, else ?alias=NAME or ?as=NAME (conn.alias, which the core
+-- read for both); a native client that says neither is its uid.
 local function user_for_join(conn, params)
     local user = type(params) == "table" and params.user or nil
-    if (user == nil or user == "") and conn.protocol == "native" then
-        user = conn.alias or conn.uid
+    if user == nil or user == "" then
+        if conn.protocol == "native" then
+            user = conn.alias or conn.uid
+        elseif conn.protocol == "sse" then
+            user = conn.alias
+        end
     end
     if type(user) ~= "string" or user == "" then
         return nil
     end
     return user
 end
+
+-- A refused join names the ways to say who you are on that protocol.
+local USER_REQUIRED = {
+    phoenix = 'user required: join with params {"user": NAME}',
+    sse = "user required: add ?user=NAME (or ?alias=NAME, ?as=NAME) to the URL",
+}
 
 local function user_of(conn, topic)
     local rooms = conn.assigns.rooms
@@ -166,7 +179,7 @@ function app.start(opts)
         join = function(conn, topic, params)
             local user = user_for_join(conn, params)
             if not user then
-                return nil, "user required"
+                return nil, USER_REQUIRED[conn.protocol] or "user required"
             end
             conn.assigns.rooms = conn.assigns.rooms or {}
             conn.assigns.rooms[topic] = user

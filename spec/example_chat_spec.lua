@@ -182,6 +182,29 @@ describe("examples/chat.lua", function()
         end)
     end)
 
+    it("names an SSE stream by ?user=, ?alias= or ?as=, and says so when it has none", function()
+        local alice = join("names", "alice")
+        assert.truthy(async.wait_for(function() return presence_is(alice, { "alice" }) end))
+        local streams = {}
+        for _, q in ipairs({ "user=ulla", "alias=bob", "as=cat" }) do
+            local st = http.open(app.port, "GET", "/sse/room:names?" .. q)
+            streams[#streams + 1] = st
+            assert.is_true(st:wait(function(x) return x.status ~= nil end))
+            assert.equal(200, st.status)
+        end
+        assert.truthy(async.wait_for(function()
+            return presence_is(alice, { "alice", "bob", "cat", "ulla" })
+        end))
+        local refused = http.request(app.port, "GET", "/sse/room:names?user=")
+        assert.equal(403, refused.status)
+        assert.same({ error = "user required: add ?user=NAME (or ?alias=NAME, ?as=NAME) to the URL" },
+            refused.json)
+        for _, st in ipairs(streams) do
+            st:close()
+        end
+        assert.truthy(async.wait_for(function() return presence_is(alice, { "alice" }) end))
+    end)
+
     it("broadcasts new_msg {user, body} to the whole room, sender included, and nothing raw", function()
         local alice = join("talk", "alice")
         local bob = join("talk", "bob")
@@ -268,7 +291,7 @@ describe("examples/chat.lua", function()
         sock:channel("room:other", {}):join():receive("error", function(r) status.refused = r end)
         assert.truthy(async.wait_for(function() return status.join and status.refused end))
         assert.same({ user = "carol" }, status.join)
-        assert.same({ reason = "user required" }, status.refused)
+        assert.same({ reason = 'user required: join with params {"user": NAME}' }, status.refused)
         -- the native page lists carol by her user name
         assert.truthy(async.wait_for(function() return presence_is(alice, { "alice", "bot", "carol" }) end))
 
@@ -307,10 +330,10 @@ describe("examples/chat.lua", function()
             local h = app.server:handler_for("room:x")
             local ok, reason = h.join(phoenix_conn(), "room:x", {})
             assert.is_nil(ok)
-            assert.equal("user required", reason)
+            assert.equal('user required: join with params {"user": NAME}', reason)
             ok, reason = h.join(phoenix_conn(), "room:x", { user = "" })
             assert.is_nil(ok)
-            assert.equal("user required", reason)
+            assert.equal('user required: join with params {"user": NAME}', reason)
             assert.same({ user = "carol" }, (h.join(phoenix_conn(), "room:x", { user = "carol" })))
         end)
 

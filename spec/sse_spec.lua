@@ -82,6 +82,38 @@ describe("SSE transport", function()
         assert.are.same({ "leave", "room2", "ann" }, events[2])
     end)
 
+    it("takes its alias from ?alias= or ?as=, as the native endpoint does", function()
+        local function open(path)
+            local channel = path:match("^/sse/([^?]+)")
+            local c = http.open(port, "GET", path, {})
+            assert.is_true(c:wait(function(x) return x.status ~= nil end))
+            assert.are.equal(200, c.status)
+            assert.is_true(http.wait(function() return server.hub:connection_count(channel) == 1 end))
+            for _, conn in ipairs(server:connections()) do
+                if conn.channel == channel then
+                    return c, conn
+                end
+            end
+        end
+        local c, conn = open("/sse/named1?alias=bob")
+        assert.are.equal("bob", conn.alias)
+        -- the alias is what the stream is shown as; presence counts the
+        -- member, which only the connect hook chooses (here: the uid)
+        assert.are.equal(conn.uid, conn.member)
+        assert.are.same({ conn.uid }, server.hub:presence("named1"))
+        c:close()
+        c, conn = open("/sse/named2?as=cat")
+        assert.are.equal("cat", conn.alias)
+        c:close()
+        c, conn = open("/sse/named3")
+        assert.is_nil(conn.alias)
+        c:close()
+        -- an empty or oversized alias is refused, as at the native handshake
+        assert.are.equal(400, http.request(port, "GET", "/sse/named4?alias=").status)
+        assert.are.equal(400, http.request(port, "GET", "/sse/named4?as=" .. ("x"):rep(256)).status)
+        assert.are.equal(0, server.hub:connection_count("named4"))
+    end)
+
     it("lets the connect hook refuse with 403 and a JSON error", function()
         local c = http.request(port, "GET", "/sse/room3?token=bad")
         assert.are.equal(403, c.status)
