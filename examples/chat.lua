@@ -4,8 +4,9 @@
 -- `room:<name>`; the page (examples/public/) speaks the native protocol,
 -- ws://HOST/c/room:<name>?alias=<user>&announce=true, a Phoenix client
 -- joins the same topics with params { user = "name" }, and an SSE stream
--- GET /sse/room:<name>?user=<user> (or ?alias=, ?as=) follows one.  A bot
--- in this process sits in room:lobby and answers /time.
+-- GET /sse/room:<name>?user=<user> (or ?alias=, ?as=) follows one; without
+-- a name the stream watches, unlisted.  A bot in this process sits in
+-- room:lobby and answers /time.
 --
 -- Events in a room, for every protocol (native clients get
 -- {"type":EVENT,"message":PAYLOAD,"date":ms}):
@@ -146,6 +147,8 @@ function app.start(opts)
     local server, err = sb.listen({
         host = host, port = opts.port or app.defaults.port,
         static = opts.static or common.public, typing_ttl = opts.typing_ttl,
+        -- SSE streams that name nobody watch a room without being in it
+        channels = { ["room:*"] = { watchers = true } },
         redis = opts.redis ~= "" and opts.redis or nil,
         node = opts.node ~= "" and opts.node or nil,
     })
@@ -177,6 +180,10 @@ function app.start(opts)
 
     server:channel("room:*", {
         join = function(conn, topic, params)
+            if conn.watcher then
+                -- an SSE stream that names nobody reads the room unseen
+                return true
+            end
             local user = user_for_join(conn, params)
             if not user then
                 return nil, USER_REQUIRED[conn.protocol] or "user required"
@@ -207,6 +214,9 @@ function app.start(opts)
             return { user = user }
         end,
         leave = function(conn, topic)
+            if conn.watcher then
+                return
+            end
             if conn.assigns.rooms then
                 conn.assigns.rooms[topic] = nil
             end

@@ -205,6 +205,33 @@ describe("examples/chat.lua", function()
         assert.truthy(async.wait_for(function() return presence_is(alice, { "alice" }) end))
     end)
 
+    it("lets an SSE stream that names nobody watch a room without being listed", function()
+        local alice = join("watched", "alice")
+        assert.truthy(async.wait_for(function() return presence_is(alice, { "alice" }) end))
+        local watcher = http.open(app.port, "GET", "/sse/room:watched")
+        assert.is_true(watcher:wait(function(x) return x.status ~= nil end))
+        assert.equal(200, watcher.status)
+        assert.truthy(async.wait_for(function() return app.hub:connection_count("room:watched") == 2 end))
+        alice.c:send({ type = "new_msg", body = "anyone there?" })
+        assert.is_true(watcher:wait(function(x)
+            local last = x:messages()[#x:messages()]
+            return last and last.event == "new_msg"
+        end))
+        assert.same({ user = "alice", body = "anyone there?" },
+            json.decode(watcher:messages()[#watcher:messages()].data))
+        -- nobody was told of the watcher, and it is in no list
+        assert.equal(1, #async.of_type(alice, "presence"))
+        assert.same({ "alice" }, app.hub:presence("room:watched"))
+        assert.same({}, app.hub:presence_state("room:watched"))
+        watcher:close()
+        assert.truthy(async.wait_for(function() return app.hub:connection_count("room:watched") == 1 end))
+        alice.c:send({ type = "new_msg", body = "guess not" })
+        assert.truthy(async.wait_for(function()
+            return #async.of_type(alice, "new_msg", function(e) return e.body == "guess not" end) == 1
+        end))
+        assert.equal(1, #async.of_type(alice, "presence"))
+    end)
+
     it("broadcasts new_msg {user, body} to the whole room, sender included, and nothing raw", function()
         local alice = join("talk", "alice")
         local bob = join("talk", "bob")
