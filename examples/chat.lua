@@ -2,9 +2,11 @@
 --   lua5.4 examples/chat.lua [--host 127.0.0.1] [--port 8080]
 -- then open http://127.0.0.1:8080/ in two tabs.  Rooms are the channels
 -- `room:<name>`; the page (examples/public/) speaks the native protocol,
--- ws://HOST/c/room:<name>?alias=<user>&announce=true, and a Phoenix client
--- joins the same topics with params { user = "name" }.  A bot in this
--- process sits in room:lobby and answers /time.
+-- ws://HOST/c/room:<name>?alias=<user>&announce=true, a Phoenix client
+-- joins the same topics with params { user = "name" }, and an SSE stream
+-- GET /sse/room:<name>?user=<user> (or ?alias=, ?as=) follows one; without
+-- a name the stream watches, unlisted.  A bot in this process sits in
+-- room:lobby and answers /time.
 --
 -- Events in a room, for every protocol (native clients get
 -- {"type":EVENT,"message":PAYLOAD,"date":ms}):
@@ -31,18 +33,30 @@ local function is_room(topic)
     return type(topic) == "string" and topic:sub(1, 5) == "room:"
 end
 
--- The user a connection is in a room: Phoenix joins say { user = "name" };
--- a native client is named by its alias (?alias= or ?as=), else its uid.
+-- The user a connection is in a room (examples/README.md, "Chat
+-- events"): Phoenix joins say { user = "name" }; native and SSE URLs say
+-- ?user=NAME, else ?alias=NAME or ?as=NAME (conn.alias, which the core
+-- read for both); a native client that says neither is its uid.
 local function user_for_join(conn, params)
     local user = type(params) == "table" and params.user or nil
-    if (user == nil or user == "") and conn.protocol == "native" then
-        user = conn.alias or conn.uid
+    if user == nil or user == "" then
+        if conn.protocol == "native" then
+            user = conn.alias or conn.uid
+        elseif conn.protocol == "sse" then
+            user = conn.alias
+        end
     end
     if type(user) ~= "string" or user == "" then
         return nil
     end
     return user
 end
+
+-- A refused join names the ways to say who you are on that protocol.
+local USER_REQUIRED = {
+    phoenix = 'user required: join with params {"user": NAME}',
+    sse = "user required: add ?user=NAME (or ?alias=NAME, ?as=NAME) to the URL",
+}
 
 local function user_of(conn, topic)
     local rooms = conn.assigns.rooms
@@ -133,6 +147,8 @@ function app.start(opts)
     local server, err = sb.listen({
         host = host, port = opts.port or app.defaults.port,
         static = opts.static or common.public, typing_ttl = opts.typing_ttl,
+        -- SSE streams that name nobody watch a room without being in it
+        channels = { ["room:*"] = { watchers = true } },
         redis = opts.redis ~= "" and opts.redis or nil,
         node = opts.node ~= "" and opts.node or nil,
     })
@@ -148,11 +164,29 @@ function app.start(opts)
         hub:publish(topic, "presence", room_state(hub, topic, phoenix_uids))
     end
 
+    -- One arrival or departure touches presence in several places (the
+    -- hub's presence event, and for Phoenix and SSE the join or leave
+    -- handler with its hub:track): each asks for a snapshot, and the room
+    -- gets one, right after this loop turn, when all of them are done.
+    local pending = {}   -- topic -> timer
+    local function announce_soon(topic)
+        if not pending[topic] then
+            pending[topic] = sb.after(0, function()
+                pending[topic] = nil
+                announce_presence(topic)
+            end)
+        end
+    end
+
     server:channel("room:*", {
         join = function(conn, topic, params)
+            if conn.watcher then
+                -- an SSE stream that names nobody reads the room unseen
+                return true
+            end
             local user = user_for_join(conn, params)
             if not user then
-                return nil, "user required"
+                return nil, USER_REQUIRED[conn.protocol] or "user required"
             end
             conn.assigns.rooms = conn.assigns.rooms or {}
             conn.assigns.rooms[topic] = user
@@ -175,11 +209,14 @@ function app.start(opts)
                 end
                 -- native pages learn about Phoenix users too, once the
                 -- join has gone through
-                sb.after(0, function() announce_presence(topic) end)
+                announce_soon(topic)
             end
             return { user = user }
         end,
         leave = function(conn, topic)
+            if conn.watcher then
+                return
+            end
             if conn.assigns.rooms then
                 conn.assigns.rooms[topic] = nil
             end
@@ -193,7 +230,7 @@ function app.start(opts)
                     end
                 end
                 -- the server untracks after this handler returns
-                sb.after(0, function() announce_presence(topic) end)
+                announce_soon(topic)
             end
         end,
         on = {
@@ -231,9 +268,10 @@ function app.start(opts)
 
     -- the hub tells us when someone arrives, leaves or starts/stops typing
     -- (including typing that expired), whatever protocol they use
-    -- A change on this node (conn given) is announced at once; the
-    -- snapshot crosses to the other nodes.  A change on another node is
-    -- announced there too, so here it only gets a late second snapshot
+    -- A change on this node (conn given) is announced once, right after
+    -- this loop turn (announce_soon); the snapshot crosses to the other
+    -- nodes.  A change on another node is announced there too, so here
+    -- it only gets a late second snapshot
     -- (one per room per half second): it covers a node that died, and a
     -- Phoenix user whose meta reached this node after its hub membership
     -- (the first snapshot would name it by its uid).
@@ -243,7 +281,7 @@ function app.start(opts)
             return
         end
         if conn then
-            announce_presence(topic)
+            announce_soon(topic)
         elseif not late[topic] then
             late[topic] = sb.after(0.5, function()
                 late[topic] = nil
@@ -260,9 +298,11 @@ function app.start(opts)
         end
     end)
     -- a second tab of someone already present changes no presence, but
-    -- that tab needs the list too
+    -- that tab needs the list too (a tab whose arrival changed it gets
+    -- the room's snapshot that is on its way)
     server:on("open", function(conn)
-        if conn and conn.protocol == "native" and is_room(conn.channel) then
+        if conn and conn.protocol == "native" and is_room(conn.channel)
+            and not pending[conn.channel] then
             conn:send(room_state(hub, conn.channel, phoenix_uids), "presence")
         end
     end)
@@ -280,8 +320,10 @@ function app.start(opts)
     end
     function self.close()
         ticker:cancel()
-        for _, t in pairs(late) do
-            t:cancel()
+        for _, timers in ipairs({ late, pending }) do
+            for _, t in pairs(timers) do
+                t:cancel()
+            end
         end
         if self.bot then
             self.bot:close()

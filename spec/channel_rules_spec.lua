@@ -214,7 +214,9 @@ describe("channel publish rules", function()
         end
         assert.has_error(listen("ticker"),
             "switchboard.listen: option 'channels' must be a table of pattern = "
-            .. "{ publish =, send_key =, history = }, got \"ticker\"")
+            .. "{ publish =, send_key =, history =, watchers = }, got \"ticker\"")
+        assert.has_error(listen({ ticker = { watchers = "yes" } }),
+            "switchboard.listen: option 'channels.ticker.watchers' must be true or false, got \"yes\"")
         assert.has_error(listen({ ticker = { publish = "no" } }),
             "switchboard.listen: option 'channels.ticker.publish' must be "
             .. "true, false or function(conn, channel, msg, info), got \"no\"")

@@ -3,6 +3,9 @@
 -- through the handlers and a socket-less hub connection).
 local sb = require "switchboard"
 local async = require "async_helpers"
+local support = require "support"
+local http = require "http_helper"
+local json = require "switchboard.json"
 local chat = require "examples.chat"
 
 local function same_set(list)
@@ -68,6 +71,165 @@ describe("examples/chat.lua", function()
         assert.same({ "alice", "bob" }, app.hub:presence("room:test"))
         bob.c:close()
         assert.truthy(async.wait_for(function() return presence_is(alice, { "alice" }) end))
+    end)
+
+    describe("one presence event per arrival", function()
+        local raws, streams
+
+        before_each(function()
+            app:close()
+            app = assert(chat.start({ port = 0, bot = false }))
+            raws, streams = {}, {}
+        end)
+
+        after_each(function()
+            for _, r in ipairs(raws) do
+                r:close()
+            end
+            for _, st in ipairs(streams) do
+                st:close()
+            end
+        end)
+
+        -- a native page as the browser sees it: every frame, in order
+        local function native(room, alias)
+            local r = support.raw(("ws://127.0.0.1:%d/c/room:%s?alias=%s&announce=true")
+                :format(app.port, room, alias))
+            raws[#raws + 1] = r
+            return r
+        end
+
+        local function sse(path)
+            local st = http.open(app.port, "GET", path)
+            streams[#streams + 1] = st
+            return st
+        end
+
+        local function types(r)
+            local out = {}
+            for _, f in ipairs(r.frames) do
+                out[#out + 1] = f.type
+            end
+            return table.concat(out, " ")
+        end
+
+        -- What is on its way arrives before the answer to a message sent
+        -- now: a round trip through the room ends the wait.
+        local function round_trip(r, body)
+            r:send(json.encode({ type = "new_msg", body = body }))
+            assert.is_true(support.wait_until(function()
+                for _, f in ipairs(r:of_type("new_msg")) do
+                    if f.message.body == body then
+                        return true
+                    end
+                end
+            end))
+        end
+
+        it("native: the joiner gets join then one presence, the others one presence", function()
+            local ana = native("once", "ana")
+            assert.is_true(support.wait_until(function() return #ana:of_type("presence") > 0 end))
+            round_trip(ana, "one")
+            assert.equal("join presence new_msg", types(ana))
+            assert.same({ "ana" }, ana:of_type("presence")[1].message.users)
+
+            local ben = native("once", "ben")
+            assert.is_true(support.wait_until(function() return #ben:of_type("presence") > 0 end))
+            round_trip(ben, "two")
+            round_trip(ana, "three")
+            assert.equal("join presence new_msg new_msg", types(ben))
+            assert.equal("join presence new_msg join presence new_msg new_msg", types(ana))
+            assert.same({ "ana", "ben" }, ana:of_type("presence")[2].message.users)
+
+            -- a second tab of ana changes nobody's list; only that tab gets one
+            local ana2 = native("once", "ana")
+            assert.is_true(support.wait_until(function() return #ana2:of_type("presence") > 0 end))
+            round_trip(ana2, "four")
+            assert.equal(1, #ana2:of_type("presence"))
+            assert.equal(2, #ana:of_type("presence"))
+
+            -- a departure: one presence event too
+            ben:close()
+            assert.is_true(support.wait_until(function() return #ana:of_type("presence") == 3 end))
+            round_trip(ana, "five")
+            assert.equal(3, #ana:of_type("presence"))
+            assert.same({ "ana" }, ana:of_type("presence")[3].message.users)
+        end)
+
+        it("SSE: a stream that joins gets one presence event, and so does the room", function()
+            local ana = native("seen", "ana")
+            assert.is_true(support.wait_until(function() return #ana:of_type("presence") == 1 end))
+            local zed = sse("/sse/room:seen?user=zed")
+            local function presences()
+                local out = {}
+                for _, ev in ipairs(zed:messages()) do
+                    if ev.event == "presence" then
+                        out[#out + 1] = json.decode(ev.data)
+                    end
+                end
+                return out
+            end
+            assert.is_true(zed:wait(function() return #presences() > 0 end))
+            round_trip(ana, "after zed")
+            assert.is_true(zed:wait(function()
+                local last = zed:messages()[#zed:messages()]
+                return last and last.event == "new_msg"
+            end))
+            assert.equal(1, #presences())
+            assert.same({ "ana", "zed" }, presences()[1].users)
+            assert.equal(2, #ana:of_type("presence"))
+            assert.same({ "ana", "zed" }, ana:of_type("presence")[2].message.users)
+        end)
+    end)
+
+    it("names an SSE stream by ?user=, ?alias= or ?as=, and says so when it has none", function()
+        local alice = join("names", "alice")
+        assert.truthy(async.wait_for(function() return presence_is(alice, { "alice" }) end))
+        local streams = {}
+        for _, q in ipairs({ "user=ulla", "alias=bob", "as=cat" }) do
+            local st = http.open(app.port, "GET", "/sse/room:names?" .. q)
+            streams[#streams + 1] = st
+            assert.is_true(st:wait(function(x) return x.status ~= nil end))
+            assert.equal(200, st.status)
+        end
+        assert.truthy(async.wait_for(function()
+            return presence_is(alice, { "alice", "bob", "cat", "ulla" })
+        end))
+        local refused = http.request(app.port, "GET", "/sse/room:names?user=")
+        assert.equal(403, refused.status)
+        assert.same({ error = "user required: add ?user=NAME (or ?alias=NAME, ?as=NAME) to the URL" },
+            refused.json)
+        for _, st in ipairs(streams) do
+            st:close()
+        end
+        assert.truthy(async.wait_for(function() return presence_is(alice, { "alice" }) end))
+    end)
+
+    it("lets an SSE stream that names nobody watch a room without being listed", function()
+        local alice = join("watched", "alice")
+        assert.truthy(async.wait_for(function() return presence_is(alice, { "alice" }) end))
+        local watcher = http.open(app.port, "GET", "/sse/room:watched")
+        assert.is_true(watcher:wait(function(x) return x.status ~= nil end))
+        assert.equal(200, watcher.status)
+        assert.truthy(async.wait_for(function() return app.hub:connection_count("room:watched") == 2 end))
+        alice.c:send({ type = "new_msg", body = "anyone there?" })
+        assert.is_true(watcher:wait(function(x)
+            local last = x:messages()[#x:messages()]
+            return last and last.event == "new_msg"
+        end))
+        assert.same({ user = "alice", body = "anyone there?" },
+            json.decode(watcher:messages()[#watcher:messages()].data))
+        -- nobody was told of the watcher, and it is in no list
+        assert.equal(1, #async.of_type(alice, "presence"))
+        assert.same({ "alice" }, app.hub:presence("room:watched"))
+        assert.same({}, app.hub:presence_state("room:watched"))
+        watcher:close()
+        assert.truthy(async.wait_for(function() return app.hub:connection_count("room:watched") == 1 end))
+        alice.c:send({ type = "new_msg", body = "guess not" })
+        assert.truthy(async.wait_for(function()
+            return #async.of_type(alice, "new_msg", function(e) return e.body == "guess not" end) == 1
+        end))
+        assert.equal(1, #async.of_type(alice, "presence"))
     end)
 
     it("broadcasts new_msg {user, body} to the whole room, sender included, and nothing raw", function()
@@ -156,7 +318,7 @@ describe("examples/chat.lua", function()
         sock:channel("room:other", {}):join():receive("error", function(r) status.refused = r end)
         assert.truthy(async.wait_for(function() return status.join and status.refused end))
         assert.same({ user = "carol" }, status.join)
-        assert.same({ reason = "user required" }, status.refused)
+        assert.same({ reason = 'user required: join with params {"user": NAME}' }, status.refused)
         -- the native page lists carol by her user name
         assert.truthy(async.wait_for(function() return presence_is(alice, { "alice", "bot", "carol" }) end))
 
@@ -195,10 +357,10 @@ describe("examples/chat.lua", function()
             local h = app.server:handler_for("room:x")
             local ok, reason = h.join(phoenix_conn(), "room:x", {})
             assert.is_nil(ok)
-            assert.equal("user required", reason)
+            assert.equal('user required: join with params {"user": NAME}', reason)
             ok, reason = h.join(phoenix_conn(), "room:x", { user = "" })
             assert.is_nil(ok)
-            assert.equal("user required", reason)
+            assert.equal('user required: join with params {"user": NAME}', reason)
             assert.same({ user = "carol" }, (h.join(phoenix_conn(), "room:x", { user = "carol" })))
         end)
 

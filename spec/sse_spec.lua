@@ -82,6 +82,38 @@ describe("SSE transport", function()
         assert.are.same({ "leave", "room2", "ann" }, events[2])
     end)
 
+    it("takes its alias from ?alias= or ?as=, as the native endpoint does", function()
+        local function open(path)
+            local channel = path:match("^/sse/([^?]+)")
+            local c = http.open(port, "GET", path, {})
+            assert.is_true(c:wait(function(x) return x.status ~= nil end))
+            assert.are.equal(200, c.status)
+            assert.is_true(http.wait(function() return server.hub:connection_count(channel) == 1 end))
+            for _, conn in ipairs(server:connections()) do
+                if conn.channel == channel then
+                    return c, conn
+                end
+            end
+        end
+        local c, conn = open("/sse/named1?alias=bob")
+        assert.are.equal("bob", conn.alias)
+        -- the alias is what the stream is shown as; presence counts the
+        -- member, which only the connect hook chooses (here: the uid)
+        assert.are.equal(conn.uid, conn.member)
+        assert.are.same({ conn.uid }, server.hub:presence("named1"))
+        c:close()
+        c, conn = open("/sse/named2?as=cat")
+        assert.are.equal("cat", conn.alias)
+        c:close()
+        c, conn = open("/sse/named3")
+        assert.is_nil(conn.alias)
+        c:close()
+        -- an empty or oversized alias is refused, as at the native handshake
+        assert.are.equal(400, http.request(port, "GET", "/sse/named4?alias=").status)
+        assert.are.equal(400, http.request(port, "GET", "/sse/named4?as=" .. ("x"):rep(256)).status)
+        assert.are.equal(0, server.hub:connection_count("named4"))
+    end)
+
     it("lets the connect hook refuse with 403 and a JSON error", function()
         local c = http.request(port, "GET", "/sse/room3?token=bad")
         assert.are.equal(403, c.status)
@@ -232,5 +264,135 @@ describe("SSE transport", function()
         assert.is_true(http.wait(function() return closed ~= nil end))
         assert.are.equal("sse", closed)
         c:close()
+    end)
+end)
+
+-- channels = { [pattern] = { watchers = true } }: SSE streams that name
+-- nobody get the channel's messages without being members of it.
+describe("SSE watchers", function()
+    local server, joins, presence_events
+
+    before_each(function()
+        server = assert(sb.listen{ host = "127.0.0.1", port = 0,
+            channels = { ["live:*"] = { watchers = true } } })
+        joins, presence_events = {}, {}
+        server:on("connect", function(conn, req)
+            conn.member = req.query.member   -- nil: the default
+        end)
+        server:channel("live:*", {
+            join = function(conn, topic)
+                joins[#joins + 1] = { topic, conn.watcher == true }
+                return true
+            end,
+        })
+        server.hub:on("presence:join", function(channel, member)
+            presence_events[#presence_events + 1] = { "join", channel, member }
+        end)
+        server.hub:on("presence:leave", function(channel, member)
+            presence_events[#presence_events + 1] = { "leave", channel, member }
+        end)
+    end)
+
+    after_each(function()
+        server:close()
+        http.wait(function() return false end, 0.05)
+    end)
+
+    local function stream(path)
+        local c = http.open(server.port, "GET", path, {})
+        assert.is_true(c:wait(function(x) return x.status ~= nil end))
+        return c
+    end
+
+    local function conn_on(channel)
+        for _, conn in ipairs(server:connections()) do
+            if conn.channel == channel then
+                return conn
+            end
+        end
+    end
+
+    it("streams a channel to a stream that names nobody, which is no member of it", function()
+        local hub = server.hub
+        local w = stream("/sse/live:1")
+        assert.are.equal(200, w.status)
+        assert.is_true(http.wait(function() return hub:connection_count("live:1") == 1 end))
+        local conn = conn_on("live:1")
+        assert.is_true(conn.watcher)
+        assert.is_nil(conn.member)
+        assert.are.same({ { "live:1", true } }, joins)
+        assert.are.same({}, hub:presence("live:1"))
+        assert.are.equal(0, hub:member_count("live:1"))
+        assert.is_false(hub:is_present("live:1", conn.uid))
+        assert.is_false(hub:is_present("live:1", hub.WATCHERS))
+        assert.is_nil(hub:member_of("live:1", conn))
+        assert.are.same({ { name = "live:1", members = 0, connections = 1 } }, hub:channels())
+
+        -- a stream that names itself is a member as before, next to it
+        local named = stream("/sse/live:1?alias=bob&member=bob")
+        assert.is_true(http.wait(function() return hub:connection_count("live:1") == 2 end))
+        assert.are.same({ "bob" }, hub:presence("live:1"))
+        assert.are.same({ { name = "live:1", members = 1, connections = 2 } }, hub:channels())
+
+        hub:publish("live:1", "tick", { n = 1 })
+        assert.is_true(w:wait(function(x) return #x:messages() == 1 end))
+        assert.are.same({ 1 }, http.ns(w:messages()))
+        named:close()
+        w:close()
+        assert.is_true(http.wait(function() return hub:connection_count("live:1") == 0 end))
+        -- bob came and went; the watcher was never announced
+        assert.are.same({ { "join", "live:1", "bob" }, { "leave", "live:1", "bob" } }, presence_events)
+    end)
+
+    it("makes members of streams with ?user=, ?alias=, ?as= or a member from the hook", function()
+        local hub = server.hub
+        local streams = {}
+        for i, q in ipairs({ "user=u", "alias=a", "as=b", "member=m" }) do
+            streams[i] = stream("/sse/live:2?" .. q)
+        end
+        assert.is_true(http.wait(function() return hub:connection_count("live:2") == 4 end))
+        assert.are.equal(4, hub:member_count("live:2"))
+        for _, c in ipairs(streams) do
+            c:close()
+        end
+        for _, j in ipairs(joins) do
+            assert.is_false(j[2])
+        end
+    end)
+
+    it("leaves streams of other channels, and other protocols, members", function()
+        local hub = server.hub
+        local other = stream("/sse/plain")
+        local ws = sb.connect(server:url("/c/live:3"), { reconnect = false }):open()
+        assert.is_true(http.wait(function()
+            return hub:connection_count("plain") == 1 and hub:connection_count("live:3") == 1
+        end))
+        assert.are.equal(1, hub:member_count("plain"))
+        assert.are.equal(1, hub:member_count("live:3"))
+        other:close()
+        ws:close()
+    end)
+
+    it("refuses the reserved member id from a connect hook", function()
+        local c = http.request(server.port, "GET", "/sse/live:4?member=" .. server.hub.WATCHERS)
+        assert.are.equal(400, c.status)
+        assert.are.same({ error = 'member id "(watchers)" is reserved for watchers' }, c.json)
+        assert.are.equal(0, server.hub:connection_count("live:4"))
+    end)
+
+    it("hides watchers joined by hand in a hub without sockets", function()
+        local hub = sb.hub()
+        local got = {}
+        hub:on("presence:join", function(_, member) got[#got + 1] = member end)
+        local w = hub:attach(function(_, event) got[#got + 1] = event end)
+        local m = hub:attach(function() end)
+        assert.is_false(hub:join("room", hub.WATCHERS, w))
+        assert.is_true(hub:join("room", "ana", m))
+        assert.are.same({ "ana" }, hub:presence("room"))
+        assert.are.equal(2, hub:connection_count("room"))
+        hub:publish("room", "hello", {})
+        assert.are.same({ "ana", "hello" }, got)
+        w:close()
+        m:close()
     end)
 end)

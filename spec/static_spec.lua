@@ -43,6 +43,58 @@ describe("static files", function()
         assert.is_nil(body:find("DEB_PKGS", 1, true))
     end)
 
+    it("serves the examples' favicon, which every page links", function()
+        local status, head, body = get("/favicon.ico")
+        assert.same(200, status)
+        assert.matches("content%-type: image/x%-icon", head:lower())
+        assert.same("\0\0\1\0", body:sub(1, 4))   -- an ICO file's header
+        assert.same(read("examples/public/favicon.ico"), body)
+        status, head, body = get("/favicon.svg")
+        assert.same(200, status)
+        assert.matches("content%-type: image/svg%+xml", head:lower())
+        assert.truthy(body:find("<svg", 1, true))
+        for _, page in ipairs({ "index.html", "lobby.html", "ticker.html" }) do
+            local html = read("examples/public/" .. page)
+            assert.truthy(html:find('<link rel="icon" href="favicon.ico"', 1, true), page)
+            assert.truthy(html:find('<link rel="icon" href="favicon.svg"', 1, true), page)
+        end
+    end)
+
+    it("shows a browser a self-contained 404 page, and gives other clients JSON", function()
+        local function get_accepting(path, accept)
+            return support.http(server.port, ("GET %s HTTP/1.1\r\nHost: x\r\nAccept: %s\r\n\r\n")
+                :format(path, accept))
+        end
+        local status, head, body = get_accepting("/nope.html",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+        assert.same(404, status)
+        assert.matches("content%-type: text/html; charset=utf%-8", head:lower())
+        assert.truthy(body:find("<h1>404</h1>", 1, true))
+        assert.truthy(body:find("Not Found", 1, true))
+        assert.truthy(body:find("<style>", 1, true))
+        -- nothing to fetch: no stylesheet, script or image of its own
+        assert.is_nil(body:find("<link", 1, true))
+        assert.is_nil(body:find("error.css", 1, true))
+        assert.is_nil(body:find("<script", 1, true))
+        -- and nothing of the request is echoed into it
+        assert.is_nil(body:find("nope", 1, true))
+
+        status, head, body = get_accepting("/nope.html", "application/json")
+        assert.same(404, status)
+        assert.matches("content%-type: application/json", head:lower())
+        assert.same('{"error":"not found"}', body)
+        status, head = get("/nope.html")
+        assert.same(404, status)
+        assert.matches("content%-type: application/json", head:lower())
+
+        -- a server without a static directory says the same
+        local bare = assert(sb.listen{ port = 0 })
+        status, head = support.http(bare.port, "GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n")
+        bare:close()
+        assert.same(404, status)
+        assert.matches("content%-type: text/html", head:lower())
+    end)
+
     it("answers a plain GET on a WebSocket endpoint with 400", function()
         assert.same(400, (get("/c/room")))
     end)

@@ -78,23 +78,94 @@ void sb_http_error_body(sb_buf *b, const char *text)
     sb_buf_addc(b, '}');
 }
 
-int sb_http_status(struct lws *wsi, unsigned int code, const char *text)
+/* Answers with a status and the body in b (LWS_PRE headroom; freed
+ * here) and finishes the transaction; returns what the lws callback
+ * should return. */
+static int sb_http_answer(struct lws *wsi, unsigned int code, const char *type, sb_buf *b)
 {
     unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
                   *end = hdr + sizeof hdr - 1;
-    sb_buf b;
     int rc = -1;
 
-    sb_buf_init(&b, LWS_PRE);
-    sb_http_error_body(&b, text);
-    if (!b.oom && !sb_http_head(wsi, code, "application/json", b.len, &p, end) &&
+    if (!b->oom && !sb_http_head(wsi, code, type, b->len, &p, end) &&
         !lws_finalize_write_http_header(wsi, start, &p, end) &&
-        lws_write(wsi, sb_buf_data(&b), b.len, LWS_WRITE_HTTP_FINAL) >= (int)b.len)
+        lws_write(wsi, sb_buf_data(b), b->len, LWS_WRITE_HTTP_FINAL) >= (int)b->len)
         rc = 0;
-    sb_buf_free(&b);
+    sb_buf_free(b);
     if (rc)
         return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int sb_http_status(struct lws *wsi, unsigned int code, const char *text)
+{
+    sb_buf b;
+
+    sb_buf_init(&b, LWS_PRE);
+    sb_http_error_body(&b, text);
+    return sb_http_answer(wsi, code, "application/json", &b);
+}
+
+/* The page a browser shows a person for a static route's refusal:
+ * self-contained (the style is inline, so the page asks for nothing the
+ * server may not have), and saying nothing of the request (no path echoed
+ * back, nothing to escape). */
+static void sb_http_error_page(sb_buf *b, unsigned int code, const char *text)
+{
+    sb_buf_adds(b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                   "<title>");
+    sb_buf_add_u64(b, code);
+    sb_buf_addc(b, ' ');
+    sb_buf_adds(b, sb_http_reason(code));
+    sb_buf_adds(b, "</title><style>"
+                   "body{margin:0;min-height:100vh;display:flex;align-items:center;"
+                   "justify-content:center;font:16px/1.5 system-ui,sans-serif;color:#222;"
+                   "background:#f4f4f6}"
+                   "main{background:#fff;padding:28px 40px;border-radius:8px;"
+                   "box-shadow:0 1px 4px rgba(0,0,0,.15);text-align:center;max-width:26em;"
+                   "margin:16px}"
+                   "h1{margin:0;font-size:56px;line-height:1.1;color:#2d3142}"
+                   "h2{margin:4px 0 12px;font-size:18px;font-weight:600;color:#4f5d75}"
+                   "p{margin:0 0 8px;color:#555}a{color:#4f5d75}"
+                   "</style></head><body><main><h1>");
+    sb_buf_add_u64(b, code);
+    sb_buf_adds(b, "</h1><h2>");
+    sb_buf_adds(b, sb_http_reason(code));
+    sb_buf_adds(b, "</h2><p>");
+    sb_buf_adds(b, text);
+    sb_buf_adds(b, "</p><p><a href=\"/\">Start page</a></p></main></body></html>\n");
+}
+
+/* Whether the request's Accept header lists text/html: a browser that
+ * shows the answer to a person, rather than a client reading JSON. */
+static int sb_wants_html(struct lws *wsi)
+{
+    char accept[1024];
+
+    return lws_hdr_copy(wsi, accept, sizeof accept, WSI_TOKEN_HTTP_ACCEPT) > 0 &&
+           strstr(accept, "text/html") != NULL;
+}
+
+/* A static route's refusal: the page above for browsers, else the JSON
+ * every other refusal has ({"error": json_text}).  Returns what the lws
+ * callback should return. */
+static int sb_http_static_refusal(struct lws *wsi, unsigned int code,
+                                  const char *json_text, const char *page_text)
+{
+    sb_buf b;
+
+    if (!sb_wants_html(wsi))
+        return sb_http_status(wsi, code, json_text);
+    sb_buf_init(&b, LWS_PRE);
+    sb_http_error_page(&b, code, page_text);
+    return sb_http_answer(wsi, code, "text/html; charset=utf-8", &b);
+}
+
+static int sb_http_not_found(struct lws *wsi)
+{
+    return sb_http_static_refusal(wsi, HTTP_STATUS_NOT_FOUND, "not found",
+                                  "There is no page or file at this address.");
 }
 
 /* Called from FILTER_PROTOCOL_CONNECTION, where the request is still
@@ -180,7 +251,7 @@ static int sb_http_file_inline(struct lws *wsi, const char *file, size_t size,
     sb_buf b;
 
     if (fd < 0)
-        return sb_http_status(wsi, HTTP_STATUS_NOT_FOUND, "not found");
+        return sb_http_not_found(wsi);
     if (sb_read_file(fd, size, &b) == 0 &&
         !lws_add_http_common_headers(wsi, HTTP_STATUS_OK, mime, size, &p, end) &&
         !lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
@@ -212,13 +283,14 @@ int sb_http_static(const char *static_dir, int follow_links, struct lws *wsi,
     int n;
 
     if (!static_dir)
-        return sb_http_status(wsi, HTTP_STATUS_NOT_FOUND, "not found");
+        return sb_http_not_found(wsi);
     if (strstr(path, "..") || path[0] != '/')
-        return sb_http_status(wsi, HTTP_STATUS_FORBIDDEN, "forbidden");
+        return sb_http_static_refusal(wsi, HTTP_STATUS_FORBIDDEN, "forbidden",
+                                      "This address may not be served.");
     n = snprintf(full, sizeof full, "%s%s%s", static_dir, path,
                  path[strlen(path) - 1] == '/' ? "index.html" : "");
     if (n <= 0 || (size_t)n >= sizeof full)
-        return sb_http_status(wsi, HTTP_STATUS_NOT_FOUND, "not found");
+        return sb_http_not_found(wsi);
     /* a symlink (or a link in the path) to somewhere outside the root is
      * answered like a file that is not there: 404, so a scan cannot tell
      * a planted link from nothing.  The resolved path is what gets opened,
@@ -226,11 +298,11 @@ int sb_http_static(const char *static_dir, int follow_links, struct lws *wsi,
     if (!follow_links) {
         if (!realpath(static_dir, root) || !realpath(full, real) ||
             !sb_path_inside(root, real))
-            return sb_http_status(wsi, HTTP_STATUS_NOT_FOUND, "not found");
+            return sb_http_not_found(wsi);
         file = real;
     }
     if (stat(file, &st) || !S_ISREG(st.st_mode))
-        return sb_http_status(wsi, HTTP_STATUS_NOT_FOUND, "not found");
+        return sb_http_not_found(wsi);
     if (st.st_size <= SB_STATIC_INLINE)
         return sb_http_file_inline(wsi, file, (size_t)st.st_size, sb_mime_of(full));
     n = lws_serve_http_file(wsi, file, sb_mime_of(full), NULL, 0);

@@ -26,8 +26,10 @@ int sb_http_refuse(struct lws *wsi, unsigned int code, const char *text);
 /* Serves path from below static_dir (NULL: 404), with its content type;
  * refuses ".." and anything not starting with "/" (403), and, unless
  * follow_links, anything whose real path (symlinks resolved) is outside
- * the real path of static_dir (404).  Returns what the lws callback
- * should return. */
+ * the real path of static_dir (404).  A refusal is a small self-contained
+ * HTML page when the request's Accept lists text/html (a browser), else
+ * the JSON of sb_http_status.  Returns what the lws callback should
+ * return. */
 int sb_http_static(const char *static_dir, int follow_links, struct lws *wsi,
                    const char *path);
 

@@ -16,6 +16,9 @@
     var me = null, room = null;
     var wanted = false;       // reconnect after an unexpected close
     var attempt = 0;          // for the reconnect backoff
+    var online = false;       // the socket is open
+    var lost = false;         // the log says we are cut off (until the next open)
+    var everOpen = false;     // this room's socket was open once
     var present = [];         // users in the room
     var typingUsers = {};     // user -> true
     var typingSent = false, typingTimer = null;
@@ -65,6 +68,14 @@
     }
 
     function status(s) { statusLine.textContent = s; }
+
+    // While cut off, the list is only who was here: greyed out, with a
+    // note, until the server sends the room's list again.
+    function setOffline(on) {
+        people.classList.toggle("offline", on);
+        $("people-note").hidden = !on;
+        statusLine.classList.toggle("offline", on);
+    }
 
     function enable(on) {
         text.disabled = !on;
@@ -137,6 +148,7 @@
             renderTyping();
             break;
         case "presence":
+            setOffline(false);
             present = list(m.users);
             typingUsers = {};
             list(m.typing).forEach(function (u) { typingUsers[u] = true; });
@@ -172,6 +184,10 @@
         sock.onopen = function () {
             if (ws !== sock) return;
             attempt = 0;
+            if (lost) line("conn", null, everOpen ? "reconnected" : "connected");
+            lost = false;
+            everOpen = true;
+            online = true;
             if (proto === "phoenix") {
                 joinRef = String(++ref);
                 phxPresence = {};
@@ -198,6 +214,16 @@
             clearInterval(heartbeat);
             enable(false);
             typingSent = false;
+            // once per outage, however many retries it takes
+            if (!lost) {
+                line("conn", null, online ? "disconnected, reconnecting…" :
+                    "cannot reach the server, retrying…");
+                lost = true;
+            }
+            online = false;
+            typingUsers = {};
+            renderTyping();
+            setOffline(true);
             if (!wanted) { status("not connected"); return; }
             // exponential backoff with jitter, at most ~10 s
             var delay = Math.min(10000, 250 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
@@ -221,6 +247,8 @@
         proto = $("proto").value;
         present = [];
         typingUsers = {};
+        online = lost = everOpen = false;
+        setOffline(false);
         renderPeople();
         renderTyping();
         log.textContent = "";

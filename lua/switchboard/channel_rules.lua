@@ -1,6 +1,7 @@
 --- Per-channel rules of a server, by pattern: who may publish into a
--- channel (listen-only, send keys, a publish function) and how much history
--- it keeps (the `history` option and the rules' own `history` entries).
+-- channel (listen-only, send keys, a publish function), how much history
+-- it keeps (the `history` option and the rules' own `history` entries),
+-- and whether anonymous SSE streams only watch (`watchers = true`).
 --
 --   sb.listen{ channels = {
 --       ["ticker:*"] = { publish = false },                  -- listen-only
@@ -8,7 +9,8 @@
 --       ["room:*"]   = { publish = function(conn, channel, msg, info)
 --                            return conn.assigns.can_post, "read-only member"
 --                        end,
---                        history = { count = 50, ttl = 600 } },
+--                        history = { count = 50, ttl = 600 },
+--                        watchers = true },
 --   } }
 --
 -- A pattern is an exact channel name, "prefix*" or "*"; the exact name
@@ -112,6 +114,13 @@ function Rules:may_publish(channel, key)
         end
     end
     return true
+end
+
+--- Whether SSE streams of channel that name nobody are watchers rather
+-- than members (the rule's `watchers = true`; docs/sse.md, "Watchers").
+function Rules:watchers(channel)
+    local rule = self:match(channel)
+    return rule ~= nil and rule.watchers == true
 end
 
 --- The rule's publish function for channel, if it has one.

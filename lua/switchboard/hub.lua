@@ -20,6 +20,18 @@ local EVENTS = {
     ["session:leave"] = true,
 }
 
+--- The member id watchers join a channel as: connections that get its
+-- messages but are no members (an SSE stream that names nobody, on a
+-- channel whose rule says `watchers = true`; docs/sse.md, "Watchers").
+-- They share this one id, which the hub leaves out of presence,
+-- is_present, member_count, member_of, channels() and the presence:join /
+-- presence:leave events; they count as connections and fire the session
+-- events.  `hub:join(channel, hub.WATCHERS, conn)` makes any connection
+-- a watcher.
+M.WATCHERS = "(watchers)"
+local WATCHERS = M.WATCHERS
+Hub.WATCHERS = WATCHERS   -- hub.WATCHERS on every hub
+
 local PUBLISH_OPTIONS = {
     except = true, except_member = true, from = true, alias = true, binary = true,
 }
@@ -78,6 +90,9 @@ end
 -- Calls every listener of `name`; a copy of the list is walked so that
 -- listeners may add or remove listeners.
 local function dispatch(self, name, channel, member, conn, typing, remote)
+    if member == WATCHERS and (name == "presence:join" or name == "presence:leave") then
+        return
+    end
     local list = self.listeners[name]
     if not list or #list == 0 then
         return
@@ -140,7 +155,14 @@ function Hub:join(channel, member_id, conn)
     check_type("join", "channel", channel, "string")
     member_id = member_arg("join", member_id)
     check_conn("join", conn)
-    return self.core:join(channel, member_id, conn)
+    if member_id ~= WATCHERS then
+        return self.core:join(channel, member_id, conn)
+    end
+    local fresh, err, code = self.core:join(channel, member_id, conn)
+    if fresh == nil then
+        return nil, err, code
+    end
+    return false   -- a watcher never makes anyone present
 end
 
 --- Leaves channel; returns true when the member became absent, false if it
@@ -160,7 +182,14 @@ function Hub:leave(channel, member_id, conn)
         return nil, ("connection %s joined channel %q as member %q, not %q"):format(
             tostring(conn.id), channel, joined_as, member_id), "EJOINED"
     end
-    return self.core:leave(channel, conn)
+    if member_id ~= WATCHERS then
+        return self.core:leave(channel, conn)
+    end
+    local gone, err, code = self.core:leave(channel, conn)
+    if gone == nil then
+        return nil, err, code
+    end
+    return false
 end
 
 --- Leaves every channel of conn.
@@ -216,24 +245,37 @@ function Hub:publish(channel, event, payload, opts)
         opts.from, opts.alias, false)
 end
 
+-- 1 when channel has watchers (their one hidden member), else 0.
+local function watched(self, channel)
+    return self.core:is_present(channel, WATCHERS) and 1 or 0
+end
+
 --- Sorted member ids present in channel.
 function Hub:presence(channel)
     check_type("presence", "channel", channel, "string")
-    return sorted(self.core:presence(channel))
+    local list = self.core:presence(channel)
+    for i = #list, 1, -1 do
+        if list[i] == WATCHERS then
+            table.remove(list, i)
+        end
+    end
+    return sorted(list)
 end
 
 --- True when member_id has at least one connection in channel (on any
 -- node of a cluster).
 function Hub:is_present(channel, member_id)
     check_type("is_present", "channel", channel, "string")
-    return self.core:is_present(channel, member_arg("is_present", member_id))
+    member_id = member_arg("is_present", member_id)
+    return member_id ~= WATCHERS and self.core:is_present(channel, member_id)
 end
 
 --- Number of members present in channel (a member with several
--- connections counts once).
+-- connections counts once; watchers not at all).
 function Hub:member_count(channel)
     check_type("member_count", "channel", channel, "string")
-    return self.core:member_count(channel)
+    local n = self.core:member_count(channel)
+    return n and n - watched(self, channel)
 end
 
 --- Number of connections joined to channel.
@@ -242,11 +284,15 @@ function Hub:connection_count(channel)
     return self.core:connection_count(channel)
 end
 
---- The member id conn joined channel as, or nil.
+--- The member id conn joined channel as, or nil (also for a watcher).
 function Hub:member_of(channel, conn)
     check_type("member_of", "channel", channel, "string")
     check_conn("member_of", conn)
-    return self.core:member_of(channel, conn)
+    local member = self.core:member_of(channel, conn)
+    if member == WATCHERS then
+        return nil
+    end
+    return member
 end
 
 --- Sets or clears the typing flag of a present member (cleared again
@@ -273,9 +319,13 @@ function Hub:typing(channel)
 end
 
 --- Channels with at least one connection, sorted by name:
--- { { name =, members =, connections = }, ... }
+-- { { name =, members =, connections = }, ... } (watchers are
+-- connections, not members).
 function Hub:channels()
     local list = self.core:channels()
+    for _, c in ipairs(list) do
+        c.members = c.members - watched(self, c.name)
+    end
     table.sort(list, function(a, b) return a.name < b.name end)
     return list
 end

@@ -375,8 +375,9 @@ S.channel_rule = M.record({
     publish = M.either("true, false or function(conn, channel, msg, info)", BOOLEAN, FUNCTION),
     send_key = M.string({ nonempty = true }),
     history = HISTORY_RULE,
+    watchers = BOOLEAN,
 }, {
-    desc = "a table { publish =, send_key =, history = }",
+    desc = "a table { publish =, send_key =, history =, watchers = }",
     check = function(rule, path)
         if rule.send_key and rule.publish == false then
             return ("option '%s': publish = false and send_key contradict each other "
@@ -386,7 +387,7 @@ S.channel_rule = M.record({
 })
 
 S.channels = M.map(PATTERN, S.channel_rule,
-    "a table of pattern = { publish =, send_key =, history = }")
+    "a table of pattern = { publish =, send_key =, history =, watchers = }")
 
 local ORIGIN = M.string({ desc = "an origin string without spaces or commas",
     check = function(v)

@@ -277,6 +277,15 @@ local function origin_allowed(list, origin)
     return false
 end
 
+-- An SSE stream names nobody when its URL carries no ?user=, ?alias= or
+-- ?as= and the connect hook gave it no member (nil or the uid: the
+-- default); on a channel with `watchers = true` it is a watcher
+-- (docs/sse.md, "Watchers").
+local function is_anonymous(conn, info, query)
+    return conn.alias == nil and (conn.member == nil or conn.member == info.member)
+        and (query == nil or query.user == nil)
+end
+
 -- connect hook: builds the conn object, asks the app, binds it to the hub.
 local function on_connect(self, handle, req)
     local info = handle:info()
@@ -296,6 +305,13 @@ local function on_connect(self, handle, req)
             return false, reason or "refused", status or 403
         end
     end
+    if conn.member == hubmod.WATCHERS then
+        -- most likely a name taken from the URL, like ?user=(watchers)
+        return false, ("member id %q is reserved for watchers"):format(conn.member), 400
+    end
+    local watcher = conn.protocol == "sse" and self._rules:watchers(conn.channel)
+        and is_anonymous(conn, info, req.query)
+    conn.watcher = watcher or nil   -- the join handler sees it
     local handler = conn.channel and self:handler_for(conn.channel)
     if handler and handler.join then
         local reply, reason = handler.join(conn, conn.channel, req.query)
@@ -320,12 +336,21 @@ local function on_connect(self, handle, req)
     end
     -- conn.member = nil (say, req.query.user of a client that sent none)
     -- keeps the default member id, the uid
-    if conn.member == nil then
+    if conn.member == hubmod.WATCHERS then
+        error(("join handler: conn.member %q is reserved for watchers"):format(conn.member), 0)
+    elseif watcher and (conn.member == nil or conn.member == info.member) then
+        -- a watcher: no member of its own (switchboard.hub hides this one)
+        conn.member = nil
+        handle:set("member", hubmod.WATCHERS)
+    elseif conn.member == nil then
         conn.member = info.member
     elseif type(conn.member) ~= "string" then
         error("connect hook: conn.member must be a string, got " .. type(conn.member), 0)
     elseif conn.member ~= info.member then
         handle:set("member", conn.member)
+    end
+    if conn.member ~= nil then
+        conn.watcher = nil   -- the join handler named it after all
     end
     if conn.alias ~= info.alias and conn.alias ~= nil then
         handle:set("alias", conn.alias)

@@ -147,13 +147,21 @@ int sb_sse_send_event(sb_wsconn *c, const char *event, const char *data, size_t 
     return sb_sse_queue(c, sb_chunk_from(&ev, rc));
 }
 
-/* The stream's state; the resume position is filled in by sb_sse_stream
- * from the parsed request (sse_request.c). */
+/* The stream's state, and its alias from ?alias= or ?as= as on the
+ * native endpoint (docs/sse.md, "Who a stream is"): a bad one refuses the
+ * request.  The resume position is filled in by sb_sse_stream from the
+ * parsed request (sse_request.c). */
 static int sb_sse_prepare(sb_wsconn *c, struct lws *wsi)
 {
-    (void)wsi;
-    c->proto = calloc(1, sizeof(sb_sse_state));
-    return c->proto ? 0 : -1;
+    char v[SB_MEMBER_MAX + 1];
+
+    if (!(c->proto = calloc(1, sizeof(sb_sse_state))))
+        return -1;
+    if (sb_request_get(wsi, "alias", v, sizeof v) || sb_request_get(wsi, "as", v, sizeof v)) {
+        if (!sb_hub_valid_member(v, strlen(v)) || sb_wsconn_set_alias(c, v, strlen(v)))
+            return -1;
+    }
+    return 0;
 }
 
 /* Tells the stream that its position cannot be served.  The id is the
