@@ -24,7 +24,7 @@ local common = require "examples.common"
 local app = {}
 
 -- redis/node: "" = a single node; --redis URL joins a cluster (README).
-app.defaults = { host = "127.0.0.1", port = 8080, redis = "", node = "" }
+app.defaults = { host = "127.0.0.1", port = 8080, redis = "", node = "", node_ttl = 10 }
 
 local MAX_BODY = 2000
 local BOT = "bot"
@@ -151,6 +151,7 @@ function app.start(opts)
         channels = { ["room:*"] = { watchers = true } },
         redis = opts.redis ~= "" and opts.redis or nil,
         node = opts.node ~= "" and opts.node or nil,
+        node_ttl = opts.redis and opts.redis ~= "" and opts.node_ttl or nil,
     })
     if not server then
         return nil, err
@@ -276,6 +277,21 @@ function app.start(opts)
     -- Phoenix user whose meta reached this node after its hub membership
     -- (the first snapshot would name it by its uid).
     local late = {}
+    -- Every node hears a change on another node; one speaks for the
+    -- cluster: the first by name of those with connections in the room.
+    local function speaks_for(topic)
+        local st = hub:cluster_stats()
+        if not st then
+            return true
+        end
+        local first
+        for node in pairs(st.by_channel[topic] or {}) do
+            if not first or node < first then
+                first = node
+            end
+        end
+        return first == st.node
+    end
     local function presence_changed(topic, _, conn)
         if not is_room(topic) then
             return
@@ -285,7 +301,9 @@ function app.start(opts)
         elseif not late[topic] then
             late[topic] = sb.after(0.5, function()
                 late[topic] = nil
-                announce_presence(topic)
+                if speaks_for(topic) then
+                    announce_presence(topic)
+                end
             end)
         end
     end

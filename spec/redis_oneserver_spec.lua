@@ -450,6 +450,94 @@ describe("a cluster as one server", function()
         assert.same({ text = "first" }, alice.frames[msg_at].message)
     end)
 
+    it("delivers an answer to a join: a node is subscribed before others hear of its joiner", function()
+        local a, b = nodes("ans-a", "ans-b")
+        local bob = native(b, "ans", "alias=bob", "bob")
+        -- bob answers every join he hears, at once
+        local alice = open(a, "ans", "alias=alice&announce=true", "alice")
+        local answered = false
+        assert.is_true(wait_until(function()
+            if not answered then
+                for _, f in ipairs(bob.frames) do
+                    if type(f) == "table" and f.type == "join" and f.alias == "alice" then
+                        bob:send('{"text":"welcome"}')
+                        answered = true
+                    end
+                end
+            end
+            for _, f in ipairs(alice.frames) do
+                if type(f) == "table" and f.alias == "bob" and f.type == nil then
+                    return true
+                end
+            end
+            return false
+        end, CROSS), "alice never got bob's answer to her join: " .. dump(alice) .. dump(bob))
+    end)
+
+    it("tells the chat example's SSE clients on the survivor that a SIGKILLed node's users left", function()
+        local cjson = require "cjson"
+        local chat = require "examples.chat"
+        local S = assert(chat.start({ port = 0, bot = false, redis = redis.url, node = "chat-s",
+            node_ttl = TTL }))
+        fx.later(function() S.close() end)
+        assert.is_true(R.connected(S.hub))
+        local port = R.free_port()
+        -- (the command line takes whole seconds)
+        local p = assert(io.popen(("echo $$; exec %s examples/chat.lua --port %d --redis %s --node chat-d --node-ttl 1")
+            :format(support.LUA, port, redis.url)))
+        local pid = p:read("*l")
+        local killed = false
+        local function kill()
+            if not killed then
+                killed = true
+                os.execute("kill -9 " .. pid)
+                p:close()
+            end
+        end
+        fx.later(kill)
+        local d = { port = port, name = "chat node D (child process)" }
+        assert.is_true(wait_until(function()
+            local st = S.hub:cluster_stats()
+            return st.nodes >= 1
+        end, 10), "the chat child never joined the cluster")
+        assert.is_true(wait_until(function()
+            local ok = pcall(function()
+                local c = open(d, "room:lobby", "alias=dora&announce=true", "dora")
+                c:wait_frames(1)
+            end)
+            return ok
+        end, 10), "could not reach the chat child")
+        local stream = http.open(S.port, "GET", "/sse/room:lobby?user=viewer", { Accept = "text/event-stream" })
+        fx.later(function() stream:close() end)
+        local function last_users()
+            local users
+            for _, ev in ipairs(stream:messages()) do
+                if ev.event == "presence" then
+                    local ok, v = pcall(cjson.decode, ev.data)
+                    if ok and type(v) == "table" then
+                        users = v.users or (v.message and v.message.users) or users
+                    end
+                end
+            end
+            return users
+        end
+        local function has(users, name)
+            for _, u in ipairs(users or {}) do
+                if u == name or (type(u) == "table" and (u.alias == name or u.name == name or u.user == name)) then
+                    return true
+                end
+            end
+            return false
+        end
+        assert.is_true(stream:wait(function() return has(last_users(), "dora") end, 5),
+            "the SSE client never saw dora (node D) present: " .. stream.body)
+        kill()
+        assert.is_true(stream:wait(function()
+            local u = last_users()
+            return u and not has(u, "dora")
+        end, 1 + 2), "the SSE client on the survivor still lists dora after node D died: " .. stream.body)
+    end)
+
     describe("a node killed with SIGKILL", function()
         it("sends the survivor's native clients one leave frame per lost connection within the TTL", function()
             local s = nodes("kill-s")
