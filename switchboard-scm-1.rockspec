@@ -45,6 +45,8 @@ build = {
             "csrc/cluster/cluster_order.c",
             "csrc/cluster/cluster_phx.c",
             "csrc/cluster/cluster_hold.c",
+            "csrc/cluster/cluster_listing.c",
+            "csrc/cluster/cluster_nodes.c",
             "csrc/cluster/cluster_presence.c",
             "csrc/cluster/cluster_receive.c",
             "csrc/cluster/cluster_scripts.c",

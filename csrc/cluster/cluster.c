@@ -4,9 +4,10 @@
  * local messages, subscribing to the channels with local connections,
  * and outage/reconnect handling; what arrives from the other nodes is
  * read and dispatched in cluster_receive.c.  The
- * wire format is documented in cluster_wire.c; remote presence, node
- * heartbeats and liveness live in cluster_presence.c; shared history in
- * cluster_history.c. */
+ * wire format is documented in cluster_wire.c; every node's connections
+ * in cluster_presence.c; node heartbeats, death and restarts in
+ * cluster_nodes.c; publishes that wait for a subscription in
+ * cluster_hold.c; shared history in cluster_history.c. */
 #include "cluster_internal.h"
 #include "base/str.h"
 

@@ -1,5 +1,5 @@
-/* Private to cluster.c, cluster_wire.c, cluster_presence.c and
- * cluster_history.c: the cluster's state and the functions they share. */
+/* Private to the cluster's files (cluster.c and cluster_*.c): the
+ * cluster's state and the functions they share. */
 #ifndef SB_CLUSTER_INTERNAL_H
 #define SB_CLUSTER_INTERNAL_H
 
@@ -326,8 +326,8 @@ void sb_cl_phx_announce(sb_cluster *cl, const char *topic, size_t tlen,
                         int leaving);
 void sb_cl_phx_announce_all(sb_cluster *cl, int leaving);
 
-/* cluster_presence.c */
-/* 1 when key k is "<node>|..." (a member or meta key of that node). */
+/* cluster_listing.c: "<node>|<name>" keys and full listings. */
+/* 1 when key k is "<node>|..." (a connection or meta key of that node). */
 int sb_cl_key_of_node(const char *k, size_t klen, const char *node, size_t n);
 /* "<node>|<name>" into buf (no NUL); its length, or 0 if over cap. */
 size_t sb_cl_node_key(char *buf, size_t cap, const char *node, size_t nlen,
@@ -357,19 +357,38 @@ void sb_cl_listing_gone(cl_listing *l, const sb_map *have, cl_keep_fn keep,
  * the node's name, a field). */
 int sb_cl_keep_other_nodes(const void *k, size_t klen, void *val,
                            const void *ud);
+/* EVALs a snapshot script over the channel's hash "<prefix><channel>";
+ * 0 when sent (the reply comes under tag). */
+int sb_cl_send_snapshot(sb_cluster *cl, int tag, const char *script, size_t slen,
+                        const char *prefix, cl_channel *cc);
 /* The followed channel a snapshot reply {channel, ...} is for, or NULL. */
 cl_channel *sb_cl_snapshot_channel(sb_cluster *cl, const redisReply *rep);
+
+/* cluster_nodes.c: the other nodes, heartbeats, death and restarts. */
 /* Marks a node alive now; returns NULL if it is dead (unless revive) or
  * memory ran out. */
 cl_node *sb_cl_node_touch(sb_cluster *cl, const char *name, size_t n,
                     double ttl, int revive);
+/* A node died (TTL) or said goodbye: its connections leave every channel
+ * and its Phoenix metas go. */
+void sb_cl_node_gone(sb_cluster *cl, const char *name, size_t n);
+/* Refreshes sb:node:<node> and publishes a heartbeat on sb:nodes. */
+void sb_cl_heartbeat(sb_cluster *cl);
+/* A heartbeat from another node (revives it if it was dead; a new
+ * instance under its name is a restart: the old one's connections go). */
+void sb_cl_node_heard(sb_cluster *cl, const char *name, size_t n, double ttl,
+                      uint64_t instance);
+/* The cluster's timer: heartbeats and node expiry. */
+void sb_cl_on_tick(uv_timer_t *t);
+
+/* cluster_presence.c: every node's connections in every channel. */
+/* A node died or said goodbye: its connections leave every channel. */
+void sb_cl_presence_node_gone(sb_cluster *cl, const char *node, size_t n);
 /* Applies one remote presence change for connection key
  * "<node>|<instance>:<id>" (rec: its record, needed for a join). */
 void sb_cl_remote_set(sb_cluster *cl, const char *ch, size_t chlen,
                 const char *key, size_t klen, const char *rec, size_t reclen,
                 int present, int mark);
-/* A node died (TTL) or said goodbye: its members leave every channel. */
-void sb_cl_node_gone(sb_cluster *cl, const char *name, size_t n);
 /* Ends a snapshot window: marks and tombstones go (every channel). */
 void sb_cl_settle_all_marks(sb_cluster *cl);
 /* Asks Redis for every channel's connections of the other nodes (reply in
@@ -377,31 +396,21 @@ void sb_cl_settle_all_marks(sb_cluster *cl);
 void sb_cl_request_snapshot(sb_cluster *cl);
 /* Frees what is known of the other nodes' presence. */
 void sb_cl_pchans_free(sb_cluster *cl);
-int sb_cl_send_snapshot(sb_cluster *cl, int tag, const char *script, size_t slen,
-                        const char *prefix, cl_channel *cc);
 /* Replaces this node's connections of the channel in Redis and tells the
  * other nodes (leaving: none). */
 void sb_cl_announce_channel(sb_cluster *cl, const char *ch, size_t chlen,
                             int leaving);
 /* The same for every channel this node has or had connections in. */
 void sb_cl_announce_all(sb_cluster *cl, int leaving);
-/* Refreshes sb:node:<node> and publishes a heartbeat on sb:nodes. */
-void sb_cl_heartbeat(sb_cluster *cl);
 /* Applies a snapshot reply: {channel, key, record, ...}. */
 void sb_cl_on_snapshot(sb_cluster *cl, redisReply *rep);
 /* An "s" message: the node's full connection list in a channel (data,
  * len: the payload; pos: after the head). */
 void sb_cl_sync_remote(sb_cluster *cl, const field *node, const char *data,
                        size_t len, size_t pos);
-/* A heartbeat from another node (revives it if it was dead; a new
- * instance under its name is a restart: the old one's connections go). */
-void sb_cl_node_heard(sb_cluster *cl, const char *name, size_t n, double ttl,
-                      uint64_t instance);
 /* The hub hook for a local connection joining or leaving a channel. */
 void sb_cl_on_local_conn(sb_hub *h, const char *ch, size_t chlen,
                          const sb_conn *c, const char *member, size_t mlen,
                          int joined, void *ud);
-/* The cluster's timer: heartbeats and node expiry. */
-void sb_cl_on_tick(uv_timer_t *t);
 
 #endif

@@ -1,4 +1,4 @@
-/* Cluster-wide presence and node liveness (see cluster.h).
+/* Cluster-wide presence (see cluster.h; node liveness is in cluster_nodes.c).
  *
  * Every node knows the connections of every other node in every channel,
  * followed or not, so that counts, presence and the first joiner's own
@@ -106,33 +106,6 @@ static size_t conn_id(const sb_cluster *cl, const sb_conn *c, char *buf,
                      (unsigned long long)c->id);
 
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
-}
-
-/* Node table.  Marks the node alive now; returns NULL if it is dead
- * (unless a heartbeat revives it) or memory ran out. */
-cl_node *sb_cl_node_touch(sb_cluster *cl, const char *name, size_t n,
-                    double ttl, int revive)
-{
-    cl_node *nd = sb_map_get(&cl->nodes, name, n);
-
-    if (nd && nd->dead && !revive)
-        return NULL;
-    if (nd && nd->dead)
-        nd->dead = 0;
-
-    if (!nd) {
-        if (!(nd = calloc(1, sizeof *nd)))
-            return NULL;
-        if (sb_map_put(&cl->nodes, name, n, nd)) {
-            free(nd);
-            return NULL;
-        }
-        nd->ttl = cl->ttl;
-    }
-    nd->last_seen = sb_cl_now_s(cl);
-    if (ttl > 0)
-        nd->ttl = ttl;
-    return nd;
 }
 
 /* The presence of other nodes in a channel; created when create is set
@@ -255,96 +228,21 @@ static void apply_joins(sb_cluster *cl, const char *ch, size_t chlen,
     sb_cl_strlist_free(l);
 }
 
-/* 1 when k is "<node>|...": member and meta keys carry the node that
- * holds them, and both kinds are dropped or skipped by node. */
-int sb_cl_key_of_node(const char *k, size_t klen, const char *node, size_t n)
-{
-    return klen > n && memcmp(k, node, n) == 0 && k[n] == '|';
-}
-
-size_t sb_cl_node_key(char *buf, size_t cap, const char *node, size_t nlen,
-                      const char *name, size_t n)
-{
-    if (nlen + 1 + n > cap)
-        return 0;
-    memcpy(buf, node, nlen);
-    buf[nlen] = '|';
-    memcpy(buf + nlen + 1, name, n);
-    return nlen + 1 + n;
-}
-
-int sb_cl_foreign_key(const sb_cluster *cl, const redisReply *e)
-{
-    return e->type == REDIS_REPLY_STRING &&
-           !sb_cl_key_of_node(e->str, e->len, cl->node, cl->node_len);
-}
-
-void sb_cl_listing_init(cl_listing *l, const void *owner)
-{
-    sb_map_init(&l->named, (uint64_t)(uintptr_t)owner);
-    l->oom = 0;
-}
-
-void sb_cl_listing_add(cl_listing *l, const char *k, size_t klen)
-{
-    if (sb_map_put(&l->named, k, klen, l))
-        l->oom = 1;
-}
-
-void sb_cl_listing_gone(cl_listing *l, const sb_map *have, cl_keep_fn keep,
-                        const void *ud, strlist *gone)
-{
-    sb_map_iter it;
-    const void *k;
-    size_t klen;
-    void *val;
-
-    sb_map_iter_init(&it);
-    while (!l->oom && sb_map_next(have, &it, &k, &klen, &val))
-        if (!sb_map_get(&l->named, k, klen) && !(keep && keep(k, klen, val, ud)))
-            sb_cl_strlist_add(gone, k, klen);
-    sb_map_clear(&l->named);
-}
-
-int sb_cl_keep_other_nodes(const void *k, size_t klen, void *val,
-                           const void *ud)
-{
-    const field *node = ud;
-
-    (void)val;
-    return !sb_cl_key_of_node(k, klen, node->p, node->n);
-}
-
-/* A node died (TTL) or said goodbye: its members leave every channel. */
-void sb_cl_node_gone(sb_cluster *cl, const char *name, size_t n)
+/* A node died or said goodbye: its connections leave every channel. */
+void sb_cl_presence_node_gone(sb_cluster *cl, const char *node, size_t n)
 {
     strlist l;
     sb_map_iter ci, ki;
     const void *chname, *key;
     size_t chlen, klen;
     void *val, *st;
-    cl_pchan *pc;
-    char copy[SB_NODE_MAX + 1];
-    cl_node *nd;
 
-    if (n > SB_NODE_MAX)
-        return;
-    memcpy(copy, name, n);
-    nd = sb_map_get(&cl->nodes, copy, n);
-    if (nd && nd->dead)
-        return;
-    if (!nd && !(nd = sb_cl_node_touch(cl, copy, n, 0, 0)))
-        return;
-    nd->dead = 1;
-    nd->last_seen = sb_cl_now_s(cl);
-    cl->st.dead_nodes++;
     memset(&l, 0, sizeof l);
     sb_map_iter_init(&ci);
     while (sb_map_next(&cl->pchans, &ci, &chname, &chlen, &val)) {
-        pc = val;
         sb_map_iter_init(&ki);
-        while (sb_map_next(&pc->remote, &ki, &key, &klen, &st)) {
-            if (sb_cl_key_of_node(key, klen, copy, n)) {
+        while (sb_map_next(&((cl_pchan *)val)->remote, &ki, &key, &klen, &st)) {
+            if (sb_cl_key_of_node(key, klen, node, n)) {
                 sb_cl_strlist_add(&l, chname, chlen);
                 sb_cl_strlist_add(&l, key, klen);
             }
@@ -352,7 +250,6 @@ void sb_cl_node_gone(sb_cluster *cl, const char *name, size_t n)
     }
     apply_pairs(cl, &l, 0);
     sb_cl_strlist_free(&l);
-    sb_cl_phx_node_gone(cl, copy, n);
 }
 
 /* Ends a snapshot window: "touched" keys become plain present ones and
@@ -400,45 +297,6 @@ void sb_cl_settle_all_marks(sb_cluster *cl)
             pchan_settle(cl, pc);
     sb_cl_strlist_free(&names);
     cl->psnap = 0;
-}
-
-/* EVALs a snapshot script over the channel's hash "<prefix><channel>"
- * (member sets and Phoenix metas both read this way, skipping dead nodes);
- * returns what sb_cl_send_argv returned (0: sent, reply under tag). */
-int sb_cl_send_snapshot(sb_cluster *cl, int tag, const char *script, size_t slen,
-                        const char *prefix, cl_channel *cc)
-{
-    char key[32 + SB_CHANNEL_MAX];
-    const char *argv[6];
-    size_t lens[6];
-
-    argv[0] = "EVAL";
-    argv[1] = script;
-    argv[2] = "1";
-    argv[3] = key;
-    argv[4] = cc->name;
-    argv[5] = NODE_PREFIX;
-    lens[0] = 4;
-    lens[1] = slen;
-    lens[2] = 1;
-    lens[3] = sb_cl_make_key(key, sizeof key, prefix, cc->name, cc->len);
-    lens[4] = cc->len;
-    lens[5] = strlen(NODE_PREFIX);
-    return sb_cl_send_argv(cl, tag, 6, argv, lens);
-}
-
-/* A snapshot reply {channel, ...} (either kind) names its channel first;
- * the channel it is for, or NULL when the reply is malformed or this node
- * no longer follows the channel (the reply is then of no use). */
-cl_channel *sb_cl_snapshot_channel(sb_cluster *cl, const redisReply *rep)
-{
-    cl_channel *cc;
-
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
-        rep->element[0]->type != REDIS_REPLY_STRING)
-        return NULL;
-    cc = sb_map_get(&cl->channels, rep->element[0]->str, rep->element[0]->len);
-    return cc && cc->active ? cc : NULL;
 }
 
 /* Asks for every channel's connections of the other nodes
@@ -578,34 +436,6 @@ void sb_cl_announce_all(sb_cluster *cl, int leaving)
     sb_cl_strlist_free(&names);
 }
 
-void sb_cl_heartbeat(sb_cluster *cl)
-{
-    char key[sizeof NODE_PREFIX + SB_NODE_MAX], ms[24], inst[24];
-    const char *argv[5];
-    size_t lens[5];
-    sb_buf b;
-
-    snprintf(ms, sizeof ms, "%llu", (unsigned long long)(cl->ttl * 1000));
-    snprintf(inst, sizeof inst, "%llu", (unsigned long long)cl->instance);
-    argv[0] = "SET";
-    lens[0] = 3;
-    argv[1] = key;
-    lens[1] = sb_cl_make_key(key, sizeof key, NODE_PREFIX, cl->node, cl->node_len);
-    argv[2] = inst;     /* the snapshot keeps this instance's keys only */
-    lens[2] = strlen(inst);
-    argv[3] = "PX";
-    lens[3] = 2;
-    argv[4] = ms;
-    lens[4] = strlen(ms);
-    sb_cl_send_argv(cl, TAG_OTHER, 5, argv, lens);
-    sb_buf_init(&b, 0);
-    sb_cl_wire_head(cl, &b, "h");
-    sb_cl_ns_adds(&b, ms);
-    sb_cl_ns_add_u64(&b, cl->instance);
-    sb_cl_publish_raw(cl, TAG_OTHER, NULL, 0, &b);
-    sb_buf_free(&b);
-}
-
 /* Keys "<channel>\0<key>" of a snapshot, to tell what it lacks. */
 static size_t snap_key(char *buf, size_t cap, const char *ch, size_t chlen,
                        const char *k, size_t klen)
@@ -737,37 +567,6 @@ void sb_cl_sync_remote(sb_cluster *cl, const field *node, const char *data,
     apply_joins(cl, ch, chlen, &joins, 1);
 }
 
-/* A heartbeat.  A node coming back from the dead (a stall longer than
- * its TTL) is asked for nothing: every followed channel is re-read.  A
- * heartbeat from a new instance under a known name is a restart: the old
- * process's connections leave first (it died without a goodbye). */
-void sb_cl_node_heard(sb_cluster *cl, const char *name, size_t n, double ttl,
-                      uint64_t instance)
-{
-    cl_node *nd = sb_map_get(&cl->nodes, name, n);
-    int was_dead;
-    sb_map_iter it;
-    void *val;
-
-    if (nd && !nd->dead && nd->instance && instance && nd->instance != instance)
-        sb_cl_node_gone(cl, name, n);
-    nd = sb_map_get(&cl->nodes, name, n);
-    was_dead = nd && nd->dead;
-    nd = sb_cl_node_touch(cl, name, n, ttl, 1);
-    if (nd && instance)
-        nd->instance = instance;
-    if (!was_dead)
-        return;
-    if (cl->pres_subscribed)
-        sb_cl_request_snapshot(cl);
-    sb_map_iter_init(&it);
-    while (sb_map_next(&cl->channels, &it, NULL, NULL, &val)) {
-        cl_channel *cc = val;
-        if (cc->active && cc->subscribed && !cc->unsubscribing && !cc->phx_snapshot)
-            sb_cl_phx_request_snapshot(cl, cc);
-    }
-}
-
 void sb_cl_on_local_conn(sb_hub *h, const char *ch, size_t chlen,
                          const sb_conn *c, const char *member, size_t mlen,
                          int joined, void *ud)
@@ -822,41 +621,6 @@ void sb_cl_on_local_conn(sb_hub *h, const char *ch, size_t chlen,
     }
     sb_buf_free(&b);
     sb_buf_free(&rec);
-}
-
-/* Heartbeats and node expiry, ttl/20 apart.  Expiry waits while the link
- * is down: silence then says nothing about the other nodes. */
-void sb_cl_on_tick(uv_timer_t *t)
-{
-    sb_cluster *cl = t->data;
-    double now = sb_cl_now_s(cl);
-    sb_map_iter it;
-    const void *name;
-    size_t n, i;
-    void *val;
-    strlist dead;
-
-    if (!sb_redis_is_up(cl->r))
-        return;
-    if (now >= cl->next_beat) {
-        sb_cl_heartbeat(cl);
-        cl->next_beat = now + cl->ttl / 4;
-    }
-    memset(&dead, 0, sizeof dead);
-    sb_map_iter_init(&it);
-    while (sb_map_next(&cl->nodes, &it, &name, &n, &val)) {
-        cl_node *nd = val;
-        if (now - nd->last_seen > (nd->dead ? nd->ttl * 3 : nd->ttl * 0.85))
-            sb_cl_strlist_add(&dead, name, n);
-    }
-    for (i = 0; i < dead.n; i++) {
-        cl_node *nd = sb_map_get(&cl->nodes, dead.s[i], dead.len[i]);
-        if (nd && nd->dead)
-            free(sb_map_del(&cl->nodes, dead.s[i], dead.len[i]));
-        else
-            sb_cl_node_gone(cl, dead.s[i], dead.len[i]);
-    }
-    sb_cl_strlist_free(&dead);
 }
 
 /* Counts one channel's remote connections per node, then reports them. */
