@@ -100,6 +100,7 @@ build = {
             "csrc/net/workers.c",
             "csrc/protocols/native/proto_native.c",
             "csrc/protocols/native/ws_native.c",
+            "csrc/protocols/native/ws_native_presence.c",
             "csrc/protocols/native/ws_native_resume.c",
             "csrc/protocols/phoenix/proto_phoenix.c",
             "csrc/protocols/phoenix/ws_phoenix.c",

@@ -55,6 +55,11 @@ sb_hub *sb_server_hub(const sb_server *s)
     return s->hub;
 }
 
+sb_loop *sb_server_loop(const sb_server *s)
+{
+    return s->loop;
+}
+
 char *sb_server_strdup(const char *s)
 {
     return s ? sb_memdup(s, strlen(s)) : NULL;

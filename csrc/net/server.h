@@ -166,6 +166,8 @@ int sb_server_port(const sb_server *s);
  * "[::1]"), or NULL past the last or once it stopped listening. */
 const char *sb_server_address(const sb_server *s, int i);
 sb_hub *sb_server_hub(const sb_server *s);
+/* The loop the server runs on (for end-of-turn work, loop.h). */
+sb_loop *sb_server_loop(const sb_server *s);
 
 /* Queues a frame (takes a reference).  Returns 0, or -1 if the connection is
  * closing or its queue is over the limit (it is then closed with 1013). */

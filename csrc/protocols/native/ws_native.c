@@ -9,6 +9,7 @@
 #include "base/str.h"
 #include "codec/json.h"
 #include "proto_native.h"
+#include "ws_native_presence.h"
 #include "net/http_static.h"
 #include "net/resume.h"
 #include "protocols/slots.h"
@@ -30,6 +31,7 @@ typedef struct sb_native_server {
     int by_uid_partial;
     sb_server *srv;
     sb_hub *hub;            /* watched for other nodes' connections */
+    sb_native_pres *pres;   /* join and leave events of this turn */
 } sb_native_server;
 
 static void sb_native_remote(sb_hub *h, const char *ch, size_t chlen,
@@ -46,7 +48,9 @@ static int sb_native_server_start(sb_server *s, void **state)
                                  (uint64_t)sb_now_ms());
     ns->srv = s;
     ns->hub = sb_server_hub(s);
-    if (sb_hub_watch_remote(ns->hub, sb_native_remote, ns)) {
+    if (!(ns->pres = sb_native_pres_new(s)) ||
+        sb_hub_watch_remote(ns->hub, sb_native_remote, ns)) {
+        sb_native_pres_free(ns->pres);
         free(ns);
         return -1;
     }
@@ -61,6 +65,7 @@ static void sb_native_server_free(void *state)
     if (!ns)
         return;
     sb_hub_unwatch_remote(ns->hub, sb_native_remote, ns);
+    sb_native_pres_free(ns->pres);
     sb_map_clear(&ns->by_uid);
     free(ns);
 }
@@ -114,15 +119,21 @@ static void sb_native_fan_cb(sb_conn *hc, const char *member, size_t mlen, void 
         sb_wsconn_send(hc->ud, fan->f);
 }
 
-static void sb_native_fan(sb_wsconn *c, sb_frame *f, const sb_conn *except)
+/* An event the channel's other native connections hear (f: its frame):
+ * queued for the end of the turn with sequence number seq (sent at once
+ * when memory ran out). */
+static void sb_native_announce(sb_native_server *ns, const char *ch,
+                               size_t chlen, uint64_t seq, sb_frame *f,
+                               const sb_conn *except)
 {
     struct sb_native_fan fan;
 
+    if (!f || sb_native_pres_event(ns->pres, ch, chlen, seq, f) == 0)
+        return;
     fan.f = f;
     fan.except = except;
-    fan.srv = NULL;
-    sb_hub_each_connection(c->srv ? sb_server_hub(c->srv) : NULL, c->channel,
-                           strlen(c->channel), sb_native_fan_cb, &fan);
+    fan.srv = ns->srv;
+    sb_hub_each_connection(ns->hub, ch, chlen, sb_native_fan_cb, &fan);
 }
 
 static size_t sb_str_len(const char *s)
@@ -220,10 +231,11 @@ static void sb_native_remote(sb_hub *h, const char *ch, size_t chlen,
                              const sb_conn_tag *tag, int joined, void *ud)
 {
     sb_native_server *ns = ud;
-    struct sb_native_fan fan;
     sb_native_presence p;
+    sb_frame *f;
     sb_buf b;
 
+    (void)h;
     if (ns->quiet || !(tag->flags & SB_TAG_NATIVE))
         return;
     memset(&p, 0, sizeof p);
@@ -237,13 +249,10 @@ static void sb_native_remote(sb_hub *h, const char *ch, size_t chlen,
     }
     sb_buf_init(&b, SB_FRAME_PRE);
     sb_native_presence_event(&b, &p);
-    fan.f = sb_frame_from_buf(&b, 0);
+    f = sb_frame_from_buf(&b, 0);
     sb_buf_free(&b);
-    fan.except = NULL;
-    fan.srv = ns->srv;
-    if (fan.f)
-        sb_hub_each_connection(h, ch, chlen, sb_native_fan_cb, &fan);
-    sb_frame_unref(fan.f);
+    sb_native_announce(ns, ch, chlen, sb_native_pres_next(ns->pres), f, NULL);
+    sb_frame_unref(f);
 }
 
 static void sb_native_send_error(sb_wsconn *c, const char *text)
@@ -287,6 +296,7 @@ static int sb_native_prepare(sb_wsconn *c, struct lws *wsi)
 static int sb_native_open(sb_wsconn *c)
 {
     sb_hub *hub = sb_server_hub(c->srv);
+    sb_native_server *ns = sb_native_server_of(c);
     size_t users;
     sb_frame *others, *self;
     int rc, resumed;
@@ -300,13 +310,15 @@ static int sb_native_open(sb_wsconn *c)
     if (rc < 0)
         return rc;
     sb_native_index(c);
+    sb_native_of(c)->pres = ns->pres;
+    sb_native_of(c)->join_seq = sb_native_pres_next(ns->pres);
     users = sb_hub_connection_count(hub, c->channel, strlen(c->channel));
     /* quiet servers still tell the joiner its uid, but nobody else */
     others = sb_native_quiet(c) ? NULL
              : sb_native_presence_frame(c, 0, users, 0);
     self = sb_native_presence_frame(c, 0, users, 1);
-    if (others)
-        sb_native_fan(c, others, &c->hc);
+    sb_native_announce(ns, c->channel, strlen(c->channel),
+                       sb_native_of(c)->join_seq, others, &c->hc);
     sb_wsconn_send(c, self);
     sb_frame_unref(others);
     sb_frame_unref(self);
@@ -444,8 +456,8 @@ static void sb_native_closed(sb_wsconn *c)
     if (!users || sb_native_quiet(c))
         return;
     f = sb_native_presence_frame(c, 1, users, 0);
-    if (f)
-        sb_native_fan(c, f, NULL);
+    sb_native_announce(sb_native_server_of(c), c->channel, strlen(c->channel),
+                       sb_native_pres_next(sb_native_server_of(c)->pres), f, NULL);
     sb_frame_unref(f);
 }
 
@@ -480,6 +492,9 @@ void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud)
     sb_frame *f;
 
     (void)hc;
+    /* the channel's joins and leaves of this turn go first */
+    if (sb_native_of(c)->pres && sb_native_pres_pending(sb_native_of(c)->pres))
+        sb_native_pres_flush(sb_native_of(c)->pres, c->channel, strlen(c->channel));
     if (c->resume && sb_resume_hold(c, m))
         return;
     f = sb_native_of(c)->recover ? sb_native_id_frame(m) : sb_native_frame(m);

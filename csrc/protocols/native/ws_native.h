@@ -5,6 +5,8 @@
 #ifndef SB_WS_NATIVE_H
 #define SB_WS_NATIVE_H
 
+#include <stdint.h>
+
 #include "net/server.h"
 
 extern const sb_proto_ops sb_native_ops;
@@ -15,6 +17,9 @@ typedef struct sb_native_conn {
     unsigned announce : 1;   /* ?announce=true: uid/alias in join/leave */
     unsigned list : 1;       /* ?list=true: the joiner gets the users */
     unsigned recover : 1;    /* opted in to message ids (ws_native_resume.c) */
+    uint64_t join_seq;       /* when it joined, among its server's presence
+                                events (ws_native_presence.h) */
+    struct sb_native_pres *pres;  /* its server's queued presence events */
     char *since;             /* resume position from ?since=, or NULL */
     char *deny_publish;      /* why this client may not publish, or NULL
                                 (listen-only channels, send keys) */
