@@ -92,6 +92,7 @@ build = {
             "csrc/net/listener.c",
             "csrc/net/loop.c",
             "csrc/net/options.c",
+            "csrc/net/peers.c",
             "csrc/net/queue.c",
             "csrc/net/receive.c",
             "csrc/net/request.c",

@@ -305,7 +305,71 @@ describe("native protocol", function()
     end
 
     it("refuses a connection over max_per_ip with 503 and admits again once one leaves", function()
-        cap_check({ port = 0, max_per_ip = 2 }, "too many connections from 127%.0%.0%.1")
+        cap_check({ port = 0, max_per_ip = 2, limit_loopback = true }, "too many connections from 127%.0%.0%.1")
+    end)
+
+    it("does not count loopback peers per address unless limit_loopback is set", function()
+        server:close()
+        server = assert(sb.listen{ port = 0, max_per_ip = 2, max_connect_rate = 1 })
+        local list = {}
+        for i = 1, 5 do
+            list[i] = raw(url("/c/cap"))
+        end
+        for i = 1, 5 do
+            assert.is_true(list[i]:wait_open())
+        end
+        for i = 1, 5 do
+            list[i]:close()
+        end
+    end)
+
+    it("refuses new connections over max_connect_rate with 429 and admits them again as the bucket refills", function()
+        server:close()
+        -- 4/s with a burst of 5 s worth: 20 at once, then one per 250 ms
+        server = assert(sb.listen{ port = 0, max_connect_rate = 4, limit_loopback = true })
+        local list = {}
+        for i = 1, 20 do
+            list[i] = raw(url("/c/rate"))
+        end
+        for i = 1, 20 do
+            assert.is_true(list[i]:wait_open())
+        end
+        local status, _, body = support.http(server.port, "GET /c/rate " .. UPGRADE)
+        assert.same(429, status)
+        assert.matches("too many new connections from 127%.0%.0%.1", body)
+        -- closing does not give the tokens back: the rate is of new ones
+        for i = 1, 20 do
+            list[i]:close()
+        end
+        status = support.http(server.port, "GET /c/rate " .. UPGRADE)
+        assert.same(429, status)
+        local late
+        assert.is_true(wait_until(function()
+            late = raw(url("/c/rate"))
+            local ok = late:wait_open(0.3)
+            if not ok then
+                late:close()
+            end
+            return ok
+        end, 3), "the bucket never refilled")
+        late:close()
+    end)
+
+    it("has per-address caps on by default (256 at once, 20/s) that max_per_ip = false turns off", function()
+        local d = sb.core.defaults()
+        assert.same({ 50000, 256, 20 }, { d.max_connections.value, d.max_per_ip.value, d.max_connect_rate.value })
+        server:close()
+        server = assert(sb.listen{ port = 0, limit_loopback = true, max_per_ip = false, max_connect_rate = false })
+        local list = {}
+        for i = 1, 30 do
+            list[i] = raw(url("/c/off"))
+        end
+        for i = 1, 30 do
+            assert.is_true(list[i]:wait_open())
+        end
+        for i = 1, 30 do
+            list[i]:close()
+        end
     end)
 
     it("refuses a connection over max_connections with 503 and admits again once one leaves", function()

@@ -7,9 +7,8 @@
  * Each row: SB_DEFAULT(name, value, unit, doc).  name is the option's Lua
  * name, with "sse_" standing for the sse = { ... } table; value is an
  * integer constant expression; a unit "x <option>" makes the value a
- * multiple of that option's value.  Options whose default is "off" or "no
- * cap" (max_connections, max_per_ip, history) have no row: 0 already means
- * that in the C structs.
+ * multiple of that option's value.  Options whose default is "off"
+ * (history) have no row: 0 already means that in the C structs.
  *
  * In base/ so that every layer may include it (the hub's own options are
  * here too); it includes nothing. */
@@ -21,6 +20,12 @@
                "one incoming message, in at most max(64, max_message / 64) frames; close 1009 beyond") \
     SB_DEFAULT(max_queue, 4 * 1024 * 1024, "bytes", \
                "queued for one slow reader; close 1013 beyond") \
+    SB_DEFAULT(max_connections, 50000, "connections", \
+               "WebSocket and SSE connections in all (false: no cap); HTTP 503 beyond") \
+    SB_DEFAULT(max_per_ip, 256, "connections", \
+               "open at once from one peer address, loopback not counted (false: no cap); HTTP 503 beyond") \
+    SB_DEFAULT(max_connect_rate, 20, "connections/s", \
+               "new connections per peer address, loopback not counted (false: off); HTTP 429 beyond") \
     SB_DEFAULT(max_rate, 5000, "messages/s", \
                "per connection (false: off); beyond, dropped, and a long flood closes with 1008") \
     SB_DEFAULT(max_burst, 2, "x max_rate", \

@@ -49,8 +49,12 @@ static void sb_read_limits(lua_State *L, int idx, sb_server_config *cfg)
 {
     cfg->max_message = sb_opt_size(L, idx, "max_message", 0);
     cfg->max_queue = sb_opt_size(L, idx, "max_queue", 0);
-    cfg->max_connections = (int)sb_opt_size(L, idx, "max_connections", 0);
-    cfg->max_per_ip = (int)sb_opt_size(L, idx, "max_per_ip", 0);
+    cfg->max_connections = (int)sb_opt_off(L, idx, "max_connections");
+    cfg->max_per_ip = (int)sb_opt_off(L, idx, "max_per_ip");
+    cfg->max_connect_rate = sb_opt_off(L, idx, "max_connect_rate");
+    lua_getfield(L, idx, "limit_loopback");
+    cfg->limit_loopback = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     cfg->max_rate = sb_opt_off(L, idx, "max_rate");
     lua_getfield(L, idx, "max_burst");
     cfg->max_burst = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;

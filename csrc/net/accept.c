@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "flush.h"
+#include "peers.h"
 
 /* Short, unique, unguessable-looking uids without a lookup: a bijection of
  * a counter over 36^6 values. */
@@ -48,60 +49,6 @@ static void sb_server_unlink(sb_server *s, sb_wsconn *c)
     c->prev = c->next = NULL;
 }
 
-/* Connection caps, checked before anything else is spent on a request:
- * a full server answers 503 at the handshake, which clients treat as "try
- * later" (and Phoenix clients back off), instead of accepting and closing.
- * Returns 1 (reason filled) when over a cap; keeps the peer address in c
- * when per-address counting is on. */
-static int sb_server_over_cap(sb_server *s, struct lws *wsi, sb_wsconn *c,
-                              char *reason, size_t reason_len)
-{
-    char buf[64];
-    const char *ip = buf;
-
-    if (s->cfg.max_connections > 0 && s->nconns >= s->cfg.max_connections) {
-        snprintf(reason, reason_len, "server full");
-        return 1;
-    }
-    if (s->cfg.max_per_ip <= 0)
-        return 0;
-    sb_request_peer(wsi, buf, sizeof buf);
-    if ((intptr_t)sb_map_get(&s->per_ip, ip, strlen(ip)) >= s->cfg.max_per_ip) {
-        snprintf(reason, reason_len, "too many connections from %s", ip);
-        return 1;
-    }
-    c->ip = sb_server_strdup(ip);
-    return 0;
-}
-
-/* Counts an accepted connection against its address (the count is the map
- * value itself; an address with none has no entry). */
-static void sb_server_ip_take(sb_server *s, sb_wsconn *c)
-{
-    intptr_t n;
-
-    if (!c->ip)
-        return;
-    n = (intptr_t)sb_map_get(&s->per_ip, c->ip, strlen(c->ip));
-    if (sb_map_put(&s->per_ip, c->ip, strlen(c->ip), (void *)(n + 1)) < 0) {
-        free(c->ip);   /* out of memory: this one goes uncounted */
-        c->ip = NULL;
-    }
-}
-
-static void sb_server_ip_release(sb_server *s, sb_wsconn *c)
-{
-    intptr_t n;
-
-    if (!c->ip)
-        return;
-    n = (intptr_t)sb_map_get(&s->per_ip, c->ip, strlen(c->ip));
-    if (n <= 1)
-        sb_map_del(&s->per_ip, c->ip, strlen(c->ip));
-    else
-        sb_map_put(&s->per_ip, c->ip, strlen(c->ip), (void *)(n - 1));
-}
-
 void sb_wsconn_free(sb_wsconn *c)
 {
     sb_server *s = c->srv;
@@ -109,7 +56,7 @@ void sb_wsconn_free(sb_wsconn *c)
     if (c->counted) {
         s->shared.stats.open[c->proto_index]--;
         s->nconns--;
-        sb_server_ip_release(s, c);
+        sb_peers_release(s, c);
     }
     sb_server_unlink(s, c);
     sb_flush_unmark(&s->flush, c);
@@ -149,10 +96,12 @@ static sb_wsconn *sb_server_make_conn(sb_server *s, struct lws *wsi,
 
     if (!c)
         return NULL;
-    if (sb_server_over_cap(s, wsi, c, reason, reason_len)) {
+    /* the caps come before anything else is spent on a request: a full
+     * server answers 503 (429 over the connect rate) at the handshake,
+     * which clients treat as "try later" */
+    if ((*status = sb_peers_admit(s, wsi, c, reason, reason_len)) != 0) {
         free(c->ip);
         free(c);
-        *status = HTTP_STATUS_SERVICE_UNAVAILABLE;
         return NULL;
     }
     c->srv = s;
@@ -230,7 +179,7 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
     c->counted = 1;
     s->shared.stats.open[c->proto_index]++;
     s->nconns++;
-    sb_server_ip_take(s, c);
+    sb_peers_take(s, c);
     sb_server_link(s, c);   /* sb_server_close reaches every protocol */
     return c;
 }

@@ -128,7 +128,7 @@ void sb_server_unref(sb_server *s)
             s->protos[i]->server_free(s->pstate[i]);
     sb_flusher_free(&s->flush);
     sb_hub_free(s->hub);   /* the reference taken in sb_server_new */
-    sb_map_clear(&s->per_ip);
+    sb_peers_free(&s->peers);
     free(s->host);
     free(s->static_dir);
     free(s->cors);
@@ -509,7 +509,7 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     /* connections still use the hub while lws closes them, which can be
      * after the hub's owner let go (lua_close collects in any order) */
     sb_hub_retain(hub);
-    sb_map_init(&s->per_ip, (uint64_t)sb_now_ms());
+    sb_peers_init(&s->peers, (unsigned long long)sb_now_ms());
     /* nanoseconds and the address too: servers made in the same
      * millisecond (nodes of a cluster in one process) must not hand out
      * the same uids, now that direct messages cross nodes */

@@ -89,8 +89,11 @@ typedef struct sb_server_config {
     int static_follow_links;   /* serve symlinks that lead out of static_dir */
     size_t max_message;        /* bytes per incoming message; 0 = default */
     size_t max_queue;          /* bytes queued per connection; 0 = default */
-    int max_connections;       /* WebSocket + SSE connections in all; 0 = no cap */
-    int max_per_ip;            /* ... from one peer address; 0 = no cap */
+    int max_connections;       /* WebSocket + SSE connections in all;
+                                  0 = default, < 0 = no cap */
+    int max_per_ip;            /* ... from one peer address (peers.h) */
+    double max_connect_rate;   /* new connections/s per peer address */
+    int limit_loopback;        /* count loopback peers per address too */
     int reuse_port;            /* SO_REUSEPORT: workers share the port */
     double max_rate;           /* messages/s per connection; 0 = default, < 0 = off */
     double max_burst;          /* bucket size; 0 = default (a multiple of max_rate) */
@@ -145,7 +148,7 @@ struct sb_wsconn {
     char close_reason[64];
     int ref;               /* binding's handle for its Lua object */
     int counted;           /* in stats.open[proto_index] and the connection caps */
-    char *ip;              /* peer address, kept while max_per_ip is on */
+    char *ip;              /* peer address while counted (peers.h) */
     double tokens;         /* rate limit: token bucket ... */
     int64_t tokens_at;     /* ... last refilled (ms; 0 = full, not started) */
     int dropped;           /* messages dropped in the current flood */

@@ -6,6 +6,7 @@
 #include "base/map.h"
 #include "flush.h"
 #include "listener.h"
+#include "peers.h"
 #include "server.h"
 
 #define SB_UID_SPACE 2176782336ULL   /* 36^6: six base-36 characters */
@@ -31,7 +32,7 @@ struct sb_server {
     int refs;              /* owner + live vhost + each connection */
     sb_wsconn *conns;      /* accepted connections, for close and stats */
     int nconns;            /* of them, counted against max_connections */
-    sb_map per_ip;         /* peer address -> connections (max_per_ip) */
+    sb_peers peers;        /* per-address caps and connect rate (peers.h) */
     uint64_t uid_seq;      /* uids are a bijection of this counter */
     uint64_t uid_salt;
     char *cors;            /* copy of cfg.cors */

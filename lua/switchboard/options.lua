@@ -337,7 +337,9 @@ local NON_NEGATIVE = M.number({ min = 0 })
 -- level of sb.listen's options and inside limits = { ... }.
 S.limit_fields = {
     max_message = whole(1), max_queue = whole(1),
-    max_connections = whole(1), max_per_ip = whole(1),
+    max_connections = whole(1, nil, true), max_per_ip = whole(1, nil, true),
+    max_connect_rate = M.number({ above = 0, off = true }),
+    limit_loopback = BOOLEAN,
     max_rate = M.number({ min = 0, off = true }),
     max_burst = M.number({ above = 0 }),
     max_channels = whole(1),

@@ -591,6 +591,7 @@ local function core_options(self, opts, lim)
         static_follow_links = opts.static_follow_links,
         max_message = lim.max_message, max_queue = lim.max_queue,
         max_connections = lim.max_connections, max_per_ip = lim.max_per_ip,
+        max_connect_rate = lim.max_connect_rate, limit_loopback = lim.limit_loopback,
         max_rate = lim.max_rate, max_burst = lim.max_burst,
         phoenix = opts.phoenix, phoenix_max_channels = lim.max_channels,
         phoenix_timeout = lim.phoenix_timeout, presence_events = opts.presence_events,
