@@ -56,3 +56,51 @@ describe("hub presence (Phoenix format)", function()
         assert.truthy(diffs[2].leaves.carl)
     end)
 end)
+
+describe("hub presence in a storm (Phoenix format)", function()
+    local support = require "support"
+
+    it("sends 16 diffs of a topic per loop turn, then one merged diff with the rest", function()
+        local hub = sb.hub()
+        local diffs = {}
+        local watcher = hub:attach(function(_, event, payload)
+            if event == "presence_diff" then
+                diffs[#diffs + 1] = payload
+            end
+        end)
+        hub:join("room:storm", "watcher", watcher)
+        local conns = {}
+        for i = 1, 40 do
+            conns[i] = hub:attach(function() end)
+            hub:join("room:storm", "u" .. i, conns[i])
+            assert(hub:track(conns[i], "room:storm", "u" .. i, { n = i }))
+        end
+        assert.equal(16, #diffs)
+        assert.is_true(support.wait_until(function() return #diffs == 17 end, 2))
+        local merged, keys = diffs[17], 0
+        for key, e in pairs(merged.joins) do
+            keys = keys + 1
+            assert.equal(1, #e.metas)
+            assert.equal(tonumber(key:sub(2)), e.metas[1].n)
+        end
+        assert.equal(24, keys)
+        assert.same({}, merged.leaves)
+        -- presence_state has everyone at once
+        local n = 0
+        for _ in pairs(hub:presence_state("room:storm")) do
+            n = n + 1
+        end
+        assert.equal(40, n)
+        -- and leaving is batched the same way
+        for i = 1, 40 do
+            conns[i]:close()
+        end
+        assert.equal(33, #diffs)
+        assert.is_true(support.wait_until(function() return #diffs == 34 end, 2))
+        keys = 0
+        for _ in pairs(diffs[34].leaves) do
+            keys = keys + 1
+        end
+        assert.equal(24, keys)
+    end)
+end)

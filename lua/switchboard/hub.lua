@@ -124,7 +124,7 @@ function M.new(opts, loop)
     if opts.clock == nil then
         loop = loop or require("switchboard").loop()
     end
-    local self = setmetatable({ core = core.hub_new(opts, loop), listeners = {} }, Hub)
+    local self = setmetatable({ core = core.hub_new(opts, loop), listeners = {}, _loop = loop }, Hub)
     for name in pairs(EVENTS) do
         self.listeners[name] = {}
     end
@@ -499,7 +499,55 @@ local function entry(meta)
     return { metas = { meta } }
 end
 
+-- presence_diffs per topic and loop turn that go out one by one; the rest
+-- of the turn's go out merged into one at the start of the next turn, so
+-- that a storm of joins costs each subscriber at most DIFF_BUDGET + 1
+-- pushes per turn instead of one per joiner (docs/phoenix.md)
+local DIFF_BUDGET = 16
+
+-- Appends the metas of src's keys to dst's.
+local function merge_metas(dst, src)
+    for key, e in pairs(src) do
+        local d = dst[key]
+        if not d then
+            d = { metas = {} }
+            dst[key] = d
+        end
+        for _, m in ipairs(e.metas) do
+            d.metas[#d.metas + 1] = m
+        end
+    end
+end
+
+local function flush_diffs(self)
+    local st = self._diffs
+    self._diffs = nil
+    for topic, d in pairs(st.batch) do
+        self:publish(topic, "presence_diff", d)
+    end
+end
+
 local function diff(self, topic, joins, leaves)
+    local st = self._diffs
+    if self._loop then
+        if not st then
+            st = { count = {}, batch = {} }
+            self._diffs = st
+            self._loop:timer(0, 0, function() flush_diffs(self) end)
+        end
+        local n = (st.count[topic] or 0) + 1
+        st.count[topic] = n
+        if n > DIFF_BUDGET then
+            local b = st.batch[topic]
+            if not b then
+                b = { joins = {}, leaves = {} }
+                st.batch[topic] = b
+            end
+            merge_metas(b.joins, joins)
+            merge_metas(b.leaves, leaves)
+            return
+        end
+    end
     -- cjson writes an empty table as {}, so both keys are always objects
     self:publish(topic, "presence_diff", { joins = joins, leaves = leaves })
 end
