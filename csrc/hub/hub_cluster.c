@@ -302,6 +302,13 @@ void sb_hub_unwatch_remote(sb_hub *h, sb_remote_watch_fn fn, void *ud)
     for (i = 0; i < h->nwatch; i++) {
         if (h->watch[i].fn == fn && h->watch[i].ud == ud) {
             h->watch[i] = h->watch[--h->nwatch];
+            /* nothing of the watcher's may stay behind: it points at its
+             * server, which points at this hub */
+            memset(&h->watch[h->nwatch], 0, sizeof h->watch[0]);
+            if (!h->nwatch) {
+                free(h->watch);
+                h->watch = NULL;
+            }
             return;
         }
     }

@@ -30,7 +30,8 @@ typedef struct sb_native_server {
     sb_map by_uid;
     int by_uid_partial;
     sb_server *srv;
-    sb_hub *hub;            /* watched for other nodes' connections */
+    sb_hub *hub;            /* watched for other nodes' connections until
+                               the listener goes (NULL after) */
     sb_native_pres *pres;   /* join and leave events of this turn */
 } sb_native_server;
 
@@ -58,13 +59,26 @@ static int sb_native_server_start(sb_server *s, void **state)
     return 0;
 }
 
+/* The listener goes: other nodes' joins need no frames any more, and the
+ * hub (which may outlive the server) stops pointing at this state. */
+static void sb_native_server_stop(sb_server *s, void *state)
+{
+    sb_native_server *ns = state;
+
+    (void)s;
+    if (ns && ns->hub) {
+        sb_hub_unwatch_remote(ns->hub, sb_native_remote, ns);
+        ns->hub = NULL;
+    }
+}
+
 static void sb_native_server_free(void *state)
 {
     sb_native_server *ns = state;
 
     if (!ns)
         return;
-    sb_hub_unwatch_remote(ns->hub, sb_native_remote, ns);
+    sb_native_server_stop(NULL, ns);
     sb_native_pres_free(ns->pres);
     sb_map_clear(&ns->by_uid);
     free(ns);
@@ -133,7 +147,7 @@ static void sb_native_announce(sb_native_server *ns, const char *ch,
     fan.f = f;
     fan.except = except;
     fan.srv = ns->srv;
-    sb_hub_each_connection(ns->hub, ch, chlen, sb_native_fan_cb, &fan);
+    sb_hub_each_connection(sb_server_hub(ns->srv), ch, chlen, sb_native_fan_cb, &fan);
 }
 
 static size_t sb_str_len(const char *s)
@@ -570,6 +584,7 @@ const sb_proto_ops sb_native_ops = {
     .name = "native",
     .server_start = sb_native_server_start,
     .server_free = sb_native_server_free,
+    .server_stop = sb_native_server_stop,
     .ws_route = sb_native_route,
     .http = sb_native_http,
     .prepare = sb_native_prepare,
