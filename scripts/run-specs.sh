@@ -14,7 +14,7 @@ if [ "$label" = valgrind ]; then
     # the hub (pure C), the transport and the cluster (Redis link, shared
     # history, cross-node presence), under memcheck; lws's own context
     # allocations are suppressed (scripts/valgrind.supp)
-    cmd=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+    cmd=(valgrind -q --keep-debuginfo=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
          --show-leak-kinds=definite --suppressions=scripts/valgrind.supp
          lua5.4 /usr/bin/busted --run=ci -o utfTerminal
          spec/hub_spec.lua spec/hub_property_spec.lua spec/hub_presence_spec.lua
