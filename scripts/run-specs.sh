@@ -18,7 +18,7 @@ if [ "$label" = valgrind ]; then
          --show-leak-kinds=definite --suppressions=scripts/valgrind.supp
          lua5.4 /usr/bin/busted --run=ci -o utfTerminal
          spec/hub_spec.lua spec/hub_property_spec.lua spec/hub_presence_spec.lua
-         spec/native_spec.lua spec/client_spec.lua spec/loop_spec.lua spec/phoenix_spec.lua
+         spec/native_spec.lua spec/native_binary_spec.lua spec/client_spec.lua spec/loop_spec.lua spec/phoenix_spec.lua
          spec/hub_history_rules_spec.lua spec/sse_spec.lua spec/recovery_spec.lua
          spec/hub_cluster_spec.lua spec/redis_history_spec.lua spec/redis_cross_spec.lua
          spec/channel_rules_spec.lua spec/shutdown_spec.lua spec/lifetime_spec.lua

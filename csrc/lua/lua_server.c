@@ -238,9 +238,10 @@ static void sb_lua_on_open(void *ud, sb_wsconn *c)
     sb_lua_protect(L, sb_lua_open_call, &x, "open hook");
 }
 
-/* Protected: message(handle, message, to) -> relay (nil: relay).  The
- * protocol decoded and validated the message: Lua gets it as a value, and
- * the direct-message uid (nil for a broadcast). */
+/* Protected: message(handle, message, to, binary) -> relay (nil: relay).
+ * The protocol decoded and validated the message: Lua gets it as a value
+ * (the bytes as a string for a binary frame), and the direct-message uid
+ * (nil for a broadcast). */
 static int sb_lua_message_call(lua_State *L)
 {
     sb_hook_call *x = lua_touserdata(L, 1);
@@ -248,18 +249,22 @@ static int sb_lua_message_call(lua_State *L)
     if (!sb_lua_push_hook(L, x->ls, "message"))
         return 0;
     sb_lua_push_handle(L, x->ls, x->c);
-    sb_lua_push_json(L, x->data, x->n);
+    if (x->num)
+        lua_pushlstring(L, x->data, x->n);
+    else
+        sb_lua_push_json(L, x->data, x->n);
     if (x->to)
         lua_pushlstring(L, x->to, x->to_len);
     else
         lua_pushnil(L);
-    lua_call(L, 3, 1);
+    lua_pushboolean(L, x->num);
+    lua_call(L, 4, 1);
     x->rc = lua_isnil(L, -1) || lua_toboolean(L, -1);
     return 0;
 }
 
-static int sb_lua_on_message(void *ud, sb_wsconn *c, const char *json, size_t n,
-                             const char *to, size_t to_len)
+static int sb_lua_on_message(void *ud, sb_wsconn *c, const char *data, size_t n,
+                             const char *to, size_t to_len, int binary)
 {
     sb_hook_call x;
     lua_State *L = sb_hook_begin(&x, ud, c);
@@ -267,10 +272,11 @@ static int sb_lua_on_message(void *ud, sb_wsconn *c, const char *json, size_t n,
     x.rc = 1;
     if (!L)
         return 1;
-    x.data = json;
+    x.data = data;
     x.n = n;
     x.to = to;
     x.to_len = to_len;
+    x.num = binary;
     if (sb_lua_protect(L, sb_lua_message_call, &x, "message handler"))
         return 1;
     return x.rc;

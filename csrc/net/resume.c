@@ -29,11 +29,20 @@ struct sb_resume_ctx {
     const sb_resume_ops *ops;
 };
 
+/* Binary messages are kept but never replayed: a binary frame cannot carry
+ * its position, so a client could not say it had one already, and a replay
+ * would repeat what it got live (docs/protocols.md#binary-messages). */
+static void sb_resume_replay(sb_wsconn *c, const sb_resume_ops *ops, sb_msg *m)
+{
+    if (!m->binary)
+        ops->send(c, m);
+}
+
 static void sb_resume_one(sb_msg *m, void *ud)
 {
     struct sb_resume_ctx *x = ud;
 
-    x->ops->send(x->c, m);
+    sb_resume_replay(x->c, x->ops, m);
 }
 
 /* Names why the hub could not serve the position, from what it knows now,
@@ -150,7 +159,7 @@ static void sb_resume_done(void *ud, const sb_history_page *pg)
     c->resume = NULL;   /* detached while sending; the floor goes back */
     if (!pg->reason) {
         for (i = 0; i < pg->n; i++)
-            w->ops->send(c, pg->msgs[i]);
+            sb_resume_replay(c, w->ops, pg->msgs[i]);
         sb_server_stats_of(c->srv)->recovered++;
     } else {
         fail.reason = pg->reason;

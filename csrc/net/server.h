@@ -35,11 +35,12 @@ typedef struct sb_server_hooks {
     /* The connection is open and joined; may send. */
     void (*open)(void *ud, sb_wsconn *c);
     /* A message on a one-channel connection marked `handled`, as its
-     * protocol decoded it: json is the message (valid JSON), to the uid of
-     * a direct message or NULL.  Return 1 to let the C relay deliver it, 0
-     * to drop it (the app handled it). */
-    int (*message)(void *ud, sb_wsconn *c, const char *json, size_t n,
-                   const char *to, size_t to_len);
+     * protocol decoded it: data is the message (valid JSON, or the raw
+     * bytes of a binary frame when binary), to the uid of a direct message
+     * or NULL.  Return 1 to let the C relay deliver it, 0 to drop it (the
+     * app handled it). */
+    int (*message)(void *ud, sb_wsconn *c, const char *data, size_t n,
+                   const char *to, size_t to_len, int binary);
     /* The connection is gone (already left the hub). */
     void (*close)(void *ud, sb_wsconn *c, int code);
     /* Topic protocols (one connection, many topics: Phoenix).  join runs

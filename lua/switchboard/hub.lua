@@ -231,8 +231,9 @@ function Hub:publish(channel, event, payload, opts)
         return bad_channel(channel)
     end
     if opts.binary then
-        -- raw bytes: Phoenix subscribers get a binary broadcast frame,
-        -- native and SSE subscribers nothing (they cannot carry bytes)
+        -- raw bytes: Phoenix V2 subscribers get a binary broadcast frame,
+        -- native clients that asked with ?binary=true the bytes as a
+        -- binary frame, the others nothing (they cannot read bytes)
         check_type("publish", "binary payload", payload, "string")
         return self.core:publish(channel, event, payload, opts.except, except_member,
             opts.from, opts.alias, true)

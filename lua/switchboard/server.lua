@@ -27,6 +27,7 @@ local LAZY = {
     _send_keys = function() return {} end,   -- Phoenix topic -> sendKey
     echo = function(self) local i = self._h:info() return i and i.echo end,
     announce = function(self) local i = self._h:info() return i and i.announce end,
+    binary = function(self) local i = self._h:info() return i and i.binary end,
 }
 
 function Conn.__index(self, k)
@@ -365,12 +366,14 @@ end
 -- message.type, or "message".  A handler returning false keeps the message
 -- from the relay.  C hands over the message already decoded, and `to`, the
 -- uid of a direct message (nil for a broadcast); direct messages go to no
--- handler.
-local function on_message(self, handle, msg, to)
+-- handler.  A binary frame comes as its bytes with binary = true: it has no
+-- type, so it goes to on.message, with a fourth argument { binary = true }
+-- (a JSON string and the same bytes would look alike otherwise).
+local function on_message(self, handle, msg, to, binary)
     local conn = self._conns[handle]
     if conn and conn._ask_publish then
         local ok, why = self._rules:ask(conn, conn.channel, msg,
-            { protocol = "native", to = to })
+            { protocol = "native", to = to, binary = binary or nil })
         if not ok then
             conn:send(why, "error")
             return false
@@ -381,6 +384,10 @@ local function on_message(self, handle, msg, to)
         return true
     end
     local on = handler.on
+    if binary then
+        local fn = on.message
+        return not fn or fn(conn, conn.channel, msg, { binary = true }) ~= false
+    end
     local fn = type(msg) == "table" and type(msg.type) == "string" and on[msg.type] or on.message
     if not fn then
         return true
@@ -510,7 +517,7 @@ local function on_close(self, handle, code)
         return
     end
     -- the lazy fields read the handle, which is gone after this
-    local _, _ = conn.echo, conn.announce
+    local _, _, _ = conn.echo, conn.announce, conn.binary
     local handler = conn.channel and self:handler_for(conn.channel)
     if handler and handler.leave then
         handler.leave(conn, conn.channel, "closed")
@@ -572,7 +579,9 @@ local function core_hooks(self)
                 fn(conn)
             end
         end,
-        message = function(handle, msg, to) return on_message(self, handle, msg, to) end,
+        message = function(handle, msg, to, binary)
+            return on_message(self, handle, msg, to, binary)
+        end,
         close = function(handle, code) return on_close(self, handle, code) end,
         join = function(...) return on_phx_join(self, ...) end,
         event = function(...) return on_phx_event(self, ...) end,

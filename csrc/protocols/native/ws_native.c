@@ -289,7 +289,8 @@ static int sb_request_flag(struct lws *wsi, const char *key)
     return sb_request_get(wsi, key, v, sizeof v) && strcmp(v, "true") == 0;
 }
 
-/* Reads the native options (alias/as, echo, announce, list) from the query. */
+/* Reads the native options (alias/as, echo, announce, list, binary) from
+ * the query. */
 static int sb_native_prepare(sb_wsconn *c, struct lws *wsi)
 {
     char v[SB_MEMBER_MAX + 1];
@@ -303,6 +304,7 @@ static int sb_native_prepare(sb_wsconn *c, struct lws *wsi)
     sb_native_of(c)->echo = sb_request_flag(wsi, "echo");
     sb_native_of(c)->announce = sb_request_flag(wsi, "announce");
     sb_native_of(c)->list = sb_request_flag(wsi, "list");
+    sb_native_of(c)->binary = sb_request_flag(wsi, "binary");
     return sb_native_resume_prepare(c, wsi);
 }
 
@@ -407,12 +409,42 @@ static void sb_native_direct(sb_wsconn *c, const sb_native_in *in)
     }
 }
 
+/* Publishes one message of c to its channel: to everyone else, and back
+ * to c itself with echo=true. */
+static void sb_native_publish(sb_wsconn *c, const char *event, size_t elen,
+                              const char *payload, size_t n, int binary)
+{
+    sb_msg *m = sb_msg_new(c->channel, strlen(c->channel), event, elen, payload, n,
+                           c->uid, strlen(c->uid), c->alias, sb_str_len(c->alias),
+                           binary);
+
+    if (!m) {
+        sb_native_send_error(c, "server out of memory");
+        return;
+    }
+    if (sb_hub_publish(sb_server_hub(c->srv), m, sb_native_of(c)->echo ? NULL : &c->hc, NULL, 0) >= 0)
+        sb_server_stats_of(c->srv)->published++;
+    sb_msg_unref(m);
+}
+
+/* A binary frame is relayed as it came, as event "binary": its bytes
+ * cannot hold a direct-message prefix or the sender's uid
+ * (docs/protocols.md#binary-messages).  The app's hooks see it first. */
+static void sb_native_receive_binary(sb_wsconn *c, const char *data, size_t n)
+{
+    const sb_server_hooks *hooks = sb_server_hooks_of(c->srv);
+
+    if (c->handled && hooks->message &&
+        !hooks->message(hooks->ud, c, data, n, NULL, 0, 1))
+        return;
+    sb_native_publish(c, "binary", 6, data, n, 1);
+}
+
 static void sb_native_receive(sb_wsconn *c, const char *data, size_t n,
                               int binary)
 {
     sb_native_in in;
     sb_codec_err e;
-    sb_msg *m;
     char err[128];
     const sb_server_hooks *hooks = sb_server_hooks_of(c->srv);
 
@@ -423,8 +455,7 @@ static void sb_native_receive(sb_wsconn *c, const char *data, size_t n,
         return;
     }
     if (binary) {
-        /* itty clients cannot read binary; say so instead of dropping */
-        sb_native_send_error(c, "binary frames are not supported here");
+        sb_native_receive_binary(c, data, n);
         return;
     }
     if (sb_native_decode(data, n, SB_NATIVE_MAX_DEPTH, &in, &e) < 0) {
@@ -436,21 +467,13 @@ static void sb_native_receive(sb_wsconn *c, const char *data, size_t n,
     }
     if (c->handled && hooks->message &&
         !hooks->message(hooks->ud, c, in.json.p, in.json.n,
-                        in.direct ? in.to.p : NULL, in.direct ? in.to.n : 0))
+                        in.direct ? in.to.p : NULL, in.direct ? in.to.n : 0, 0))
         return;
     if (in.direct) {
         sb_native_direct(c, &in);
         return;
     }
-    m = sb_msg_new(c->channel, strlen(c->channel), NULL, 0, in.json.p, in.json.n,
-                   c->uid, strlen(c->uid), c->alias, sb_str_len(c->alias), 0);
-    if (!m) {
-        sb_native_send_error(c, "server out of memory");
-        return;
-    }
-    if (sb_hub_publish(sb_server_hub(c->srv), m, sb_native_of(c)->echo ? NULL : &c->hc, NULL, 0) >= 0)
-        sb_server_stats_of(c->srv)->published++;
-    sb_msg_unref(m);
+    sb_native_publish(c, NULL, 0, in.json.p, in.json.n, 0);
 }
 
 /* Leaves the hub and announces the leave to the rest of the channel. */
@@ -482,7 +505,7 @@ sb_frame *sb_native_frame(sb_msg *m)
     if (m->enc[SB_ENC_NATIVE])
         return m->enc[SB_ENC_NATIVE];
     if (m->binary)
-        return NULL;
+        return m->enc[SB_ENC_NATIVE] = sb_frame_new(m->payload, m->payload_len, 1);
     sb_buf_init(&b, SB_FRAME_PRE);
     if (m->from) {
         sb_envelope_message(&b, sb_span_of(m->from, m->from_len),
@@ -500,18 +523,30 @@ sb_frame *sb_native_frame(sb_msg *m)
     return m->enc[SB_ENC_NATIVE];
 }
 
+sb_frame *sb_native_frame_for(const sb_wsconn *c, sb_msg *m)
+{
+    const sb_native_conn *nc = sb_native_of(c);
+
+    if (m->binary && !nc->binary)
+        return NULL;
+    return nc->recover ? sb_native_id_frame(m) : sb_native_frame(m);
+}
+
 void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud)
 {
     sb_wsconn *c = ud;
     sb_frame *f;
 
     (void)hc;
+    /* a client that cannot read it holds nothing back for it either */
+    if (m->binary && !sb_native_of(c)->binary)
+        return;
     /* the channel's joins and leaves of this turn go first */
     if (sb_native_of(c)->pres && sb_native_pres_pending(sb_native_of(c)->pres))
         sb_native_pres_flush(sb_native_of(c)->pres, c->channel, strlen(c->channel));
     if (c->resume && sb_resume_hold(c, m))
         return;
-    f = sb_native_of(c)->recover ? sb_native_id_frame(m) : sb_native_frame(m);
+    f = sb_native_frame_for(c, m);
     if (f)
         sb_wsconn_send(ud, f);
 }
@@ -562,6 +597,7 @@ static void sb_native_info(const sb_wsconn *c,
     add(ud, "echo", nc && nc->echo);
     add(ud, "announce", nc && nc->announce);
     add(ud, "list", nc && nc->list);
+    add(ud, "binary", nc && nc->binary);
 }
 
 /* conn:set("deny_publish", reason): every frame this client sends gets

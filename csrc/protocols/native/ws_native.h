@@ -17,6 +17,8 @@ typedef struct sb_native_conn {
     unsigned announce : 1;   /* ?announce=true: uid/alias in join/leave */
     unsigned list : 1;       /* ?list=true: the joiner gets the users */
     unsigned recover : 1;    /* opted in to message ids (ws_native_resume.c) */
+    unsigned binary : 1;     /* ?binary=true: gets binary messages as binary
+                                frames (itty clients cannot read them) */
     uint64_t join_seq;       /* when it joined, among its server's presence
                                 events (ws_native_presence.h) */
     struct sb_native_pres *pres;  /* its server's queued presence events */
@@ -30,10 +32,14 @@ static inline sb_native_conn *sb_native_of(const sb_wsconn *c)
     return (sb_native_conn *)c->proto;
 }
 
+/* What c is sent for m: NULL when nothing (a binary message to a client
+ * without `binary`, or memory ran out). */
+sb_frame *sb_native_frame_for(const sb_wsconn *c, sb_msg *m);
 /* The hub's deliver hook for native connections. */
 void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud);
-/* Encodes m as a native frame (cached in m->enc); NULL if it cannot be sent
- * to native clients (binary payload) or memory ran out. */
+/* Encodes m as a native frame (cached in m->enc): a JSON envelope, or for
+ * a binary message its bytes as one binary frame; NULL if memory ran out.
+ * Only connections with `binary` may be sent the binary ones. */
 sb_frame *sb_native_frame(sb_msg *m);
 
 /* Opt-in recovery (ws_native_resume.c): reads ?recover= and ?since=,

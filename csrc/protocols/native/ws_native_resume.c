@@ -36,7 +36,8 @@ int sb_native_resume_prepare(sb_wsconn *c, struct lws *wsi)
 }
 
 /* The native envelope with "id" spliced in after its '{'; cached per
- * message like every other encoding. */
+ * message like every other encoding.  A binary frame has no room for an
+ * id: it goes out as it is. */
 sb_frame *sb_native_id_frame(sb_msg *m)
 {
     sb_frame *plain = sb_native_frame(m);
@@ -44,7 +45,7 @@ sb_frame *sb_native_id_frame(sb_msg *m)
 
     if (m->enc[SB_ENC_NATIVE_ID])
         return m->enc[SB_ENC_NATIVE_ID];
-    if (!plain || !m->epoch || plain->len < 2 || plain->data[0] != '{')
+    if (!plain || m->binary || !m->epoch || plain->len < 2 || plain->data[0] != '{')
         return plain;
     sb_buf_init(&b, SB_FRAME_PRE);
     sb_buf_adds(&b, "{\"id\":\"");
@@ -58,7 +59,7 @@ sb_frame *sb_native_id_frame(sb_msg *m)
 
 static void sb_native_resume_one(sb_wsconn *c, sb_msg *m)
 {
-    sb_frame *f = sb_native_id_frame(m);
+    sb_frame *f = sb_native_frame_for(c, m);
 
     if (f)
         sb_wsconn_send(c, f);

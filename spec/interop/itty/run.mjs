@@ -183,6 +183,54 @@ await scenario("push then close", async () => {
     return order.join(" then ");
 });
 
+// itty-sockets cannot carry bytes itself: send() JSON-encodes (an
+// ArrayBuffer becomes "{}") and every frame received goes through
+// JSON.parse (a binary frame throws there, which under Node ends the
+// process).  So bytes travel on a plain WebSocket that asks for them with
+// binary=true, the way a browser page would, next to itty clients on the
+// same channel, which never see them.
+function plain(url) {
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    const rec = { ws, bytes: [], texts: [], opened: false };
+    ws.onopen = () => { rec.opened = true; };
+    ws.onmessage = (e) => {
+        if (e.data instanceof ArrayBuffer) rec.bytes.push(new Uint8Array(e.data));
+        else rec.texts.push(JSON.parse(e.data));
+    };
+    return rec;
+}
+
+await scenario("ArrayBuffers beside itty clients", async () => {
+    const url = channel("bin");
+    const itty = client(url, { alias: "alice" });
+    await waitFor(() => itty.opened && count(itty, "join") === 1, "the itty client's join");
+    const sender = plain(url + "?binary=true&alias=bytes");
+    const receiver = plain(url + "?binary=true");
+    await waitFor(() => sender.opened && receiver.opened && count(itty, "join") === 3, "two plain sockets");
+    const sent = new Uint8Array([0, 1, 2, 127, 128, 254, 255]);
+    sender.ws.send(sent.buffer);
+    await waitFor(() => receiver.bytes.length === 1, "the bytes at the receiver");
+    const got = receiver.bytes[0];
+    check(got.length === sent.length && got.every((b, i) => b === sent[i]), `bytes ${Array.from(got)}`);
+    // the itty client saw none of it and carries on as usual
+    itty.c.send({ type: "chat", text: "after the bytes" });
+    await waitFor(() => receiver.texts.some((t) => t.message?.text === "after the bytes"), "itty's chat");
+    const chat = receiver.texts.find((t) => t.message?.text === "after the bytes");
+    check(chat.alias === "alice", `chat ${JSON.stringify(chat)}`);
+    check(count(itty, "message") === 0 && count(itty, "error") === 0, "nothing reached the itty client");
+    check(sender.bytes.length === 0, "no echo without echo=true");
+    // what itty's own send() makes of an ArrayBuffer: JSON, "{}"
+    const fromAlice = () => receiver.texts.filter((t) => t.alias === "alice" && "message" in t);
+    itty.c.send(new Uint8Array([9, 9]).buffer);
+    await waitFor(() => fromAlice().length === 2, "itty's ArrayBuffer");
+    const last = fromAlice()[1];
+    check(JSON.stringify(last.message) === "{}" && receiver.bytes.length === 1,
+        `itty's send(ArrayBuffer) arrived as ${JSON.stringify(last)}`);
+    sender.ws.close(); receiver.ws.close(); itty.c.close();
+    return `${sent.length} bytes relayed as an ArrayBuffer; itty's send(ArrayBuffer) is the JSON {}`;
+});
+
 for (const s of sockets) {
     try { s.close(); } catch (e) { /* already closed */ }
 }
