@@ -188,6 +188,31 @@ function M.spawn_node(...)
     end
 end
 
+--- Starts spec/redis_relay_node.lua (a server node `name` on `port` in a
+-- process of its own) and waits until it listens.  Returns a function
+-- that SIGKILLs it (once), or nil and why.
+function M.spawn_relay(url, name, ttl, port)
+    local ready = os.tmpname()
+    os.remove(ready)
+    local child = assert(io.popen(("echo $$; exec %s spec/redis_relay_node.lua %s %s %s %d %s")
+        :format(support.LUA, url, name, ttl, port, ready)))
+    local pid = child:read("*l")
+    local killed = false
+    local function kill()
+        if not killed then
+            killed = true
+            os.execute("kill -9 " .. pid)
+            child:close()
+            os.remove(ready)
+        end
+    end
+    if not support.wait_until(function() return support.readfile(ready) ~= nil end, 10) then
+        kill()
+        return nil, "node " .. name .. " did not start"
+    end
+    return kill
+end
+
 --- Waits until every hub (or server.hub) given has its Redis link up and
 -- has read the other nodes' presence.
 function M.connected(...)

@@ -206,23 +206,9 @@ describe("a cluster as one server", function()
     -- of its own, once it listens: { port, name, kill } (kill: SIGKILL).
     local function child(name)
         local port = R.free_port()
-        local ready = ("/tmp/switchboard-spec-relay-%d.ready"):format(port)
-        os.remove(ready)
-        local p = assert(io.popen(("echo $$; exec %s spec/redis_relay_node.lua %s %s %s %d %s")
-            :format(support.LUA, redis.url, name, TTL, port, ready)))
-        local pid = p:read("*l")
         local c = { port = port, name = "node " .. name .. " (child process)" }
-        function c.kill()
-            if not c.killed then
-                c.killed = true
-                os.execute("kill -9 " .. pid)
-                p:close()
-                os.remove(ready)
-            end
-        end
+        c.kill = assert(R.spawn_relay(redis.url, name, TTL, port))
         fx.later(c.kill)
-        assert.is_true(wait_until(function() return support.readfile(ready) ~= nil end, 10),
-            c.name .. " did not start")
         return c
     end
 

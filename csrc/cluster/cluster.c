@@ -117,7 +117,7 @@ void sb_cl_req_done(sb_cluster *cl, cl_req *req)
     req->prev = req->next = NULL;
 }
 
-/* PUBLISH payload on sb:ch:<channel> (or on sb:nodes when ch is NULL). */
+/* PUBLISH payload on the Redis channel `name` (NUL-terminated). */
 int sb_cl_publish_on(sb_cluster *cl, int tag, const char *name, sb_buf *payload)
 {
     const char *argv[3];
@@ -138,23 +138,12 @@ int sb_cl_publish_raw(sb_cluster *cl, int tag, const char *ch, size_t chlen,
                 sb_buf *payload)
 {
     char key[sizeof CH_PREFIX + SB_CHANNEL_MAX];
-    const char *argv[3];
-    size_t lens[3];
 
-    if (payload->oom)
+    if (!ch)
+        return sb_cl_publish_on(cl, tag, NODES_CHANNEL, payload);
+    if (!sb_cl_make_key(key, sizeof key, CH_PREFIX, ch, chlen))
         return -1;
-    argv[0] = "PUBLISH";
-    lens[0] = 7;
-    if (ch) {
-        lens[1] = sb_cl_make_key(key, sizeof key, CH_PREFIX, ch, chlen);
-        argv[1] = key;
-    } else {
-        argv[1] = NODES_CHANNEL;
-        lens[1] = strlen(NODES_CHANNEL);
-    }
-    argv[2] = (const char *)sb_buf_data(payload);
-    lens[2] = payload->len;
-    return sb_cl_send_argv(cl, tag, 3, argv, lens);
+    return sb_cl_publish_on(cl, tag, key, payload);
 }
 
 /* Channel following. */
