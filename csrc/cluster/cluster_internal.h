@@ -329,6 +329,9 @@ void sb_cl_phx_announce_all(sb_cluster *cl, int leaving);
 /* cluster_listing.c: "<node>|<name>" keys and full listings. */
 /* 1 when key k is "<node>|..." (a connection or meta key of that node). */
 int sb_cl_key_of_node(const char *k, size_t klen, const char *node, size_t n);
+/* "<a><sep><b>" into buf (no NUL); its length, or 0 if over cap. */
+size_t sb_cl_pair_key(char *buf, size_t cap, const char *a, size_t alen,
+                      char sep, const char *b, size_t blen);
 /* "<node>|<name>" into buf (no NUL); its length, or 0 if over cap. */
 size_t sb_cl_node_key(char *buf, size_t cap, const char *node, size_t nlen,
                       const char *name, size_t n);

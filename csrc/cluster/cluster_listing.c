@@ -13,15 +13,21 @@ int sb_cl_key_of_node(const char *k, size_t klen, const char *node, size_t n)
     return klen > n && memcmp(k, node, n) == 0 && k[n] == '|';
 }
 
+size_t sb_cl_pair_key(char *buf, size_t cap, const char *a, size_t alen,
+                      char sep, const char *b, size_t blen)
+{
+    if (alen + 1 + blen > cap)
+        return 0;
+    memcpy(buf, a, alen);
+    buf[alen] = sep;
+    memcpy(buf + alen + 1, b, blen);
+    return alen + 1 + blen;
+}
+
 size_t sb_cl_node_key(char *buf, size_t cap, const char *node, size_t nlen,
                       const char *name, size_t n)
 {
-    if (nlen + 1 + n > cap)
-        return 0;
-    memcpy(buf, node, nlen);
-    buf[nlen] = '|';
-    memcpy(buf + nlen + 1, name, n);
-    return nlen + 1 + n;
+    return sb_cl_pair_key(buf, cap, node, nlen, '|', name, n);
 }
 
 int sb_cl_foreign_key(const sb_cluster *cl, const redisReply *e)

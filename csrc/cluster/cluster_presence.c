@@ -440,12 +440,7 @@ void sb_cl_announce_all(sb_cluster *cl, int leaving)
 static size_t snap_key(char *buf, size_t cap, const char *ch, size_t chlen,
                        const char *k, size_t klen)
 {
-    if (chlen + 1 + klen > cap)
-        return 0;
-    memcpy(buf, ch, chlen);
-    buf[chlen] = '\0';
-    memcpy(buf + chlen + 1, k, klen);
-    return chlen + 1 + klen;
+    return sb_cl_pair_key(buf, cap, ch, chlen, '\0', k, klen);
 }
 
 /* The keys known here that the snapshot lacks and nothing touched since
