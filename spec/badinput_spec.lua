@@ -257,6 +257,30 @@ describe("bad input on a native connection", function()
         end)
     end)
 
+    it("gets the 1009 close to a client still sending a 2 MiB frame, every time", function()
+        local rawtcp = require "rawtcp"
+        with_traffic(server, function()
+            local big = string.rep("x", 2 * 1024 * 1024)
+            local codes = {}
+            for i = 1, 10 do
+                local c
+                if i % 2 == 1 then
+                    -- the frame rides in the same write as the upgrade request
+                    c = rawtcp.websocket_with(server.port, "/c/big", rawtcp.client_frame(1, big))
+                else
+                    c = rawtcp.websocket(server.port, "/c/big")
+                    c:send(rawtcp.client_frame(1, big))
+                end
+                c:wait(function(x) return #x:of_op(8) > 0 or x.closed end, 5)
+                local close = c:of_op(8)[1]
+                local data = close and close.data or ""
+                codes[i] = #data >= 2 and data:byte(1) * 256 + data:byte(2) or 1006
+                c:close()
+            end
+            assert.same({ 1009, 1009, 1009, 1009, 1009, 1009, 1009, 1009, 1009, 1009 }, codes)
+        end)
+    end)
+
     it("forgets a client killed mid-frame: nothing of the frame is relayed, the others go on", function()
         local cuts = {
             { "\129", false },                                   -- half a header, then FIN

@@ -115,9 +115,21 @@ local function client_frame(op, payload)
     elseif n < 65536 then
         head = string.char(128 + op, 128 + 126, math.floor(n / 256), n % 256)
     else
-        error("rawtcp: frame too big for this helper")
+        head = string.char(128 + op, 128 + 127, 0, 0, 0, 0,
+            math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
     end
     return head .. "\0\0\0\0" .. payload
+end
+
+M.client_frame = client_frame
+
+--- A bare WebSocket client whose upgrade request and first bytes after it
+-- (`after`, e.g. a frame) go out in one write, before any answer.
+function M.websocket_with(port, path, after)
+    local p = M.connect(port)
+    p.ws = true
+    p:send(UPGRADE:format(path) .. after)
+    return p
 end
 
 function Peer:send_text(text)

@@ -18,6 +18,15 @@ static size_t sb_max_fragments(const sb_server_config *cfg)
     return n < 64 ? 64 : n;
 }
 
+/* Bytes of an oversize frame read and dropped before the close, so that
+ * the close frame reaches a client still sending it: lws 4.1.6 resets a
+ * connection closed with unread data (the client then sees 1006, not
+ * 1009).  A frame announced bigger than this is cut at once. */
+static size_t sb_drain_max(const sb_server_config *cfg)
+{
+    return cfg->max_message * 64;
+}
+
 /* Hangs up with 1009 and a reason (inside the receive callback, where lws
  * 4.1 still sends the close frame). */
 static int sb_wsconn_too_big(sb_wsconn *c, const char *why)
@@ -32,6 +41,19 @@ static int sb_wsconn_too_big(sb_wsconn *c, const char *why)
  * more is to come, -1 when the connection must close (1009).  A message
  * that arrives in one piece (the common case) is used where lws put it,
  * without a copy. */
+/* An oversize message: drops the rest of the frame being read (what the
+ * client is sending right now), then closes with 1009 (see sb_drain_max);
+ * at once when that is too far. */
+static int sb_wsconn_drain(sb_wsconn *c, size_t len, size_t rest)
+{
+    const sb_server_config *cfg = sb_server_config_of(c->srv);
+
+    c->rx_drained += len;
+    if (!rest || c->rx_drained + rest > sb_drain_max(cfg))
+        return sb_wsconn_too_big(c, "message too big");
+    return 0;
+}
+
 static int sb_wsconn_collect(sb_wsconn *c, const void *in, size_t len,
                              const char **msg, size_t *n)
 {
@@ -44,10 +66,16 @@ static int sb_wsconn_collect(sb_wsconn *c, const void *in, size_t len,
         c->rx_binary = lws_frame_is_binary(wsi);
         c->rx_frags = 0;
     }
+    if (c->rx_drained)
+        return sb_wsconn_drain(c, len, rest);
     /* the frame header already says how long it is: a frame announcing
-     * more than the limit is refused at its first bytes */
-    if (c->rx.len + len > cfg->max_message || rest > cfg->max_message - c->rx.len - len)
-        return sb_wsconn_too_big(c, "message too big");
+     * more than the limit is refused at its first bytes (read to its end
+     * first when that is not far, so the client hears why) */
+    if (c->rx.len + len > cfg->max_message || rest > cfg->max_message - c->rx.len - len) {
+        c->rx_drained = c->rx.len;
+        sb_buf_free(&c->rx);
+        return sb_wsconn_drain(c, len ? len : 1, rest);
+    }
     /* lws hands a frame over in pieces; a frame's first piece counts */
     if (lws_is_first_fragment(wsi) || c->rx_frame_done)
         c->rx_frags++;

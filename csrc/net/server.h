@@ -144,6 +144,8 @@ struct sb_wsconn {
     int rx_binary;
     unsigned rx_frags;     /* frames of that message so far (receive.c) */
     int rx_frame_done;     /* the last piece lws gave ended its frame */
+    size_t rx_drained;     /* bytes of an oversize message dropped so far
+                              (nonzero: dropping it until its end) */
     int close_code;        /* nonzero: close once the queue is flushed */
     int close_sent;
     char close_reason[64];
