@@ -161,11 +161,12 @@ describe("bad input on a native connection", function()
         end)
     end)
 
-    it("answers a close with a code past 4999 with 1002, and drops one with a reason that is not UTF-8", function()
+    it("answers a close with a code past 4999 or a one-byte body with 1002, and drops one with a reason that is not UTF-8", function()
         with_traffic(server, function()
             local cases = {
                 { "code 5000", string.char(0x13, 0x88) .. "bye" },
                 { "code 65535", string.char(0xff, 0xff) },
+                { "a one-byte body", string.char(0x03) },
             }
             for _, case in ipairs(cases) do
                 local w = bad_client(server)
