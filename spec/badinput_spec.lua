@@ -161,7 +161,7 @@ describe("bad input on a native connection", function()
         end)
     end)
 
-    it("answers a close with a code past 4999 or a one-byte body with 1002, and drops one with a reason that is not UTF-8", function()
+    it("answers a close with a code past 4999 or a 1-byte body with 1002, drops one with a non-UTF-8 reason", function()
         with_traffic(server, function()
             local cases = {
                 { "code 5000", string.char(0x13, 0x88) .. "bye" },
