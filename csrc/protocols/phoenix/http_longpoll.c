@@ -99,7 +99,7 @@ static int sb_lp_reply_empty(struct lws *wsi, int status, const char *token)
 /* Everything queued goes in one answer, oldest first, each frame as the
  * text a WebSocket would have carried; a closing session answers its
  * last poll (with what it still had) and then ends. */
-int sb_lp_answer_poll(sb_lp_server *t, sb_lp_session *ss, struct lws *wsi, int empty)
+int sb_lp_answer_poll(sb_lp_server *t, sb_lp_session *ss, struct lws *wsi)
 {
     sb_wsconn *c = ss->c;
     int closing = c->close_code != 0, rc;
@@ -107,7 +107,7 @@ int sb_lp_answer_poll(sb_lp_server *t, sb_lp_session *ss, struct lws *wsi, int e
     sb_buf b;
 
     sb_buf_init(&b, LWS_PRE);
-    sb_lp_poll_begin(&b, c->q.len ? 200 : closing ? 410 : empty, sb_span_str(ss->token));
+    sb_lp_poll_begin(&b, c->q.len ? 200 : closing ? 410 : 204, sb_span_str(ss->token));
     while ((f = sb_fqueue_peek(&c->q)) != NULL) {
         /* text_only (ws_phoenix.h) keeps binary frames out of the queue */
         if (!f->binary)
@@ -175,7 +175,7 @@ static int sb_lp_get(sb_server *s, sb_lp_server *t, struct lws *wsi, const char 
     }
     if (ss->c->q.len || ss->c->close_code) {
         sb_lp_let_go(t, ss);
-        return sb_lp_answer_poll(t, ss, wsi, 204);
+        return sb_lp_answer_poll(t, ss, wsi);
     }
     if (!(r = calloc(1, sizeof *r)))
         return -1;   /* lws hangs up: to the client, a failed poll it retries */
@@ -250,7 +250,7 @@ static int sb_lp_writeable(sb_server *s, struct lws *wsi, void **req_state)
         return sb_lp_reply_empty(wsi, r->gone ? 410 : 204, r->token);
     if (ss->c->q.len || ss->c->close_code || sb_mono_ms() >= r->until_ms) {
         sb_lp_unhold(t, r);
-        return sb_lp_answer_poll(t, ss, wsi, 204);
+        return sb_lp_answer_poll(t, ss, wsi);
     }
     lws_rx_flow_control(wsi, 0);   /* nothing after all: keep waiting */
     return 0;

@@ -117,12 +117,12 @@ void sb_lp_tick_stop(sb_lp_server *t);
  * same and the end of the transaction; returns what the lws callback
  * returns.
  * sb_lp_answer_poll: a poll's answer with everything queued on ss (200,
- * or `empty` when nothing is: 204, or 410 for a closing session, which
- * then ends). */
+ * or when nothing is: 204, or 410 for a closing session, which then
+ * ends). */
 int sb_lp_write(struct lws *wsi, unsigned int http_status, const sb_buf *body);
 int sb_lp_reply(struct lws *wsi, unsigned int http_status, const sb_buf *body);
 int sb_lp_reply_status(struct lws *wsi, int status, const char *error);
-int sb_lp_answer_poll(sb_lp_server *t, sb_lp_session *ss, struct lws *wsi, int empty);
+int sb_lp_answer_poll(sb_lp_server *t, sb_lp_session *ss, struct lws *wsi);
 
 /* POST (longpoll_post.c): the request's start, its body's parts, its end. */
 int sb_lp_post_start(sb_server *s, sb_lp_server *t, struct lws *wsi, sb_lp_req *r);
