@@ -453,6 +453,26 @@ describe("Phoenix LongPoll", function()
         assert.same({}, errors)
     end)
 
+    it("applies the rate limit per message: a flood ends the session with 429 and close 1008", function()
+        srv:close()
+        srv = start({ limits = { max_rate = 1, max_burst = 2 } })
+        local c = lp(srv)
+        c:open()
+        local beats = {}
+        for i = 1, 10 do
+            beats[i] = ('[null,"%d","phoenix","heartbeat",{}]'):format(i)
+        end
+        local got, r = c:post((table.unpack or unpack)(beats))
+        assert.equal(429, r.status)
+        assert.same({ status = 429, error = "rate limit: the session is closed" }, got)
+        -- what passed was answered; then the session is gone
+        got = c:poll()
+        assert.equal(200, got.status)
+        assert.equal(2, #got.messages)
+        assert.same({ { transport = "longpoll", code = 1008 } }, srv.closes)
+        assert.equal(410, c:poll().status)
+    end)
+
     it("answers the CORS preflight", function()
         local r = http.request(srv.port, "OPTIONS", BASE, {
             Origin = "https://app.example", ["Access-Control-Request-Method"] = "POST" })
