@@ -3,9 +3,18 @@
 -- a change on one side only fails here.
 local core = require "switchboard.core"
 
--- README names: "sse.keepalive" is the table's sse_keepalive
+-- README names: "sse.keepalive" is the table's sse_keepalive, and
+-- "longpoll.window" its longpoll_window
+local TABLES = { sse = true, longpoll = true }
+
 local function table_name(readme_name)
-    return (readme_name:gsub("^sse%.", "sse_"))
+    local t, rest = readme_name:match("^(%a+)%.(.+)$")
+    return t and TABLES[t] and (t .. "_" .. rest) or readme_name
+end
+
+local function readme_name(name)
+    local t, rest = name:match("^(%a+)_(.+)$")
+    return t and TABLES[t] and (t .. "." .. rest) or name
 end
 
 -- { [name] = { value =, unit =, doc = } } from the README's rows, and the
@@ -42,7 +51,7 @@ local function expected_rows(defaults)
     for _, name in ipairs(names) do
         local d = defaults[name]
         out[#out + 1] = ("| `%s` | %d | %s | %s |"):format(
-            (name:gsub("^sse_", "sse.")), d.value, d.unit, d.doc)
+            readme_name(name), d.value, d.unit, d.doc)
     end
     return table.concat(out, "\n")
 end

@@ -5,7 +5,8 @@
  * the README's "Defaults" table against them row by row.
  *
  * Each row: SB_DEFAULT(name, value, unit, doc).  name is the option's Lua
- * name, with "sse_" standing for the sse = { ... } table; value is an
+ * name, with "sse_" standing for the sse = { ... } table and "longpoll_"
+ * for longpoll = { ... }; value is an
  * integer constant expression; a unit "x <option>" makes the value a
  * multiple of that option's value.  Options whose default is "off"
  * (history) have no row: 0 already means that in the C structs.
@@ -50,6 +51,12 @@
                "sent as retry: when an SSE stream opens (false: none)") \
     SB_DEFAULT(sse_max_body, 64 * 1024, "bytes", \
                "body of a POST to an SSE channel; HTTP 413 beyond") \
+    SB_DEFAULT(longpoll_window, 10, "s", \
+               "a Phoenix LongPoll poll is held open waiting for messages before it is answered 204") \
+    SB_DEFAULT(longpoll_timeout, 15, "s", \
+               "without a poll before a Phoenix LongPoll session ends") \
+    SB_DEFAULT(longpoll_max_body, 1024 * 1024, "bytes", \
+               "body of a Phoenix LongPoll POST (a batch of messages); 413 beyond") \
     SB_DEFAULT(typing_ttl, 5, "s", \
                "before a member's typing flag clears by itself") \
     SB_DEFAULT(max_idle_channels, 10000, "channels", \

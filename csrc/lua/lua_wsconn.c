@@ -59,8 +59,8 @@ static void sb_lua_info_flag(void *ud, const char *key, int value)
     lua_setfield(L, -2, key);
 }
 
-/* handle:info() -> { id, uid, channel, member, alias, protocol, and the
- * protocol's own flags (native: echo, announce, list) } */
+/* handle:info() -> { id, uid, channel, member, alias, protocol,
+ * transport, and the protocol's own flags (native: echo, announce, list) } */
 static int sb_lua_wsconn_info(lua_State *L)
 {
     sb_wsconn *c = sb_lua_checkwsconn(L, 1);
@@ -75,6 +75,9 @@ static int sb_lua_wsconn_info(lua_State *L)
     sb_setfield_str(L, "member", c->member);
     sb_setfield_str(L, "alias", c->alias);
     sb_setfield_str(L, "protocol", c->ops->name);
+    /* what carries it: its own word, else a stream's or a WebSocket */
+    sb_setfield_str(L, "transport", c->ops->transport ? c->ops->transport
+                                    : c->ops->stream ? "http" : "websocket");
     if (c->ops->info)
         c->ops->info(c, sb_lua_info_flag, L);
     return 1;

@@ -14,11 +14,19 @@
  * (it would not): the queue is dropped and lws closes it on its next turn.
  * Only a WebSocket has a close frame to carry the reason: lws asserts on
  * lws_close_reason for an HTTP connection (a stream). */
+static void sb_wsconn_want_write(sb_wsconn *c);
+
 static void sb_wsconn_kill_slow(sb_wsconn *c)
 {
     sb_fqueue_clear(&c->q);
     c->close_code = 1013;
     strcpy(c->close_reason, "send queue full");
+    if (c->ops->detached) {
+        /* no socket of its own: the protocol ends it (never from here,
+         * inside the fan-out) */
+        sb_wsconn_want_write(c);
+        return;
+    }
     if (!c->wsi)
         return;
     if (!c->ops->stream)
@@ -40,7 +48,7 @@ static void sb_wsconn_want_write(sb_wsconn *c)
 
 int sb_wsconn_send(sb_wsconn *c, sb_frame *f)
 {
-    if (!f || c->closed || c->close_code || !c->wsi)
+    if (!f || c->closed || c->close_code || (!c->wsi && !c->ops->detached))
         return -1;
     if (c->q.bytes + f->len > c->shared->max_queue) {
         sb_wsconn_kill_slow(c);
@@ -80,7 +88,7 @@ void sb_wsconn_close(sb_wsconn *c, int code, const char *reason)
         n = sizeof c->close_reason - 1;
     memcpy(c->close_reason, reason ? reason : "", n);
     c->close_reason[n] = '\0';
-    if (c->wsi)
+    if (c->wsi || c->ops->detached)
         sb_wsconn_want_write(c);
 }
 

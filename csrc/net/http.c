@@ -167,6 +167,11 @@ int sb_metrics_http(sb_server *s, struct lws *wsi)
     for (i = 0; (ops = sb_server_protocol(s, i)) != NULL; i++) {
         sb_buf_adds(&b, "switchboard_connections{protocol=\"");
         sb_buf_adds(&b, ops->name);
+        if (ops->transport) {
+            /* Phoenix over LongPoll: a series of its own */
+            sb_buf_adds(&b, "\",transport=\"");
+            sb_buf_adds(&b, ops->transport);
+        }
         sb_buf_adds(&b, "\"} ");
         sb_buf_add_u64(&b, st->open[i]);
         sb_buf_addc(&b, '\n');

@@ -33,6 +33,15 @@ typedef struct sb_proto_ops {
     /* A Sec-WebSocket-Protocol name this protocol's clients offer, which
      * the server must accept (Phoenix's "phoenix"), or NULL. */
     const char *ws_subprotocol;
+    /* What carries the protocol when that is not what its name implies
+     * (Phoenix over "longpoll"), or NULL: conn.transport in Lua and a
+     * label of /metrics, so two transports of one protocol stay apart. */
+    const char *transport;
+    /* 1: the connection outlives the HTTP requests that serve it (a
+     * LongPoll session): c->wsi stays NULL, frames queue while no request
+     * is there to take them, want_write is called whatever c->wsi is, and
+     * the protocol ends the connection itself (sb_wsconn_end). */
+    int detached;
 
     /* The server's share (all optional).  server_start makes the
      * protocol's per-server state (*state, NULL is fine); 0 or -1 (out of
@@ -58,6 +67,10 @@ typedef struct sb_proto_ops {
     void (*http_free)(void **req_state);
     /* A stream's HTTP writeable callback (stream protocols). */
     int (*http_writeable)(sb_wsconn *c);
+    /* The writeable callback of a plain request this protocol holds open
+     * (a long poll waiting for messages); returns what the lws callback
+     * returns.  NULL: such requests are not held. */
+    int (*http_held_writeable)(sb_server *s, struct lws *wsi, void **req_state);
 
     /* A connection.  prepare parses per-protocol request options: 0, -1
      * (answered with 400) or an HTTP status to refuse with.  open: it is

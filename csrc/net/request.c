@@ -35,6 +35,14 @@ int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
     n = lws_hdr_copy_fragment(wsi, out, outlen, WSI_TOKEN_HTTP_URI_ARGS, idx);
     if (n < 0)
         return -1;
+    if (n == 1 && out[0] == '/') {
+        /* lws 4.1 makes every URI start with '/', and so turns an empty
+         * last component (a trailing '&', which phoenix.js's LongPoll
+         * always sends, or a bare '?') into "/": empty, so skipped */
+        out[0] = '\0';
+        *value = out;
+        return 0;
+    }
     eq = strchr(out, '=');
     *value = eq ? eq + 1 : out + n;
     if (eq)

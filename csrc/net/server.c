@@ -257,6 +257,12 @@ static void sb_wsconn_gone(sb_wsconn *c, int code)
     c->wsi = NULL;
 }
 
+void sb_wsconn_end(sb_wsconn *c, int code)
+{
+    sb_wsconn_gone(c, code);
+    sb_wsconn_free(c);
+}
+
 /* lws echoes the peer's close payload as its answer, after rewriting the
  * codes it knows to be reserved (and it drops a close whose reason is not
  * UTF-8); a code past 4999 is a protocol error as well (RFC 6455 7.4.2):
@@ -319,9 +325,12 @@ static int sb_server_http_cb(sb_server *s, struct lws *wsi,
             return slot->owner->http_body_done(s, wsi, &slot->state);
         return sb_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "unexpected body");
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        /* only streams write from here; static files are lws's */
+        /* streams and held requests write from here; static files are
+         * lws's */
         if (c && c->ops->http_writeable)
             return c->closed ? -1 : c->ops->http_writeable(c);
+        if (s && slot && slot->owner && slot->owner->http_held_writeable)
+            return slot->owner->http_held_writeable(s, wsi, &slot->state);
         return 1;
     default:   /* CLOSED_HTTP, HTTP_DROP_PROTOCOL */
         sb_http_slot_free(slot);
@@ -587,7 +596,7 @@ void sb_server_close(sb_server *s)
         return;
     s->closing = 1;
     for (c = s->conns; c; c = c->next)
-        if (c->wsi && !c->closed)
+        if ((c->wsi || c->ops->detached) && !c->closed)
             sb_wsconn_close(c, 1001, "server closing");
     if (!s->conns)
         sb_server_drop_vhost(s);

@@ -182,6 +182,10 @@ int sb_wsconn_send(sb_wsconn *c, sb_frame *f);
 int sb_wsconn_send_text(sb_wsconn *c, const char *data, size_t n);
 /* Flushes what is queued, then closes with code and reason. */
 void sb_wsconn_close(sb_wsconn *c, int code, const char *reason);
+/* Ends a detached connection (sb_proto_ops.detached): the protocol's
+ * closed, the hub, the app's close hook with code, then c is freed.
+ * Never from inside the hub's fan-out or a hook of c. */
+void sb_wsconn_end(sb_wsconn *c, int code);
 int sb_wsconn_set_member(sb_wsconn *c, const char *member, size_t n);
 int sb_wsconn_set_alias(sb_wsconn *c, const char *alias, size_t n);
 

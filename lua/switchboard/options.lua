@@ -405,6 +405,14 @@ S.sse = M.record({
     max_body = NON_NEGATIVE,
 }, { desc = "a table { keepalive =, retry =, cors =, max_body = }" })
 
+S.longpoll = M.either("true, false (no LongPoll) or a table { window =, timeout =, max_body = }",
+    BOOLEAN,
+    M.record({
+        window = M.number({ above = 0 }),
+        timeout = M.number({ above = 0 }),
+        max_body = whole(1),
+    }, { desc = "a table { window =, timeout =, max_body = }" }))
+
 S.tls = M.record({ cert = M.string({ nonempty = true, desc = "a PEM file path" }),
     key = M.string({ nonempty = true, desc = "a PEM file path" }) },
     { required = { "cert", "key" }, desc = "{ cert = path, key = path } (PEM files)" })
@@ -439,6 +447,7 @@ local listen_fields = {
     redis_history_idle = M.number({ above = 0 }),
     phoenix = M.list(M.string({ nonempty = true, desc = 'a mount path such as "/socket"' }),
         'a list of mount paths such as { "/socket" }'),
+    longpoll = S.longpoll,
     origins = STRINGS,
     presence_events = BOOLEAN,
     limits = S.limits,

@@ -152,6 +152,17 @@ local function sse_opts(sse)
     return { keepalive = sse.keepalive, retry = retry, cors = cors, max_body = sse.max_body }
 end
 
+-- longpoll = false | { window = s, timeout = s, max_body = bytes }, for
+-- the C core: false stays false, a table is flattened (check_opts checked it).
+local function longpoll_opts(lp)
+    if lp == false then
+        return { enabled = false }
+    elseif type(lp) ~= "table" then
+        return {}
+    end
+    return { window = lp.window, timeout = lp.timeout, max_body = lp.max_body }
+end
+
 --- Channel handler matching a topic: exact names first, then the longest
 -- `prefix*` pattern (Phoenix style).
 function Server:handler_for(topic)
@@ -293,7 +304,7 @@ local function on_connect(self, handle, req)
     local conn = setmetatable({
         _h = handle, id = info.id, uid = info.uid, member = info.member,
         alias = info.alias, channel = info.channel, protocol = info.protocol,
-        server = self,
+        transport = info.transport, server = self,
     }, Conn)
     -- a missing Origin (non-browser clients) is allowed, as in Phoenix
     local origin = req.headers and req.headers.origin
@@ -595,6 +606,7 @@ end
 -- The options of core.listen, from sb.listen's and the resolved limits.
 local function core_options(self, opts, lim)
     local sse = sse_opts(opts.sse)
+    local lp = longpoll_opts(opts.longpoll)
     return {
         host = self.host, port = opts.port or 8080, static = opts.static, tls = opts.tls,
         static_follow_links = opts.static_follow_links,
@@ -608,6 +620,8 @@ local function core_options(self, opts, lim)
         max_url = lim.max_url, ping_interval = lim.ping_interval, idle_timeout = lim.idle_timeout,
         sse_keepalive = sse.keepalive, sse_retry = sse.retry, sse_cors = sse.cors,
         sse_max_body = sse.max_body, reuse_port = (opts.workers or 1) > 1,
+        longpoll = lp.enabled, longpoll_window = lp.window,
+        longpoll_timeout = lp.timeout, longpoll_max_body = lp.max_body,
     }
 end
 
@@ -638,6 +652,9 @@ end
 -- redis = "redis://HOST:PORT/DB", node = name, node_ttl = s, redis_log = fn,
 -- redis_history_idle = s (shared history kept after its last message; 86400),
 -- phoenix = { "/socket" } (mounts), origins = { "https://example.com", ... },
+-- longpoll = { window = s, timeout = s, max_body = bytes } | false (Phoenix
+--   LongPoll on <mount>/longpoll: how long a poll is held, how long a
+--   session lives without one, the POST body limit; false: none),
 -- max_channels = n (Phoenix topics per connection),
 -- phoenix_timeout = s (without a frame before a Phoenix socket closes),
 -- presence_events = false (native clients hear no joins/leaves of others),

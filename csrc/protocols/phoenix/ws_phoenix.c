@@ -32,6 +32,8 @@ typedef struct sb_phx_conn {
     char *token;
     size_t token_len;
     int v1;                /* vsn 1.0.x: JSON objects, no binary frames */
+    int text_only;         /* the transport carries no binary (LongPoll) */
+    void *transport;       /* the transport's own state (LongPoll), or NULL */
     int64_t armed_ms;      /* when the idle timeout was last armed */
 } sb_phx_conn;
 
@@ -48,6 +50,12 @@ static sb_phx_conn *sb_phx_state(const sb_wsconn *c)
 static int sb_phx_is_v1(const sb_wsconn *c)
 {
     return c->proto && sb_phx_state(c)->v1;
+}
+
+/* Binary frames cannot reach the client: V1, or a text-only transport. */
+static int sb_phx_no_binary(const sb_wsconn *c)
+{
+    return c->proto && (sb_phx_state(c)->v1 || sb_phx_state(c)->text_only);
 }
 
 static sb_phx_chan *sb_phx_find(const sb_wsconn *c, const char *t, size_t n)
@@ -351,8 +359,9 @@ static void sb_phx_event(sb_wsconn *c, const sb_phx_msg *m)
         return;
     }
     if (rc > 0 && !out.oom) {
-        if (binary && sb_phx_is_v1(c)) {
-            /* V1 has no binary frames: the status still goes out */
+        if (binary && sb_phx_no_binary(c)) {
+            /* V1 and LongPoll have no binary frames: the status still
+             * goes out */
             sb_phx_reply(c, sb_phx_jr(ch), m->ref, m->topic, status, sb_span_of(NULL, 0));
         } else if (binary) {
             sb_buf b;
@@ -411,7 +420,7 @@ static void sb_phx_malformed(sb_wsconn *c, const char *what, const sb_codec_err 
                        sb_span_str("phoenix"), reason);
 }
 
-static void sb_phx_receive(sb_wsconn *c, const char *data, size_t n, int binary)
+void sb_phx_receive(sb_wsconn *c, const char *data, size_t n, int binary)
 {
     sb_phx_msg m;
     sb_codec_err e;
@@ -453,9 +462,8 @@ static void sb_phx_receive(sb_wsconn *c, const char *data, size_t n, int binary)
 }
 
 /* Picks the serializer from vsn as Phoenix does (missing = 1.0.0; 1.0.x
- * V1 objects, 2.0.x V2 arrays, anything else refused with 403) and reads
- * the authToken.  Returns 0, or an HTTP status to refuse with. */
-static int sb_phx_prepare(sb_wsconn *c, struct lws *wsi)
+ * V1 objects, 2.0.x V2 arrays, anything else refused with 403). */
+int sb_phx_prepare_state(sb_wsconn *c, struct lws *wsi, int text_only)
 {
     char vsn[32];
     sb_phx_conn *p;
@@ -473,13 +481,43 @@ static int sb_phx_prepare(sb_wsconn *c, struct lws *wsi)
     if (!p)
         return -1;
     p->v1 = v1;
+    p->text_only = text_only;
     c->proto = p;
-    if (sb_phx_read_token(wsi, &p->token, &p->token_len))
-        return 400;
     return 0;
 }
 
-static int sb_phx_open(sb_wsconn *c)
+void sb_phx_set_token(sb_wsconn *c, char *token, size_t len)
+{
+    sb_phx_conn *p = sb_phx_state(c);
+
+    free(p->token);
+    p->token = token;
+    p->token_len = token ? len : 0;
+}
+
+void **sb_phx_transport(sb_wsconn *c)
+{
+    return c->proto ? &sb_phx_state(c)->transport : NULL;
+}
+
+/* The WebSocket's state, with the authToken of its subprotocol offer. */
+static int sb_phx_prepare(sb_wsconn *c, struct lws *wsi)
+{
+    char *token;
+    size_t len;
+    int rc = sb_phx_prepare_state(c, wsi, 0);
+
+    if (rc)
+        return rc;
+    if (sb_phx_read_token(wsi, &token, &len)) {
+        free(token);
+        return 400;
+    }
+    sb_phx_set_token(c, token, len);
+    return 0;
+}
+
+int sb_phx_open(sb_wsconn *c)
 {
     c->open = 1;
     sb_phx_touch(c);
@@ -488,7 +526,7 @@ static int sb_phx_open(sb_wsconn *c)
 
 /* Every channel ends (the app's leave hook runs for each); the hub
  * subscriptions go with the connection right after. */
-static void sb_phx_closed(sb_wsconn *c)
+void sb_phx_closed(sb_wsconn *c)
 {
     sb_phx_conn *p = sb_phx_state(c);
 
@@ -497,7 +535,7 @@ static void sb_phx_closed(sb_wsconn *c)
         sb_phx_drop(c, p->chans[p->n - 1], 0, "closed");
 }
 
-static void sb_phx_release(sb_wsconn *c)
+void sb_phx_release(sb_wsconn *c)
 {
     sb_phx_conn *p = sb_phx_state(c);
     size_t i;
@@ -529,7 +567,7 @@ int sb_phx_push(sb_wsconn *c, const char *topic, size_t tlen, const char *event,
     sb_buf b;
     int rc;
 
-    if (!ch || (binary && sb_phx_is_v1(c)))
+    if (!ch || (binary && sb_phx_no_binary(c)))
         return -1;
     sb_buf_init(&b, SB_FRAME_PRE);
     if (sb_phx_is_v1(c))
@@ -626,7 +664,7 @@ void sb_phx_deliver(sb_conn *hc, sb_msg *m, void *ud)
     sb_frame *f;
 
     (void)hc;
-    if (!ch)
+    if (!ch || (m->binary && sb_phx_no_binary(c)))
         return;
     f = sb_phx_frame(m, sb_phx_is_v1(c));
     if (!f)

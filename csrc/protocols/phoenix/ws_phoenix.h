@@ -14,6 +14,28 @@ extern const sb_proto_ops sb_phoenix_ops;
 /* The hub's deliver hook for Phoenix connections. */
 void sb_phx_deliver(sb_conn *hc, sb_msg *m, void *ud);
 
+/* The connection side of the protocol, whatever carries it: the
+ * WebSocket here and LongPoll (http_longpoll.h) share these.
+ * sb_phx_prepare_state makes the connection's state from the request's
+ * vsn (0, or an HTTP status to refuse with; -1 out of memory); text_only
+ * marks a transport that cannot carry binary frames to the client (they
+ * are then treated as on V1).  receive takes one whole client message,
+ * open/closed/release are the sb_proto_ops entries. */
+int sb_phx_prepare_state(sb_wsconn *c, struct lws *wsi, int text_only);
+void sb_phx_receive(sb_wsconn *c, const char *data, size_t n, int binary);
+int sb_phx_open(sb_wsconn *c);
+void sb_phx_closed(sb_wsconn *c);
+void sb_phx_release(sb_wsconn *c);
+
+/* Takes over token (malloc'd, NUL-terminated; NULL for none) as the
+ * connection's authToken, which the connect hook sees as req.token. */
+void sb_phx_set_token(sb_wsconn *c, char *token, size_t len);
+
+/* Where the transport keeps its own state of a connection (NULL for the
+ * WebSocket), or NULL before prepare made the connection's state; the
+ * transport frees what it put there before sb_phx_release. */
+void **sb_phx_transport(sb_wsconn *c);
+
 /* Finds `base64url.bearer.phx.<token>` among the subprotocols a client
  * offered (ws_phoenix_token.c) and decodes it into a new string in
  * *token (NULL when none was offered).  Returns 0, or -1 for a token that

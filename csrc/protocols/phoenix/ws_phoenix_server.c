@@ -1,6 +1,7 @@
 /* The Phoenix protocol's per-server state: reading its options
  * (phoenix = { mount, ... }, phoenix_max_channels, phoenix_timeout) when
- * a server starts, and routing `<mount>/websocket` upgrades to it. */
+ * a server starts, and routing `<mount>/websocket` upgrades to it (and
+ * `<mount>/longpoll` requests to LongPoll, http_longpoll.c). */
 #include "ws_phoenix_server.h"
 
 #include <stdlib.h>
@@ -60,21 +61,25 @@ int sb_phx_server_start(sb_server *s, void **state)
     return 0;
 }
 
+int sb_phx_mounted(const sb_phx_server *ps, const char *path, const char *transport)
+{
+    size_t n = strlen(path), k = strlen(transport);
+    int i;
+
+    for (i = 0; ps && i < ps->n; i++) {
+        size_t m = strlen(ps->mounts[i]);
+        if (n == m + 1 + k && strncmp(path, ps->mounts[i], m) == 0 &&
+            path[m] == '/' && strcmp(path + m + 1, transport) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Phoenix clients always append /websocket to the mount point. */
 int sb_phx_route(sb_server *s, void *state, const char *path,
                  const char **channel)
 {
-    sb_phx_server *ps = state;
-    size_t n = strlen(path);
-    int i;
-
     (void)s;
     (void)channel;
-    for (i = 0; ps && i < ps->n; i++) {
-        size_t m = strlen(ps->mounts[i]);
-        if (n == m + 10 && strncmp(path, ps->mounts[i], m) == 0 &&
-            strcmp(path + m, "/websocket") == 0)
-            return 1;
-    }
-    return 0;
+    return sb_phx_mounted(state, path, "websocket");
 }

@@ -16,6 +16,10 @@ typedef struct sb_phx_server {
     int n;
 } sb_phx_server;
 
+/* 1 when path is `<mount>/<transport>` for one of the mounts
+ * ("websocket", "longpoll": what the client appends to the mount). */
+int sb_phx_mounted(const sb_phx_server *ps, const char *path, const char *transport);
+
 /* sb_proto_ops.server_start / server_free / ws_route for Phoenix. */
 int sb_phx_server_start(sb_server *s, void **state);
 void sb_phx_server_free(void *state);
