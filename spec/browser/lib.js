@@ -23,25 +23,30 @@ async function launch() {
 // requests that failed and answers of 400 or more.  Errors while the spec
 // cut the network or the server on purpose (`expect` windows) are kept
 // apart when they are the ones such a cut gives.
+const CUT = new RegExp(["ERR_CONNECTION_REFUSED", "ERR_INTERNET_DISCONNECTED", "ERR_CONNECTION_RESET",
+    "ERR_ABORTED", "ERR_INCOMPLETE_CHUNKED_ENCODING", "ERR_EMPTY_RESPONSE",
+    "WebSocket connection to .* failed", "Failed to load resource: net::"].join("|"));
+
 class Watch {
     constructor() {
         this.errors = [];
         this.expected = [];
         this.windows = [];
     }
-    // Opens a window in which a cut's errors are expected; returns the closer.
-    expect(why) {
-        const w = { why, from: Date.now(), to: Infinity };
+    // Opens a window in which a cut's errors (or those matching `pattern`)
+    // are expected; returns the function that closes it.
+    expect(why, pattern) {
+        const w = { why, from: Date.now(), to: Infinity, pattern: pattern || CUT };
         this.windows.push(w);
         return () => { w.to = Date.now() + 300; };
     }
     note(who, kind, text) {
         const now = Date.now();
-        const cut = /ERR_CONNECTION_REFUSED|ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_RESET|ERR_ABORTED|ERR_INCOMPLETE_CHUNKED_ENCODING|ERR_EMPTY_RESPONSE|WebSocket connection to .* failed|Failed to load resource: net::/;
-        const inWindow = this.windows.some((w) => now >= w.from && now <= w.to);
         const entry = { who, kind, text };
-        if (inWindow && cut.test(text)) this.expected.push(entry);
-        else this.errors.push(entry);
+        if (this.windows.some((w) => now >= w.from && now <= w.to && w.pattern.test(text)))
+            this.expected.push(entry);
+        else
+            this.errors.push(entry);
     }
     page(page, who) {
         page.on("console", (m) => { if (m.type() === "error") this.note(who, "console", m.text()); });
