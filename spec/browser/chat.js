@@ -151,6 +151,7 @@ async function scenario(browser, watch, proto) {
     // one more message each way after all that
     await say_(a, "back again");
     await logHas(b, "back again");
+    await shot(a, "chat-" + proto);
     if (proto === "sse") await shot(b, "chat-phone");
     r.phone = proto === "sse" ? await b.evaluate(() => {
         const send = document.getElementById("send").getBoundingClientRect();
@@ -166,7 +167,6 @@ async function scenario(browser, watch, proto) {
     await peopleAre(a, ["ana"]);
     await logHas(a, "ben left");
     r.afterClose = await view(a);
-    await shot(a, "chat-" + proto);
     await ctxA.close();
     return r;
 }
