@@ -8,7 +8,7 @@ DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev \
 	luajit libluajit-5.1-dev luarocks lua-busted lua-cjson lua-check \
 	libwebsockets-dev libuv1-dev redis-server libhiredis-dev lua-luv \
 	lua-cqueues lua-socket valgrind clang libclang-rt-14-dev libssl-dev openssl \
-	lua-ldoc lua-discount git
+	lua-ldoc lua-discount git chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # The feature-test macro (_GNU_SOURCE) comes from the rockspec, so a plain
@@ -22,7 +22,7 @@ ROCKSPEC := switchboard-scm-1.rockspec
 PORT ?= 8080
 
 .PHONY: deps build build-all demo test check lint specs specs-54 specs-51 specs-jit \
-	valgrind node-deps clean docs docs-check rock
+	valgrind node-deps clean docs docs-check rock browser screenshots
 
 deps: .build/deps.stamp
 
@@ -82,6 +82,16 @@ specs-jit: $(TREEJIT)/.stamp
 # see scripts/valgrind.supp).
 valgrind: $(TREE54)/.stamp
 	@bash scripts/run-specs.sh valgrind $(TREE54)/lib/lua/5.4
+
+# The example pages in Chromium alone (they are part of specs-54 too);
+# `make screenshots` runs them with their screenshots going to docs/img/
+# (commit those) instead of .build/screenshots/.
+BROWSER_SPECS := spec/browser_chat_spec.lua spec/browser_pages_spec.lua
+browser: $(TREE54)/.stamp node-deps
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(TREE54)/lib/lua/5.4/?.so;;" \
+	  busted --lua=lua5.4 --run=ci -o utfTerminal $(BROWSER_SPECS)
+screenshots: $(TREE54)/.stamp node-deps
+	@SB_SCREENSHOTS=docs/img $(MAKE) --no-print-directory browser
 
 specs: specs-54 specs-51 specs-jit valgrind
 	@bash scripts/summary.sh

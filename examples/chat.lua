@@ -4,9 +4,12 @@
 -- `room:<name>`; the page (examples/public/) speaks the native protocol,
 -- ws://HOST/c/room:<name>?alias=<user>&announce=true, a Phoenix client
 -- joins the same topics with params { user = "name" }, and an SSE stream
--- GET /sse/room:<name>?user=<user> (or ?alias=, ?as=) follows one; without
--- a name the stream watches, unlisted.  A bot in this process sits in
--- room:lobby and answers /time.
+-- GET /sse/room:<name>?user=<user> (or ?alias=, ?as=) follows one (and
+-- POST /sse/room:<name>?user=<user> speaks in it); without a name the
+-- stream watches, unlisted.  A bot in this process sits in room:lobby and
+-- answers /time.  Rooms keep their last 500 messages for an hour, so a page
+-- that reconnects gets what it missed (native ?since=, SSE Last-Event-ID,
+-- Phoenix join params {recover, since, seen}: examples/README.md).
 --
 -- Events in a room, for every protocol (native clients get
 -- {"type":EVENT,"message":PAYLOAD,"date":ms}):
@@ -28,6 +31,9 @@ app.defaults = { host = "127.0.0.1", port = 8080, redis = "", node = "", node_tt
 
 local MAX_BODY = 2000
 local BOT = "bot"
+-- what a room keeps for pages that come back (typing and presence events
+-- count too: they are published on the room like messages)
+local HISTORY = { count = 500, ttl = 3600 }
 
 local function is_room(topic)
     return type(topic) == "string" and topic:sub(1, 5) == "room:"
@@ -117,6 +123,40 @@ local function room_state(hub, topic, phoenix_uids)
     return { users = users, typing = hub:typing(topic) }
 end
 
+-- A position as the wire writes it, "<epoch>-<offset>" (%.0f: Lua 5.1
+-- would print an epoch past 2^31 as a float).
+local function position_text(hub, topic)
+    local epoch, offset = hub:position(topic)
+    return ("%.0f-%.0f"):format(epoch, offset)
+end
+
+-- The new_msg payloads a Phoenix page missed: Phoenix frames carry no
+-- position, so the page says where it joined last (`since`, from that
+-- join's reply) and how many new_msg it has shown since (`seen`); the
+-- room's history after that position, minus those, is what it missed.
+-- Returns the list, or nil and why not.
+local function missed_since(hub, topic, since, seen)
+    local epoch, offset = tostring(since):match("^(%d+)%-(%d+)$")
+    if not epoch or #since > 40 then
+        return nil, "bad-id"
+    end
+    local skip = math.max(0, math.floor(tonumber(seen) or 0))
+    local missed = {}
+    local n = hub:replay(topic, tonumber(epoch), tonumber(offset), function(_, event, payload, info)
+        if event == "new_msg" and type(payload) == "table" then
+            if skip > 0 then
+                skip = skip - 1
+            else
+                missed[#missed + 1] = { user = payload.user, body = payload.body, date = info.date }
+            end
+        end
+    end)
+    if not n then
+        return nil, "history-expired"
+    end
+    return missed
+end
+
 -- The bot: an ordinary native client of this very server, in room:lobby.
 local function start_bot(server, host)
     local url = ("ws://%s:%d/c/room:lobby"):format(host, server.port)
@@ -139,7 +179,10 @@ local function start_bot(server, host)
 end
 
 --- Starts the chat: opts { host, port (0 picks one), static, bot = false,
--- typing_ttl = seconds (default 5) }.
+-- typing_ttl = seconds (default 5), hub = a hub that outlives this server
+-- (its rooms, with their history, are still there when a new server
+-- starts on it; close() leaves it as it was, minus this server's
+-- connections) }.
 -- Returns { server, hub, bot, host, port, close } or nil, err.
 function app.start(opts)
     opts = opts or {}
@@ -147,8 +190,9 @@ function app.start(opts)
     local server, err = sb.listen({
         host = host, port = opts.port or app.defaults.port,
         static = opts.static or common.public, typing_ttl = opts.typing_ttl,
+        hub = opts.hub,
         -- SSE streams that name nobody watch a room without being in it
-        channels = { ["room:*"] = { watchers = true } },
+        channels = { ["room:*"] = { watchers = true, history = HISTORY } },
         redis = opts.redis ~= "" and opts.redis or nil,
         node = opts.node ~= "" and opts.node or nil,
         node_ttl = opts.redis and opts.redis ~= "" and opts.node_ttl or nil,
@@ -212,7 +256,17 @@ function app.start(opts)
                 -- join has gone through
                 announce_soon(topic)
             end
-            return { user = user }
+            local reply = { user = user }
+            if conn.protocol == "phoenix" and (params.recover == true or params.since ~= nil) then
+                -- like the native ?recover=true / ?since=: where this join
+                -- starts, and what the page missed since its last one
+                reply.position = position_text(hub, topic)
+                if params.since ~= nil then
+                    local missed, why = missed_since(hub, topic, params.since, params.seen)
+                    reply.missed, reply.missed_error = missed and sb.array(missed), why
+                end
+            end
+            return reply
         end,
         leave = function(conn, topic)
             if conn.watcher then
@@ -307,20 +361,71 @@ function app.start(opts)
             end)
         end
     end
-    hub:on("presence:join", presence_changed)
-    hub:on("presence:leave", presence_changed)
-    hub:on("typing", function(topic, user, typing, remote)
-        -- (in a cluster the node where the flag was set tells the room)
-        if is_room(topic) and not remote then
-            hub:publish(topic, "typing", { user = user, typing = typing }, { except_member = user })
+    -- (kept, so that close() can take them off a hub that outlives it)
+    local listeners = {
+        { "presence:join", presence_changed },
+        { "presence:leave", presence_changed },
+        { "typing", function(topic, user, typing, remote)
+            -- (in a cluster the node where the flag was set tells the room)
+            if is_room(topic) and not remote then
+                hub:publish(topic, "typing", { user = user, typing = typing }, { except_member = user })
+            end
+        end },
+    }
+    for _, l in ipairs(listeners) do
+        hub:on(l[1], l[2])
+    end
+
+    -- POST /sse/room:<name>?user=NAME: how an SSE page speaks.  The body
+    -- is published as it is, so it must be what the room's handlers would
+    -- have published: new_msg {user, body} or typing {user, typing}, from
+    -- a user who is in the room and names itself in the URL.
+    server:on("publish", function(req, topic, event, payload)
+        if not is_room(topic) then
+            return true
         end
+        local user = req.query.user
+        if type(payload) ~= "table" or payload.user ~= user or type(user) ~= "string" then
+            return false, 'say who you are: ?user=NAME and {"user": NAME, ...} in the body'
+        end
+        local here = false
+        for _, u in ipairs(room_state(hub, topic, phoenix_uids).users) do
+            here = here or u == user
+        end
+        if not here then
+            return false, user .. " is not in " .. topic .. ": open its stream first"
+        end
+        if event == "new_msg" then
+            if type(payload.body) ~= "string" or payload.body == "" or #payload.body > MAX_BODY then
+                return false, "body must be a string of 1 to " .. MAX_BODY .. " bytes"
+            end
+        elseif event == "typing" then
+            if type(payload.typing) ~= "boolean" then
+                return false, "typing must be true or false"
+            end
+        else
+            return false, "a room takes new_msg and typing"
+        end
+        for k in pairs(payload) do
+            if k ~= "user" and k ~= "body" and k ~= "typing" then
+                return false, "unknown field " .. tostring(k)
+            end
+        end
+        return true
     end)
     -- a second tab of someone already present changes no presence, but
     -- that tab needs the list too (a tab whose arrival changed it gets
     -- the room's snapshot that is on its way)
+    -- An SSE stream hears "joined" once what it gets from history (after
+    -- Last-Event-ID) is over: a page marks what came before it as missed.
+    -- (Native pages have their own join event for that.)
     server:on("open", function(conn)
-        if conn and conn.protocol == "native" and is_room(conn.channel)
-            and not pending[conn.channel] then
+        if not conn or not is_room(conn.channel) then
+            return
+        end
+        if conn.protocol == "sse" then
+            conn:send({ position = position_text(hub, conn.channel) }, "joined")
+        elseif conn.protocol == "native" and not pending[conn.channel] then
             conn:send(room_state(hub, conn.channel, phoenix_uids), "presence")
         end
     end)
@@ -338,6 +443,9 @@ function app.start(opts)
     end
     function self.close()
         ticker:cancel()
+        for _, l in ipairs(listeners) do
+            hub:off(l[1], l[2])
+        end
         for _, timers in ipairs({ late, pending }) do
             for _, t in pairs(timers) do
                 t:cancel()

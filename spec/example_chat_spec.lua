@@ -35,6 +35,17 @@ describe("examples/chat.lua", function()
         return rec
     end
 
+    -- a Phoenix connection as the room handlers see it
+    local function phoenix_conn_of()
+        return { protocol = "phoenix", assigns = {}, id = 1 }
+    end
+
+    -- a raw native page's last presence list is `users`
+    local function presence_is_raw(r, users)
+        local p = r:of_type("presence")
+        return #p > 0 and table.concat(same_set(p[#p].message.users), ",") == table.concat(users, ",")
+    end
+
     local function presence_is(rec, users)
         local p = async.last(rec, "presence")
         if not p then
@@ -387,6 +398,148 @@ describe("examples/chat.lua", function()
             assert.truthy(async.wait_for(function() return seen[#seen].event == "typing" end))
             assert.same({ user = "carol", typing = true }, seen[#seen].payload)
             listener:close()
+        end)
+    end)
+
+    describe("a page that was away", function()
+        local raws, streams
+
+        before_each(function()
+            raws, streams = {}, {}
+        end)
+
+        after_each(function()
+            for _, r in ipairs(raws) do
+                r:close()
+            end
+            for _, st in ipairs(streams) do
+                st:close()
+            end
+        end)
+
+        local function native(room, alias, query)
+            local r = support.raw(("ws://127.0.0.1:%d/c/room:%s?alias=%s&announce=true%s")
+                :format(app.port, room, alias, query or ""))
+            raws[#raws + 1] = r
+            assert.is_true(support.wait_until(function() return #r:of_type("presence") > 0 end))
+            return r
+        end
+
+        local function sse(path)
+            local st = http.open(app.port, "GET", path)
+            streams[#streams + 1] = st
+            return st
+        end
+
+        local function said(r, body)
+            r:send(json.encode({ type = "new_msg", body = body }))
+            local got
+            assert.is_true(support.wait_until(function()
+                for _, f in ipairs(r:of_type("new_msg")) do
+                    if f.message.body == body then
+                        got = f
+                        return true
+                    end
+                end
+            end))
+            return got
+        end
+
+        it("Phoenix: a join with recover learns its position, the next one gets the new_msg it missed", function()
+            local h = app.server:handler_for("room:back")
+            local ana = native("back", "ana")
+            local first = h.join(phoenix_conn_of(), "room:back", { user = "carol", recover = true })
+            assert.matches("^%d+%-%d+$", first.position)
+            for _, body in ipairs({ "one", "two", "three" }) do
+                said(ana, body)
+            end
+            -- carol saw "one" before she lost her connection
+            local again = h.join(phoenix_conn_of(), "room:back", { user = "carol", since = first.position, seen = 1 })
+            assert.are.equal(2, #again.missed)
+            assert.are.same({ "ana", "two" }, { again.missed[1].user, again.missed[1].body })
+            assert.are.same({ "ana", "three" }, { again.missed[2].user, again.missed[2].body })
+            assert.is_number(again.missed[1].date)
+            assert.matches("^%d+%-%d+$", again.position)
+            assert.are_not.equal(first.position, again.position)
+            local bad = h.join(phoenix_conn_of(), "room:back", { user = "carol", since = "yesterday" })
+            assert.is_nil(bad.missed)
+            assert.are.equal("bad-id", bad.missed_error)
+            -- without recover the reply is as before
+            assert.are.same({ user = "carol" }, (h.join(phoenix_conn_of(), "room:back", { user = "carol" })))
+        end)
+
+        it("SSE: POST speaks for a user in the room, and is refused with the reason otherwise", function()
+            local ana = native("post", "ana")
+            local zed = sse("/sse/room:post?user=zed")
+            assert.is_true(support.wait_until(function() return presence_is_raw(ana, { "ana", "zed" }) end))
+            local function post(query, event, body)
+                return http.request(app.port, "POST", "/sse/room:post?event=" .. event .. query,
+                    { ["Content-Type"] = "application/json" }, json.encode(body))
+            end
+            local ok = post("&user=zed", "new_msg", { user = "zed", body = "from a stream" })
+            assert.are.equal(202, ok.status)
+            assert.is_true(support.wait_until(function()
+                for _, f in ipairs(ana:of_type("new_msg")) do
+                    if f.message.user == "zed" and f.message.body == "from a stream" then
+                        return true
+                    end
+                end
+            end))
+            assert.are.equal(202, post("&user=zed", "typing", { user = "zed", typing = true }).status)
+            assert.is_true(support.wait_until(function()
+                local t = ana:of_type("typing")
+                return #t > 0 and t[#t].message.user == "zed"
+            end))
+            local refusals = {
+                { "&user=zed", "new_msg", { user = "ana", body = "x" }, "say who you are" },
+                { "", "new_msg", { body = "x" }, "say who you are" },
+                { "&user=yan", "new_msg", { user = "yan", body = "x" }, "yan is not in room:post" },
+                { "&user=zed", "new_msg", { user = "zed", body = "" }, "body must be a string" },
+                { "&user=zed", "typing", { user = "zed", typing = "yes" }, "typing must be true or false" },
+                { "&user=zed", "kick", { user = "zed" }, "a room takes new_msg and typing" },
+                { "&user=zed", "new_msg", { user = "zed", body = "x", admin = true }, "unknown field admin" },
+            }
+            for _, c in ipairs(refusals) do
+                local res = post(c[1], c[2], c[3])
+                assert.are.equal(403, res.status)
+                assert.matches(c[4], res.json.error, 1, true)
+            end
+            zed:close()
+        end)
+
+        it("SSE: a stream that resumes gets what it missed, then joined, from a new server on the same hub", function()
+            local ana = native("again", "ana", "&recover=true")
+            local before = said(ana, "before")
+            assert.matches("^%d+%-%d+$", before.id)
+            local hub = app.hub
+            for _, r in ipairs(raws) do
+                r:close()
+            end
+            raws = {}
+            app:close()
+            support.settle(0.1)
+            app = assert(chat.start({ port = 0, hub = hub, bot = false }))
+            local ben = native("again", "ben")
+            said(ben, "after")
+            local zed = sse("/sse/room:again?user=zed&lastEventId=" .. before.id)
+            assert.is_true(zed:wait(function()
+                for _, ev in ipairs(zed:messages()) do
+                    if ev.event == "joined" then
+                        return true
+                    end
+                end
+            end))
+            local seen = {}
+            for _, ev in ipairs(zed:messages()) do
+                if ev.event == "new_msg" then
+                    seen[#seen + 1] = json.decode(ev.data).body
+                elseif ev.event == "joined" then
+                    seen[#seen + 1] = "(joined)"
+                    assert.matches("^%d+%-%d+$", json.decode(ev.data).position)
+                    break
+                end
+            end
+            assert.are.same({ "after", "(joined)" }, seen)
         end)
     end)
 end)

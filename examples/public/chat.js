@@ -1,280 +1,295 @@
-// The chat page's own small client for switchboard's native protocol (or,
-// chosen in the form, Phoenix Channels V2 on /socket/websocket)
-// (itty-sockets compatible): one WebSocket per room at
-// ws://HOST/c/room:<name>?alias=<user>&announce=true.  Frames from the
-// server are JSON envelopes: {type, message, date} for server events
-// (new_msg, typing, presence, join, leave, error) and {uid, alias, date,
-// message} for plain messages relayed from other itty clients.
+// The chat page (examples/chat.lua): one room, over the protocol picked
+// in the form; the connection itself is sb-page.js.  The room's events
+// (examples/README.md, "Chat events"), the same on every protocol:
+//   new_msg {user, body}, typing {user, typing}, presence {users, typing}
+// and the page sends new_msg {body} and typing {typing} (over SSE, by POST,
+// with its own name in them: {user, body}).
 "use strict";
 
 (function () {
     var $ = function (id) { return document.getElementById(id); };
-    var log = $("log"), people = $("people"), typingLine = $("typing"), statusLine = $("status");
-    var text = $("text"), sendButton = $("send");
+    var log = SB.log($("log")), people = SB.people($("people"));
+    var text = $("text"), sendButton = $("send"), typingLine = $("typing");
 
-    var ws = null;            // the current socket
-    var me = null, room = null;
-    var wanted = false;       // reconnect after an unexpected close
-    var attempt = 0;          // for the reconnect backoff
-    var online = false;       // the socket is open
-    var lost = false;         // the log says we are cut off (until the next open)
-    var everOpen = false;     // this room's socket was open once
-    var present = [];         // users in the room
-    var typingUsers = {};     // user -> true
-    var typingSent = false, typingTimer = null;
+    var NAMES = { native: "WebSocket", phoenix: "Phoenix Channels", sse: "Server-Sent Events" };
+
+    var conn = null, me = null, room = null, proto = null;
+    var present = null;        // the room's list, null until the first one
+    var typingUsers = {};      // user -> true
+    var typingSent = 0, typingTimer = null;
+    var away = null;           // the log line that says the connection is lost
+    var missed = null;         // { group, count } while history comes back
+    var phx = { position: null, seen: 0 };   // Phoenix: where the last join started
 
     // cjson encodes an empty Lua table as {}: treat anything else as empty.
     function list(v) { return Array.isArray(v) ? v : []; }
-
-    function clock(ms) {
-        var d = ms ? new Date(ms) : new Date();
-        return d.toTimeString().slice(0, 5);
-    }
-
-    function line(kind, user, body, date) {
-        var li = document.createElement("li");
-        var t = document.createElement("time");
-        t.textContent = clock(date);
-        li.appendChild(t);
-        if (kind) li.className = kind;
-        if (user) {
-            var u = document.createElement("span");
-            u.className = "user";
-            u.textContent = user;
-            li.appendChild(u);
-        }
-        li.appendChild(document.createTextNode(body));
-        var atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-        log.appendChild(li);
-        if (atBottom) log.scrollTop = log.scrollHeight;
-    }
-
-    function renderPeople() {
-        people.textContent = "";
-        present.forEach(function (user) {
-            var li = document.createElement("li");
-            li.textContent = user;
-            if (user === me) li.className = "me";
-            people.appendChild(li);
-        });
-    }
-
-    function renderTyping() {
-        var names = Object.keys(typingUsers).filter(function (u) {
-            return u !== me && present.indexOf(u) >= 0;
-        });
-        typingLine.textContent = names.length === 0 ? "" :
-            names.join(", ") + (names.length === 1 ? " is typing…" : " are typing…");
-    }
-
-    function status(s) { statusLine.textContent = s; }
-
-    // While cut off, the list is only who was here: greyed out, with a
-    // note, until the server sends the room's list again.
-    function setOffline(on) {
-        people.classList.toggle("offline", on);
-        $("people-note").hidden = !on;
-        statusLine.classList.toggle("offline", on);
-    }
-
-    function enable(on) {
-        text.disabled = !on;
-        sendButton.disabled = !on;
-        if (on) text.focus();
-    }
-
-    // Phoenix mode: V2 frames [join_ref, ref, topic, event, payload] on
-    // /socket/websocket, translated to the native shapes onFrame knows.
-    var proto = "native", ref = 0, joinRef = null, heartbeat = null, phxPresence = {};
-
-    function send(obj) {
-        if (!ws || ws.readyState !== 1) return;
-        if (proto === "phoenix") {
-            var event = obj.type, payload = {};
-            Object.keys(obj).forEach(function (k) { if (k !== "type") payload[k] = obj[k]; });
-            ws.send(JSON.stringify([joinRef, String(++ref), "room:" + room, event, payload]));
-        } else {
-            ws.send(JSON.stringify(obj));
-        }
-    }
-
-    function phxPresenceChanged() {
-        onFrame({ type: "presence", message: { users: Object.keys(phxPresence).sort(),
-            typing: Object.keys(typingUsers) } });
-    }
-
-    function onPhoenixFrame(f) {
-        var event = f[3], payload = f[4] || {};
-        if (event === "phx_reply" && f[1] === joinRef && payload.status !== "ok") {
-            line("error", null, "join refused: " + show(payload.response && payload.response.reason));
-        } else if (event === "presence_state") {
-            phxPresence = {};
-            Object.keys(payload).forEach(function (k) { phxPresence[k] = true; });
-            phxPresenceChanged();
-        } else if (event === "presence_diff") {
-            Object.keys(payload.joins || {}).forEach(function (k) { phxPresence[k] = true; });
-            Object.keys(payload.leaves || {}).forEach(function (k) {
-                if (!(payload.joins || {})[k]) delete phxPresence[k];
-            });
-            phxPresenceChanged();
-        } else if (event === "new_msg" || event === "typing" || event === "presence") {
-            // "presence" is the chat app's own list (native and Phoenix users)
-            onFrame({ type: event, message: payload, date: Date.now() });
-        }
-    }
-
-    function setTyping(on) {
-        clearTimeout(typingTimer);
-        if (on) typingTimer = setTimeout(function () { setTyping(false); }, 3000);
-        if (on === typingSent) return;
-        typingSent = on;
-        send({ type: "typing", typing: on });
-    }
 
     function show(value) {
         return typeof value === "string" ? value : JSON.stringify(value);
     }
 
-    function onFrame(s) {
-        var m = s.message;
-        switch (s.type) {
+    function renderTyping() {
+        var names = Object.keys(typingUsers).filter(function (u) {
+            return u !== me && present && present.indexOf(u) >= 0;
+        });
+        typingLine.textContent = names.length === 0 ? "" :
+            names.join(", ") + (names.length === 1 ? " is typing…" : " are typing…");
+    }
+
+    function enable(on) {
+        text.disabled = !on;
+        sendButton.disabled = !on;
+        if (on && document.activeElement !== text) text.focus();
+    }
+
+    // A message line, in the group of missed ones while history comes back.
+    function message(m, date, fromHistory) {
+        if (fromHistory) {
+            if (!missed) missed = { group: log.missed("Sent while you were away"), count: 0 };
+            missed.count++;
+        } else {
+            endMissed();
+        }
+        var kind = m.user === "bot" ? "bot" : m.user === me ? "mine" : "";
+        log.line(kind, m.user, show(m.body), date);
+    }
+
+    // The replay is over: say how much came back.
+    function endMissed() {
+        if (missed) {
+            missed.group.heading.textContent = missed.count + (missed.count === 1 ?
+                " message sent while you were away" : " messages sent while you were away");
+            missed.group.end();
+            missed = null;
+        }
+    }
+
+    // The line that says we were away ends with how it went.
+    function back(how) {
+        if (!away) return;
+        away.lastChild.textContent = " — back at " + new Date().toTimeString().slice(0, 5) + how;
+        away = null;
+    }
+
+    function caughtUp() {
+        if (missed) {
+            back(", " + missed.count + (missed.count === 1 ? " missed message" : " missed messages") +
+                 " marked below");
+            endMissed();
+        } else {
+            back(", nothing missed");
+        }
+    }
+
+    // Who came and went, from two lists of the room.
+    function arrivals(before, after) {
+        if (!before) return;
+        after.forEach(function (u) {
+            if (before.indexOf(u) < 0 && u !== me) log.line("system", null, u + " joined");
+        });
+        before.forEach(function (u) {
+            if (after.indexOf(u) < 0 && u !== me) log.line("system", null, u + " left");
+        });
+    }
+
+    function onEvent(ev) {
+        var m = ev.payload || {};
+        switch (ev.event) {
         case "new_msg":
-            line(m.user === "bot" ? "bot" : "", m.user, m.body, s.date);
+            if (!ev.missed && proto === "phoenix") phx.seen++;
+            message(m, ev.date, ev.missed);
             delete typingUsers[m.user];
             renderTyping();
             break;
         case "typing":
+            if (ev.missed) break;   // old news
             if (m.typing) typingUsers[m.user] = true; else delete typingUsers[m.user];
             renderTyping();
             break;
         case "presence":
-            setOffline(false);
-            present = list(m.users);
+            if (ev.missed) break;
+            var users = list(m.users);
+            arrivals(present, users);
+            present = users;
+            people.render(users, me);
+            people.stale(false);
+            $("people-note").hidden = true;
             typingUsers = {};
             list(m.typing).forEach(function (u) { typingUsers[u] = true; });
-            renderPeople();
             renderTyping();
             break;
-        case "join":
-            if (!s.self) line("system", null, (s.alias || "someone") + " joined (" + s.users + " connected)", s.date);
-            break;
-        case "leave":
-            line("system", null, (s.alias || "someone") + " left (" + s.users + " connected)", s.date);
-            break;
         case "error":
-            line("error", null, "error: " + show(m), s.date);
+            log.line("error", null, "error: " + show(m), ev.date);
             break;
-        case undefined:
+        case "message":
             // a plain itty-sockets message from some other client
-            line("", s.alias || s.uid, show(m), s.date);
+            if (ev.missed || ev.uid || ev.alias) log.line("", ev.alias || ev.uid || "someone", show(m), ev.date);
             break;
         default:
             break;
         }
     }
 
-    function connect() {
-        var base = (location.protocol === "https:" ? "wss://" : "ws://") + location.host;
-        var url = proto === "phoenix" ? base + "/socket/websocket?vsn=2.0.0" :
-            base + "/c/room:" + encodeURIComponent(room) +
-            "?alias=" + encodeURIComponent(me) + "&announce=true";
-        var sock = new WebSocket(url);
-        ws = sock;
-        status("connecting…");
-        sock.onopen = function () {
-            if (ws !== sock) return;
-            attempt = 0;
-            if (lost) line("conn", null, everOpen ? "reconnected" : "connected");
-            lost = false;
-            everOpen = true;
-            online = true;
-            if (proto === "phoenix") {
-                joinRef = String(++ref);
-                phxPresence = {};
-                sock.send(JSON.stringify([joinRef, joinRef, "room:" + room, "phx_join", { user: me }]));
-                clearInterval(heartbeat);
-                heartbeat = setInterval(function () {
-                    if (sock.readyState === 1)
-                        sock.send(JSON.stringify([null, String(++ref), "phoenix", "heartbeat", {}]));
-                }, 30000);
-            }
-            status(me + " in room:" + room);
+    function onState(state) {
+        var where = me + " in room:" + room;
+        if (state === "online") {
+            // the line saying we were away is finished by caughtUp
             enable(true);
-        };
-        sock.onmessage = function (ev) {
-            if (ws !== sock) return;
-            var s;
-            try { s = JSON.parse(ev.data); } catch (e) { return; }
-            if (proto === "phoenix" && Array.isArray(s)) onPhoenixFrame(s);
-            else if (s && typeof s === "object") onFrame(s);
-        };
-        sock.onclose = function () {
-            if (ws !== sock) return;
-            ws = null;
-            clearInterval(heartbeat);
-            enable(false);
-            typingSent = false;
-            // once per outage, however many retries it takes
-            if (!lost) {
-                line("conn", null, online ? "disconnected, reconnecting…" :
-                    "cannot reach the server, retrying…");
-                lost = true;
+            return;
+        }
+        enable(false);
+        if (state === "closed") return;
+        if (state === "connecting" && !away) return;   // the first try
+        if (!away) {
+            away = log.line("conn", null, state === "offline" ? "offline (no network)" : "connection lost");
+            away.appendChild(document.createTextNode(""));
+        }
+        typingSent = 0;
+        typingUsers = {};
+        renderTyping();
+        if (present) {
+            people.stale(true);
+            $("people-note").hidden = false;
+        }
+        $("where").title = where;
+    }
+
+    function join(name, r, p) {
+        if (conn) conn.close();
+        me = name;
+        room = r;
+        proto = p;
+        present = null;
+        typingUsers = {};
+        away = missed = null;
+        phx = { position: null, seen: 0 };
+        log.clear();
+        people.render([], me);
+        people.stale(false);
+        $("people-note").hidden = true;
+        renderTyping();
+        $("join").hidden = true;
+        $("room-view").hidden = false;
+        $("change").hidden = false;
+        var where = $("where");
+        where.textContent = "";
+        [me, " in ", "room:" + room, " · " + NAMES[proto]].forEach(function (part, i) {
+            var node = i === 0 || i === 2 ? document.createElement("b") : document.createTextNode(part);
+            if (node.nodeType === 1) node.textContent = part;
+            where.appendChild(node);
+        });
+        text.placeholder = room === "lobby" ? "say something (try /time)" : "say something";
+        log.line("system", null, "joining room:" + room + " as " + me + " over " + NAMES[proto]);
+        history.replaceState(null, "", "#" + [room, me, proto].map(encodeURIComponent).join("/"));
+
+        var topic = "room:" + room;
+        conn = SB.connect({
+            protocol: proto, channel: topic, recover: true,
+            query: proto === "sse" ? { user: me } : { alias: me, announce: "true" },
+            // (not "error": EventSource fires its own events of that name)
+            events: ["new_msg", "typing", "presence", "joined"],
+            liveAfter: "joined",
+            params: function (rejoin) {
+                var p = { user: me, recover: true };
+                if (rejoin && phx.position) {
+                    p.since = phx.position;
+                    p.seen = phx.seen;
+                }
+                return p;
             }
-            online = false;
-            typingUsers = {};
-            renderTyping();
-            setOffline(true);
-            if (!wanted) { status("not connected"); return; }
-            // exponential backoff with jitter, at most ~10 s
-            var delay = Math.min(10000, 250 * Math.pow(2, attempt++)) * (0.5 + Math.random() / 2);
-            status("disconnected, retrying in " + Math.round(delay / 1000) + " s");
-            setTimeout(function () { if (wanted && !ws) connect(); }, delay);
-        };
+        });
+        SB.status($("status"), conn);
+        conn.on("event", onEvent);
+        conn.on("state", onState);
+        conn.on("caught-up", caughtUp);
+        conn.on("recovery-failed", function (f) {
+            var why = { "history-expired": "the room's history no longer reaches back",
+                        "epoch-changed": "the room was started anew (a server restart without its history)",
+                        "unknown-channel": "the server no longer knows this room" }[f.reason] || f.reason;
+            log.line("error", null, "What was said while you were away is lost: " + why + ".");
+            back("");
+        });
+        conn.on("joined", function (reply, rejoin) {
+            // Phoenix: the reply holds what the page missed since its last join
+            if (rejoin) {
+                list(reply.missed).forEach(function (m) { message(m, m.date, true); });
+                if (reply.missed_error) {
+                    log.line("error", null, "What was said while you were away is lost: " + reply.missed_error + ".");
+                    missed = null;
+                    back("");
+                }
+                caughtUp();
+            }
+            phx.position = reply.position || null;
+            phx.seen = 0;
+        });
+        conn.on("refused", function (reason) {
+            log.line("error", null, "refused: " + reason);
+        });
+    }
+
+    // typing: true when typing starts and every 3 s while it goes on
+    // (the room forgets it after 5 s), false after 3 s without a key
+    function setTyping(on) {
+        clearTimeout(typingTimer);
+        if (on) {
+            typingTimer = setTimeout(function () { setTyping(false); }, 3000);
+            if (Date.now() - typingSent < 3000) return;
+            typingSent = Date.now();
+        } else {
+            if (!typingSent) return;
+            typingSent = 0;
+        }
+        var payload = { typing: on };
+        if (proto === "sse") payload.user = me;
+        if (conn) conn.send("typing", payload);
     }
 
     $("join").addEventListener("submit", function (ev) {
         ev.preventDefault();
         var name = $("name").value.trim(), r = $("room").value.trim();
+        var p = (document.querySelector("input[name=proto]:checked") || {}).value || "native";
         if (!name || !r) return;
         if (!/^[A-Za-z0-9_.:@\/-]+$/.test(r)) {
-            line("error", null, "room names use letters, digits and _ . : @ / - only");
+            $("join-error").textContent = "Room names use letters, digits and _ . : @ / - only.";
             return;
         }
-        wanted = false;
-        if (ws) { var old = ws; ws = null; old.close(); }
-        me = name;
-        room = r;
-        proto = $("proto").value;
-        present = [];
-        typingUsers = {};
-        online = lost = everOpen = false;
-        setOffline(false);
-        renderPeople();
-        renderTyping();
-        log.textContent = "";
-        line("system", null, "joining room:" + room + " as " + me);
-        history.replaceState(null, "", "#" + encodeURIComponent(room) + "/" + encodeURIComponent(me));
-        wanted = true;
-        attempt = 0;
-        connect();
+        $("join-error").textContent = "";
+        join(name, r, p);
+    });
+
+    $("change").addEventListener("click", function () {
+        if (conn) conn.close();
+        conn = null;
+        $("join").hidden = false;
+        $("room-view").hidden = true;
+        $("change").hidden = true;
+        $("where").textContent = "not in a room";
+        $("name").focus();
     });
 
     $("say").addEventListener("submit", function (ev) {
         ev.preventDefault();
         var body = text.value.trim();
-        if (!body) return;
-        send({ type: "new_msg", body: body });
-        text.value = "";
-        setTyping(false);
+        if (!body || !conn) return;
+        var payload = { body: body };
+        if (proto === "sse") payload.user = me;
+        if (conn.send("new_msg", payload)) {
+            text.value = "";
+            setTyping(false);
+        }
     });
 
     text.addEventListener("input", function () { setTyping(text.value.length > 0); });
 
-    // #room/name in the address joins straight away (handy for two tabs)
-    var hash = location.hash.slice(1).split("/");
-    if (hash[0]) $("room").value = decodeURIComponent(hash[0]);
-    if (hash[1]) {
-        $("name").value = decodeURIComponent(hash[1]);
+    // #room/name[/protocol] in the address joins straight away (handy for two tabs)
+    var hash = location.hash.slice(1).split("/").map(function (s) {
+        try { return decodeURIComponent(s); } catch (e) { return ""; }
+    });
+    if (hash[0]) $("room").value = hash[0];
+    if (NAMES[hash[2]]) document.querySelector("input[name=proto][value=" + hash[2] + "]").checked = true;
+    if (hash[0] && hash[1]) {
+        $("name").value = hash[1];
         $("join").requestSubmit ? $("join").requestSubmit() :
             $("join").dispatchEvent(new Event("submit", { cancelable: true }));
     } else {
