@@ -86,7 +86,7 @@ valgrind: $(TREE54)/.stamp
 # The example pages in Chromium alone (they are part of specs-54 too);
 # `make screenshots` runs them with their screenshots going to docs/img/
 # (commit those) instead of .build/screenshots/.
-BROWSER_SPECS := spec/browser_chat_spec.lua spec/browser_pages_spec.lua
+BROWSER_SPECS := spec/browser_chat_spec.lua spec/browser_pages_spec.lua spec/browser_longpoll_spec.lua
 browser: $(TREE54)/.stamp node-deps
 	@LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(TREE54)/lib/lua/5.4/?.so;;" \
 	  busted --lua=lua5.4 --run=ci -o utfTerminal $(BROWSER_SPECS)
