@@ -99,6 +99,8 @@ build = {
             "csrc/net/resume.c",
             "csrc/net/server.c",
             "csrc/net/workers.c",
+            "csrc/protocols/api/http_api.c",
+            "csrc/protocols/api/proto_api.c",
             "csrc/protocols/native/proto_native.c",
             "csrc/protocols/native/ws_native.c",
             "csrc/protocols/native/ws_native_presence.c",

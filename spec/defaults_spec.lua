@@ -3,9 +3,10 @@
 -- a change on one side only fails here.
 local core = require "switchboard.core"
 
--- README names: "sse.keepalive" is the table's sse_keepalive
+-- README names: "sse.keepalive" is the table's sse_keepalive,
+-- "api.max_body" its api_max_body
 local function table_name(readme_name)
-    return (readme_name:gsub("^sse%.", "sse_"))
+    return (readme_name:gsub("^sse%.", "sse_"):gsub("^api%.", "api_"))
 end
 
 -- { [name] = { value =, unit =, doc = } } from the README's rows, and the
@@ -42,7 +43,7 @@ local function expected_rows(defaults)
     for _, name in ipairs(names) do
         local d = defaults[name]
         out[#out + 1] = ("| `%s` | %d | %s | %s |"):format(
-            (name:gsub("^sse_", "sse.")), d.value, d.unit, d.doc)
+            (name:gsub("^sse_", "sse."):gsub("^api_", "api.")), d.value, d.unit, d.doc)
     end
     return table.concat(out, "\n")
 end

@@ -5,9 +5,9 @@
  * the README's "Defaults" table against them row by row.
  *
  * Each row: SB_DEFAULT(name, value, unit, doc).  name is the option's Lua
- * name, with "sse_" standing for the sse = { ... } table; value is an
- * integer constant expression; a unit "x <option>" makes the value a
- * multiple of that option's value.  Options whose default is "off"
+ * name, with "sse_" standing for the sse = { ... } table and "api_" for
+ * api = { ... }; value is an integer constant expression; a unit
+ * "x <option>" makes the value a multiple of that option's value.  Options whose default is "off"
  * (history) have no row: 0 already means that in the C structs.
  *
  * In base/ so that every layer may include it (the hub's own options are
@@ -50,6 +50,8 @@
                "sent as retry: when an SSE stream opens (false: none)") \
     SB_DEFAULT(sse_max_body, 64 * 1024, "bytes", \
                "body of a POST to an SSE channel; HTTP 413 beyond") \
+    SB_DEFAULT(api_max_body, 64 * 1024, "bytes", \
+               "body of a server API call; HTTP 413 beyond") \
     SB_DEFAULT(typing_ttl, 5, "s", \
                "before a member's typing flag clears by itself") \
     SB_DEFAULT(max_idle_channels, 10000, "channels", \
