@@ -71,6 +71,7 @@ build = {
             "csrc/lua/lua_core.c",
             "csrc/lua/lua_defaults.c",
             "csrc/lua/lua_hub.c",
+            "csrc/lua/lua_hub_api.c",
             "csrc/lua/lua_hub_errors.c",
             "csrc/lua/lua_hub_events.c",
             "csrc/lua/lua_hub_timer.c",

@@ -9,6 +9,8 @@
 #include "net/loop.h"
 
 void sb_lua_hub_open(lua_State *L);
+/* core.hub_deliver, core.hub_history (lua_hub_api.c). */
+void sb_lua_hub_api_open(lua_State *L);
 
 /* The loop inside a loop userdata (raises if idx is not one). */
 sb_loop *sb_lua_checkloop(lua_State *L, int idx);

@@ -21,6 +21,7 @@ int luaopen_switchboard_core(lua_State *L)
     sb_lua_objects_open(L);
     sb_lua_json_open(L);
     sb_lua_hub_open(L);
+    sb_lua_hub_api_open(L);
     sb_lua_loop_open(L);
     sb_lua_server_open(L);
     sb_lua_client_open(L);
