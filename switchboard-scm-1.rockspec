@@ -47,6 +47,7 @@ build = {
             "csrc/cluster/cluster_hold.c",
             "csrc/cluster/cluster_listing.c",
             "csrc/cluster/cluster_nodes.c",
+            "csrc/cluster/cluster_notes.c",
             "csrc/cluster/cluster_presence.c",
             "csrc/cluster/cluster_receive.c",
             "csrc/cluster/cluster_scripts.c",
