@@ -140,6 +140,8 @@ build = {
       ["switchboard.channel_rules"] = "lua/switchboard/channel_rules.lua",
       ["switchboard.util"] = "lua/switchboard/util.lua",
       ["switchboard.options"] = "lua/switchboard/options.lua",
+      ["switchboard.api"] = "lua/switchboard/api.lua",
+      ["switchboard.api_users"] = "lua/switchboard/api_users.lua",
    },
    install = {
       bin = { switchboard = "bin/switchboard" },

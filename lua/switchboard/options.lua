@@ -411,6 +411,66 @@ S.tls = M.record({ cert = M.string({ nonempty = true, desc = "a PEM file path" }
 
 local STRINGS = M.list(M.string(), "a list of strings")
 
+--- The server API's methods, in the order docs/api.md lists them
+-- (switchboard.api runs them; a key's permissions name them).
+S.api_methods = { "publish", "broadcast", "presence", "presence_stats", "history",
+    "channels", "disconnect", "subscribe", "unsubscribe" }
+local API_METHOD_SET = {}
+for _, m in ipairs(S.api_methods) do
+    API_METHOD_SET[m] = true
+end
+
+local API_METHOD = M.string({ desc = "a method name", check = function(v)
+    if not API_METHOD_SET[v] then
+        local near = M.suggest(v, S.api_methods)
+        return ("is %s, which is no API method (%s)"):format(show(v),
+            near and ("did you mean '" .. near .. "'?") or table.concat(S.api_methods, ", "))
+    end
+end })
+
+local TRUE = { desc = "true", types = { boolean = true } }
+function TRUE.test(v, path, ctx)
+    if v ~= true then
+        return mismatch(TRUE, v, path, ctx)
+    end
+end
+
+-- What the C core takes from a header: printable ASCII, no spaces.
+local API_KEY = M.string({ desc = "a key string of 1..256 printable ASCII characters, no spaces",
+    check = function(v)
+        if #v == 0 or #v > 256 or v:find("[^\33-\126]") then
+            return "must be 1..256 printable ASCII characters without spaces"
+        end
+    end })
+
+-- Routes the C core tries before the API's own (docs/protocols.md#routing).
+local function api_prefix(v)
+    if not v:match("^/[%w_.%-/]*[%w_.%-]$") or v:find("//", 1, true) then
+        return ('is %s: want a path such as "/api" (no trailing slash)'):format(show(v))
+    end
+    for _, taken in ipairs({ "/sse", "/c", "/metrics" }) do
+        if v == taken or v:sub(1, #taken + 1) == taken .. "/" then
+            return ("is %s, which the server uses for %s"):format(show(v), taken)
+        end
+    end
+end
+
+S.api = M.record({
+    keys = M.map(API_KEY, M.either("true or a list of method names", TRUE,
+        M.list(API_METHOD, "a list of method names")),
+        "a table of key = true | { method, ... }"),
+    prefix = M.string({ desc = 'a path such as "/api"', check = api_prefix }),
+    max_body = whole(1),
+}, {
+    required = { "keys" },
+    desc = "a table { keys = { [key] = true | { method, ... } }, prefix =, max_body = }",
+    check = function(api, path)
+        if next(api.keys) == nil then
+            return ("option '%s.keys' names no key: nobody could call the API"):format(path)
+        end
+    end,
+})
+
 -- log = level | false | function(level, line) (util.apply_log applies it)
 local LOG_LEVELS = { error = true, warn = true, info = true, debug = true, off = true }
 local LOG = { desc = 'a level ("error", "warn", "info", "debug", "off"), false or a function(level, line)',
@@ -445,6 +505,7 @@ local listen_fields = {
     tls = S.tls,
     workers = whole(1, 256),
     log = LOG,
+    api = S.api,
 }
 for k, v in pairs(S.limit_fields) do
     listen_fields[k] = v

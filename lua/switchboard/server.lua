@@ -4,6 +4,8 @@
 -- a small object (`conn`) that the hub and the handlers see.
 -- @module switchboard.server
 local core = require "switchboard.core"
+local apimod = require "switchboard.api"
+local api_users = require "switchboard.api_users"
 local hubmod = require "switchboard.hub"
 local json = require "switchboard.json"
 local limitsmod = require "switchboard.limits"
@@ -294,6 +296,12 @@ local function on_connect(self, handle, req)
         alias = info.alias, channel = info.channel, protocol = info.protocol,
         server = self,
     }, Conn)
+    if conn.protocol == "phoenix" then
+        -- a V1 socket reads object frames, not arrays (switchboard.api_users
+        -- writes some); Phoenix takes a missing vsn for 1.0.0
+        local vsn = req.query and req.query.vsn or "1.0.0"
+        conn._phx_v1 = vsn:sub(1, 2) == "1." or nil
+    end
     -- a missing Origin (non-browser clients) is allowed, as in Phoenix
     local origin = req.headers and req.headers.origin
     if self._origins and origin and not origin_allowed(self._origins, origin) then
@@ -580,6 +588,9 @@ local function core_hooks(self)
         publish = function(req, channel, event, payload)
             return on_publish(self, req, channel, event, payload)
         end,
+        -- the C core routes API calls only when opts.api made self._api
+        api_auth = function(method, key) return self._api:auth(method, key) end,
+        api = function(method, key, body) return self._api:call(method, key, body) end,
     }
 end
 
@@ -599,6 +610,8 @@ local function core_options(self, opts, lim)
         max_url = lim.max_url, ping_interval = lim.ping_interval, idle_timeout = lim.idle_timeout,
         sse_keepalive = sse.keepalive, sse_retry = sse.retry, sse_cors = sse.cors,
         sse_max_body = sse.max_body, reuse_port = (opts.workers or 1) > 1,
+        api_prefix = opts.api and (opts.api.prefix or "/api"),
+        api_max_body = opts.api and opts.api.max_body,
     }
 end
 
@@ -640,6 +653,8 @@ end
 -- channels = { [pattern] = { publish = false | fn, send_key = s, history = n | {...} } }
 --   (switchboard.channel_rules),
 -- tls = { cert = "cert.pem", key = "key.pem" },
+-- api = { keys = { [key] = true | { "publish", "presence", ... } }, prefix = "/api",
+--   max_body = bytes } (the server API, docs/api.md; switchboard.api),
 -- workers = n (n processes on one port via SO_REUSEPORT, sharing channels
 --   through `redis`; the calling process is worker 1, server.worker says
 --   which one this is; call it before any other server, client or timer) }
@@ -664,6 +679,8 @@ function M.listen(loop, opts)
         _rules = rules,
     }, Server)
     setup_hub(self, opts, lim, loop)
+    self._api = opts.api and apimod.new(self, opts.api)
+    api_users.attach(self)
     local hooks = core_hooks(self)
     self._origins = opts.origins
     local srv
@@ -683,6 +700,7 @@ function M.listen(loop, opts)
         srv:close()
         return nil, err
     end
+    api_users.follow_cluster(self.hub)
     return self
 end
 
