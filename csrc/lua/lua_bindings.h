@@ -18,6 +18,7 @@ void sb_lua_loop_open(lua_State *L);
 void sb_lua_json_open(lua_State *L);
 void sb_lua_server_open(lua_State *L);
 void sb_lua_client_open(lua_State *L);
+void sb_lua_http_client_open(lua_State *L);
 void sb_lua_token_open(lua_State *L);
 void sb_lua_cluster_open(lua_State *L);
 void sb_lua_defaults_open(lua_State *L);
