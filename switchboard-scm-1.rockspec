@@ -144,6 +144,7 @@ build = {
       ["switchboard.options"] = "lua/switchboard/options.lua",
       ["switchboard.api"] = "lua/switchboard/api.lua",
       ["switchboard.api_users"] = "lua/switchboard/api_users.lua",
+      ["switchboard.webhooks"] = "lua/switchboard/webhooks.lua",
    },
    install = {
       bin = { switchboard = "bin/switchboard" },

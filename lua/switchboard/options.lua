@@ -481,6 +481,83 @@ function LOG.test(v, path, ctx)
     end
 end
 
+-- Delays between attempts: sb.connect's reconnects, webhook retries.
+S.backoff = M.record({
+    initial = M.number({ above = 0 }),
+    max = M.number({ above = 0 }),
+    factor = M.number({ min = 1 }),
+    jitter = M.number({ min = 0, max = 1 }),
+}, { desc = "a table { initial =, max =, factor =, jitter = }" })
+
+--- The webhook events, in the order docs/webhooks.md lists them.
+S.webhook_events = { "channel_occupied", "channel_vacated", "member_added", "member_removed",
+    "connection_open", "connection_close", "client_message" }
+local WEBHOOK_EVENT_SET = {}
+for _, e in ipairs(S.webhook_events) do
+    WEBHOOK_EVENT_SET[e] = true
+end
+
+local WEBHOOK_EVENT = M.string({ desc = "an event name", check = function(v)
+    if not WEBHOOK_EVENT_SET[v] then
+        local near = M.suggest(v, S.webhook_events)
+        return ("is %s, which is no webhook event (%s)"):format(show(v),
+            near and ("did you mean '" .. near .. "'?") or table.concat(S.webhook_events, ", "))
+    end
+end })
+
+-- http(s)://host[:port][/path]: what switchboard.webhooks can send to.
+local function webhook_url(v)
+    local scheme, rest = v:match("^(https?)://(.+)$")
+    local host = rest and (rest:match("^%[([%x:.]+)%]") or rest:match("^([^/:?#]+)"))
+    if not scheme or not host or host == "" then
+        return ('is %s: want "http://HOST[:PORT]/PATH" or "https://..."'):format(show(v))
+    end
+    local port = rest:match("^%[[%x:.]+%]:(%d+)") or rest:match("^[^/:?#]+:(%d+)")
+    if port and (tonumber(port) < 1 or tonumber(port) > 65535) then
+        return ("is %s: the port must be 1..65535"):format(show(v))
+    end
+end
+
+local HEADER_NAME = M.string({ desc = "a header name", check = function(v)
+    if not v:match("^[%w!#$%%&'*+.^_`|~-]+$") or #v > 100 then
+        return "must be a header name (letters, digits and !#$%&'*+.^_`|~-)"
+    end
+end })
+local HEADER_VALUE = M.string({ desc = "a header value", check = function(v)
+    if v:find("[%c]") then
+        return "must not hold control characters"
+    end
+end })
+
+S.webhook = M.record({
+    url = M.string({ desc = 'an "http://" or "https://" URL', check = webhook_url }),
+    secret = M.string({ nonempty = true, desc = "the non-empty key of the signatures" }),
+    events = M.list(WEBHOOK_EVENT, "a list of event names"),
+    channels = M.list(PATTERN, "a list of channel patterns"),
+    client_messages = M.list(PATTERN, "a list of channel patterns"),
+    batch = NON_NEGATIVE,
+    max_batch = whole(1, 10000),
+    max_queue = whole(1),
+    retries = whole(0, 100),
+    backoff = S.backoff,
+    timeout = M.number({ above = 0 }),
+    headers = M.map(HEADER_NAME, HEADER_VALUE, "a table of header name = value"),
+    insecure = BOOLEAN,
+}, { required = { "url", "secret" },
+    desc = "a table { url =, secret =, events =, channels =, client_messages =, ... }" })
+
+-- One endpoint, or a list: told apart by a first item, so that a bad
+-- endpoint gets the message of what it is wrong about.
+local WEBHOOK_LIST = M.list(S.webhook, "a list of webhook tables")
+S.webhooks = { desc = "a webhook table { url =, secret =, ... } or a list of them",
+    types = { table = true } }
+function S.webhooks.test(v, path, ctx)
+    if type(v) ~= "table" then
+        return mismatch(S.webhooks, v, path, ctx)
+    end
+    return (v[1] ~= nil and WEBHOOK_LIST or S.webhook).test(v, path, ctx)
+end
+
 local listen_fields = {
     host = M.string({ desc = 'a host name or address string ("*" or "": every interface)' }),
     port = whole(0, 65535),
@@ -506,6 +583,7 @@ local listen_fields = {
     workers = whole(1, 256),
     log = LOG,
     api = S.api,
+    webhooks = S.webhooks,
 }
 for k, v in pairs(S.limit_fields) do
     listen_fields[k] = v
@@ -538,13 +616,6 @@ S.handlers = M.record({
 --- sb.connect(url, opts).  alias, as, announce, echo, list, sendKey and
 -- token go to the server in the query string; `query` carries any other
 -- parameter.
-S.backoff = M.record({
-    initial = M.number({ above = 0 }),
-    max = M.number({ above = 0 }),
-    factor = M.number({ min = 1 }),
-    jitter = M.number({ min = 0, max = 1 }),
-}, { desc = "a table { initial =, max =, factor =, jitter = }" })
-
 local QUERY_VALUE = M.either("a string, number or boolean",
     M.string(), M.number(), BOOLEAN)
 
