@@ -165,8 +165,15 @@ function METHODS.publish(self, p)
         return nil, err
     end
     local total, by = 0, {}
+    -- in a cluster, hub:publish counts this node's receivers only; the
+    -- channel's connection count covers every node (as far as this one
+    -- knows), and that is who gets the message
+    local clustered = self.hub:cluster_stats() ~= nil
     for _, ch in ipairs(list) do
         local n = assert(self.hub:publish(ch, event, data))
+        if clustered then
+            n = self.hub:connection_count(ch)
+        end
         by[ch] = n
         total = total + n
     end
