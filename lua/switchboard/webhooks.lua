@@ -15,6 +15,7 @@
 local core = require "switchboard.core"
 local json = require "switchboard.json"
 local options = require "switchboard.options"
+local util = require "switchboard.util"
 
 local M = {}
 
@@ -32,21 +33,6 @@ local ALL_EVENTS = options.schemas.webhook_events
 
 local Endpoint = {}
 Endpoint.__index = Endpoint
-
--- http(s)://host[:port][/path?query], checked by switchboard.options.
-local function parse_url(url)
-    local scheme, rest = url:match("^(https?)://(.+)$")
-    local authority, path = rest:match("^([^/?#]*)(.*)$")
-    local host, port = authority:match("^%[(.+)%]:?(%d*)$")
-    if not host then
-        host, port = authority:match("^([^:]+):?(%d*)$")
-    end
-    if path == "" or path:sub(1, 1) == "?" then
-        path = "/" .. path
-    end
-    local tls = scheme == "https"
-    return { host = host, port = tonumber(port) or (tls and 443 or 80), path = path, tls = tls }
-end
 
 -- "exact", "prefix*" or "*", as the channel rules take them.
 local function matches(patterns, channel)
@@ -68,7 +54,7 @@ local function new_endpoint(owner, opts)
         events[e] = true
     end
     local self = setmetatable({
-        owner = owner, target = parse_url(opts.url), secret = opts.secret,
+        owner = owner, target = assert(util.parse_http_url(opts.url)), secret = opts.secret,
         events = events, channels = opts.channels, client = opts.client_messages or {},
         batch = opts.batch or M.DEFAULTS.batch, max_batch = opts.max_batch or M.DEFAULTS.max_batch,
         max_queue = opts.max_queue or M.DEFAULTS.max_queue,
