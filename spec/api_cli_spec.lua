@@ -92,6 +92,16 @@ describe("switchboard api", function()
         assert.matches("methods: publish, broadcast", out)
     end)
 
+    it("calls a relay started with --api-key", function()
+        local relay = require "switchboard.relay"
+        local r = assert(relay.listen({ port = 0, history = 0, api_key = "relay-key" }))
+        local code, out = run({ "channels", "--url", ("http://127.0.0.1:%d/api"):format(r.port),
+            "--key", "relay-key" })
+        assert.equal(0, code)
+        assert.same({ result = { channels = {} } }, cjson.decode(out))
+        r:close()
+    end)
+
     it("runs as bin/switchboard api", function()
         local path = os.tmpname()
         -- in the background: this process must serve the call meanwhile

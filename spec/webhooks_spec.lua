@@ -228,8 +228,10 @@ describe("webhooks", function()
         assert.is_true(wait_until(function() return #sink:named("member_added") == 1 end))
         sb.onerror(nil)
         assert.same({ "channel_occupied", "member_added" }, names(sink:events()))
-        assert.same({ name = "member_added", channel = "l:1", member = "ANA", app = "chat" },
-            sink:named("member_added")[1])
+        local added = sink:named("member_added")[1]
+        assert.same({ "member_added", "l:1", "ANA", "chat" }, { added.name, added.channel, added.member, added.app })
+        assert.is_string(added.id)       -- kept from the event it replaced
+        assert.is_number(added.time_ms)
         assert.equal("chat", sink:named("channel_occupied")[1].app)
         assert.matches("webhook listener: .*a broken listener", errors[1])
         a:close()

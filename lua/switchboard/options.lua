@@ -544,7 +544,17 @@ S.webhook = M.record({
     headers = M.map(HEADER_NAME, HEADER_VALUE, "a table of header name = value"),
     insecure = BOOLEAN,
 }, { required = { "url", "secret" },
-    desc = "a table { url =, secret =, events =, channels =, client_messages =, ... }" })
+    desc = "a table { url =, secret =, events =, channels =, client_messages =, ... }",
+    check = function(hook, path)
+        local n = 0
+        for _ in pairs(hook.headers or {}) do
+            n = n + 1
+        end
+        -- the C request takes 32, and switchboard.webhooks sends 5 of its own
+        if n > 16 then
+            return ("option '%s.headers' has %d headers; at most 16"):format(path, n)
+        end
+    end })
 
 -- One endpoint, or a list: told apart by a first item, so that a bad
 -- endpoint gets the message of what it is wrong about.

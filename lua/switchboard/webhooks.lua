@@ -222,6 +222,8 @@ function Hooks:emit(ev)
         if ok and out == false then
             return
         elseif ok and type(out) == "table" then
+            -- every event has these, the replacement too
+            out.id, out.time_ms = out.id or ev.id, out.time_ms or ev.time_ms
             ev = out
         end
     end
