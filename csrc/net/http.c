@@ -171,6 +171,8 @@ int sb_metrics_http(sb_server *s, struct lws *wsi)
     sb_buf_adds(&b, "# HELP switchboard_connections Open connections by protocol.\n"
                     "# TYPE switchboard_connections gauge\n");
     for (i = 0; (ops = sb_server_protocol(s, i)) != NULL; i++) {
+        if (!ops->open)
+            continue;   /* HTTP endpoints only (the server API): no connections */
         sb_buf_adds(&b, "switchboard_connections{protocol=\"");
         sb_buf_adds(&b, ops->name);
         sb_buf_adds(&b, "\"} ");
