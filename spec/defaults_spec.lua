@@ -3,9 +3,9 @@
 -- a change on one side only fails here.
 local core = require "switchboard.core"
 
--- README names: "sse.keepalive" is the table's sse_keepalive, and
--- "longpoll.window" its longpoll_window
-local TABLES = { sse = true, longpoll = true }
+-- README names: "sse.keepalive" is the table's sse_keepalive,
+-- "longpoll.window" its longpoll_window, "api.max_body" its api_max_body
+local TABLES = { sse = true, longpoll = true, api = true }
 
 local function table_name(readme_name)
     local t, rest = readme_name:match("^(%a+)%.(.+)$")

@@ -55,7 +55,7 @@ describe("switchboard.cli", function()
         local opts = assert(cli.parse_args({ "--port", "9000", "--host=0.0.0.0", "--history", "5" },
             relay.defaults))
         assert.same({ host = "0.0.0.0", port = 9000, history = 5, no_events = false,
-            redis = "", node = "", workers = 1 }, opts)
+            redis = "", node = "", workers = 1, api_key = "" }, opts)
     end)
 
     it("parses --redis and --node for a cluster", function()

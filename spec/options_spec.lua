@@ -254,7 +254,8 @@ describe("options", function()
                 "switchboard relay: --port must be a whole number 0..65535, got 99999\n" },
             { "relay --no-events=maybe",
                 "switchboard relay: option --no_events is a switch (true or false), got \"maybe\"; see --help\n" },
-            { "serve", "switchboard: unknown command \"serve\" (want: switchboard relay [options]; see --help)\n" },
+            { "serve", "switchboard: unknown command \"serve\" (want: switchboard relay [options] "
+                .. "or switchboard api METHOD; see --help)\n" },
         }
         for _, row in ipairs(BAD) do
             it("refuses `" .. row[1] .. "` in one line and exits 2", function()

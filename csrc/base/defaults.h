@@ -5,8 +5,8 @@
  * the README's "Defaults" table against them row by row.
  *
  * Each row: SB_DEFAULT(name, value, unit, doc).  name is the option's Lua
- * name, with "sse_" standing for the sse = { ... } table and "longpoll_"
- * for longpoll = { ... }; value is an
+ * name, with "sse_" standing for the sse = { ... } table, "longpoll_"
+ * for longpoll = { ... } and "api_" for api = { ... }; value is an
  * integer constant expression; a unit "x <option>" makes the value a
  * multiple of that option's value.  Options whose default is "off"
  * (history) have no row: 0 already means that in the C structs.
@@ -57,6 +57,8 @@
                "without a poll before a Phoenix LongPoll session ends") \
     SB_DEFAULT(longpoll_max_body, 1024 * 1024, "bytes", \
                "body of a Phoenix LongPoll POST (a batch of messages); 413 beyond") \
+    SB_DEFAULT(api_max_body, 64 * 1024, "bytes", \
+               "body of a server API call; HTTP 413 beyond") \
     SB_DEFAULT(typing_ttl, 5, "s", \
                "before a member's typing flag clears by itself") \
     SB_DEFAULT(max_idle_channels, 10000, "channels", \

@@ -95,4 +95,17 @@ void sb_cluster_phx_each(sb_cluster *cl, const char *topic, size_t tlen,
                          sb_cluster_meta_fn fn, void *ud);
 int sb_cluster_valid_node(const char *node, size_t n);
 
+/* Notes (cluster_notes.c): a short text from this node to every other
+ * one, for what the app itself must ask of them (the server API's
+ * disconnect and subscribe act on each node's own connections,
+ * lua/switchboard/api_users.lua).  Sent on sb:nodes, which every node
+ * hears whatever channels it follows; nodes that do not know notes
+ * ignore them.  Best effort: a note sent while the link is down is not
+ * sent (-1), one in flight when a node's link drops is lost to it.
+ * on_note: fn hears every note of another node (NULL: stop). */
+typedef void (*sb_cluster_note_fn)(const char *text, size_t n,
+                                   const char *node, size_t nlen, void *ud);
+int sb_cluster_send_note(sb_cluster *cl, const char *text, size_t n);
+void sb_cluster_on_note(sb_cluster *cl, sb_cluster_note_fn fn, void *ud);
+
 #endif

@@ -141,6 +141,8 @@ struct sb_cluster {
     uint64_t read_errors;       /* history reads Redis refused (logged) */
     void (*log)(const char *line, void *ud);
     void *log_ud;
+    sb_cluster_note_fn note_fn;  /* cluster_notes.c */
+    void *note_ud;
     char url[300];
     size_t node_len;
     char node[SB_NODE_MAX + 1];
@@ -209,6 +211,9 @@ void sb_cl_drop_held(cl_channel *cc);
 /* PUBLISHes an "m" message (a channel without shared history). */
 void sb_cl_publish_msg(sb_cluster *cl, const sb_msg *m, const char *em,
                        size_t emlen);
+
+/* cluster_notes.c: an "a" message on sb:nodes, for the note hook. */
+void sb_cl_note_message(sb_cluster *cl, const field *f, int n);
 
 /* cluster_wire.c */
 /* Appends p[0..n) as one netstring. */

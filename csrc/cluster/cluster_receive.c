@@ -97,7 +97,7 @@ static int from_self(sb_cluster *cl, const field *f, int n)
     return 1;
 }
 
-/* A message on sb:nodes: a heartbeat or a goodbye. */
+/* A message on sb:nodes: a heartbeat, a goodbye or a note. */
 static void node_message(sb_cluster *cl, const field *f, int n)
 {
     if (f[1].p[0] == 'h' && n >= 5)
@@ -105,6 +105,8 @@ static void node_message(sb_cluster *cl, const field *f, int n)
                          n >= 6 ? sb_cl_field_u64(&f[5]) : 0);
     else if (f[1].p[0] == 'b')
         sb_cl_node_gone(cl, f[2].p, f[2].n);
+    else if (f[1].p[0] == 'a')
+        sb_cl_note_message(cl, f, n);
 }
 
 /* A message on followed channel cc, by its kind (cluster_wire.c).  ch

@@ -19,6 +19,8 @@
  *   h  heartbeat ttl_ms, instance          (on sb:nodes; instance is a
  *                                          random number per process)
  *   b  goodbye                             (on sb:nodes)
+ *   a  note      text                      (on sb:nodes; the app's own,
+ *                                          cluster_notes.c)
  * m, n, p, s, t and d travel on sb:ch:<channel>.  Keys: hash sb:pres:<channel> with
  * fields "<node>|<conn id>" = record, and sb:node:<node> = instance with a TTL;
  * history keys are listed in cluster_history.c. */

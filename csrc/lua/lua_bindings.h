@@ -9,6 +9,8 @@
 #include "net/loop.h"
 
 void sb_lua_hub_open(lua_State *L);
+/* core.hub_deliver, core.hub_history (lua_hub_api.c). */
+void sb_lua_hub_api_open(lua_State *L);
 
 /* The loop inside a loop userdata (raises if idx is not one). */
 sb_loop *sb_lua_checkloop(lua_State *L, int idx);
@@ -16,6 +18,7 @@ void sb_lua_loop_open(lua_State *L);
 void sb_lua_json_open(lua_State *L);
 void sb_lua_server_open(lua_State *L);
 void sb_lua_client_open(lua_State *L);
+void sb_lua_http_client_open(lua_State *L);
 void sb_lua_token_open(lua_State *L);
 void sb_lua_cluster_open(lua_State *L);
 void sb_lua_defaults_open(lua_State *L);

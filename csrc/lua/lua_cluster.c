@@ -1,8 +1,8 @@
 /* switchboard.cluster: core.cluster_new(loop, hub, opts) joins a hub to
  * other nodes through Redis (cluster.c).  The seam of lua_seam.c: the
- * userdata keeps the loop and hub userdata and the optional log function
- * in its user value { loop, hub, log }; the log is a protected call on the
- * loop's thread. */
+ * userdata keeps the loop and hub userdata, the optional log function and
+ * the note listener in its user value { loop, hub, log, note }; both are
+ * protected calls on the loop's thread. */
 #include "lua_bindings.h"
 #include "cluster/cluster.h"
 #include "net/loop.h"
@@ -257,6 +257,75 @@ static int sb_lua_cluster_phx_metas(lua_State *L)
     return 1;
 }
 
+/* What a note's protected call reads. */
+typedef struct sb_note_call {
+    sb_lua_cluster *lc;
+    const char *text, *node;
+    size_t n, nlen;
+} sb_note_call;
+
+/* Protected: note(text, node). */
+static int sb_lua_cluster_note_call(lua_State *L)
+{
+    sb_note_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_object_field(L, x->lc, "note"))
+        return 0;
+    lua_pushlstring(L, x->text, x->n);
+    lua_pushlstring(L, x->node, x->nlen);
+    lua_call(L, 2, 0);
+    return 0;
+}
+
+static void sb_lua_cluster_note(const char *text, size_t n, const char *node,
+                                size_t nlen, void *ud)
+{
+    sb_note_call x;
+    sb_lua_cluster *lc = ud;
+    lua_State *L = lc->loop ? sb_lua_loop_state(lc->loop) : NULL;
+
+    x.lc = lc;
+    x.text = text;
+    x.n = n;
+    x.node = node;
+    x.nlen = nlen;
+    if (L)
+        sb_lua_protect(L, sb_lua_cluster_note_call, &x, "cluster note");
+}
+
+/* cluster:send_note(text) -> true | nil, err: text for every other node's
+ * note listener (cluster.h, "Notes"). */
+static int sb_lua_cluster_send_note(lua_State *L)
+{
+    sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
+    size_t n;
+    const char *text = luaL_checklstring(L, 2, &n);
+
+    if (!lc->cl || sb_cluster_send_note(lc->cl, text, n)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "the Redis link is down");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* cluster:on_note(fn | nil): fn(text, node) hears the notes of the other
+ * nodes. */
+static int sb_lua_cluster_on_note(lua_State *L)
+{
+    sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
+
+    if (!lua_isnil(L, 2))
+        luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_getuservalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "note");
+    if (lc->cl)
+        sb_cluster_on_note(lc->cl, lua_isnil(L, 2) ? NULL : sb_lua_cluster_note, lc);
+    return 0;
+}
+
 static int sb_lua_cluster_tostring(lua_State *L)
 {
     sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
@@ -277,6 +346,8 @@ static const luaL_Reg sb_cluster_methods[] = {
     {"phx_track", sb_lua_cluster_phx_track},
     {"phx_untrack", sb_lua_cluster_phx_untrack},
     {"phx_metas", sb_lua_cluster_phx_metas},
+    {"send_note", sb_lua_cluster_send_note},
+    {"on_note", sb_lua_cluster_on_note},
     {NULL, NULL}};
 
 /* core.cluster_valid_node(s) -> boolean */

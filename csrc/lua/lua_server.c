@@ -486,6 +486,108 @@ static void sb_lua_on_leave(void *ud, sb_wsconn *c, const char *topic, size_t tl
     sb_lua_protect(L, sb_lua_leave_call, &x, "phoenix leave handler");
 }
 
+/* Reads an API hook's (status, body) at -2, -1: the status into x->rc
+ * (0 for nil: go on), the body into x->out. */
+static void sb_lua_api_result(lua_State *L, sb_hook_call *x)
+{
+    x->rc = lua_isnumber(L, -2) ? (int)lua_tointeger(L, -2) : 0;
+    sb_lua_take_string(L, -1, x->out);
+}
+
+/* Protected: api_auth(method, key) -> nil | status, error_json. */
+static int sb_lua_api_auth_call(lua_State *L)
+{
+    sb_hook_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->ls, "api_auth"))
+        return 0;
+    lua_pushstring(L, x->topic);
+    lua_pushstring(L, x->event);
+    lua_call(L, 2, 2);
+    sb_lua_api_result(L, x);
+    return 0;
+}
+
+/* Protected: api(method, key, body) -> status, answer_json; body is the
+ * request's value (http_api.c validated its JSON). */
+static int sb_lua_api_call(lua_State *L)
+{
+    sb_hook_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->ls, "api"))
+        return 0;
+    lua_pushstring(L, x->topic);
+    lua_pushstring(L, x->event);
+    sb_lua_push_json(L, x->data, x->n);
+    lua_call(L, 3, 2);
+    sb_lua_api_result(L, x);
+    return 0;
+}
+
+/* An API hook that raises (or cannot be entered) answers 500. */
+static int sb_lua_api_fail(sb_buf *out)
+{
+    sb_buf_reset(out);
+    sb_buf_adds(out, "{\"error\":{\"code\":\"internal\","
+                     "\"message\":\"the API handler failed\"}}");
+    return 500;
+}
+
+static int sb_lua_on_api_auth(void *ud, const char *method, const char *key, sb_buf *out)
+{
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, NULL);
+
+    if (!L)
+        return sb_lua_api_fail(out);
+    x.topic = method;
+    x.event = key;
+    x.out = out;
+    if (sb_lua_protect(L, sb_lua_api_auth_call, &x, "api hook"))
+        return sb_lua_api_fail(out);
+    return x.rc;
+}
+
+static int sb_lua_on_api(void *ud, const char *method, const char *key,
+                         const char *body, size_t n, sb_buf *out)
+{
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, NULL);
+
+    if (!L)
+        return sb_lua_api_fail(out);
+    x.topic = method;
+    x.event = key;
+    x.data = body;
+    x.n = n;
+    x.out = out;
+    if (sb_lua_protect(L, sb_lua_api_call, &x, "api hook") || !x.rc)
+        return sb_lua_api_fail(out);
+    return x.rc;
+}
+
+/* Protected: metrics() -> text (Prometheus lines) appended to x->out. */
+static int sb_lua_metrics_call(lua_State *L)
+{
+    sb_hook_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->ls, "metrics"))
+        return 0;
+    lua_call(L, 0, 1);
+    sb_lua_take_string(L, -1, x->out);
+    return 0;
+}
+
+static void sb_lua_on_metrics(void *ud, sb_buf *out)
+{
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, NULL);
+
+    if (!L)
+        return;
+    x.out = out;
+    sb_lua_protect(L, sb_lua_metrics_call, &x, "metrics hook");
+}
 
 /* The user value of a new server: { hooks, loop, hub, conns = {} }. */
 static void sb_lua_server_uservalue(lua_State *L)
@@ -535,6 +637,9 @@ static int sb_lua_listen(lua_State *L)
     hooks.event = sb_lua_on_event;
     hooks.leave = sb_lua_on_leave;
     hooks.publish = sb_lua_on_publish;
+    hooks.api_auth = sb_lua_on_api_auth;
+    hooks.api = sb_lua_on_api;
+    hooks.metrics = sb_lua_on_metrics;
     hooks.ud = ls;
     ls->srv = sb_server_new(loop, hub, &cfg, &hooks, err, sizeof err);
     if (!ls->srv) {

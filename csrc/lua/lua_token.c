@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 /* core.jwt_sign(claims_json, secret) -> token | nil, err */
 static int sb_lua_jwt_sign(lua_State *L)
 {
@@ -54,8 +56,49 @@ static int sb_lua_jwt_verify(lua_State *L)
     return 1;
 }
 
+/* core.hmac_sha256_hex(key, message) -> lowercase hex | nil, err: the
+ * signature of a webhook body (docs/webhooks.md#signatures). */
+static int sb_lua_hmac_sha256_hex(lua_State *L)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t kn, mn, i;
+    const char *key = luaL_checklstring(L, 1, &kn);
+    const char *msg = luaL_checklstring(L, 2, &mn);
+    unsigned char mac[SB_HMAC_SHA256_LEN];
+    char out[2 * SB_HMAC_SHA256_LEN];
+
+    if (sb_hmac_sha256(key, kn, msg, mn, mac)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "cannot compute HMAC");
+        return 2;
+    }
+    for (i = 0; i < SB_HMAC_SHA256_LEN; i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 15];
+    }
+    lua_pushlstring(L, out, sizeof out);
+    return 1;
+}
+
+/* core.equal_secret(a, b) -> boolean, in time that depends on the
+ * lengths only (API keys, signatures: a byte-by-byte compare that stops
+ * early tells an attacker how much of a guess was right). */
+static int sb_lua_equal_secret(lua_State *L)
+{
+    size_t an, bn;
+    const char *a = luaL_checklstring(L, 1, &an);
+    const char *b = luaL_checklstring(L, 2, &bn);
+
+    lua_pushboolean(L, an == bn && CRYPTO_memcmp(a, b, an) == 0);
+    return 1;
+}
+
 void sb_lua_token_open(lua_State *L)
 {
+    lua_pushcfunction(L, sb_lua_hmac_sha256_hex);
+    lua_setfield(L, -2, "hmac_sha256_hex");
+    lua_pushcfunction(L, sb_lua_equal_secret);
+    lua_setfield(L, -2, "equal_secret");
     lua_pushcfunction(L, sb_lua_jwt_sign);
     lua_setfield(L, -2, "jwt_sign");
     lua_pushcfunction(L, sb_lua_jwt_verify);

@@ -86,6 +86,12 @@ int sb_http_reply(sb_server *s, struct lws *wsi, unsigned int status,
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+int sb_http_reply_now(sb_server *s, struct lws *wsi, unsigned int status,
+                      const char *type, const char *body, size_t n)
+{
+    return sb_http_write(s, wsi, status, type, body, n, NULL);
+}
+
 /* {"error":"<text>"} with an HTTP status. */
 int sb_http_error(sb_server *s, struct lws *wsi, unsigned int status,
                   const char *text)
@@ -165,6 +171,8 @@ int sb_metrics_http(sb_server *s, struct lws *wsi)
     sb_buf_adds(&b, "# HELP switchboard_connections Open connections by protocol.\n"
                     "# TYPE switchboard_connections gauge\n");
     for (i = 0; (ops = sb_server_protocol(s, i)) != NULL; i++) {
+        if (!ops->open)
+            continue;   /* HTTP endpoints only (the server API): no connections */
         sb_buf_adds(&b, "switchboard_connections{protocol=\"");
         sb_buf_adds(&b, ops->name);
         if (ops->transport) {
@@ -193,6 +201,8 @@ int sb_metrics_http(sb_server *s, struct lws *wsi)
               "Resumes that got recovery-failed.", st->recovery_failed);
     sb_metric(&b, "switchboard_http_errors_total", "counter",
               "HTTP requests answered 4xx by /sse.", st->post_refused);
+    if (sb_server_hooks_of(s)->metrics)
+        sb_server_hooks_of(s)->metrics(sb_server_hooks_of(s)->ud, &b);
     rc = b.oom ? -1 : sb_http_reply(s, wsi, HTTP_STATUS_OK,
                                     "text/plain; version=0.0.4; charset=utf-8",
                                     (const char *)sb_buf_data(&b), b.len, NULL);

@@ -18,6 +18,11 @@ int sb_add_hdr(struct lws *wsi, const char *name, const char *value,
 int sb_http_reply(sb_server *s, struct lws *wsi, unsigned int status,
                   const char *type, const char *body, size_t n,
                   const char *extra);
+/* The same response written at once, leaving the transaction open: the
+ * caller ends it (lws_http_transaction_completed) after draining the
+ * request body.  0, or -1 to close. */
+int sb_http_reply_now(sb_server *s, struct lws *wsi, unsigned int status,
+                      const char *type, const char *body, size_t n);
 /* {"error":"<text>"} with an HTTP status; 0, or -1 to close. */
 int sb_http_error(sb_server *s, struct lws *wsi, unsigned int status,
                   const char *text);

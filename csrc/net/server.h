@@ -67,6 +67,17 @@ typedef struct sb_server_hooks {
     int (*publish)(void *ud, const sb_request *req, const char *channel,
                    const char *event, const char *payload, size_t n,
                    char *reason, size_t reason_len);
+    /* The server API (protocols/api, docs/api.md).  api_auth: may `key`
+     * call `method`?  0, or an HTTP status with the JSON error body
+     * appended to out; asked before the body is read, so a caller without
+     * a valid key never gets one in.  api: the call itself with its body
+     * (valid JSON; "{}" when the request had none): returns the HTTP
+     * status, with the JSON answer appended to out. */
+    int (*api_auth)(void *ud, const char *method, const char *key, sb_buf *out);
+    int (*api)(void *ud, const char *method, const char *key,
+               const char *body, size_t n, sb_buf *out);
+    /* GET /metrics: appends the app's own lines (Prometheus text). */
+    void (*metrics)(void *ud, sb_buf *out);
     void *ud;
 } sb_server_hooks;
 

@@ -1,6 +1,7 @@
 /* The protocol table (registry.h). */
 #include "registry.h"
 
+#include "api/http_api.h"
 #include "native/ws_native.h"
 #include "phoenix/http_longpoll.h"
 #include "phoenix/ws_phoenix.h"
@@ -11,5 +12,6 @@ const sb_proto_ops *const sb_protocols[] = {
     &sb_phoenix_ops,    /* ws://HOST/<mount>/websocket */
     &sb_sse_ops,        /* GET and POST http://HOST/sse/<channel> */
     &sb_longpoll_ops,   /* GET and POST http://HOST/<mount>/longpoll */
+    &sb_api_ops,        /* POST http://HOST/api/<method>, when configured */
     NULL
 };

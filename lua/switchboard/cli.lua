@@ -261,4 +261,132 @@ function M.main(sb, argv, defaults, start, name, extra)
     return 0
 end
 
+--- The options of `switchboard api` (an empty string: unset, so the
+-- environment or the built-in default applies).
+M.api_defaults = { url = "", key = "", timeout = 10, insecure = false }
+
+M.api_descriptions = {
+    url = "the server API's URL (else $SWITCHBOARD_API_URL, else http://127.0.0.1:8080/api)",
+    key = "the API key (else $SWITCHBOARD_API_KEY)",
+    timeout = "seconds to wait for the answer",
+    insecure = "https: accept any certificate",
+}
+
+--- One call of a server API (docs/api.md): POSTs body (JSON text) to
+-- <url>/<method> with the key and turns the loop until the answer.
+-- Returns the HTTP status and the answer's body, or nil, err.
+function M.api_call(sb, url, key, method, body, opts)
+    local util = require "switchboard.util"
+    local target, err = util.parse_http_url(url)
+    if not target then
+        return nil, err
+    end
+    opts = opts or {}
+    local path = target.path:gsub("/+$", "") .. "/" .. method
+    local status, answer, why
+    local req
+    req, err = sb.core.http_request(sb.loop(), {
+        host = target.host, port = target.port, path = path, tls = target.tls,
+        insecure = opts.insecure, method = "POST", body = body, timeout = opts.timeout or 10,
+        headers = { { "content-type", "application/json" }, { "x-api-key", key },
+            { "user-agent", "switchboard/" .. tostring(sb.version) } },
+    }, function(s, b, e) status, answer, why = s, b, e end)
+    if not req then
+        return nil, err
+    end
+    while status == nil do
+        sb.step(0.05)
+    end
+    if status == 0 then
+        return nil, why
+    end
+    return status, answer or ""
+end
+
+local API_USAGE = "switchboard api METHOD [JSON | -] [--url URL] [--key KEY] [--timeout S] [--insecure]"
+
+--- The --help text of `switchboard api`.
+function M.api_help()
+    local methods = table.concat(options.schemas.api_methods, ", ")
+    return table.concat({
+        "usage: " .. API_USAGE, "",
+        "Calls one method of a switchboard server's API (docs/api.md) and prints its",
+        "JSON answer.  JSON is the call's body (default {}), - reads it from stdin.",
+        "methods: " .. methods, "",
+        M.help(M.api_defaults, M.api_descriptions, "switchboard api METHOD [JSON]"):match("options:.*"),
+        "exit: 0 answered 2xx, 1 an error answer or no answer, 2 a usage error",
+        "",
+    }, "\n")
+end
+
+-- argv -> method, body, opts | nil, message.
+local function api_args(argv, getenv)
+    local method, body = argv[1], nil
+    local rest = {}
+    for i = 2, #argv do
+        if i == 2 and argv[i]:sub(1, 2) ~= "--" then
+            body = argv[i]
+        else
+            rest[#rest + 1] = argv[i]
+        end
+    end
+    local opts, err = M.parse_args(rest, M.api_defaults)
+    if not opts then
+        return nil, err
+    end
+    opts.url = opts.url ~= "" and opts.url or getenv("SWITCHBOARD_API_URL") or "http://127.0.0.1:8080/api"
+    opts.key = opts.key ~= "" and opts.key or getenv("SWITCHBOARD_API_KEY")
+    if not opts.key or opts.key == "" then
+        return nil, "no API key: give --key KEY or set SWITCHBOARD_API_KEY"
+    end
+    return method, body, opts
+end
+
+--- `switchboard api METHOD [JSON]`: returns the exit code.  env (for
+-- the specs) may give getenv, stdin, stdout and stderr; else os.getenv
+-- and the io files.
+function M.api_main(sb, argv, env)
+    local json = require "switchboard.json"
+    env = env or {}
+    local getenv = env.getenv or os.getenv
+    local out, err = env.stdout or io.stdout, env.stderr or io.stderr
+    local method = argv[1]
+    if method == nil or method == "-h" or method == "--help" then
+        out:write(M.api_help())
+        return method == nil and 2 or 0
+    elseif method == "--version" then
+        out:write("switchboard " .. tostring(sb.version) .. "\n")
+        return 0
+    end
+    local body, opts
+    method, body, opts = api_args(argv, getenv)
+    if not method then
+        err:write(("switchboard api: %s; see --help\n"):format(body))
+        return 2
+    end
+    if body == "-" then
+        body = (env.stdin or io.stdin):read("*a")
+    end
+    body = body or "{}"
+    if json.decode(body) == nil and not body:match("^%s*null%s*$") then
+        err:write("switchboard api: the body is not JSON: " .. body:sub(1, 80) .. "\n")
+        return 2
+    end
+    local status, answer = M.api_call(sb, opts.url, opts.key, method, body,
+        { timeout = opts.timeout, insecure = opts.insecure })
+    if not status then
+        err:write(("switchboard api: no answer from %s: %s\n"):format(opts.url, answer))
+        return 1
+    end
+    out:write(answer, "\n")
+    if status >= 200 and status < 300 then
+        return 0
+    end
+    local decoded = json.decode(answer)
+    local e = type(decoded) == "table" and type(decoded.error) == "table" and decoded.error or {}
+    err:write(("switchboard api: %d %s: %s\n"):format(status, tostring(e.code or "error"),
+        tostring(e.message or answer)))
+    return 1
+end
+
 return M

@@ -246,6 +246,29 @@ function Hub:publish(channel, event, payload, opts)
         opts.from, opts.alias, false)
 end
 
+--- Sends one message to the connections of member_id in channel, on
+-- every node of a cluster: each protocol gets it as it gets a publish
+-- (event and payload, encoded once), but nobody else does, it has no
+-- id and the history keeps nothing.  Returns the number of this node's
+-- connections it reached and true when other nodes have the member in
+-- the channel too (it went to them as well), or nil, err.
+function Hub:deliver(channel, member_id, event, payload)
+    check_type("deliver", "channel", channel, "string")
+    member_id = member_arg("deliver", member_id)
+    if event == nil then
+        event = "message"
+    end
+    check_type("deliver", "event", event, "string")
+    if member_id == WATCHERS then
+        return 0, false   -- no member: watchers share the id
+    end
+    local ok, text = pcall(json.encode, payload)
+    if not ok then
+        error("hub:deliver: payload cannot be encoded as JSON: " .. tostring(text), 2)
+    end
+    return core.hub_deliver(self.core, channel, member_id, event, text)
+end
+
 -- 1 when channel has watchers (their one hidden member), else 0.
 local function watched(self, channel)
     return self.core:is_present(channel, WATCHERS) and 1 or 0

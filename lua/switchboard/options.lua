@@ -419,6 +419,66 @@ S.tls = M.record({ cert = M.string({ nonempty = true, desc = "a PEM file path" }
 
 local STRINGS = M.list(M.string(), "a list of strings")
 
+--- The server API's methods, in the order docs/api.md lists them
+-- (switchboard.api runs them; a key's permissions name them).
+S.api_methods = { "publish", "broadcast", "presence", "presence_stats", "history",
+    "channels", "disconnect", "subscribe", "unsubscribe" }
+local API_METHOD_SET = {}
+for _, m in ipairs(S.api_methods) do
+    API_METHOD_SET[m] = true
+end
+
+local API_METHOD = M.string({ desc = "a method name", check = function(v)
+    if not API_METHOD_SET[v] then
+        local near = M.suggest(v, S.api_methods)
+        return ("is %s, which is no API method (%s)"):format(show(v),
+            near and ("did you mean '" .. near .. "'?") or table.concat(S.api_methods, ", "))
+    end
+end })
+
+local TRUE = { desc = "true", types = { boolean = true } }
+function TRUE.test(v, path, ctx)
+    if v ~= true then
+        return mismatch(TRUE, v, path, ctx)
+    end
+end
+
+-- What the C core takes from a header: printable ASCII, no spaces.
+local API_KEY = M.string({ desc = "a key string of 1..256 printable ASCII characters, no spaces",
+    check = function(v)
+        if #v == 0 or #v > 256 or v:find("[^\33-\126]") then
+            return "must be 1..256 printable ASCII characters without spaces"
+        end
+    end })
+
+-- Routes the C core tries before the API's own (docs/protocols.md#routing).
+local function api_prefix(v)
+    if not v:match("^/[%w_.%-/]*[%w_.%-]$") or v:find("//", 1, true) then
+        return ('is %s: want a path such as "/api" (no trailing slash)'):format(show(v))
+    end
+    for _, taken in ipairs({ "/sse", "/c", "/metrics" }) do
+        if v == taken or v:sub(1, #taken + 1) == taken .. "/" then
+            return ("is %s, which the server uses for %s"):format(show(v), taken)
+        end
+    end
+end
+
+S.api = M.record({
+    keys = M.map(API_KEY, M.either("true or a list of method names", TRUE,
+        M.list(API_METHOD, "a list of method names")),
+        "a table of key = true | { method, ... }"),
+    prefix = M.string({ desc = 'a path such as "/api"', check = api_prefix }),
+    max_body = whole(1),
+}, {
+    required = { "keys" },
+    desc = "a table { keys = { [key] = true | { method, ... } }, prefix =, max_body = }",
+    check = function(api, path)
+        if next(api.keys) == nil then
+            return ("option '%s.keys' names no key: nobody could call the API"):format(path)
+        end
+    end,
+})
+
 -- log = level | false | function(level, line) (util.apply_log applies it)
 local LOG_LEVELS = { error = true, warn = true, info = true, debug = true, off = true }
 local LOG = { desc = 'a level ("error", "warn", "info", "debug", "off"), false or a function(level, line)',
@@ -427,6 +487,93 @@ function LOG.test(v, path, ctx)
     if not (v == false or type(v) == "function" or (type(v) == "string" and LOG_LEVELS[v])) then
         return mismatch(LOG, v, path, ctx)
     end
+end
+
+-- Delays between attempts: sb.connect's reconnects, webhook retries.
+S.backoff = M.record({
+    initial = M.number({ above = 0 }),
+    max = M.number({ above = 0 }),
+    factor = M.number({ min = 1 }),
+    jitter = M.number({ min = 0, max = 1 }),
+}, { desc = "a table { initial =, max =, factor =, jitter = }" })
+
+--- The webhook events, in the order docs/webhooks.md lists them.
+S.webhook_events = { "channel_occupied", "channel_vacated", "member_added", "member_removed",
+    "connection_open", "connection_close", "client_message" }
+local WEBHOOK_EVENT_SET = {}
+for _, e in ipairs(S.webhook_events) do
+    WEBHOOK_EVENT_SET[e] = true
+end
+
+local WEBHOOK_EVENT = M.string({ desc = "an event name", check = function(v)
+    if not WEBHOOK_EVENT_SET[v] then
+        local near = M.suggest(v, S.webhook_events)
+        return ("is %s, which is no webhook event (%s)"):format(show(v),
+            near and ("did you mean '" .. near .. "'?") or table.concat(S.webhook_events, ", "))
+    end
+end })
+
+-- http(s)://host[:port][/path]: what switchboard.webhooks can send to.
+local function webhook_url(v)
+    local scheme, rest = v:match("^(https?)://(.+)$")
+    local host = rest and (rest:match("^%[([%x:.]+)%]") or rest:match("^([^/:?#]+)"))
+    if not scheme or not host or host == "" then
+        return ('is %s: want "http://HOST[:PORT]/PATH" or "https://..."'):format(show(v))
+    end
+    local port = rest:match("^%[[%x:.]+%]:(%d+)") or rest:match("^[^/:?#]+:(%d+)")
+    if port and (tonumber(port) < 1 or tonumber(port) > 65535) then
+        return ("is %s: the port must be 1..65535"):format(show(v))
+    end
+end
+
+local HEADER_NAME = M.string({ desc = "a header name", check = function(v)
+    if not v:match("^[%w!#$%%&'*+.^_`|~-]+$") or #v > 100 then
+        return "must be a header name (letters, digits and !#$%&'*+.^_`|~-)"
+    end
+end })
+local HEADER_VALUE = M.string({ desc = "a header value", check = function(v)
+    if v:find("[%c]") then
+        return "must not hold control characters"
+    end
+end })
+
+S.webhook = M.record({
+    url = M.string({ desc = 'an "http://" or "https://" URL', check = webhook_url }),
+    secret = M.string({ nonempty = true, desc = "the non-empty key of the signatures" }),
+    events = M.list(WEBHOOK_EVENT, "a list of event names"),
+    channels = M.list(PATTERN, "a list of channel patterns"),
+    client_messages = M.list(PATTERN, "a list of channel patterns"),
+    batch = NON_NEGATIVE,
+    max_batch = whole(1, 10000),
+    max_queue = whole(1),
+    retries = whole(0, 100),
+    backoff = S.backoff,
+    timeout = M.number({ above = 0 }),
+    headers = M.map(HEADER_NAME, HEADER_VALUE, "a table of header name = value"),
+    insecure = BOOLEAN,
+}, { required = { "url", "secret" },
+    desc = "a table { url =, secret =, events =, channels =, client_messages =, ... }",
+    check = function(hook, path)
+        local n = 0
+        for _ in pairs(hook.headers or {}) do
+            n = n + 1
+        end
+        -- the C request takes 32, and switchboard.webhooks sends 5 of its own
+        if n > 16 then
+            return ("option '%s.headers' has %d headers; at most 16"):format(path, n)
+        end
+    end })
+
+-- One endpoint, or a list: told apart by a first item, so that a bad
+-- endpoint gets the message of what it is wrong about.
+local WEBHOOK_LIST = M.list(S.webhook, "a list of webhook tables")
+S.webhooks = { desc = "a webhook table { url =, secret =, ... } or a list of them",
+    types = { table = true } }
+function S.webhooks.test(v, path, ctx)
+    if type(v) ~= "table" then
+        return mismatch(S.webhooks, v, path, ctx)
+    end
+    return (v[1] ~= nil and WEBHOOK_LIST or S.webhook).test(v, path, ctx)
 end
 
 local listen_fields = {
@@ -454,6 +601,8 @@ local listen_fields = {
     tls = S.tls,
     workers = whole(1, 256),
     log = LOG,
+    api = S.api,
+    webhooks = S.webhooks,
 }
 for k, v in pairs(S.limit_fields) do
     listen_fields[k] = v
@@ -486,13 +635,6 @@ S.handlers = M.record({
 --- sb.connect(url, opts).  alias, as, announce, echo, list, sendKey and
 -- token go to the server in the query string; `query` carries any other
 -- parameter.
-S.backoff = M.record({
-    initial = M.number({ above = 0 }),
-    max = M.number({ above = 0 }),
-    factor = M.number({ min = 1 }),
-    jitter = M.number({ min = 0, max = 1 }),
-}, { desc = "a table { initial =, max =, factor =, jitter = }" })
-
 local QUERY_VALUE = M.either("a string, number or boolean",
     M.string(), M.number(), BOOLEAN)
 

@@ -9,7 +9,7 @@ local M = {}
 
 -- redis/node: "" = a single node (see README "Cluster").
 M.defaults = { host = "127.0.0.1", port = 8080, history = 100, no_events = false,
-    redis = "", node = "", workers = 1 }
+    redis = "", node = "", workers = 1, api_key = "" }
 
 --- One line per option, for --help.
 M.descriptions = {
@@ -20,6 +20,7 @@ M.descriptions = {
     redis = "redis://HOST:PORT/DB shared by the nodes of a cluster (unset: one node)",
     node = "this node's name in the cluster (unset: a unique one)",
     workers = "processes sharing the port (more than 1 needs --redis and a fixed --port)",
+    api_key = "turn on the server API at /api with this key, allowed every method (unset: off)",
 }
 
 --- The combinations the command refuses before starting: nil, or the
@@ -38,7 +39,8 @@ function M.check(opts)
 end
 
 --- Starts the relay: { host, port, history = n, static = dir, no_events,
--- redis = "redis://HOST:PORT/DB", node = name, workers = n }.
+-- redis = "redis://HOST:PORT/DB", node = name, workers = n, api_key = key }.
+-- api_key: the server API (docs/api.md) with one key that may do all.
 -- workers: n processes on the port, sharing channels through redis.
 -- no_events: native clients get no join/leave events about others (with
 -- thousands of subscribers on one channel each join would reach them all).
@@ -58,6 +60,7 @@ function M.listen(opts)
         redis = opts.redis ~= "" and opts.redis or nil,
         node = opts.node ~= "" and opts.node or nil,
         workers = opts.workers,
+        api = (opts.api_key or "") ~= "" and { keys = { [opts.api_key] = true } } or nil,
     })
 end
 

@@ -4,12 +4,15 @@
 -- a small object (`conn`) that the hub and the handlers see.
 -- @module switchboard.server
 local core = require "switchboard.core"
+local apimod = require "switchboard.api"
+local api_users = require "switchboard.api_users"
 local hubmod = require "switchboard.hub"
 local json = require "switchboard.json"
 local limitsmod = require "switchboard.limits"
 local optionsmod = require "switchboard.options"
 local rulesmod = require "switchboard.channel_rules"
 local util = require "switchboard.util"
+local webhooks = require "switchboard.webhooks"
 
 local M = {}
 
@@ -43,7 +46,7 @@ function Conn.__index(self, k)
     end
 end
 
-local SERVER_EVENTS = { connect = true, open = true, close = true, publish = true }
+local SERVER_EVENTS = { connect = true, open = true, close = true, publish = true, webhook = true }
 
 --- Sends a message to this one connection, as the server.  On native
 -- connections it arrives as a message envelope from uid "server" (or
@@ -195,13 +198,17 @@ function Server:channel(pattern, handlers)
     return self
 end
 
---- server:on("connect" | "open" | "close" | "publish", fn).  A connect
--- listener gets (conn, req) and may return false, reason [, http_status] to
--- refuse.  A publish listener (POST /sse/<channel>) gets (req, channel,
--- event, payload) and may refuse the same way (default status 403).
+--- server:on("connect" | "open" | "close" | "publish" | "webhook", fn).  A
+-- connect listener gets (conn, req) and may return false, reason [,
+-- http_status] to refuse.  A publish listener (POST /sse/<channel>) gets
+-- (req, channel, event, payload) and may refuse the same way (default
+-- status 403).  A webhook listener gets each webhook event (a table,
+-- docs/webhooks.md) before it is queued and returns false to drop it, a
+-- table to send instead, or nothing to send it (changed or not).
 function Server:on(event, fn)
     if not SERVER_EVENTS[event] then
-        error("server:on: unknown event '" .. tostring(event) .. "' (connect, open, close, publish)", 2)
+        error("server:on: unknown event '" .. tostring(event)
+            .. "' (connect, open, close, publish, webhook)", 2)
     end
     if type(fn) ~= "function" then
         error("server:on: listener must be a function", 2)
@@ -222,6 +229,9 @@ function Server:close()
     if self._own_cluster then
         self.hub:leave_cluster()
         self._own_cluster = nil
+    end
+    if self._webhooks then
+        self._webhooks:close()
     end
     if self._srv then
         self._srv:close()
@@ -306,6 +316,12 @@ local function on_connect(self, handle, req)
         alias = info.alias, channel = info.channel, protocol = info.protocol,
         transport = info.transport, server = self,
     }, Conn)
+    if conn.protocol == "phoenix" then
+        -- a V1 socket reads object frames, not arrays (switchboard.api_users
+        -- writes some); Phoenix takes a missing vsn for 1.0.0
+        local vsn = req.query and req.query.vsn or "1.0.0"
+        conn._phx_v1 = vsn:sub(1, 2) == "1." or nil
+    end
     -- a missing Origin (non-browser clients) is allowed, as in Phoenix
     local origin = req.headers and req.headers.origin
     if self._origins and origin and not origin_allowed(self._origins, origin) then
@@ -333,6 +349,11 @@ local function on_connect(self, handle, req)
     end
     if handler and handler.on then
         conn._handler = handler
+        handle:set("handled", true)
+    end
+    if conn.protocol == "native" and self._webhooks and self._webhooks:wants_client(conn.channel) then
+        -- the webhooks hear this channel's client messages (on_message)
+        conn._webhook_msgs = true
         handle:set("handled", true)
     end
     if conn.protocol == "native" then
@@ -389,6 +410,10 @@ local function on_message(self, handle, msg, to, binary)
             conn:send(why, "error")
             return false
         end
+    end
+    if conn and to == nil and rawget(conn, "_webhook_msgs") then
+        local event = type(msg) == "table" and type(msg.type) == "string" and msg.type or "message"
+        self._webhooks:client_message(conn, conn.channel, event, msg)
     end
     local handler = conn and conn._handler
     if not handler or to ~= nil then
@@ -476,6 +501,9 @@ local function on_phx_event(self, handle, topic, event, value, binary)
             { protocol = "phoenix", event = event, binary = binary })
         if not ok then
             return "error", json.encode({ reason = why })
+        end
+        if self._webhooks and not binary then
+            self._webhooks:client_message(conn, topic, event, value)
         end
     end
     local handler = conn and (conn._topics[topic] or self:handler_for(topic))
@@ -600,6 +628,10 @@ local function core_hooks(self)
         publish = function(req, channel, event, payload)
             return on_publish(self, req, channel, event, payload)
         end,
+        -- the C core routes API calls only when opts.api made self._api
+        api_auth = function(method, key) return self._api:auth(method, key) end,
+        api = function(method, key, body) return self._api:call(method, key, body) end,
+        metrics = function() return self._webhooks and self._webhooks:metrics() or "" end,
     }
 end
 
@@ -622,6 +654,8 @@ local function core_options(self, opts, lim)
         sse_max_body = sse.max_body, reuse_port = (opts.workers or 1) > 1,
         longpoll = lp.enabled, longpoll_window = lp.window,
         longpoll_timeout = lp.timeout, longpoll_max_body = lp.max_body,
+        api_prefix = opts.api and (opts.api.prefix or "/api"),
+        api_max_body = opts.api and opts.api.max_body,
     }
 end
 
@@ -666,6 +700,11 @@ end
 -- channels = { [pattern] = { publish = false | fn, send_key = s, history = n | {...} } }
 --   (switchboard.channel_rules),
 -- tls = { cert = "cert.pem", key = "key.pem" },
+-- api = { keys = { [key] = true | { "publish", "presence", ... } }, prefix = "/api",
+--   max_body = bytes } (the server API, docs/api.md; switchboard.api),
+-- webhooks = { url = "https://...", secret = s, events =, channels =, client_messages =,
+--   batch = s, max_batch = n, max_queue = n, retries = n, backoff =, timeout = s,
+--   headers = {} } or a list of such (docs/webhooks.md; switchboard.webhooks),
 -- workers = n (n processes on one port via SO_REUSEPORT, sharing channels
 --   through `redis`; the calling process is worker 1, server.worker says
 --   which one this is; call it before any other server, client or timer) }
@@ -686,10 +725,12 @@ function M.listen(loop, opts)
         host = opts.host or "127.0.0.1", tls = opts.tls ~= nil,
         worker = worker, workers = opts.workers or 1,
         _handlers = {}, _conns = {},
-        _listeners = { connect = {}, open = {}, close = {}, publish = {} },
+        _listeners = { connect = {}, open = {}, close = {}, publish = {}, webhook = {} },
         _rules = rules,
     }, Server)
     setup_hub(self, opts, lim, loop)
+    self._api = opts.api and apimod.new(self, opts.api)
+    api_users.attach(self)
     local hooks = core_hooks(self)
     self._origins = opts.origins
     local srv
@@ -699,6 +740,7 @@ function M.listen(loop, opts)
     end
     self._srv = srv
     self._loop = loop
+    self._webhooks = opts.webhooks and webhooks.new(self, opts.webhooks, self._listeners.webhook)
     self.port = srv:port()
     -- what is bound, as a URL writes it: a name shows the addresses it
     -- resolved to, an IPv6 address its brackets
@@ -708,6 +750,10 @@ function M.listen(loop, opts)
     if not ok then
         srv:close()
         return nil, err
+    end
+    api_users.follow_cluster(self.hub)
+    if self._webhooks then
+        self._webhooks:started(self)
     end
     return self
 end

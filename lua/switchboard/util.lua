@@ -17,6 +17,31 @@ function M.urlencode(s)
     end))
 end
 
+--- Splits "http(s)://host[:port][/path?query]" into { host =, port =,
+-- path =, tls = } (an IPv6 host without its brackets), or nil, err.
+function M.parse_http_url(url)
+    local scheme, rest = tostring(url):match("^(https?)://(.+)$")
+    if not scheme then
+        return nil, "URL must start with http:// or https://"
+    end
+    local authority, path = rest:match("^([^/?#]*)(.*)$")
+    local host, port = authority:match("^%[(.+)%]:?(%d*)$")
+    if not host then
+        host, port = authority:match("^([^:]+):?(%d*)$")
+    end
+    if not host or host == "" then
+        return nil, "URL has no host"
+    end
+    if port ~= "" and (tonumber(port) < 1 or tonumber(port) > 65535) then
+        return nil, "URL port must be 1..65535"
+    end
+    if path == "" or path:sub(1, 1) == "?" then
+        path = "/" .. path
+    end
+    local tls = scheme == "https"
+    return { host = host, port = tonumber(port) or (tls and 443 or 80), path = path, tls = tls }
+end
+
 -- The log option's levels as lws's LLL_* bits (ERR 1, WARN 2, NOTICE 4,
 -- INFO 8, DEBUG 16); each level passes the ones above it.
 local LOG_MASKS = { off = 0, error = 1, warn = 3, info = 15, debug = 31 }

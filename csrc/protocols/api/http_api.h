@@ -1,0 +1,14 @@
+/* The server API: JSON over HTTP on the server's own port, for backends
+ * that cannot run Lua hooks (docs/api.md).  POST <prefix>/<method> with
+ * a JSON object body and an API key header; the methods themselves run in
+ * the app (lua/switchboard/api.lua), reached through the api_auth and api
+ * hooks of sb_server_hooks.  Off unless the server's options name a
+ * prefix (api_prefix). */
+#ifndef SB_HTTP_API_H
+#define SB_HTTP_API_H
+
+#include "net/proto.h"
+
+extern const sb_proto_ops sb_api_ops;
+
+#endif

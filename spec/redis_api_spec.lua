@@ -1,0 +1,163 @@
+-- The server API and webhooks in a cluster: two nodes in this process
+-- and a redis-server of the spec's own (spec/redis_helper.lua).  Calls to
+-- one node act on the other node's connections; each webhook event is
+-- sent by one node only.
+local cjson = require "cjson"
+local http = require "http_helper"
+local support = require "support"
+local R = require "redis_helper"
+local Sink = require "webhook_sink"
+local H = require "phx_helper"
+
+local wait_until, settle = support.wait_until, support.settle
+local KEY = "cluster-key-1"
+
+if not R.have_redis() then
+    describe("server API in a cluster", function()
+        pending("redis-server is not installed")
+    end)
+    return
+end
+
+describe("server API in a cluster", function()
+    local fx = R.fixture()
+    setup(fx.start)
+    teardown(fx.stop)
+    after_each(fx.close_all)
+
+    -- without_api: a node that still acts on the notes of those with one
+    local function node(name, without_api)
+        local s = fx.listen(name, { api = not without_api and { keys = { [KEY] = true } } or nil })
+        s:on("connect", function(conn, req) conn.member = req.query.user or conn.member end)
+        return s
+    end
+
+    local function call(s, method, body)
+        local r = http.request(s.port, "POST", "/api/" .. method, { ["X-API-Key"] = KEY },
+            cjson.encode(body))
+        return r.status, r.json
+    end
+
+    local function native(s, path)
+        local c = support.raw(s:url(path))
+        assert.is_true(c:wait_open())
+        fx.later(function() c:close() end)
+        return c
+    end
+
+    local function two(a_without_api)
+        local a, b = node("api-a", a_without_api), node("api-b")
+        assert.is_true(R.connected(a.hub, b.hub))
+        return a, b
+    end
+
+    it("answers queries about the other node's connections", function()
+        local a, b = two()
+        native(a, "/c/cl:1?user=ana")
+        assert.is_true(wait_until(function() return #b.hub:presence("cl:1") == 1 end))
+        local status, body = call(b, "presence", { channel = "cl:1" })
+        assert.equal(200, status)
+        assert.same({ "ana" }, body.result.members)
+        status, body = call(b, "presence_stats", { channel = "cl:1" })
+        assert.equal(200, status)
+        assert.same({ members = 1, connections = 1, nodes = { ["api-a"] = 1 } }, body.result)
+        status, body = call(b, "channels", { prefix = "cl:" })
+        assert.equal(200, status)
+        assert.same({ { name = "cl:1", members = 1, connections = 1 } }, body.result.channels)
+    end)
+
+    it("publishes to the other node's clients, and broadcasts to a user there", function()
+        local a, b = two()
+        local c = native(a, "/c/cl:2?user=ana")
+        assert.is_true(wait_until(function() return #b.hub:presence("cl:2") == 1 end))
+        local status, body = call(b, "publish", { channel = "cl:2", event = "news", data = 1 })
+        assert.equal(200, status)
+        assert.same({ receivers = 1 }, body.result)
+        assert.is_true(wait_until(function() return #c:of_type("news") == 1 end))
+        status, body = call(b, "broadcast", { user = "ana", event = "dm", data = { x = 1 } })
+        assert.equal(200, status)
+        assert.same({ delivered = 0, channels = 1, forwarded = true }, body.result)
+        assert.is_true(wait_until(function() return #c:of_type("dm") == 1 end))
+        assert.same({ x = 1 }, c:of_type("dm")[1].message)
+    end)
+
+    it("disconnects and subscribes a user whose connections are on a node without an API", function()
+        local a, b = two(true)
+        local c = native(a, "/c/cl:3?user=bo")
+        local phx = H.open(a.port, "/socket/websocket?vsn=2.0.0&user=bo")
+        fx.later(function() phx.close() end)
+        assert.is_true(wait_until(function() return #b.hub:presence("cl:3") == 1 end))
+        local status, body = call(b, "subscribe", { user = "bo", channel = "cl:sub" })
+        assert.equal(200, status)
+        assert.same({ subscribed = 0, already = 0, skipped = 0, nodes = 1 }, body.result)
+        assert.is_true(wait_until(function() return #b.hub:presence("cl:sub") == 1 end))
+        call(b, "publish", { channel = "cl:sub", event = "e", data = { n = 1 } })
+        assert.truthy(H.wait(function() return phx:find(function(m) return m[3] == "cl:sub" end) end))
+        status, body = call(b, "disconnect", { user = "bo", code = 4000, reason = "bye" })
+        assert.equal(200, status)
+        assert.same({ disconnected = 0, nodes = 1 }, body.result)
+        assert.same({ code = 4000, reason = "bye" }, c:wait_closed())
+        assert.is_true(wait_until(function() return phx.state == "closed" end))
+        assert.equal(4000, phx.code)
+    end)
+end)
+
+describe("webhooks in a cluster", function()
+    local fx = R.fixture()
+    local sink
+    setup(fx.start)
+    teardown(fx.stop)
+    before_each(function() sink = Sink.new() end)
+    after_each(function()
+        fx.close_all()
+        sink:close()
+    end)
+
+    local function node(name)
+        local s = fx.listen(name, { webhooks = { url = sink.url, secret = "s" } })
+        s:on("connect", function(conn, req) conn.member = req.query.user or conn.member end)
+        return s
+    end
+
+    -- event name -> list of the nodes that sent it
+    local function senders()
+        local out = {}
+        for _, r in ipairs(sink.requests) do
+            for _, ev in ipairs(r.json.events) do
+                out[ev.name] = out[ev.name] or {}
+                table.insert(out[ev.name], r.json.node)
+            end
+        end
+        return out
+    end
+
+    it("sends each event once, from the node it happened on", function()
+        local a, b = node("hook-a"), node("hook-b")
+        assert.is_true(R.connected(a.hub, b.hub))
+        local on_a = support.raw(a:url("/c/wh:1?user=ana"))
+        assert.is_true(on_a:wait_open())
+        assert.is_true(wait_until(function() return #b.hub:presence("wh:1") == 1 end))
+        local on_b = support.raw(b:url("/c/wh:1?user=ana"))
+        assert.is_true(on_b:wait_open())
+        assert.is_true(wait_until(function() return a.hub:connection_count("wh:1") == 2 end))
+        on_a:close()
+        assert.is_true(wait_until(function() return b.hub:connection_count("wh:1") == 1 end))
+        on_b:close()
+        assert.is_true(wait_until(function() return senders().channel_vacated ~= nil end))
+        settle(0.3)   -- anything sent twice would have come by now
+        assert.same({
+            channel_occupied = { "hook-a" },
+            member_added = { "hook-a" },
+            connection_open = { "hook-a", "hook-b" },
+            connection_close = { "hook-a", "hook-b" },
+            member_removed = { "hook-b" },
+            channel_vacated = { "hook-b" },
+        }, (function()
+            local s = senders()
+            for _, list in pairs(s) do
+                table.sort(list)
+            end
+            return s
+        end)())
+    end)
+end)
