@@ -273,17 +273,22 @@ static void send_control(struct conn *c, int op, const unsigned char *p, size_t 
         ST.failed++;
 }
 
+/* Looks for the connection's own join in (part of) a frame. */
+static void find_self(struct conn *c, const unsigned char *p, size_t len)
+{
+    if (!c->joined && memmem(p, len, "\"self\":true", 11)) {
+        c->joined = 1;
+        ST.joined++;
+        ST.last_join = now_ns();
+    }
+}
+
 static void on_frame(struct conn *c, int op, const unsigned char *p, size_t len)
 {
     switch (op) {
     case 0x0: case 0x1: case 0x2:
         ST.frames[PHASE]++;
-        /* a big frame is only looked at as far as it has arrived */
-        if (!c->joined && memmem(p, len, "\"self\":true", 11)) {
-            c->joined = 1;
-            ST.joined++;
-            ST.last_join = now_ns();
-        }
+        find_self(c, p, len);
         break;
     case 0x8:
         if (c->state == ST_OPEN) {
@@ -304,7 +309,8 @@ static void on_frame(struct conn *c, int op, const unsigned char *p, size_t len)
 
 /* Splits p[0..n) (the carry and what was just read) into server frames;
  * an incomplete frame that fits goes back to the carry, a bigger one is
- * counted now and the rest of it skipped. */
+ * counted now and the rest of it skipped, each piece searched for the own
+ * join (one split across two reads would be missed). */
 static void parse(struct conn *c, unsigned char *p, size_t n)
 {
     size_t off = 0;
@@ -312,6 +318,7 @@ static void parse(struct conn *c, unsigned char *p, size_t n)
     if (c->skip) {
         off = c->skip < n ? c->skip : n;
         c->skip -= (uint32_t)off;
+        find_self(c, p, off);
     }
     while (n - off >= 2) {
         const unsigned char *f = p + off;
