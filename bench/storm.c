@@ -30,10 +30,13 @@
  *   srv_cpu_*_s      the server's utime+stime: join phase, leave phase
  *                    (until 0 connections), whole run
  *   srv_queued_*     frames the server queued to connections
- *                    (switchboard_messages_delivered_total), from the last
- *                    /metrics answer before the leave and one 2 s after;
- *                    with --leave drop, the leave frames nobody reads
- *                    (while the server stalls, the first one lags)
+ *                    (switchboard_messages_delivered_total): _join from
+ *                    the last /metrics answer before the leave, _total
+ *                    from one 2 s after 0 connections, _leave the
+ *                    difference (with --leave drop, frames nobody reads);
+ *                    _join and _leave are -1 after a join or settle
+ *                    timeout, when the last answer before the leave is
+ *                    a stale one
  *
  * Processes: the parent only samples (/metrics, /proc) and moves the
  * phases, so its timing does not wait behind the clients' reading;
@@ -881,7 +884,7 @@ int main(int argc, char **argv)
            "hwm_kb=%ld rss_after_kb=%ld metrics_samples=%zu metrics_p50_ms=%.1f "
            "metrics_p99_ms=%.1f metrics_max_ms=%.1f metrics_capped=%d metrics_errors=%d "
            "srv_cpu_join_s=%.2f srv_cpu_leave_s=%.2f srv_cpu_s=%.2f "
-           "srv_queued_join=%lld srv_queued_leave=%lld pongs=%lld leave=%s timeout=%s loadavg=%.2f\n",
+           "srv_queued_join=%lld srv_queued_leave=%lld srv_queued_total=%lld pongs=%lld leave=%s timeout=%s loadavg=%.2f\n",
            O.label, O.conns, O.procs, (long long)t.joined, (long long)t.refused,
            (long long)t.failed, (long long)t.dropped, (long long)t.lost,
            (long long)t.server_closed,
@@ -894,8 +897,9 @@ int main(int argc, char **argv)
            cpu0 >= 0 && cpu_leave >= 0 ? (double)(cpu_leave - cpu0) / 1e6 : -1.0,
            cpu_leave >= 0 && cpu_zero >= 0 ? (double)(cpu_zero - cpu_leave) / 1e6 : -1.0,
            cpu0 >= 0 && cpu1 >= 0 ? (double)(cpu1 - cpu0) / 1e6 : -1.0,
-           q0 >= 0 && q_join >= 0 ? (long long)(q_join - q0) : -1LL,
-           q_join >= 0 && q_end >= 0 ? (long long)(q_end - q_join) : -1LL,
+           q0 >= 0 && q_join >= 0 && (!timeout || timeout == 2) ? (long long)(q_join - q0) : -1LL,
+           q_join >= 0 && q_end >= 0 && (!timeout || timeout == 2) ? (long long)(q_end - q_join) : -1LL,
+           q0 >= 0 && q_end >= 0 ? (long long)(q_end - q0) : -1LL,
            (long long)t.pongs, O.drop ? "drop" : "close",
            timeout == 1 ? "join" : timeout == 2 ? "leave" : timeout == 3 ? "settle" : "none",
            loadavg);
