@@ -5,7 +5,9 @@
  * as the server takes them (at most --max-pending handshakes in flight at
  * a time), every one reading everything it gets.  The join phase lasts
  * until every connection has its own join frame (the one with
- * "self":true) and no client has received a byte for --quiet seconds.
+ * "self":true), no client has received a byte for --quiet seconds and
+ * the server has answered a GET /metrics sent after the last one: so the
+ * leave starts on an idle server and its times are the leave's alone.
  * Then all N leave at once: each sends a close frame and reads on until
  * the server hangs up (--leave close, the default), or just closes its
  * socket (--leave drop, no reads: nothing is counted in that phase).
@@ -13,6 +15,7 @@
  * Measured:
  *   join_s           start until the last connection has its own join frame
  *   join_settle_s    start until the last byte of the join phase
+ *   join_idle_s      start until the leave began (the server idle again)
  *   join_frames/_bytes  what the clients received in the join phase
  *                    (text/binary frames; bytes on the wire after the 101)
  *   leave_s          close frames sent until GET /metrics shows 0
@@ -51,8 +54,9 @@
  *
  * Loopback only.  Every phase is bounded (--join-timeout, --leave-timeout);
  * one that runs out is reported as timeout=join (not every connection got
- * its join frame), settle (they did, but the traffic went on) or leave
- * (the server still had connections), with what was reached.
+ * its join frame), settle (they did, but the traffic went on or /metrics
+ * did not answer) or leave (the server still had connections), with what
+ * was reached.
  */
 #define _GNU_SOURCE   /* memmem, IP_BIND_ADDRESS_NO_PORT */
 
@@ -517,6 +521,7 @@ static size_t NLAT, CAPLAT;
 static int MCAPPED, MERRORS;
 static int64_t GAUGE = -1;     /* the last connection count read */
 static int64_t T_GAUGE;        /* when it was read */
+static int64_t T_ASKED;        /* when the request read last was sent */
 static int64_t QUEUED = -1;    /* the last switchboard_messages_delivered_total */
 static int SERIAL_BUSY;
 
@@ -577,6 +582,7 @@ static void mreq_done(struct mreq *m, int ok)
         if (seen && t > T_GAUGE) {
             GAUGE = sum;
             T_GAUGE = t;
+            T_ASKED = m->t;
             if ((p = strstr(m->buf, "\nswitchboard_messages_delivered_total ")))
                 QUEUED = atoll(p + 38);
         }
@@ -825,9 +831,10 @@ int main(int argc, char **argv)
             int resolved = t.joined + t.refused + t.failed + t.lost >= O.conns;
             if (resolved && !t_joined)
                 t_joined = t.last_join ? t.last_join : now;
-            if ((resolved && now - t.last_rx[0] >= (int64_t)(O.quiet * 1e9)) ||
-                now - t0 > (int64_t)(O.join_timeout * 1e9)) {
-                if (!(resolved && now - t.last_rx[0] >= (int64_t)(O.quiet * 1e9)))
+            int idle = resolved && now - t.last_rx[0] >= (int64_t)(O.quiet * 1e9) &&
+                       T_ASKED > t.last_rx[0];
+            if (idle || now - t0 > (int64_t)(O.join_timeout * 1e9)) {
+                if (!idle)
                     timeout = resolved ? 3 : 1;
                 t_leave = now_ns();
                 __atomic_store_n(&SH->phase, 1, __ATOMIC_RELEASE);
@@ -879,6 +886,7 @@ int main(int argc, char **argv)
     qsort(LAT, NLAT, sizeof *LAT, cmp_d);
     printf("RESULT label=%s conns=%d procs=%d joined=%lld refused=%lld failed=%lld "
            "dropped=%lld lost=%lld server_closed=%lld join_s=%.3f join_settle_s=%.3f "
+           "join_idle_s=%.3f "
            "join_frames=%llu join_bytes=%llu leave_s=%.3f leave_clients_s=%.3f "
            "leave_frames=%llu leave_bytes=%llu rss_before_kb=%ld rss_peak_kb=%ld "
            "hwm_kb=%ld rss_after_kb=%ld metrics_samples=%zu metrics_p50_ms=%.1f "
@@ -888,7 +896,7 @@ int main(int argc, char **argv)
            O.label, O.conns, O.procs, (long long)t.joined, (long long)t.refused,
            (long long)t.failed, (long long)t.dropped, (long long)t.lost,
            (long long)t.server_closed,
-           secs(t0, t_joined), secs(t0, t.last_rx[0]),
+           secs(t0, t_joined), secs(t0, t.last_rx[0]), secs(t0, t_leave),
            (unsigned long long)t.frames[0], (unsigned long long)t.bytes[0],
            secs(t_leave, t_zero), secs(t_leave, t.last_end),
            (unsigned long long)t.frames[1], (unsigned long long)t.bytes[1],
