@@ -138,6 +138,13 @@ ctest: .build/deps.stamp
 bench: deps
 	bash bench/run.sh $(BENCH_ARGS)
 
+# The join/leave storm of issue 18 on one channel, 2k/8k/20k connections:
+# `make bench-storm STORM_ARGS='--sizes 2000 --reps 3'`; a first word that
+# is a directory benches that checkout instead (bench/storm.sh).
+.PHONY: bench-storm
+bench-storm: deps
+	bash bench/storm.sh $(STORM_ARGS)
+
 # libFuzzer targets (fuzz/fuzz_*.c), one per codec and parser, each run for
 # FUZZ_SECONDS from its seed corpus in fuzz/corpus/; appends
 # "fuzz: N passed, M failed" to .build/results.txt.  fuzz-smoke is the
