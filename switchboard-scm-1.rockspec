@@ -102,6 +102,7 @@ build = {
             "csrc/net/request.c",
             "csrc/net/resume.c",
             "csrc/net/server.c",
+            "csrc/net/trim.c",
             "csrc/net/workers.c",
             "csrc/protocols/api/http_api.c",
             "csrc/protocols/api/proto_api.c",

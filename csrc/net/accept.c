@@ -57,6 +57,7 @@ void sb_wsconn_free(sb_wsconn *c)
         s->shared.stats.open[c->proto_index]--;
         s->nconns--;
         sb_peers_release(s, c);
+        sb_trimmer_count(&s->trim, s->nconns);
     }
     sb_server_unlink(s, c);
     sb_flush_unmark(&s->flush, c);
@@ -179,6 +180,7 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
     c->counted = 1;
     s->shared.stats.open[c->proto_index]++;
     s->nconns++;
+    sb_trimmer_count(&s->trim, s->nconns);
     sb_peers_take(s, c);
     sb_server_link(s, c);   /* sb_server_close reaches every protocol */
     return c;

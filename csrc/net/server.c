@@ -127,6 +127,7 @@ void sb_server_unref(sb_server *s)
         if (s->protos[i]->server_free)
             s->protos[i]->server_free(s->pstate[i]);
     sb_flusher_free(&s->flush);
+    sb_trimmer_free(&s->trim);
     sb_hub_free(s->hub);   /* the reference taken in sb_server_new */
     sb_peers_free(&s->peers);
     free(s->host);
@@ -529,6 +530,7 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     s->refs = 1;
     s->hooks = *hooks;
     sb_flusher_init(&s->flush, loop);
+    sb_trimmer_init(&s->trim, loop);
     s->shared.flush = &s->flush;
     /* connections still use the hub while lws closes them, which can be
      * after the hub's owner let go (lua_close collects in any order) */

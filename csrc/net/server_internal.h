@@ -7,6 +7,7 @@
 #include "flush.h"
 #include "listener.h"
 #include "peers.h"
+#include "trim.h"
 #include "server.h"
 
 #define SB_UID_SPACE 2176782336ULL   /* 36^6: six base-36 characters */
@@ -38,6 +39,7 @@ struct sb_server {
     char *cors;            /* copy of cfg.cors */
     sb_server_shared shared;   /* max_queue, stats, flusher (server.h) */
     sb_flusher flush;      /* end-of-turn writes (flush.h) */
+    sb_trimmer trim;       /* memory back after a storm (trim.h) */
     sb_listener *lsn;      /* the listening sockets (listener.h) */
     lws_sorted_usec_list_t close_sul;  /* cuts what is left after close */
 };

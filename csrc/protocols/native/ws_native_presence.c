@@ -7,11 +7,11 @@
  * number and the count it carries, and at the end of the turn (or before
  * the channel's next message, which must not overtake it) every native
  * connection of the channel gets the events that followed its own join:
- * all of them when there are at most SB_NATIVE_PRESENCE_BUDGET, else the
- * first BUDGET - 1 and the last, whose count is the exact one.  A turn in
- * which many connections come or go costs each member at most BUDGET
- * frames; a server busy with a storm makes its turns longer and so
- * coalesces more, which keeps the whole storm linear. */
+ * all of them when there are at most its budget, else the first budget -
+ * 1 and the last, whose count is the exact one.  The budget is 16 events,
+ * less in a big channel (ws_native_presence.h), so that a turn sends at
+ * most about 16,384 frames to one channel: turns stay short, and a
+ * server busy with a storm coalesces more per turn. */
 #include "ws_native_presence.h"
 
 #include <stdlib.h>
@@ -145,6 +145,7 @@ static size_t first_after(const pres_chan *pc, uint64_t seq)
 struct send_ctx {
     const sb_native_pres *p;
     const pres_chan *pc;
+    size_t budget;          /* events per connection this turn */
 };
 
 /* One connection of the channel: the events that followed its join,
@@ -161,14 +162,25 @@ static void send_to(sb_conn *hc, const char *member, size_t mlen, void *ud)
         return;
     from = first_after(x->pc, sb_native_of(c)->join_seq);
     n = x->pc->n - from;
-    if (n > SB_NATIVE_PRESENCE_BUDGET) {
-        for (i = from; i < from + SB_NATIVE_PRESENCE_BUDGET - 1; i++)
+    if (n > x->budget) {
+        for (i = from; i < from + x->budget - 1; i++)
             sb_wsconn_send(c, x->pc->ev[i].f);
         sb_wsconn_send(c, x->pc->ev[x->pc->n - 1].f);
         return;
     }
     for (i = from; i < x->pc->n; i++)
         sb_wsconn_send(c, x->pc->ev[i].f);
+}
+
+/* Events per connection for a channel of `conns` connections: 16 in a
+ * room, 1 (the last, with the exact count) in a crowd of 16,384. */
+static size_t budget_for(size_t conns)
+{
+    size_t b = conns ? SB_NATIVE_PRESENCE_FRAMES / conns : SB_NATIVE_PRESENCE_BUDGET;
+
+    if (b > SB_NATIVE_PRESENCE_BUDGET)
+        return SB_NATIVE_PRESENCE_BUDGET;
+    return b ? b : 1;
 }
 
 void sb_native_pres_flush(sb_native_pres *p, const char *ch, size_t chlen)
@@ -180,6 +192,7 @@ void sb_native_pres_flush(sb_native_pres *p, const char *ch, size_t chlen)
         return;
     x.p = p;
     x.pc = pc;
+    x.budget = budget_for(sb_hub_connection_count(sb_server_hub(p->srv), pc->name, pc->len));
     sb_hub_each_connection(sb_server_hub(p->srv), pc->name, pc->len, send_to, &x);
     chan_free(pc);
 }

@@ -13,8 +13,13 @@
 #include "net/server.h"
 
 /* Events one connection gets per channel per turn at most: beyond, the
- * first BUDGET - 1 and the last (the exact count). */
+ * first BUDGET - 1 and the last (the exact count).  In a big channel the
+ * budget shrinks so that one turn sends at most about
+ * SB_NATIVE_PRESENCE_FRAMES frames to the channel, down to the last
+ * event alone: the turn stays short (other work, /metrics, goes on) and
+ * a storm costs fewer frames the bigger the channel. */
 #define SB_NATIVE_PRESENCE_BUDGET 16
+#define SB_NATIVE_PRESENCE_FRAMES 16384
 
 typedef struct sb_native_pres sb_native_pres;
 
