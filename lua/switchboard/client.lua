@@ -26,28 +26,7 @@ local urlencode = util.urlencode
 
 --- Splits ws[s]://host[:port]/path?query; returns nil, err when malformed.
 function M.parse_url(url)
-    local scheme, rest = url:match("^(wss?)://(.+)$")
-    if not scheme then
-        return nil, "URL must start with ws:// or wss://"
-    end
-    local authority, path = rest:match("^([^/?]*)(.*)$")
-    local host, port = authority:match("^%[(.+)%]:?(%d*)$")
-    if not host then
-        host, port = authority:match("^([^:]+):?(%d*)$")
-    end
-    if not host or host == "" then
-        return nil, "URL has no host"
-    end
-    if port ~= "" and (tonumber(port) < 1 or tonumber(port) > 65535) then
-        return nil, "URL port must be 1..65535"
-    end
-    if path == "" or path:sub(1, 1) == "?" then
-        path = "/" .. path
-    end
-    return {
-        tls = scheme == "wss", host = host,
-        port = tonumber(port) or (scheme == "wss" and 443 or 80), path = path,
-    }
+    return util.split_url(url, "ws", "wss")
 end
 
 -- The query string itty-sockets would send: every option except ours.

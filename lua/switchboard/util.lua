@@ -17,12 +17,13 @@ function M.urlencode(s)
     end))
 end
 
---- Splits "http(s)://host[:port][/path?query]" into { host =, port =,
--- path =, tls = } (an IPv6 host without its brackets), or nil, err.
-function M.parse_http_url(url)
-    local scheme, rest = tostring(url):match("^(https?)://(.+)$")
-    if not scheme then
-        return nil, "URL must start with http:// or https://"
+--- Splits "<plain or secure>://host[:port][/path?query]" (for http and
+-- https, or ws and wss) into { host =, port =, path =, tls = } (an IPv6
+-- host without its brackets), or nil, err.
+function M.split_url(url, plain, secure)
+    local scheme, rest = tostring(url):match("^(%a+)://(.+)$")
+    if scheme ~= plain and scheme ~= secure then
+        return nil, ("URL must start with %s:// or %s://"):format(plain, secure)
     end
     local authority, path = rest:match("^([^/?#]*)(.*)$")
     local host, port = authority:match("^%[(.+)%]:?(%d*)$")
@@ -38,8 +39,13 @@ function M.parse_http_url(url)
     if path == "" or path:sub(1, 1) == "?" then
         path = "/" .. path
     end
-    local tls = scheme == "https"
+    local tls = scheme == secure
     return { host = host, port = tonumber(port) or (tls and 443 or 80), path = path, tls = tls }
+end
+
+--- The same for "http(s)://...".
+function M.parse_http_url(url)
+    return M.split_url(url, "http", "https")
 end
 
 -- The log option's levels as lws's LLL_* bits (ERR 1, WARN 2, NOTICE 4,
