@@ -180,11 +180,11 @@ struct lws_context *sb_loop_new_lws(sb_loop *l, int server, int timeout_secs,
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
                    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
                    LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
-    /* lws 4.1.6 reads VALIDATE_UTF8 from the context's options only (the
-     * rx parser checks wsi->a.context->options); set on the vhost alone
-     * it is silently ignored and invalid UTF-8 reaches the app */
-    if (server)
-        info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
+    /* No LWS_SERVER_OPTION_VALIDATE_UTF8: the receive path checks a text
+     * message's UTF-8 itself (receive.c), because lws 4.1.6, validating,
+     * also checks a close frame's reason and then hangs up without the
+     * 1002 close frame RFC 6455 asks for, before any callback of ours */
+    (void)server;
     info.user = l;
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.gid = -1;

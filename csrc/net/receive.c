@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "base/utf8.h"
+
 /* Most frames one message may arrive in: max_message / 64, at least 64.
  * Real clients send a message as one frame (browsers, Node ws) or in a few
  * large ones; without a cap, empty continuation frames could go on forever
@@ -95,6 +97,18 @@ static int sb_wsconn_collect(sb_wsconn *c, const void *in, size_t len,
     return whole;
 }
 
+/* A text message that is not UTF-8 (RFC 6455 8.1): 1007.  Checked on the
+ * whole message, so a character split across two fragments is fine. */
+static int sb_wsconn_bad_utf8(sb_wsconn *c)
+{
+    static const char why[] = "bad utf8";
+
+    sb_buf_free(&c->rx);
+    lws_close_reason(c->wsi, LWS_CLOSE_STATUS_INVALID_PAYLOAD,
+                     (unsigned char *)why, sizeof why - 1);
+    return -1;
+}
+
 int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len)
 {
     const char *msg = NULL;
@@ -103,6 +117,8 @@ int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len)
 
     if (rc <= 0)
         return rc;
+    if (!c->rx_binary && !sb_utf8_valid(msg, n))
+        return sb_wsconn_bad_utf8(c);
     rc = sb_wsconn_rate_ok(c);
     if (rc < 0) {
         lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,

@@ -13,6 +13,7 @@
 #include "base/defaults.h"
 #include "base/map.h"
 #include "base/str.h"
+#include "base/utf8.h"
 #include "flush.h"
 #include "http.h"
 #include "http_static.h"
@@ -283,14 +284,14 @@ static void sb_peer_close_check(void *in, size_t len)
 }
 
 /* A close frame whose body is one byte (RFC 6455 5.5.1: a body starts
- * with a two-byte code) is a protocol error, but lws would echo that one
- * byte back.  Returns -1 with 1002 as the close reason, so that lws sends
- * that instead of its echo; 0 otherwise. */
-static int sb_peer_close_bad_body(struct lws *wsi, size_t len)
+ * with a two-byte code) or whose reason is not UTF-8 (5.5.1, 8.1) is a
+ * protocol error, but lws would echo it back.  Returns -1 with 1002 as the
+ * close reason, so that lws sends that instead of its echo; 0 otherwise. */
+static int sb_peer_close_bad_body(struct lws *wsi, const void *in, size_t len)
 {
     static const char why[] = "bad close frame";
 
-    if (len != 1)
+    if (len != 1 && (len < 3 || sb_utf8_valid((const char *)in + 2, len - 2)))
         return 0;
     lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)why,
                      sizeof why - 1);
@@ -374,7 +375,7 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
         if (c)
             c->close_code = sb_peer_close_code(in, len);
         sb_peer_close_check(in, len);
-        return sb_peer_close_bad_body(wsi, len);
+        return sb_peer_close_bad_body(wsi, in, len);
     case LWS_CALLBACK_CLOSED:
         if (c)
             sb_wsconn_gone(c, c->close_code ? c->close_code : 1006);
