@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Benchmark: switchboard against its peers (Node ws relay, mosquitto over
-# WebSocket, the libwebsockets mirror test server), every scenario on a
-# freshly started server, every server in the same run, N repetitions,
-# medians, and one table at the end.
+# Benchmark: switchboard against its peers (uWebSockets, Node ws relay,
+# mosquitto over WebSocket, the libwebsockets mirror test server), every
+# scenario on a freshly started server, every server in the same run, N
+# repetitions, medians, and one table at the end.
 #
-#   bench/run.sh [--quick] [--reps N] [--servers "switchboard node-ws ..."]
+#   bench/run.sh [--quick] [--reps N] [--servers "switchboard uws node-ws ..."]
 #                [--only "fanout rooms idle slow idlemany churn"] [--duration S]
+#                [--uws-src UWS_DIR]
 #
 # --duration: seconds measured per run (default 10; warm-up 3, drain 10).
+# --uws-src (or UWS_SRC): a uWebSockets checkout (with its uSockets
+# submodule, or USOCKETS_SRC naming one) that bench/peers/uws/build.sh
+# builds the uws peer from; nothing is fetched.  Without it, or with
+# UWS_RELAY naming a built relay, the uws server is skipped with a note.
 #
 # Server "switchboard-wN" is switchboard with N workers (listen{ workers =
 # N }, SO_REUSEPORT) sharing channels through a redis-server the bench
@@ -28,7 +33,9 @@ SB_CMD=${SB_CMD:-$SB_CMD_DEFAULT}
 QUICK=0
 REPS=
 DURATION=
-SERVERS="switchboard node-ws mosquitto lws-mirror"
+SERVERS="switchboard uws node-ws mosquitto lws-mirror"
+UWS_SRC=${UWS_SRC:-}
+UWS_RELAY=${UWS_RELAY:-}
 ONLY="fanout rooms idle slow idlemany churn"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -37,7 +44,8 @@ while [ $# -gt 0 ]; do
         --servers) SERVERS=$2; shift ;;
         --only) ONLY=$2; shift ;;
         --duration) DURATION=$2; shift ;;
-        -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+        --uws-src) UWS_SRC=$2; shift ;;
+        -h|--help) sed -n 2,21p "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -138,6 +146,10 @@ EOF
             unshare -n sh -c "ip link set lo up && exec mosquitto -c '$conf'" >"$log" 2>&1 &
             SRV_PID=$!
             RUNIN=(nsenter "--net=/proc/$SRV_PID/ns/net") ;;
+        uws)
+            # shellcheck disable=SC2046
+            "$UWS_RELAY" --host 127.0.0.1 --port "$port" $([ "$EVENTS" = 1 ] || echo --no-events) >"$log" 2>&1 &
+            SRV_PID=$! ;;
         lws-mirror)
             libwebsockets-test-server --port="$port" --interface=lo -d 0 >"$log" 2>&1 &
             SRV_PID=$! ;;
@@ -161,6 +173,15 @@ for s in $SERVERS; do
     if [ "${s%-w*}" = switchboard ] && [ "$SB_CMD" = "$SB_CMD_DEFAULT" ] && [ ! -f examples/relay.lua ]; then
         note "switchboard skipped: examples/relay.lua does not exist yet (set SB_CMD to bench another command)"
         continue
+    fi
+    if [ "$s" = uws ] && [ -z "$UWS_RELAY" ]; then
+        if [ -z "$UWS_SRC" ]; then
+            note "uws skipped: give --uws-src DIR (a uWebSockets checkout) or UWS_RELAY=BINARY"
+            continue
+        fi
+        UWS_RELAY=$OUT/uws-relay
+        bash bench/peers/uws/build.sh "$UWS_SRC" "${USOCKETS_SRC:-$UWS_SRC/uSockets}" "$UWS_RELAY" >"$LOGDIR/uws-build.log" 2>&1 ||
+            { note "uws skipped: bench/peers/uws/build.sh $UWS_SRC failed: $(tail -1 "$LOGDIR/uws-build.log")"; continue; }
     fi
     if [ "$s" = mosquitto ] && ! unshare -n true 2>/dev/null; then
         note "mosquitto skipped: no network namespace here, and its websockets listener would bind every address"
@@ -221,9 +242,11 @@ run_churn() {
 if [ "$QUICK" = 1 ]; then
     W=(--warmup 1 --duration 3 --drain 5); FAN_SUBS="1000"; FAN_SIZES="64"
     ROOM_CONNS=1000; ROOMS=100; IDLE=2000; SLOW_SUBS=200; IDLE_MANY=6000
+    BIG_ROOMS=20; BIG_ROOMS_CONNS=1000
 else
-    W=(--warmup 3 --duration 10 --drain 10); FAN_SUBS="1000 10000"; FAN_SIZES="64 1024"
+    W=(--warmup 3 --duration 10 --drain 10); FAN_SUBS="2000 10000"; FAN_SIZES="64 1024"
     ROOM_CONNS=5000; ROOMS=500; IDLE=10000; SLOW_SUBS=200; IDLE_MANY=50000
+    BIG_ROOMS=100; BIG_ROOMS_CONNS=5000
 fi
 if [ -n "$DURATION" ]; then
     W=(--warmup 2 --duration "$DURATION" --drain 5)
@@ -265,6 +288,10 @@ rooms)
             --pub-reads --rate 1 "${W[@]}"
         run_one rooms-max "$s" "$rep" --conns "$ROOM_CONNS" --channels "$ROOMS" --pubs "$ROOM_CONNS" \
             --pub-reads --rate 0 --window 2 "${W[@]}"
+        # 100 rooms of 50 with one publisher each, at max rate: the
+        # many-publishers case of issue 16 (quick: 20 rooms)
+        run_one rooms100-max "$s" "$rep" --conns "$BIG_ROOMS_CONNS" --channels "$BIG_ROOMS" \
+            --pubs "$BIG_ROOMS" --pub-reads --rate 0 --window 8 "${W[@]}"
     done; done ;;
 idle)
     echo "== idle: $IDLE connections, no traffic: server RSS per connection"
@@ -291,7 +318,7 @@ churn)
         [ "$QUICK" = 1 ] && [ "$size" = 1000 ] && rooms=2
         echo "== churn-$size: $rooms rooms of $size, $per churners each, events on"
         for rep in $(seq "$REPS"); do for s in "${ACTIVE[@]}"; do
-            case $s in switchboard|node-ws) ;; *) continue ;; esac
+            case $s in switchboard|uws|node-ws) ;; *) continue ;; esac
             run_churn "churn-$size" "$s" "$rep" --rooms "$rooms" --room-size "$size" \
                 --churners "$per" --warmup 1 --duration "${W[3]}"
         done; done
