@@ -31,12 +31,22 @@ static void sb_flush_one(sb_flusher *fl, sb_wsconn *c)
     }
 }
 
-/* The turn is over: every dirty connection gets one (packed) write. */
+/* The turn is over: every dirty connection gets one (packed) write,
+ * unless a frame was left half-read (sb_flush_midframe) and the writes
+ * have not waited SB_FLUSH_DEFER_MAX turns yet. */
 static void sb_flush_turn(sb_turn_hook *h)
 {
     sb_flusher *fl = (sb_flusher *)h;
     sb_wsconn *c;
 
+    if (fl->midframe && fl->dirty && fl->deferred < SB_FLUSH_DEFER_MAX) {
+        fl->midframe = 0;
+        fl->deferred++;
+        sb_loop_at_turn_end(fl->loop, &fl->hook);
+        return;
+    }
+    fl->midframe = 0;
+    fl->deferred = 0;
     while ((c = fl->dirty)) {
         fl->dirty = c->dirty_next;
         if (fl->dirty)
@@ -56,6 +66,8 @@ void sb_flusher_init(sb_flusher *fl, sb_loop *loop)
     fl->dirty = NULL;
     fl->batch.mem = NULL;
     fl->batch.cap = 0;
+    fl->midframe = 0;
+    fl->deferred = 0;
 }
 
 void sb_flusher_free(sb_flusher *fl)
@@ -74,6 +86,12 @@ void sb_flush_mark(sb_flusher *fl, sb_wsconn *c)
     if (fl->dirty)
         fl->dirty->dirty_prev = c;
     fl->dirty = c;
+    sb_loop_at_turn_end(fl->loop, &fl->hook);
+}
+
+void sb_flush_midframe(sb_flusher *fl)
+{
+    fl->midframe = 1;
     sb_loop_at_turn_end(fl->loop, &fl->hook);
 }
 
