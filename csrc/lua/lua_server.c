@@ -97,6 +97,10 @@ static void sb_lua_push_request(lua_State *L, const sb_request *req)
     }
     lua_pushstring(L, sb_request_peer(req->wsi, buf, sizeof buf));
     lua_setfield(L, -2, "ip");
+    if (req->protocol) {
+        lua_pushstring(L, req->protocol);
+        lua_setfield(L, -2, "protocol");
+    }
 }
 
 /* Reads a hook's refusal: (accept, reason, status) at -3..-1.  Returns 0
