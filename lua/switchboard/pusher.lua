@@ -39,7 +39,7 @@ function M.sign(key, secret, socket_id, channel, channel_data)
 end
 
 local function unescape(s)
-    s = s:gsub("+", " ")
+    s = s:gsub("%+", " ")
     return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
