@@ -149,7 +149,7 @@ bench-storm: deps
 # FUZZ_SECONDS from its seed corpus in fuzz/corpus/; appends
 # "fuzz: N passed, M failed" to .build/results.txt.  fuzz-smoke is the
 # short run CI does (10 s a target from the seeds, to keep CI under its
-# 20 minutes with ten targets; `make fuzz` for a real run).
+# 20 minutes with eleven targets; `make fuzz` for a real run).
 FUZZ_SECONDS ?= 60
 .PHONY: fuzz fuzz-smoke
 fuzz: .build/deps.stamp

@@ -4,8 +4,9 @@
 local core = require "switchboard.core"
 
 -- README names: "sse.keepalive" is the table's sse_keepalive,
--- "longpoll.window" its longpoll_window, "api.max_body" its api_max_body
-local TABLES = { sse = true, longpoll = true, api = true }
+-- "longpoll.window" its longpoll_window, "api.max_body" its api_max_body,
+-- "pusher.activity_timeout" its pusher_activity_timeout
+local TABLES = { sse = true, longpoll = true, api = true, pusher = true }
 
 local function table_name(readme_name)
     local t, rest = readme_name:match("^(%a+)%.(.+)$")

@@ -50,12 +50,41 @@ describe("examples/relay.lua", function()
     end)
 end)
 
+describe("examples/relay.lua --pusher", function()
+    local http = require "http_helper"
+    local pusher = require "switchboard.pusher"
+    local json = require "switchboard.json"
+
+    it("turns Pusher on with a demo auth endpoint that signs by the user_id parameter", function()
+        local app = assert(relay_example.start({ port = 0, pusher = "7:demo-key:demo-secret" }))
+        local function auth(body)
+            return http.request(app.port, "POST", "/pusher/auth",
+                { ["content-type"] = "application/x-www-form-urlencoded" }, body)
+        end
+        local r = auth("socket_id=1.2&channel_name=private-x")
+        assert.equal(pusher.sign("demo-key", "demo-secret", "1.2", "private-x"), r.json.auth)
+        r = auth("socket_id=1.2&channel_name=presence-x&user_id=ann")
+        assert.equal("ann", json.decode(r.json.channel_data).user_id)
+        assert.equal(pusher.sign("demo-key", "demo-secret", "1.2", "presence-x", r.json.channel_data),
+            r.json.auth)
+        r = auth("socket_id=1.2&channel_name=presence-x")
+        assert.equal(403, r.status)
+        assert.truthy(r.json.error:find("user_id", 1, true))
+        app:close()
+    end)
+
+    it("refuses a --pusher that is not ID:KEY:SECRET", function()
+        assert.truthy(relay.check({ pusher = "just-a-key" }):find("ID:KEY:SECRET", 1, true))
+        assert.is_nil(relay.check({ pusher = "1:k:s" }))
+    end)
+end)
+
 describe("switchboard.cli", function()
     it("parses --host, --port and --history", function()
         local opts = assert(cli.parse_args({ "--port", "9000", "--host=0.0.0.0", "--history", "5" },
             relay.defaults))
         assert.same({ host = "0.0.0.0", port = 9000, history = 5, no_events = false,
-            redis = "", node = "", workers = 1, api_key = "" }, opts)
+            redis = "", node = "", workers = 1, api_key = "", pusher = "" }, opts)
     end)
 
     it("parses --redis and --node for a cluster", function()

@@ -6,7 +6,8 @@
  *
  * Each row: SB_DEFAULT(name, value, unit, doc).  name is the option's Lua
  * name, with "sse_" standing for the sse = { ... } table, "longpoll_"
- * for longpoll = { ... } and "api_" for api = { ... }; value is an
+ * for longpoll = { ... }, "api_" for api = { ... } and "pusher_" for
+ * pusher = { ... }; value is an
  * integer constant expression; a unit "x <option>" makes the value a
  * multiple of that option's value.  Options whose default is "off"
  * (history) have no row: 0 already means that in the C structs.
@@ -59,6 +60,10 @@
                "body of a Phoenix LongPoll POST (a batch of messages); 413 beyond") \
     SB_DEFAULT(api_max_body, 64 * 1024, "bytes", \
                "body of a server API call; HTTP 413 beyond") \
+    SB_DEFAULT(pusher_activity_timeout, 120, "s", \
+               "told to Pusher clients: they ping after this long without a frame") \
+    SB_DEFAULT(pusher_auth_max_body, 16 * 1024, "bytes", \
+               "body of a request to the Pusher auth endpoint; HTTP 413 beyond") \
     SB_DEFAULT(typing_ttl, 5, "s", \
                "before a member's typing flag clears by itself") \
     SB_DEFAULT(max_idle_channels, 10000, "channels", \

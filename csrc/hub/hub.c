@@ -123,8 +123,9 @@ void sb_hub_fire(sb_hub *h, sb_hub_event_type type, sb_channel *ch,
                  const sb_member *m, sb_conn *c, int typing)
 {
     sb_hub_event ev;
+    size_t i;
 
-    if (!h->on_event)
+    if (!h->on_event && !h->nevwatch)
         return;
     ev.type = type;
     ev.channel = ch->name;
@@ -134,7 +135,40 @@ void sb_hub_fire(sb_hub *h, sb_hub_event_type type, sb_channel *ch,
     ev.conn = c;
     ev.typing = typing;
     ev.remote = h->remote_event;
-    h->on_event(h, &ev, h->event_ud);
+    if (h->on_event)
+        h->on_event(h, &ev, h->event_ud);
+    /* by index: a watcher may go while the events run */
+    for (i = 0; i < h->nevwatch; i++)
+        h->evwatch[i].fn(h, &ev, h->evwatch[i].ud);
+}
+
+int sb_hub_watch_events(sb_hub *h, sb_event_fn fn, void *ud)
+{
+    struct sb_ev_watch *w = realloc(h->evwatch, (h->nevwatch + 1) * sizeof *w);
+
+    if (!w)
+        return SB_ENOMEM;
+    h->evwatch = w;
+    w[h->nevwatch].fn = fn;
+    w[h->nevwatch].ud = ud;
+    h->nevwatch++;
+    return SB_OK;
+}
+
+void sb_hub_unwatch_events(sb_hub *h, sb_event_fn fn, void *ud)
+{
+    size_t i;
+
+    for (i = 0; i < h->nevwatch; i++) {
+        if (h->evwatch[i].fn == fn && h->evwatch[i].ud == ud) {
+            h->evwatch[i] = h->evwatch[--h->nevwatch];
+            if (!h->nevwatch) {
+                free(h->evwatch);
+                h->evwatch = NULL;
+            }
+            return;
+        }
+    }
 }
 
 /* Takes ch off the idle list (no-op when it is not idle). */
@@ -296,6 +330,7 @@ void sb_hub_free(sb_hub *h)
         free(h->rules[--h->nrules].pattern);
     free(h->rules);
     free(h->watch);
+    free(h->evwatch);
     sb_map_clear(&h->channels);
     free(h);
 }

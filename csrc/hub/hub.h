@@ -150,6 +150,12 @@ void sb_hub_retain(sb_hub *h);
  * at it, so a hub kept alive by others never calls into a dead owner. */
 void sb_hub_drop_hooks(sb_hub *h);
 void sb_hub_set_event_hook(sb_hub *h, sb_event_fn fn, void *ud);
+/* More listeners of the same events, told after the hook above with the
+ * same rules (a protocol that shows presence to its own clients: Pusher's
+ * member_added/member_removed, whoever joined).  SB_OK or SB_ENOMEM;
+ * unwatch forgets (fn, ud). */
+int sb_hub_watch_events(sb_hub *h, sb_event_fn fn, void *ud);
+void sb_hub_unwatch_events(sb_hub *h, sb_event_fn fn, void *ud);
 
 /* Initialises c (zeroes hub fields, assigns c->id). */
 void sb_hub_attach(sb_hub *h, sb_conn *c, sb_deliver_fn fn, void *ud);

@@ -98,6 +98,11 @@ struct sb_hub {
         void *ud;
     } *watch;
     size_t nwatch;
+    struct sb_ev_watch {    /* sb_hub_watch_events */
+        sb_event_fn fn;
+        void *ud;
+    } *evwatch;
+    size_t nevwatch;
 };
 
 /* Defined in hub.c. */

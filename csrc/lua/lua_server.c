@@ -97,6 +97,10 @@ static void sb_lua_push_request(lua_State *L, const sb_request *req)
     }
     lua_pushstring(L, sb_request_peer(req->wsi, buf, sizeof buf));
     lua_setfield(L, -2, "ip");
+    if (req->protocol) {
+        lua_pushstring(L, req->protocol);
+        lua_setfield(L, -2, "protocol");
+    }
 }
 
 /* Reads a hook's refusal: (accept, reason, status) at -3..-1.  Returns 0
@@ -566,6 +570,40 @@ static int sb_lua_on_api(void *ud, const char *method, const char *key,
     return x.rc;
 }
 
+/* Protected: endpoint(req, body) -> status, answer_json. */
+static int sb_lua_endpoint_call(lua_State *L)
+{
+    sb_hook_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->ls, "endpoint"))
+        return 0;
+    sb_lua_push_request(L, x->req);
+    lua_pushlstring(L, x->data ? x->data : "", x->n);
+    lua_call(L, 2, 2);
+    sb_lua_api_result(L, x);
+    return 0;
+}
+
+/* An endpoint hook that raises answers 500 with an error body. */
+static int sb_lua_on_endpoint(void *ud, const sb_request *req, const char *body,
+                              size_t n, sb_buf *out)
+{
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, NULL);
+
+    if (L) {
+        x.req = req;
+        x.data = body;
+        x.n = n;
+        x.out = out;
+        if (sb_lua_protect(L, sb_lua_endpoint_call, &x, "endpoint hook") == 0 && x.rc)
+            return x.rc;
+    }
+    sb_buf_reset(out);
+    sb_buf_adds(out, "{\"error\":\"the endpoint's handler failed\"}");
+    return 500;
+}
+
 /* Protected: metrics() -> text (Prometheus lines) appended to x->out. */
 static int sb_lua_metrics_call(lua_State *L)
 {
@@ -640,6 +678,7 @@ static int sb_lua_listen(lua_State *L)
     hooks.api_auth = sb_lua_on_api_auth;
     hooks.api = sb_lua_on_api;
     hooks.metrics = sb_lua_on_metrics;
+    hooks.endpoint = sb_lua_on_endpoint;
     hooks.ud = ls;
     ls->srv = sb_server_new(loop, hub, &cfg, &hooks, err, sizeof err);
     if (!ls->srv) {

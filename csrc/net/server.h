@@ -76,6 +76,12 @@ typedef struct sb_server_hooks {
     int (*api_auth)(void *ud, const char *method, const char *key, sb_buf *out);
     int (*api)(void *ud, const char *method, const char *key,
                const char *body, size_t n, sb_buf *out);
+    /* A protocol's own HTTP endpoint that the app answers (Pusher's auth
+     * endpoint): the request (req->protocol names the protocol) and its
+     * body; returns the HTTP status, with the answer (JSON) appended to
+     * out. */
+    int (*endpoint)(void *ud, const sb_request *req, const char *body, size_t n,
+                    sb_buf *out);
     /* GET /metrics: appends the app's own lines (Prometheus text). */
     void (*metrics)(void *ud, sb_buf *out);
     void *ud;

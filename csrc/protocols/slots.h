@@ -13,6 +13,7 @@ enum {
     SB_ENC_PHOENIX,       /* Phoenix V2 array frame */
     SB_ENC_PHOENIX_V1,    /* Phoenix V1 object frame */
     SB_ENC_SSE,           /* one SSE event as an HTTP chunk */
+    SB_ENC_PUSHER,        /* Pusher event frame */
     SB_ENC_COUNT
 };
 

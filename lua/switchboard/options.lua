@@ -479,6 +479,35 @@ S.api = M.record({
     end,
 })
 
+-- pusher = { app_id, key, secret, ... }: the Pusher protocol at /app/<key>
+-- (docs/pusher.md).  The key is a path segment of the socket's URL.
+local PUSHER_KEY = M.string({ desc = "a key string of letters, digits, '_', '.' and '-'",
+    check = function(v)
+        if not v:match("^[%w_.%-]+$") or #v > 200 then
+            return "must be 1..200 letters, digits, '_', '.' or '-'"
+        end
+    end })
+
+S.pusher = M.record({
+    app_id = M.either("a non-empty string or a number", M.string({ nonempty = true }),
+        whole(0)),
+    key = PUSHER_KEY,
+    secret = M.string({ nonempty = true }),
+    client_events = BOOLEAN,
+    authorize = FUNCTION,
+    auth_path = M.string({ desc = 'a path such as "/pusher/auth"', check = function(v)
+        if not v:match("^/[%w_.%-/]*$") or v:find("//", 1, true) then
+            return ('is %s: want a path such as "/pusher/auth"'):format(show(v))
+        end
+    end }),
+    activity_timeout = whole(1, 3600),
+    auth_max_body = whole(1),
+}, {
+    required = { "app_id", "key", "secret" },
+    desc = "a table { app_id =, key =, secret =, client_events =, authorize =, auth_path =, "
+        .. "activity_timeout =, auth_max_body = }",
+})
+
 -- log = level | false | function(level, line) (util.apply_log applies it)
 local LOG_LEVELS = { error = true, warn = true, info = true, debug = true, off = true }
 local LOG = { desc = 'a level ("error", "warn", "info", "debug", "off"), false or a function(level, line)',
@@ -603,6 +632,7 @@ local listen_fields = {
     log = LOG,
     api = S.api,
     webhooks = S.webhooks,
+    pusher = S.pusher,
 }
 for k, v in pairs(S.limit_fields) do
     listen_fields[k] = v

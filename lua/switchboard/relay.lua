@@ -9,7 +9,7 @@ local M = {}
 
 -- redis/node: "" = a single node (see README "Cluster").
 M.defaults = { host = "127.0.0.1", port = 8080, history = 100, no_events = false,
-    redis = "", node = "", workers = 1, api_key = "" }
+    redis = "", node = "", workers = 1, api_key = "", pusher = "" }
 
 --- One line per option, for --help.
 M.descriptions = {
@@ -21,11 +21,55 @@ M.descriptions = {
     node = "this node's name in the cluster (unset: a unique one)",
     workers = "processes sharing the port (more than 1 needs --redis and a fixed --port)",
     api_key = "turn on the server API at /api with this key, allowed every method (unset: off)",
+    pusher = "ID:KEY:SECRET: the Pusher protocol at /app/KEY for pusher-js, client events on, "
+        .. "and a demo auth endpoint at /pusher/auth that signs every private-/presence- "
+        .. "subscription (user_id: the request's user_id parameter) (unset: off)",
 }
+
+--- Splits --pusher ID:KEY:SECRET; nil and a message when it is not that.
+function M.pusher_parts(s)
+    local id, key, secret = s:match("^([^:]+):([%w_.%-]+):(.+)$")
+    if not id then
+        return nil, ("--pusher %q is not ID:KEY:SECRET (the key: letters, digits, '_', '.', '-')")
+            :format(s)
+    end
+    return id, key, secret
+end
+
+-- The demo's authorize: every private- channel, and every presence-
+-- channel for the user the request names (pusher-js sends it when the
+-- page sets channelAuthorization.params.user_id).
+local function demo_authorize(req)
+    if req.channel_name:sub(1, 9) ~= "presence-" then
+        return true
+    end
+    local user = req.params.user_id
+    if user == nil or user == "" then
+        return nil, "presence channels need a user_id parameter in the auth request "
+            .. "(channelAuthorization: { params: { user_id: ... } })"
+    end
+    return { user_id = user, user_info = { name = user } }
+end
+
+--- The pusher = { ... } option of --pusher ID:KEY:SECRET (nil when unset).
+function M.pusher_option(s)
+    if (s or "") == "" then
+        return nil
+    end
+    local id, key, secret = assert(M.pusher_parts(s))
+    return { app_id = id, key = key, secret = secret, client_events = true,
+        authorize = demo_authorize }
+end
 
 --- The combinations the command refuses before starting: nil, or the
 -- message (in flags, as the user typed them).
 function M.check(opts)
+    if (opts.pusher or "") ~= "" then
+        local ok, err = M.pusher_parts(opts.pusher)
+        if not ok then
+            return err
+        end
+    end
     if (opts.workers or 1) > 1 then
         if (opts.redis or "") == "" then
             return ("--workers %d needs --redis redis://HOST:PORT (the workers share channels through it)")
@@ -39,7 +83,10 @@ function M.check(opts)
 end
 
 --- Starts the relay: { host, port, history = n, static = dir, no_events,
--- redis = "redis://HOST:PORT/DB", node = name, workers = n, api_key = key }.
+-- redis = "redis://HOST:PORT/DB", node = name, workers = n, api_key = key,
+-- pusher = "ID:KEY:SECRET" }.
+-- pusher: the Pusher protocol with client events and a demo auth endpoint
+-- (docs/pusher.md) that signs every subscription.
 -- api_key: the server API (docs/api.md) with one key that may do all.
 -- workers: n processes on the port, sharing channels through redis.
 -- no_events: native clients get no join/leave events about others (with
@@ -61,6 +108,7 @@ function M.listen(opts)
         node = opts.node ~= "" and opts.node or nil,
         workers = opts.workers,
         api = (opts.api_key or "") ~= "" and { keys = { [opts.api_key] = true } } or nil,
+        pusher = M.pusher_option(opts.pusher),
     })
 end
 

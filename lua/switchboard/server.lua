@@ -10,6 +10,7 @@ local hubmod = require "switchboard.hub"
 local json = require "switchboard.json"
 local limitsmod = require "switchboard.limits"
 local optionsmod = require "switchboard.options"
+local pushermod = require "switchboard.pusher"
 local rulesmod = require "switchboard.channel_rules"
 local util = require "switchboard.util"
 local webhooks = require "switchboard.webhooks"
@@ -64,6 +65,9 @@ function Conn:send(payload, event)
         -- a stream gets one SSE event: data = the payload's JSON
         return h:send(json.encode(payload == nil and json.null or payload), event)
     end
+    if self.protocol == "pusher" then
+        return h:send(pushermod.frame(payload, event))
+    end
     local frame
     if event == nil or event == "message" then
         frame = json.encode({ uid = "server", date = core.now_ms(), message = payload })
@@ -113,9 +117,10 @@ function Conn:kick(topic, error_)
     return self._h:end_topic(topic, error_ and true or false)
 end
 
---- Topics this Phoenix connection has joined.
+--- Topics this Phoenix connection has joined (channels a Pusher
+-- connection subscribed to).
 function Conn:topics()
-    if self.protocol ~= "phoenix" then
+    if self.protocol ~= "phoenix" and self.protocol ~= "pusher" then
         return { self.channel }
     end
     return self._h:topics()
@@ -308,6 +313,24 @@ local function is_anonymous(conn, info, query)
         and (query == nil or query.user == nil)
 end
 
+-- On a server that speaks Pusher, private- and presence- channels are
+-- signed for Pusher clients; the other protocols reach them only where a
+-- server:channel join handler decides who may (docs/pusher.md#security).
+-- Returns nil, or the reason to refuse.
+local function guarded(self, channel, handler)
+    if not self._pusher or type(channel) ~= "string" then
+        return nil
+    end
+    if channel:sub(1, 8) ~= "private-" and channel:sub(1, 9) ~= "presence-" then
+        return nil
+    end
+    if handler and handler.join then
+        return nil
+    end
+    return ("channel %q is private: it needs a server:channel join handler "
+        .. "for clients other than Pusher's"):format(channel)
+end
+
 -- connect hook: builds the conn object, asks the app, binds it to the hub.
 local function on_connect(self, handle, req)
     local info = handle:info()
@@ -341,6 +364,10 @@ local function on_connect(self, handle, req)
         and is_anonymous(conn, info, req.query)
     conn.watcher = watcher or nil   -- the join handler sees it
     local handler = conn.channel and self:handler_for(conn.channel)
+    local private = guarded(self, conn.channel, handler)
+    if private then
+        return false, private, 403
+    end
     if handler and handler.join then
         local reply, reason = handler.join(conn, conn.channel, req.query)
         if not reply then
@@ -434,6 +461,10 @@ end
 -- POST /sse/<channel>: the channel's rules, then every publish listener,
 -- may refuse.
 local function on_publish(self, req, channel, event, payload)
+    local private = not self._rules:hook(channel) and guarded(self, channel, self:handler_for(channel))
+    if private then
+        return false, private, 403
+    end
     local allowed, why = self._rules:allow(nil, channel, req.query and req.query.sendKey, payload,
         { protocol = "sse", event = event, req = req })
     if not allowed then
@@ -457,6 +488,10 @@ local function on_phx_join(self, handle, topic, params)
     local handler = conn and self:handler_for(topic)
     if not handler then
         return "unmatched"
+    end
+    local private = guarded(self, topic, handler)
+    if private then
+        return "error", json.encode({ reason = private })
     end
     if type(params) ~= "table" then
         params = {}
@@ -622,9 +657,34 @@ local function core_hooks(self)
             return on_message(self, handle, msg, to, binary)
         end,
         close = function(handle, code) return on_close(self, handle, code) end,
-        join = function(...) return on_phx_join(self, ...) end,
-        event = function(...) return on_phx_event(self, ...) end,
-        leave = function(...) return on_phx_leave(self, ...) end,
+        -- topic protocols: Phoenix, and Pusher's subscriptions
+        join = function(handle, ...)
+            local conn = self._conns[handle]
+            if conn and conn.protocol == "pusher" then
+                return pushermod.join(self, conn, ...)
+            end
+            return on_phx_join(self, handle, ...)
+        end,
+        event = function(handle, topic, event, value, binary)
+            local conn = self._conns[handle]
+            if conn and conn.protocol == "pusher" then
+                return pushermod.event(self, conn, topic, event, value)
+            end
+            return on_phx_event(self, handle, topic, event, value, binary)
+        end,
+        leave = function(handle, ...)
+            local conn = self._conns[handle]
+            if conn and conn.protocol == "pusher" then
+                return pushermod.leave(conn, ...)
+            end
+            return on_phx_leave(self, handle, ...)
+        end,
+        endpoint = function(req, body)
+            if req.protocol == "pusher" and self._pusher and self._pusher.authorize then
+                return pushermod.endpoint(self._pusher, req, body)
+            end
+            return 404, '{"error":"no such endpoint"}'
+        end,
         publish = function(req, channel, event, payload)
             return on_publish(self, req, channel, event, payload)
         end,
@@ -639,7 +699,7 @@ end
 local function core_options(self, opts, lim)
     local sse = sse_opts(opts.sse)
     local lp = longpoll_opts(opts.longpoll)
-    return {
+    local o = {
         host = self.host, port = opts.port or 8080, static = opts.static, tls = opts.tls,
         static_follow_links = opts.static_follow_links,
         max_message = lim.max_message, max_queue = lim.max_queue,
@@ -657,6 +717,10 @@ local function core_options(self, opts, lim)
         api_prefix = opts.api and (opts.api.prefix or "/api"),
         api_max_body = opts.api and opts.api.max_body,
     }
+    for k, v in pairs(pushermod.core_options(opts.pusher)) do
+        o[k] = v
+    end
+    return o
 end
 
 -- Joins the server's hub to the other nodes when opts.redis is set;
@@ -705,6 +769,9 @@ end
 -- webhooks = { url = "https://...", secret = s, events =, channels =, client_messages =,
 --   batch = s, max_batch = n, max_queue = n, retries = n, backoff =, timeout = s,
 --   headers = {} } or a list of such (docs/webhooks.md; switchboard.webhooks),
+-- pusher = { app_id =, key =, secret =, client_events = true, authorize = fn(req),
+--   auth_path = "/pusher/auth", activity_timeout = s, auth_max_body = bytes }
+--   (the Pusher Channels protocol 7 at /app/<key>, docs/pusher.md; switchboard.pusher),
 -- workers = n (n processes on one port via SO_REUSEPORT, sharing channels
 --   through `redis`; the calling process is worker 1, server.worker says
 --   which one this is; call it before any other server, client or timer) }
@@ -726,7 +793,7 @@ function M.listen(loop, opts)
         worker = worker, workers = opts.workers or 1,
         _handlers = {}, _conns = {},
         _listeners = { connect = {}, open = {}, close = {}, publish = {}, webhook = {} },
-        _rules = rules,
+        _rules = rules, _pusher = opts.pusher,
     }, Server)
     setup_hub(self, opts, lim, loop)
     self._api = opts.api and apimod.new(self, opts.api)
