@@ -18,7 +18,8 @@ flags=(-std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1
 srcs=(csrc/base/buf.c csrc/codec/codec.c csrc/base/utf8.c csrc/codec/json.c csrc/codec/url.c csrc/codec/msgid.c csrc/codec/envelope.c
       csrc/protocols/native/proto_native.c csrc/protocols/phoenix/proto_phoenix.c csrc/protocols/phoenix/proto_longpoll.c
       csrc/protocols/sse/proto_sse.c csrc/codec/token.c
-      csrc/hub/names.c csrc/protocols/sse/sse_request.c csrc/protocols/api/proto_api.c)
+      csrc/hub/names.c csrc/protocols/sse/sse_request.c csrc/protocols/api/proto_api.c
+      csrc/codec/md5.c csrc/protocols/pusher_api/proto_pusher_api.c)
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # The codecs are compiled once (instrumented for coverage, not linked
 # with the fuzzer's main), then each target links against them: far
