@@ -5,6 +5,7 @@
 #include "native/ws_native.h"
 #include "phoenix/http_longpoll.h"
 #include "phoenix/ws_phoenix.h"
+#include "pusher_api/http_pusher_api.h"
 #include "sse/http_sse.h"
 
 const sb_proto_ops *const sb_protocols[] = {
@@ -13,5 +14,6 @@ const sb_proto_ops *const sb_protocols[] = {
     &sb_sse_ops,        /* GET and POST http://HOST/sse/<channel> */
     &sb_longpoll_ops,   /* GET and POST http://HOST/<mount>/longpoll */
     &sb_api_ops,        /* POST http://HOST/api/<method>, when configured */
+    &sb_pusher_api_ops, /* http://HOST/apps/<app_id>/..., when pusher is configured */
     NULL
 };

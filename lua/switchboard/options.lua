@@ -551,14 +551,24 @@ S.webhook = M.record({
     timeout = M.number({ above = 0 }),
     headers = M.map(HEADER_NAME, HEADER_VALUE, "a table of header name = value"),
     insecure = BOOLEAN,
-}, { required = { "url", "secret" },
+    format = M.string({ desc = '"switchboard" or "pusher"', check = function(v)
+        if v ~= "switchboard" and v ~= "pusher" then
+            return ('is %s: want "switchboard" (the default) or "pusher"'):format(show(v))
+        end
+    end }),
+}, { required = { "url" },
     desc = "a table { url =, secret =, events =, channels =, client_messages =, ... }",
     check = function(hook, path)
+        -- a Pusher-format endpoint signs with the app's secret (`pusher`)
+        if hook.secret == nil and hook.format ~= "pusher" then
+            return ("option '%s.secret' is required (the non-empty key of the signatures)")
+                :format(path or "webhooks")
+        end
         local n = 0
         for _ in pairs(hook.headers or {}) do
             n = n + 1
         end
-        -- the C request takes 32, and switchboard.webhooks sends 5 of its own
+        -- the C request takes 32, and switchboard.webhooks sends 5 or 6 of its own
         if n > 16 then
             return ("option '%s.headers' has %d headers; at most 16"):format(path, n)
         end
@@ -575,6 +585,27 @@ function S.webhooks.test(v, path, ctx)
     end
     return (v[1] ~= nil and WEBHOOK_LIST or S.webhook).test(v, path, ctx)
 end
+
+-- The Pusher app this server is (docs/pusher-http.md): the HTTP API
+-- answers /apps/<app_id>/... requests signed with key and secret.
+local PUSHER_ID = M.string({ desc = "a non-empty string without '/', spaces or control characters",
+    check = function(v)
+        if v == "" or v:find("[/%s%c]") then
+            return ("is %s: want a non-empty string without '/', spaces or control characters")
+                :format(show(v))
+        end
+    end })
+S.pusher = M.record({
+    app_id = PUSHER_ID,
+    key = M.string({ desc = "a key string of 1..256 printable ASCII characters, no spaces",
+        check = function(v)
+            if #v == 0 or #v > 256 or v:find("[^\33-\126]") then
+                return "must be 1..256 printable ASCII characters without spaces"
+            end
+        end }),
+    secret = M.string({ nonempty = true, desc = "the non-empty secret of the signatures" }),
+}, { required = { "app_id", "key", "secret" },
+    desc = "a table { app_id =, key =, secret = }" })
 
 local listen_fields = {
     host = M.string({ desc = 'a host name or address string ("*" or "": every interface)' }),
@@ -603,13 +634,28 @@ local listen_fields = {
     log = LOG,
     api = S.api,
     webhooks = S.webhooks,
+    pusher = S.pusher,
 }
 for k, v in pairs(S.limit_fields) do
     listen_fields[k] = v
 end
 
+-- The endpoints of a webhooks option, as a list.
+local function webhook_list(w)
+    if w == nil then
+        return {}
+    end
+    return w.url and { w } or w
+end
+
 S.listen = M.record(listen_fields, {
     check = function(opts)
+        for _, hook in ipairs(webhook_list(opts.webhooks)) do
+            if hook.format == "pusher" and opts.pusher == nil then
+                return 'webhooks with format = "pusher" need pusher = { app_id =, key =, secret = } '
+                    .. "(their headers carry the app's key, their signature its secret)"
+            end
+        end
         local w = opts.workers
         if w and w > 1 then
             if type(opts.redis) ~= "string" then
