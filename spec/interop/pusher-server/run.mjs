@@ -9,6 +9,7 @@
 // this script wrote RESULTS: a JSON list of { name, ok, detail }.
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import Pusher from 'pusher';
 
 const [base, sinkPort, resultsPath] = process.argv.slice(2);
@@ -44,7 +45,8 @@ async function json(promise) {
     return res.json();
 }
 
-const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+// key order is the server's table order: compare as values
+const same = (a, b) => isDeepStrictEqual(a, b);
 function expect(cond, what) {
     if (!cond) throw new Error(what);
 }
