@@ -6,44 +6,13 @@ local sb = require "switchboard"
 local cjson = require "cjson"
 local http = require "http_helper"
 local support = require "support"
+local sign = require "pusher_sign"
 
 local wait_until = support.wait_until
 local core = sb.core
 
 local APP, KEY, SECRET = "4242", "app-key-1", "app-secret-1"
-
--- Percent-encodes a query value (lws decodes it before the signature
--- is checked, as Pusher's libraries sign the decoded form).
-local function esc(s)
-    return (tostring(s):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
-end
-
--- The signed path?query of a request, as Pusher's libraries build it.
--- o: key, secret, timestamp, body_md5 (false: none) to sign otherwise.
-local function signed(method, path, params, body, o)
-    o = o or {}
-    local q = { auth_key = o.key or KEY, auth_timestamp = tostring(o.timestamp or os.time()),
-        auth_version = "1.0" }
-    if body and o.body_md5 ~= false then
-        q.body_md5 = o.body_md5 or core.md5_hex(body)
-    end
-    for k, v in pairs(params or {}) do
-        q[k] = v
-    end
-    local keys = {}
-    for k in pairs(q) do
-        keys[#keys + 1] = k
-    end
-    table.sort(keys)
-    local plain, url = {}, {}
-    for i, k in ipairs(keys) do
-        plain[i] = k .. "=" .. q[k]
-        url[i] = k .. "=" .. esc(q[k])
-    end
-    local sig = core.hmac_sha256_hex(o.secret or SECRET,
-        method .. "\n" .. path .. "\n" .. table.concat(plain, "&"))
-    return path .. "?" .. table.concat(url, "&") .. "&auth_signature=" .. (o.signature or sig)
-end
+local APP_T = { id = APP, key = KEY, secret = SECRET }
 
 describe("Pusher HTTP API", function()
     local server, port
@@ -67,13 +36,7 @@ describe("Pusher HTTP API", function()
 
     -- One call: status, decoded JSON (or nil) and the response.
     local function call(method, sub, params, body, o)
-        if type(body) == "table" then
-            body = cjson.encode(body)
-        end
-        local path = "/apps/" .. ((o or {}).app or APP) .. sub
-        local headers = body and { ["Content-Type"] = "application/json" } or {}
-        local r = http.request(port, method, signed(method, path, params, body, o), headers, body)
-        return r.status, r.json, r
+        return sign.call(port, APP_T, method, sub, params, body, o)
     end
 
     local function native(path)
