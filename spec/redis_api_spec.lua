@@ -8,6 +8,7 @@ local support = require "support"
 local R = require "redis_helper"
 local Sink = require "webhook_sink"
 local H = require "phx_helper"
+local sign = require "pusher_sign"
 
 local wait_until, settle = support.wait_until, support.settle
 local KEY = "cluster-key-1"
@@ -99,6 +100,39 @@ describe("server API in a cluster", function()
         assert.same({ code = 4000, reason = "bye" }, c:wait_closed())
         assert.is_true(wait_until(function() return phx.state == "closed" end))
         assert.equal(4000, phx.code)
+    end)
+end)
+
+describe("Pusher HTTP API in a cluster", function()
+    local fx = R.fixture()
+    setup(fx.start)
+    teardown(fx.stop)
+    after_each(fx.close_all)
+
+    local APP = { id = "77", key = "cl-key", secret = "cl-secret" }
+
+    it("triggers to the other node's clients and counts them", function()
+        local a = fx.listen("pa", { pusher = { app_id = APP.id, key = APP.key, secret = APP.secret } })
+        local b = fx.listen("pb", { pusher = { app_id = APP.id, key = APP.key, secret = APP.secret } })
+        a:on("connect", function(conn, req) conn.member = req.query.user or conn.member end)
+        a:channel("presence-*", { join = function() return true end })   -- docs/pusher.md#security
+        assert.is_true(R.connected(a.hub, b.hub))
+        local c = support.raw(a:url("/c/presence-cl?user=ana"))
+        assert.is_true(c:wait_open())
+        fx.later(function() c:close() end)
+        assert.is_true(wait_until(function() return #b.hub:presence("presence-cl") == 1 end))
+        local status, body = sign.call(b.port, APP, "POST", "/events", nil,
+            { name = "news", channel = "presence-cl", data = '{"n":1}', info = "subscription_count,user_count" })
+        assert.equal(200, status)
+        assert.same({ channels = { ["presence-cl"] = { subscription_count = 1, user_count = 1 } } }, body)
+        assert.is_true(wait_until(function() return #c:of_type("news") == 1 end))
+        assert.same({ n = 1 }, c:of_type("news")[1].message)
+        status, body = sign.call(b.port, APP, "GET", "/channels/presence-cl/users")
+        assert.equal(200, status)
+        assert.same({ users = { { id = "ana" } } }, body)
+        status, body = sign.call(b.port, APP, "GET", "/channels", { filter_by_prefix = "presence-" })
+        assert.equal(200, status)
+        assert.same({ channels = { ["presence-cl"] = {} } }, body)
     end)
 end)
 

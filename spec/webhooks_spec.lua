@@ -293,6 +293,36 @@ describe("webhooks", function()
         c:close()
     end)
 
+    it("sends Pusher's format, signed with the app's secret, when asked", function()
+        listen({ { url = sink.url, format = "pusher", client_messages = { "presence-*" } } },
+            { pusher = { app_id = "1", key = "the-key", secret = "the-secret" } })
+        server:channel("presence-*", { join = function() return true end,   -- docs/pusher.md#security
+            on = { ["client-typing"] = function() return {} end } })
+        local a = native("/c/presence-r?user=ana")
+        local p = native("/c/plain?user=bob")
+        a:send(cjson.encode({ type = "client-typing", on = true }))
+        a:close()
+        p:close()
+        assert.is_true(wait_until(function() return #sink:named("channel_vacated") == 2 end))
+        settle(0.05)
+        for _, r in ipairs(sink.requests) do
+            assert.equal("the-key", r.headers["x-pusher-key"])
+            assert.equal(openssl_hmac("the-secret", r.body), r.headers["x-pusher-signature"])
+            assert.is_nil(r.headers["x-switchboard-signature"])
+            assert.same({ "events", "time_ms" }, { support.keys(r.json):match("^(events),(time_ms)$") })
+        end
+        local evs = sink:events()
+        -- no connection events; members of presence channels only
+        assert.same({ "channel_occupied", "member_added", "channel_occupied", "client_event",
+            "member_removed", "channel_vacated", "channel_vacated" }, names(evs))
+        assert.same({ name = "member_added", channel = "presence-r", user_id = "ana" }, evs[2])
+        local ce = evs[4]
+        assert.same({ "client_event", "presence-r", "client-typing", "ana" },
+            { ce.name, ce.channel, ce.event, ce.user_id })
+        assert.same({ type = "client-typing", on = true }, cjson.decode(ce.data))
+        assert.is_string(ce.socket_id)
+    end)
+
     it("checks its options up front", function()
         assert.has_error(function() sb.listen{ port = 0, webhooks = { url = "ftp://x", secret = "s" } } end)
         assert.has_error(function() sb.listen{ port = 0, webhooks = { url = sink.url } } end,

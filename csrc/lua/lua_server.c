@@ -604,6 +604,47 @@ static int sb_lua_on_endpoint(void *ud, const sb_request *req, const char *body,
     return 500;
 }
 
+/* Protected: pusher_api(method, path, params, body) -> status, answer;
+ * params is the table of the query's other parameters, body the raw
+ * body (a string, "" for none). */
+static int sb_lua_pusher_api_call(lua_State *L)
+{
+    sb_hook_call *x = lua_touserdata(L, 1);
+
+    if (!sb_lua_push_hook(L, x->ls, "pusher_api"))
+        return 0;
+    lua_pushstring(L, x->topic);
+    lua_pushstring(L, x->event);
+    sb_lua_push_json(L, x->to, x->to_len);
+    lua_pushlstring(L, x->data ? x->data : "", x->n);
+    lua_call(L, 4, 2);
+    sb_lua_api_result(L, x);
+    return 0;
+}
+
+static int sb_lua_on_pusher_api(void *ud, const char *method, const char *path,
+                                const char *params, size_t pn, const char *body,
+                                size_t n, sb_buf *out)
+{
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, NULL);
+
+    x.topic = method;
+    x.event = path;
+    x.to = params;
+    x.to_len = pn;
+    x.data = body;
+    x.n = n;
+    x.out = out;
+    if (!L || sb_lua_protect(L, sb_lua_pusher_api_call, &x, "pusher api hook") || !x.rc) {
+        /* a line of text, as the endpoint's other refusals */
+        sb_buf_reset(out);
+        sb_buf_adds(out, "Internal error: the API handler failed");
+        return 500;
+    }
+    return x.rc;
+}
+
 /* Protected: metrics() -> text (Prometheus lines) appended to x->out. */
 static int sb_lua_metrics_call(lua_State *L)
 {
@@ -677,6 +718,7 @@ static int sb_lua_listen(lua_State *L)
     hooks.publish = sb_lua_on_publish;
     hooks.api_auth = sb_lua_on_api_auth;
     hooks.api = sb_lua_on_api;
+    hooks.pusher_api = sb_lua_on_pusher_api;
     hooks.metrics = sb_lua_on_metrics;
     hooks.endpoint = sb_lua_on_endpoint;
     hooks.ud = ls;

@@ -2,6 +2,7 @@
  * turns claims into JSON and checks exp/nbf; C does the base64url, the
  * HMAC, the constant-time compare and the alg check (token.c). */
 #include "lua_bindings.h"
+#include "codec/md5.h"
 #include "codec/token.h"
 
 #include <string.h>
@@ -93,8 +94,27 @@ static int sb_lua_equal_secret(lua_State *L)
     return 1;
 }
 
+/* core.md5_hex(s) -> lowercase hex | nil, err: the body_md5 of a Pusher
+ * HTTP API request (docs/pusher-http.md#signing). */
+static int sb_lua_md5_hex(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    char out[SB_MD5_HEX_LEN + 1];
+
+    if (sb_md5_hex(s, n, out)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "cannot compute MD5");
+        return 2;
+    }
+    lua_pushlstring(L, out, SB_MD5_HEX_LEN);
+    return 1;
+}
+
 void sb_lua_token_open(lua_State *L)
 {
+    lua_pushcfunction(L, sb_lua_md5_hex);
+    lua_setfield(L, -2, "md5_hex");
     lua_pushcfunction(L, sb_lua_hmac_sha256_hex);
     lua_setfield(L, -2, "hmac_sha256_hex");
     lua_pushcfunction(L, sb_lua_equal_secret);

@@ -82,6 +82,16 @@ typedef struct sb_server_hooks {
      * out. */
     int (*endpoint)(void *ud, const sb_request *req, const char *body, size_t n,
                     sb_buf *out);
+    /* The Pusher HTTP API (protocols/pusher_api, docs/pusher-http.md),
+     * called once a request is signed by the app: method "GET" or
+     * "POST", path what follows /apps/<id> ("/events"), params the
+     * query's parameters but the auth_* ones as a JSON object of strings
+     * (keys lowercased), body the raw body (n = 0: none; not checked as
+     * JSON).  Returns the HTTP status, with the answer appended to out
+     * (JSON for a 2xx, else a line of text). */
+    int (*pusher_api)(void *ud, const char *method, const char *path,
+                      const char *params, size_t pn, const char *body, size_t n,
+                      sb_buf *out);
     /* GET /metrics: appends the app's own lines (Prometheus text). */
     void (*metrics)(void *ud, sb_buf *out);
     void *ud;

@@ -479,34 +479,6 @@ S.api = M.record({
     end,
 })
 
--- pusher = { app_id, key, secret, ... }: the Pusher protocol at /app/<key>
--- (docs/pusher.md).  The key is a path segment of the socket's URL.
-local PUSHER_KEY = M.string({ desc = "a key string of letters, digits, '_', '.' and '-'",
-    check = function(v)
-        if not v:match("^[%w_.%-]+$") or #v > 200 then
-            return "must be 1..200 letters, digits, '_', '.' or '-'"
-        end
-    end })
-
-S.pusher = M.record({
-    app_id = M.either("a non-empty string or a number", M.string({ nonempty = true }),
-        whole(0)),
-    key = PUSHER_KEY,
-    secret = M.string({ nonempty = true }),
-    client_events = BOOLEAN,
-    authorize = FUNCTION,
-    auth_path = M.string({ desc = 'a path such as "/pusher/auth"', check = function(v)
-        if not v:match("^/[%w_.%-/]*$") or v:find("//", 1, true) then
-            return ('is %s: want a path such as "/pusher/auth"'):format(show(v))
-        end
-    end }),
-    activity_timeout = whole(1, 3600),
-    auth_max_body = whole(1),
-}, {
-    required = { "app_id", "key", "secret" },
-    desc = "a table { app_id =, key =, secret =, client_events =, authorize =, auth_path =, "
-        .. "activity_timeout =, auth_max_body = }",
-})
 
 -- log = level | false | function(level, line) (util.apply_log applies it)
 local LOG_LEVELS = { error = true, warn = true, info = true, debug = true, off = true }
@@ -580,14 +552,24 @@ S.webhook = M.record({
     timeout = M.number({ above = 0 }),
     headers = M.map(HEADER_NAME, HEADER_VALUE, "a table of header name = value"),
     insecure = BOOLEAN,
-}, { required = { "url", "secret" },
+    format = M.string({ desc = '"switchboard" or "pusher"', check = function(v)
+        if v ~= "switchboard" and v ~= "pusher" then
+            return ('is %s: want "switchboard" (the default) or "pusher"'):format(show(v))
+        end
+    end }),
+}, { required = { "url" },
     desc = "a table { url =, secret =, events =, channels =, client_messages =, ... }",
     check = function(hook, path)
+        -- a Pusher-format endpoint signs with the app's secret (`pusher`)
+        if hook.secret == nil and hook.format ~= "pusher" then
+            return ("option '%s.secret' is required (the non-empty key of the signatures)")
+                :format(path or "webhooks")
+        end
         local n = 0
         for _ in pairs(hook.headers or {}) do
             n = n + 1
         end
-        -- the C request takes 32, and switchboard.webhooks sends 5 of its own
+        -- the C request takes 32, and switchboard.webhooks sends 5 or 6 of its own
         if n > 16 then
             return ("option '%s.headers' has %d headers; at most 16"):format(path, n)
         end
@@ -604,6 +586,44 @@ function S.webhooks.test(v, path, ctx)
     end
     return (v[1] ~= nil and WEBHOOK_LIST or S.webhook).test(v, path, ctx)
 end
+
+-- pusher = { app_id, key, secret, ... }: the Pusher protocol at /app/<key>
+-- (docs/pusher.md) and Pusher's HTTP API on /apps/<app_id>/...
+-- (docs/pusher-http.md).  The key is a path segment of the socket's URL,
+-- the app id one of the API's.
+local PUSHER_ID = M.string({ desc = "a non-empty string without '/', spaces or control characters",
+    check = function(v)
+        if v == "" or v:find("[/%s%c]") then
+            return ("is %s: want a non-empty string without '/', spaces or control characters")
+                :format(show(v))
+        end
+    end })
+local PUSHER_KEY = M.string({ desc = "a key string of letters, digits, '_', '.' and '-'",
+    check = function(v)
+        if not v:match("^[%w_.%-]+$") or #v > 200 then
+            return "must be 1..200 letters, digits, '_', '.' or '-'"
+        end
+    end })
+
+S.pusher = M.record({
+    app_id = M.either("a non-empty string without '/', spaces or control characters, or a number",
+        PUSHER_ID, whole(0)),
+    key = PUSHER_KEY,
+    secret = M.string({ nonempty = true, desc = "the non-empty secret of the signatures" }),
+    client_events = BOOLEAN,
+    authorize = FUNCTION,
+    auth_path = M.string({ desc = 'a path such as "/pusher/auth"', check = function(v)
+        if not v:match("^/[%w_.%-/]*$") or v:find("//", 1, true) then
+            return ('is %s: want a path such as "/pusher/auth"'):format(show(v))
+        end
+    end }),
+    activity_timeout = whole(1, 3600),
+    auth_max_body = whole(1),
+}, {
+    required = { "app_id", "key", "secret" },
+    desc = "a table { app_id =, key =, secret =, client_events =, authorize =, auth_path =, "
+        .. "activity_timeout =, auth_max_body = }",
+})
 
 local listen_fields = {
     host = M.string({ desc = 'a host name or address string ("*" or "": every interface)' }),
@@ -638,8 +658,22 @@ for k, v in pairs(S.limit_fields) do
     listen_fields[k] = v
 end
 
+-- The endpoints of a webhooks option, as a list.
+local function webhook_list(w)
+    if w == nil then
+        return {}
+    end
+    return w.url and { w } or w
+end
+
 S.listen = M.record(listen_fields, {
     check = function(opts)
+        for _, hook in ipairs(webhook_list(opts.webhooks)) do
+            if hook.format == "pusher" and opts.pusher == nil then
+                return 'webhooks with format = "pusher" need pusher = { app_id =, key =, secret = } '
+                    .. "(their headers carry the app's key, their signature its secret)"
+            end
+        end
         local w = opts.workers
         if w and w > 1 then
             if type(opts.redis) ~= "string" then

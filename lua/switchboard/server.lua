@@ -6,6 +6,7 @@
 local core = require "switchboard.core"
 local apimod = require "switchboard.api"
 local api_users = require "switchboard.api_users"
+local pusher_api = require "switchboard.pusher_api"
 local hubmod = require "switchboard.hub"
 local json = require "switchboard.json"
 local limitsmod = require "switchboard.limits"
@@ -691,6 +692,10 @@ local function core_hooks(self)
         -- the C core routes API calls only when opts.api made self._api
         api_auth = function(method, key) return self._api:auth(method, key) end,
         api = function(method, key, body) return self._api:call(method, key, body) end,
+        -- and Pusher API calls only when opts.pusher made self._pusher_api
+        pusher_api = function(method, path, params, body)
+            return self._pusher_api:call(method, path, params, body)
+        end,
         metrics = function() return self._webhooks and self._webhooks:metrics() or "" end,
     }
 end
@@ -716,6 +721,9 @@ local function core_options(self, opts, lim)
         longpoll_timeout = lp.timeout, longpoll_max_body = lp.max_body,
         api_prefix = opts.api and (opts.api.prefix or "/api"),
         api_max_body = opts.api and opts.api.max_body,
+        pusher_app_id = opts.pusher and tostring(opts.pusher.app_id),
+        pusher_key = opts.pusher and opts.pusher.key,
+        pusher_secret = opts.pusher and opts.pusher.secret,
     }
     for k, v in pairs(pushermod.core_options(opts.pusher)) do
         o[k] = v
@@ -768,10 +776,12 @@ end
 --   max_body = bytes } (the server API, docs/api.md; switchboard.api),
 -- webhooks = { url = "https://...", secret = s, events =, channels =, client_messages =,
 --   batch = s, max_batch = n, max_queue = n, retries = n, backoff =, timeout = s,
---   headers = {} } or a list of such (docs/webhooks.md; switchboard.webhooks),
+--   headers = {}, format = "switchboard" | "pusher" } or a list of such
+--   (docs/webhooks.md; switchboard.webhooks),
 -- pusher = { app_id =, key =, secret =, client_events = true, authorize = fn(req),
 --   auth_path = "/pusher/auth", activity_timeout = s, auth_max_body = bytes }
---   (the Pusher Channels protocol 7 at /app/<key>, docs/pusher.md; switchboard.pusher),
+--   (the Pusher Channels protocol 7 at /app/<key>, docs/pusher.md, switchboard.pusher;
+--   and Pusher's HTTP API on /apps/<app_id>/..., docs/pusher-http.md, switchboard.pusher_api),
 -- workers = n (n processes on one port via SO_REUSEPORT, sharing channels
 --   through `redis`; the calling process is worker 1, server.worker says
 --   which one this is; call it before any other server, client or timer) }
@@ -797,6 +807,7 @@ function M.listen(loop, opts)
     }, Server)
     setup_hub(self, opts, lim, loop)
     self._api = opts.api and apimod.new(self, opts.api)
+    self._pusher_api = opts.pusher and pusher_api.new(self, opts.pusher)
     api_users.attach(self)
     local hooks = core_hooks(self)
     self._origins = opts.origins
@@ -807,7 +818,8 @@ function M.listen(loop, opts)
     end
     self._srv = srv
     self._loop = loop
-    self._webhooks = opts.webhooks and webhooks.new(self, opts.webhooks, self._listeners.webhook)
+    self._webhooks = opts.webhooks and webhooks.new(self, opts.webhooks, self._listeners.webhook,
+        opts.pusher)
     self.port = srv:port()
     -- what is bound, as a URL writes it: a name shows the addresses it
     -- resolved to, an IPv6 address its brackets

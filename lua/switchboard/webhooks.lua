@@ -44,6 +44,41 @@ local function matches(patterns, channel)
     return false
 end
 
+-- Pusher's webhook events (docs/webhooks.md#pusher-format): what each
+-- of ours becomes, or nil when Pusher has no such event.  Member events
+-- are about presence channels only, as Pusher sends them.
+local function is_presence(channel)
+    return type(channel) == "string" and channel:sub(1, 9) == "presence-"
+end
+
+local TO_PUSHER = {}
+function TO_PUSHER.channel_occupied(ev)
+    return { name = ev.name, channel = ev.channel }
+end
+TO_PUSHER.channel_vacated = TO_PUSHER.channel_occupied
+function TO_PUSHER.member_added(ev)
+    if is_presence(ev.channel) then
+        return { name = ev.name, channel = ev.channel, user_id = ev.member }
+    end
+end
+TO_PUSHER.member_removed = TO_PUSHER.member_added
+function TO_PUSHER.client_message(ev)
+    -- data is a string in Pusher's events: a JSON string's value, else
+    -- the JSON text of the message
+    local data = ev.data
+    if type(data) ~= "string" then
+        data = json.encode(data)
+    end
+    return { name = "client_event", channel = ev.channel, event = ev.event, data = data,
+        socket_id = ev.socket_id or ev.uid,
+        user_id = is_presence(ev.channel) and ev.member or nil }
+end
+
+local function pusher_event(ev)
+    local to = TO_PUSHER[ev.name]
+    return to and to(ev)
+end
+
 local function new_endpoint(owner, opts)
     local backoff = {}
     for k, v in pairs(M.DEFAULTS.backoff) do
@@ -54,7 +89,9 @@ local function new_endpoint(owner, opts)
         events[e] = true
     end
     local self = setmetatable({
-        owner = owner, target = assert(util.parse_http_url(opts.url)), secret = opts.secret,
+        owner = owner, target = assert(util.parse_http_url(opts.url)),
+        format = opts.format or "switchboard",
+        secret = opts.secret or (owner.pusher and owner.pusher.secret),
         events = events, channels = opts.channels, client = opts.client_messages or {},
         batch = opts.batch or M.DEFAULTS.batch, max_batch = opts.max_batch or M.DEFAULTS.max_batch,
         max_queue = opts.max_queue or M.DEFAULTS.max_queue,
@@ -74,6 +111,9 @@ end
 --- True when this endpoint takes ev (its events list, its channels).
 function Endpoint:wants(ev)
     if not self.events[ev.name] then
+        return false
+    end
+    if self.format == "pusher" and not pusher_event(ev) then
         return false
     end
     if ev.name == "client_message" and not matches(self.client, ev.channel) then
@@ -126,7 +166,16 @@ function Endpoint:flush()
     local owner = self.owner
     local events = self:take()
     owner.seq = owner.seq + 1
-    local body = json.encode({ time_ms = core.now_ms(), node = owner.node, events = events })
+    local body
+    if self.format == "pusher" then
+        local list = json.array()
+        for i, ev in ipairs(events) do
+            list[i] = pusher_event(ev)
+        end
+        body = json.encode({ time_ms = core.now_ms(), events = list })
+    else
+        body = json.encode({ time_ms = core.now_ms(), node = owner.node, events = events })
+    end
     self.inflight = {
         events = events, body = body, attempt = 0,
         delivery = ("%s-%d"):format(owner.id, owner.seq),
@@ -142,10 +191,15 @@ function Endpoint:send()
     local headers = {
         { "content-type", "application/json" },
         { "user-agent", "switchboard/" .. tostring(core.version) },
-        { "x-switchboard-signature", b.signature },
         { "x-switchboard-delivery", b.delivery },
         { "x-switchboard-attempt", tostring(b.attempt) },
     }
+    if self.format == "pusher" then
+        headers[#headers + 1] = { "x-pusher-key", self.owner.pusher.key }
+        headers[#headers + 1] = { "x-pusher-signature", b.signature }
+    else
+        headers[#headers + 1] = { "x-switchboard-signature", b.signature }
+    end
     for _, h in ipairs(self.extra_headers) do
         headers[#headers + 1] = h
     end
@@ -275,7 +329,8 @@ end
 function Hooks:client_message(conn, channel, event, data)
     if self:wants_client(channel) then
         self:emit({ name = "client_message", channel = channel, event = event, data = data,
-            member = conn.member, uid = conn.uid, protocol = conn.protocol })
+            member = conn.member, uid = conn.uid, protocol = conn.protocol,
+            socket_id = rawget(conn, "socket_id") })
     end
 end
 
@@ -333,10 +388,12 @@ end
 
 --- The webhooks of a server.  opts: the `webhooks` option (one endpoint
 -- table or a list), checked by switchboard.options; listeners: the
--- server's list of webhook listeners (server:on("webhook", fn)).
-function M.new(server, opts, listeners)
+-- server's list of webhook listeners (server:on("webhook", fn)); pusher:
+-- the `pusher` option (the key and secret of Pusher-format endpoints).
+function M.new(server, opts, listeners, pusher)
     local self = setmetatable({
         hub = server.hub, loop = server._loop, listeners = listeners, endpoints = {},
+        pusher = pusher,
         stats = { sent = 0, dropped = 0, failed = 0, retries = 0 },
         seq = 0, seq_events = 0,
     }, Hooks)
