@@ -10,7 +10,11 @@
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
+import { createRequire } from 'node:module';
 import Pusher from 'pusher';
+
+// the client library too, its Node build: what a trigger reaches
+const PusherJS = createRequire(import.meta.url)('pusher-js');
 
 const [base, sinkPort, resultsPath] = process.argv.slice(2);
 const url = new URL(base);
@@ -49,6 +53,17 @@ async function json(promise) {
 const same = (a, b) => isDeepStrictEqual(a, b);
 function expect(cond, what) {
     if (!cond) throw new Error(what);
+}
+
+// A pusher-js client subscribed to channel; resolves once it is.
+function pusherJs(channel) {
+    const p = new PusherJS(APP.key, { wsHost: url.hostname, wsPort: Number(url.port), forceTLS: false,
+        enabledTransports: ['ws'], cluster: 'local', enableStats: false });
+    const ch = p.subscribe(channel);
+    return new Promise((resolve, reject) => {
+        ch.bind('pusher:subscription_succeeded', () => resolve({ p, ch }));
+        ch.bind('pusher:subscription_error', (e) => reject(new Error(JSON.stringify(e))));
+    });
 }
 
 // One scenario a name: a new one is one more entry.
@@ -104,6 +119,20 @@ const scenarios = {
             return;
         }
         throw new Error('answered 2xx');
+    },
+    // last but the webhooks: its subscription would change the counts above
+    'a trigger reaches pusher-js, JSON as an object and text as text': async () => {
+        const { p, ch } = await pusherJs('interop');
+        const got = [];
+        ch.bind('to-js', (data) => got.push(data));
+        try {
+            await pusher.trigger('interop', 'to-js', { from: 'backend', n: [1, 2] });
+            await pusher.trigger('interop', 'to-js', 'just text');
+            await waitFor(() => got.length === 2, 'two events at pusher-js');
+            expect(same(got, [{ from: 'backend', n: [1, 2] }, 'just text']), JSON.stringify(got));
+        } finally {
+            p.disconnect();
+        }
     },
     'webhooks are valid for the library': async () => {
         const all = () => hooks.flatMap((h) => h.events);
