@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 
+#include "keepalive.h"
 #include "server.h"
 
 /* Writes c's queued frames now, outside any lws callback.  That is only
@@ -21,7 +22,9 @@ static void sb_flush_one(sb_flusher *fl, sb_wsconn *c)
         lws_callback_on_writable(c->wsi);
         return;
     }
-    rc = sb_queue_flush(c->wsi, &c->q, &fl->batch, 0, NULL);
+    rc = sb_keepalive_write_ping(c);
+    if (rc == 0)
+        rc = sb_queue_flush(c->wsi, &c->q, &fl->batch, 0, NULL);
     if (rc < 0) {
         /* the socket is dead (lws marked it unusable): let lws reap it on
          * its next turn, as a writeable callback returning -1 would */

@@ -170,6 +170,12 @@ struct sb_wsconn {
     sb_wsconn *prev, *next;   /* the server's list of connections */
     int dirty;                /* on the server's end-of-turn write list */
     sb_wsconn *dirty_prev, *dirty_next;
+    /* keepalive.h: which of its lists c waits in, since when (ms,
+     * sb_mono_ms), and a PING to write with the next write */
+    sb_wsconn *ka_prev, *ka_next;
+    int64_t ka_at;
+    unsigned char ka_list;
+    unsigned char ping_due;
 };
 
 sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
