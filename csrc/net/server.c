@@ -60,6 +60,11 @@ sb_loop *sb_server_loop(const sb_server *s)
     return s->loop;
 }
 
+struct lws_context *sb_server_lws(const sb_server *s)
+{
+    return s->ctx;
+}
+
 char *sb_server_strdup(const char *s)
 {
     return s ? sb_memdup(s, strlen(s)) : NULL;
@@ -524,6 +529,15 @@ static int sb_server_copy_config(sb_server *s, const sb_server_config *cfg)
            (cfg->cors && !s->cors) ? -1 : 0;
 }
 
+/* The trimmer's collect: the app's hook, while the app still listens. */
+static void sb_server_collect(void *arg)
+{
+    sb_server *s = arg;
+
+    if (s->hooks.collect)
+        s->hooks.collect(s->hooks.ud);
+}
+
 sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
                          const sb_server_hooks *hooks, char *err, size_t errlen)
 {
@@ -539,6 +553,8 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     s->hooks = *hooks;
     sb_flusher_init(&s->flush, loop);
     sb_trimmer_init(&s->trim, loop);
+    s->trim.collect = sb_server_collect;
+    s->trim.arg = s;
     s->shared.flush = &s->flush;
     /* connections still use the hub while lws closes them, which can be
      * after the hub's owner let go (lua_close collects in any order) */
