@@ -93,6 +93,7 @@ build = {
             "csrc/net/http.c",
             "csrc/net/http_client.c",
             "csrc/net/http_static.c",
+            "csrc/net/keepalive.c",
             "csrc/net/limits.c",
             "csrc/net/listener.c",
             "csrc/net/loop.c",

@@ -225,6 +225,44 @@ describe("idle connections", function()
         ponger:close()
     end)
 
+    it("pings each of 200 connections and closes exactly the 100 that never answer", function()
+        server = assert(sb.listen{ port = 0, limits = { ping_interval = 1, idle_timeout = 2 } })
+        local peers, answered = {}, {}
+        for i = 1, 200 do
+            peers[i] = rawtcp.websocket(server.port, "/c/crowd")
+            assert.is_true(peers[i].upgraded)
+            answered[i] = 0
+        end
+        -- odd peers answer every ping, even ones stay silent
+        local function pump_all()
+            local closed = 0
+            for i, p in ipairs(peers) do
+                p:pump()
+                if i % 2 == 1 then
+                    local pings = p:of_op(9)
+                    while answered[i] < #pings do
+                        answered[i] = answered[i] + 1
+                        p:pong(pings[answered[i]].data)
+                    end
+                end
+                closed = closed + (p.closed and 1 or 0)
+            end
+            return closed
+        end
+        assert.is_true(wait_until(function() return pump_all() == 100 end, 8))
+        -- a second round of pings for the others: still exactly 100 closed
+        wait_until(function() pump_all() return false end, 1.5)
+        assert.same(100, pump_all())
+        for i, p in ipairs(peers) do
+            assert.is_true(#p:of_op(9) >= 1, "peer " .. i .. " got no ping")
+            assert.same(i % 2 == 0, p.closed and true or false)
+        end
+        for i = 1, 200, 2 do
+            assert.is_true(answered[i] >= 2, "peer " .. i .. " was pinged " .. answered[i] .. " times")
+            peers[i]:close()
+        end
+    end)
+
     it("sends no pings with ping_interval = false", function()
         server = assert(sb.listen{ port = 0, limits = { ping_interval = false } })
         local silent = rawtcp.websocket(server.port, "/c/quiet")

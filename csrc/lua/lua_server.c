@@ -645,6 +645,25 @@ static int sb_lua_on_pusher_api(void *ud, const char *method, const char *path,
     return x.rc;
 }
 
+/* Protected: a full collection (finalizers may raise on 5.1). */
+static int sb_lua_collect_call(lua_State *L)
+{
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    return 0;
+}
+
+/* A storm fell: the connections' Lua objects are garbage now, and would
+ * stay so until something allocated; collected before the trim, their
+ * pages can go back to the system. */
+static void sb_lua_on_collect(void *ud)
+{
+    sb_hook_call x;
+    lua_State *L = sb_hook_begin(&x, ud, NULL);
+
+    if (L)
+        sb_lua_protect(L, sb_lua_collect_call, &x, "collect");
+}
+
 /* Protected: metrics() -> text (Prometheus lines) appended to x->out. */
 static int sb_lua_metrics_call(lua_State *L)
 {
@@ -721,6 +740,7 @@ static int sb_lua_listen(lua_State *L)
     hooks.pusher_api = sb_lua_on_pusher_api;
     hooks.metrics = sb_lua_on_metrics;
     hooks.endpoint = sb_lua_on_endpoint;
+    hooks.collect = sb_lua_on_collect;
     hooks.ud = ls;
     ls->srv = sb_server_new(loop, hub, &cfg, &hooks, err, sizeof err);
     if (!ls->srv) {

@@ -61,6 +61,7 @@ void sb_wsconn_free(sb_wsconn *c)
     }
     sb_server_unlink(s, c);
     sb_flush_unmark(&s->flush, c);
+    sb_keepalive_remove(&s->ka, c);
     if (s->closing && !s->conns)
         sb_server_drop_vhost(s);
     if (c->ops && c->ops->release)

@@ -4,6 +4,7 @@
  * 1013 so it costs the other connections nothing. */
 #include "server.h"
 #include "flush.h"
+#include "keepalive.h"
 
 #include "base/str.h"
 
@@ -98,6 +99,10 @@ int sb_wsconn_flush(sb_wsconn *c)
 
     if (c->close_sent)
         return 0;
+    /* a due ping first: it is small, and the peer's answer is what keeps
+     * it connected */
+    if (!c->close_code && sb_keepalive_write_ping(c))
+        return -1;
     rc = sb_queue_flush(c->wsi, &c->q, &c->shared->flush->batch,
                         c->close_code, c->close_reason);
     if (rc > 0)

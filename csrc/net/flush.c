@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 
+#include "keepalive.h"
 #include "server.h"
 
 /* Writes c's queued frames now, outside any lws callback.  That is only
@@ -21,7 +22,9 @@ static void sb_flush_one(sb_flusher *fl, sb_wsconn *c)
         lws_callback_on_writable(c->wsi);
         return;
     }
-    rc = sb_queue_flush(c->wsi, &c->q, &fl->batch, 0, NULL);
+    rc = sb_keepalive_write_ping(c);
+    if (rc == 0)
+        rc = sb_queue_flush(c->wsi, &c->q, &fl->batch, 0, NULL);
     if (rc < 0) {
         /* the socket is dead (lws marked it unusable): let lws reap it on
          * its next turn, as a writeable callback returning -1 would */
@@ -31,13 +34,16 @@ static void sb_flush_one(sb_flusher *fl, sb_wsconn *c)
     }
 }
 
-/* The turn is over: every dirty connection gets one (packed) write,
- * unless a frame was left half-read (sb_flush_midframe) and the writes
- * have not waited SB_FLUSH_DEFER_MAX turns yet. */
+/* The turn is over: the oldest dirty connections get one (packed) write
+ * each, within the turn's budget; the rest wait for the next turn, which
+ * the re-armed hook keeps from blocking in the poll.  Unless a frame was
+ * left half-read (sb_flush_midframe) and the writes have not waited
+ * SB_FLUSH_DEFER_MAX turns yet: then they all wait. */
 static void sb_flush_turn(sb_turn_hook *h)
 {
     sb_flusher *fl = (sb_flusher *)h;
     sb_wsconn *c;
+    int budget = SB_FLUSH_PER_TURN;
 
     if (fl->midframe && fl->dirty && fl->deferred < SB_FLUSH_DEFER_MAX) {
         fl->midframe = 0;
@@ -47,14 +53,12 @@ static void sb_flush_turn(sb_turn_hook *h)
     }
     fl->midframe = 0;
     fl->deferred = 0;
-    while ((c = fl->dirty)) {
-        fl->dirty = c->dirty_next;
-        if (fl->dirty)
-            fl->dirty->dirty_prev = NULL;
-        c->dirty_next = c->dirty_prev = NULL;
-        c->dirty = 0;
+    while (budget-- > 0 && (c = fl->dirty)) {
+        sb_flush_unmark(fl, c);
         sb_flush_one(fl, c);
     }
+    if (fl->dirty)
+        sb_loop_at_turn_end(fl->loop, &fl->hook);
 }
 
 void sb_flusher_init(sb_flusher *fl, sb_loop *loop)
@@ -63,7 +67,7 @@ void sb_flusher_init(sb_flusher *fl, sb_loop *loop)
     fl->hook.next = NULL;
     fl->hook.armed = 0;
     fl->loop = loop;
-    fl->dirty = NULL;
+    fl->dirty = fl->dirty_tail = NULL;
     fl->batch.mem = NULL;
     fl->batch.cap = 0;
     fl->midframe = 0;
@@ -81,11 +85,13 @@ void sb_flush_mark(sb_flusher *fl, sb_wsconn *c)
     if (c->dirty)
         return;
     c->dirty = 1;
-    c->dirty_prev = NULL;
-    c->dirty_next = fl->dirty;
-    if (fl->dirty)
-        fl->dirty->dirty_prev = c;
-    fl->dirty = c;
+    c->dirty_next = NULL;
+    c->dirty_prev = fl->dirty_tail;
+    if (fl->dirty_tail)
+        fl->dirty_tail->dirty_next = c;
+    else
+        fl->dirty = c;
+    fl->dirty_tail = c;
     sb_loop_at_turn_end(fl->loop, &fl->hook);
 }
 
@@ -105,6 +111,8 @@ void sb_flush_unmark(sb_flusher *fl, sb_wsconn *c)
         fl->dirty = c->dirty_next;
     if (c->dirty_next)
         c->dirty_next->dirty_prev = c->dirty_prev;
+    else
+        fl->dirty_tail = c->dirty_prev;
     c->dirty_next = c->dirty_prev = NULL;
     c->dirty = 0;
 }

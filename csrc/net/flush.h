@@ -7,7 +7,14 @@
  * end of the loop turn each one gets its whole turn's frames in one packed
  * write, straight from here.  Only when the socket is full (lws had to
  * buffer part of a send) or the connection is not in a plain established
- * state does it fall back to lws's writeable callback. */
+ * state does it fall back to lws's writeable callback.
+ *
+ * A turn writes to at most SB_FLUSH_PER_TURN connections, in the order
+ * they got their first frame; the rest stay on the list for the next
+ * turn (their frames pack into fewer writes meanwhile).  A fan-out to
+ * 20,000 connections is then spread over turns instead of making one
+ * turn of 20,000 sends, and an HTTP request (GET /metrics) waiting for
+ * the poll is answered between them. */
 #ifndef SB_FLUSH_H
 #define SB_FLUSH_H
 
@@ -16,10 +23,14 @@
 
 #include "types.h"
 
+/* Connections written per loop turn at most (about 10 ms of sends). */
+#define SB_FLUSH_PER_TURN 2048
+
 typedef struct sb_flusher {
     sb_turn_hook hook;     /* first: the hook's address is the flusher's */
     sb_loop *loop;
-    sb_wsconn *dirty;      /* connections with frames to write this turn */
+    sb_wsconn *dirty;      /* connections with frames to write, oldest first */
+    sb_wsconn *dirty_tail;
     sb_batch batch;        /* shared scratch for packed writes */
     int midframe;          /* a frame was left half-read this turn */
     unsigned deferred;     /* turns the writes waited for that, in a row */

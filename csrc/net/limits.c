@@ -18,10 +18,11 @@
  *   lws parser fail and the connection is closed without any response:
  *   lws 4.1.6 has no hook to answer 431 there.  URLs that fit but are over
  *   max_url get our 414.
- * - Pings: the vhost's retry_and_idle_policy sends a PING every
- *   secs_since_valid_ping and hangs up when no PONG came for
- *   secs_since_valid_hangup (only PONGs count, not data frames); HTTP
- *   connections (SSE) are not covered by it, hence TCP_USER_TIMEOUT. */
+ * - Pings are ours (keepalive.c): a PING after ping_interval without a
+ *   PONG, a hang-up at idle_timeout (only PONGs count, not data frames).
+ *   lws's retry_and_idle_policy would do the same with a sorted timer per
+ *   connection, an O(n) insert each; it is kept all off.  HTTP
+ *   connections (SSE) have no pings, hence TCP_USER_TIMEOUT. */
 #include "server.h"
 
 #include "base/defaults.h"
@@ -82,13 +83,8 @@ void sb_limits_vhost(const sb_server_config *cfg,
 {
     info->timeout_secs_ah_idle = (unsigned)cfg->handshake_timeout;
     /* an all-zero policy turns lws's validity checks off (its default
-     * would ping after 300 s); lws asserts hangup > ping, which the Lua
-     * layer checks before we get here */
+     * would ping after 300 s); keepalive.c pings instead */
     memset(retry, 0, sizeof *retry);
-    if (cfg->ping_interval > 0 && cfg->idle_timeout > cfg->ping_interval) {
-        retry->secs_since_valid_ping = (uint16_t)cfg->ping_interval;
-        retry->secs_since_valid_hangup = (uint16_t)cfg->idle_timeout;
-    }
     info->retry_and_idle_policy = retry;
 }
 

@@ -31,7 +31,11 @@ struct sb_listener {
 };
 
 /* Accepts what is pending (bounded, so a connection storm cannot keep the
- * loop here) and hands each socket to lws.  A socket lws cannot adopt is
+ * loop here) and hands each socket to lws.  256 a turn: a join storm
+ * keeps up to a thousand connects waiting, and an HTTP request (GET
+ * /metrics) waits behind them in the kernel's queue, turn after turn at
+ * 64; beyond a few hundred, lws's handshake timers (one sorted list,
+ * walked per insert) make the turn long instead.  A socket lws cannot adopt is
  * closed: lws_adopt_socket_vhost closes it itself on failure. */
 static void sb_listener_ready(uv_poll_t *h, int status, int events)
 {
@@ -41,7 +45,7 @@ static void sb_listener_ready(uv_poll_t *h, int status, int events)
     (void)events;
     if (status < 0)
         return;
-    for (i = 0; i < 64; i++) {
+    for (i = 0; i < 256; i++) {
         int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;   /* EAGAIN, or a transient error (EMFILE...): next turn */

@@ -61,6 +61,11 @@ sb_loop *sb_server_loop(const sb_server *s)
     return s->loop;
 }
 
+struct lws_context *sb_server_lws(const sb_server *s)
+{
+    return s->ctx;
+}
+
 char *sb_server_strdup(const char *s)
 {
     return s ? sb_memdup(s, strlen(s)) : NULL;
@@ -174,6 +179,7 @@ void sb_server_drop_vhost(sb_server *s)
         if (s->protos[i]->server_stop)
             s->protos[i]->server_stop(s, s->pstate[i]);
     lws_sul_cancel(&s->close_sul);
+    sb_keepalive_stop(&s->ka);
     s->ctx = NULL;
     s->vh = NULL;
     /* lws 4.1 never completes this on a foreign loop (the context,
@@ -241,6 +247,7 @@ static int sb_wsconn_established(sb_wsconn *c)
                          (unsigned char *)why, strlen(why));
         return -1;
     }
+    sb_keepalive_add(&c->srv->ka, c);
     if (c->srv->hooks.open)
         c->srv->hooks.open(c->srv->hooks.ud, c);
     return 0;
@@ -252,6 +259,7 @@ static void sb_wsconn_gone(sb_wsconn *c, int code)
     if (c->closed)
         return;
     c->closed = 1;
+    sb_keepalive_remove(&c->srv->ka, c);
     c->ops->closed(c);
     sb_hub_disconnect(c->srv->hub, &c->hc);
     if (c->srv->hooks.close)
@@ -371,6 +379,10 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
         return c && !c->closed ? sb_wsconn_receive(c, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return c && !c->closed ? sb_wsconn_flush(c) : 0;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (c && !c->closed)
+            sb_keepalive_pong(&c->srv->ka, c);
+        return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (c)
             c->close_code = sb_peer_close_code(in, len);
@@ -467,6 +479,7 @@ static int sb_server_listen(sb_server *s, const sb_server_config *cfg,
     info.user = s;
     info.options = 0;   /* VALIDATE_UTF8 is a context option (loop.c) */
     sb_limits_vhost(&s->cfg, &info, &s->retry);
+    sb_keepalive_start(&s->ka, s->ctx, s->cfg.ping_interval, s->cfg.idle_timeout);
     /* TLS: lws loads the pair when the vhost is made, so a bad path or a
      * key that does not match fails sb_server_new, not the first client */
     if (cfg->tls_cert && cfg->tls_key) {
@@ -517,6 +530,15 @@ static int sb_server_copy_config(sb_server *s, const sb_server_config *cfg)
            (cfg->cors && !s->cors) ? -1 : 0;
 }
 
+/* The trimmer's collect: the app's hook, while the app still listens. */
+static void sb_server_collect(void *arg)
+{
+    sb_server *s = arg;
+
+    if (s->hooks.collect)
+        s->hooks.collect(s->hooks.ud);
+}
+
 sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
                          const sb_server_hooks *hooks, char *err, size_t errlen)
 {
@@ -532,6 +554,8 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
     s->hooks = *hooks;
     sb_flusher_init(&s->flush, loop);
     sb_trimmer_init(&s->trim, loop);
+    s->trim.collect = sb_server_collect;
+    s->trim.arg = s;
     s->shared.flush = &s->flush;
     /* connections still use the hub while lws closes them, which can be
      * after the hub's owner let go (lua_close collects in any order) */

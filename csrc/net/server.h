@@ -94,6 +94,9 @@ typedef struct sb_server_hooks {
                       sb_buf *out);
     /* GET /metrics: appends the app's own lines (Prometheus text). */
     void (*metrics)(void *ud, sb_buf *out);
+    /* Most connections just went (a storm fell): free what the app no
+     * longer uses (a full GC) before the memory goes back (trim.h). */
+    void (*collect)(void *ud);
     void *ud;
 } sb_server_hooks;
 
@@ -186,6 +189,12 @@ struct sb_wsconn {
     sb_wsconn *prev, *next;   /* the server's list of connections */
     int dirty;                /* on the server's end-of-turn write list */
     sb_wsconn *dirty_prev, *dirty_next;
+    /* keepalive.h: which of its lists c waits in, since when (ms,
+     * sb_mono_ms), and a PING to write with the next write */
+    sb_wsconn *ka_prev, *ka_next;
+    int64_t ka_at;
+    unsigned char ka_list;
+    unsigned char ping_due;
 };
 
 sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,
@@ -201,6 +210,10 @@ const char *sb_server_address(const sb_server *s, int i);
 sb_hub *sb_server_hub(const sb_server *s);
 /* The loop the server runs on (for end-of-turn work, loop.h). */
 sb_loop *sb_server_loop(const sb_server *s);
+/* The server's lws context, for a protocol's timers (lws_sul_schedule);
+ * NULL once it stopped listening (its timers must be cancelled in its
+ * server_stop, before the context goes). */
+struct lws_context *sb_server_lws(const sb_server *s);
 
 /* Queues a frame (takes a reference).  Returns 0, or -1 if the connection is
  * closing or its queue is over the limit (it is then closed with 1013). */

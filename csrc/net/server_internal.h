@@ -5,6 +5,7 @@
 
 #include "base/map.h"
 #include "flush.h"
+#include "keepalive.h"
 #include "listener.h"
 #include "peers.h"
 #include "trim.h"
@@ -23,7 +24,8 @@ struct sb_server {
     const sb_proto_ops *protos[SB_MAX_PROTOCOLS];
     void *pstate[SB_MAX_PROTOCOLS];   /* each protocol's server_start state */
     int nprotos;
-    lws_retry_bo_t retry;      /* the vhost's ping/idle policy (limits.c) */
+    lws_retry_bo_t retry;      /* the vhost's policy: all off (limits.c) */
+    sb_keepalive ka;           /* WebSocket pings and idle hang-ups */
     sb_server_hooks hooks;
     sb_server_config cfg;
     char *host;

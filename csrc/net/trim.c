@@ -11,7 +11,10 @@
 
 static void sb_trim_now(sb_turn_hook *h)
 {
-    (void)h;
+    sb_trimmer *t = (sb_trimmer *)h;
+
+    if (t->collect)
+        t->collect(t->arg);
 #if defined(__GLIBC__)
     malloc_trim(0);
 #endif
@@ -24,6 +27,8 @@ void sb_trimmer_init(sb_trimmer *t, sb_loop *loop)
     t->hook.armed = 0;
     t->loop = loop;
     t->peak = 0;
+    t->collect = NULL;
+    t->arg = NULL;
 }
 
 void sb_trimmer_free(sb_trimmer *t)

@@ -66,6 +66,8 @@ static void sb_native_server_stop(sb_server *s, void *state)
     sb_native_server *ns = state;
 
     (void)s;
+    if (ns)
+        sb_native_pres_stop(ns->pres);
     if (ns && ns->hub) {
         sb_hub_unwatch_remote(ns->hub, sb_native_remote, ns);
         ns->hub = NULL;

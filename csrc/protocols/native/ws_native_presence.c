@@ -11,7 +11,14 @@
  * 1 and the last, whose count is the exact one.  The budget is 16 events,
  * less in a big channel (ws_native_presence.h), so that a turn sends at
  * most about 16,384 frames to one channel: turns stay short, and a
- * server busy with a storm coalesces more per turn. */
+ * server busy with a storm coalesces more per turn.
+ *
+ * A big channel (SB_NATIVE_PRESENCE_PACE_MIN connections or more) is
+ * also paced: its events wait a little (conns / PACE_DIV ms from the
+ * first one) and go out together, on a timer.  A fan-out to every
+ * member on every loop turn of a storm is what kept the loop busy; paced,
+ * 20,000 members get a few presence frames a second during a storm, and
+ * each frame's count is still the exact one. */
 #include "ws_native_presence.h"
 
 #include <stdlib.h>
@@ -30,6 +37,7 @@ typedef struct pres_ev {
 typedef struct pres_chan {
     pres_ev *ev;
     size_t n, cap;
+    int64_t due;            /* ms (sb_mono_ms) it goes out; 0 = turn end */
     size_t len;
     char name[];
 } pres_chan;
@@ -39,6 +47,10 @@ struct sb_native_pres {
     sb_server *srv;
     sb_map chans;           /* channel name -> pres_chan* */
     uint64_t seq;
+    lws_sorted_usec_list_t sul;   /* the paced channels' timer */
+    struct lws_context *ctx;      /* the timer's context while armed */
+    int64_t timer_due;            /* ms it fires; 0 = not armed */
+    int stopped;                  /* the server stopped: no more pacing */
 };
 
 static void pres_turn_end(sb_turn_hook *h);
@@ -65,6 +77,26 @@ static void chan_free(pres_chan *pc)
     free(pc);
 }
 
+/* The timer goes with the server's lws context: cancelled here, before
+ * the context is destroyed (a later cancel would touch freed memory). */
+static void pres_timer_cancel(sb_native_pres *p)
+{
+    if (p->timer_due && p->ctx)
+        lws_sul_cancel(&p->sul);
+    p->timer_due = 0;
+    p->ctx = NULL;
+}
+
+void sb_native_pres_stop(sb_native_pres *p)
+{
+    if (!p)
+        return;
+    pres_timer_cancel(p);
+    p->stopped = 1;
+    if (p->chans.count)
+        sb_loop_at_turn_end(sb_server_loop(p->srv), &p->hook);
+}
+
 void sb_native_pres_free(sb_native_pres *p)
 {
     sb_map_iter it;
@@ -72,6 +104,8 @@ void sb_native_pres_free(sb_native_pres *p)
 
     if (!p)
         return;
+    if (!p->stopped)
+        pres_timer_cancel(p);
     sb_loop_turn_hook_cancel(sb_server_loop(p->srv), &p->hook);
     sb_map_iter_init(&it);
     while (sb_map_next(&p->chans, &it, NULL, NULL, &val))
@@ -85,7 +119,18 @@ uint64_t sb_native_pres_next(sb_native_pres *p)
     return ++p->seq;
 }
 
-/* The channel's queue, created on its first event of the turn. */
+/* When a channel's first event of a batch goes out: at the end of the
+ * turn, or later in a big channel (see the top of the file). */
+static int64_t pace_due(const sb_native_pres *p, const char *ch, size_t chlen)
+{
+    size_t conns = sb_hub_connection_count(sb_server_hub(p->srv), ch, chlen);
+
+    if (p->stopped || conns < SB_NATIVE_PRESENCE_PACE_MIN)
+        return 0;
+    return sb_mono_ms() + (int64_t)(conns / SB_NATIVE_PRESENCE_PACE_DIV);
+}
+
+/* The channel's queue, created on its first event of the batch. */
 static pres_chan *chan_get(sb_native_pres *p, const char *ch, size_t chlen)
 {
     pres_chan *pc = sb_map_get(&p->chans, ch, chlen);
@@ -96,6 +141,7 @@ static pres_chan *chan_get(sb_native_pres *p, const char *ch, size_t chlen)
         return NULL;
     memcpy(pc->name, ch, chlen);
     pc->len = chlen;
+    pc->due = pace_due(p, ch, chlen);
     if (sb_map_put(&p->chans, pc->name, chlen, pc)) {
         free(pc);
         return NULL;
@@ -202,21 +248,80 @@ int sb_native_pres_pending(const sb_native_pres *p)
     return p && p->chans.count > 0;
 }
 
-/* The turn is over: every channel with events gets them.  By name, one
- * at a time: a flush takes its channel off the map. */
-static void pres_turn_end(sb_turn_hook *h)
+static void pres_timer_fire(lws_sorted_usec_list_t *sul);
+
+/* Arms the timer for the earliest paced channel, unless it is armed for
+ * then or sooner.  Without a context (the server is going) the channel
+ * goes out at the end of the turn instead. */
+static void pres_timer_arm(sb_native_pres *p, int64_t due, int64_t now)
 {
-    sb_native_pres *p = (sb_native_pres *)h;
+    struct lws_context *ctx;
+
+    if (p->timer_due && p->timer_due <= due)
+        return;
+    ctx = p->ctx ? p->ctx : sb_server_lws(p->srv);
+    if (!ctx) {
+        sb_loop_at_turn_end(sb_server_loop(p->srv), &p->hook);
+        return;
+    }
+    p->ctx = ctx;
+    p->timer_due = due;
+    lws_sul_schedule(ctx, 0, &p->sul, pres_timer_fire,
+                     due > now ? (due - now) * 1000 : 0);
+}
+
+/* The first channel whose events are due, copied into name (*len set);
+ * 0 when none is.  *next: the earliest due time of the others (0: none). */
+static int pres_next_ripe(sb_native_pres *p, int64_t now, char *name,
+                          size_t *len, int64_t *next)
+{
     sb_map_iter it;
     const void *k;
     size_t klen;
-    char name[SB_CHANNEL_MAX + 1];
+    void *val;
 
-    for (;;) {
-        sb_map_iter_init(&it);
-        if (!sb_map_next(&p->chans, &it, &k, &klen, NULL) || klen > SB_CHANNEL_MAX)
-            break;
-        memcpy(name, k, klen);
-        sb_native_pres_flush(p, name, klen);
+    *next = 0;
+    sb_map_iter_init(&it);
+    while (sb_map_next(&p->chans, &it, &k, &klen, &val)) {
+        const pres_chan *pc = val;
+        if (klen > SB_CHANNEL_MAX)
+            continue;
+        if (p->stopped || pc->due <= now) {
+            memcpy(name, k, klen);
+            *len = klen;
+            return 1;
+        }
+        if (!*next || pc->due < *next)
+            *next = pc->due;
     }
+    return 0;
+}
+
+/* Every channel whose events are due gets them (by name, one at a time:
+ * a flush takes its channel off the map); the timer waits for the rest. */
+static void pres_send_ripe(sb_native_pres *p)
+{
+    char name[SB_CHANNEL_MAX + 1];
+    size_t len;
+    int64_t now = sb_mono_ms(), next;
+
+    while (pres_next_ripe(p, now, name, &len, &next))
+        sb_native_pres_flush(p, name, len);
+    if (next)
+        pres_timer_arm(p, next, now);
+}
+
+static void pres_timer_fire(lws_sorted_usec_list_t *sul)
+{
+    sb_native_pres *p = lws_container_of(sul, sb_native_pres, sul);
+
+    p->timer_due = 0;
+    pres_send_ripe(p);
+}
+
+/* The turn is over: the channels with events get them, the paced ones
+ * when they are due. */
+static void pres_turn_end(sb_turn_hook *h)
+{
+    pres_send_ripe((sb_native_pres *)h);
 }
