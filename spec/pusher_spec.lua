@@ -415,7 +415,8 @@ end)
 describe("pusher options", function()
     it("are checked up front", function()
         assert.has_error(function() sb.listen({ port = 0, pusher = { key = "k", secret = "s" } }) end,
-            "switchboard.listen: option 'pusher.app_id' is required (a non-empty string without '/', spaces or control characters, or a number)")
+            "switchboard.listen: option 'pusher.app_id' is required (a non-empty string without '/', "
+                .. "spaces or control characters, or a number)")
         assert.has_error(function()
             sb.listen({ port = 0, pusher = { app_id = 1, key = "k", secret = "s", client_event = true } })
         end, "switchboard.listen: unknown option 'pusher.client_event' (did you mean 'pusher.client_events'?)")
