@@ -32,15 +32,15 @@ struct Json {
     const char *p, *end;
     int depth = 0;
 
-    void ws() { while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++; }
-    bool lit(const char *s)
+    void json_ws() { while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++; }
+    bool json_lit(const char *s)
     {
         size_t n = strlen(s);
         if ((size_t)(end - p) < n || memcmp(p, s, n)) return false;
         p += n;
         return true;
     }
-    bool str()
+    bool json_str()
     {
         for (p++; p < end; p++) {
             unsigned char c = (unsigned char)*p;
@@ -56,74 +56,74 @@ struct Json {
         }
         return false;
     }
-    bool digits()
+    bool json_digits()
     {
         const char *s = p;
         while (p < end && *p >= '0' && *p <= '9') p++;
         return p > s;
     }
-    bool num()
+    bool json_num()
     {
         if (*p == '-') p++;
         if (p < end && *p == '0') p++;
-        else if (!digits()) return false;
-        if (p < end && *p == '.') { p++; if (!digits()) return false; }
+        else if (!json_digits()) return false;
+        if (p < end && *p == '.') { p++; if (!json_digits()) return false; }
         if (p < end && (*p == 'e' || *p == 'E')) {
             p++;
             if (p < end && (*p == '+' || *p == '-')) p++;
-            if (!digits()) return false;
+            if (!json_digits()) return false;
         }
         return true;
     }
-    bool list(char close, bool object)
+    bool json_list(char close, bool object)
     {
         if (++depth > 64) return false;
         p++;
-        ws();
+        json_ws();
         if (p < end && *p == close) { p++; depth--; return true; }
         for (;;) {
             if (object) {
-                if (p >= end || *p != '"' || !str()) return false;
-                ws();
+                if (p >= end || *p != '"' || !json_str()) return false;
+                json_ws();
                 if (p >= end || *p++ != ':') return false;
             }
-            if (!value()) return false;
-            ws();
-            if (p < end && *p == ',') { p++; ws(); continue; }
+            if (!json_value()) return false;
+            json_ws();
+            if (p < end && *p == ',') { p++; json_ws(); continue; }
             if (p < end && *p == close) { p++; depth--; return true; }
             return false;
         }
     }
-    bool value()
+    bool json_value()
     {
-        ws();
+        json_ws();
         if (p >= end) return false;
         switch (*p) {
-        case '{': return list('}', true);
-        case '[': return list(']', false);
-        case '"': return str();
-        case 't': return lit("true");
-        case 'f': return lit("false");
-        case 'n': return lit("null");
-        default: return num();
+        case '{': return json_list('}', true);
+        case '[': return json_list(']', false);
+        case '"': return json_str();
+        case 't': return json_lit("true");
+        case 'f': return json_lit("false");
+        case 'n': return json_lit("null");
+        default: return json_num();
         }
     }
-    static bool valid(std::string_view s)
+    static bool json_valid(std::string_view s)
     {
         Json j{s.data(), s.data() + s.size()};
-        if (!j.value()) return false;
-        j.ws();
+        if (!j.json_value()) return false;
+        j.json_ws();
         return j.p == j.end;
     }
 };
 
-long long now_ms()
+long long uws_now_ms()
 {
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string percent_decode(std::string_view s)
+std::string uws_percent_decode(std::string_view s)
 {
     std::string out;
     for (size_t i = 0; i < s.size(); i++) {
@@ -138,14 +138,14 @@ std::string percent_decode(std::string_view s)
     return out;
 }
 
-const char *arg(int argc, char **argv, const char *name, const char *dflt)
+const char *uws_arg(int argc, char **argv, const char *name, const char *dflt)
 {
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], name)) return argv[i + 1];
     return dflt;
 }
 
-bool flag(int argc, char **argv, const char *name)
+bool uws_flag(int argc, char **argv, const char *name)
 {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], name)) return true;
@@ -156,10 +156,10 @@ bool flag(int argc, char **argv, const char *name)
 
 int main(int argc, char **argv)
 {
-    int port = atoi(arg(argc, argv, "--port", "8080"));
-    std::string host = arg(argc, argv, "--host", "127.0.0.1");
-    unsigned slow = (unsigned)atol(arg(argc, argv, "--slow-limit", "4194304"));
-    bool events = !flag(argc, argv, "--no-events");
+    int port = atoi(uws_arg(argc, argv, "--port", "8080"));
+    std::string host = uws_arg(argc, argv, "--host", "127.0.0.1");
+    unsigned slow = (unsigned)atol(uws_arg(argc, argv, "--slow-limit", "4194304"));
+    bool events = !uws_flag(argc, argv, "--no-events");
     std::unordered_map<std::string, long> members;
     unsigned long next_uid = 0;
     uWS::App app;
@@ -167,7 +167,7 @@ int main(int argc, char **argv)
     auto event = [&](const char *type, const Member *m) {
         std::string f = std::string("{\"type\":\"") + type + "\",\"users\":" +
                         std::to_string(members[m->channel]) + ",\"uid\":\"" + m->uid +
-                        "\",\"date\":" + std::to_string(now_ms()) + "}";
+                        "\",\"date\":" + std::to_string(uws_now_ms()) + "}";
         app.publish(m->channel, f, uWS::OpCode::TEXT);
     };
 
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
             char uid[32];
             snprintf(uid, sizeof uid, "u%lx", ++next_uid);
             res->template upgrade<Member>(
-                {uid, percent_decode(req->getUrl().substr(3))},
+                {uid, uws_percent_decode(req->getUrl().substr(3))},
                 req->getHeader("sec-websocket-key"), req->getHeader("sec-websocket-protocol"),
                 req->getHeader("sec-websocket-extensions"), ctx);
         },
@@ -192,14 +192,14 @@ int main(int argc, char **argv)
             if (events) event("join", m);
         },
         .message = [&](auto *ws, std::string_view msg, uWS::OpCode op) {
-            if (op != uWS::OpCode::TEXT || !Json::valid(msg)) return;
+            if (op != uWS::OpCode::TEXT || !Json::json_valid(msg)) return;
             Member *m = ws->getUserData();
             std::string out;
             out.reserve(msg.size() + m->uid.size() + 40);
             out += "{\"uid\":\"";
             out += m->uid;
             out += "\",\"date\":";
-            out += std::to_string(now_ms());
+            out += std::to_string(uws_now_ms());
             out += ",\"message\":";
             out += msg;
             out += '}';
