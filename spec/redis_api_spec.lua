@@ -34,7 +34,7 @@ describe("server API in a cluster", function()
 
     -- without_api: a node that still acts on the notes of those with one
     local function node(name, without_api)
-        local s = fx.listen(name, { api = not without_api and { keys = { [KEY] = true } } or nil })
+        local s = fx.listen(name, { api = not without_api and { keys = { [KEY] = true }, timeout = 2 } or nil })
         s:on("connect", function(conn, req) conn.member = req.query.user or conn.member end)
         return s
     end
@@ -96,16 +96,37 @@ describe("server API in a cluster", function()
         assert.is_true(wait_until(function() return #b.hub:presence("cl:3") == 1 end))
         local status, body = call(b, "subscribe", { user = "bo", channel = "cl:sub" })
         assert.equal(200, status)
-        assert.same({ subscribed = 0, already = 0, skipped = 0, nodes = 1 }, body.result)
+        -- a's counts: the Phoenix socket subscribed, the native one skipped
+        assert.same({ subscribed = 1, already = 0, skipped = 1, nodes = 1 }, body.result)
         assert.is_true(wait_until(function() return #b.hub:presence("cl:sub") == 1 end))
         call(b, "publish", { channel = "cl:sub", event = "e", data = { n = 1 } })
         assert.truthy(H.wait(function() return phx:find(function(m) return m[3] == "cl:sub" end) end))
         status, body = call(b, "disconnect", { user = "bo", code = 4000, reason = "bye" })
         assert.equal(200, status)
-        assert.same({ disconnected = 0, nodes = 1 }, body.result)
+        assert.same({ disconnected = 2, nodes = 1 }, body.result)
         assert.same({ code = 4000, reason = "bye" }, c:wait_closed())
         assert.is_true(wait_until(function() return phx.state == "closed" end))
         assert.equal(4000, phx.code)
+    end)
+
+    it("adds up every node's counts, and says so when a node did not answer", function()
+        local a, b = two()
+        native(a, "/c/cl:4?user=cy")
+        native(b, "/c/cl:4?user=cy")
+        assert.is_true(wait_until(function() return b.hub:connection_count("cl:4") == 2 end))
+        local status, body = call(b, "unsubscribe", { user = "cy", channel = "cl:4" })
+        assert.equal(200, status)
+        assert.same({ unsubscribed = 2, nodes = 1 }, body.result)
+        -- a node that hears no notes (a hub without a server): the answer
+        -- comes at the deadline, with what the others said
+        local mute = fx.hub("api-mute")
+        assert.is_true(R.connected(a.hub, b.hub, mute))
+        assert.is_true(wait_until(function() return b.hub:cluster_stats().nodes == 2 end))
+        native(a, "/c/cl:5?user=cy")
+        assert.is_true(wait_until(function() return b.hub:connection_count("cl:5") == 1 end))
+        status, body = call(b, "disconnect", { user = "cy" })
+        assert.equal(200, status)
+        assert.same({ disconnected = 1, nodes = 1, partial = true }, body.result)
     end)
 end)
 

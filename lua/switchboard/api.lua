@@ -136,6 +136,26 @@ end
 
 local METHODS = {}
 
+-- What a method returns, with start(done), when its answer needs the
+-- cluster: Api:call holds the request, start asks the cluster, and
+-- done(result | nil, err) answers (at once, or later by the ticket).
+local HELD = setmetatable({}, { __tostring = function() return "held" end })
+
+-- How long a user operation waits for the other nodes' counts: short,
+-- and always before the C core's api.timeout answers 504.
+local GATHER_MAX = 1
+
+-- A user operation: this node's counts, or in a cluster the total of
+-- every node's (switchboard.api_users).
+local function user_op(self, op)
+    if not rawget(self.hub, "_cluster") then
+        return users.run(self.hub, op)
+    end
+    return HELD, function(done)
+        users.gather(self.hub, op, self._server._loop, math.min(GATHER_MAX, self._timeout * 0.8), done)
+    end
+end
+
 --- publish { channel | channels, event?, data }: a message for every
 -- subscriber of every protocol, as hub:publish sends it.
 function METHODS.publish(self, p)
@@ -246,11 +266,6 @@ function METHODS.presence_stats(self, p)
     end
     return result
 end
-
--- What a method returns, with start(done), when its answer needs the
--- cluster: Api:call holds the request, start asks the cluster, and
--- done(result | nil, err) answers (at once, or later by the ticket).
-local HELD = setmetatable({}, { __tostring = function() return "held" end })
 
 -- The history answer of a page of messages at position (epoch, offset).
 local function history_result(messages, epoch, offset)
@@ -459,7 +474,7 @@ function METHODS.disconnect(self, p)
         return bad("'reason' must be a string of at most 60 bytes without control characters")
     end
     op.op, op.code, op.reason = "disconnect", code, reason
-    return users.run(self.hub, op)
+    return user_op(self, op)
 end
 
 -- subscribe and unsubscribe { user | connection, channel }.
@@ -475,7 +490,7 @@ local function membership(op_name)
             return nil, err
         end
         op.op, op.channel = op_name, ch
-        return users.run(self.hub, op)
+        return user_op(self, op)
     end
 end
 
@@ -580,7 +595,8 @@ function M.new(server, opts)
         end
         keys[#keys + 1] = { key = k, perms = perms }
     end
-    return setmetatable({ hub = server.hub, _keys = keys, _server = server }, Api)
+    return setmetatable({ hub = server.hub, _keys = keys, _server = server,
+        _timeout = opts.timeout or core.defaults().api_timeout.value }, Api)
 end
 
 return M
