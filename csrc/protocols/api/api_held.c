@@ -145,13 +145,17 @@ int sb_server_api_reply(sb_server *s, uint64_t ticket, int status,
 int sb_api_held_writeable(sb_server *s, struct lws *wsi, void **slot)
 {
     sb_api_call *call = *slot;
+    sb_buf out;
 
     /* only the callbacks sb_api_wake asked for */
     if (!call || !call->due)
         return 0;
     call->due = 0;
-    /* the transaction completes in there, which may free call */
-    return sb_api_answer(s, wsi, call->status, &call->answer);
+    /* taken out of call: the transaction completes in there, which may
+     * free call */
+    out = call->answer;
+    sb_buf_init(&call->answer, 0);
+    return sb_api_answer(s, wsi, call->status, &out);
 }
 
 void sb_api_held_stop(sb_api_server *t)
