@@ -60,6 +60,8 @@
                "body of a Phoenix LongPoll POST (a batch of messages); 413 beyond") \
     SB_DEFAULT(api_max_body, 64 * 1024, "bytes", \
                "body of a server API call; HTTP 413 beyond") \
+    SB_DEFAULT(api_timeout, 5, "s", \
+               "a server API call waiting on the cluster (Redis) is answered 504 after this long") \
     SB_DEFAULT(pusher_activity_timeout, 120, "s", \
                "told to Pusher clients: they ping after this long without a frame") \
     SB_DEFAULT(pusher_auth_max_body, 16 * 1024, "bytes", \

@@ -108,4 +108,15 @@ typedef void (*sb_cluster_note_fn)(const char *text, size_t n,
 int sb_cluster_send_note(sb_cluster *cl, const char *text, size_t n);
 void sb_cluster_on_note(sb_cluster *cl, sb_cluster_note_fn fn, void *ud);
 
+/* The server API's history (cluster_history.c): reads what followed
+ * (epoch, after) of ch from Redis, the read of a resuming client
+ * (sb_hub_history_fetch), for a node that may not follow ch at all.
+ * *count: the channel's history size (a read of more than that many is
+ * refused, history-expired).  NULL when ch keeps no shared history, Redis
+ * is unreachable or memory ran out; else fn runs exactly once, from the
+ * reply or from sb_cluster_free. */
+sb_fetch *sb_cluster_history_read(sb_cluster *cl, const char *ch, size_t chlen,
+                                  uint64_t epoch, uint64_t after, sb_fetch_fn fn,
+                                  void *ud, size_t *count);
+
 #endif

@@ -536,6 +536,16 @@ static sb_fetch *hook_fetch(sb_hub *h, const char *ch, size_t chlen,
     return f;
 }
 
+sb_fetch *sb_cluster_history_read(sb_cluster *cl, const char *ch, size_t chlen,
+                                  uint64_t epoch, uint64_t after, sb_fetch_fn fn,
+                                  void *ud, size_t *count)
+{
+    double ttl;
+
+    sb_hub_history_rule(cl->hub, ch, chlen, count, &ttl);
+    return hook_fetch(cl->hub, ch, chlen, epoch, after, fn, ud, cl);
+}
+
 static void hook_cancel(sb_hub *h, sb_fetch *f, void *ud)
 {
     (void)h;

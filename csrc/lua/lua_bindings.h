@@ -11,6 +11,9 @@
 void sb_lua_hub_open(lua_State *L);
 /* core.hub_deliver, core.hub_history (lua_hub_api.c). */
 void sb_lua_hub_api_open(lua_State *L);
+/* The messages of a history answer as the server API shows them
+ * (lua_hub_api.c); raises on a memory error. */
+void sb_lua_push_history(lua_State *L, sb_msg *const *v, size_t n);
 
 /* The loop inside a loop userdata (raises if idx is not one). */
 sb_loop *sb_lua_checkloop(lua_State *L, int idx);

@@ -8,6 +8,7 @@
 #include "net/loop.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define SB_CLUSTER_MT "switchboard.cluster"
@@ -16,6 +17,7 @@ typedef struct sb_lua_cluster {
     sb_cluster *cl;        /* NULL once closed */
     sb_loop *loop;         /* kept alive by the user value's loop; NULL
                               once collected (no more log calls) */
+    lua_Integer last_read; /* history_read's ids, keys of uservalue.reads */
 } sb_lua_cluster;
 
 /* What the log's protected call reads. */
@@ -326,6 +328,119 @@ static int sb_lua_cluster_on_note(lua_State *L)
     return 0;
 }
 
+/* A history read in flight: its fn is uservalue.reads[id] (a pointer
+ * to Lua is never kept in C). */
+typedef struct sb_lua_read {
+    sb_lua_cluster *lc;
+    lua_Integer id;
+} sb_lua_read;
+
+typedef struct sb_read_call {
+    const sb_lua_read *rd;
+    const sb_history_page *pg;
+} sb_read_call;
+
+/* Protected: reads[id](page), the entry cleared first. */
+static int sb_lua_cluster_read_call(lua_State *L)
+{
+    sb_read_call *x = lua_touserdata(L, 1);
+    const sb_history_page *pg = x->pg;
+
+    if (!sb_lua_push_object_field(L, x->rd->lc, "reads"))
+        return 0;
+    lua_pushinteger(L, x->rd->id);
+    lua_rawget(L, -2);
+    lua_pushinteger(L, x->rd->id);
+    lua_pushnil(L);
+    lua_rawset(L, -4);
+    if (!lua_isfunction(L, -1))
+        return 0;
+    lua_createtable(L, 0, 5);
+    if (pg->reason) {
+        lua_pushstring(L, pg->reason);
+        lua_setfield(L, -2, "reason");
+    }
+    lua_pushnumber(L, (lua_Number)pg->epoch);
+    lua_setfield(L, -2, "epoch");
+    lua_pushnumber(L, (lua_Number)pg->offset);
+    lua_setfield(L, -2, "offset");
+    lua_pushboolean(L, pg->authoritative);
+    lua_setfield(L, -2, "authoritative");
+    sb_lua_push_history(L, pg->msgs, pg->n);
+    lua_setfield(L, -2, "messages");
+    lua_call(L, 1, 0);
+    return 0;
+}
+
+/* The read's answer (or the cluster being freed: then, if Lua is gone,
+ * only the read goes). */
+static void sb_lua_cluster_read_done(void *ud, const sb_history_page *pg)
+{
+    sb_lua_read *rd = ud;
+    lua_State *L = rd->lc->loop ? sb_lua_loop_state(rd->lc->loop) : NULL;
+    sb_read_call x;
+
+    x.rd = rd;
+    x.pg = pg;
+    if (L)
+        sb_lua_protect(L, sb_lua_cluster_read_call, &x, "cluster history read");
+    free(rd);
+}
+
+/* cluster:history_read(channel, epoch, after, fn) -> count | nil, err:
+ * reads what followed (epoch, after) from Redis (sb_cluster_history_read);
+ * fn(page) runs once, page = { reason =, epoch =, offset =,
+ * authoritative =, messages = }; count is the channel's history size. */
+static int sb_lua_cluster_history_read(lua_State *L)
+{
+    sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
+    size_t chlen, count = 0;
+    const char *ch = luaL_checklstring(L, 2, &chlen);
+    lua_Number epoch = luaL_checknumber(L, 3), after = luaL_checknumber(L, 4);
+    sb_lua_read *rd;
+    sb_fetch *f = NULL;
+
+    luaL_checktype(L, 5, LUA_TFUNCTION);
+    luaL_argcheck(L, epoch >= 0 && after >= 0, 3, "a position is >= 0");
+    if (!lc->cl) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "the cluster is closed");
+        return 2;
+    }
+    if (!(rd = malloc(sizeof *rd)))
+        return luaL_error(L, "out of memory");
+    rd->lc = lc;
+    rd->id = ++lc->last_read;
+    lua_getuservalue(L, 1);
+    lua_getfield(L, -1, "reads");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "reads");
+    }
+    lua_pushinteger(L, rd->id);
+    lua_pushvalue(L, 5);
+    lua_rawset(L, -3);
+    {
+        SB_ENTER_LOOP(lc->loop, L);
+        f = sb_cluster_history_read(lc->cl, ch, chlen, (uint64_t)epoch, (uint64_t)after,
+                                    sb_lua_cluster_read_done, rd, &count);
+        SB_LEAVE_LOOP(lc->loop);
+    }
+    if (!f) {
+        lua_pushinteger(L, rd->id);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        free(rd);
+        lua_pushnil(L);
+        lua_pushliteral(L, "no shared history to read (none kept, or Redis is down)");
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)count);
+    return 1;
+}
+
 static int sb_lua_cluster_tostring(lua_State *L)
 {
     sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
@@ -348,6 +463,7 @@ static const luaL_Reg sb_cluster_methods[] = {
     {"phx_metas", sb_lua_cluster_phx_metas},
     {"send_note", sb_lua_cluster_send_note},
     {"on_note", sb_lua_cluster_on_note},
+    {"history_read", sb_lua_cluster_history_read},
     {NULL, NULL}};
 
 /* core.cluster_valid_node(s) -> boolean */

@@ -104,19 +104,19 @@ static uint64_t sb_hist_first(sb_hub *h, const char *ch, size_t chlen,
     return lo;
 }
 
-/* Protected: (list) -> { { id=, event=, data=, date=, from=, alias= } }.
- * Binary messages are left out: JSON cannot carry them. */
-static int sb_hist_push(lua_State *L)
+/* Pushes { { id=, event=, data=, date=, from=, alias= } } for v[0..n).
+ * Binary messages are left out: JSON cannot carry them.  Raises on a
+ * memory error (callers are protected). */
+void sb_lua_push_history(lua_State *L, sb_msg *const *v, size_t n)
 {
-    const sb_hist_list *l = lua_touserdata(L, 1);
     size_t i;
     int k = 0;
     sb_buf id;
 
-    lua_createtable(L, (int)l->n, 0);
+    lua_createtable(L, (int)n, 0);
     sb_lua_mark_array(L, -1);
-    for (i = 0; i < l->n; i++) {
-        const sb_msg *m = l->v[i];
+    for (i = 0; i < n; i++) {
+        const sb_msg *m = v[i];
         if (m->binary)
             continue;
         lua_createtable(L, 0, 6);
@@ -141,6 +141,14 @@ static int sb_hist_push(lua_State *L)
         }
         lua_rawseti(L, -2, ++k);
     }
+}
+
+/* Protected: (list) -> the messages (sb_lua_push_history). */
+static int sb_hist_push(lua_State *L)
+{
+    const sb_hist_list *l = lua_touserdata(L, 1);
+
+    sb_lua_push_history(L, l->v, l->n);
     return 1;
 }
 

@@ -18,6 +18,7 @@
 #include "lua_bindings.h"
 #include "net/server.h"
 #include "protocols/registry.h"
+#include "protocols/api/http_api.h"
 #include "lua_server_config.h"
 #include "lua_wsconn.h"
 
@@ -123,6 +124,7 @@ typedef struct sb_hook_call {
     const char *to;                      /* a direct message's uid */
     size_t to_len;
     int num;                             /* close code, binary flag */
+    uint64_t num64;                      /* an API call's ticket */
     /* results */
     int rc;
     char *text;                          /* reason or Phoenix status */
@@ -512,8 +514,9 @@ static int sb_lua_api_auth_call(lua_State *L)
     return 0;
 }
 
-/* Protected: api(method, key, body) -> status, answer_json; body is the
- * request's value (http_api.c validated its JSON). */
+/* Protected: api(method, key, body, ticket) -> status, answer_json, or
+ * true when the app answers later (server:api_reply(ticket, ...)); body
+ * is the request's value (http_api.c validated its JSON). */
 static int sb_lua_api_call(lua_State *L)
 {
     sb_hook_call *x = lua_touserdata(L, 1);
@@ -523,7 +526,12 @@ static int sb_lua_api_call(lua_State *L)
     lua_pushstring(L, x->topic);
     lua_pushstring(L, x->event);
     sb_lua_push_json(L, x->data, x->n);
-    lua_call(L, 3, 2);
+    lua_pushnumber(L, (lua_Number)x->num64);
+    lua_call(L, 4, 2);
+    if (lua_type(L, -2) == LUA_TBOOLEAN && lua_toboolean(L, -2)) {
+        x->rc = SB_API_HELD;
+        return 0;
+    }
     sb_lua_api_result(L, x);
     return 0;
 }
@@ -553,7 +561,7 @@ static int sb_lua_on_api_auth(void *ud, const char *method, const char *key, sb_
 }
 
 static int sb_lua_on_api(void *ud, const char *method, const char *key,
-                         const char *body, size_t n, sb_buf *out)
+                         const char *body, size_t n, uint64_t ticket, sb_buf *out)
 {
     sb_hook_call x;
     lua_State *L = sb_hook_begin(&x, ud, NULL);
@@ -564,6 +572,7 @@ static int sb_lua_on_api(void *ud, const char *method, const char *key,
     x.event = key;
     x.data = body;
     x.n = n;
+    x.num64 = ticket;
     x.out = out;
     if (sb_lua_protect(L, sb_lua_api_call, &x, "api hook") || !x.rc)
         return sb_lua_api_fail(out);
@@ -799,6 +808,26 @@ static int sb_lua_server_close(lua_State *L)
     return 0;
 }
 
+/* server:api_reply(ticket, status, json) -> true, or false when that
+ * held API call is no longer waiting (timed out, its client went). */
+static int sb_lua_server_api_reply(lua_State *L)
+{
+    sb_lua_server *ls = sb_lua_checkserver(L, 1);
+    lua_Number ticket = luaL_checknumber(L, 2);
+    int status = (int)luaL_checkinteger(L, 3);
+    size_t n;
+    const char *body = luaL_checklstring(L, 4, &n);
+    int rc = -1;
+
+    if (ls->srv && ticket >= 1) {
+        SB_ENTER_LOOP(ls->loop, L);
+        rc = sb_server_api_reply(ls->srv, (uint64_t)ticket, status, body, n);
+        SB_LEAVE_LOOP(ls->loop);
+    }
+    lua_pushboolean(L, rc == 0);
+    return 1;
+}
+
 static int sb_lua_server_gc(lua_State *L)
 {
     sb_lua_server *ls = sb_lua_checkserver(L, 1);
@@ -835,7 +864,8 @@ void sb_lua_server_open(lua_State *L)
     static const luaL_Reg server_meta[] = { { "__gc", sb_lua_server_gc }, { NULL, NULL } };
     static const luaL_Reg server_methods[] = {
         { "port", sb_lua_server_port }, { "addresses", sb_lua_server_addresses },
-        { "close", sb_lua_server_close }, { NULL, NULL } };
+        { "close", sb_lua_server_close }, { "api_reply", sb_lua_server_api_reply },
+        { NULL, NULL } };
 
     sb_lua_newclass(L, SB_SERVER_MT, server_meta, server_methods);
     sb_lua_wsconn_open_class(L);

@@ -16,6 +16,9 @@
 /* Protocols one server can speak at most (the length of its table). */
 #define SB_MAX_PROTOCOLS 8
 
+/* What the api hook returns for a call it answers later (below). */
+#define SB_API_HELD 1
+
 /* What the connect hook sees of the request (valid during the hook). */
 typedef struct sb_request {
     struct lws *wsi;        /* for header look-ups */
@@ -72,10 +75,13 @@ typedef struct sb_server_hooks {
      * appended to out; asked before the body is read, so a caller without
      * a valid key never gets one in.  api: the call itself with its body
      * (valid JSON; "{}" when the request had none): returns the HTTP
-     * status, with the JSON answer appended to out. */
+     * status, with the JSON answer appended to out; or SB_API_HELD when
+     * the answer needs the cluster: the request is held and the app
+     * answers it later with sb_server_api_reply(ticket, ...), or the
+     * server answers 504 once api_timeout has passed. */
     int (*api_auth)(void *ud, const char *method, const char *key, sb_buf *out);
     int (*api)(void *ud, const char *method, const char *key,
-               const char *body, size_t n, sb_buf *out);
+               const char *body, size_t n, uint64_t ticket, sb_buf *out);
     /* A protocol's own HTTP endpoint that the app answers (Pusher's auth
      * endpoint): the request (req->protocol names the protocol) and its
      * body; returns the HTTP status, with the answer (JSON) appended to

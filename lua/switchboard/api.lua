@@ -136,6 +136,26 @@ end
 
 local METHODS = {}
 
+-- What a method returns, with start(done), when its answer needs the
+-- cluster: Api:call holds the request, start asks the cluster, and
+-- done(result | nil, err) answers (at once, or later by the ticket).
+local HELD = setmetatable({}, { __tostring = function() return "held" end })
+
+-- How long a user operation waits for the other nodes' counts: short,
+-- and always before the C core's api.timeout answers 504.
+local GATHER_MAX = 1
+
+-- A user operation: this node's counts, or in a cluster the total of
+-- every node's (switchboard.api_users).
+local function user_op(self, op)
+    if not rawget(self.hub, "_cluster") then
+        return users.run(self.hub, op)
+    end
+    return HELD, function(done)
+        users.gather(self.hub, op, self._server._loop, math.min(GATHER_MAX, self._timeout * 0.8), done)
+    end
+end
+
 --- publish { channel | channels, event?, data }: a message for every
 -- subscriber of every protocol, as hub:publish sends it.
 function METHODS.publish(self, p)
@@ -247,7 +267,128 @@ function METHODS.presence_stats(self, p)
     return result
 end
 
---- history { channel, limit?, since? }: the kept messages, oldest first.
+-- The history answer of a page of messages at position (epoch, offset).
+local function history_result(messages, epoch, offset)
+    local result = { messages = messages, offset = offset }
+    if epoch ~= 0 then
+        result.position = ("%.0f-%.0f"):format(epoch, offset)
+    end
+    return result
+end
+
+local function unrecoverable(why, since)
+    return bad(("%s: the history cannot be read after %s"):format(why, since),
+        "unrecoverable_position", 409)
+end
+
+-- This node's own copy of the history (the whole of it without a
+-- cluster; with one, what a node that follows the channel cached).
+local function local_history(self, ch, limit, since)
+    local messages, epoch, offset = core.hub_history(self.hub.core, ch, limit, since)
+    if not messages then
+        return unrecoverable(epoch, since)   -- nil, reason, epoch, offset
+    end
+    return history_result(messages, epoch, offset)
+end
+
+-- list[from..to] as a JSON array.
+local function slice(list, from, to)
+    local out = json.array()
+    for i = math.max(from, 1), math.min(to, #list) do
+        out[#out + 1] = list[i]
+    end
+    return out
+end
+
+-- Reads from Redis: read(e, after, fn) is cluster:history_read, with a
+-- Redis that went away meanwhile turned into that page.
+local function reader(cluster, ch)
+    return function(e, after, fn)
+        if not cluster:history_read(ch, e, after, fn) then
+            fn({ reason = "redis-unavailable", messages = json.array() })
+        end
+    end
+end
+
+-- A page that is no answer: Redis went, or the position is gone.
+local function page_error(page, since)
+    if page.reason == "redis-unavailable" then
+        return bad("Redis did not answer the history read", "unavailable", 503)
+    end
+    return unrecoverable(page.reason, since or "the newest messages")
+end
+
+-- The newest messages Redis keeps, at most `want`, after its position
+-- (e, o): the `want` newest in one read when none expired, else a
+-- binary search for how many are left (each read checks its oldest
+-- message's age, and the kept ones are always the newest), as
+-- core.hub_history searches the local ring.
+local function newest(read, e, o, want, done)
+    local function search(lo, hi, best)
+        -- lo messages are readable (best holds them), hi are not
+        if hi - lo <= 1 then
+            return done(history_result(best.messages, best.epoch, best.offset))
+        end
+        local mid = math.floor((lo + hi) / 2)
+        read(e, o - mid, function(page)
+            if page.reason == "history-expired" then
+                return search(lo, mid, best)
+            elseif page.reason then
+                return done(page_error(page))
+            end
+            search(mid, hi, page)
+        end)
+    end
+    local none = { messages = json.array(), epoch = e, offset = o }
+    if want == 0 then
+        return search(0, 1, none)
+    end
+    read(e, o - want, function(page)
+        if page.reason == "history-expired" then
+            return search(0, want, none)
+        elseif page.reason then
+            return done(page_error(page))
+        end
+        -- newer messages may have come since (e, o) was read
+        page.messages = slice(page.messages, #page.messages - want + 1, #page.messages)
+        done(history_result(page.messages, page.epoch, page.offset))
+    end)
+end
+
+-- The history from Redis, for a node that may not follow the channel
+-- (its own copy is then empty or partial).  Without `since`, a first
+-- read of position 0-0 learns the channel's position (Redis says
+-- epoch-changed with it), a second reads the newest `limit`.  A channel
+-- without shared history (or Redis down before the first read) gets
+-- this node's copy, as without a cluster.
+local function shared_history(self, cluster, ch, limit, since)
+    return function(done)
+        local read = reader(cluster, ch)
+        local se, so = 0, 0
+        if since then
+            local a, b = since:match("^(%d+)%-(%d+)$")
+            se, so = tonumber(a), tonumber(b)
+        end
+        local count
+        count = cluster:history_read(ch, se, so, function(page)
+            if since and not page.reason then
+                return done(history_result(slice(page.messages, 1, limit), page.epoch, page.offset))
+            elseif since or page.reason == "redis-unavailable" then
+                return done(page_error(page, since))
+            elseif page.reason == "unknown-channel" or page.epoch == 0 then
+                return done(history_result(json.array(), 0, 0))
+            end
+            newest(read, page.epoch, page.offset,
+                math.min(limit, page.offset, count), done)
+        end)
+        if not count then
+            return done(local_history(self, ch, limit, since))
+        end
+    end
+end
+
+--- history { channel, limit?, since? }: the kept messages, oldest first;
+-- in a cluster with shared history, read from Redis.
 function METHODS.history(self, p)
     local ok, err = known_fields(p, { "channel", "limit", "since" })
     if not ok then
@@ -266,17 +407,11 @@ function METHODS.history(self, p)
     if since ~= nil and (type(since) ~= "string" or not since:match("^%d+%-%d+$") or #since > 64) then
         return bad("'since' must be a position \"<epoch>-<offset>\" (the 'position' or an 'id' of an answer)")
     end
-    local messages, epoch, offset = core.hub_history(self.hub.core, ch, limit, since)
-    if not messages then
-        local why = epoch   -- nil, reason, epoch, offset
-        return bad(("%s: the history cannot be read after %s"):format(why, since),
-            "unrecoverable_position", 409)
+    local cluster = rawget(self.hub, "_cluster")
+    if cluster then
+        return HELD, shared_history(self, cluster, ch, limit, since)
     end
-    local result = { messages = messages, offset = offset }
-    if epoch ~= 0 then
-        result.position = ("%.0f-%.0f"):format(epoch, offset)
-    end
-    return result
+    return local_history(self, ch, limit, since)
 end
 
 --- channels { prefix? }: the channels with connections, their counts.
@@ -339,7 +474,7 @@ function METHODS.disconnect(self, p)
         return bad("'reason' must be a string of at most 60 bytes without control characters")
     end
     op.op, op.code, op.reason = "disconnect", code, reason
-    return users.run(self.hub, op)
+    return user_op(self, op)
 end
 
 -- subscribe and unsubscribe { user | connection, channel }.
@@ -355,7 +490,7 @@ local function membership(op_name)
             return nil, err
         end
         op.op, op.channel = op_name, ch
-        return users.run(self.hub, op)
+        return user_op(self, op)
     end
 end
 
@@ -396,8 +531,41 @@ function Api:auth(method, key)
     return nil
 end
 
---- The call: status and JSON answer, {"result": ...} or {"error": ...}.
-function Api:call(method, key, body)
+-- A method's result (or nil, err) as status and JSON.
+local function answer(result, err)
+    if not result then
+        return refusal(err[1], err[2], err[3])
+    end
+    return 200, json.encode({ result = result })
+end
+
+-- A method that gave HELD, start: when start answers before it returns
+-- (Redis down, nothing to wait for) that is the answer; else the C core
+-- holds the request (true) and done answers it by its ticket, unless it
+-- timed out (504) or its client went meanwhile.
+function Api:_hold(ticket, start)
+    local held, status, text = false, nil, nil
+    local function done(result, err)
+        if status then
+            return   -- answered already
+        end
+        status, text = answer(result, err)
+        if held then
+            self._server._srv:api_reply(ticket, status, text)
+        end
+    end
+    start(done)
+    if status then
+        return status, text
+    end
+    held = true
+    return true
+end
+
+--- The call: status and JSON answer, {"result": ...} or {"error": ...};
+-- or true when the answer comes later (by `ticket`, the C core's number
+-- of the request: server:api_reply).
+function Api:call(method, key, body, ticket)
     local status, text = self:auth(method, key)
     if status then
         return status, text
@@ -406,10 +574,10 @@ function Api:call(method, key, body)
         return refusal(400, "bad_request", "the body must be a JSON object")
     end
     local result, err = METHODS[method](self, body)
-    if not result then
-        return refusal(err[1], err[2], err[3])
+    if result == HELD then
+        return self:_hold(ticket, err)
     end
-    return 200, json.encode({ result = result })
+    return answer(result, err)
 end
 
 --- A server's API: opts is the `api` option, checked by switchboard.options.
@@ -427,7 +595,8 @@ function M.new(server, opts)
         end
         keys[#keys + 1] = { key = k, perms = perms }
     end
-    return setmetatable({ hub = server.hub, _keys = keys }, Api)
+    return setmetatable({ hub = server.hub, _keys = keys, _server = server,
+        _timeout = opts.timeout or core.defaults().api_timeout.value }, Api)
 end
 
 return M

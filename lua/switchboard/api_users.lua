@@ -4,7 +4,8 @@
 -- disconnect, subscribe and unsubscribe act on connections, which only
 -- their own node holds: the node a call reaches acts on its connections
 -- and sends the others a note (cluster notes, csrc/cluster/cluster.h),
--- and each acts on its own.  Internal: used by switchboard.api and, on
+-- and each acts on its own and answers with its counts in a note back
+-- (M.gather adds them up).  Internal: used by switchboard.api and, on
 -- every server, by server.lua (a node without an API still acts on the
 -- notes of one that has it).
 local json = require "switchboard.json"
@@ -128,31 +129,92 @@ function LOCAL.unsubscribe(hub, op)
 end
 
 --- Runs op ({ op = "disconnect" | "subscribe" | "unsubscribe", user | connection,
--- channel, code, reason }) on this node's connections and, in a cluster,
--- sends it to the other nodes.  Returns the counts of this node (and
--- `nodes`, how many other nodes were told), or nil, err for a connection
--- uid that nobody has (one node only: in a cluster another may have it).
+-- channel, code, reason }) on this node's connections (a node without a
+-- cluster: see M.gather for one with).  Returns its counts, or nil, err
+-- for a connection uid that nobody has.
 function M.run(hub, op)
     local found = #targets(hub, op) > 0
     local result = LOCAL[op.op](hub, op)
-    local cluster = rawget(hub, "_cluster")
-    if cluster then
-        local note = { api = NOTE_VERSION }
-        for k, v in pairs(op) do
-            note[k] = v
-        end
-        local sent = cluster:send_note(json.encode(note))
-        result.nodes = sent and cluster:stats().nodes or 0
-    elseif op.connection ~= nil and not found then
+    if op.connection ~= nil and not found then
         return nil, { 404, "not_found", ("no connection has the uid %q"):format(op.connection) }
     end
     return result
 end
 
+-- Adds a node's counts into the total (numbers only: a reply is data
+-- from another node).
+local function add_counts(total, counts)
+    for k, v in pairs(type(counts) == "table" and counts or {}) do
+        if k ~= "nodes" and type(total[k]) == "number" and type(v) == "number" then
+            total[k] = total[k] + v
+        end
+    end
+end
+
+--- In a cluster: runs op here, sends it to the other nodes in a note
+-- that asks for their counts, and calls done(result) with the total once
+-- every live node answered, or at the deadline (`wait` seconds on
+-- `loop`) with "partial": true.  result.nodes: how many other nodes
+-- answered (0 while Redis is unreachable: the call reached this node
+-- only).  done may run before gather returns.
+function M.gather(hub, op, loop, wait, done)
+    local cluster = rawget(hub, "_cluster")
+    local result = LOCAL[op.op](hub, op)
+    local asks = rawget(hub, "_api_asks")
+    if not asks then
+        asks = { last = 0 }
+        rawset(hub, "_api_asks", asks)
+    end
+    asks.last = asks.last + 1
+    local id = asks.last
+    local note = { api = NOTE_VERSION, ask = id }
+    for k, v in pairs(op) do
+        note[k] = v
+    end
+    local expected = cluster:send_note(json.encode(note)) and cluster:stats().nodes or 0
+    result.nodes = 0
+    if expected == 0 then
+        return done(result)
+    end
+    local ask = { expected = expected }
+    function ask.finish(partial)
+        asks[id] = nil
+        ask.timer:cancel()
+        result.partial = partial or nil
+        done(result)
+    end
+    function ask.add(counts)
+        add_counts(result, counts)
+        result.nodes = result.nodes + 1
+        if result.nodes >= ask.expected then
+            ask.finish(false)
+        end
+    end
+    ask.timer = loop:timer(wait, 0, function()
+        if asks[id] then
+            ask.finish(true)
+        end
+    end)
+    asks[id] = ask
+end
+
+-- A reply to one of this node's asks: { api, op = "counts", ask, to, counts }.
+local function on_counts(hub, op)
+    local cluster = rawget(hub, "_cluster")
+    local asks = rawget(hub, "_api_asks")
+    local ask = asks and type(op.ask) == "number" and asks[op.ask]
+    if ask and cluster and op.to == cluster:stats().node then
+        ask.add(op.counts)
+    end
+end
+
 -- A note from another node: the same op on this node's connections.
 -- Redis is trusted, but a note of another version may hold anything.
-local function on_note(hub, text)
+local function on_note(hub, text, node)
     local op = json.decode(text)
+    if type(op) == "table" and op.api == NOTE_VERSION and op.op == "counts" then
+        return on_counts(hub, op)
+    end
     if type(op) ~= "table" or op.api ~= NOTE_VERSION or not LOCAL[op.op] then
         return
     end
@@ -165,7 +227,14 @@ local function on_note(hub, text)
         or (op.code ~= nil and type(op.code) ~= "number") then
         return
     end
-    LOCAL[op.op](hub, op)
+    local counts = LOCAL[op.op](hub, op)
+    local cluster = rawget(hub, "_cluster")
+    if op.ask ~= nil and cluster then
+        -- the asking node adds these up (every node hears the note; only
+        -- `to` takes it)
+        cluster:send_note(json.encode({ api = NOTE_VERSION, op = "counts", ask = op.ask,
+            to = node, counts = counts }))
+    end
 end
 
 --- broadcast: one message to the member's connections in `channel`, or
@@ -219,7 +288,7 @@ function M.follow_cluster(hub)
     local cluster = rawget(hub, "_cluster")
     if cluster and rawget(hub, "_api_notes") ~= cluster then
         rawset(hub, "_api_notes", cluster)
-        cluster:on_note(function(text) on_note(hub, text) end)
+        cluster:on_note(function(text, node) on_note(hub, text, node) end)
     end
 end
 

@@ -469,9 +469,10 @@ S.api = M.record({
         "a table of key = true | { method, ... }"),
     prefix = M.string({ desc = 'a path such as "/api"', check = api_prefix }),
     max_body = whole(1),
+    timeout = M.number({ above = 0 }),
 }, {
     required = { "keys" },
-    desc = "a table { keys = { [key] = true | { method, ... } }, prefix =, max_body = }",
+    desc = "a table { keys = { [key] = true | { method, ... } }, prefix =, max_body =, timeout = }",
     check = function(api, path)
         if next(api.keys) == nil then
             return ("option '%s.keys' names no key: nobody could call the API"):format(path)

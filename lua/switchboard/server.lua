@@ -691,7 +691,7 @@ local function core_hooks(self)
         end,
         -- the C core routes API calls only when opts.api made self._api
         api_auth = function(method, key) return self._api:auth(method, key) end,
-        api = function(method, key, body) return self._api:call(method, key, body) end,
+        api = function(method, key, body, ticket) return self._api:call(method, key, body, ticket) end,
         -- and Pusher API calls only when opts.pusher made self._pusher_api
         pusher_api = function(method, path, params, body)
             return self._pusher_api:call(method, path, params, body)
@@ -721,6 +721,7 @@ local function core_options(self, opts, lim)
         longpoll_timeout = lp.timeout, longpoll_max_body = lp.max_body,
         api_prefix = opts.api and (opts.api.prefix or "/api"),
         api_max_body = opts.api and opts.api.max_body,
+        api_timeout = opts.api and opts.api.timeout,
         pusher_app_id = opts.pusher and tostring(opts.pusher.app_id),
         pusher_key = opts.pusher and opts.pusher.key,
         pusher_secret = opts.pusher and opts.pusher.secret,
@@ -773,7 +774,7 @@ end
 --   (switchboard.channel_rules),
 -- tls = { cert = "cert.pem", key = "key.pem" },
 -- api = { keys = { [key] = true | { "publish", "presence", ... } }, prefix = "/api",
---   max_body = bytes } (the server API, docs/api.md; switchboard.api),
+--   max_body = bytes, timeout = s } (the server API, docs/api.md; switchboard.api),
 -- webhooks = { url = "https://...", secret = s, events =, channels =, client_messages =,
 --   batch = s, max_batch = n, max_queue = n, retries = n, backoff =, timeout = s,
 --   headers = {}, format = "switchboard" | "pusher" } or a list of such

@@ -4,9 +4,9 @@
  * (a Content-Length, at most api_max_body bytes, all of it within the
  * handshake timeout, as POST /sse does), checked as JSON and handed to the
  * app, whose answer is the response.  Every refusal, the app's included,
- * is {"error":{"code":...,"message":...}} (docs/api.md#errors). */
-#include "http_api.h"
-#include "proto_api.h"
+ * is {"error":{"code":...,"message":...}} (docs/api.md#errors).  A
+ * call whose answer needs the cluster is held (api_held.c). */
+#include "api_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,23 +18,6 @@
 #include "net/server.h"
 
 #define SB_API_JSON_DEPTH 64
-
-typedef struct sb_api_server {
-    char *prefix;
-    size_t max_body;
-} sb_api_server;
-
-/* One call being received (the request's slot points at it). */
-typedef struct sb_api_call {
-    int active;          /* a body is being collected */
-    int too_big;
-    int answered;        /* the 413 went out before the body was read */
-    size_t seen;
-    int64_t deadline;    /* ms: the whole body must be in by then */
-    sb_buf body;
-    char method[SB_API_METHOD_MAX + 1];
-    char key[SB_API_KEY_MAX + 1];
-} sb_api_call;
 
 static int sb_api_start_server(sb_server *s, void **state)
 {
@@ -50,16 +33,28 @@ static int sb_api_start_server(sb_server *s, void **state)
         return -1;
     }
     t->max_body = (size_t)sb_options_size(o, "api_max_body", SB_DEFAULT_api_max_body);
+    t->timeout_ms = (int64_t)(1000 * sb_options_size(o, "api_timeout", SB_DEFAULT_api_timeout));
+    if (t->timeout_ms < 1)
+        t->timeout_ms = 1;
     *state = t;
     return 0;
+}
+
+static void sb_api_stop_server(sb_server *s, void *state)
+{
+    (void)s;
+    if (state)
+        sb_api_held_stop(state);
 }
 
 static void sb_api_free_server(void *state)
 {
     sb_api_server *t = state;
 
-    if (t)
+    if (t) {
+        sb_api_held_stop(t);
         free(t->prefix);
+    }
     free(t);
 }
 
@@ -68,7 +63,9 @@ static void sb_api_free_call(void **slot)
     sb_api_call *call = *slot;
 
     if (call) {
+        sb_api_unhold(call);   /* held: its client went first */
         sb_buf_free(&call->body);
+        sb_buf_free(&call->answer);
         free(call);
         *slot = NULL;
     }
@@ -98,7 +95,7 @@ static int sb_api_refuse(sb_server *s, struct lws *wsi, unsigned status,
 
 /* An answer the app wrote into out (its status, JSON), or a 500 when it
  * wrote nothing or memory ran out. */
-static int sb_api_answer(sb_server *s, struct lws *wsi, int status, sb_buf *out)
+int sb_api_answer(sb_server *s, struct lws *wsi, int status, sb_buf *out)
 {
     int rc;
 
@@ -158,11 +155,13 @@ static int sb_api_ask(sb_server *s, struct lws *wsi, sb_api_call *call, int *rc)
     return 1;
 }
 
-/* Runs the call with its body (trimmed; none means {}). */
+/* Runs the call with its body (trimmed; none means {}).  The app
+ * answers now, or holds it (SB_API_HELD) to answer by its ticket. */
 static int sb_api_run(sb_server *s, struct lws *wsi, sb_api_call *call,
                       const char *data, size_t n)
 {
     const sb_server_hooks *hooks = sb_server_hooks_of(s);
+    sb_api_server *t = sb_server_proto_state(s, &sb_api_ops);
     char text[160];
     sb_json_err je;
     sb_buf out;
@@ -184,9 +183,14 @@ static int sb_api_run(sb_server *s, struct lws *wsi, sb_api_call *call,
         return sb_api_refuse(s, wsi, 400, "bad_json", text, 0);
     }
     sb_buf_init(&out, 0);
-    status = hooks->api(hooks->ud, call->method, call->key, data, n, &out);
+    call->ticket = t ? ++t->last_ticket : 0;
+    status = hooks->api(hooks->ud, call->method, call->key, data, n, call->ticket, &out);
     /* before the answer: completing the transaction may free call */
     sb_buf_free(&call->body);
+    if (status == SB_API_HELD && t) {
+        sb_buf_free(&out);
+        return sb_api_hold(t, call, wsi);
+    }
     return sb_api_answer(s, wsi, status, &out);
 }
 
@@ -230,6 +234,7 @@ static int sb_api_start(sb_server *s, struct lws *wsi, const sb_api_server *t,
         return -1;
     *slot = call;
     sb_buf_init(&call->body, 0);
+    sb_buf_init(&call->answer, 0);
     memcpy(call->method, method.p, method.n);
     switch (sb_api_read_key(wsi, call)) {
     case SB_API_KEY_MISSING:
@@ -326,9 +331,11 @@ static int sb_api_body_done(sb_server *s, struct lws *wsi, void **slot)
 const sb_proto_ops sb_api_ops = {
     .name = "api",
     .server_start = sb_api_start_server,
+    .server_stop = sb_api_stop_server,
     .server_free = sb_api_free_server,
     .http = sb_api_http,
     .http_body = sb_api_body,
     .http_body_done = sb_api_body_done,
     .http_free = sb_api_free_call,
+    .http_held_writeable = sb_api_held_writeable,
 };

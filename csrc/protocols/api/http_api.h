@@ -11,4 +11,10 @@
 
 extern const sb_proto_ops sb_api_ops;
 
+/* Answers a call the api hook held (SB_API_HELD) with status and its
+ * JSON body.  0, or -1 when that call is no longer waiting (answered 504
+ * on timeout, or its client went): the answer is dropped. */
+int sb_server_api_reply(sb_server *s, uint64_t ticket, int status,
+                        const char *body, size_t n);
+
 #endif
