@@ -36,23 +36,13 @@ static void sb_flush_one(sb_flusher *fl, sb_wsconn *c)
 
 /* The turn is over: the oldest dirty connections get one (packed) write
  * each, within the turn's budget; the rest wait for the next turn, which
- * the re-armed hook keeps from blocking in the poll.  Unless a frame was
- * left half-read (sb_flush_midframe) and the writes have not waited
- * SB_FLUSH_DEFER_MAX turns yet: then they all wait. */
+ * the re-armed hook keeps from blocking in the poll. */
 static void sb_flush_turn(sb_turn_hook *h)
 {
     sb_flusher *fl = (sb_flusher *)h;
     sb_wsconn *c;
     int budget = SB_FLUSH_PER_TURN;
 
-    if (fl->midframe && fl->dirty && fl->deferred < SB_FLUSH_DEFER_MAX) {
-        fl->midframe = 0;
-        fl->deferred++;
-        sb_loop_at_turn_end(fl->loop, &fl->hook);
-        return;
-    }
-    fl->midframe = 0;
-    fl->deferred = 0;
     while (budget-- > 0 && (c = fl->dirty)) {
         sb_flush_unmark(fl, c);
         sb_flush_one(fl, c);
@@ -70,8 +60,6 @@ void sb_flusher_init(sb_flusher *fl, sb_loop *loop)
     fl->dirty = fl->dirty_tail = NULL;
     fl->batch.mem = NULL;
     fl->batch.cap = 0;
-    fl->midframe = 0;
-    fl->deferred = 0;
 }
 
 void sb_flusher_free(sb_flusher *fl)
@@ -92,12 +80,6 @@ void sb_flush_mark(sb_flusher *fl, sb_wsconn *c)
     else
         fl->dirty = c;
     fl->dirty_tail = c;
-    sb_loop_at_turn_end(fl->loop, &fl->hook);
-}
-
-void sb_flush_midframe(sb_flusher *fl)
-{
-    fl->midframe = 1;
     sb_loop_at_turn_end(fl->loop, &fl->hook);
 }
 

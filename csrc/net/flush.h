@@ -32,13 +32,7 @@ typedef struct sb_flusher {
     sb_wsconn *dirty;      /* connections with frames to write, oldest first */
     sb_wsconn *dirty_tail;
     sb_batch batch;        /* shared scratch for packed writes */
-    int midframe;          /* a frame was left half-read this turn */
-    unsigned deferred;     /* turns the writes waited for that, in a row */
 } sb_flusher;
-
-/* Turns in a row the writes may wait for half-read frames (see
- * sb_flush_midframe): a few 512-byte reads, a 4 KiB message. */
-#define SB_FLUSH_DEFER_MAX 8
 
 void sb_flusher_init(sb_flusher *fl, sb_loop *loop);
 /* Disarms the hook and frees the scratch (the dirty list must be empty:
@@ -46,14 +40,6 @@ void sb_flusher_init(sb_flusher *fl, sb_loop *loop);
 void sb_flusher_free(sb_flusher *fl);
 /* c has new frames (or a close to send): write them at the end of the turn. */
 void sb_flush_mark(sb_flusher *fl, sb_wsconn *c);
-/* A connection's read this turn stopped inside a frame: the rest is most
- * likely in the socket already (lws reads at most rx_buffer_size, 512
- * bytes, per turn), so the turn's writes wait for the next turn, whose
- * poll does not block, and go out together.  Without this, a publisher of
- * 1 KiB messages completed one message every two or three turns, and each
- * one cost a send() per subscriber: 2.3x the CPU per delivery of
- * messages read several at a time. */
-void sb_flush_midframe(sb_flusher *fl);
 /* c is being freed: take it off the dirty list. */
 void sb_flush_unmark(sb_flusher *fl, sb_wsconn *c);
 

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "base/utf8.h"
-#include "flush.h"
 
 /* Most frames one message may arrive in: max_message / 64, at least 64.
  * Real clients send a message as one frame (browsers, Node ws) or in a few
@@ -116,8 +115,6 @@ int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len)
     size_t n = 0;
     int rc = sb_wsconn_collect(c, in, len, &msg, &n);
 
-    if (rc == 0 && lws_remaining_packet_payload(c->wsi))
-        sb_flush_midframe(c->shared->flush);
     if (rc <= 0)
         return rc;
     if (!c->rx_binary && !sb_utf8_valid(msg, n))
