@@ -106,6 +106,7 @@ build = {
             "csrc/net/server.c",
             "csrc/net/trim.c",
             "csrc/net/workers.c",
+            "csrc/net/wsparse.c",
             "csrc/protocols/api/api_held.c",
             "csrc/protocols/api/http_api.c",
             "csrc/protocols/api/proto_api.c",
