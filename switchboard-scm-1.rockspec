@@ -105,6 +105,8 @@ build = {
             "csrc/net/resume.c",
             "csrc/net/server.c",
             "csrc/net/trim.c",
+            "csrc/net/upgrade.c",
+            "csrc/net/upgrade_ws.c",
             "csrc/net/workers.c",
             "csrc/net/wsparse.c",
             "csrc/protocols/api/api_held.c",
