@@ -50,7 +50,7 @@ static void check_upgrade(const sb_head *h)
     FUZZ_CHECK(!proto || proto == ours[0] || proto == ours[1] ||
                proto == ours[2]);
     if (up == -1)
-        FUZZ_CHECK(sb_http_response(out, sizeof out, st, why,
+        FUZZ_CHECK(sb_http_response(out, sizeof out, st, NULL, why,
                                     "Sec-WebSocket-Version: 13\r\n") > 0);
     if (up != 1)
         return;

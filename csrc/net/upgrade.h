@@ -117,11 +117,11 @@ int sb_upgrade_response(char *out, size_t cap, const char *accept,
                         const char *proto, const char *extra);
 /* A complete HTTP/1.1 response that closes the connection: status line
  * with the standard reason phrase (the class's name, "Client Error" and
- * so on, for one without), Connection: close, Content-Type:
- * text/plain, Content-Length, extra (as above), then body (NULL is
- * empty), and a NUL.  Returns the length, or -1 when it does not fit,
+ * so on, for one without), Connection: close, Content-Type: ctype
+ * (NULL: text/plain), Content-Length, extra (as above), then body (NULL
+ * is empty), and a NUL.  Returns the length, or -1 when it does not fit,
  * status is not 100..599 or extra is malformed. */
-int sb_http_response(char *out, size_t cap, int status, const char *body,
-                     const char *extra);
+int sb_http_response(char *out, size_t cap, int status, const char *ctype,
+                     const char *body, const char *extra);
 
 #endif

@@ -258,8 +258,8 @@ static const char *reason_phrase(int status)
     }
 }
 
-int sb_http_response(char *out, size_t cap, int status, const char *body,
-                     const char *extra)
+int sb_http_response(char *out, size_t cap, int status, const char *ctype,
+                     const char *body, const char *extra)
 {
     if (status < 100 || status > 599 || !extra_ok(extra))
         return -1;
@@ -267,10 +267,11 @@ int sb_http_response(char *out, size_t cap, int status, const char *body,
     return fitted(snprintf(out, cap,
                            "HTTP/1.1 %d %s\r\n"
                            "Connection: close\r\n"
-                           "Content-Type: text/plain\r\n"
+                           "Content-Type: %s\r\n"
                            "Content-Length: %zu\r\n"
                            "%s\r\n%s",
-                           status, reason_phrase(status), strlen(body),
+                           status, reason_phrase(status), ctype ? ctype : "text/plain",
+                           strlen(body),
                            extra ? extra : "", body),
                   cap);
 }

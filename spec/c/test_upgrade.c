@@ -415,7 +415,7 @@ static void test_responses(check_ctx *t)
     CHECK_INT(sb_upgrade_response(out, sizeof out, NULL, NULL, NULL), -1);
     CHECK_INT(sb_upgrade_response(NULL, 0, "k", NULL, NULL), -1);
 
-    n = sb_http_response(out, sizeof out, 426, "Sec-WebSocket-Version must be 13",
+    n = sb_http_response(out, sizeof out, 426, NULL, "Sec-WebSocket-Version must be 13",
                          "Sec-WebSocket-Version: 13\r\n");
     CHECK_MEM(out, (size_t)n,
               "HTTP/1.1 426 Upgrade Required\r\n"
@@ -425,24 +425,24 @@ static void test_responses(check_ctx *t)
               "Sec-WebSocket-Version: 13\r\n"
               "\r\n"
               "Sec-WebSocket-Version must be 13");
-    n = sb_http_response(out, sizeof out, 431, NULL, NULL);
+    n = sb_http_response(out, sizeof out, 431, NULL, NULL, NULL);
     CHECK_MEM(out, (size_t)n,
               "HTTP/1.1 431 Request Header Fields Too Large\r\n"
               "Connection: close\r\n"
               "Content-Type: text/plain\r\n"
               "Content-Length: 0\r\n"
               "\r\n");
-    n = sb_http_response(out, sizeof out, 299, "x", "");
+    n = sb_http_response(out, sizeof out, 299, NULL, "x", "");
     CHECK_MEM(out, (size_t)n,
               "HTTP/1.1 299 Success\r\nConnection: close\r\nContent-Type: text/plain\r\n"
               "Content-Length: 1\r\n\r\nx");
-    CHECK_INT(sb_http_response(out, 10, 400, "x", NULL), -1);
-    CHECK_INT(sb_http_response(out, sizeof out, 99, "x", NULL), -1);
-    CHECK_INT(sb_http_response(out, sizeof out, 600, "x", NULL), -1);
-    CHECK_INT(sb_http_response(out, sizeof out, 400, "x", "\n"), -1);
-    n = sb_http_response(out, sizeof out, 414, NULL, NULL);
+    CHECK_INT(sb_http_response(out, 10, 400, NULL, "x", NULL), -1);
+    CHECK_INT(sb_http_response(out, sizeof out, 99, NULL, "x", NULL), -1);
+    CHECK_INT(sb_http_response(out, sizeof out, 600, NULL, "x", NULL), -1);
+    CHECK_INT(sb_http_response(out, sizeof out, 400, NULL, "x", "\n"), -1);
+    n = sb_http_response(out, sizeof out, 414, NULL, NULL, NULL);
     CHECK(n > 0 && strncmp(out, "HTTP/1.1 414 URI Too Long\r\n", 27) == 0);
-    n = sb_http_response(out, sizeof out, 505, NULL, NULL);
+    n = sb_http_response(out, sizeof out, 505, NULL, NULL, NULL);
     CHECK(n > 0 && strncmp(out, "HTTP/1.1 505 HTTP Version Not Supported\r\n", 41) == 0);
 }
 
