@@ -132,31 +132,20 @@ describe("bad input on a native connection", function()
         end)
     end)
 
-    it("closes on frames RFC 6455 forbids with 1002, or drops the connection", function()
+    it("closes on every frame RFC 6455 forbids with 1002 and a reason", function()
         with_traffic(server, function()
             local protocol_errors = {
-                { "bad opc", function(w) w:send(3, "x") end },
-                { "bad opc", function(w) w:send(0xB, "x") end },
-                { "rsv bits", function(w) w:send(1, '"x"', { rsv = 4 }) end },
-                { "bad cont", function(w) w:send(0, '"x"') end },
-                { "bad cont", function(w) w:send(1, '"a', { fin = false }) w:send(1, '"b"') end },
-                { "frag ctl", function(w) w:send(9, "x", { fin = false }) end },
+                { "bad opcode", function(w) w:send(3, "x") end },
+                { "bad opcode", function(w) w:send(0xB, "x") end },
+                { "reserved bits", function(w) w:send(1, '"x"', { rsv = 4 }) end },
+                { "continuation without a message", function(w) w:send(0, '"x"') end },
+                { "message in progress", function(w) w:send(1, '"a', { fin = false }) w:send(1, '"b"') end },
+                { "fragmented control frame", function(w) w:send(9, "x", { fin = false }) end },
+                { "control frame too long", function(w) w:send(9, string.rep("p", 200)) end },
+                { "bad length", function(w) w:write("\129\255\128\0\0\0\0\0\0\0\0\0\0\0") end },
             }
             for _, case in ipairs(protocol_errors) do
                 closes_with(server, case[2], 1002, case[1])
-            end
-            -- lws 4.1.6 hangs up on these without a close frame
-            local dropped = {
-                function(w) w:send(9, string.rep("p", 200)) end,                    -- ping over 125
-                function(w) w:write("\129\255\128\0\0\0\0\0\0\0\0\0\0\0") end,       -- 63-bit length
-            }
-            for _, bad in ipairs(dropped) do
-                local w = bad_client(server)
-                bad(w)
-                w:wait_closed()
-                assert.is_nil(w.closed)
-                assert.truthy(w.eof)
-                w:kill()
             end
         end)
     end)
@@ -191,15 +180,25 @@ describe("bad input on a native connection", function()
         end)
     end)
 
-    it("takes an unmasked client frame like a masked one (lws 4.1.6 does not check)", function()
+    it("fails an unmasked client frame with 1002 and relays nothing of it (RFC 6455 5.1)", function()
         with_traffic(server, function()
             local w = bad_client(server)
             local listener = support.raw(server:url("/c/bad"))
             listener:wait_frames(1)
             w:send(1, '"unmasked"', { mask = false })
-            assert.is_true(relayed(listener, "unmasked"))
-            listener:close()
+            local closed = w:wait_closed()
+            assert.same(1002, closed and closed.code)
+            assert.same("unmasked frame", closed.reason)
             w:kill()
+            -- a masked message sent after it arrives; the unmasked one never did
+            local ok = bad_client(server)
+            ok:send(1, '"masked"')
+            assert.is_true(relayed(listener, "masked"))
+            for _, f in ipairs(listener.frames) do
+                assert.is_not.same("unmasked", type(f) == "table" and f.message)
+            end
+            listener:close()
+            ok:kill()
         end)
     end)
 

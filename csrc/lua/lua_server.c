@@ -77,7 +77,7 @@ static void sb_lua_push_request(lua_State *L, const sb_request *req)
     lua_pushstring(L, req->path);
     lua_setfield(L, -2, "path");
     lua_newtable(L);
-    for (i = 0; sb_request_arg(req->wsi, i, buf, sizeof buf, &v) >= 0; i++) {
+    for (i = 0; sb_request_arg(req->src, i, buf, sizeof buf, &v) >= 0; i++) {
         if (buf[0]) {
             lua_pushstring(L, v);
             lua_setfield(L, -2, buf);
@@ -86,7 +86,7 @@ static void sb_lua_push_request(lua_State *L, const sb_request *req)
     lua_setfield(L, -2, "query");
     lua_newtable(L);
     for (h = 0; h < sizeof sb_hdrs / sizeof sb_hdrs[0]; h++) {
-        if (lws_hdr_copy(req->wsi, buf, sizeof buf, sb_hdrs[h].tok) > 0) {
+        if (sb_request_header(req->src, sb_hdrs[h].tok, buf, sizeof buf) > 0) {
             lua_pushstring(L, buf);
             lua_setfield(L, -2, sb_hdrs[h].name);
         }
@@ -96,7 +96,7 @@ static void sb_lua_push_request(lua_State *L, const sb_request *req)
         lua_pushlstring(L, req->token, req->token_len);
         lua_setfield(L, -2, "token");
     }
-    lua_pushstring(L, sb_request_peer(req->wsi, buf, sizeof buf));
+    lua_pushstring(L, sb_request_peer(req->src, buf, sizeof buf));
     lua_setfield(L, -2, "ip");
     if (req->protocol) {
         lua_pushstring(L, req->protocol);

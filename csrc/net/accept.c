@@ -89,7 +89,7 @@ static int sb_server_index_of(const sb_server *s, const sb_proto_ops *ops)
 /* A new connection of ops for a request, attached to the hub but not yet
  * counted: runs the protocol's prepare.  NULL with *status (and reason)
  * set when the request is refused, or 0 when memory ran out. */
-static sb_wsconn *sb_server_make_conn(sb_server *s, struct lws *wsi,
+static sb_wsconn *sb_server_make_conn(sb_server *s, const sb_reqsrc *r,
                                       const sb_proto_ops *ops, const char *chan,
                                       int *status, char *reason, size_t reason_len)
 {
@@ -101,7 +101,7 @@ static sb_wsconn *sb_server_make_conn(sb_server *s, struct lws *wsi,
     /* the caps come before anything else is spent on a request: a full
      * server answers 503 (429 over the connect rate) at the handshake,
      * which clients treat as "try later" */
-    if ((*status = sb_peers_admit(s, wsi, c, reason, reason_len)) != 0) {
+    if ((*status = sb_peers_admit(s, r, c, reason, reason_len)) != 0) {
         free(c->ip);
         free(c);
         return NULL;
@@ -118,7 +118,7 @@ static sb_wsconn *sb_server_make_conn(sb_server *s, struct lws *wsi,
     if (chan && !(c->channel = sb_server_strdup(chan)))
         chan = "";
     if ((chan && !sb_hub_valid_channel(chan, strlen(chan))) ||
-        (ops->prepare && (prep = ops->prepare(c, wsi)) != 0) ||
+        (ops->prepare && (prep = ops->prepare(c, r)) != 0) ||
         sb_wsconn_set_member(c, c->uid, strlen(c->uid))) {
         sb_wsconn_free(c);
         *status = prep > 0 ? prep : HTTP_STATUS_BAD_REQUEST;
@@ -130,13 +130,13 @@ static sb_wsconn *sb_server_make_conn(sb_server *s, struct lws *wsi,
 
 /* The app's connect hook: 0 to accept, else the HTTP status to refuse
  * with (reason filled). */
-static int sb_server_ask_app(sb_server *s, sb_wsconn *c, struct lws *wsi,
+static int sb_server_ask_app(sb_server *s, sb_wsconn *c, const sb_reqsrc *r,
                              const char *path, char *reason, size_t reason_len)
 {
     sb_request req;
     int status;
 
-    req.wsi = wsi;
+    req.src = r;
     req.path = path;
     req.protocol = c->ops->name;
     req.token = c->ops->token ? c->ops->token(c, &req.token_len) : NULL;
@@ -149,7 +149,7 @@ static int sb_server_ask_app(sb_server *s, sb_wsconn *c, struct lws *wsi,
     return status;
 }
 
-sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
+sb_wsconn *sb_server_accept(sb_server *s, const sb_reqsrc *r,
                             const sb_proto_ops *ops, const char *path,
                             const char *chan, int *status, char *reason,
                             size_t reason_len)
@@ -164,20 +164,20 @@ sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
         snprintf(reason, reason_len, "server closing");
         return NULL;
     }
-    if (sb_request_repeated(wsi, key, sizeof key)) {
+    if (sb_request_repeated(r, key, sizeof key)) {
         *status = HTTP_STATUS_BAD_REQUEST;
         snprintf(reason, reason_len, "query parameter '%s' given twice", key);
         return NULL;
     }
-    c = sb_server_make_conn(s, wsi, ops, chan, status, reason, reason_len);
+    c = sb_server_make_conn(s, r, ops, chan, status, reason, reason_len);
     if (!c)
         return NULL;
-    *status = sb_server_ask_app(s, c, wsi, path, reason, reason_len);
+    *status = sb_server_ask_app(s, c, r, path, reason, reason_len);
     if (*status) {
         sb_wsconn_free(c);
         return NULL;
     }
-    sb_limits_socket(&s->cfg, wsi);
+    sb_limits_socket(&s->cfg, r);
     c->counted = 1;
     s->shared.stats.open[c->proto_index]++;
     s->nconns++;

@@ -5,6 +5,7 @@
 #include "server.h"
 #include "flush.h"
 #include "keepalive.h"
+#include "tcp.h"
 
 #include "base/str.h"
 
@@ -28,6 +29,14 @@ static void sb_wsconn_kill_slow(sb_wsconn *c)
         sb_wsconn_want_write(c);
         return;
     }
+    if (c->tcp) {
+        /* the close frame goes out, but a reader this far behind will
+         * not read it: cut at once when it sits behind unread bytes */
+        sb_tcp_fail(c->tcp, 1013, c->close_reason);
+        if (sb_tcp_choked(c->tcp))
+            sb_tcp_kill(c->tcp);
+        return;
+    }
     if (!c->wsi)
         return;
     if (!c->ops->stream)
@@ -49,7 +58,7 @@ static void sb_wsconn_want_write(sb_wsconn *c)
 
 int sb_wsconn_send(sb_wsconn *c, sb_frame *f)
 {
-    if (!f || c->closed || c->close_code || (!c->wsi && !c->ops->detached))
+    if (!f || c->closed || c->close_code || (!c->wsi && !c->tcp && !c->ops->detached))
         return -1;
     if (c->q.bytes + f->len > c->shared->max_queue) {
         sb_wsconn_kill_slow(c);
@@ -89,7 +98,7 @@ void sb_wsconn_close(sb_wsconn *c, int code, const char *reason)
         n = sizeof c->close_reason - 1;
     memcpy(c->close_reason, reason ? reason : "", n);
     c->close_reason[n] = '\0';
-    if (c->wsi || c->ops->detached)
+    if (c->wsi || c->tcp || c->ops->detached)
         sb_wsconn_want_write(c);
 }
 
@@ -99,6 +108,8 @@ int sb_wsconn_flush(sb_wsconn *c)
 
     if (c->close_sent)
         return 0;
+    if (c->tcp)
+        return sb_tcp_flush(c->tcp);
     /* a due ping first: it is small, and the peer's answer is what keeps
      * it connected */
     if (!c->close_code && sb_keepalive_write_ping(c))
@@ -108,6 +119,14 @@ int sb_wsconn_flush(sb_wsconn *c)
     if (rc > 0)
         c->close_sent = 1;
     return rc < 0 ? -1 : 0;
+}
+
+void sb_wsconn_expire_in(sb_wsconn *c, int secs)
+{
+    if (c->tcp)
+        sb_tcp_expire_in(c->tcp, secs);
+    else if (c->wsi)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, secs);
 }
 
 static int sb_dup_into(char **dst, const char *s, size_t n)

@@ -5,6 +5,7 @@
 
 #include "keepalive.h"
 #include "server.h"
+#include "tcp.h"
 
 /* Writes c's queued frames now, outside any lws callback.  That is only
  * safe on an established WebSocket with nothing half-sent: lws appends a
@@ -15,6 +16,13 @@ static void sb_flush_one(sb_flusher *fl, sb_wsconn *c)
 {
     int rc;
 
+    if (c->tcp) {
+        /* the own transport writes at once unless bytes wait (then its
+         * writable event goes on with the queue) */
+        if (!sb_tcp_choked(c->tcp) && sb_tcp_flush(c->tcp))
+            sb_tcp_kill(c->tcp);
+        return;
+    }
     if (c->closed || !c->wsi)
         return;
     if (!c->open || c->close_code || c->ops->stream ||

@@ -5,6 +5,7 @@
 
 #include "flush.h"
 #include "server.h"
+#include "tcp.h"
 
 /* A fire handles everything due up to this much later too, so that
  * connections that joined within the same tenth of a second share one
@@ -58,7 +59,7 @@ static void sb_ka_append(sb_keepalive *ka, sb_wsconn *c, int which, int64_t now)
     l->tail = c;
 }
 
-static void sb_keepalive_fire(lws_sorted_usec_list_t *sul);
+static void sb_keepalive_fire(void *arg);
 
 /* Arms the timer for the earliest deadline of both lists, unless it is
  * already armed for that time or sooner. */
@@ -70,14 +71,13 @@ static void sb_keepalive_arm(sb_keepalive *ka, int64_t now)
         next = ka->pinged.head->ka_at + ka->hup_ms;
     if (ka->quiet.head && (!next || ka->quiet.head->ka_at + ka->ping_ms < next))
         next = ka->quiet.head->ka_at + ka->ping_ms;
-    if (!next || !ka->ctx)
+    if (!next || !ka->timer)
         return;
     next += SB_KA_SLACK_MS;
     if (ka->due && ka->due <= next)
         return;
     ka->due = next;
-    lws_sul_schedule(ka->ctx, 0, &ka->sul, sb_keepalive_fire,
-                     next > now ? (next - now) * 1000 : 0);
+    sb_timer_start(ka->timer, next > now ? (uint64_t)(next - now) : 0);
 }
 
 /* No pong in time: the peer is gone or does not read.  The socket is cut
@@ -85,12 +85,16 @@ static void sb_keepalive_arm(sb_keepalive *ka, int64_t now)
  * it); the app's close hook hears 1006. */
 static void sb_keepalive_hangup(sb_wsconn *c)
 {
-    if (!c->wsi || c->closed)
+    if ((!c->wsi && !c->tcp) || c->closed)
         return;
     sb_fqueue_clear(&c->q);
     c->close_code = 1006;
     c->close_sent = 1;     /* 1006 is never sent on the wire */
     c->ping_due = 0;
+    if (c->tcp) {
+        sb_tcp_kill(c->tcp);
+        return;
+    }
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
@@ -103,9 +107,9 @@ static void sb_keepalive_ping(sb_keepalive *ka, sb_wsconn *c, int64_t now)
     sb_flush_mark(c->shared->flush, c);
 }
 
-static void sb_keepalive_fire(lws_sorted_usec_list_t *sul)
+static void sb_keepalive_fire(void *arg)
 {
-    sb_keepalive *ka = lws_container_of(sul, sb_keepalive, sul);
+    sb_keepalive *ka = arg;
     int64_t now = sb_mono_ms();
     int budget = SB_KA_BUDGET;
     sb_wsconn *c;
@@ -121,31 +125,32 @@ static void sb_keepalive_fire(lws_sorted_usec_list_t *sul)
         sb_keepalive_ping(ka, c, now);
         budget--;
     }
-    if (!budget && ka->ctx) {
+    if (!budget && ka->timer) {
         /* more are due: on the next turn, after the poll */
         ka->due = now;
-        lws_sul_schedule(ka->ctx, 0, &ka->sul, sb_keepalive_fire, 1000);
+        sb_timer_start(ka->timer, 0);
         return;
     }
     sb_keepalive_arm(ka, now);
 }
 
-void sb_keepalive_start(sb_keepalive *ka, struct lws_context *ctx,
+void sb_keepalive_start(sb_keepalive *ka, uv_loop_t *loop,
                         int ping_interval, int idle_timeout)
 {
     memset(ka, 0, sizeof *ka);
     if (ping_interval <= 0 || idle_timeout <= ping_interval)
         return;
-    ka->ctx = ctx;
+    /* out of memory: no keepalive, as when it is off */
+    if (!(ka->timer = sb_timer_new(loop, sb_keepalive_fire, ka)))
+        return;
     ka->ping_ms = (int64_t)ping_interval * 1000;
     ka->hup_ms = (int64_t)(idle_timeout - ping_interval) * 1000;
 }
 
 void sb_keepalive_stop(sb_keepalive *ka)
 {
-    if (ka->ctx)
-        lws_sul_cancel(&ka->sul);
-    ka->ctx = NULL;
+    sb_timer_free(ka->timer);
+    ka->timer = NULL;
     ka->due = 0;
 }
 
@@ -153,7 +158,7 @@ void sb_keepalive_add(sb_keepalive *ka, sb_wsconn *c)
 {
     int64_t now;
 
-    if (!ka->ctx)
+    if (!ka->timer)
         return;
     now = sb_mono_ms();
     sb_ka_unlink(ka, c);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <libwebsockets.h>
 
+#include "timer.h"
 #include "types.h"
 
 /* Connections in deadline order (linked through sb_wsconn's ka_*). */
@@ -25,8 +26,7 @@ typedef struct sb_ka_list {
 } sb_ka_list;
 
 typedef struct sb_keepalive {
-    lws_sorted_usec_list_t sul;   /* the one timer */
-    struct lws_context *ctx;      /* NULL: stopped (or off) */
+    sb_timer *timer;              /* the one timer; NULL: stopped (or off) */
     int64_t ping_ms;              /* silent this long: ping */
     int64_t hup_ms;               /* pinged this long ago, no pong: hang up */
     sb_ka_list quiet;             /* waiting for ping_ms (from their last pong) */
@@ -37,7 +37,7 @@ typedef struct sb_keepalive {
 /* Off (ping_interval or idle_timeout <= 0, or idle_timeout not past
  * ping_interval: the same rule lws had) leaves ka stopped: adds do
  * nothing. */
-void sb_keepalive_start(sb_keepalive *ka, struct lws_context *ctx,
+void sb_keepalive_start(sb_keepalive *ka, uv_loop_t *loop,
                         int ping_interval, int idle_timeout);
 /* The server stops listening (its lws context goes): no more timer;
  * connections may still be removed. */

@@ -24,6 +24,7 @@
  *   connection, an O(n) insert each; it is kept all off.  HTTP
  *   connections (SSE) have no pings, hence TCP_USER_TIMEOUT. */
 #include "server.h"
+#include "upgrade.h"
 
 #include "base/defaults.h"
 
@@ -88,10 +89,15 @@ void sb_limits_vhost(const sb_server_config *cfg,
     info->retry_and_idle_policy = retry;
 }
 
-int sb_limits_url_ok(const sb_server_config *cfg, struct lws *wsi)
+int sb_limits_url_ok(const sb_server_config *cfg, const sb_reqsrc *r)
 {
+    struct lws *wsi = r->wsi;
     char *uri;
-    int ulen = 0, args = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+    int ulen = 0, args;
+
+    if (r->head)
+        return sb_head_url_len(r->head) <= (size_t)cfg->max_url;
+    args = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
 
     if (lws_http_get_uri_and_method(wsi, &uri, &ulen) < 0)
         ulen = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI);
@@ -102,10 +108,10 @@ int sb_limits_url_ok(const sb_server_config *cfg, struct lws *wsi)
  * (a peer that vanished without a FIN, or one whose window stays shut)
  * makes the kernel drop the socket; lws then sees the error and closes.
  * Streams send keep-alive comments, so a quiet SSE stream is covered. */
-void sb_limits_socket(const sb_server_config *cfg, struct lws *wsi)
+void sb_limits_socket(const sb_server_config *cfg, const sb_reqsrc *r)
 {
     unsigned int ms;
-    int fd = lws_get_socket_fd(wsi);
+    int fd = r->fd;
 
     if (cfg->idle_timeout <= 0 || fd < 0)
         return;

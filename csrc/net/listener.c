@@ -28,6 +28,8 @@ struct sb_listener {
     int handles;    /* poll handles libuv still holds */
     int port;
     struct lws_vhost *vh;
+    sb_listener_take_fn take;   /* NULL: lws adopts */
+    void *take_arg;
 };
 
 /* Accepts what is pending (bounded, so a connection storm cannot keep the
@@ -51,8 +53,17 @@ static void sb_listener_ready(uv_poll_t *h, int status, int events)
             return;   /* EAGAIN, or a transient error (EMFILE...): next turn */
         /* what lws's own accept did (small frames go out at once) */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        lws_adopt_socket_vhost(ls->owner->vh, fd);
+        if (ls->owner->take)
+            ls->owner->take(ls->owner->take_arg, fd);
+        else
+            lws_adopt_socket_vhost(ls->owner->vh, fd);
     }
+}
+
+void sb_listener_take(sb_listener *l, sb_listener_take_fn take, void *arg)
+{
+    l->take = take;
+    l->take_arg = arg;
 }
 
 /* The errno of a failed bind as an operator reads it: its name, what it

@@ -30,8 +30,13 @@ typedef struct sb_listener sb_listener;
  * port 0 picks a free port, the same one for every address.  reuse_port
  * sets SO_REUSEPORT (workers).  Returns NULL with err filled, naming the
  * address and the errno (EADDRNOTAVAIL: not an address of this host). */
+/* Where an accepted socket goes: to take (NULL: lws's vhost adopts it). */
+typedef void (*sb_listener_take_fn)(void *arg, int fd);
+
 sb_listener *sb_listener_new(uv_loop_t *loop, struct lws_vhost *vh, const char *host,
                              int port, int reuse_port, char *err, size_t errlen);
+/* Accepted sockets go to take(arg, fd) instead of lws (tcp.h). */
+void sb_listener_take(sb_listener *l, sb_listener_take_fn take, void *arg);
 int sb_listener_port(const sb_listener *l);
 /* The i-th bound address as a URL writes it ("127.0.0.1", "[::1]"), or
  * NULL past the last. */

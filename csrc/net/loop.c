@@ -108,17 +108,26 @@ void sb_log_leave(sb_loop *prev)
     sb_log_owner = prev;
 }
 
-/* lws error lines a peer causes at will: not the server's errors. */
+/* lws error lines that are not the server's errors: 1 for what a peer
+ * causes at will (shown as warnings), 2 for lws's own chatter (info). */
 static int sb_log_expected(const char *line)
 {
     static const char *const peer_made[] = {
         "Ran out of header data space", "lws_client_handshake: got bad HTTP response",
         "ERROR on binding fd", "lws_ssl_capable", "SSL error", "SSL_read" };
+    /* lws 4.1.6 logs its own progress as errors: adopting a socket with
+     * the bytes of its head already read (the own transport, tcp.h,
+     * hands every plain HTTP request over that way) */
+    static const char *const chatter[] = {
+        "adopt_socket_readbuf: calling service", "deferring handling ah" };
     size_t i;
 
     for (i = 0; i < sizeof peer_made / sizeof peer_made[0]; i++)
         if (strstr(line, peer_made[i]))
             return 1;
+    for (i = 0; i < sizeof chatter / sizeof chatter[0]; i++)
+        if (strstr(line, chatter[i]))
+            return 2;
     return 0;
 }
 
@@ -128,8 +137,11 @@ static void sb_loop_log(int level, const char *line)
     sb_loop *l = sb_log_owner;
     int mask = l ? l->log_mask : LLL_ERR;
 
-    if (level == LLL_ERR && sb_log_expected(line))
-        level = LLL_WARN;
+    if (level == LLL_ERR) {
+        int kind = sb_log_expected(line);
+        if (kind)
+            level = kind == 1 ? LLL_WARN : LLL_INFO;
+    }
     if (!(level & mask))
         return;
     if (l && l->log_emit && !l->in_log) {

@@ -110,7 +110,7 @@ static sb_peer *peer_get(sb_peers *p, const char *ip, double burst, int64_t now)
     return e;
 }
 
-int sb_peers_admit(sb_server *s, struct lws *wsi, sb_wsconn *c, char *reason,
+int sb_peers_admit(sb_server *s, const sb_reqsrc *r, sb_wsconn *c, char *reason,
                    size_t reason_len)
 {
     const sb_server_config *cfg = &s->cfg;
@@ -128,7 +128,7 @@ int sb_peers_admit(sb_server *s, struct lws *wsi, sb_wsconn *c, char *reason,
     }
     if (per_ip <= 0 && rate <= 0)
         return 0;
-    sb_request_peer(wsi, ip, sizeof ip);
+    sb_request_peer(r, ip, sizeof ip);
     if (!cfg->limit_loopback && is_loopback(ip))
         return 0;
     if (++s->peers.since_sweep >= SWEEP_EVERY) {

@@ -24,7 +24,8 @@ void sb_peers_free(sb_peers *p);
 /* 0 when the connection may open (c->ip set when its address is counted),
  * else the HTTP status to refuse it with (503 over a cap, 429 over the
  * connect rate) and the reason. */
-int sb_peers_admit(sb_server *s, struct lws *wsi, sb_wsconn *c, char *reason,
+struct sb_reqsrc;
+int sb_peers_admit(sb_server *s, const struct sb_reqsrc *r, sb_wsconn *c, char *reason,
                    size_t reason_len);
 /* The connection opened / closed: counts it against its address. */
 void sb_peers_take(sb_server *s, sb_wsconn *c);

@@ -20,6 +20,8 @@
 
 #include "types.h"
 
+struct sb_reqsrc;
+
 /* sb_proto_ops.http: the request is not this protocol's. */
 #define SB_HTTP_PASS (-2)
 
@@ -78,7 +80,7 @@ typedef struct sb_proto_ops {
      * incoming message.  closed: the transport is gone; leave the hub, tell
      * the others.  deliver is its hub deliver hook.  release frees
      * `proto` (also after a refused handshake; may be NULL). */
-    int (*prepare)(sb_wsconn *c, struct lws *wsi);
+    int (*prepare)(sb_wsconn *c, const struct sb_reqsrc *r);
     int (*open)(sb_wsconn *c);
     void (*receive)(sb_wsconn *c, const char *data, size_t n, int binary);
     void (*closed)(sb_wsconn *c);

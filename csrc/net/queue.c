@@ -70,8 +70,7 @@ void sb_batch_free(sb_batch *b)
     b->cap = 0;
 }
 
-/* Appends one unmasked WebSocket frame (RFC 6455 5.2) for f to out. */
-static size_t sb_frame_encode(unsigned char *out, const sb_frame *f)
+size_t sb_frame_header(unsigned char *out, const sb_frame *f)
 {
     size_t h = 0;
 
@@ -88,6 +87,14 @@ static size_t sb_frame_encode(unsigned char *out, const sb_frame *f)
         for (i = 7; i >= 0; i--)
             out[h++] = (unsigned char)((uint64_t)f->len >> (8 * i));
     }
+    return h;
+}
+
+/* Appends one unmasked WebSocket frame (RFC 6455 5.2) for f to out. */
+static size_t sb_frame_encode(unsigned char *out, const sb_frame *f)
+{
+    size_t h = sb_frame_header(out, f);
+
     memcpy(out + h, f->data, f->len);
     return h + f->len;
 }

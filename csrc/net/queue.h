@@ -36,6 +36,9 @@ void sb_batch_free(sb_batch *b);
  * allocated or the first frame does not fit. */
 size_t sb_fqueue_pack(const sb_fqueue *q, sb_batch *b, int ws, size_t *used);
 
+/* Writes the header of an unmasked WebSocket frame carrying f (RFC 6455
+ * 5.2) into out (14 bytes at most); returns its length. */
+size_t sb_frame_header(unsigned char *out, const sb_frame *f);
 /* Takes a new reference on f; returns -1 when memory ran out. */
 int sb_fqueue_push(sb_fqueue *q, sb_frame *f);
 /* Oldest frame or NULL; the queue keeps its reference. */

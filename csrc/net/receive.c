@@ -13,7 +13,7 @@
  * Real clients send a message as one frame (browsers, Node ws) or in a few
  * large ones; without a cap, empty continuation frames could go on forever
  * without the message ever growing or the rate limit seeing a message. */
-static size_t sb_max_fragments(const sb_server_config *cfg)
+size_t sb_wsconn_max_fragments(const sb_server_config *cfg)
 {
     size_t n = cfg->max_message / 64;
 
@@ -82,7 +82,7 @@ static int sb_wsconn_collect(sb_wsconn *c, const void *in, size_t len,
     if (lws_is_first_fragment(wsi) || c->rx_frame_done)
         c->rx_frags++;
     c->rx_frame_done = rest == 0;
-    if (c->rx_frags > sb_max_fragments(cfg))
+    if (c->rx_frags > sb_wsconn_max_fragments(cfg))
         return sb_wsconn_too_big(c, "too many fragments");
     if (whole && !c->rx.len) {
         *msg = in;
@@ -119,17 +119,26 @@ int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len)
         return rc;
     if (!c->rx_binary && !sb_utf8_valid(msg, n))
         return sb_wsconn_bad_utf8(c);
-    rc = sb_wsconn_rate_ok(c);
-    if (rc < 0) {
+    rc = sb_wsconn_deliver(c, msg, n, c->rx_binary);
+    /* a joined message is rare: give its memory back rather than keep
+     * up to max_message on an idle connection */
+    sb_buf_free(&c->rx);
+    if (rc) {
         lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                          (unsigned char *)"rate limit", 10);
         return -1;
     }
+    return 0;
+}
+
+int sb_wsconn_deliver(sb_wsconn *c, const char *msg, size_t n, int binary)
+{
+    int rc = sb_wsconn_rate_ok(c);
+
+    if (rc < 0)
+        return 1008;
     if (rc > 0)
-        c->ops->receive(c, msg ? msg : "", n, c->rx_binary);
-    /* a joined message is rare: give its memory back rather than keep
-     * up to max_message on an idle connection */
-    sb_buf_free(&c->rx);
+        c->ops->receive(c, msg ? msg : "", n, binary);
     return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "http.h"
 #include "http_static.h"
 #include "listener.h"
+#include "tcp.h"
 
 /* Bytes lws reads per WebSocket receive callback (see sb_server_new). */
 #define SB_RX_CHUNK 512
@@ -105,7 +106,7 @@ static int sb_server_http(sb_server *s, struct lws *wsi, const char *path,
 {
     int i, rc;
 
-    if (!sb_limits_url_ok(&s->cfg, wsi))
+    if (!sb_limits_url_ok(&s->cfg, SB_REQSRC_LWS(wsi)))
         return sb_http_status(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, "URL too long");
     for (i = 0; i < s->nprotos; i++) {
         const sb_proto_ops *ops = s->protos[i];
@@ -133,9 +134,11 @@ void sb_server_unref(sb_server *s)
         if (s->protos[i]->server_free)
             s->protos[i]->server_free(s->pstate[i]);
     sb_flusher_free(&s->flush);
+    sb_loop_turn_hook_cancel(s->loop, &s->reaper);
     sb_trimmer_free(&s->trim);
     sb_hub_free(s->hub);   /* the reference taken in sb_server_new */
     sb_peers_free(&s->peers);
+    free(s->tcp_rx);
     free(s->host);
     free(s->static_dir);
     free(s->cors);
@@ -178,8 +181,12 @@ void sb_server_drop_vhost(sb_server *s)
     for (i = 0; i < s->nprotos; i++)
         if (s->protos[i]->server_stop)
             s->protos[i]->server_stop(s, s->pstate[i]);
-    lws_sul_cancel(&s->close_sul);
+    sb_timer_free(s->close_cut);
+    s->close_cut = NULL;
     sb_keepalive_stop(&s->ka);
+    sb_tcp_drop_heads(s);
+    sb_expiries_stop(&s->hs_dl);
+    sb_expiries_stop(&s->tcp_dl);
     s->ctx = NULL;
     s->vh = NULL;
     /* lws 4.1 never completes this on a foreign loop (the context,
@@ -191,8 +198,8 @@ void sb_server_drop_vhost(sb_server *s)
 
 /* Which protocol a WebSocket path speaks, in the table's order; sets
  * *channel for protocols that name their one channel in the path. */
-static const sb_proto_ops *sb_server_route(sb_server *s, const char *path,
-                                           const char **channel)
+const sb_proto_ops *sb_server_route(sb_server *s, const char *path,
+                                    const char **channel)
 {
     int i;
 
@@ -214,7 +221,7 @@ static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
     int status;
 
     /* lws hands over the path already percent-decoded */
-    if (!sb_limits_url_ok(&s->cfg, wsi)) {
+    if (!sb_limits_url_ok(&s->cfg, SB_REQSRC_LWS(wsi))) {
         sb_http_refuse(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, "URL too long");
         return 1;
     }
@@ -225,7 +232,7 @@ static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
         sb_http_refuse(wsi, HTTP_STATUS_NOT_FOUND, "no such endpoint");
         return 1;
     }
-    c = sb_server_accept(s, wsi, ops, path, chan, &status, reason, sizeof reason);
+    c = sb_server_accept(s, SB_REQSRC_LWS(wsi), ops, path, chan, &status, reason, sizeof reason);
     if (!c) {
         if (!status)
             return -1;
@@ -237,14 +244,17 @@ static int sb_server_confirm_upgrade(sb_server *s, struct lws *wsi)
     return 0;
 }
 
-static int sb_wsconn_established(sb_wsconn *c)
+int sb_wsconn_opened(sb_wsconn *c)
 {
     int rc = c->ops->open(c);
 
     if (rc < 0) {
         const char *why = sb_hub_strerror(rc);
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-                         (unsigned char *)why, strlen(why));
+        if (c->tcp)
+            sb_tcp_fail(c->tcp, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
+        else
+            lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                             (unsigned char *)why, strlen(why));
         return -1;
     }
     sb_keepalive_add(&c->srv->ka, c);
@@ -254,7 +264,7 @@ static int sb_wsconn_established(sb_wsconn *c)
 }
 
 /* The transport is gone: leave the hub (events fire), tell the app once. */
-static void sb_wsconn_gone(sb_wsconn *c, int code)
+void sb_wsconn_transport_gone(sb_wsconn *c, int code)
 {
     if (c->closed)
         return;
@@ -269,7 +279,7 @@ static void sb_wsconn_gone(sb_wsconn *c, int code)
 
 void sb_wsconn_end(sb_wsconn *c, int code)
 {
-    sb_wsconn_gone(c, code);
+    sb_wsconn_transport_gone(c, code);
     sb_wsconn_free(c);
 }
 
@@ -347,7 +357,7 @@ static int sb_server_http_cb(sb_server *s, struct lws *wsi,
         /* a stream has no close frame: the close hook hears why we ended
          * it (1013 slow reader, 1001 shutdown), else 1001 */
         if (c && c->ops->stream)
-            sb_wsconn_gone(c, c->close_code ? c->close_code : 1001);
+            sb_wsconn_transport_gone(c, c->close_code ? c->close_code : 1001);
         return 1;
     }
 }
@@ -374,7 +384,7 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return s ? sb_server_confirm_upgrade(s, wsi) : -1;
     case LWS_CALLBACK_ESTABLISHED:
-        return c ? sb_wsconn_established(c) : -1;
+        return c ? sb_wsconn_opened(c) : -1;
     case LWS_CALLBACK_RECEIVE:
         return c && !c->closed ? sb_wsconn_receive(c, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -390,7 +400,7 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
         return sb_peer_close_bad_body(wsi, in, len);
     case LWS_CALLBACK_CLOSED:
         if (c)
-            sb_wsconn_gone(c, c->close_code ? c->close_code : 1006);
+            sb_wsconn_transport_gone(c, c->close_code ? c->close_code : 1006);
         return 0;
     case LWS_CALLBACK_PROTOCOL_DESTROY:
         /* the vhost is finally gone: drop its reference (once, for the
@@ -400,7 +410,7 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
         if (c) {
-            sb_wsconn_gone(c, 1006);
+            sb_wsconn_transport_gone(c, 1006);
             lws_set_opaque_user_data(wsi, NULL);
             sb_wsconn_free(c);
         }
@@ -465,6 +475,12 @@ static void sb_server_lws_protocols(sb_server *s)
             sb_server_lws_protocol(&s->protocols[n++], s->protos[i]->ws_subprotocol);
 }
 
+/* The listener's accepted sockets, on the own transport. */
+static void sb_server_take(void *arg, int fd)
+{
+    sb_tcp_accept(arg, fd);
+}
+
 /* The vhost, and the sockets it serves (listener.h: lws 4.1's own
  * listener does not bind the address it is given).  0, or -1 with err. */
 static int sb_server_listen(sb_server *s, const sb_server_config *cfg,
@@ -479,7 +495,7 @@ static int sb_server_listen(sb_server *s, const sb_server_config *cfg,
     info.user = s;
     info.options = 0;   /* VALIDATE_UTF8 is a context option (loop.c) */
     sb_limits_vhost(&s->cfg, &info, &s->retry);
-    sb_keepalive_start(&s->ka, s->ctx, s->cfg.ping_interval, s->cfg.idle_timeout);
+    sb_keepalive_start(&s->ka, &s->loop->uv, s->cfg.ping_interval, s->cfg.idle_timeout);
     /* TLS: lws loads the pair when the vhost is made, so a bad path or a
      * key that does not match fails sb_server_new, not the first client */
     if (cfg->tls_cert && cfg->tls_key) {
@@ -502,6 +518,20 @@ static int sb_server_listen(sb_server *s, const sb_server_config *cfg,
     if (!s->lsn)
         return -1;
     s->port = sb_listener_port(s->lsn);
+    /* TLS stays lws's: the own transport speaks plain TCP */
+    if (!(cfg->tls_cert && cfg->tls_key) && !getenv("SB_LWS_WEBSOCKETS")) {
+        if (!(s->tcp_rx = malloc(SB_TCP_RX))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        s->own_ws = 1;
+        if (sb_expiries_init(&s->hs_dl, &s->loop->uv) ||
+            sb_expiries_init(&s->tcp_dl, &s->loop->uv)) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        sb_listener_take(s->lsn, sb_server_take, s);
+    }
     return 0;
 }
 
@@ -600,14 +630,17 @@ sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg
  * flush of what is queued holds it up again), with no timer of its own;
  * lws's synchronous kill would first try that flush.  Nothing is freed
  * under the walk. */
-static void sb_server_close_expired(lws_sorted_usec_list_t *sul)
+static void sb_server_close_expired(void *arg)
 {
-    sb_server *s = lws_container_of(sul, sb_server, close_sul);
+    sb_server *s = arg;
     sb_wsconn *c;
 
-    for (c = s->conns; c; c = c->next)
-        if (c->wsi && !c->closed)
+    for (c = s->conns; c; c = c->next) {
+        if (c->tcp)
+            sb_tcp_kill(c->tcp);
+        else if (c->wsi && !c->closed)
             shutdown(lws_get_socket_fd(c->wsi), SHUT_RDWR);
+    }
 }
 
 /* lws 4.1's vhost destroy only stops listening: connections stay up until
@@ -622,14 +655,19 @@ void sb_server_close(sb_server *s)
     if (!s || s->closing)
         return;
     s->closing = 1;
+    /* no new connections from now on, and the port is free at once
+     * (not once the last connection has answered its close) */
+    sb_listener_close(s->lsn);
+    s->lsn = NULL;
+    if (s->own_ws)
+        sb_tcp_drop_heads(s);
     for (c = s->conns; c; c = c->next)
-        if ((c->wsi || c->ops->detached) && !c->closed)
+        if ((c->wsi || c->tcp || c->ops->detached) && !c->closed)
             sb_wsconn_close(c, 1001, "server closing");
     if (!s->conns)
         sb_server_drop_vhost(s);
-    else if (s->ctx)
-        lws_sul_schedule(s->ctx, 0, &s->close_sul, sb_server_close_expired,
-                         5 * LWS_US_PER_SEC);
+    else if (s->ctx && (s->close_cut = sb_timer_new(&s->loop->uv, sb_server_close_expired, s)))
+        sb_timer_start(s->close_cut, 5000);
 }
 
 /* The owner lets go: no more hooks; memory goes once lws has finished

@@ -19,9 +19,26 @@
 /* What the api hook returns for a call it answers later (below). */
 #define SB_API_HELD 1
 
+struct sb_head;
+
+/* Where a request's URI, query and headers are read from: lws's header
+ * table (plain HTTP, TLS), or the head our own WebSocket transport parsed
+ * (tcp.h, upgrade.h).  The sb_request_* functions below read either. */
+typedef struct sb_reqsrc {
+    struct lws *wsi;
+    const struct sb_head *head;
+    const char *peer;       /* the peer's address (with head) */
+    int fd;                 /* the socket (with head) */
+} sb_reqsrc;
+
+/* A source for an lws request. */
+sb_reqsrc sb_reqsrc_lws(struct lws *wsi);
+/* The same, as a pointer to a temporary of the enclosing block. */
+#define SB_REQSRC_LWS(w) (&(const sb_reqsrc){ (w), NULL, NULL, lws_get_socket_fd(w) })
+
 /* What the connect hook sees of the request (valid during the hook). */
 typedef struct sb_request {
-    struct lws *wsi;        /* for header look-ups */
+    const sb_reqsrc *src;   /* for header look-ups */
     const char *path;       /* decoded path (lws decodes it) */
     const char *protocol;   /* sb_proto_ops.name of the endpoint */
     const char *token;      /* credential from the handshake (decoded) or NULL */
@@ -165,6 +182,7 @@ struct sb_wsconn {
     sb_server *srv;
     sb_server_shared *shared;   /* srv's, for the send path */
     struct lws *wsi;
+    struct sb_tcp *tcp;     /* the own transport's socket (tcp.h), or NULL */
     const sb_proto_ops *ops;
     void *proto;           /* the protocol's own state of this connection */
     int proto_index;       /* of ops in the server's table (stats.open) */
@@ -226,6 +244,9 @@ struct lws_context *sb_server_lws(const sb_server *s);
 int sb_wsconn_send(sb_wsconn *c, sb_frame *f);
 /* Text convenience: copies data into a new frame. */
 int sb_wsconn_send_text(sb_wsconn *c, const char *data, size_t n);
+/* Cuts c's socket secs seconds from now unless called again (a
+ * heartbeat timeout), on whichever transport carries it. */
+void sb_wsconn_expire_in(sb_wsconn *c, int secs);
 /* Flushes what is queued, then closes with code and reason. */
 void sb_wsconn_close(sb_wsconn *c, int code, const char *reason);
 /* Ends a detached connection (sb_proto_ops.detached): the protocol's
@@ -240,23 +261,27 @@ int sb_wsconn_set_alias(sb_wsconn *c, const char *alias, size_t n);
  * splits it at the first '=' (out becomes the key, *value the value) and
  * returns its length, or -1 past the last one.  An arg longer than
  * outlen - 1 comes back as an empty key and value (length 0). */
-int sb_request_arg(struct lws *wsi, int idx, char *out, int outlen,
+int sb_request_arg(const sb_reqsrc *r, int idx, char *out, int outlen,
                    const char **value);
 
 /* The peer's address as people write it: the listener is dual-stack, so
  * lws reports an IPv4 peer as "::ffff:127.0.0.1"; this gives
  * "127.0.0.1".  Returns buf. */
-const char *sb_request_peer(struct lws *wsi, char *buf, size_t len);
+const char *sb_request_peer(const sb_reqsrc *r, char *buf, size_t len);
+
+/* Header tok of the request copied into buf: its length, or -1 when it
+ * is absent or does not fit.  WSI_TOKEN_GET_URI is the decoded path. */
+int sb_request_header(const sb_reqsrc *r, enum lws_token_indexes tok, char *buf, int len);
 
 /* Value of the last query arg named key ("" for a bare key) copied into
  * buf, or NULL when absent.  A value longer than len - 1 comes back as ""
  * (present but empty), so callers refuse it instead of taking a cut one
  * or none at all. */
-const char *sb_request_get(struct lws *wsi, const char *key, char *buf, int len);
+const char *sb_request_get(const sb_reqsrc *r, const char *key, char *buf, int len);
 
 /* A query key that appears twice (not a "key[]" list), copied into dup;
  * NULL when none does.  The handshake refuses such a request with 400. */
-const char *sb_request_repeated(struct lws *wsi, char *dup, size_t duplen);
+const char *sb_request_repeated(const sb_reqsrc *r, char *dup, size_t duplen);
 
 /* Message-rate limit (limits.c): 1 pass, 0 drop, -1 close with 1008. */
 int sb_wsconn_rate_ok(sb_wsconn *c);
@@ -264,6 +289,12 @@ int sb_wsconn_rate_ok(sb_wsconn *c);
  * max_message (1009) and the rate limit (1008), hands each whole message
  * to the protocol.  Returns -1 when lws should close the connection. */
 int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len);
+/* One whole incoming message of c (text checked UTF-8): the rate limit,
+ * then its protocol's receive.  0, or 1008 when c must close for its rate
+ * (receive.c; both transports). */
+int sb_wsconn_deliver(sb_wsconn *c, const char *msg, size_t n, int binary);
+/* Most frames one message may arrive in (receive.c). */
+size_t sb_wsconn_max_fragments(const sb_server_config *cfg);
 /* The rest of limits.c: fills in the defaults of cfg's limits; sets the
  * vhost's header-phase timeout and WebSocket ping/idle policy (retry must
  * live as long as the vhost); 0 when the request's URL is over max_url
@@ -272,8 +303,8 @@ int sb_wsconn_receive(sb_wsconn *c, const void *in, size_t len);
 void sb_limits_defaults(sb_server_config *cfg);
 void sb_limits_vhost(const sb_server_config *cfg,
                      struct lws_context_creation_info *info, lws_retry_bo_t *retry);
-int sb_limits_url_ok(const sb_server_config *cfg, struct lws *wsi);
-void sb_limits_socket(const sb_server_config *cfg, struct lws *wsi);
+int sb_limits_url_ok(const sb_server_config *cfg, const sb_reqsrc *r);
+void sb_limits_socket(const sb_server_config *cfg, const sb_reqsrc *r);
 
 /* For the transport files (server.c, conn.c, ws_*.c, http_sse.c). */
 int sb_wsconn_flush(sb_wsconn *c);
@@ -288,9 +319,9 @@ void *sb_server_proto_state(const sb_server *s, const sb_proto_ops *ops);
 const sb_proto_ops *sb_server_protocol(const sb_server *s, int i);
 /* Builds a hub connection of protocol ops for a request, runs its prepare
  * and the app's connect hook.  Returns the connection (not yet bound to
- * wsi), or NULL with *status set (HTTP status, reason filled) or 0 when
+ * its socket), or NULL with *status set (HTTP status, reason filled) or 0 when
  * memory ran out. */
-sb_wsconn *sb_server_accept(sb_server *s, struct lws *wsi,
+sb_wsconn *sb_server_accept(sb_server *s, const sb_reqsrc *r,
                             const sb_proto_ops *ops, const char *path,
                             const char *chan, int *status, char *reason,
                             size_t reason_len);

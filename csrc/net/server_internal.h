@@ -4,6 +4,7 @@
 #define SB_SERVER_INTERNAL_H
 
 #include "base/map.h"
+#include "expiry.h"
 #include "flush.h"
 #include "keepalive.h"
 #include "listener.h"
@@ -43,7 +44,14 @@ struct sb_server {
     sb_flusher flush;      /* end-of-turn writes (flush.h) */
     sb_trimmer trim;       /* memory back after a storm (trim.h) */
     sb_listener *lsn;      /* the listening sockets (listener.h) */
-    lws_sorted_usec_list_t close_sul;  /* cuts what is left after close */
+    sb_timer *close_cut;   /* cuts what is left after close */
+    int own_ws;            /* WebSocket upgrades on the own transport (tcp.h) */
+    sb_expiries hs_dl;    /* its sockets reading their head */
+    sb_expiries tcp_dl;   /* its heartbeat and close-wait deadlines */
+    unsigned char *tcp_rx; /* its read buffer, SB_TCP_RX bytes, shared */
+    struct sb_tcp *tcps;   /* its sockets, linked by next */
+    struct sb_tcp *reap_head, *reap_tail;  /* killed: released in order */
+    sb_turn_hook reaper;   /* ... at the end of the turn (tcp.c) */
 };
 
 /* Drops a reference; the last one frees the server (server.c). */
@@ -54,5 +62,14 @@ void sb_server_drop_vhost(sb_server *s);
 char *sb_server_strdup(const char *s);
 /* Frees a connection: counts, lists, the protocol's state (accept.c). */
 void sb_wsconn_free(sb_wsconn *c);
+/* Which protocol a WebSocket path speaks; *channel for those that name
+ * their one channel in the path (server.c). */
+const sb_proto_ops *sb_server_route(sb_server *s, const char *path, const char **channel);
+/* The transport of c is gone: leave the hub, tell the app once (server.c). */
+void sb_wsconn_transport_gone(sb_wsconn *c, int code);
+/* c's WebSocket is established: its protocol's open, keepalive, the
+ * app's open hook.  -1 when the protocol refused it (it is closed with
+ * 1008 and the reason). */
+int sb_wsconn_opened(sb_wsconn *c);
 
 #endif

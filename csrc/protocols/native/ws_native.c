@@ -284,30 +284,30 @@ static void sb_native_send_error(sb_wsconn *c, const char *text)
     sb_frame_unref(f);
 }
 
-static int sb_request_flag(struct lws *wsi, const char *key)
+static int sb_request_flag(const sb_reqsrc *r, const char *key)
 {
     char v[8];
 
-    return sb_request_get(wsi, key, v, sizeof v) && strcmp(v, "true") == 0;
+    return sb_request_get(r, key, v, sizeof v) && strcmp(v, "true") == 0;
 }
 
 /* Reads the native options (alias/as, echo, announce, list, binary) from
  * the query. */
-static int sb_native_prepare(sb_wsconn *c, struct lws *wsi)
+static int sb_native_prepare(sb_wsconn *c, const sb_reqsrc *r)
 {
     char v[SB_MEMBER_MAX + 1];
 
     if (!(c->proto = calloc(1, sizeof(sb_native_conn))))
         return -1;
-    if (sb_request_get(wsi, "alias", v, sizeof v) || sb_request_get(wsi, "as", v, sizeof v)) {
+    if (sb_request_get(r, "alias", v, sizeof v) || sb_request_get(r, "as", v, sizeof v)) {
         if (!sb_hub_valid_member(v, strlen(v)) || sb_wsconn_set_alias(c, v, strlen(v)))
             return -1;
     }
-    sb_native_of(c)->echo = sb_request_flag(wsi, "echo");
-    sb_native_of(c)->announce = sb_request_flag(wsi, "announce");
-    sb_native_of(c)->list = sb_request_flag(wsi, "list");
-    sb_native_of(c)->binary = sb_request_flag(wsi, "binary");
-    return sb_native_resume_prepare(c, wsi);
+    sb_native_of(c)->echo = sb_request_flag(r, "echo");
+    sb_native_of(c)->announce = sb_request_flag(r, "announce");
+    sb_native_of(c)->list = sb_request_flag(r, "list");
+    sb_native_of(c)->binary = sb_request_flag(r, "binary");
+    return sb_native_resume_prepare(c, r);
 }
 
 /* Joins the hub and announces the join; returns 0 or an SB_E* code. */

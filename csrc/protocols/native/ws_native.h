@@ -46,7 +46,7 @@ sb_frame *sb_native_frame(sb_msg *m);
  * replays or reports recovery-failed before the join (or announces a
  * read of the shared history: returns SB_RESUME_ASYNC, see resume.h), and
  * encodes messages with their "id" for connections that asked. */
-int sb_native_resume_prepare(sb_wsconn *c, struct lws *wsi);
+int sb_native_resume_prepare(sb_wsconn *c, const sb_reqsrc *r);
 int sb_native_resume(sb_wsconn *c);
 sb_frame *sb_native_id_frame(sb_msg *m);
 

@@ -17,12 +17,12 @@
 #include "proto_native.h"
 #include "protocols/slots.h"
 
-int sb_native_resume_prepare(sb_wsconn *c, struct lws *wsi)
+int sb_native_resume_prepare(sb_wsconn *c, const sb_reqsrc *r)
 {
     sb_native_conn *nc = sb_native_of(c);
     char v[256];
 
-    if (sb_request_get(wsi, "since", v, sizeof v) && v[0]) {
+    if (sb_request_get(r, "since", v, sizeof v) && v[0]) {
         /* an id too long to be ours still asks for recovery: it gets
          * recovery-failed (bad-id) rather than silence */
         const char *id = strlen(v) <= SB_MSGID_MAX ? v : "x";
@@ -30,7 +30,7 @@ int sb_native_resume_prepare(sb_wsconn *c, struct lws *wsi)
             return -1;
         nc->recover = 1;
     }
-    if (sb_request_get(wsi, "recover", v, sizeof v) && strcmp(v, "true") == 0)
+    if (sb_request_get(r, "recover", v, sizeof v) && strcmp(v, "true") == 0)
         nc->recover = 1;
     return 0;
 }

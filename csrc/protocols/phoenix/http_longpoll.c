@@ -141,7 +141,7 @@ static int sb_lp_open(sb_server *s, sb_lp_server *t, struct lws *wsi, const char
     const sb_server_hooks *hooks = sb_server_hooks_of(s);
     char reason[256];
     int status;
-    sb_wsconn *c = sb_server_accept(s, wsi, &sb_longpoll_ops, path, NULL, &status,
+    sb_wsconn *c = sb_server_accept(s, SB_REQSRC_LWS(wsi), &sb_longpoll_ops, path, NULL, &status,
                                     reason, sizeof reason);
 
     if (!c)
@@ -295,7 +295,7 @@ int sb_lp_request_token(struct lws *wsi, char out[SB_LP_TOKEN_LEN + 1])
             out[0] = '\0';
         return 2;
     }
-    for (i = 0; sb_request_arg(wsi, i, arg, sizeof arg, &v) >= 0; i++) {
+    for (i = 0; sb_request_arg(SB_REQSRC_LWS(wsi), i, arg, sizeof arg, &v) >= 0; i++) {
         if (strcmp(arg, "token") != 0)
             continue;
         n++;
@@ -334,13 +334,13 @@ static int sb_lp_auth_token(sb_wsconn *c, struct lws *wsi)
 
 /* The Phoenix state (text only: LongPoll has no binary frames to the
  * client), the authToken, and the session with its token. */
-static int sb_lp_prepare(sb_wsconn *c, struct lws *wsi)
+static int sb_lp_prepare(sb_wsconn *c, const sb_reqsrc *r)
 {
-    int rc = sb_phx_prepare_state(c, wsi, 1);
+    int rc = sb_phx_prepare_state(c, r, 1);
 
     if (rc)
         return rc;
-    if (sb_lp_auth_token(c, wsi) || sb_lp_session_new(c, wsi))
+    if (sb_lp_auth_token(c, r->wsi) || sb_lp_session_new(c, r->wsi))
         return HTTP_STATUS_INTERNAL_SERVER_ERROR;
     return 0;
 }

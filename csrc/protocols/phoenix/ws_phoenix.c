@@ -396,12 +396,12 @@ static void sb_phx_touch(sb_wsconn *c)
     int64_t now = sb_mono_ms();
 
     /* a closing socket keeps the shorter timeout its close armed */
-    if (secs <= 0 || !c->wsi || c->close_code || !p)
+    if (secs <= 0 || (!c->wsi && !c->tcp) || c->close_code || !p)
         return;
     if (p->armed_ms && now - p->armed_ms < (int64_t)slack * 1000)
         return;
     p->armed_ms = now;
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, secs + slack);
+    sb_wsconn_expire_in(c, secs + slack);
 }
 
 /* Tells the client what was wrong with a frame it sent.  Nothing of it
@@ -463,13 +463,13 @@ void sb_phx_receive(sb_wsconn *c, const char *data, size_t n, int binary)
 
 /* Picks the serializer from vsn as Phoenix does (missing = 1.0.0; 1.0.x
  * V1 objects, 2.0.x V2 arrays, anything else refused with 403). */
-int sb_phx_prepare_state(sb_wsconn *c, struct lws *wsi, int text_only)
+int sb_phx_prepare_state(sb_wsconn *c, const sb_reqsrc *r, int text_only)
 {
     char vsn[32];
     sb_phx_conn *p;
     int v1;
 
-    if (!sb_request_get(wsi, "vsn", vsn, sizeof vsn))
+    if (!sb_request_get(r, "vsn", vsn, sizeof vsn))
         strcpy(vsn, "1.0.0");
     if (strncmp(vsn, "2.0.", 4) == 0)
         v1 = 0;
@@ -501,15 +501,15 @@ void **sb_phx_transport(sb_wsconn *c)
 }
 
 /* The WebSocket's state, with the authToken of its subprotocol offer. */
-static int sb_phx_prepare(sb_wsconn *c, struct lws *wsi)
+static int sb_phx_prepare(sb_wsconn *c, const sb_reqsrc *r)
 {
     char *token;
     size_t len;
-    int rc = sb_phx_prepare_state(c, wsi, 0);
+    int rc = sb_phx_prepare_state(c, r, 0);
 
     if (rc)
         return rc;
-    if (sb_phx_read_token(wsi, &token, &len)) {
+    if (sb_phx_read_token(r, &token, &len)) {
         free(token);
         return 400;
     }

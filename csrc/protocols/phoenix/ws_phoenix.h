@@ -21,7 +21,7 @@ void sb_phx_deliver(sb_conn *hc, sb_msg *m, void *ud);
  * marks a transport that cannot carry binary frames to the client (they
  * are then treated as on V1).  receive takes one whole client message,
  * open/closed/release are the sb_proto_ops entries. */
-int sb_phx_prepare_state(sb_wsconn *c, struct lws *wsi, int text_only);
+int sb_phx_prepare_state(sb_wsconn *c, const sb_reqsrc *r, int text_only);
 void sb_phx_receive(sb_wsconn *c, const char *data, size_t n, int binary);
 int sb_phx_open(sb_wsconn *c);
 void sb_phx_closed(sb_wsconn *c);
@@ -40,7 +40,7 @@ void **sb_phx_transport(sb_wsconn *c);
  * offered (ws_phoenix_token.c) and decodes it into a new string in
  * *token (NULL when none was offered).  Returns 0, or -1 for a token that
  * is not base64 or out of memory (the handshake is then refused). */
-int sb_phx_read_token(struct lws *wsi, char **token, size_t *len);
+int sb_phx_read_token(const sb_reqsrc *r, char **token, size_t *len);
 
 /* The authToken a client offered in Sec-WebSocket-Protocol, decoded, or
  * NULL (valid from prepare until the connection is released). */

@@ -37,7 +37,7 @@ static int sb_b64_decode(const char *s, size_t n, char *out, size_t *outlen)
     return 0;
 }
 
-int sb_phx_read_token(struct lws *wsi, char **token, size_t *len)
+int sb_phx_read_token(const sb_reqsrc *r, char **token, size_t *len)
 {
     static const char prefix[] = "base64url.bearer.phx.";
     char hdr[SB_PHX_TOKEN_MAX * 2];
@@ -45,7 +45,7 @@ int sb_phx_read_token(struct lws *wsi, char **token, size_t *len)
 
     *token = NULL;
     *len = 0;
-    if (lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_PROTOCOL) <= 0)
+    if (sb_request_header(r, WSI_TOKEN_PROTOCOL, hdr, sizeof hdr) <= 0)
         return 0;
     for (tok = strtok_r(hdr, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
         size_t n, tlen = strlen(tok);

@@ -42,7 +42,7 @@ static int sb_pusher_http_run(sb_server *s, struct lws *wsi, sb_pusher_call *cal
     int status = 500, rc;
 
     memset(&req, 0, sizeof req);
-    req.wsi = wsi;
+    req.src = SB_REQSRC_LWS(wsi);
     req.path = call->path;
     req.protocol = sb_pusher_ops.name;
     sb_buf_init(&out, 0);

@@ -451,7 +451,7 @@ static void sb_pusher_receive(sb_wsconn *c, const char *data, size_t n, int bina
 
 /* The request's key and protocol version: a wrong one is answered after
  * the upgrade (open), where pusher-js can read the error. */
-static int sb_pusher_prepare(sb_wsconn *c, struct lws *wsi)
+static int sb_pusher_prepare(sb_wsconn *c, const sb_reqsrc *r)
 {
     const sb_pusher_server *ps = sb_pusher_server_of(c);
     sb_pusher_conn *p = calloc(1, sizeof *p);
@@ -461,10 +461,10 @@ static int sb_pusher_prepare(sb_wsconn *c, struct lws *wsi)
     if (!p)
         return -1;
     c->proto = p;
-    n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    n = sb_request_header(r, WSI_TOKEN_GET_URI, uri, sizeof uri);
     if (n <= 5 || strcmp(uri + 5, ps->key) != 0)
         p->refuse = SB_PUSHER_APP_UNKNOWN;
-    else if (sb_request_get(wsi, "protocol", version, sizeof version) &&
+    else if (sb_request_get(r, "protocol", version, sizeof version) &&
              (atoi(version) < 5 || atoi(version) > 7))
         p->refuse = SB_PUSHER_BAD_VERSION;
     return 0;

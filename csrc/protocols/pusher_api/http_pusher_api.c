@@ -111,7 +111,7 @@ static void sb_pusher_read_query(struct lws *wsi, sb_pusher_call *call)
         room = sizeof call->query - used;
         if (room < 2)
             break;
-        n = sb_request_arg(wsi, i, call->query + used, (int)room, &v);
+        n = sb_request_arg(SB_REQSRC_LWS(wsi), i, call->query + used, (int)room, &v);
         if (n < 0)
             break;
         if (!call->query[used])

@@ -151,13 +151,13 @@ int sb_sse_send_event(sb_wsconn *c, const char *event, const char *data, size_t 
  * native endpoint (docs/sse.md, "Who a stream is"): a bad one refuses the
  * request.  The resume position is filled in by sb_sse_stream from the
  * parsed request (sse_request.c). */
-static int sb_sse_prepare(sb_wsconn *c, struct lws *wsi)
+static int sb_sse_prepare(sb_wsconn *c, const sb_reqsrc *r)
 {
     char v[SB_MEMBER_MAX + 1];
 
     if (!(c->proto = calloc(1, sizeof(sb_sse_state))))
         return -1;
-    if (sb_request_get(wsi, "alias", v, sizeof v) || sb_request_get(wsi, "as", v, sizeof v)) {
+    if (sb_request_get(r, "alias", v, sizeof v) || sb_request_get(r, "as", v, sizeof v)) {
         if (!sb_hub_valid_member(v, strlen(v)) || sb_wsconn_set_alias(c, v, strlen(v)))
             return -1;
     }
@@ -385,7 +385,7 @@ static int sb_sse_stream(sb_server *s, struct lws *wsi, const char *path,
     int status;
     const sb_sse_server *t = sb_server_proto_state(s, &sb_sse_ops);
     long retry = t ? t->retry_ms : SB_DEFAULT_sse_retry;
-    sb_wsconn *c = sb_server_accept(s, wsi, &sb_sse_ops, path, chan, &status,
+    sb_wsconn *c = sb_server_accept(s, SB_REQSRC_LWS(wsi), &sb_sse_ops, path, chan, &status,
                                     reason, sizeof reason);
     sb_sse_state *st;
     sb_buf b;
@@ -504,7 +504,7 @@ static sb_span sb_sse_query_id(struct lws *wsi, const char *key, sb_sse_idbuf bu
     sb_span found = { NULL, 0 };
     int i;
 
-    for (i = 0; sb_request_arg(wsi, i, arg, sizeof arg, &v) >= 0; i++) {
+    for (i = 0; sb_request_arg(SB_REQSRC_LWS(wsi), i, arg, sizeof arg, &v) >= 0; i++) {
         size_t n = strlen(v);
         if (strcmp(arg, key) != 0)
             continue;

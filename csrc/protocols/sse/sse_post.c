@@ -60,7 +60,7 @@ int sb_sse_post_start(sb_server *s, struct lws *wsi, const char *chan, void **sl
         return -1;
     *slot = ps;
     /* the same rule as the handshakes (net/accept.c): ?event=a&event=b */
-    if (sb_request_repeated(wsi, key, sizeof key)) {
+    if (sb_request_repeated(SB_REQSRC_LWS(wsi), key, sizeof key)) {
         char text[96];
 
         snprintf(text, sizeof text, "query parameter '%s' given twice", key);
@@ -130,7 +130,7 @@ static int sb_sse_post_publish(sb_server *s, struct lws *wsi, sb_sse_post *ps,
 
     snprintf(path, sizeof path, "/sse/%s", ps->channel);
     memset(&req, 0, sizeof req);
-    req.wsi = wsi;
+    req.src = SB_REQSRC_LWS(wsi);
     req.path = path;
     req.protocol = sb_sse_ops.name;
     reason[0] = '\0';
@@ -183,7 +183,7 @@ int sb_sse_post_done(sb_server *s, struct lws *wsi, void **slot)
                  (unsigned long)(n ? je.pos : 0), n && je.msg ? je.msg : "empty body");
         return sb_http_error(s, wsi, HTTP_STATUS_BAD_REQUEST, text);
     }
-    if (sb_request_get(wsi, "event", ev, sizeof ev)) {
+    if (sb_request_get(SB_REQSRC_LWS(wsi), "event", ev, sizeof ev)) {
         if (!sb_sse_valid_event(ev, strlen(ev)))
             return sb_http_error(s, wsi, HTTP_STATUS_BAD_REQUEST,
                                  "event must be 1..64 bytes without control characters");
