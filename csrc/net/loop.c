@@ -53,6 +53,25 @@ void sb_loop_at_turn_end(sb_loop *l, sb_turn_hook *h)
     uv_idle_start(&l->turn_idle, sb_loop_turn_idle);
 }
 
+void sb_loop_at_teardown(sb_loop *l, sb_turn_hook *h)
+{
+    h->next = l->teardown;
+    l->teardown = h;
+}
+
+void sb_loop_teardown_cancel(sb_loop *l, sb_turn_hook *h)
+{
+    sb_turn_hook **p;
+
+    for (p = &l->teardown; *p; p = &(*p)->next) {
+        if (*p == h) {
+            *p = h->next;
+            break;
+        }
+    }
+    h->next = NULL;
+}
+
 void sb_loop_turn_hook_cancel(sb_loop *l, sb_turn_hook *h)
 {
     sb_turn_hook **p;
@@ -318,6 +337,12 @@ void sb_loop_free(sb_loop *l)
         return;
     sb_loop_reap(l);
     l->closing = 1;
+    while (l->teardown) {
+        sb_turn_hook *h = l->teardown;
+        l->teardown = h->next;
+        h->next = NULL;
+        h->fn(h);
+    }
     if (l->lws) {
         sb_loop_destroy_now(l, l->lws);
         l->lws = NULL;
@@ -329,8 +354,18 @@ void sb_loop_free(sb_loop *l)
     l->turn_hooks = NULL;
     /* lws finishes tearing down from close callbacks; bounded so a stuck
      * handle cannot hang the host at exit. */
-    for (spins = 0; spins < 1000 && uv_run(&l->uv, UV_RUN_NOWAIT); spins++)
-        ;
+    for (spins = 0; spins < 1000 && uv_run(&l->uv, UV_RUN_NOWAIT); spins++) {
+        /* the check handle is closed: end-of-turn work armed by these
+         * last turns (a socket released by a close callback) runs here */
+        sb_turn_hook *run = l->turn_hooks, *next;
+        l->turn_hooks = NULL;
+        for (; run; run = next) {
+            next = run->next;
+            run->next = NULL;
+            run->armed = 0;
+            run->fn(run);
+        }
+    }
     if (uv_loop_close(&l->uv) == 0)
         free(l);
     /* else: some handle is still open; leaking the loop is safer than

@@ -30,6 +30,7 @@ typedef struct sb_loop {
     uv_check_t turn_check;     /* runs the turn hooks after I/O */
     uv_idle_t turn_idle;       /* keeps the poll from blocking while armed */
     sb_turn_hook *turn_hooks;  /* armed, newest first */
+    sb_turn_hook *teardown;    /* run once when the loop is freed */
     struct sb_workers *workers; /* forked workers (workers.h), parent only */
     /* where lws's log lines go (see sb_loop_set_log): the LLL_* bits to
      * pass on, and a sink (NULL: stderr, prefixed "switchboard: lws: ") */
@@ -81,6 +82,10 @@ void sb_loop_destroy_lws(sb_loop *l, struct lws_context *ctx);
  * hook does nothing, so callers may arm on every event.  The fan-out uses
  * it to write each connection's frames of a whole turn in one send. */
 void sb_loop_at_turn_end(sb_loop *l, sb_turn_hook *h);
+/* h->fn runs when the loop is freed (before its last turns), unless
+ * cancelled: what owns sockets of its own ends them there. */
+void sb_loop_at_teardown(sb_loop *l, sb_turn_hook *h);
+void sb_loop_teardown_cancel(sb_loop *l, sb_turn_hook *h);
 /* Disarms h (its owner is going away). */
 void sb_loop_turn_hook_cancel(sb_loop *l, sb_turn_hook *h);
 

@@ -135,6 +135,8 @@ void sb_server_unref(sb_server *s)
             s->protos[i]->server_free(s->pstate[i]);
     sb_flusher_free(&s->flush);
     sb_loop_turn_hook_cancel(s->loop, &s->reaper);
+    if (s->own_ws && !s->loop->closing)
+        sb_loop_teardown_cancel(s->loop, &s->teardown);
     sb_trimmer_free(&s->trim);
     sb_hub_free(s->hub);   /* the reference taken in sb_server_new */
     sb_peers_free(&s->peers);
@@ -531,6 +533,8 @@ static int sb_server_listen(sb_server *s, const sb_server_config *cfg,
             return -1;
         }
         sb_listener_take(s->lsn, sb_server_take, s);
+        s->teardown.fn = sb_tcp_teardown;
+        sb_loop_at_teardown(s->loop, &s->teardown);
     }
     return 0;
 }

@@ -52,6 +52,7 @@ struct sb_server {
     struct sb_tcp *tcps;   /* its sockets, linked by next */
     struct sb_tcp *reap_head, *reap_tail;  /* killed: released in order */
     sb_turn_hook reaper;   /* ... at the end of the turn (tcp.c) */
+    sb_turn_hook teardown; /* the loop goes: every socket of it ends now */
 };
 
 /* Drops a reference; the last one frees the server (server.c). */

@@ -282,6 +282,20 @@ void sb_tcp_reap(sb_turn_hook *h)
     sb_server_unref(s);
 }
 
+void sb_tcp_teardown(sb_turn_hook *h)
+{
+    sb_server *s = (sb_server *)(void *)((char *)h - offsetof(sb_server, teardown));
+    sb_tcp *t;
+
+    /* no more accepts either: nothing may be left open */
+    sb_listener_close(s->lsn);
+    s->lsn = NULL;
+    for (t = s->tcps; t; t = t->next)
+        sb_tcp_kill(t);
+    sb_loop_turn_hook_cancel(s->loop, &s->reaper);
+    sb_tcp_reap(&s->reaper);
+}
+
 /* The frame parser's callbacks. */
 static int sb_tcp_on_message(void *ud, const char *data, size_t n, int binary)
 {

@@ -92,6 +92,9 @@ void sb_tcp_on_poll(uv_poll_t *h, int status, int events);
 /* The server's turn hook for killed sockets (server.c arms nothing: it
  * only cancels the hook when it goes). */
 void sb_tcp_reap(sb_turn_hook *h);
+/* The loop is being freed (loop.h's teardown): every socket of the
+ * server is cut and released now, not at the end of a turn to come. */
+void sb_tcp_teardown(sb_turn_hook *h);
 /* The poll handle's close callback: releases the connection and t. */
 void sb_tcp_closed(uv_handle_t *h);
 /* tcp_accept.c for tcp.c: the head's read, its state's release. */
