@@ -20,20 +20,38 @@ static void sb_loop_step_wake(uv_timer_t *t)
 
 /* The end of a turn: runs the hooks armed so far.  Hooks armed while these
  * run wait for the next turn, so a hook that re-arms cannot spin here. */
-static void sb_loop_turn_end(uv_check_t *h)
+static void sb_loop_run_hooks(sb_loop *l)
 {
-    sb_loop *l = h->data;
     sb_turn_hook *run = l->turn_hooks, *next;
 
     l->turn_hooks = NULL;
-    uv_idle_stop(&l->turn_idle);
-    uv_check_stop(&l->turn_check);
     for (; run; run = next) {
         next = run->next;
         run->next = NULL;
         run->armed = 0;
         run->fn(run);
     }
+}
+
+static void sb_loop_turn_end(uv_check_t *h)
+{
+    sb_loop *l = h->data;
+
+    uv_idle_stop(&l->turn_idle);
+    uv_check_stop(&l->turn_check);
+    sb_loop_run_hooks(l);
+}
+
+/* Takes h out of the list at *p (if it is there). */
+static void sb_hook_unlink(sb_turn_hook **p, sb_turn_hook *h)
+{
+    for (; *p; p = &(*p)->next) {
+        if (*p == h) {
+            *p = h->next;
+            break;
+        }
+    }
+    h->next = NULL;
 }
 
 /* Only makes the poll phase return at once while hooks are armed. */
@@ -61,28 +79,12 @@ void sb_loop_at_teardown(sb_loop *l, sb_turn_hook *h)
 
 void sb_loop_teardown_cancel(sb_loop *l, sb_turn_hook *h)
 {
-    sb_turn_hook **p;
-
-    for (p = &l->teardown; *p; p = &(*p)->next) {
-        if (*p == h) {
-            *p = h->next;
-            break;
-        }
-    }
-    h->next = NULL;
+    sb_hook_unlink(&l->teardown, h);
 }
 
 void sb_loop_turn_hook_cancel(sb_loop *l, sb_turn_hook *h)
 {
-    sb_turn_hook **p;
-
-    for (p = &l->turn_hooks; *p; p = &(*p)->next) {
-        if (*p == h) {
-            *p = h->next;
-            break;
-        }
-    }
-    h->next = NULL;
+    sb_hook_unlink(&l->turn_hooks, h);
     h->armed = 0;
 }
 
@@ -354,18 +356,10 @@ void sb_loop_free(sb_loop *l)
     l->turn_hooks = NULL;
     /* lws finishes tearing down from close callbacks; bounded so a stuck
      * handle cannot hang the host at exit. */
-    for (spins = 0; spins < 1000 && uv_run(&l->uv, UV_RUN_NOWAIT); spins++) {
-        /* the check handle is closed: end-of-turn work armed by these
-         * last turns (a socket released by a close callback) runs here */
-        sb_turn_hook *run = l->turn_hooks, *next;
-        l->turn_hooks = NULL;
-        for (; run; run = next) {
-            next = run->next;
-            run->next = NULL;
-            run->armed = 0;
-            run->fn(run);
-        }
-    }
+    /* the check handle is closed: end-of-turn work armed by these last
+     * turns (a socket released by a close callback) runs here */
+    for (spins = 0; spins < 1000 && uv_run(&l->uv, UV_RUN_NOWAIT); spins++)
+        sb_loop_run_hooks(l);
     if (uv_loop_close(&l->uv) == 0)
         free(l);
     /* else: some handle is still open; leaking the loop is safer than
