@@ -174,20 +174,26 @@ static int sb_http_not_found(struct lws *wsi)
  * shape every other refusal has) instead of lws's HTML page, with the
  * reason also in a header -- lws's WebSocket client never reads a
  * refusal's body, and switchboard's own client reports the header. */
+size_t sb_http_header_value(const char *text, char *out, size_t len)
+{
+    size_t i, n = 0;
+
+    for (i = 0; text[i] && n + 1 < len; i++)
+        if ((unsigned char)text[i] >= 0x20 && (unsigned char)text[i] < 0x7f)
+            out[n++] = text[i];
+    out[n] = '\0';
+    return n;
+}
+
 int sb_http_refuse(struct lws *wsi, unsigned int code, const char *text)
 {
     unsigned char out[LWS_PRE + 1024], *start = out + LWS_PRE, *p = start,
                   *end = out + sizeof out - 1;
     char hv[128];
-    size_t i, n;
+    size_t n = sb_http_header_value(text, hv, sizeof hv);
     sb_buf b;
     int rc = -1;
 
-    /* a header value: printable ASCII only, bounded */
-    for (i = 0, n = 0; text[i] && n < sizeof hv - 1; i++)
-        if ((unsigned char)text[i] >= 0x20 && (unsigned char)text[i] < 0x7f)
-            hv[n++] = text[i];
-    hv[n] = '\0';
     sb_buf_init(&b, 0);
     sb_http_error_body(&b, text);
     if (!b.oom && !sb_http_head(wsi, code, "application/json", b.len, &p, end) &&

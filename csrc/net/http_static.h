@@ -23,6 +23,9 @@ int sb_http_status(struct lws *wsi, unsigned int code, const char *text);
  * x-switchboard-error: <text>, and the JSON body.  0 written, -1 not;
  * the filter then returns nonzero and lws closes. */
 int sb_http_refuse(struct lws *wsi, unsigned int code, const char *text);
+/* text as a header value: printable ASCII only, at most len - 1 bytes;
+ * returns its length. */
+size_t sb_http_header_value(const char *text, char *out, size_t len);
 /* Serves path from below static_dir (NULL: 404), with its content type;
  * refuses ".." and anything not starting with "/" (403), and, unless
  * follow_links, anything whose real path (symlinks resolved) is outside

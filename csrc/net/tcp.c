@@ -93,9 +93,9 @@ int sb_tcp_send(sb_tcp *t, const void *p, size_t n)
     return 0;
 }
 
-static void sb_tcp_expired(sb_expiry *d)
+void sb_tcp_expired(sb_expiry *d)
 {
-    sb_tcp_kill((sb_tcp *)(void *)((char *)d - offsetof(sb_tcp, dl)));
+    sb_tcp_kill(sb_tcp_of_expiry(d));
 }
 
 /* A control frame (close, ping, pong) from us: unmasked, payload <= 125. */

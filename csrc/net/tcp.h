@@ -55,6 +55,15 @@ typedef struct sb_tcp {
     struct sb_tcp *reap_next;      /* killed, waiting for the reaper */
 } sb_tcp;
 
+/* The socket whose deadline d is. */
+static inline sb_tcp *sb_tcp_of_expiry(sb_expiry *d)
+{
+    return (sb_tcp *)(void *)((char *)d - offsetof(sb_tcp, dl));
+}
+
+/* A deadline of the socket passed: it is cut (sb_tcp_kill). */
+void sb_tcp_expired(sb_expiry *d);
+
 /* A socket the listener accepted (non-blocking).  It is closed when
  * memory runs out. */
 void sb_tcp_accept(sb_server *s, int fd);

@@ -30,11 +30,6 @@ struct sb_tcp_head {
     char peer[64];         /* the peer's address, as people write it */
 };
 
-static sb_tcp *sb_tcp_of_deadline(sb_expiry *d)
-{
-    return (sb_tcp *)(void *)((char *)d - offsetof(sb_tcp, dl));
-}
-
 void sb_tcp_head_free(sb_tcp *t)
 {
     if (!t->head)
@@ -43,11 +38,6 @@ void sb_tcp_head_free(sb_tcp *t)
     sb_buf_free(&t->head->in);
     free(t->head);
     t->head = NULL;
-}
-
-static void sb_tcp_head_expired(sb_expiry *d)
-{
-    sb_tcp_kill(sb_tcp_of_deadline(d));
 }
 
 /* "127.0.0.1" for an IPv4 peer of a dual-stack socket, not
@@ -106,7 +96,7 @@ void sb_tcp_accept(sb_server *s, int fd)
     /* < 0: the operator turned the handshake deadline off */
     if (s->cfg.handshake_timeout > 0)
         sb_expiry_set(&s->hs_dl, &t->dl, (int64_t)s->cfg.handshake_timeout * 1000,
-                      sb_tcp_head_expired);
+                      sb_tcp_expired);
 }
 
 void sb_tcp_drop_heads(sb_server *s)
@@ -125,19 +115,12 @@ void sb_tcp_drop_heads(sb_server *s)
  * the answer rather than a reset), a few seconds at most. */
 static void sb_tcp_refuse(sb_tcp *t, int status, const char *reason)
 {
-    char out[1024], hv[160];
-    size_t i, n = 0;
+    char out[1024], v[128], hv[160];
     sb_buf body;
     int len;
 
-    /* a header value: printable ASCII only, bounded */
-    for (i = 0; reason[i] && n < sizeof hv - 32; i++)
-        if ((unsigned char)reason[i] >= 0x20 && (unsigned char)reason[i] < 0x7f)
-            hv[n++] = reason[i];
-    hv[n] = '\0';
-    memmove(hv + 21, hv, n + 1);
-    memcpy(hv, "x-switchboard-error: ", 21);
-    strcat(hv, "\r\n");
+    sb_http_header_value(reason, v, sizeof v);
+    snprintf(hv, sizeof hv, "x-switchboard-error: %s\r\n", v);
     sb_buf_init(&body, 0);
     sb_http_error_body(&body, reason);
     sb_buf_addc(&body, '\0');
