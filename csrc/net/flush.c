@@ -49,11 +49,14 @@ static void sb_flush_turn(sb_turn_hook *h)
 {
     sb_flusher *fl = (sb_flusher *)h;
     sb_wsconn *c;
-    int budget = SB_FLUSH_PER_TURN;
+    int budget = SB_FLUSH_PER_TURN, n = 0;
+    int64_t until = sb_mono_us() + SB_FLUSH_TURN_US;
 
     while (budget-- > 0 && (c = fl->dirty)) {
         sb_flush_unmark(fl, c);
         sb_flush_one(fl, c);
+        if (++n % 64 == 0 && sb_mono_us() >= until)
+            break;
     }
     if (fl->dirty)
         sb_loop_at_turn_end(fl->loop, &fl->hook);

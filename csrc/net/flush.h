@@ -23,8 +23,11 @@
 
 #include "types.h"
 
-/* Connections written per loop turn at most (about 10 ms of sends). */
+/* Connections written per loop turn at most, and the time a turn's
+ * writes may take: a write to a loopback reader costs 5 to 20 us, so
+ * 2,048 can take 40 ms, and everything else waits that long. */
 #define SB_FLUSH_PER_TURN 2048
+#define SB_FLUSH_TURN_US 5000
 
 typedef struct sb_flusher {
     sb_turn_hook hook;     /* first: the hook's address is the flusher's */

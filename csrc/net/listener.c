@@ -47,7 +47,7 @@ static void sb_listener_ready(uv_poll_t *h, int status, int events)
     (void)events;
     if (status < 0)
         return;
-    for (i = 0; i < 256; i++) {
+    for (i = 0; i < SB_LISTENER_ACCEPTS; i++) {
         int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;   /* EAGAIN, or a transient error (EMFILE...): next turn */

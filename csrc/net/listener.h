@@ -22,6 +22,10 @@ typedef struct sb_listener sb_listener;
 
 /* Most addresses one host may bind (a name with more is an error). */
 #define SB_LISTENER_MAX 8
+/* Connections taken per readiness of one socket at most: the kernel's
+ * whole backlog (SOMAXCONN), so that a request queued behind a connect
+ * storm (GET /metrics) waits one turn, not one per slice of the storm. */
+#define SB_LISTENER_ACCEPTS 4096
 
 /* Binds host:port and starts accepting into vh.  host: an IPv4 or IPv6
  * literal binds that address alone; a name binds every address it

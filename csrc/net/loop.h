@@ -101,5 +101,7 @@ int64_t sb_now_ms(void);
 /* Milliseconds on a clock that never steps (CLOCK_MONOTONIC), for
  * intervals and deadlines: the wall clock may jump when it is set. */
 int64_t sb_mono_ms(void);
+/* The monotonic clock in microseconds (turn budgets). */
+int64_t sb_mono_us(void);
 
 #endif

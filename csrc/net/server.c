@@ -135,6 +135,7 @@ void sb_server_unref(sb_server *s)
             s->protos[i]->server_free(s->pstate[i]);
     sb_flusher_free(&s->flush);
     sb_loop_turn_hook_cancel(s->loop, &s->reaper);
+    sb_loop_turn_hook_cancel(s->loop, &s->io_reset);
     if (s->own_ws && !s->loop->closing)
         sb_loop_teardown_cancel(s->loop, &s->teardown);
     sb_trimmer_free(&s->trim);

@@ -52,6 +52,9 @@ struct sb_server {
     struct sb_tcp *tcps;   /* its sockets, linked by next */
     struct sb_tcp *reap_head, *reap_tail;  /* killed: released in order */
     sb_turn_hook reaper;   /* ... at the end of the turn (tcp.c) */
+    int64_t io_us;         /* time its sockets' events took this turn */
+    sb_turn_hook io_reset; /* ... set back to 0 at the end of the turn */
+    struct sb_tcp *held, *held_tail;  /* upgrades waiting for admission */
     sb_turn_hook teardown; /* the loop goes: every socket of it ends now */
 };
 

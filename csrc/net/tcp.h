@@ -51,8 +51,10 @@ typedef struct sb_tcp {
     unsigned char state;
     unsigned char discard;     /* reading only to drain: parse nothing */
     unsigned char end_drained; /* hang up once out is written */
+    unsigned char held;        /* an upgrade waiting for admission */
     struct sb_tcp *prev, *next;    /* the server's own-transport sockets */
-    struct sb_tcp *reap_next;      /* killed, waiting for the reaper */
+    struct sb_tcp *reap_next;      /* killed, waiting for the reaper; or
+                                    * held, waiting for admission */
 } sb_tcp;
 
 /* The socket whose deadline d is. */
@@ -106,9 +108,21 @@ void sb_tcp_reap(sb_turn_hook *h);
 void sb_tcp_teardown(sb_turn_hook *h);
 /* The poll handle's close callback: releases the connection and t. */
 void sb_tcp_closed(uv_handle_t *h);
-/* tcp_accept.c for tcp.c: the head's read, its state's release. */
+/* tcp_accept.c for tcp.c: the head's read, its state's release (which
+ * also takes a held upgrade off the admission queue), and admission of
+ * held upgrades, oldest first, until the monotonic time `until` (us). */
 void sb_tcp_head_ready(sb_tcp *t);
 void sb_tcp_head_free(sb_tcp *t);
+void sb_tcp_admit_held(sb_server *s, int64_t until);
+/* tcp.c: us of the turn's budget were spent (0: only arms the turn's end,
+ * which resets the budget and admits held upgrades). */
+void sb_tcp_turn_spent(sb_server *s, int64_t us);
+/* Time per loop turn for the sockets' events (reads, handshakes, hang-
+ * ups): past it, an event waits for the next turn (the poll is level-
+ * triggered: it reports the socket again). */
+#define SB_TCP_IO_TURN_US 4000
+/* Time per loop turn for releasing killed sockets; the rest go next turn. */
+#define SB_TCP_REAP_TURN_US 4000
 /* Feeds bytes read to the frame parser (tcp.c). */
 void sb_tcp_feed(sb_tcp *t, unsigned char *data, size_t n);
 

@@ -30,10 +30,32 @@ struct sb_tcp_head {
     char peer[64];         /* the peer's address, as people write it */
 };
 
+/* Takes t off its server's admission queue (a walk: only a socket that
+ * dies while it waits, rare, comes here). */
+static void sb_tcp_unhold(sb_tcp *t)
+{
+    sb_server *s = t->srv;
+    sb_tcp **p = &s->held, *prev = NULL;
+
+    if (!t->held)
+        return;
+    while (*p && *p != t) {
+        prev = *p;
+        p = &(*p)->reap_next;
+    }
+    if (*p)
+        *p = t->reap_next;
+    if (s->held_tail == t)
+        s->held_tail = prev;
+    t->reap_next = NULL;
+    t->held = 0;
+}
+
 void sb_tcp_head_free(sb_tcp *t)
 {
     if (!t->head)
         return;
+    sb_tcp_unhold(t);
     sb_expiry_cancel(&t->srv->hs_dl, &t->dl);
     sb_buf_free(&t->head->in);
     free(t->head);
@@ -212,7 +234,7 @@ static void sb_tcp_upgrade(sb_tcp *t, sb_wsconn *c, const sb_head *h, size_t hea
 }
 
 /* A whole head: which protocol, may it connect, and the answer. */
-static void sb_tcp_head_done(sb_tcp *t, const sb_head *h, size_t head_len)
+static void sb_tcp_head_answer(sb_tcp *t, const sb_head *h, size_t head_len)
 {
     sb_server *s = t->srv;
     char reason[256];
@@ -245,6 +267,61 @@ static void sb_tcp_head_done(sb_tcp *t, const sb_head *h, size_t head_len)
         return;
     }
     sb_tcp_upgrade(t, c, h, head_len);
+}
+
+/* The head is whole.  An upgrade (route, admission, the app's hooks,
+ * the 101, the join) is answered within the turn's time budget for the
+ * sockets' events (tcp.h); past it, it waits in order for a later turn,
+ * unread further, under its handshake deadline.  A connect storm makes
+ * many short turns instead of a few long ones, and what else the loop
+ * serves -- a GET /metrics, which goes to lws at once, and the frames of
+ * open connections -- waits one short turn. */
+static void sb_tcp_head_done(sb_tcp *t, const sb_head *h, size_t head_len)
+{
+    sb_server *s = t->srv;
+
+    if (sb_head_is_upgrade(h) == 1 && (s->held || s->io_us >= SB_TCP_IO_TURN_US)) {
+        sb_tcp_watch(t, 0);
+        t->held = 1;
+        t->reap_next = NULL;
+        if (s->held_tail)
+            s->held_tail->reap_next = t;
+        else
+            s->held = t;
+        s->held_tail = t;
+        sb_tcp_turn_spent(s, 0);   /* the hook admits it */
+        return;
+    }
+    sb_tcp_head_answer(t, h, head_len);
+}
+
+/* A held socket's turn: its head is parsed again (it was whole, so this
+ * cannot fail short of memory) and answered. */
+static void sb_tcp_admit(sb_tcp *t)
+{
+    const sb_server_config *cfg = &t->srv->cfg;
+    sb_head_limits lim;
+    sb_buf *in = &t->head->in;
+    sb_head h;
+    int rc;
+
+    sb_tcp_unhold(t);
+    lim.max_head = cfg->max_header_bytes > 0 ? (size_t)cfg->max_header_bytes : 65536;
+    lim.max_url = (size_t)cfg->max_url;
+    memset(&h, 0, sizeof h);
+    rc = sb_head_parse((const char *)in->mem + in->pre, in->len, &lim, &h);
+    sb_tcp_watch(t, UV_READABLE);   /* as it was before it waited */
+    if (rc > 0)
+        sb_tcp_head_answer(t, &h, (size_t)rc);
+    else
+        sb_tcp_kill(t);
+    sb_head_free(&h);
+}
+
+void sb_tcp_admit_held(sb_server *s, int64_t until)
+{
+    while (s->held && sb_mono_us() < until)
+        sb_tcp_admit(s->held);
 }
 
 /* Whether the request starts "GET " (a WebSocket upgrade can be nothing
