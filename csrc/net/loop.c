@@ -77,6 +77,17 @@ void sb_loop_at_teardown(sb_loop *l, sb_turn_hook *h)
     l->teardown = h;
 }
 
+void sb_loop_at_exit(sb_loop *l, sb_turn_hook *h)
+{
+    h->next = l->at_exit;
+    l->at_exit = h;
+}
+
+void sb_loop_exit_cancel(sb_loop *l, sb_turn_hook *h)
+{
+    sb_hook_unlink(&l->at_exit, h);
+}
+
 void sb_loop_teardown_cancel(sb_loop *l, sb_turn_hook *h)
 {
     sb_hook_unlink(&l->teardown, h);
@@ -331,20 +342,27 @@ static void sb_loop_reap(sb_loop *l)
         sb_loop_destroy_now(l, l->doomed[--l->ndoomed]);
 }
 
+/* Runs every hook of a once-only list, taking each off before it runs
+ * (a hook may cancel others of the same list). */
+static void sb_loop_run_list(sb_turn_hook **list)
+{
+    while (*list) {
+        sb_turn_hook *h = *list;
+        *list = h->next;
+        h->next = NULL;
+        h->fn(h);
+    }
+}
+
 void sb_loop_free(sb_loop *l)
 {
-    int spins;
+    int spins, closed;
 
     if (!l)
         return;
     sb_loop_reap(l);
     l->closing = 1;
-    while (l->teardown) {
-        sb_turn_hook *h = l->teardown;
-        l->teardown = h->next;
-        h->next = NULL;
-        h->fn(h);
-    }
+    sb_loop_run_list(&l->teardown);
     if (l->lws) {
         sb_loop_destroy_now(l, l->lws);
         l->lws = NULL;
@@ -360,9 +378,13 @@ void sb_loop_free(sb_loop *l)
      * turns (a socket released by a close callback) runs here */
     for (spins = 0; spins < 1000 && uv_run(&l->uv, UV_RUN_NOWAIT); spins++)
         sb_loop_run_hooks(l);
-    if (uv_loop_close(&l->uv) == 0)
+    closed = uv_loop_close(&l->uv) == 0;
+    /* the loop never turns again either way: nothing calls back now */
+    sb_loop_run_list(&l->at_exit);
+    if (closed)
         free(l);
-    /* else: some handle is still open; leaking the loop is safer than
+    /* else: some handle is still open (lws 4.1 never finishes destroying
+     * a context on a foreign loop); leaking the loop is safer than
      * freeing memory libuv still points at. */
 }
 

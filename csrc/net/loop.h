@@ -31,6 +31,7 @@ typedef struct sb_loop {
     uv_idle_t turn_idle;       /* keeps the poll from blocking while armed */
     sb_turn_hook *turn_hooks;  /* armed, newest first */
     sb_turn_hook *teardown;    /* run once when the loop is freed */
+    sb_turn_hook *at_exit;     /* ... and these once its handles are closed */
     struct sb_workers *workers; /* forked workers (workers.h), parent only */
     /* where lws's log lines go (see sb_loop_set_log): the LLL_* bits to
      * pass on, and a sink (NULL: stderr, prefixed "switchboard: lws: ") */
@@ -86,6 +87,13 @@ void sb_loop_at_turn_end(sb_loop *l, sb_turn_hook *h);
  * cancelled: what owns sockets of its own ends them there. */
 void sb_loop_at_teardown(sb_loop *l, sb_turn_hook *h);
 void sb_loop_teardown_cancel(sb_loop *l, sb_turn_hook *h);
+/* h->fn runs when the loop is freed, after its last turns (nothing of
+ * libuv or lws calls back any more: the loop never turns again), unless
+ * cancelled.  What only the loop's end lets go of (a server's lws vhost,
+ * which lws 4.1 never reports gone on a foreign loop) is released there;
+ * a handle may still be open, so memory a handle points at must stay. */
+void sb_loop_at_exit(sb_loop *l, sb_turn_hook *h);
+void sb_loop_exit_cancel(sb_loop *l, sb_turn_hook *h);
 /* Disarms h (its owner is going away). */
 void sb_loop_turn_hook_cancel(sb_loop *l, sb_turn_hook *h);
 

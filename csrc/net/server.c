@@ -124,6 +124,30 @@ static int sb_server_http(sb_server *s, struct lws *wsi, const char *path,
     return sb_http_static(s->static_dir, s->cfg.static_follow_links, wsi, path);
 }
 
+/* The vhost's reference goes, once: when lws reports the vhost gone, or
+ * when the loop ends (lws 4.1 never reports it on a foreign loop, so
+ * every server that ever listened was otherwise kept to the process's
+ * end, with its hub and channels). */
+static void sb_server_vhost_gone(sb_server *s)
+{
+    if (!s->vhost_ref)
+        return;
+    s->vhost_ref = 0;
+    sb_loop_exit_cancel(s->loop, &s->vhost_exit);
+    sb_server_unref(s);
+}
+
+/* The loop is gone: nothing calls back into s any more.  Only a server
+ * that stopped listening (its timers and sockets closed: no handle points
+ * into it) lets go; one still open when its loop goes stays allocated. */
+static void sb_server_vhost_exit(sb_turn_hook *h)
+{
+    sb_server *s = (sb_server *)(void *)((char *)h - offsetof(sb_server, vhost_exit));
+
+    if (s->closing && !s->ctx && !s->conns)
+        sb_server_vhost_gone(s);
+}
+
 void sb_server_unref(sb_server *s)
 {
     int i;
@@ -409,7 +433,7 @@ static int sb_server_cb(struct lws *wsi, enum lws_callback_reasons reason,
         /* the vhost is finally gone: drop its reference (once, for the
          * first protocol of the table) */
         if (s && lws_get_protocol(wsi) == &s->protocols[0])
-            sb_server_unref(s);
+            sb_server_vhost_gone(s);
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
         if (c) {
@@ -515,6 +539,9 @@ static int sb_server_listen(sb_server *s, const sb_server_config *cfg,
         return -1;
     }
     s->refs++;
+    s->vhost_ref = 1;
+    s->vhost_exit.fn = sb_server_vhost_exit;
+    sb_loop_at_exit(s->loop, &s->vhost_exit);
     s->loop->users++;
     s->lsn = sb_listener_new(&s->loop->uv, s->vh, cfg->host, cfg->port, cfg->reuse_port,
                              err, errlen);

@@ -56,6 +56,8 @@ struct sb_server {
     sb_turn_hook io_reset; /* ... set back to 0 at the end of the turn */
     struct sb_tcp *held, *held_tail;  /* upgrades waiting for admission */
     sb_turn_hook teardown; /* the loop goes: every socket of it ends now */
+    int vhost_ref;         /* the vhost's reference is still held */
+    sb_turn_hook vhost_exit; /* ... and goes when the loop does, at the latest */
 };
 
 /* Drops a reference; the last one frees the server (server.c). */
