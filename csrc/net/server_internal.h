@@ -4,6 +4,7 @@
 #define SB_SERVER_INTERNAL_H
 
 #include "base/map.h"
+#include "deflate.h"
 #include "expiry.h"
 #include "flush.h"
 #include "keepalive.h"
@@ -56,6 +57,7 @@ struct sb_server {
     sb_turn_hook io_reset; /* ... set back to 0 at the end of the turn */
     struct sb_tcp *held, *held_tail;  /* upgrades waiting for admission */
     sb_turn_hook teardown; /* the loop goes: every socket of it ends now */
+    sb_pmd pmd;            /* permessage-deflate's zlib streams, shared */
 };
 
 /* Drops a reference; the last one frees the server (server.c). */
