@@ -92,6 +92,19 @@ static int sb_pmd_deflate(z_stream *s, const sb_frame *f, sb_buf *b)
     return b->len < f->len ? 0 : -1;
 }
 
+/* Gives back the room deflate did not use: the twin lives as long as its
+ * frame (a history entry, a slow reader's queue), and 1 KiB of JSON
+ * typically deflates to a fifth of that.  Failing to shrink is harmless. */
+static void sb_pmd_shrink(sb_buf *b)
+{
+    unsigned char *m = realloc(b->mem, b->pre + b->len + 1);
+
+    if (m) {
+        b->mem = m;
+        b->cap = b->len;
+    }
+}
+
 /* f's compressed twin, or NULL (send f plain). */
 static sb_frame *sb_pmd_compress(sb_pmd *z, const sb_frame *f)
 {
@@ -102,7 +115,11 @@ static sb_frame *sb_pmd_compress(sb_pmd *z, const sb_frame *f)
     if (!s)
         return NULL;
     sb_buf_init(&b, SB_FRAME_PRE);
-    if (sb_pmd_deflate(s, f, &b) == 0 && (out = sb_frame_from_buf(&b, f->binary))) {
+    if (sb_pmd_deflate(s, f, &b) == 0) {
+        sb_pmd_shrink(&b);
+        out = sb_frame_from_buf(&b, f->binary);
+    }
+    if (out) {
         out->rsv1 = 1;
         out->z_tried = 1;   /* a twin is never compressed again */
     }
