@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev \
 	luajit libluajit-5.1-dev luarocks lua-busted lua-cjson lua-check \
-	libwebsockets-dev libuv1-dev redis-server libhiredis-dev lua-luv \
+	libwebsockets-dev libuv1-dev redis-server libhiredis-dev zlib1g-dev lua-luv \
 	lua-cqueues lua-socket valgrind clang libclang-rt-14-dev libssl-dev openssl \
 	lua-ldoc lua-discount git chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

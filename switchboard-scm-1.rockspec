@@ -28,6 +28,8 @@ external_dependencies = {
    -- HMAC-SHA256 and CRYPTO_memcmp for switchboard.token
    OPENSSL = { header = "openssl/hmac.h", library = "crypto" },
    HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },
+   -- permessage-deflate on the own WebSocket transport
+   ZLIB = { header = "zlib.h", library = "z" },
 }
 build = {
    type = "builtin",
@@ -72,6 +74,7 @@ build = {
             "csrc/lua/lua_compat.c",
             "csrc/lua/lua_core.c",
             "csrc/lua/lua_defaults.c",
+            "csrc/lua/lua_deflate.c",
             "csrc/lua/lua_hub.c",
             "csrc/lua/lua_hub_api.c",
             "csrc/lua/lua_hub_errors.c",
@@ -89,6 +92,8 @@ build = {
             "csrc/net/accept.c",
             "csrc/net/client.c",
             "csrc/net/conn.c",
+            "csrc/net/deflate.c",
+            "csrc/net/deflate_offer.c",
             "csrc/net/expiry.c",
             "csrc/net/flush.c",
             "csrc/net/http.c",
@@ -143,10 +148,10 @@ build = {
             "csrc/protocols/sse/sse_request.c",
          },
          incdirs = { "csrc", "$(LIBWEBSOCKETS_INCDIR)", "$(LIBUV_INCDIR)", "$(OPENSSL_INCDIR)",
-                     "$(HIREDIS_INCDIR)" },
+                     "$(HIREDIS_INCDIR)", "$(ZLIB_INCDIR)" },
          libdirs = { "$(LIBWEBSOCKETS_LIBDIR)", "$(LIBUV_LIBDIR)", "$(OPENSSL_LIBDIR)",
-                     "$(HIREDIS_LIBDIR)" },
-         libraries = { "websockets", "uv", "crypto", "hiredis" },
+                     "$(HIREDIS_LIBDIR)", "$(ZLIB_LIBDIR)" },
+         libraries = { "websockets", "uv", "crypto", "hiredis", "z" },
          -- the POSIX/GNU declarations (clock_gettime, dup3, O_CLOEXEC,
          -- accept4, PATH_MAX) are hidden under -std=c99 without it
          defines = { "_GNU_SOURCE" },

@@ -22,7 +22,7 @@ note() { echo "bench: $*" >&2; echo "NOTE $*" >>"$RESULTS"; }
 # build_tool NAME: bench/NAME.c into $OUT/NAME when that is missing or older.
 build_tool() {
     if [ ! -x "$OUT/$1" ] || [ "bench/$1.c" -nt "$OUT/$1" ]; then
-        gcc -O2 -std=c99 -Wall -Wextra -Werror -o "$OUT/$1" "bench/$1.c"
+        gcc -O2 -std=c99 -Wall -Wextra -Werror -o "$OUT/$1" "bench/$1.c" -lz
     fi
 }
 

@@ -14,6 +14,11 @@
  * warm-up and drain do not skew rates, loss or latency.
  *
  * Only loopback targets are accepted: this is a bench for one machine.
+ *
+ * --deflate offers permessage-deflate (RFC 7692, no context takeover both
+ * ways, as switchboard answers); compressed server frames (RSV1) are
+ * inflated with zlib, one stream per process reset per message, and
+ * counted (deflated=).  Publishers send plain.  Build with -lz.
  */
 #define _DEFAULT_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -38,6 +43,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -71,6 +78,7 @@ struct opts {
     int conns, pubs, channels, procs, src_ips, window, max_pending, pub_reads;
     double rate, warmup, duration, drain, connect_timeout, slow_pct;
     int payload;
+    int deflate;    /* offer permessage-deflate */
     int server_pid;
     int also_pids[8];   /* counted with the server (the Redis of a workers
                            run, the other nodes and Redis of a cluster) */
@@ -80,7 +88,8 @@ struct opts {
 
 struct pstat {
     uint64_t connected, conn_fail, closed, recv_total, recv_meas, self_echo,
-        dup, ooo, sent_total, backlog_drop, other_frames, bad_msgs, slow_closed;
+        dup, ooo, sent_total, backlog_drop, other_frames, bad_msgs, slow_closed,
+        deflated;
     uint64_t hist[HIST_N];
 };
 
@@ -134,6 +143,8 @@ static struct conn *C;
 static int NLOC, LO, EP, PROC;
 static struct pstat *PS;
 static char *SCR;
+static z_stream ZI;     /* --deflate: the inflater, reset per message */
+static char *ZOUT;      /* ... and its output, MAX_MSG bytes */
 static uint64_t RNG = 88172645463325252ull;
 
 static int64_t now_ns(void)
@@ -540,13 +551,61 @@ static void on_ws_data(struct conn *c, int opcode, const char *d, size_t n,
     on_message(c, d, n, now);
 }
 
+/* Inflates a compressed message (RFC 7692: the stripped 00 00 ff ff put
+ * back) into ZOUT; its length, or -1 when it is not deflate data or too
+ * big. */
+static long inflate_msg(const char *d, size_t n)
+{
+    static const unsigned char tail[4] = {0, 0, 0xff, 0xff};
+    int rc;
+
+    if (!ZOUT) {
+        if (inflateInit2(&ZI, -15) != Z_OK || !(ZOUT = malloc(MAX_MSG)))
+            die("cannot start zlib");
+    }
+    inflateReset(&ZI);
+    ZI.next_out = (unsigned char *)ZOUT;
+    ZI.avail_out = MAX_MSG;
+    ZI.next_in = (unsigned char *)(uintptr_t)d;
+    ZI.avail_in = (uInt)n;
+    rc = inflate(&ZI, Z_SYNC_FLUSH);
+    if (rc == Z_OK || rc == Z_BUF_ERROR) {
+        ZI.next_in = (unsigned char *)(uintptr_t)tail;
+        ZI.avail_in = 4;
+        rc = inflate(&ZI, Z_SYNC_FLUSH);
+    }
+    if ((rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END) || !ZI.avail_out)
+        return -1;
+    return (long)(MAX_MSG - ZI.avail_out);
+}
+
+/* A whole data message; op carries RSV1 (0x40) of its first frame. */
+static void on_ws_frame(struct conn *c, int op, const char *d, size_t n,
+                        int64_t now)
+{
+    long z;
+
+    if (!(op & 0x40)) {
+        on_ws_data(c, op, d, n, now);
+        return;
+    }
+    if ((z = inflate_msg(d, n)) < 0) {
+        PS->bad_msgs++;
+        conn_close(c, 1);
+        return;
+    }
+    PS->deflated++;
+    on_ws_data(c, op & 0x0f, ZOUT, (size_t)z, now);
+}
+
 /* Parses as many server frames as `buf` holds; returns bytes consumed. */
 static size_t ws_parse(struct conn *c, char *buf, size_t n, int64_t now)
 {
     size_t off = 0;
     while (n - off >= 2 && c->state != S_CLOSED) {
         uint8_t *p = (uint8_t *)buf + off;
-        int fin = p[0] & 0x80, op = p[0] & 0x0f, masked = p[1] & 0x80;
+        int fin = p[0] & 0x80, op = p[0] & 0x0f, masked = p[1] & 0x80,
+            rsv1 = p[0] & 0x40;
         uint64_t len = p[1] & 0x7f;
         size_t h = 2;
         if (len == 126) {
@@ -588,18 +647,18 @@ static size_t ws_parse(struct conn *c, char *buf, size_t n, int64_t now)
             /* fragmented message: joined in its own buffer, apart from
              * the mirror/MQTT stream buffer */
             if (op != 0)
-                c->frag_op = (uint8_t)op;
+                c->frag_op = (uint8_t)(op | (rsv1 ? 0x40 : 0));
             buf_append(&c->frag, &c->frag_len, &c->frag_cap, d, len);
             if (c->frag_len > MAX_MSG) {
                 conn_close(c, 1);
                 break;
             }
             if (fin) {
-                on_ws_data(c, c->frag_op, c->frag, c->frag_len, now);
+                on_ws_frame(c, c->frag_op, c->frag, c->frag_len, now);
                 c->frag_len = 0;
             }
         } else {
-            on_ws_data(c, op, d, len, now);
+            on_ws_frame(c, op | rsv1, d, len, now);
         }
     }
     return off;
@@ -717,10 +776,13 @@ static void send_handshake(struct conn *c)
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                     "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+                     "Sec-WebSocket-Version: 13\r\n%s%s%s%s\r\n",
                      path, O.host, conn_port(c), key,
                      *sub ? "Sec-WebSocket-Protocol: " : "", sub,
-                     *sub ? "\r\n" : "");
+                     *sub ? "\r\n" : "",
+                     O.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
+                                 "client_max_window_bits\r\n"
+                               : "");
     buf_append(&c->out, &c->out_len, &c->out_cap, req, (size_t)n);
     c->state = S_HS_SENT;
     conn_flush(c);
@@ -1148,6 +1210,8 @@ static void usage(void)
         "  --window W          max-rate messages in flight per publisher "
         "(default 8)\n"
         "  --payload B         message size in bytes (default 64)\n"
+        "  --deflate           offer permessage-deflate; compressed frames are\n"
+        "                      inflated and counted (deflated=)\n"
         "  --pub-reads         publishers also count as subscribers (rooms)\n"
         "  --slow PCT          percent of subscribers that stop reading\n"
         "  --warmup S --duration S --drain S   phases (defaults 2, 5, 2); "
@@ -1241,6 +1305,8 @@ int main(int argc, char **argv)
             O.prefix = v;
         else if (!strcmp(a, "--pub-reads"))
             O.pub_reads = 1;
+        else if (!strcmp(a, "--deflate"))
+            O.deflate = 1;
         else
             usage();
 #undef ARG
@@ -1366,6 +1432,7 @@ int main(int argc, char **argv)
         T.other_frames += p->other_frames;
         T.bad_msgs += p->bad_msgs;
         T.slow_closed += p->slow_closed;
+        T.deflated += p->deflated;
         for (int i = 0; i < HIST_N; i++)
             T.hist[i] += p->hist[i];
     }
@@ -1431,7 +1498,8 @@ int main(int argc, char **argv)
            "srv_cpu_pct=%.1f srv_cpu_us_per_delivery=%.3f srv_rss_base_kb=%ld "
            "srv_rss_conn_kb=%ld "
            "srv_rss_end_kb=%ld srv_hwm_kb=%ld srv_rss_per_conn_b=%.0f "
-           "lg_cpu_pct=%.1f loadavg=%.2f slow_closed=%llu bad_msgs=%llu\n",
+           "lg_cpu_pct=%.1f loadavg=%.2f slow_closed=%llu bad_msgs=%llu "
+           "deflated=%llu\n",
            O.label, proto_name, O.conns, (unsigned long long)T.connected,
            (unsigned long long)T.conn_fail, (double)t_conn / 1e9, O.pubs,
            O.channels, O.payload, O.rate, O.window, O.procs, dur,
@@ -1446,7 +1514,8 @@ int main(int argc, char **argv)
            (unsigned long long)pmax, cpu_pct, cpu_per, rss_base, rss_conn,
            rss_meas, hwm, rss_per_conn,
            100.0 * lg_cpu / ((double)(now_ns() - t0) / 1e9), loadavg,
-           (unsigned long long)T.slow_closed, (unsigned long long)T.bad_msgs);
+           (unsigned long long)T.slow_closed, (unsigned long long)T.bad_msgs,
+           (unsigned long long)T.deflated);
     printf("# %s [%s]: %llu/%d connected, %.0f msg/s -> %.0f deliveries/s, "
            "loss %.3f%% "
            "(%llu of %llu subs), latency p50 %.2f ms p99 %.2f ms p999 %.2f ms, "

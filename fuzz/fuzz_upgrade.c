@@ -9,6 +9,7 @@
  * parsing just the head's bytes gives the same length. */
 #include "fuzz.h"
 
+#include "net/deflate.h"
 #include "net/upgrade.h"
 
 static int is_refusal(int r)
@@ -46,6 +47,8 @@ static void check_upgrade(const sb_head *h)
 
     FUZZ_CHECK(up >= -1 && up <= 1);
     FUZZ_CHECK(up == -1 ? (st == 400 || st == 426) && why : st == 0 && !why);
+    /* the extension offers face the internet too */
+    FUZZ_CHECK(sb_pmd_offer_ok(sb_head_header(h, "sec-websocket-extensions")) <= 1);
     proto = sb_head_pick_subprotocol(h, ours);
     FUZZ_CHECK(!proto || proto == ours[0] || proto == ours[1] ||
                proto == ours[2]);

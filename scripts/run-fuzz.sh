@@ -21,7 +21,7 @@ srcs=(csrc/base/buf.c csrc/codec/codec.c csrc/base/utf8.c csrc/codec/json.c csrc
       csrc/hub/names.c csrc/protocols/sse/sse_request.c csrc/protocols/api/proto_api.c
       csrc/protocols/pusher/proto_pusher.c
       csrc/codec/md5.c csrc/protocols/pusher_api/proto_pusher_api.c
-      csrc/net/wsparse.c csrc/net/upgrade.c csrc/net/upgrade_ws.c)
+      csrc/net/wsparse.c csrc/net/upgrade.c csrc/net/upgrade_ws.c csrc/net/deflate_offer.c)
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # The codecs are compiled once (instrumented for coverage, not linked
 # with the fuzzer's main), then each target links against them: far

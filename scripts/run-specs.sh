@@ -22,7 +22,8 @@ if [ "$label" = valgrind ]; then
          spec/hub_history_rules_spec.lua spec/sse_spec.lua spec/recovery_spec.lua
          spec/hub_cluster_spec.lua spec/redis_history_spec.lua spec/redis_cross_spec.lua
          spec/channel_rules_spec.lua spec/shutdown_spec.lua spec/lifetime_spec.lua
-         spec/hub_timer_spec.lua spec/json_decode_spec.lua spec/longpoll_spec.lua)
+         spec/hub_timer_spec.lua spec/json_decode_spec.lua spec/longpoll_spec.lua
+         spec/deflate_spec.lua)
 elif [ "$label" = asan ]; then
     # The C module is built with ASan+UBSan; the interpreter is not, so
     # the ASan runtime has to be loaded first.  Leak checking stays off:

@@ -277,7 +277,8 @@ function Wire:parse_frame()
     elseif op == 9 then
         self:send(10, data)
     elseif op == 1 or op == 2 then
-        self.frames[#self.frames + 1] = { opcode = op, data = data }
+        -- rsv: bits 6..4 of the first byte (4: RSV1, a compressed message)
+        self.frames[#self.frames + 1] = { opcode = op, data = data, rsv = math.floor(b1 / 16) % 8 }
         if op == 1 then
             self.texts[#self.texts + 1] = data
         end

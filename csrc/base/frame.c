@@ -14,6 +14,9 @@ sb_frame *sb_frame_from_buf(sb_buf *b, int binary)
         return NULL;
     f->refs = 1;
     f->binary = binary;
+    f->rsv1 = 0;
+    f->z_tried = 0;
+    f->z = NULL;
     f->len = b->len;
     f->mem = b->mem;
     f->data = b->mem + SB_FRAME_PRE;
@@ -44,6 +47,7 @@ void sb_frame_unref(sb_frame *f)
 {
     if (!f || --f->refs > 0)
         return;
+    sb_frame_unref(f->z);
     free(f->mem);
     free(f);
 }

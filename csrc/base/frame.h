@@ -17,6 +17,14 @@
 typedef struct sb_frame {
     int refs;
     int binary;            /* 1: binary WebSocket frame, 0: text */
+    /* permessage-deflate (net/deflate.h): rsv1 marks a frame whose data
+     * is compressed (its header gets RSV1); z is the compressed twin of
+     * a plain frame, made once on its first write to a receiver that
+     * negotiated compression and shared by all of them; z_tried says it
+     * was tried (z NULL then: sent plain to everyone). */
+    unsigned char rsv1;
+    unsigned char z_tried;
+    struct sb_frame *z;
     size_t len;            /* bytes of data after the headroom */
     unsigned char *data;   /* = mem + SB_FRAME_PRE */
     unsigned char *mem;    /* allocation, owned */

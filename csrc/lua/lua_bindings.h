@@ -25,6 +25,8 @@ void sb_lua_http_client_open(lua_State *L);
 void sb_lua_token_open(lua_State *L);
 void sb_lua_cluster_open(lua_State *L);
 void sb_lua_defaults_open(lua_State *L);
+/* core._deflate_raw / _inflate_raw, internal, for the specs (lua_deflate.c). */
+void sb_lua_deflate_open(lua_State *L);
 
 /* The C-to-Lua seam (lua_seam.c): how a binding keeps its Lua values and
  * calls into Lua.  Read that file's opening comment first. */

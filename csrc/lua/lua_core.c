@@ -47,6 +47,7 @@ int luaopen_switchboard_core(lua_State *L)
     sb_lua_token_open(L);
     sb_lua_cluster_open(L);
     sb_lua_defaults_open(L);
+    sb_lua_deflate_open(L);
     lua_pushcfunction(L, sb_lua_set_onerror);
     lua_setfield(L, -2, "set_onerror");
     lua_pushcfunction(L, sb_lua_call_reported);

@@ -135,6 +135,10 @@ void sb_lua_read_server_config(lua_State *L, int idx, sb_server_config *cfg,
     cfg->static_follow_links = lua_toboolean(L, -1);
     lua_pop(L, 1);
     sb_read_limits(L, idx, cfg);
+    /* compression = false: no permessage-deflate (nil, true: on) */
+    lua_getfield(L, idx, "compression");
+    cfg->compression = lua_isboolean(L, -1) && !lua_toboolean(L, -1) ? -1 : 0;
+    lua_pop(L, 1);
     lua_getfield(L, idx, "reuse_port");
     cfg->reuse_port = lua_toboolean(L, -1);
     lua_pop(L, 1);

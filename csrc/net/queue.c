@@ -1,5 +1,7 @@
 #include "queue.h"
 
+#include "deflate.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +76,7 @@ size_t sb_frame_header(unsigned char *out, const sb_frame *f)
 {
     size_t h = 0;
 
-    out[h++] = (unsigned char)(0x80 | (f->binary ? 2 : 1));
+    out[h++] = (unsigned char)(0x80 | (f->rsv1 ? 0x40 : 0) | (f->binary ? 2 : 1));
     if (f->len < 126) {
         out[h++] = (unsigned char)f->len;
     } else if (f->len < 65536) {
@@ -99,7 +101,9 @@ static size_t sb_frame_encode(unsigned char *out, const sb_frame *f)
     return h + f->len;
 }
 
-size_t sb_fqueue_pack(const sb_fqueue *q, sb_batch *b, int ws, size_t *used)
+/* ws: 0 raw bytes, 1 WebSocket frames, each through z when not NULL. */
+static size_t sb_fqueue_pack_as(const sb_fqueue *q, sb_batch *b, int ws,
+                                sb_pmd *z, size_t *used)
 {
     size_t i, n = 0, head = ws ? 14 : 0;
 
@@ -112,6 +116,8 @@ size_t sb_fqueue_pack(const sb_fqueue *q, sb_batch *b, int ws, size_t *used)
     }
     for (i = 0; i < q->len; i++) {
         sb_frame *f = q->q[(q->head + i) % q->cap];
+        if (z)
+            f = sb_pmd_wire(z, f);
         if (*used + f->len + head > b->cap)
             break;
         if (ws) {
@@ -123,6 +129,16 @@ size_t sb_fqueue_pack(const sb_fqueue *q, sb_batch *b, int ws, size_t *used)
         n++;
     }
     return n;
+}
+
+size_t sb_fqueue_pack(const sb_fqueue *q, sb_batch *b, int ws, size_t *used)
+{
+    return sb_fqueue_pack_as(q, b, ws, NULL, used);
+}
+
+size_t sb_fqueue_pack_z(const sb_fqueue *q, sb_batch *b, sb_pmd *z, size_t *used)
+{
+    return sb_fqueue_pack_as(q, b, 1, z, used);
 }
 
 /* Frames as many queued messages as fit in SB_BATCH_MAX and sends them in

@@ -9,6 +9,8 @@
 
 #include "base/frame.h"
 
+struct sb_pmd;   /* deflate.h */
+
 typedef struct sb_fqueue {
     sb_frame **q;
     size_t head, len, cap;
@@ -35,9 +37,14 @@ void sb_batch_free(sb_batch *b);
  * Returns how many, with their total size in *used; 0 when b cannot be
  * allocated or the first frame does not fit. */
 size_t sb_fqueue_pack(const sb_fqueue *q, sb_batch *b, int ws, size_t *used);
+/* The same as WebSocket frames for a receiver that negotiated
+ * permessage-deflate: each frame as sb_pmd_wire gives it (compressed once
+ * and cached on the frame, or plain). */
+size_t sb_fqueue_pack_z(const sb_fqueue *q, sb_batch *b, struct sb_pmd *z, size_t *used);
 
 /* Writes the header of an unmasked WebSocket frame carrying f (RFC 6455
- * 5.2) into out (14 bytes at most); returns its length. */
+ * 5.2; RSV1 for a compressed frame, RFC 7692) into out (14 bytes at
+ * most); returns its length. */
 size_t sb_frame_header(unsigned char *out, const sb_frame *f);
 /* Takes a new reference on f; returns -1 when memory ran out. */
 int sb_fqueue_push(sb_fqueue *q, sb_frame *f);

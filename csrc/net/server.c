@@ -166,6 +166,7 @@ void sb_server_unref(sb_server *s)
     sb_hub_free(s->hub);   /* the reference taken in sb_server_new */
     sb_peers_free(&s->peers);
     free(s->tcp_rx);
+    sb_pmd_free(&s->pmd);
     free(s->host);
     free(s->static_dir);
     free(s->cors);

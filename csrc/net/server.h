@@ -165,6 +165,9 @@ typedef struct sb_server_config {
      * (options.h); NULL: every default.  Valid during sb_server_new. */
     const sb_options *options;
     const char *tls_cert;      /* PEM paths: both set = TLS (wss://, https://) */
+    /* permessage-deflate on the own transport (net/deflate.h): 0 = on
+     * (the default) for clients that offer it, < 0 = off */
+    int compression;
     const char *tls_key;
 } sb_server_config;
 

@@ -4,6 +4,7 @@
 #define SB_SERVER_INTERNAL_H
 
 #include "base/map.h"
+#include "deflate.h"
 #include "expiry.h"
 #include "flush.h"
 #include "keepalive.h"
@@ -58,6 +59,7 @@ struct sb_server {
     sb_turn_hook teardown; /* the loop goes: every socket of it ends now */
     int vhost_ref;         /* the vhost's reference is still held */
     sb_turn_hook vhost_exit; /* ... and goes when the loop does, at the latest */
+    sb_pmd pmd;            /* permessage-deflate's zlib streams, shared */
 };
 
 /* Drops a reference; the last one frees the server (server.c). */

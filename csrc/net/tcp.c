@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/utf8.h"
+#include "deflate.h"
 #include "keepalive.h"
 #include "server.h"
 #include "server_internal.h"
@@ -146,13 +148,26 @@ void sb_tcp_expire_in(sb_tcp *t, int secs)
         sb_expiry_set(&t->srv->tcp_dl, &t->dl, (int64_t)secs * 1000, sb_tcp_expired);
 }
 
-/* Frames queued for the socket: see sb_tcp_flush. */
+/* Packs what fits of q into batch, each frame compressed (once, cached on
+ * it) when t negotiated permessage-deflate; see sb_fqueue_pack. */
+static size_t sb_tcp_pack(sb_tcp *t, sb_fqueue *q, sb_batch *batch, size_t *used)
+{
+    if (!batch)
+        return 0;
+    if (t->pmd)
+        return sb_fqueue_pack_z(q, batch, &t->srv->pmd, used);
+    return sb_fqueue_pack(q, batch, 1, used);
+}
+
+/* Frames queued for the socket: see sb_tcp_flush.  A compressing
+ * receiver writes each frame's compressed twin where it has one (its
+ * own headroom takes the header, as the plain frame's does). */
 static int sb_tcp_write_frames(sb_tcp *t, sb_fqueue *q, sb_batch *batch)
 {
     int writes = 0;
 
     while (q->len && !sb_tcp_choked(t) && writes++ < SB_TCP_FLUSH_WRITES) {
-        size_t used, i, n = batch ? sb_fqueue_pack(q, batch, 1, &used) : 0;
+        size_t used, i, n = sb_tcp_pack(t, q, batch, &used);
         if (n >= 2) {
             if (sb_tcp_send(t, batch->mem + LWS_PRE, used))
                 return -1;
@@ -163,7 +178,11 @@ static int sb_tcp_write_frames(sb_tcp *t, sb_fqueue *q, sb_batch *batch)
         {
             sb_frame *f = sb_fqueue_peek(q);
             unsigned char hdr[14];
-            size_t h = sb_frame_header(hdr, f);
+            size_t h;
+
+            if (t->pmd)
+                f = sb_pmd_wire(&t->srv->pmd, f);
+            h = sb_frame_header(hdr, f);
             /* the header in front of the frame's own bytes: one send */
             if (h <= SB_FRAME_PRE) {
                 memcpy(f->data - h, hdr, h);
@@ -314,20 +333,55 @@ void sb_tcp_teardown(sb_turn_hook *h)
     sb_tcp_reap_until(s, 0);
 }
 
-/* The frame parser's callbacks. */
-static int sb_tcp_on_message(void *ud, const char *data, size_t n, int binary)
+/* A whole (inflated) message to the connection's protocol. */
+static int sb_tcp_deliver(sb_tcp *t, const char *data, size_t n, int binary)
 {
-    sb_tcp *t = ud;
-    int rc;
+    int rc = sb_wsconn_deliver(t->c, data, n, binary);
 
-    if (t->state != SB_TCP_OPEN || !t->c || t->c->close_code)
-        return 0;
-    rc = sb_wsconn_deliver(t->c, data, n, binary);
     if (rc) {
         sb_tcp_fail(t, rc, rc == 1008 ? "rate limit" : "error");
         return 1;
     }
     return t->state != SB_TCP_OPEN;
+}
+
+/* A compressed message (RSV1, permessage-deflate negotiated): inflated
+ * within max_message (a zip bomb stops at the limit, 1009), a text then
+ * checked as UTF-8 (1007, as for plain text), data that does not inflate
+ * closed with 1007 too (the payload is not what the extension says). */
+static int sb_tcp_inflate(sb_tcp *t, const char *data, size_t n, int binary,
+                          sb_buf *out)
+{
+    const char *why = NULL;
+    int rc = sb_pmd_inflate(&t->srv->pmd, (const unsigned char *)data, n,
+                            t->srv->cfg.max_message, out, &why);
+
+    if (!rc && !binary &&
+        !sb_utf8_valid((const char *)sb_buf_data(out), out->len)) {
+        rc = 1007;
+        why = "bad utf8";
+    }
+    if (rc)
+        sb_tcp_fail(t, rc, why);
+    return rc;
+}
+
+/* The frame parser's callbacks. */
+static int sb_tcp_on_message(void *ud, const char *data, size_t n, int binary)
+{
+    sb_tcp *t = ud;
+    sb_buf out;
+    int rc;
+
+    if (t->state != SB_TCP_OPEN || !t->c || t->c->close_code)
+        return 0;
+    if (!t->rx.msg_rsv1)
+        return sb_tcp_deliver(t, data, n, binary);
+    sb_buf_init(&out, 0);
+    rc = sb_tcp_inflate(t, data, n, binary, &out) ? 1
+         : sb_tcp_deliver(t, (const char *)sb_buf_data(&out), out.len, binary);
+    sb_buf_free(&out);
+    return rc;
 }
 
 static int sb_tcp_on_ping(void *ud, const unsigned char *data, size_t n)

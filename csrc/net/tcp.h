@@ -52,6 +52,7 @@ typedef struct sb_tcp {
     unsigned char discard;     /* reading only to drain: parse nothing */
     unsigned char end_drained; /* hang up once out is written */
     unsigned char held;        /* an upgrade waiting for admission */
+    unsigned char pmd;         /* permessage-deflate was negotiated */
     struct sb_tcp *prev, *next;    /* the server's own-transport sockets */
     struct sb_tcp *reap_next;      /* killed, waiting for the reaper; or
                                     * held, waiting for admission */

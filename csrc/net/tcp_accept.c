@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "deflate.h"
 #include "server.h"
 #include "server_internal.h"
 #include "http_static.h"
@@ -200,20 +201,29 @@ static const char *sb_tcp_subprotocol(const sb_server *s, const sb_head *h)
     return n ? sb_head_pick_subprotocol(h, ours) : NULL;
 }
 
+/* 1 when the client offered permessage-deflate as this server takes it
+ * (and the server's compression option is not off). */
+static int sb_tcp_deflate(const sb_server *s, const sb_head *h)
+{
+    return s->cfg.compression >= 0 &&
+           sb_pmd_offer_ok(sb_head_header(h, "sec-websocket-extensions"));
+}
+
 /* The connection is admitted: 101, then it is open (its protocol's
  * open, the app's open hook), then whatever the client sent behind its
  * head (frames may follow the head at once). */
 static void sb_tcp_upgrade(sb_tcp *t, sb_wsconn *c, const sb_head *h, size_t head_len)
 {
-    char resp[512], acc[29];
+    char resp[640], acc[29];
     const char *key = sb_head_header(h, "sec-websocket-key");
     sb_buf *in = &t->head->in;
     size_t rest = in->len - head_len;
     unsigned char *extra = NULL;
-    int n;
+    int n, pmd = sb_tcp_deflate(t->srv, h);
 
     sb_ws_accept_key(key ? key : "", acc);
-    n = sb_upgrade_response(resp, sizeof resp, acc, sb_tcp_subprotocol(t->srv, h), NULL);
+    n = sb_upgrade_response(resp, sizeof resp, acc, sb_tcp_subprotocol(t->srv, h),
+                            pmd ? SB_PMD_RESPONSE : NULL);
     if (rest && !(extra = malloc(rest))) {
         n = -1;
     } else if (rest) {
@@ -223,6 +233,8 @@ static void sb_tcp_upgrade(sb_tcp *t, sb_wsconn *c, const sb_head *h, size_t hea
     t->c = c;
     sb_tcp_head_free(t);
     sb_tcp_start_open(t);
+    t->pmd = (unsigned char)pmd;
+    t->rx.rsv1_ok = pmd;
     if (n < 0 || sb_tcp_send(t, resp, (size_t)n)) {
         free(extra);
         sb_tcp_kill(t);

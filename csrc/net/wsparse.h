@@ -42,7 +42,8 @@ typedef struct sb_wsparse {
     size_t max_message;    /* bytes of one message (all fragments), 1009 beyond */
     size_t max_fragments;  /* frames of one message, 1009 beyond */
     /* Set to 1 to let the first frame of a data message carry RSV1 (for a
-     * permessage-deflate layer above, which this parser does not do);
+     * permessage-deflate layer above, which this parser does not do: the
+     * own transport inflates in tcp.c with deflate.h);
      * 0 (the default) refuses it like RSV2 and RSV3. */
     int rsv1_ok;
     /* RSV1 of the message being delivered (read it in the message

@@ -647,6 +647,7 @@ local listen_fields = {
     longpoll = S.longpoll,
     origins = STRINGS,
     presence_events = BOOLEAN,
+    compression = BOOLEAN,
     limits = S.limits,
     tls = S.tls,
     workers = whole(1, 256),

@@ -717,6 +717,7 @@ local function core_options(self, opts, lim)
         max_url = lim.max_url, ping_interval = lim.ping_interval, idle_timeout = lim.idle_timeout,
         sse_keepalive = sse.keepalive, sse_retry = sse.retry, sse_cors = sse.cors,
         sse_max_body = sse.max_body, reuse_port = (opts.workers or 1) > 1,
+        compression = opts.compression,
         longpoll = lp.enabled, longpoll_window = lp.window,
         longpoll_timeout = lp.timeout, longpoll_max_body = lp.max_body,
         api_prefix = opts.api and (opts.api.prefix or "/api"),
@@ -765,6 +766,8 @@ end
 -- max_channels = n (Phoenix topics per connection),
 -- phoenix_timeout = s (without a frame before a Phoenix socket closes),
 -- presence_events = false (native clients hear no joins/leaves of others),
+-- compression = false (no permessage-deflate for clients that offer it; on by
+--   default on plain ws:// listeners, docs/protocols.md),
 -- max_connections = n, max_per_ip = n (over either: HTTP 503 at the handshake),
 -- max_rate = n (messages/s per connection; false or 0: off), max_burst = n,
 -- limits = { any of the limits above, and handshake_timeout = s, max_header_bytes = bytes,
