@@ -135,6 +135,21 @@ describe("connections without Lua objects", function()
         c:close()
     end)
 
+    it("lets the server API disconnect them by uid", function()
+        local cjson = require "cjson"
+        local api = assert(sb.listen{ port = 0, api = { keys = { k = true } } })
+        local rec = async.client(api.port, "/c/room")
+        clients[#clients + 1] = rec
+        local uid = own_uid(rec)
+        assert.same({ connections = 1, objects = 0 }, api:stats())
+        local r = http.request(api.port, "POST", "/api/disconnect", { ["X-API-Key"] = "k" },
+            cjson.encode({ connection = uid }))
+        assert.equal(200, r.status)
+        assert.same({ disconnected = 1 }, r.json.result)
+        assert.truthy(async.wait_for(function() return rec.closed end))
+        api:close()
+    end)
+
     it("gives every connection an object on a server with a handler", function()
         server:channel("room", { join = function() return true end })
         connect("/c/room")
