@@ -2,7 +2,9 @@
  * handles of its connections.  The Lua layer (lua/switchboard/server.lua)
  * passes a table of hook functions; C calls them only at connect, open,
  * close and for messages on channels the app asked to handle.  The relay
- * path itself never enters Lua.
+ * path itself never enters Lua; on a lazy server (srv:set_lazy) a native
+ * or SSE connection does not even at connect, open or close: it has no
+ * handle until Lua adopts it (srv:adopt).
  *
  * The seam of lua_seam.c: Lua values live in the server userdata's user
  * value, so the hooks (closures over the Lua Server object, which holds
@@ -179,7 +181,6 @@ static int sb_lua_lazy_kind(const sb_wsconn *c)
 {
     return c->ops->each_topic == NULL;
 }
-
 
 /* Protected: cuts the handle of x->c loose, so later calls on it answer
  * "closed" instead of touching freed memory. */
@@ -871,7 +872,7 @@ static int sb_lua_server_set_lazy(lua_State *L)
     return 0;
 }
 
-/* Protected: whether c has a handle in the conns table at idx. */
+/* Whether c has a handle in the conns table at stack index idx. */
 static int sb_lua_has_handle(lua_State *L, int idx, const sb_wsconn *c)
 {
     int has;
