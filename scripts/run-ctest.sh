@@ -18,13 +18,13 @@ srcs=(csrc/base/buf.c csrc/codec/codec.c csrc/base/utf8.c csrc/codec/json.c csrc
       csrc/protocols/pusher/proto_pusher.c
       csrc/codec/md5.c csrc/protocols/pusher_api/proto_pusher_api.c
       csrc/net/wsparse.c csrc/net/upgrade.c csrc/net/upgrade_ws.c
-      csrc/base/frame.c csrc/net/deflate.c csrc/net/deflate_offer.c)
+      csrc/base/frame.c csrc/net/deflate.c csrc/net/deflate_offer.c csrc/net/queue.c)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 pass=0 fail=0
 for t in spec/c/test_*.c; do
     name=$(basename "$t" .c)
-    if ! "$CC" "${flags[@]}" -o "$out/$name" "$t" "${srcs[@]}" -lcrypto -lz; then
+    if ! "$CC" "${flags[@]}" -o "$out/$name" "$t" "${srcs[@]}" -lcrypto -lz -lwebsockets; then
         echo "$name: build failed"
         fail=$((fail + 1))
         continue

@@ -49,7 +49,7 @@ describe("npm eventsource interop", function()
                 return true
             end
             local pending_ticks = true
-            for _, conn in pairs(server._conns) do
+            for _, conn in ipairs(server:connections()) do
                 if conn.channel == channel and conn.protocol == "sse" then
                     conn:close()
                 end

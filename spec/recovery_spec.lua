@@ -131,7 +131,7 @@ describe("recovery", function()
         -- The server ends the connection; while the client is away (in its
         -- close listener, before the backoff timer fires) the channel moves on.
         local function kick(channel)
-            for _, conn in pairs(server._conns) do
+            for _, conn in ipairs(server:connections()) do
                 if conn.channel == channel and conn.protocol == "native" then
                     conn:close(1012, "restart")
                 end

@@ -137,7 +137,7 @@ describe("SSE transport", function()
         local c = http.open(port, "GET", "/sse/lines", {})
         assert.is_true(c:wait(function(x) return #x:events() >= 1 end))
         -- conn:send on a stream is one event; a raw multi-line text stays intact
-        for _, conn in pairs(server._conns) do
+        for _, conn in ipairs(server:connections()) do
             if conn.channel == "lines" then
                 conn._h:send("one\ntwo\r\nthree", "note")
             end

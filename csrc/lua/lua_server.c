@@ -2,7 +2,9 @@
  * handles of its connections.  The Lua layer (lua/switchboard/server.lua)
  * passes a table of hook functions; C calls them only at connect, open,
  * close and for messages on channels the app asked to handle.  The relay
- * path itself never enters Lua.
+ * path itself never enters Lua; on a lazy server (srv:set_lazy) a native
+ * or SSE connection does not even at connect, open or close: it has no
+ * handle until Lua adopts it (srv:adopt).
  *
  * The seam of lua_seam.c: Lua values live in the server userdata's user
  * value, so the hooks (closures over the Lua Server object, which holds
@@ -33,6 +35,10 @@ typedef struct sb_lua_server {
     int self_ref;    /* pins the userdata while it may call back */
     int closing;     /* server:close() ran */
     int handles;     /* handles in uservalue.conns */
+    /* srv:set_lazy(): connections of one-channel protocols are accepted
+     * without entering Lua (no handle, no hooks) until Lua adopts them */
+    int lazy;
+    int bare;        /* such connections not yet closed or adopted */
 } sb_lua_server;
 
 /* Pushes the handle of c (nil if it has none: accepted while Lua could not
@@ -52,7 +58,7 @@ static void sb_lua_push_handle(lua_State *L, const sb_lua_server *ls, const sb_w
  * go of itself, so the collector may take it with its hooks. */
 static void sb_lua_server_unpin(lua_State *L, sb_lua_server *ls)
 {
-    if (ls->closing && ls->handles == 0)
+    if (ls->closing && ls->handles == 0 && ls->bare == 0)
         sb_lua_unref(L, &ls->self_ref);
 }
 
@@ -144,22 +150,36 @@ static lua_State *sb_hook_begin(sb_hook_call *x, void *ud, sb_wsconn *c)
     return sb_lua_loop_state(x->ls->loop);
 }
 
-/* Protected: the handle of x->c joins uservalue.conns. */
-static void sb_lua_bind_handle(lua_State *L, sb_hook_call *x)
+/* Protected: pushes a new handle of c, which joins uservalue.conns. */
+static void sb_lua_new_handle(lua_State *L, sb_lua_server *ls, sb_wsconn *c)
 {
     sb_lua_wsconn *h = lua_newuserdata(L, sizeof *h);
 
     h->c = NULL;
     luaL_getmetatable(L, SB_WSCONN_MT);
     lua_setmetatable(L, -2);
-    if (!sb_lua_push_object_field(L, x->ls, "conns"))
+    if (!sb_lua_push_object_field(L, ls, "conns"))
         luaL_error(L, "server object is gone");
-    lua_pushlightuserdata(L, x->c);
+    lua_pushlightuserdata(L, c);
     lua_pushvalue(L, -3);
     lua_rawset(L, -3);
     lua_pop(L, 1);
-    h->c = x->c;
-    x->ls->handles++;
+    h->c = c;
+    ls->handles++;
+}
+
+/* Protected: the handle of x->c joins uservalue.conns. */
+static void sb_lua_bind_handle(lua_State *L, sb_hook_call *x)
+{
+    sb_lua_new_handle(L, x->ls, x->c);
+}
+
+/* Whether c may go without Lua while the server is lazy: a connection of
+ * one channel (native, SSE).  Protocols of topics (Phoenix, Pusher) run
+ * their joins and events in Lua, which needs the handle. */
+static int sb_lua_lazy_kind(const sb_wsconn *c)
+{
+    return c->ops->each_topic == NULL;
 }
 
 /* Protected: cuts the handle of x->c loose, so later calls on it answer
@@ -175,8 +195,13 @@ static int sb_lua_release_call(lua_State *L)
     lua_rawget(L, -2);
     h = lua_touserdata(L, -1);
     lua_pop(L, 1);
-    if (!h)
+    if (!h) {
+        /* a lazy connection's end (Lua is only entered when it has state) */
+        if (x->ls->bare > 0)
+            x->ls->bare--;
+        sb_lua_server_unpin(L, x->ls);
         return 0;
+    }
     h->c = NULL;
     lua_pushlightuserdata(L, x->c);
     lua_pushnil(L);
@@ -206,8 +231,14 @@ static int sb_lua_on_connect(void *ud, sb_wsconn *c, const sb_request *req,
                              char *reason, size_t reason_len)
 {
     sb_hook_call x;
-    lua_State *L = sb_hook_begin(&x, ud, c);
+    lua_State *L;
 
+    if (((sb_lua_server *)ud)->lazy && sb_lua_lazy_kind(c)) {
+        /* server.lua found nothing of the app that would run for it */
+        ((sb_lua_server *)ud)->bare++;
+        return 0;
+    }
+    L = sb_hook_begin(&x, ud, c);
     if (!L)
         return 0;
     x.req = req;
@@ -227,9 +258,10 @@ static int sb_lua_open_call(lua_State *L)
 {
     sb_hook_call *x = lua_touserdata(L, 1);
 
-    if (!sb_lua_push_hook(L, x->ls, "open"))
-        return 0;
     sb_lua_push_handle(L, x->ls, x->c);
+    if (lua_isnil(L, -1) || !sb_lua_push_hook(L, x->ls, "open"))
+        return 0;   /* no handle: a lazy connection, nothing in Lua to tell */
+    lua_insert(L, -2);
     lua_call(L, 1, 0);
     return 0;
 }
@@ -293,9 +325,10 @@ static int sb_lua_close_call(lua_State *L)
 {
     sb_hook_call *x = lua_touserdata(L, 1);
 
-    if (!sb_lua_push_hook(L, x->ls, "close"))
-        return 0;
     sb_lua_push_handle(L, x->ls, x->c);
+    if (lua_isnil(L, -1) || !sb_lua_push_hook(L, x->ls, "close"))
+        return 0;   /* no handle: a lazy connection, nothing in Lua to tell */
+    lua_insert(L, -2);
     lua_pushinteger(L, x->num);
     lua_call(L, 2, 0);
     return 0;
@@ -828,6 +861,73 @@ static int sb_lua_server_api_reply(lua_State *L)
     return 1;
 }
 
+/* srv:set_lazy(on): whether connections of one channel are accepted
+ * without Lua from now on (server.lua decides when nothing of the app
+ * would see them: the connect hook would only have built their object). */
+static int sb_lua_server_set_lazy(lua_State *L)
+{
+    sb_lua_server *ls = sb_lua_checkserver(L, 1);
+
+    ls->lazy = lua_toboolean(L, 2);
+    return 0;
+}
+
+/* Whether c has a handle in the conns table at stack index idx. */
+static int sb_lua_has_handle(lua_State *L, int idx, const sb_wsconn *c)
+{
+    int has;
+
+    lua_pushlightuserdata(L, (void *)c);
+    lua_rawget(L, idx);
+    has = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    return has;
+}
+
+/* srv:adopt() -> { handle, ... }: handles for the live connections that
+ * were accepted without one, so that Lua can give them their objects
+ * when something asks for them (server:connections(), a listener that
+ * came later). */
+static int sb_lua_server_adopt(lua_State *L)
+{
+    sb_lua_server *ls = sb_lua_checkserver(L, 1);
+    sb_wsconn *c;
+    int n = 0;
+
+    lua_settop(L, 1);
+    lua_newtable(L);
+    if (!ls->srv || ls->bare == 0 || !sb_lua_push_object_field(L, ls, "conns"))
+        return 1;
+    for (c = sb_server_conns(ls->srv); c && ls->bare > 0; c = c->next) {
+        if (c->closed || !sb_lua_lazy_kind(c) || sb_lua_has_handle(L, 3, c))
+            continue;
+        sb_lua_new_handle(L, ls, c);
+        ls->bare--;
+        lua_rawseti(L, 2, ++n);
+    }
+    lua_settop(L, 2);
+    return 1;
+}
+
+/* srv:stats() -> { connections = n, objects = n }: the connections
+ * accepted and not yet closed, and how many of them have a handle (a Lua
+ * object); the others cost Lua nothing. */
+static int sb_lua_server_stats(lua_State *L)
+{
+    sb_lua_server *ls = sb_lua_checkserver(L, 1);
+    const sb_wsconn *c;
+    int n = 0;
+
+    for (c = ls->srv ? sb_server_conns(ls->srv) : NULL; c; c = c->next)
+        n += !c->closed;
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, "connections");
+    lua_pushinteger(L, ls->handles);
+    lua_setfield(L, -2, "objects");
+    return 1;
+}
+
 static int sb_lua_server_gc(lua_State *L)
 {
     sb_lua_server *ls = sb_lua_checkserver(L, 1);
@@ -865,7 +965,8 @@ void sb_lua_server_open(lua_State *L)
     static const luaL_Reg server_methods[] = {
         { "port", sb_lua_server_port }, { "addresses", sb_lua_server_addresses },
         { "close", sb_lua_server_close }, { "api_reply", sb_lua_server_api_reply },
-        { NULL, NULL } };
+        { "set_lazy", sb_lua_server_set_lazy }, { "adopt", sb_lua_server_adopt },
+        { "stats", sb_lua_server_stats }, { NULL, NULL } };
 
     sb_lua_newclass(L, SB_SERVER_MT, server_meta, server_methods);
     sb_lua_wsconn_open_class(L);

@@ -72,6 +72,8 @@ void sb_wsconn_free(sb_wsconn *c)
     free(c->member);
     free(c->alias);
     free(c->ip);
+    if (c->close_owned)
+        free((char *)c->close_reason);
     free(c);
     sb_server_unref(s);
 }
@@ -111,7 +113,7 @@ static sb_wsconn *sb_server_make_conn(sb_server *s, const sb_reqsrc *r,
     s->refs++;
     c->ops = ops;
     c->proto_index = sb_server_index_of(s, ops);
-    c->ref = -2;
+    c->close_reason = "";
     sb_buf_init(&c->rx, 0);
     sb_hub_attach(s->hub, &c->hc, ops->deliver, c);
     sb_server_make_uid(s, c->uid);

@@ -18,11 +18,33 @@
  * lws_close_reason for an HTTP connection (a stream). */
 static void sb_wsconn_want_write(sb_wsconn *c);
 
+/* The close frame's reason, kept only once a close names one (most
+ * connections never do: no 64 bytes in each for it).  Cut at 63 bytes; a
+ * copy that cannot be made leaves the reason empty. */
+static void sb_wsconn_set_reason(sb_wsconn *c, const char *reason)
+{
+    size_t n = reason ? strlen(reason) : 0;
+    char *copy;
+
+    if (n > 63)
+        n = 63;
+    if (c->close_owned)
+        free((char *)c->close_reason);
+    c->close_owned = 0;
+    c->close_reason = "";
+    if (n == 0 || !(copy = malloc(n + 1)))
+        return;
+    memcpy(copy, reason, n);
+    copy[n] = '\0';
+    c->close_reason = copy;
+    c->close_owned = 1;
+}
+
 static void sb_wsconn_kill_slow(sb_wsconn *c)
 {
     sb_fqueue_clear(&c->q);
     c->close_code = 1013;
-    strcpy(c->close_reason, "send queue full");
+    sb_wsconn_set_reason(c, "send queue full");
     if (c->ops->detached) {
         /* no socket of its own: the protocol ends it (never from here,
          * inside the fan-out) */
@@ -88,16 +110,10 @@ int sb_wsconn_send_text(sb_wsconn *c, const char *data, size_t n)
 
 void sb_wsconn_close(sb_wsconn *c, int code, const char *reason)
 {
-    size_t n;
-
     if (c->closed || c->close_code)
         return;
     c->close_code = code ? code : 1000;
-    n = reason ? strlen(reason) : 0;
-    if (n >= sizeof c->close_reason)
-        n = sizeof c->close_reason - 1;
-    memcpy(c->close_reason, reason ? reason : "", n);
-    c->close_reason[n] = '\0';
+    sb_wsconn_set_reason(c, reason);
     if (c->wsi || c->tcp || c->ops->detached)
         sb_wsconn_want_write(c);
 }

@@ -6,7 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Doubles the ring, unrolling it so head becomes 0. */
+/* Slot i (0 = the head) of q: in the ring, or the one held in place. */
+static sb_frame **sb_fqueue_slot(sb_fqueue *q, size_t i)
+{
+    return q->cap ? &q->u.ring[(q->head + i) % q->cap] : &q->u.one;
+}
+
+/* Frame i (0 = the head) of q, i < q->len. */
+static sb_frame *sb_fqueue_at(const sb_fqueue *q, size_t i)
+{
+    return q->cap ? q->u.ring[(q->head + i) % q->cap] : q->u.one;
+}
+
+/* Makes the first ring (8 slots, taking the frame held in place) or
+ * doubles it, unrolling it so head becomes 0. */
 static int sb_fqueue_grow(sb_fqueue *q)
 {
     size_t ncap = q->cap ? q->cap * 2 : 8, i;
@@ -15,9 +28,10 @@ static int sb_fqueue_grow(sb_fqueue *q)
     if (!nq)
         return -1;
     for (i = 0; i < q->len; i++)
-        nq[i] = q->q[(q->head + i) % q->cap];
-    free(q->q);
-    q->q = nq;
+        nq[i] = sb_fqueue_at(q, i);
+    if (q->cap)
+        free(q->u.ring);
+    q->u.ring = nq;
     q->cap = ncap;
     q->head = 0;
     return 0;
@@ -25,9 +39,9 @@ static int sb_fqueue_grow(sb_fqueue *q)
 
 int sb_fqueue_push(sb_fqueue *q, sb_frame *f)
 {
-    if (q->len == q->cap && sb_fqueue_grow(q))
+    if (q->len == (q->cap ? q->cap : 1) && sb_fqueue_grow(q))
         return -1;
-    q->q[(q->head + q->len) % q->cap] = sb_frame_ref(f);
+    *sb_fqueue_slot(q, q->len) = sb_frame_ref(f);
     q->len++;
     q->bytes += f->len;
     return 0;
@@ -35,7 +49,7 @@ int sb_fqueue_push(sb_fqueue *q, sb_frame *f)
 
 sb_frame *sb_fqueue_peek(const sb_fqueue *q)
 {
-    return q->len ? q->q[q->head] : NULL;
+    return q->len ? sb_fqueue_at(q, 0) : NULL;
 }
 
 void sb_fqueue_pop(sb_fqueue *q)
@@ -44,8 +58,11 @@ void sb_fqueue_pop(sb_fqueue *q)
 
     if (!q->len)
         return;
-    f = q->q[q->head];
-    q->head = (q->head + 1) % q->cap;
+    f = sb_fqueue_at(q, 0);
+    if (q->cap)
+        q->head = (q->head + 1) % q->cap;
+    else
+        q->u.one = NULL;
     q->len--;
     q->bytes -= f->len;
     sb_frame_unref(f);
@@ -60,8 +77,9 @@ void sb_fqueue_clear(sb_fqueue *q)
 void sb_fqueue_free(sb_fqueue *q)
 {
     sb_fqueue_clear(q);
-    free(q->q);
-    q->q = NULL;
+    if (q->cap)
+        free(q->u.ring);
+    q->u.ring = NULL;
     q->cap = 0;
 }
 
@@ -115,7 +133,7 @@ static size_t sb_fqueue_pack_as(const sb_fqueue *q, sb_batch *b, int ws,
         b->cap = SB_BATCH_MAX;
     }
     for (i = 0; i < q->len; i++) {
-        sb_frame *f = q->q[(q->head + i) % q->cap];
+        sb_frame *f = sb_fqueue_at(q, i);
         if (z)
             f = sb_pmd_wire(z, f);
         if (*used + f->len + head > b->cap)

@@ -11,8 +11,14 @@
 
 struct sb_pmd;   /* deflate.h */
 
+/* Zeroed is empty.  While at most one frame waits at a time (an idle
+ * connection's welcome, one message per turn of a fan-out) it is held in
+ * place and no ring is allocated; the ring comes with the second. */
 typedef struct sb_fqueue {
-    sb_frame **q;
+    union {
+        sb_frame **ring;   /* cap slots, once cap > 0 */
+        sb_frame *one;     /* the only frame (len <= 1) while cap == 0 */
+    } u;
     size_t head, len, cap;
     size_t bytes;
 } sb_fqueue;

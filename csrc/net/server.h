@@ -179,7 +179,10 @@ typedef struct sb_server_shared {
     struct sb_flusher *flush;    /* the end-of-turn writer (flush.h) */
 } sb_server_shared;
 
-/* A WebSocket (or SSE) connection of a server.  The hub sees `hc`. */
+/* A WebSocket (or SSE) connection of a server.  The hub sees `hc`.
+ * Pointers and 8-byte fields first, then the 4-byte ones, then the bytes:
+ * no padding between them (10k idle connections hold 10k of these, and
+ * malloc rounds each up to the next 16 bytes). */
 struct sb_wsconn {
     sb_conn hc;
     sb_server *srv;
@@ -188,38 +191,39 @@ struct sb_wsconn {
     struct sb_tcp *tcp;     /* the own transport's socket (tcp.h), or NULL */
     const sb_proto_ops *ops;
     void *proto;           /* the protocol's own state of this connection */
-    int proto_index;       /* of ops in the server's table (stats.open) */
-    int open;              /* established and joined */
-    int closed;            /* transport closed; object awaits release */
-    int handled;           /* app wants native messages (hooks.message) */
-    char uid[12];
     char *channel;         /* the one channel a path names, or NULL */
     char *member;          /* hub member id (defaults to uid) */
     char *alias;
     sb_fqueue q;           /* send queue */
     sb_buf rx;             /* fragments of the message being received */
-    int rx_binary;
-    unsigned rx_frags;     /* frames of that message so far (receive.c) */
-    int rx_frame_done;     /* the last piece lws gave ended its frame */
     size_t rx_drained;     /* bytes of an oversize message dropped so far
                               (nonzero: dropping it until its end) */
-    int close_code;        /* nonzero: close once the queue is flushed */
-    int close_sent;
-    char close_reason[64];
-    int ref;               /* binding's handle for its Lua object */
-    int counted;           /* in stats.open[proto_index] and the connection caps */
+    const char *close_reason;  /* "" until a close names one (then a copy
+                                  of at most 63 bytes when close_owned) */
     char *ip;              /* peer address while counted (peers.h) */
     double tokens;         /* rate limit: token bucket ... */
     int64_t tokens_at;     /* ... last refilled (ms; 0 = full, not started) */
-    int dropped;           /* messages dropped in the current flood */
     struct sb_resume_wait *resume;  /* a history read in flight (resume.c) */
     sb_wsconn *prev, *next;   /* the server's list of connections */
-    int dirty;                /* on the server's end-of-turn write list */
     sb_wsconn *dirty_prev, *dirty_next;
     /* keepalive.h: which of its lists c waits in, since when (ms,
      * sb_mono_ms), and a PING to write with the next write */
     sb_wsconn *ka_prev, *ka_next;
     int64_t ka_at;
+    int proto_index;       /* of ops in the server's table (stats.open) */
+    unsigned rx_frags;     /* frames of that message so far (receive.c) */
+    int close_code;        /* nonzero: close once the queue is flushed */
+    int dropped;           /* messages dropped in the current flood */
+    char uid[12];
+    unsigned char open;        /* established and joined */
+    unsigned char closed;      /* transport closed; object awaits release */
+    unsigned char handled;     /* app wants native messages (hooks.message) */
+    unsigned char rx_binary;
+    unsigned char rx_frame_done;   /* the last piece lws gave ended its frame */
+    unsigned char close_sent;
+    unsigned char close_owned;     /* close_reason is malloc'd */
+    unsigned char counted;     /* in stats.open[proto_index] and the connection caps */
+    unsigned char dirty;       /* on the server's end-of-turn write list */
     unsigned char ka_list;
     unsigned char ping_due;
 };

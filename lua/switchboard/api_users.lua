@@ -21,6 +21,7 @@ local NOTE_VERSION = 1
 local function targets(hub, op)
     local list = {}
     for srv in pairs(rawget(hub, "_api_servers") or {}) do
+        srv:_adopt()   -- connections without a Lua object get theirs
         for _, conn in pairs(srv._conns) do
             if (op.user ~= nil and conn.member == op.user)
                 or (op.connection ~= nil and conn.uid == op.connection) then
@@ -273,13 +274,18 @@ function M.attach(server)
         rawset(hub, "_api_servers", set)
     end
     set[server] = true
-    server:on("close", function(conn)
-        for _, sub in pairs(rawget(conn, "_api_subs") or {}) do
-            sub:close()
-        end
-        rawset(conn, "_api_subs", nil)
-    end)
     M.follow_cluster(hub)
+end
+
+--- Ends the server-side subscriptions of a connection that closed (called
+-- by server.lua's close hook, not a close listener: a listener would give
+-- every connection a Lua object, and only those that have one can have
+-- subscriptions).
+function M.closed(conn)
+    for _, sub in pairs(rawget(conn, "_api_subs") or {}) do
+        sub:close()
+    end
+    rawset(conn, "_api_subs", nil)
 end
 
 --- Hears the notes of the hub's cluster (once per cluster; the hub may

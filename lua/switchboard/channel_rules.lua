@@ -123,6 +123,27 @@ function Rules:watchers(channel)
     return rule ~= nil and rule.watchers == true
 end
 
+--- Whether any rule looks at clients (listen-only, a send key, a publish
+-- function, watchers): then a server's connections need their Lua objects
+-- (server.lua); history alone does not.
+function Rules:per_connection()
+    local function looks(rule)
+        return rule.publish ~= nil and rule.publish ~= true or rule.send_key ~= nil
+            or rule.watchers == true
+    end
+    for _, rule in pairs(self.exact) do
+        if looks(rule) then
+            return true
+        end
+    end
+    for _, pr in ipairs(self.prefixes) do
+        if looks(pr[2]) then
+            return true
+        end
+    end
+    return false
+end
+
 --- The rule's publish function for channel, if it has one.
 function Rules:hook(channel)
     local rule = self:match(channel)

@@ -354,6 +354,14 @@ function Hub:channels()
     return list
 end
 
+-- The servers on this hub (switchboard.api_users keeps the set) decide
+-- from its listeners whether connections need Lua objects: tell them.
+local function servers_relazy(self)
+    for srv in pairs(rawget(self, "_api_servers") or {}) do
+        srv:_relazy()
+    end
+end
+
 --- Adds a listener; returns the hub.  Listeners run after the state
 -- changed and may call the hub.  Order: a join fires session:join then
 -- presence:join (when the member became present); a leave fires typing
@@ -370,6 +378,7 @@ function Hub:on(name, fn)
     check_type("on", "listener", fn, "function")
     local list = self.listeners[name]
     list[#list + 1] = fn
+    servers_relazy(self)
     return self
 end
 
@@ -383,6 +392,21 @@ function Hub:off(name, fn)
     for i = #list, 1, -1 do
         if list[i] == fn then
             table.remove(list, i)
+            servers_relazy(self)
+            return true
+        end
+    end
+    return false
+end
+
+-- Events whose listeners are handed the connection (a local one's object).
+local CONN_EVENTS = { "session:join", "session:leave", "presence:join", "presence:leave" }
+
+-- True when a listener would be handed connections: the servers on this
+-- hub then give every connection its Lua object (server.lua, "lazy").
+function Hub:_wants_conns()
+    for _, name in ipairs(CONN_EVENTS) do
+        if #self.listeners[name] > 0 then
             return true
         end
     end

@@ -93,6 +93,7 @@ local function except_of(hub, socket_id)
     end
     local id = tonumber(socket_id:match("%.(%d+)$"))
     for srv in pairs(rawget(hub, "_api_servers") or {}) do
+        srv:_adopt()   -- a connection without a Lua object may be the one
         for _, conn in pairs(srv._conns) do
             local own = rawget(conn, "socket_id")
             if conn.id == id and (own == nil or own == socket_id) then

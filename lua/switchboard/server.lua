@@ -136,6 +136,15 @@ function Conn:__tostring()
     return ("switchboard.conn(%s %s)"):format(self.protocol or "?", self.uid or self.id)
 end
 
+-- The conn object of a handle, from what C knows of the connection.
+local function new_conn(self, handle, info)
+    return setmetatable({
+        _h = handle, id = info.id, uid = info.uid, member = info.member,
+        alias = info.alias, channel = info.channel, protocol = info.protocol,
+        transport = info.transport, server = self,
+    }, Conn)
+end
+
 local function check_opts(opts)
     if opts == nil then
         opts = {}
@@ -201,6 +210,7 @@ function Server:channel(pattern, handlers)
     optionsmod.check(("server:channel(%q)"):format(pattern), optionsmod.schemas.handlers,
         handlers, 2, "handler", "handlers")
     self._handlers[pattern] = handlers
+    self:_relazy()
     return self
 end
 
@@ -221,7 +231,73 @@ function Server:on(event, fn)
     end
     local list = self._listeners[event]
     list[#list + 1] = fn
+    self:_relazy()
     return self
+end
+
+-- Whether no Lua code needs the objects of this server's one-channel
+-- connections (native, SSE): nothing that on_connect would do for them
+-- (refuse, rename, mark as watcher, ask about messages) and no listener
+-- that would be handed one.  Server-wide: a channel handler of any
+-- pattern, or a rule of any channel that looks at clients, keeps every
+-- connection in Lua (one cheap answer, rather than one per channel at
+-- each connect).
+local function lazy_ok(self)
+    local l = self._listeners
+    return not (self._origins or self._pusher or self._webhooks)
+        and #l.connect == 0 and #l.open == 0 and #l.close == 0
+        and next(self._handlers) == nil
+        and not self._rules:per_connection()
+        and not self.hub:_wants_conns()
+end
+
+-- Gives the connections C accepted without Lua their conn objects: the
+-- ones on_connect would have built (the app had no say in them, so no
+-- refusal, member or handler to apply), bound to the hub, in _conns.
+function Server:_adopt()
+    if not self._srv then
+        return
+    end
+    for _, handle in ipairs(self._srv:adopt()) do
+        local info = handle:info()
+        if info then
+            local conn = new_conn(self, handle, info)
+            handle:bind(self.hub.core, conn)
+            self._conns[handle] = conn
+        end
+    end
+end
+
+-- Tells C whether new connections may go without Lua (lazy_ok), each time
+-- that may have changed (a listener, a channel handler, a hub listener);
+-- when it may not, the connections that went without get their objects
+-- now, so that what came later (a close listener, say) sees them too.
+function Server:_relazy()
+    if not self._srv then
+        return
+    end
+    local lazy = lazy_ok(self)
+    if lazy ~= self._lazy then
+        self._lazy = lazy
+        self._srv:set_lazy(lazy)
+    end
+    if not lazy then
+        self:_adopt()
+    end
+end
+
+--- Counters of this server's connections: { connections = n, objects = n },
+-- the connections open now and how many of them have a Lua object.  A
+-- native or SSE connection gets none while nothing in Lua would see it (no
+-- connect, open or close listener, channel handler, client rule,
+-- webhooks, origins check or Pusher, no hub listener handed connections);
+-- it gets one when Lua asks (server:connections(), the server API acting
+-- on users, a listener added later).
+function Server:stats()
+    if not self._srv then
+        return { connections = 0, objects = 0 }
+    end
+    return self._srv:stats()
 end
 
 --- Stops listening and closes every connection: WebSockets with 1001
@@ -250,7 +326,9 @@ function Server:cluster_stats()
 end
 
 --- The connections this server holds now (conn objects), in no order.
+-- Connections that had no Lua object yet (see Server:stats) get theirs.
 function Server:connections()
+    self:_adopt()
     local list = {}
     for _, conn in pairs(self._conns) do
         list[#list + 1] = conn
@@ -335,11 +413,7 @@ end
 -- connect hook: builds the conn object, asks the app, binds it to the hub.
 local function on_connect(self, handle, req)
     local info = handle:info()
-    local conn = setmetatable({
-        _h = handle, id = info.id, uid = info.uid, member = info.member,
-        alias = info.alias, channel = info.channel, protocol = info.protocol,
-        transport = info.transport, server = self,
-    }, Conn)
+    local conn = new_conn(self, handle, info)
     if conn.protocol == "phoenix" then
         -- a V1 socket reads object frames, not arrays (switchboard.api_users
         -- writes some); Phoenix takes a missing vsn for 1.0.0
@@ -597,6 +671,7 @@ local function on_close(self, handle, code)
     if handler and handler.leave then
         handler.leave(conn, conn.channel, "closed")
     end
+    api_users.closed(conn)
     for _, fn in ipairs(self._listeners.close) do
         fn(conn, code)
     end
@@ -838,6 +913,7 @@ function M.listen(loop, opts)
     if self._webhooks then
         self._webhooks:started(self)
     end
+    self:_relazy()
     return self
 end
 
