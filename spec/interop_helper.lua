@@ -40,6 +40,22 @@ function M.spawn(dir, script, args, extra)
     return out, log, pid
 end
 
+--- The common case: a server from listen() (a function of opts), the
+-- fixture's run.mjs given the server's ws://127.0.0.1:PORT/c/ URL, its
+-- results in state.results (state.failure: why none), the server closed.
+-- Does nothing when state.reason says the fixture is not installed.
+function M.run_fixture(state, dir, listen, deadline)
+    if state.reason then
+        return
+    end
+    local server = assert(listen({ port = 0 }))
+    local out, log, pid = M.spawn(dir, "run.mjs", { ("ws://127.0.0.1:%d/c/"):format(server.port) })
+    state.results, state.failure = M.results(out, log, pid, deadline)
+    state.results = state.results or {}
+    server:close()
+    async.settle(0.05)
+end
+
 --- Turns the loop until the script wrote `out` (calling each_turn, if
 -- given, on the way), it died, or `deadline` seconds passed.  Returns the
 -- results by scenario name, or nil and why.  Removes out and log.

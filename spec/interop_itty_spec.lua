@@ -5,7 +5,6 @@
 -- Node runs in the background and writes its results to a file, which
 -- this spec waits for while it turns the loop, up to a deadline.
 local relay = require "switchboard.relay"
-local async = require "async_helpers"
 local interop = require "interop_helper"
 
 local FIXTURE = "spec/interop/itty"
@@ -15,15 +14,7 @@ describe("npm itty-sockets 0.6.1 against the relay", function()
     local state = { reason = interop.skip_reason(FIXTURE, { "itty-sockets", "ws" }), results = {} }
 
     setup(function()
-        if state.reason then
-            return
-        end
-        local server = assert(relay.listen({ port = 0 }))
-        local out, log, pid = interop.spawn(FIXTURE, "run.mjs", { ("ws://127.0.0.1:%d/c/"):format(server.port) })
-        state.results, state.failure = interop.results(out, log, pid, DEADLINE)
-        state.results = state.results or {}
-        server:close()
-        async.settle(0.05)
+        interop.run_fixture(state, FIXTURE, relay.listen, DEADLINE)
     end)
 
     for _, name in ipairs {

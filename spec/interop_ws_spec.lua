@@ -5,7 +5,6 @@
 -- from ws reaching compressing and plain receivers.  The fixture
 -- (spec/interop/ws) is installed by scripts/node-deps.sh.
 local sb = require "switchboard"
-local async = require "async_helpers"
 local interop = require "interop_helper"
 
 local FIXTURE = "spec/interop/ws"
@@ -15,15 +14,7 @@ describe("npm ws with permessage-deflate", function()
     local state = { reason = interop.skip_reason(FIXTURE, { "ws" }), results = {} }
 
     setup(function()
-        if state.reason then
-            return
-        end
-        local server = assert(sb.listen({ port = 0 }))
-        local out, log, pid = interop.spawn(FIXTURE, "run.mjs", { ("ws://127.0.0.1:%d/c/"):format(server.port) })
-        state.results, state.failure = interop.results(out, log, pid, DEADLINE)
-        state.results = state.results or {}
-        server:close()
-        async.settle(0.05)
+        interop.run_fixture(state, FIXTURE, sb.listen, DEADLINE)
     end)
 
     for _, name in ipairs {

@@ -37,6 +37,17 @@ local function upgraded(p)
     return p:status() == 101
 end
 
+-- Sends GET /metrics on a new connection and waits for the whole answer
+-- (a 200, then the server's hang-up); returns the peer.
+local function ask_metrics(port)
+    local p = rawtcp.connect(port)
+    assert.truthy(p:send(METRICS))
+    assert.truthy(p:wait(function(x) return x:status() ~= nil and x.closed end, 10),
+        "GET /metrics is answered")
+    assert.equal(200, p:status())
+    return p
+end
+
 describe("a burst on one server", function()
     local server, peers, probe
 
@@ -64,11 +75,7 @@ describe("a burst on one server", function()
             peers[i] = rawtcp.connect(server.port)
             assert.truthy(peers[i]:send(UPGRADE))
         end
-        probe = rawtcp.connect(server.port)
-        assert.truthy(probe:send(METRICS))
-        assert.truthy(probe:wait(function(p) return p:status() ~= nil and p.closed end, 10),
-            "GET /metrics is answered")
-        assert.equal(200, probe:status())
+        probe = ask_metrics(server.port)
         local done = count(peers, upgraded)
         assert.is_true(done < N, ("%d of %d handshakes were done before /metrics was answered")
             :format(done, N))
@@ -95,11 +102,7 @@ describe("a burst on one server", function()
         for _, p in ipairs(peers) do
             p:close()
         end
-        probe = rawtcp.connect(server.port)
-        assert.truthy(probe:send(METRICS))
-        assert.truthy(probe:wait(function(p) return p:status() ~= nil and p.closed end, 10),
-            "GET /metrics is answered")
-        assert.equal(200, probe:status())
+        probe = ask_metrics(server.port)
         assert.is_true(closed < N, ("%d of %d close hooks ran before /metrics was answered")
             :format(closed, N))
         assert.truthy(support.wait_for(function() return closed == N end, 20))
