@@ -292,6 +292,16 @@ rooms)
         # many-publishers case of issue 16 (quick: 20 rooms)
         run_one rooms100-max "$s" "$rep" --conns "$BIG_ROOMS_CONNS" --channels "$BIG_ROOMS" \
             --pubs "$BIG_ROOMS" --pub-reads --rate 0 --window 8 "${W[@]}"
+    done; done
+    # the same rooms at half of each server's own max rate (latency, issue
+    # 16 item 5); --rate is per publisher
+    echo "== rooms100-half: $BIG_ROOMS rooms at half of each server's own max rate (latency)"
+    for rep in $(seq "$REPS"); do for s in "${ACTIVE[@]}"; do
+        [ "$s" = lws-mirror ] && continue
+        max=$(median_of rooms100-max "$s" msgs_per_s)
+        half=$(python3 -c "print(max(1.0, float('${max:-0}' or 0) / 2 / $BIG_ROOMS))")
+        run_one rooms100-half "$s" "$rep" --conns "$BIG_ROOMS_CONNS" --channels "$BIG_ROOMS" \
+            --pubs "$BIG_ROOMS" --pub-reads --rate "$half" "${W[@]}"
     done; done ;;
 idle)
     echo "== idle: $IDLE connections, no traffic: server RSS per connection"
