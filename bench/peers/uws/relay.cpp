@@ -160,6 +160,10 @@ int main(int argc, char **argv)
     std::string host = uws_arg(argc, argv, "--host", "127.0.0.1");
     unsigned slow = (unsigned)atol(uws_arg(argc, argv, "--slow-limit", "4194304"));
     bool events = !uws_flag(argc, argv, "--no-events");
+    /* --compression: permessage-deflate with uWS's shared compressor (one
+     * deflate per published message), for clients that offer it; needs a
+     * build with zlib (build.sh --zlib) */
+    bool compress = uws_flag(argc, argv, "--compression");
     std::unordered_map<std::string, long> members;
     unsigned long next_uid = 0;
     uWS::App app;
@@ -172,7 +176,7 @@ int main(int argc, char **argv)
     };
 
     app.ws<Member>("/c/*", {
-        .compression = uWS::DISABLED,
+        .compression = compress ? uWS::SHARED_COMPRESSOR : uWS::DISABLED,
         .maxPayloadLength = 64 * 1024,
         .idleTimeout = 0,
         .maxBackpressure = slow,
@@ -203,7 +207,7 @@ int main(int argc, char **argv)
             out += ",\"message\":";
             out += msg;
             out += '}';
-            ws->publish(m->channel, out, uWS::OpCode::TEXT);
+            ws->publish(m->channel, out, uWS::OpCode::TEXT, compress);
         },
         .close = [&](auto *ws, int, std::string_view) {
             Member *m = ws->getUserData();
