@@ -110,6 +110,7 @@ build = {
             "csrc/net/request.c",
             "csrc/net/resume.c",
             "csrc/net/server.c",
+            "csrc/net/server_lws.c",
             "csrc/net/tcp.c",
             "csrc/net/tcp_accept.c",
             "csrc/net/timer.c",

@@ -62,6 +62,19 @@ struct sb_server {
     sb_pmd pmd;            /* permessage-deflate's zlib streams, shared */
 };
 
+/* lws's per-request data: which protocol took an HTTP request, and that
+ * protocol's state of it (a POST body being collected).  Only a pointer
+ * more: lws keeps this for every connection, WebSockets included. */
+typedef struct sb_http_slot {
+    const sb_proto_ops *owner;
+    void *state;
+} sb_http_slot;
+
+/* lws's callback for every protocol of the server's vhost (server_lws.c). */
+int sb_server_lws_cb(struct lws *wsi, enum lws_callback_reasons reason,
+                     void *user, void *in, size_t len);
+/* lws reports the vhost gone: its reference on the server goes (server.c). */
+void sb_server_vhost_gone(sb_server *s);
 /* Drops a reference; the last one frees the server (server.c). */
 void sb_server_unref(sb_server *s);
 /* Stops listening: the server's lws context goes (server.c). */
