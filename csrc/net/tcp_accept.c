@@ -307,21 +307,29 @@ static void sb_tcp_head_done(sb_tcp *t, const sb_head *h, size_t head_len)
     sb_tcp_head_answer(t, h, head_len);
 }
 
+/* Parses what was read of t's head under the server's limits (see
+ * sb_head_parse for what the result means). */
+static int sb_tcp_parse_head(sb_tcp *t, sb_head *h)
+{
+    const sb_server_config *cfg = &t->srv->cfg;
+    const sb_buf *in = &t->head->in;
+    sb_head_limits lim;
+
+    lim.max_head = cfg->max_header_bytes > 0 ? (size_t)cfg->max_header_bytes : 65536;
+    lim.max_url = (size_t)cfg->max_url;
+    memset(h, 0, sizeof *h);
+    return sb_head_parse((const char *)in->mem + in->pre, in->len, &lim, h);
+}
+
 /* A held socket's turn: its head is parsed again (it was whole, so this
  * cannot fail short of memory) and answered. */
 static void sb_tcp_admit(sb_tcp *t)
 {
-    const sb_server_config *cfg = &t->srv->cfg;
-    sb_head_limits lim;
-    sb_buf *in = &t->head->in;
     sb_head h;
     int rc;
 
     sb_tcp_unhold(t);
-    lim.max_head = cfg->max_header_bytes > 0 ? (size_t)cfg->max_header_bytes : 65536;
-    lim.max_url = (size_t)cfg->max_url;
-    memset(&h, 0, sizeof h);
-    rc = sb_head_parse((const char *)in->mem + in->pre, in->len, &lim, &h);
+    rc = sb_tcp_parse_head(t, &h);
     sb_tcp_watch(t, UV_READABLE);   /* as it was before it waited */
     if (rc > 0)
         sb_tcp_head_answer(t, &h, (size_t)rc);
@@ -359,8 +367,6 @@ static int sb_tcp_head_is_get(int fd)
  * hundred bytes; a slow sender's is bounded by max_header_bytes). */
 void sb_tcp_head_ready(sb_tcp *t)
 {
-    const sb_server_config *cfg = &t->srv->cfg;
-    sb_head_limits lim;
     sb_buf *in = &t->head->in;
     sb_head h;
     ssize_t n;
@@ -384,10 +390,7 @@ void sb_tcp_head_ready(sb_tcp *t)
         return;
     }
     in->len += (size_t)n;
-    lim.max_head = cfg->max_header_bytes > 0 ? (size_t)cfg->max_header_bytes : 65536;
-    lim.max_url = (size_t)cfg->max_url;
-    memset(&h, 0, sizeof h);
-    rc = sb_head_parse((const char *)in->mem + in->pre, in->len, &lim, &h);
+    rc = sb_tcp_parse_head(t, &h);
     if (rc == SB_HEAD_ENOMEM) {
         sb_tcp_kill(t);
     } else if (rc < 0) {
