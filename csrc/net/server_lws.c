@@ -132,7 +132,7 @@ static int sb_peer_close_code(const void *in, size_t len)
     return len >= 2 ? (p[0] << 8) | p[1] : 1005;
 }
 
-/* The plain-HTTP reasons of sb_server_cb: requests, POST bodies, stream
+/* The plain-HTTP reasons of sb_server_lws_cb: requests, POST bodies, stream
  * writes and the end of a request.  Returns what the callback returns, or
  * 1 when lws's default handling should run. */
 static int sb_server_http_cb(sb_server *s, struct lws *wsi,
