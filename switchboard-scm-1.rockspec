@@ -117,6 +117,7 @@ build = {
             "csrc/net/trim.c",
             "csrc/net/upgrade.c",
             "csrc/net/upgrade_ws.c",
+            "csrc/net/siblings.c",
             "csrc/net/workers.c",
             "csrc/net/wsparse.c",
             "csrc/protocols/api/api_held.c",

@@ -33,6 +33,8 @@ typedef struct sb_loop {
     sb_turn_hook *teardown;    /* run once when the loop is freed */
     sb_turn_hook *at_exit;     /* ... and these once its handles are closed */
     struct sb_workers *workers; /* forked workers (workers.h), parent only */
+    struct sb_siblings *siblings; /* the path to sibling workers (siblings.h),
+                                     every worker; owned by its hooks */
     /* where lws's log lines go (see sb_loop_set_log): the LLL_* bits to
      * pass on, and a sink (NULL: stderr, prefixed "switchboard: lws: ") */
     int log_mask;

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE     /* prctl, kill and fork under -std=c99 */
 #endif
 #include "workers.h"
+#include "siblings.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -45,9 +46,27 @@ static int sb_workers_child(sb_loop *l, pid_t parent)
     return uv_loop_fork(&l->uv) ? -1 : 0;
 }
 
+/* Worker self's end of the same-machine path; without it (it could not
+ * start) the workers still share everything through Redis. */
+static void sb_workers_siblings(sb_loop *l, sb_siblings *sib, int self)
+{
+    char err[128];
+
+    if (!sib)
+        return;
+    if (sb_siblings_start(sib, l, self, err, sizeof err)) {
+        fprintf(stderr, "switchboard: worker %d: %s (workers share messages through Redis)\n",
+                self, err);
+        sb_siblings_abandon(sib);
+        return;
+    }
+    l->siblings = sib;
+}
+
 int sb_workers_fork(sb_loop *l, int n, char *err, size_t errlen)
 {
     pid_t parent = getpid();
+    sb_siblings *sib;
     sb_workers *w;
     int i;
 
@@ -61,6 +80,12 @@ int sb_workers_fork(sb_loop *l, int n, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return 0;
     }
+    sib = NULL;
+    if (n > 1 && !(sib = sb_siblings_new(n, err, errlen))) {
+        free(w->pids);
+        free(w);
+        return 0;
+    }
     fflush(NULL);   /* buffered output would be written by every copy */
     for (i = 0; i < n - 1; i++) {
         pid_t pid = fork();
@@ -69,6 +94,7 @@ int sb_workers_fork(sb_loop *l, int n, char *err, size_t errlen)
             free(w);
             if (sb_workers_child(l, parent))
                 fprintf(stderr, "switchboard: worker %d could not reset its loop\n", i + 2);
+            sb_workers_siblings(l, sib, i + 2);
             return i + 2;
         }
         if (pid < 0) {
@@ -83,9 +109,11 @@ int sb_workers_fork(sb_loop *l, int n, char *err, size_t errlen)
     uv_unref((uv_handle_t *)&w->chld);
     l->workers = w;
     if (w->n < n - 1) {
+        sb_siblings_abandon(sib);
         sb_workers_signal(l, SIGTERM);
         return 0;
     }
+    sb_workers_siblings(l, sib, 1);
     return 1;
 }
 

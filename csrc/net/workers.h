@@ -1,5 +1,8 @@
 /* Several processes serving one port (SO_REUSEPORT), sharing channels
- * through the Redis backplane: listen{ workers = N }.
+ * through the Redis backplane: listen{ workers = N }.  Messages between
+ * the workers take a same-machine path instead (siblings.h, made here
+ * before the fork); Redis carries the rest, and messages to other
+ * machines.
  *
  * The caller forks before it has any server, client or socket, so each
  * child starts from the same Lua state (the app's code up to listen) and
