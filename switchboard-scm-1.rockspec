@@ -47,6 +47,7 @@ build = {
             "csrc/cluster/cluster_order.c",
             "csrc/cluster/cluster_phx.c",
             "csrc/cluster/cluster_hold.c",
+            "csrc/cluster/cluster_local.c",
             "csrc/cluster/cluster_listing.c",
             "csrc/cluster/cluster_nodes.c",
             "csrc/cluster/cluster_notes.c",

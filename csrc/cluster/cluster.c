@@ -10,6 +10,7 @@
  * cluster_hold.c; shared history in cluster_history.c. */
 #include "cluster_internal.h"
 #include "base/str.h"
+#include "net/siblings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,6 +281,8 @@ static void on_up(sb_redis *r, void *ud)
             ((cl_node *)val)->last_seen = t;
     sb_cl_heartbeat(cl);
     cl->next_beat = t + cl->ttl / 4;
+    /* nodes beat every ttl / 4, give or take a tick (ttl / 20) */
+    cl->local_after = t + cl->ttl * 0.35;
     sb_redis_subscribe(cl->r, NODES_CHANNEL, strlen(NODES_CHANNEL));
     /* a snapshot lost with the old link must not leave its marks: they
      * would shield stale keys from the next one (read once subscribed) */
@@ -439,6 +442,8 @@ static void on_channel_active(sb_hub *h, const char *ch, size_t chlen,
                 return;
             }
         }
+        if (!cc->active)
+            sb_cl_local_follow(cl, ch, chlen, 1);
         cc->active = 1;
         follow(cl, cc);
         sb_cl_hist_follow(cl, cc);
@@ -446,6 +451,8 @@ static void on_channel_active(sb_hub *h, const char *ch, size_t chlen,
     }
     if (!cc)
         return;
+    if (cc->active)
+        sb_cl_local_follow(cl, ch, chlen, 0);
     cc->active = 0;
     cc->confirmed = 0;
     /* sent now: nobody here waits for them any more */
@@ -509,6 +516,7 @@ static sb_cluster *cluster_alloc(uv_loop_t *loop, sb_hub *hub,
     sb_map_init(&cl->own_metas, (uint64_t)(uintptr_t)cl ^ 0x5bd1e995ULL);
     sb_map_init(&cl->pchans, (uint64_t)(uintptr_t)cl ^ 0x27d4eb2fULL);
     sb_map_init(&cl->mine, (uint64_t)(uintptr_t)cl ^ 0x165667b1ULL);
+    sb_cl_local_init(cl, cfg->siblings);
     return cl;
 }
 
@@ -612,8 +620,13 @@ void sb_cluster_free(sb_cluster *cl)
     sb_map_clear(&cl->mine);
     sb_cl_hist_free(cl);
     sb_map_iter_init(&it);
-    while (sb_map_next(&cl->channels, &it, NULL, NULL, &val))
-        channel_free(val);
+    while (sb_map_next(&cl->channels, &it, NULL, NULL, &val)) {
+        cl_channel *cc = val;
+        if (cc->active)
+            sb_cl_local_follow(cl, cc->name, cc->len, 0);
+        channel_free(cc);
+    }
+    sb_cl_local_free(cl);
     sb_map_clear(&cl->channels);
     sb_map_iter_init(&it);
     while (sb_map_next(&cl->nodes, &it, NULL, NULL, &val))
@@ -637,6 +650,11 @@ void sb_cluster_get_stats(const sb_cluster *cl, sb_cluster_stats *st)
     while (sb_map_next(&cl->nodes, &it, NULL, NULL, &val))
         st->nodes += !((cl_node *)val)->dead;
     st->channels = cl->channels.count;
+    if (cl->sib) {
+        sb_siblings_stats sst;
+        sb_siblings_get_stats(cl->sib, &sst);
+        st->local_lost += sst.dropped;
+    }
 }
 
 const char *sb_cluster_node(const sb_cluster *cl)

@@ -38,6 +38,11 @@ typedef struct sb_cluster_config {
     /* One line per outage and recovery; NULL = stderr. */
     void (*log)(const char *line, void *ud);
     void *log_ud;
+    /* The same-machine path of this process's sibling workers (the
+     * loop's, net/siblings.h), or NULL.  With it, messages between the
+     * workers go through it, never through Redis, and reach Redis only
+     * while a node of another machine is alive (cluster_local.c). */
+    struct sb_siblings *siblings;
 } sb_cluster_config;
 
 typedef struct sb_cluster_stats {
@@ -56,6 +61,9 @@ typedef struct sb_cluster_stats {
                                (trimmed before it read them) */
     uint64_t unnumbered;    /* local publishes Redis refused: delivered
                                here without an id, not in the history */
+    uint64_t local_sent;    /* messages handed to sibling workers */
+    uint64_t local_received;    /* ... and from them, delivered here */
+    uint64_t local_lost;    /* messages a sibling's path refused */
     size_t nodes;           /* other nodes currently known alive */
     size_t channels;        /* channels followed */
 } sb_cluster_stats;

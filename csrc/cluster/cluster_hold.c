@@ -41,17 +41,17 @@ void sb_cl_publish_msg(sb_cluster *cl, const sb_msg *m, const char *em,
 {
     sb_buf b;
 
-    if (!sb_redis_is_up(cl->r)) {
-        cl->st.lost++;
-        return;
-    }
     sb_buf_init(&b, 0);
     sb_cl_wire_head(cl, &b, "m");
     sb_cl_wire_msg_fields(&b, m, em, emlen);
-    if (sb_cl_publish_raw(cl, TAG_PUBLISH, m->channel, m->channel_len, &b) == 0)
-        cl->st.published++;
-    else
-        cl->st.lost++;
+    /* sibling workers first: they need no Redis (cluster_local.c) */
+    if (sb_cl_local_publish(cl, m->channel, m->channel_len, &b)) {
+        if (sb_redis_is_up(cl->r) &&
+            sb_cl_publish_raw(cl, TAG_PUBLISH, m->channel, m->channel_len, &b) == 0)
+            cl->st.published++;
+        else
+            cl->st.lost++;
+    }
     sb_buf_free(&b);
 }
 

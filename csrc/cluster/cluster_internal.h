@@ -141,6 +141,11 @@ struct sb_cluster {
     uint64_t read_errors;       /* history reads Redis refused (logged) */
     void (*log)(const char *line, void *ud);
     void *log_ud;
+    struct sb_siblings *sib;    /* cluster_local.c: sibling workers, or NULL */
+    size_t base_len;            /* node name less its "-w<worker>" */
+    int nodes_changed;          /* the node table changed since ... */
+    int foreign;                /* ... a node of another machine was alive */
+    double local_after;         /* every live node heard once by then */
     sb_cluster_note_fn note_fn;  /* cluster_notes.c */
     void *note_ud;
     char url[300];
@@ -420,5 +425,25 @@ void sb_cl_sync_remote(sb_cluster *cl, const field *node, const char *data,
 void sb_cl_on_local_conn(sb_hub *h, const char *ch, size_t chlen,
                          const sb_conn *c, const char *member, size_t mlen,
                          int joined, void *ud);
+
+/* The same-machine path (cluster_local.c). */
+/* Takes the siblings' path when the node name is this worker's
+ * ("<base>-w<worker>") and nobody else holds it. */
+void sb_cl_local_init(sb_cluster *cl, struct sb_siblings *sib);
+void sb_cl_local_free(sb_cluster *cl);
+/* This node starts (on) or stops following ch. */
+void sb_cl_local_follow(sb_cluster *cl, const char *ch, size_t chlen, int on);
+/* 1 when name is a sibling worker's node (never this node's own). */
+int sb_cl_is_sibling(const sb_cluster *cl, const char *name, size_t n);
+/* An "m" payload of this node to its sibling workers; returns 1 when it
+ * must go to Redis as well (a node of another machine may need it). */
+int sb_cl_local_publish(sb_cluster *cl, const char *ch, size_t chlen,
+                        const sb_buf *payload);
+/* An "m" message of another node into the local fan-out (fields as split
+ * by the receiver; cluster_receive.c). */
+void sb_cl_deliver_remote(sb_cluster *cl, const char *ch, size_t chlen,
+                          const field *f, int n);
+/* Splits a payload into fields; see cluster_receive.c. */
+int sb_cl_read_fields(const char *data, size_t len, field *f, size_t *pos);
 
 #endif

@@ -19,8 +19,10 @@ cl_node *sb_cl_node_touch(sb_cluster *cl, const char *name, size_t n,
 
     if (nd && nd->dead && !revive)
         return NULL;
-    if (nd && nd->dead)
+    if (nd && nd->dead) {
         nd->dead = 0;
+        cl->nodes_changed = 1;
+    }
 
     if (!nd) {
         if (!(nd = calloc(1, sizeof *nd)))
@@ -30,6 +32,7 @@ cl_node *sb_cl_node_touch(sb_cluster *cl, const char *name, size_t n,
             return NULL;
         }
         nd->ttl = cl->ttl;
+        cl->nodes_changed = 1;
     }
     nd->last_seen = sb_cl_now_s(cl);
     if (ttl > 0)
@@ -52,6 +55,7 @@ void sb_cl_node_gone(sb_cluster *cl, const char *name, size_t n)
     if (!nd && !(nd = sb_cl_node_touch(cl, copy, n, 0, 0)))
         return;
     nd->dead = 1;
+    cl->nodes_changed = 1;
     nd->last_seen = sb_cl_now_s(cl);
     cl->st.dead_nodes++;
     sb_cl_presence_node_gone(cl, copy, n);

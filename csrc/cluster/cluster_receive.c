@@ -10,9 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* An "m" message from another node: into the local fan-out. */
-static void deliver_remote(sb_cluster *cl, const char *ch, size_t chlen,
-                           const field *f, int n)
+void sb_cl_deliver_remote(sb_cluster *cl, const char *ch, size_t chlen,
+                          const field *f, int n)
 {
     const char *em;
     size_t emlen;
@@ -62,7 +61,7 @@ static void presence_message(sb_cluster *cl, const field *f, int n,
  * node name).  *pos is left after the 4-field head, where an "s" or "X"
  * list goes on: those may list any number of entries, so only their head
  * goes into f. */
-static int read_fields(const char *data, size_t len, field *f, size_t *pos)
+int sb_cl_read_fields(const char *data, size_t len, field *f, size_t *pos)
 {
     int n = 0;
 
@@ -119,13 +118,13 @@ static void channel_message(sb_cluster *cl, cl_channel *cc, const char *ch,
 {
     switch (f[1].p[0]) {
     case 'm':
-        deliver_remote(cl, ch, chlen, f, n);
+        sb_cl_deliver_remote(cl, ch, chlen, f, n);
         break;
     case 'n':
         if (cc->hist)
             sb_cl_hist_message(cl, cc, f, n);
         else if (n == 13)   /* this node keeps no history there */
-            deliver_remote(cl, ch, chlen, f + 2, 11);
+            sb_cl_deliver_remote(cl, ch, chlen, f + 2, 11);
         else
             cl->st.bad_messages++;
         break;
@@ -152,7 +151,7 @@ void sb_cl_on_message(sb_redis *r, const char *ch, size_t chlen,
     sb_cluster *cl = ud;
     field f[FIELDS_MAX];
     size_t pos = 0;
-    int n = read_fields(data, len, f, &pos);
+    int n = sb_cl_read_fields(data, len, f, &pos);
     cl_channel *cc;
 
     (void)r;
@@ -161,6 +160,9 @@ void sb_cl_on_message(sb_redis *r, const char *ch, size_t chlen,
         return;
     }
     if (from_self(cl, f, n))
+        return;
+    /* a sibling worker's message came through the siblings' path */
+    if (f[1].p[0] == 'm' && sb_cl_is_sibling(cl, f[2].p, f[2].n))
         return;
     if (chlen == strlen(NODES_CHANNEL) && memcmp(ch, NODES_CHANNEL, chlen) == 0) {
         node_message(cl, f, n);

@@ -70,6 +70,7 @@ static int sb_lua_cluster_new(lua_State *L)
     cfg.ttl = luaL_optnumber(L, -1, 0);
     lua_getfield(L, 3, "history_idle");
     cfg.history_idle = luaL_optnumber(L, -1, 0);
+    cfg.siblings = loop->siblings;
     lua_pop(L, 1);
     lua_getfield(L, 3, "log");
     if (!lua_isnil(L, -1))
@@ -165,8 +166,8 @@ static void add_count(const char *ch, size_t chlen, const char *node,
 
 /* cluster:stats() -> { connected =, synced =, node =, published =, received =,
  * lost =, presence_deferred =, outages =, dead_nodes =, bad_messages =,
- * nodes =, channels =, history_gaps =, unnumbered =,
- * by_channel = { [channel] = { [node] = connections } } } */
+ * nodes =, channels =, history_gaps =, unnumbered =, local_sent =,
+ * local_received =, local_lost =, by_channel = { [channel] = { [node] = connections } } } */
 static int sb_lua_cluster_stats(lua_State *L)
 {
     sb_lua_cluster *lc = sb_lua_checkcluster(L, 1);
@@ -174,7 +175,7 @@ static int sb_lua_cluster_stats(lua_State *L)
 
     luaL_argcheck(L, lc->cl != NULL, 1, "cluster is closed");
     sb_cluster_get_stats(lc->cl, &st);
-    lua_createtable(L, 0, 15);
+    lua_createtable(L, 0, 18);
     lua_pushboolean(L, st.connected);
     lua_setfield(L, -2, "connected");
     lua_pushboolean(L, st.synced);
@@ -192,6 +193,9 @@ static int sb_lua_cluster_stats(lua_State *L)
     sb_setint(L, "channels", st.channels);
     sb_setint(L, "history_gaps", st.history_gaps);
     sb_setint(L, "unnumbered", st.unnumbered);
+    sb_setint(L, "local_sent", st.local_sent);
+    sb_setint(L, "local_received", st.local_received);
+    sb_setint(L, "local_lost", st.local_lost);
     lua_newtable(L);
     sb_cluster_each_count(lc->cl, add_count, L);
     lua_setfield(L, -2, "by_channel");

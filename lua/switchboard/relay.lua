@@ -9,7 +9,7 @@ local M = {}
 
 -- redis/node: "" = a single node (see README "Cluster").
 M.defaults = { host = "127.0.0.1", port = 8080, history = 100, no_events = false,
-    redis = "", node = "", workers = 1, api_key = "", pusher = "" }
+    redis = "", node = "", node_ttl = 0, workers = 1, api_key = "", pusher = "" }
 
 --- One line per option, for --help.
 M.descriptions = {
@@ -19,6 +19,7 @@ M.descriptions = {
     no_events = "native clients hear no joins or leaves of others",
     redis = "redis://HOST:PORT/DB shared by the nodes of a cluster (unset: one node)",
     node = "this node's name in the cluster (unset: a unique one)",
+    node_ttl = "seconds without a heartbeat before the others drop this node (0: 10)",
     workers = "processes sharing the port (more than 1 needs --redis and a fixed --port)",
     api_key = "turn on the server API at /api with this key, allowed every method (unset: off)",
     pusher = "ID:KEY:SECRET: the Pusher protocol at /app/KEY for pusher-js, client events on, "
@@ -106,6 +107,7 @@ function M.listen(opts)
         presence_events = not opts.no_events,
         redis = opts.redis ~= "" and opts.redis or nil,
         node = opts.node ~= "" and opts.node or nil,
+        node_ttl = (opts.node_ttl or 0) > 0 and opts.node_ttl or nil,
         workers = opts.workers,
         api = (opts.api_key or "") ~= "" and { keys = { [opts.api_key] = true } } or nil,
         pusher = M.pusher_option(opts.pusher),

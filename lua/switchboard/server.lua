@@ -684,13 +684,15 @@ end
 local function start_workers(loop, opts)
     local worker, node = 1, opts.node
     if opts.workers and opts.workers > 1 then
-        local werr
+        -- one base for all: the workers know each other by it (siblings
+        -- skip Redis for their messages, docs/cluster.md); "-w<i>" makes
+        -- each name unique
+        local base, werr = node or hubmod.default_node(), nil
         worker, werr = loop:fork_workers(opts.workers)
         if not worker then
             return nil, "switchboard.listen: " .. werr
         end
-        -- forked copies share the default name's inputs: make it per worker
-        node = (node or hubmod.default_node()) .. "-w" .. worker
+        node = base .. "-w" .. worker
     end
     return worker, node
 end
