@@ -5,7 +5,7 @@
 # repetitions, medians, and one table at the end.
 #
 #   bench/run.sh [--quick] [--reps N] [--servers "switchboard uws node-ws ..."]
-#                [--only "fanout rooms idle slow idlemany churn"] [--duration S]
+#                [--only "fanout rooms idle slow idlemany churn fixed"] [--duration S]
 #                [--uws-src UWS_DIR]
 #
 # --duration: seconds measured per run (default 10; warm-up 3, drain 10).
@@ -17,6 +17,9 @@
 # Server "switchboard-wN" is switchboard with N workers (listen{ workers =
 # N }, SO_REUSEPORT) sharing channels through a redis-server the bench
 # starts on loopback; its CPU and RSS include the workers and that Redis.
+# "switchboard-h0" is one process with the same settings (no history), and
+# "fixed" (not run unless asked) runs every server at the same rate, for
+# CPU per delivery of the same work.
 #
 # SB_CMD is the switchboard server command, PORT replaced by the port; it
 # must speak the native protocol on ws://127.0.0.1:PORT/c/<channel> and
@@ -119,6 +122,12 @@ start_server() {
         switchboard)
             LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="lua_modules/lib/lua/5.4/?.so;;" \
                 bash -c "exec $(sb_cmd "$port")" >"$log" 2>&1 &
+            SRV_PID=$! ;;
+        switchboard-h0)
+            # one process with the workers' settings (no history), to set
+            # against switchboard-wN
+            LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="lua_modules/lib/lua/5.4/?.so;;" \
+                bash -c "exec $(sb_cmd "$port") --history 0" >"$log" 2>&1 &
             SRV_PID=$! ;;
         node-ws)
             # shellcheck disable=SC2046
@@ -276,6 +285,22 @@ fanout)
             run_one "$scen-half" "$s" "$rep" --conns $((n + 1)) --payload "$b" --rate "$half" \
                 $(srcips "$n") "${W[@]}"
         done; done
+    done; done ;;
+fixed)
+    # the same offered load for every server, below each one's max rate:
+    # CPU per delivery for the same work (workers against one process; at
+    # max rate a saturated process batches more per write than two busy
+    # ones, which says nothing of what crossing between them costs)
+    echo "== rooms100-fixed: $BIG_ROOMS rooms of $((BIG_ROOMS_CONNS / BIG_ROOMS)), $BIG_ROOMS publishers at 40 msg/s each"
+    for rep in $(seq "$REPS"); do for s in "${ACTIVE[@]}"; do
+        run_one rooms100-fixed "$s" "$rep" --conns "$BIG_ROOMS_CONNS" --channels "$BIG_ROOMS" \
+            --pubs "$BIG_ROOMS" --pub-reads --rate 40 "${W[@]}"
+    done; done
+    echo "== fanout-2000-fixed: 1 publisher, 2000 subscribers, 64 B, 100 msg/s"
+    for rep in $(seq "$REPS"); do for s in "${ACTIVE[@]}"; do
+        # shellcheck disable=SC2046
+        run_one fanout-2000-fixed "$s" "$rep" --conns 2001 --payload 64 --rate 100 \
+            $(srcips 2000) "${W[@]}"
     done; done ;;
 rooms)
     echo "== rooms: $ROOM_CONNS connections in $ROOMS rooms, each publishing 1 msg/s, then max rate"

@@ -501,9 +501,11 @@ end
 -- { connected, synced (the other nodes' presence is read: counts cover
 --   the cluster), node, published, received, lost, presence_deferred,
 --   outages, dead_nodes, bad_messages, nodes, channels, history_gaps,
---   unnumbered, by_channel }; by_channel[channel][node] is how many
--- connections that node has in that channel (this node included), as far
--- as this node knows.
+--   unnumbered, local_sent, local_received, local_lost, by_channel };
+-- local_* count the messages between sibling workers, which skip Redis
+-- (docs/cluster.md); by_channel[channel][node] is how many connections
+-- that node has in that channel (this node included), as far as this
+-- node knows.
 function Hub:cluster_stats()
     return self._cluster and self._cluster:stats()
 end
