@@ -84,13 +84,13 @@ describe("switchboard.cli", function()
         local opts = assert(cli.parse_args({ "--port", "9000", "--host=0.0.0.0", "--history", "5" },
             relay.defaults))
         assert.same({ host = "0.0.0.0", port = 9000, history = 5, no_events = false,
-            redis = "", node = "", workers = 1, api_key = "", pusher = "" }, opts)
+            redis = "", node = "", node_ttl = 0, workers = 1, api_key = "", pusher = "" }, opts)
     end)
 
-    it("parses --redis and --node for a cluster", function()
-        local opts = assert(cli.parse_args({ "--redis", "redis://127.0.0.1:6379/0", "--node=n1" },
-            relay.defaults))
-        assert.same({ "redis://127.0.0.1:6379/0", "n1" }, { opts.redis, opts.node })
+    it("parses --redis, --node and --node-ttl for a cluster", function()
+        local opts = assert(cli.parse_args({ "--redis", "redis://127.0.0.1:6379/0", "--node=n1",
+            "--node-ttl", "3" }, relay.defaults))
+        assert.same({ "redis://127.0.0.1:6379/0", "n1", 3 }, { opts.redis, opts.node, opts.node_ttl })
     end)
 
     it("parses --workers, and listen refuses workers without redis or a fixed port", function()

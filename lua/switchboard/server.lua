@@ -687,7 +687,7 @@ local function start_workers(loop, opts)
         -- one base for all: the workers know each other by it (siblings
         -- skip Redis for their messages, docs/cluster.md); "-w<i>" makes
         -- each name unique
-        local base, werr = node or hubmod.default_node(), nil
+        local base, werr = node or hubmod.default_node()
         worker, werr = loop:fork_workers(opts.workers)
         if not worker then
             return nil, "switchboard.listen: " .. werr
