@@ -42,6 +42,9 @@ void sb_cl_publish_msg(sb_cluster *cl, const sb_msg *m, const char *em,
     sb_buf b;
 
     sb_buf_init(&b, 0);
+    /* one allocation: the fields, their netstring heads and the head */
+    sb_buf_reserve(&b, 128 + cl->node_len + m->event_len + m->payload_len +
+                   m->from_len + m->alias_len + emlen);
     sb_cl_wire_head(cl, &b, "m");
     sb_cl_wire_msg_fields(&b, m, em, emlen);
     /* sibling workers first: they need no Redis (cluster_local.c) */
