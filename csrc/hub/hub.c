@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "base/defaults.h"
+#include "base/prefetch.h"
 
 static void channel_settle(sb_channel *ch);
 
@@ -579,6 +580,13 @@ static int fanout(sb_channel *ch, sb_msg *m, const sb_conn *except,
     ch->holds++;
     ch->fanouts++;
     for (s = ch->subs; s; s = s->cnext) {
+        /* the sub after next and the next one's connection start loading
+         * while this one is delivered (base/prefetch.h; a prefetch of a
+         * dead sub's freed connection is harmless: it never faults) */
+        if (s->cnext) {
+            SB_PREFETCH(s->cnext->cnext);
+            SB_PREFETCH(s->cnext->conn);
+        }
         if (s->dead || excluded(s, except, except_id, em, emlen))
             continue;
         n++;

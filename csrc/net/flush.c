@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "base/prefetch.h"
+
 #include "keepalive.h"
 #include "server.h"
 #include "tcp.h"
@@ -42,6 +44,23 @@ static void sb_flush_one(sb_flusher *fl, sb_wsconn *c)
     }
 }
 
+/* While c is written, what the next writes touch starts loading
+ * (base/prefetch.h): the next connection's socket and queue, asked for
+ * one connection earlier, and the connection after it.  A write costs
+ * a few microseconds, time enough for the loads to arrive. */
+static void sb_flush_prefetch(const sb_wsconn *n)
+{
+    if (!n)
+        return;
+    SB_PREFETCH(n->dirty_next);
+    SB_PREFETCH(&n->q);
+    SB_PREFETCH(&n->close_code);
+    if (n->tcp) {
+        SB_PREFETCH(&n->tcp->out);
+        SB_PREFETCH(&n->tcp->state);
+    }
+}
+
 /* The turn is over: the oldest dirty connections get one (packed) write
  * each, within the turn's budget; the rest wait for the next turn, which
  * the re-armed hook keeps from blocking in the poll. */
@@ -54,6 +73,7 @@ static void sb_flush_turn(sb_turn_hook *h)
 
     while (budget-- > 0 && (c = fl->dirty)) {
         sb_flush_unmark(fl, c);
+        sb_flush_prefetch(fl->dirty);
         sb_flush_one(fl, c);
         if (++n % 64 == 0 && sb_mono_us() >= until)
             break;
