@@ -114,6 +114,26 @@ local function all_open(clients)
     end, 10)
 end
 
+-- clients of room: n1 on port1, then n2 on port2 ...; all open
+local function open_clients(room, ...)
+    local clients, args = {}, { ... }
+    for j = 1, #args, 2 do
+        for _ = 1, args[j + 1] do
+            clients[#clients + 1] = raw(("ws://127.0.0.1:%d/c/%s"):format(args[j], room))
+        end
+    end
+    assert.truthy(all_open(clients))
+    return clients
+end
+
+-- waits until Redis holds n connections of room (every node announced its)
+local function wait_presence(redis, room, n)
+    assert.truthy(wait_until(function()
+        return tonumber(sh(("redis-cli -p %d HLEN sb:pres:%s"):format(redis.port, room))
+            :match("(%d+)")) == n
+    end, 10))
+end
+
 local run = R.have_redis() and describe or pending
 
 run("workers", function()
@@ -144,11 +164,7 @@ run("workers", function()
     end)
 
     it("spreads connections over both workers, and every message reaches every client", function()
-        local clients = {}
-        for i = 1, 24 do
-            clients[i] = raw(("ws://127.0.0.1:%d/c/workers-room"):format(port))
-        end
-        assert.truthy(all_open(clients))
+        local clients = open_clients("workers-room", port, 24)
         -- the kernel's SO_REUSEPORT hash put clients on two processes
         assert.equal(2, count(serving_pids(port)))
         -- both workers have subscribed to the channel in Redis (presence
@@ -195,14 +211,7 @@ run("workers", function()
             other_pid = (readfile(other_out .. ".pid") or ""):match("%d+")
             return other_pid and (readfile(other_out) or ""):match("listening on")
         end, 10), "the other node did not start: " .. tostring(readfile(other_out)))
-        local clients = {}
-        for i = 1, 12 do
-            clients[i] = raw(("ws://127.0.0.1:%d/c/mixed-room"):format(port))
-        end
-        for i = 13, 16 do
-            clients[i] = raw(("ws://127.0.0.1:%d/c/mixed-room"):format(other_port))
-        end
-        assert.truthy(all_open(clients))
+        local clients = open_clients("mixed-room", port, 12, other_port, 4)
         assert.equal(2, count(serving_pids(port)))
         -- all three nodes follow the channel
         assert.truthy(wait_until(function()
@@ -211,10 +220,7 @@ run("workers", function()
         end, 10))
         -- the workers heard the other node (its heartbeat), else they would
         -- keep their messages to themselves: wait until its presence is in
-        assert.truthy(wait_until(function()
-            return sh(("redis-cli -p %d HLEN sb:pres:mixed-room"):format(redis.port))
-                :match("(%d+)") == "16"
-        end, 10))
+        wait_presence(redis, "mixed-room", 16)
         exchange(clients)
         for _, c in ipairs(clients) do
             c:close()
@@ -224,17 +230,10 @@ run("workers", function()
     it("keeps serving while a worker is stopped, and that worker gets every message after", function()
         local child = (readfile(("/proc/%s/task/%s/children"):format(pid, pid)) or ""):match("%d+")
         assert.truthy(child)
-        local clients = {}
-        for i = 1, 12 do
-            clients[i] = raw(("ws://127.0.0.1:%d/c/stall-room"):format(port))
-        end
-        assert.truthy(all_open(clients))
+        local clients = open_clients("stall-room", port, 12)
         assert.equal(2, count(serving_pids(port)))
-        -- wait until both workers follow the room (the joins are in Redis)
-        assert.truthy(wait_until(function()
-            return sh(("redis-cli -p %d HLEN sb:pres:stall-room"):format(redis.port))
-                :match("(%d+)") == "12"
-        end, 10))
+        -- both workers follow the room (the joins are in Redis)
+        wait_presence(redis, "stall-room", 12)
         os.execute("kill -STOP " .. child)
         local resumed = false
         finally(function()
