@@ -1,5 +1,4 @@
 #include "loop.h"
-#include "workers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -370,7 +369,6 @@ void sb_loop_free(sb_loop *l)
     uv_close((uv_handle_t *)&l->step_timer, NULL);
     uv_close((uv_handle_t *)&l->turn_check, NULL);
     uv_close((uv_handle_t *)&l->turn_idle, NULL);
-    sb_workers_free(l);
     l->turn_hooks = NULL;
     /* lws finishes tearing down from close callbacks; bounded so a stuck
      * handle cannot hang the host at exit. */

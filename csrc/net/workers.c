@@ -63,6 +63,23 @@ static void sb_workers_siblings(sb_loop *l, sb_siblings *sib, int self)
     l->siblings = sib;
 }
 
+static void sb_workers_closed(uv_handle_t *h)
+{
+    sb_workers *w = h->data;
+
+    free(w->pids);
+    free(w);
+}
+
+/* The loop is going away: stop watching (children keep running). */
+static void sb_workers_teardown(sb_turn_hook *h)
+{
+    sb_workers *w = (sb_workers *)((char *)h - offsetof(sb_workers, teardown));
+
+    w->loop->workers = NULL;
+    uv_close((uv_handle_t *)&w->chld, sb_workers_closed);
+}
+
 int sb_workers_fork(sb_loop *l, int n, char *err, size_t errlen)
 {
     pid_t parent = getpid();
@@ -107,6 +124,9 @@ int sb_workers_fork(sb_loop *l, int n, char *err, size_t errlen)
     w->chld.data = w;
     uv_signal_start(&w->chld, sb_workers_chld, SIGCHLD);
     uv_unref((uv_handle_t *)&w->chld);
+    w->loop = l;
+    w->teardown.fn = sb_workers_teardown;
+    sb_loop_at_teardown(l, &w->teardown);
     l->workers = w;
     if (w->n < n - 1) {
         sb_siblings_abandon(sib);
@@ -126,20 +146,4 @@ int sb_workers_signal(sb_loop *l, int sig)
         if (w->pids[i] && kill(w->pids[i], sig) == 0)
             reached++;
     return reached;
-}
-
-static void sb_workers_closed(uv_handle_t *h)
-{
-    sb_workers *w = h->data;
-
-    free(w->pids);
-    free(w);
-}
-
-void sb_workers_free(sb_loop *l)
-{
-    if (!l->workers)
-        return;
-    uv_close((uv_handle_t *)&l->workers->chld, sb_workers_closed);
-    l->workers = NULL;
 }

@@ -20,6 +20,8 @@
 
 typedef struct sb_workers {
     uv_signal_t chld;      /* SIGCHLD watch in the parent */
+    sb_turn_hook teardown; /* the loop is going: stop watching */
+    sb_loop *loop;
     pid_t *pids;           /* pids[i] is worker i + 2; 0 once reaped */
     int n;                 /* children */
 } sb_workers;
@@ -27,9 +29,9 @@ typedef struct sb_workers {
 /* Forks n - 1 workers.  Returns this process's worker number (1 in the
  * caller, 2..n in the children), or 0 with err filled. */
 int sb_workers_fork(sb_loop *l, int n, char *err, size_t errlen);
-/* Parent: sends sig to every live worker; returns how many it reached. */
+/* Parent: sends sig to every live worker; returns how many it reached.
+ * When the loop is freed the parent stops watching them (a teardown
+ * hook); the children keep running. */
 int sb_workers_signal(sb_loop *l, int sig);
-/* The loop is going away: stop watching (children keep running). */
-void sb_workers_free(sb_loop *l);
 
 #endif
