@@ -87,6 +87,7 @@ build = {
             "csrc/lua/lua_loop.c",
             "csrc/lua/lua_seam.c",
             "csrc/lua/lua_server.c",
+            "csrc/lua/lua_server_http.c",
             "csrc/lua/lua_server_config.c",
             "csrc/lua/lua_token.c",
             "csrc/lua/lua_wsconn.c",

@@ -23,23 +23,13 @@
 #include "protocols/api/http_api.h"
 #include "lua_server_config.h"
 #include "lua_wsconn.h"
+#include "lua_server_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define SB_SERVER_MT "switchboard.server"
 
-typedef struct sb_lua_server {
-    sb_server *srv;
-    sb_loop *loop;   /* kept alive by the user value's loop */
-    int self_ref;    /* pins the userdata while it may call back */
-    int closing;     /* server:close() ran */
-    int handles;     /* handles in uservalue.conns */
-    /* srv:set_lazy(): connections of one-channel protocols are accepted
-     * without entering Lua (no handle, no hooks) until Lua adopts them */
-    int lazy;
-    int bare;        /* such connections not yet closed or adopted */
-} sb_lua_server;
 
 /* Pushes the handle of c (nil if it has none: accepted while Lua could not
  * be entered, or already released). */
@@ -72,7 +62,7 @@ static const struct { enum lws_token_indexes tok; const char *name; } sb_hdrs[] 
     { WSI_TOKEN_HTTP_ACCEPT, "accept" },
 };
 
-static void sb_lua_push_request(lua_State *L, const sb_request *req)
+void sb_lua_push_request(lua_State *L, const sb_request *req)
 {
     char buf[4096];
     size_t h;
@@ -120,29 +110,11 @@ static int sb_lua_refusal(lua_State *L, char *reason, size_t reason_len, int def
     return lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : def_status;
 }
 
-/* What the hooks' protected calls read and write. */
-typedef struct sb_hook_call {
-    sb_lua_server *ls;
-    sb_wsconn *c;
-    const sb_request *req;
-    const char *topic, *event, *data;    /* topic doubles as SSE channel */
-    size_t tlen, elen, n;
-    const char *to;                      /* a direct message's uid */
-    size_t to_len;
-    int num;                             /* close code, binary flag */
-    uint64_t num64;                      /* an API call's ticket */
-    /* results */
-    int rc;
-    char *text;                          /* reason or Phoenix status */
-    size_t text_len;
-    sb_buf *out;
-    int out_binary;
-} sb_hook_call;
 
 /* Starts a hook call: x is zeroed and names the server and connection;
  * returns the Lua state to call in, or NULL when the loop has none (the
  * state is closing: the hook is skipped). */
-static lua_State *sb_hook_begin(sb_hook_call *x, void *ud, sb_wsconn *c)
+lua_State *sb_hook_begin(sb_hook_call *x, void *ud, sb_wsconn *c)
 {
     memset(x, 0, sizeof *x);
     x->ls = ud;
@@ -391,7 +363,7 @@ static int sb_lua_on_publish(void *ud, const sb_request *req, const char *channe
 }
 
 /* Copies the value at idx into out when it is a string. */
-static void sb_lua_take_string(lua_State *L, int idx, sb_buf *out)
+void sb_lua_take_string(lua_State *L, int idx, sb_buf *out)
 {
     size_t n;
     const char *s;
@@ -525,210 +497,6 @@ static void sb_lua_on_leave(void *ud, sb_wsconn *c, const char *topic, size_t tl
     sb_lua_protect(L, sb_lua_leave_call, &x, "phoenix leave handler");
 }
 
-/* Reads an API hook's (status, body) at -2, -1: the status into x->rc
- * (0 for nil: go on), the body into x->out. */
-static void sb_lua_api_result(lua_State *L, sb_hook_call *x)
-{
-    x->rc = lua_isnumber(L, -2) ? (int)lua_tointeger(L, -2) : 0;
-    sb_lua_take_string(L, -1, x->out);
-}
-
-/* Protected: api_auth(method, key) -> nil | status, error_json. */
-static int sb_lua_api_auth_call(lua_State *L)
-{
-    sb_hook_call *x = lua_touserdata(L, 1);
-
-    if (!sb_lua_push_hook(L, x->ls, "api_auth"))
-        return 0;
-    lua_pushstring(L, x->topic);
-    lua_pushstring(L, x->event);
-    lua_call(L, 2, 2);
-    sb_lua_api_result(L, x);
-    return 0;
-}
-
-/* Protected: api(method, key, body, ticket) -> status, answer_json, or
- * true when the app answers later (server:api_reply(ticket, ...)); body
- * is the request's value (http_api.c validated its JSON). */
-static int sb_lua_api_call(lua_State *L)
-{
-    sb_hook_call *x = lua_touserdata(L, 1);
-
-    if (!sb_lua_push_hook(L, x->ls, "api"))
-        return 0;
-    lua_pushstring(L, x->topic);
-    lua_pushstring(L, x->event);
-    sb_lua_push_json(L, x->data, x->n);
-    lua_pushnumber(L, (lua_Number)x->num64);
-    lua_call(L, 4, 2);
-    if (lua_type(L, -2) == LUA_TBOOLEAN && lua_toboolean(L, -2)) {
-        x->rc = SB_API_HELD;
-        return 0;
-    }
-    sb_lua_api_result(L, x);
-    return 0;
-}
-
-/* An API hook that raises (or cannot be entered) answers 500. */
-static int sb_lua_api_fail(sb_buf *out)
-{
-    sb_buf_reset(out);
-    sb_buf_adds(out, "{\"error\":{\"code\":\"internal\","
-                     "\"message\":\"the API handler failed\"}}");
-    return 500;
-}
-
-static int sb_lua_on_api_auth(void *ud, const char *method, const char *key, sb_buf *out)
-{
-    sb_hook_call x;
-    lua_State *L = sb_hook_begin(&x, ud, NULL);
-
-    if (!L)
-        return sb_lua_api_fail(out);
-    x.topic = method;
-    x.event = key;
-    x.out = out;
-    if (sb_lua_protect(L, sb_lua_api_auth_call, &x, "api hook"))
-        return sb_lua_api_fail(out);
-    return x.rc;
-}
-
-static int sb_lua_on_api(void *ud, const char *method, const char *key,
-                         const char *body, size_t n, uint64_t ticket, sb_buf *out)
-{
-    sb_hook_call x;
-    lua_State *L = sb_hook_begin(&x, ud, NULL);
-
-    if (!L)
-        return sb_lua_api_fail(out);
-    x.topic = method;
-    x.event = key;
-    x.data = body;
-    x.n = n;
-    x.num64 = ticket;
-    x.out = out;
-    if (sb_lua_protect(L, sb_lua_api_call, &x, "api hook") || !x.rc)
-        return sb_lua_api_fail(out);
-    return x.rc;
-}
-
-/* Protected: endpoint(req, body) -> status, answer_json. */
-static int sb_lua_endpoint_call(lua_State *L)
-{
-    sb_hook_call *x = lua_touserdata(L, 1);
-
-    if (!sb_lua_push_hook(L, x->ls, "endpoint"))
-        return 0;
-    sb_lua_push_request(L, x->req);
-    lua_pushlstring(L, x->data ? x->data : "", x->n);
-    lua_call(L, 2, 2);
-    sb_lua_api_result(L, x);
-    return 0;
-}
-
-/* An endpoint hook that raises answers 500 with an error body. */
-static int sb_lua_on_endpoint(void *ud, const sb_request *req, const char *body,
-                              size_t n, sb_buf *out)
-{
-    sb_hook_call x;
-    lua_State *L = sb_hook_begin(&x, ud, NULL);
-
-    if (L) {
-        x.req = req;
-        x.data = body;
-        x.n = n;
-        x.out = out;
-        if (sb_lua_protect(L, sb_lua_endpoint_call, &x, "endpoint hook") == 0 && x.rc)
-            return x.rc;
-    }
-    sb_buf_reset(out);
-    sb_buf_adds(out, "{\"error\":\"the endpoint's handler failed\"}");
-    return 500;
-}
-
-/* Protected: pusher_api(method, path, params, body) -> status, answer;
- * params is the table of the query's other parameters, body the raw
- * body (a string, "" for none). */
-static int sb_lua_pusher_api_call(lua_State *L)
-{
-    sb_hook_call *x = lua_touserdata(L, 1);
-
-    if (!sb_lua_push_hook(L, x->ls, "pusher_api"))
-        return 0;
-    lua_pushstring(L, x->topic);
-    lua_pushstring(L, x->event);
-    sb_lua_push_json(L, x->to, x->to_len);
-    lua_pushlstring(L, x->data ? x->data : "", x->n);
-    lua_call(L, 4, 2);
-    sb_lua_api_result(L, x);
-    return 0;
-}
-
-static int sb_lua_on_pusher_api(void *ud, const char *method, const char *path,
-                                const char *params, size_t pn, const char *body,
-                                size_t n, sb_buf *out)
-{
-    sb_hook_call x;
-    lua_State *L = sb_hook_begin(&x, ud, NULL);
-
-    x.topic = method;
-    x.event = path;
-    x.to = params;
-    x.to_len = pn;
-    x.data = body;
-    x.n = n;
-    x.out = out;
-    if (!L || sb_lua_protect(L, sb_lua_pusher_api_call, &x, "pusher api hook") || !x.rc) {
-        /* a line of text, as the endpoint's other refusals */
-        sb_buf_reset(out);
-        sb_buf_adds(out, "Internal error: the API handler failed");
-        return 500;
-    }
-    return x.rc;
-}
-
-/* Protected: a full collection (finalizers may raise on 5.1). */
-static int sb_lua_collect_call(lua_State *L)
-{
-    lua_gc(L, LUA_GCCOLLECT, 0);
-    return 0;
-}
-
-/* A storm fell: the connections' Lua objects are garbage now, and would
- * stay so until something allocated; collected before the trim, their
- * pages can go back to the system. */
-static void sb_lua_on_collect(void *ud)
-{
-    sb_hook_call x;
-    lua_State *L = sb_hook_begin(&x, ud, NULL);
-
-    if (L)
-        sb_lua_protect(L, sb_lua_collect_call, &x, "collect");
-}
-
-/* Protected: metrics() -> text (Prometheus lines) appended to x->out. */
-static int sb_lua_metrics_call(lua_State *L)
-{
-    sb_hook_call *x = lua_touserdata(L, 1);
-
-    if (!sb_lua_push_hook(L, x->ls, "metrics"))
-        return 0;
-    lua_call(L, 0, 1);
-    sb_lua_take_string(L, -1, x->out);
-    return 0;
-}
-
-static void sb_lua_on_metrics(void *ud, sb_buf *out)
-{
-    sb_hook_call x;
-    lua_State *L = sb_hook_begin(&x, ud, NULL);
-
-    if (!L)
-        return;
-    x.out = out;
-    sb_lua_protect(L, sb_lua_metrics_call, &x, "metrics hook");
-}
-
 /* The user value of a new server: { hooks, loop, hub, conns = {} }. */
 static void sb_lua_server_uservalue(lua_State *L)
 {
@@ -777,12 +545,7 @@ static int sb_lua_listen(lua_State *L)
     hooks.event = sb_lua_on_event;
     hooks.leave = sb_lua_on_leave;
     hooks.publish = sb_lua_on_publish;
-    hooks.api_auth = sb_lua_on_api_auth;
-    hooks.api = sb_lua_on_api;
-    hooks.pusher_api = sb_lua_on_pusher_api;
-    hooks.metrics = sb_lua_on_metrics;
-    hooks.endpoint = sb_lua_on_endpoint;
-    hooks.collect = sb_lua_on_collect;
+    sb_lua_server_http_hooks(&hooks);
     hooks.ud = ls;
     ls->srv = sb_server_new(loop, hub, &cfg, &hooks, err, sizeof err);
     if (!ls->srv) {
