@@ -38,6 +38,7 @@ build = {
          sources = {
             "csrc/base/buf.c",
             "csrc/base/frame.c",
+            "csrc/base/lines.c",
             "csrc/base/map.c",
             "csrc/base/str.c",
             "csrc/base/utf8.c",

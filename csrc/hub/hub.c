@@ -384,6 +384,8 @@ static sb_sub *sub_new(sb_channel *ch, sb_member *m, sb_conn *c)
     }
     s->ch = ch;
     s->conn = c;
+    s->deliver = c->deliver;
+    s->ud = c->ud;
     s->member = m;
     s->cnext = ch->subs;
     if (ch->subs)
@@ -580,18 +582,20 @@ static int fanout(sb_channel *ch, sb_msg *m, const sb_conn *except,
     ch->holds++;
     ch->fanouts++;
     for (s = ch->subs; s; s = s->cnext) {
-        /* the sub after next and the next one's connection start loading
-         * while this one is delivered (base/prefetch.h; a prefetch of a
-         * dead sub's freed connection is harmless: it never faults) */
+        /* the sub after next and the first lines of the next one's
+         * deliver state (hub.h) start loading while this one is
+         * delivered (base/prefetch.h; a prefetch of a dead sub's freed
+         * connection is harmless: it never faults) */
         if (s->cnext) {
             SB_PREFETCH(s->cnext->cnext);
-            SB_PREFETCH(s->cnext->conn);
+            SB_PREFETCH(s->cnext->ud);
+            SB_PREFETCH((const char *)s->cnext->ud + 64);
         }
         if (s->dead || excluded(s, except, except_id, em, emlen))
             continue;
         n++;
-        if (s->conn->deliver)
-            s->conn->deliver(s->conn, m, s->conn->ud);
+        if (s->deliver)
+            s->deliver(s->conn, m, s->ud);
     }
     ch->fanouts--;
     sb_hub_channel_release(ch);

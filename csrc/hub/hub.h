@@ -90,7 +90,12 @@ typedef struct sb_conn_tag {
 #define SB_TAG_NATIVE 1u   /* a native connection: others hear it join */
 #define SB_TAG_ANNOUNCE 2u /* its join and leave events name it */
 
-/* Embedded by transports.  Fields below `tag` are the hub's. */
+/* Embedded by transports.  Fields below `tag` are the hub's.  deliver
+ * and ud are those given to sb_hub_attach: each join copies them into
+ * its subscription, so a fan-out does not read the sb_conn at all.  It
+ * starts loading the first 128 bytes at a subscriber's ud while it
+ * delivers to the one before: what the deliver hook reads first goes
+ * there. */
 struct sb_conn {
     sb_deliver_fn deliver;
     void *ud;

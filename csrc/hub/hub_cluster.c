@@ -70,8 +70,8 @@ int sb_hub_deliver_member(sb_hub *h, sb_msg *m, const char *member,
             memcmp(s->member->id, member, mlen) != 0)
             continue;
         n++;
-        if (s->conn->deliver)
-            s->conn->deliver(s->conn, m, s->conn->ud);
+        if (s->deliver)
+            s->deliver(s->conn, m, s->ud);
     }
     chan->fanouts--;
     sb_hub_channel_release(chan);

@@ -28,14 +28,20 @@ typedef struct sb_rconn {
     char text[];            /* "uid\0alias\0" */
 } sb_rconn;
 
+/* What the fan-out reads of each subscriber comes first (cnext to dead):
+ * the walk then reads one or two cache lines of it and none of its
+ * sb_conn (deliver and ud are copies, taken at the join). */
 struct sb_sub {
-    sb_channel *ch;
+    sb_sub *cnext;          /* the channel's list (with cprev) */
     sb_conn *conn;          /* not dereferenced once dead: it may be freed */
+    sb_deliver_fn deliver;  /* conn's deliver hook and ud, as attached */
+    void *ud;
+    int dead;
     sb_member *member;      /* NULL once dead */
-    sb_sub *cprev, *cnext;  /* the channel's list */
+    sb_channel *ch;
+    sb_sub *cprev;
     sb_sub *oprev, *onext;  /* the connection's list; onext chains the
                                graveyard once dead */
-    int dead;
 };
 
 typedef struct sb_kept {

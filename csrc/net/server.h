@@ -180,21 +180,35 @@ typedef struct sb_server_shared {
 } sb_server_shared;
 
 /* A WebSocket (or SSE) connection of a server.  The hub sees `hc`.
- * Pointers and 8-byte fields first, then the 4-byte ones, then the bytes:
- * no padding between them (10k idle connections hold 10k of these, and
- * malloc rounds each up to the next 16 bytes). */
+ * What every delivery and every end-of-turn write touches comes first,
+ * in two cache lines (bytes 0..111; the connection is allocated on a
+ * line boundary, accept.c, and it is the hub's ud, whose first 128
+ * bytes the fan-out prefetches, hub.h): with thousands of connections
+ * each line is a cache miss per fan-out and per flush (bench/RESULTS.md,
+ * "Rooms against uWebSockets").  Then hc, then the rest: pointers and
+ * 8-byte fields first, then the 4-byte ones, then the bytes, with no
+ * padding between them (10k idle connections hold 10k of these). */
 struct sb_wsconn {
-    sb_conn hc;
-    sb_server *srv;
+    /* hot: the send path (conn.c), the native deliver, the flush */
     sb_server_shared *shared;   /* srv's, for the send path */
-    struct lws *wsi;
     struct sb_tcp *tcp;     /* the own transport's socket (tcp.h), or NULL */
+    struct lws *wsi;
     const sb_proto_ops *ops;
     void *proto;           /* the protocol's own state of this connection */
+    struct sb_resume_wait *resume;  /* a history read in flight (resume.c) */
+    sb_wsconn *dirty_prev, *dirty_next;
+    sb_fqueue q;           /* send queue */
+    int close_code;        /* nonzero: close once the queue is flushed */
+    unsigned char closed;      /* transport closed; object awaits release */
+    unsigned char dirty;       /* on the server's end-of-turn write list */
+    unsigned char close_sent;
+    unsigned char ping_due;
+    sb_conn hc;
+    /* the rest */
+    sb_server *srv;
     char *channel;         /* the one channel a path names, or NULL */
     char *member;          /* hub member id (defaults to uid) */
     char *alias;
-    sb_fqueue q;           /* send queue */
     sb_buf rx;             /* fragments of the message being received */
     size_t rx_drained;     /* bytes of an oversize message dropped so far
                               (nonzero: dropping it until its end) */
@@ -203,29 +217,22 @@ struct sb_wsconn {
     char *ip;              /* peer address while counted (peers.h) */
     double tokens;         /* rate limit: token bucket ... */
     int64_t tokens_at;     /* ... last refilled (ms; 0 = full, not started) */
-    struct sb_resume_wait *resume;  /* a history read in flight (resume.c) */
     sb_wsconn *prev, *next;   /* the server's list of connections */
-    sb_wsconn *dirty_prev, *dirty_next;
     /* keepalive.h: which of its lists c waits in, since when (ms,
      * sb_mono_ms), and a PING to write with the next write */
     sb_wsconn *ka_prev, *ka_next;
     int64_t ka_at;
     int proto_index;       /* of ops in the server's table (stats.open) */
     unsigned rx_frags;     /* frames of that message so far (receive.c) */
-    int close_code;        /* nonzero: close once the queue is flushed */
     int dropped;           /* messages dropped in the current flood */
     char uid[12];
     unsigned char open;        /* established and joined */
-    unsigned char closed;      /* transport closed; object awaits release */
     unsigned char handled;     /* app wants native messages (hooks.message) */
     unsigned char rx_binary;
     unsigned char rx_frame_done;   /* the last piece lws gave ended its frame */
-    unsigned char close_sent;
     unsigned char close_owned;     /* close_reason is malloc'd */
     unsigned char counted;     /* in stats.open[proto_index] and the connection caps */
-    unsigned char dirty;       /* on the server's end-of-turn write list */
     unsigned char ka_list;
-    unsigned char ping_due;
 };
 
 sb_server *sb_server_new(sb_loop *loop, sb_hub *hub, const sb_server_config *cfg,

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/lines.h"
 #include "deflate.h"
 #include "server.h"
 #include "server_internal.h"
@@ -93,7 +94,8 @@ static void sb_tcp_peer_name(int fd, char *out, size_t len)
 
 void sb_tcp_accept(sb_server *s, int fd)
 {
-    sb_tcp *t = calloc(1, sizeof *t);
+    /* on a line boundary: the flush reads two of its lines (tcp.h) */
+    sb_tcp *t = sb_calloc_lines(sizeof *t);
 
     if (!t || !(t->head = calloc(1, sizeof *t->head)) ||
         uv_poll_init(&s->loop->uv, &t->poll, fd)) {
