@@ -54,6 +54,11 @@ sb_hub *sb_server_hub(const sb_server *s)
     return s->hub;
 }
 
+sb_server_shared *sb_server_shared_of(sb_server *s)
+{
+    return &s->shared;
+}
+
 sb_loop *sb_server_loop(const sb_server *s)
 {
     return s->loop;

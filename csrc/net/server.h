@@ -177,6 +177,10 @@ typedef struct sb_server_shared {
     size_t max_queue;            /* bytes queued per connection */
     sb_server_stats stats;
     struct sb_flusher *flush;    /* the end-of-turn writer (flush.h) */
+    /* nonzero while the native protocol holds join/leave events of this
+     * turn that a delivery must not overtake (ws_native_presence.c):
+     * without, a delivery reads no presence state */
+    unsigned held_events;
 } sb_server_shared;
 
 /* A WebSocket (or SSE) connection of a server.  The hub sees `hc`.
@@ -198,7 +202,11 @@ struct sb_wsconn {
     struct sb_resume_wait *resume;  /* a history read in flight (resume.c) */
     sb_wsconn *dirty_prev, *dirty_next;
     sb_fqueue q;           /* send queue */
-    int close_code;        /* nonzero: close once the queue is flushed */
+    unsigned short close_code;  /* nonzero: close once the queue is flushed */
+    unsigned char proto_hot;    /* what the protocol's deliver hook reads
+                                   of c, as bits of its own (native:
+                                   ws_native.h), so that a delivery
+                                   touches no state of the protocol's */
     unsigned char closed;      /* transport closed; object awaits release */
     unsigned char dirty;       /* on the server's end-of-turn write list */
     unsigned char close_sent;
@@ -246,6 +254,9 @@ int sb_server_port(const sb_server *s);
  * "[::1]"), or NULL past the last or once it stopped listening. */
 const char *sb_server_address(const sb_server *s, int i);
 sb_hub *sb_server_hub(const sb_server *s);
+/* What its connections share (c->shared): for a protocol's server-wide
+ * state that deliveries read. */
+sb_server_shared *sb_server_shared_of(sb_server *s);
 /* The loop the server runs on (for end-of-turn work, loop.h). */
 sb_loop *sb_server_loop(const sb_server *s);
 /* The server's lws context, for a protocol's timers (lws_sul_schedule);

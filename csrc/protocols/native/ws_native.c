@@ -306,7 +306,8 @@ static int sb_native_prepare(sb_wsconn *c, const sb_reqsrc *r)
     sb_native_of(c)->echo = sb_request_flag(r, "echo");
     sb_native_of(c)->announce = sb_request_flag(r, "announce");
     sb_native_of(c)->list = sb_request_flag(r, "list");
-    sb_native_of(c)->binary = sb_request_flag(r, "binary");
+    if (sb_request_flag(r, "binary"))
+        c->proto_hot |= SB_NATIVE_BINARY;
     return sb_native_resume_prepare(c, r);
 }
 
@@ -527,11 +528,9 @@ sb_frame *sb_native_frame(sb_msg *m)
 
 sb_frame *sb_native_frame_for(const sb_wsconn *c, sb_msg *m)
 {
-    const sb_native_conn *nc = sb_native_of(c);
-
-    if (m->binary && !nc->binary)
+    if (m->binary && !(c->proto_hot & SB_NATIVE_BINARY))
         return NULL;
-    return nc->recover ? sb_native_id_frame(m) : sb_native_frame(m);
+    return (c->proto_hot & SB_NATIVE_RECOVER) ? sb_native_id_frame(m) : sb_native_frame(m);
 }
 
 void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud)
@@ -541,10 +540,12 @@ void sb_native_deliver(sb_conn *hc, sb_msg *m, void *ud)
 
     (void)hc;
     /* a client that cannot read it holds nothing back for it either */
-    if (m->binary && !sb_native_of(c)->binary)
+    if (m->binary && !(c->proto_hot & SB_NATIVE_BINARY))
         return;
-    /* the channel's joins and leaves of this turn go first */
-    if (sb_native_of(c)->pres && sb_native_pres_pending(sb_native_of(c)->pres))
+    /* the channel's joins and leaves of this turn go first (the shared
+     * flag spares every other delivery a read of the native state) */
+    if (c->shared->held_events && sb_native_of(c)->pres &&
+        sb_native_pres_pending(sb_native_of(c)->pres))
         sb_native_pres_flush(sb_native_of(c)->pres, c->channel, strlen(c->channel));
     if (c->resume && sb_resume_hold(c, m))
         return;
@@ -599,7 +600,7 @@ static void sb_native_info(const sb_wsconn *c,
     add(ud, "echo", nc && nc->echo);
     add(ud, "announce", nc && nc->announce);
     add(ud, "list", nc && nc->list);
-    add(ud, "binary", nc && nc->binary);
+    add(ud, "binary", nc && (c->proto_hot & SB_NATIVE_BINARY));
 }
 
 /* conn:set("deny_publish", reason): every frame this client sends gets

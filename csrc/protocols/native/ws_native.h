@@ -16,9 +16,6 @@ typedef struct sb_native_conn {
     unsigned echo : 1;       /* ?echo=true: gets its own messages back */
     unsigned announce : 1;   /* ?announce=true: uid/alias in join/leave */
     unsigned list : 1;       /* ?list=true: the joiner gets the users */
-    unsigned recover : 1;    /* opted in to message ids (ws_native_resume.c) */
-    unsigned binary : 1;     /* ?binary=true: gets binary messages as binary
-                                frames (itty clients cannot read them) */
     uint64_t join_seq;       /* when it joined, among its server's presence
                                 events (ws_native_presence.h) */
     struct sb_native_pres *pres;  /* its server's queued presence events */
@@ -26,6 +23,13 @@ typedef struct sb_native_conn {
     char *deny_publish;      /* why this client may not publish, or NULL
                                 (listen-only channels, send keys) */
 } sb_native_conn;
+
+/* A native connection's bits in c->proto_hot (server.h), which its
+ * deliveries read instead of its sb_native_conn (one cache miss fewer per
+ * delivery, bench/RESULTS.md): */
+#define SB_NATIVE_RECOVER 1u  /* opted in to message ids (ws_native_resume.c) */
+#define SB_NATIVE_BINARY 2u   /* ?binary=true: gets binary messages as binary
+                                 frames (itty clients cannot read them) */
 
 static inline sb_native_conn *sb_native_of(const sb_wsconn *c)
 {

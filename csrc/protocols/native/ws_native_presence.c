@@ -146,6 +146,7 @@ static pres_chan *chan_get(sb_native_pres *p, const char *ch, size_t chlen)
         free(pc);
         return NULL;
     }
+    sb_server_shared_of(p->srv)->held_events = 1;
     return pc;
 }
 
@@ -236,6 +237,7 @@ void sb_native_pres_flush(sb_native_pres *p, const char *ch, size_t chlen)
 
     if (!pc)
         return;
+    sb_server_shared_of(p->srv)->held_events = p->chans.count > 0;
     x.p = p;
     x.pc = pc;
     x.budget = budget_for(sb_hub_connection_count(sb_server_hub(p->srv), pc->name, pc->len));

@@ -28,10 +28,10 @@ int sb_native_resume_prepare(sb_wsconn *c, const sb_reqsrc *r)
         const char *id = strlen(v) <= SB_MSGID_MAX ? v : "x";
         if (!(nc->since = sb_memdup(id, strlen(id))))
             return -1;
-        nc->recover = 1;
+        c->proto_hot |= SB_NATIVE_RECOVER;
     }
     if (sb_request_get(r, "recover", v, sizeof v) && strcmp(v, "true") == 0)
-        nc->recover = 1;
+        c->proto_hot |= SB_NATIVE_RECOVER;
     return 0;
 }
 
@@ -96,7 +96,7 @@ int sb_native_resume(sb_wsconn *c)
 {
     const char *since = sb_native_of(c)->since;
 
-    if (!sb_native_of(c)->recover || !since)
+    if (!(c->proto_hot & SB_NATIVE_RECOVER) || !since)
         return 0;
     return sb_resume(c, since, strlen(since), &sb_native_resume_ops);
 }
